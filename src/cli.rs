@@ -1,0 +1,113 @@
+//! The command line (design §6), as `clap` derive types. `main.rs` parses it and calls
+//! [`crate::commands::run`].
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// celgate: compliance policy engine for Kubernetes objects and config documents, with rule
+/// packs written in CEL.
+#[derive(Debug, Parser)]
+#[command(name = "celgate", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check files, folders or stdin against the rule packs; exit 0 allowed, 1 denied, 2 error.
+    Check(CheckArgs),
+    /// Compile and evaluate one CEL expression in the packs' environment; print the result as JSON.
+    Eval(EvalArgs),
+    /// Run the test cases of rule packs (default: the shipped packs).
+    Test(TestArgs),
+}
+
+/// Output formats of `check`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// For people: verdict first, most severe findings first, <file:line:col>.
+    Text,
+    /// One JSON record per document (design §6).
+    Json,
+    /// SARIF 2.1.0, for code-scanning tools.
+    Sarif,
+    /// `JUnit` XML, one testcase per document and rule.
+    Junit,
+}
+
+/// When to colour text output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// On a terminal, unless `NO_COLOR` is set.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+/// `celgate check`.
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// Files, folders (searched for *.yaml, *.yml, *.json) or `-` for stdin.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Rule-pack folder or file to use instead of the shipped packs (repeatable).
+    #[arg(long = "packs", value_name = "DIR")]
+    pub packs: Vec<PathBuf>,
+    /// Only use these packs (soc2, gdpr, hipaa, or any loaded pack name; repeatable).
+    #[arg(long = "framework", value_name = "NAME")]
+    pub frameworks: Vec<String>,
+    /// Tenant the documents belong to (visible to rules as `request.tenant`).
+    #[arg(long, value_name = "NAME")]
+    pub tenant: Option<String>,
+    /// Environment the documents are for (visible to rules as `request.environment`).
+    #[arg(long, value_name = "NAME")]
+    pub environment: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Write the patched documents (to stdout, the report then going to stderr; or to `--out`).
+    #[arg(long)]
+    pub fix: bool,
+    /// Folder to write patched documents into (with `--fix`), mirroring the input paths.
+    #[arg(long, value_name = "DIR", requires = "fix")]
+    pub out: Option<PathBuf>,
+    /// Colour text output.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+}
+
+/// `celgate eval`.
+#[derive(Debug, clap::Args)]
+pub struct EvalArgs {
+    /// The CEL expression.
+    pub expression: String,
+    /// Document bound to `object` (a YAML/JSON file, or `-` for stdin).
+    #[arg(long, value_name = "FILE")]
+    pub object: Option<PathBuf>,
+    /// Document bound to `oldObject`.
+    #[arg(long, value_name = "FILE")]
+    pub old_object: Option<PathBuf>,
+    /// Operation seen as `request.operation`.
+    #[arg(long, default_value = "CREATE")]
+    pub operation: String,
+    /// Extra variable, `NAME=JSON` (e.g. `--var params='{"max": 3}'`, `--var item='{"name": "a"}'`).
+    #[arg(long = "var", value_name = "NAME=JSON")]
+    pub vars: Vec<String>,
+}
+
+/// `celgate test`.
+#[derive(Debug, clap::Args)]
+pub struct TestArgs {
+    /// Pack folders (each with a `tests/` folder) or a folder of packs; default: the shipped packs.
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Print only failures and the summary.
+    #[arg(long, short)]
+    pub quiet: bool,
+}

@@ -1,0 +1,83 @@
+//! What each subcommand does, written against `Read`/`Write` handles so tests can drive them
+//! without a process. `main.rs` only parses arguments and maps the result to an exit code.
+
+pub mod check;
+pub mod eval;
+pub mod test;
+
+use std::io::{Read, Write};
+
+use crate::cli::{Cli, Command};
+use crate::engine::{Engine, LoadErrors, UnknownPack};
+use crate::packs::{self, PacksError};
+
+/// Exit code for "allowed" / all tests passed.
+pub const EXIT_OK: u8 = 0;
+/// Exit code for "at least one deny" / a failing test.
+pub const EXIT_DENIED: u8 = 1;
+/// Exit code for usage, input, pack or evaluation-setup errors.
+pub const EXIT_ERROR: u8 = 2;
+
+/// Why a command could not do its job (exit code 2).
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    /// Pack files could not be read.
+    #[error("cannot read rule packs: {0}")]
+    ReadPacks(#[from] PacksError),
+    /// Packs did not compile.
+    #[error("rule packs do not load:\n{0}")]
+    LoadPacks(#[from] LoadErrors),
+    /// `--framework` named an unknown pack.
+    #[error(transparent)]
+    UnknownPack(#[from] UnknownPack),
+    /// A bad argument.
+    #[error("{0}")]
+    Usage(String),
+    /// Writing output failed.
+    #[error("cannot write output: {0}")]
+    Output(#[from] std::io::Error),
+}
+
+/// Standard streams for a command.
+pub struct Streams<'a> {
+    /// Input for `-`.
+    pub stdin: &'a mut dyn Read,
+    /// Results.
+    pub stdout: &'a mut dyn Write,
+    /// Diagnostics.
+    pub stderr: &'a mut dyn Write,
+    /// Whether stdout is a terminal (for colour).
+    pub stdout_is_terminal: bool,
+}
+
+/// Runs the parsed command line; returns the process exit code.
+pub fn run(cli: &Cli, streams: &mut Streams<'_>) -> Result<u8, CommandError> {
+    match &cli.command {
+        Command::Check(args) => check::run(args, streams),
+        Command::Eval(args) => eval::run(args, streams),
+        Command::Test(args) => test::run(args, streams),
+    }
+}
+
+/// The engine for `--packs` folders, or the shipped packs when none are given.
+pub fn load_engine(pack_paths: &[std::path::PathBuf]) -> Result<(Engine, packs::Found), CommandError> {
+    let found = if pack_paths.is_empty() {
+        packs::embedded()
+    } else {
+        packs::from_paths(pack_paths)?
+    };
+    if found.packs.is_empty() {
+        let place = if pack_paths.is_empty() {
+            "the shipped packs".to_owned()
+        } else {
+            pack_paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        return Err(LoadErrors(vec![crate::engine::PackError::Empty(place)]).into());
+    }
+    let engine = Engine::load(&found.packs)?;
+    Ok((engine, found))
+}

@@ -1,0 +1,295 @@
+//! The CEL environment shared by every pack, and compiling one expression with its limits and
+//! static facts (free variables, pack variables used, comprehension nesting, size).
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, OnceLock};
+
+use cel::common::ast::{Expr, IdedExpr};
+use cel::{Env, Program};
+
+/// Longest expression source accepted, in bytes.
+pub const MAX_EXPRESSION_LEN: usize = 5_000;
+/// Deepest expression tree accepted (the parser itself stops at 96).
+pub const MAX_EXPRESSION_DEPTH: usize = 64;
+/// Deepest nesting of comprehension macros (`all`, `exists`, `map`, ...) accepted.
+pub const MAX_COMPREHENSION_NESTING: usize = 3;
+
+/// Names an expression may read besides comprehension variables.
+pub const ROOT_VARIABLES: &[&str] = &[
+    "object",
+    "oldObject",
+    "request",
+    "params",
+    "namespaceObject",
+    "variables",
+    "item",
+    "itemPointer",
+];
+
+/// The one CEL environment (standard library, extensions), built once per process.
+pub fn environment() -> Arc<Env> {
+    static ENV: OnceLock<Arc<Env>> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let mut env = Env::stdlib();
+        // The extensions only fail on a name clash, which a fixed set of them cannot have;
+        // should a future `cel` clash, the environment simply lacks that extension.
+        let _ = env.add_extension(cel::extensions::strings);
+        let _ = env.add_extension(cel::extensions::lists);
+        let _ = env.add_extension(cel::extensions::math);
+        let _ = env.add_extension(cel::extensions::encoders);
+        Arc::new(env)
+    })
+    .clone()
+}
+
+/// Why an expression was refused at load time.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CompileError {
+    /// The expression is empty.
+    #[error("expression is empty")]
+    Empty,
+    /// The source is longer than [`MAX_EXPRESSION_LEN`].
+    #[error("expression is {len} bytes long; the limit is {MAX_EXPRESSION_LEN}")]
+    TooLong {
+        /// Actual length.
+        len: usize,
+    },
+    /// The parser rejected the source.
+    #[error("line {line}, column {column}: {message}")]
+    Syntax {
+        /// 1-based line inside the expression.
+        line: usize,
+        /// 1-based column inside the expression.
+        column: usize,
+        /// The parser's message.
+        message: String,
+    },
+    /// The tree is deeper than [`MAX_EXPRESSION_DEPTH`].
+    #[error("expression nests {depth} levels deep; the limit is {MAX_EXPRESSION_DEPTH}")]
+    TooDeep {
+        /// Actual depth.
+        depth: usize,
+    },
+    /// Comprehensions nest deeper than [`MAX_COMPREHENSION_NESTING`].
+    #[error("macros (all/exists/map/filter) nest {depth} levels deep; the limit is {MAX_COMPREHENSION_NESTING}")]
+    TooManyNestedMacros {
+        /// Actual nesting.
+        depth: usize,
+    },
+    /// A name that is neither a known variable nor bound by a macro.
+    #[error("unknown variable '{name}' (known: {known})")]
+    UnknownVariable {
+        /// The name as written.
+        name: String,
+        /// What could have been meant.
+        known: String,
+    },
+}
+
+/// A compiled CEL expression with what was learned about it at load.
+#[derive(Debug)]
+pub struct CompiledExpr {
+    /// The source, for error messages.
+    pub source: String,
+    /// The program to execute.
+    pub program: Program,
+    /// Root variables it reads (`object`, `params`, ...).
+    pub free_variables: BTreeSet<String>,
+    /// Pack variables it reads as `variables.<name>`.
+    pub pack_variables: BTreeSet<String>,
+    /// Number of nodes in the tree.
+    pub nodes: usize,
+    /// Deepest nesting of comprehensions.
+    pub comprehension_depth: usize,
+}
+
+impl CompiledExpr {
+    /// Worst-case steps when the largest collection the expression can iterate has `max_collection`
+    /// entries: every node once per iteration of every enclosing comprehension.
+    pub fn estimated_cost(&self, max_collection: usize) -> u128 {
+        let per_level = (max_collection as u128).max(1);
+        let depth = u32::try_from(self.comprehension_depth).unwrap_or(u32::MAX);
+        (self.nodes as u128).saturating_mul(per_level.saturating_pow(depth))
+    }
+}
+
+/// Compiles `source` in the shared environment and checks its limits and names.
+pub fn compile(env: &Env, source: &str) -> Result<CompiledExpr, CompileError> {
+    if source.trim().is_empty() {
+        return Err(CompileError::Empty);
+    }
+    if source.len() > MAX_EXPRESSION_LEN {
+        return Err(CompileError::TooLong { len: source.len() });
+    }
+    let program = env.compile(source).map_err(|errors| syntax_error(&errors))?;
+    let mut facts = Facts::default();
+    analyse(program.expression(), &mut facts);
+    if facts.max_depth > MAX_EXPRESSION_DEPTH {
+        return Err(CompileError::TooDeep { depth: facts.max_depth });
+    }
+    if facts.comprehension_depth > MAX_COMPREHENSION_NESTING {
+        return Err(CompileError::TooManyNestedMacros {
+            depth: facts.comprehension_depth,
+        });
+    }
+    if let Some(name) = facts.free.iter().find(|n| !ROOT_VARIABLES.contains(&n.as_str())) {
+        return Err(CompileError::UnknownVariable {
+            name: name.clone(),
+            known: ROOT_VARIABLES.join(", "),
+        });
+    }
+    Ok(CompiledExpr {
+        source: source.to_owned(),
+        program,
+        free_variables: facts.free,
+        pack_variables: facts.pack_variables,
+        nodes: facts.nodes,
+        comprehension_depth: facts.comprehension_depth,
+    })
+}
+
+fn syntax_error(errors: &cel::ParseErrors) -> CompileError {
+    let Some(first) = errors.errors.first() else {
+        return CompileError::Syntax {
+            line: 1,
+            column: 1,
+            message: "could not parse expression".to_owned(),
+        };
+    };
+    CompileError::Syntax {
+        line: usize::try_from(first.pos.0).unwrap_or(0).max(1),
+        column: usize::try_from(first.pos.1).unwrap_or(0) + 1,
+        message: first.msg.clone(),
+    }
+}
+
+#[derive(Default)]
+struct Facts {
+    free: BTreeSet<String>,
+    pack_variables: BTreeSet<String>,
+    nodes: usize,
+    max_depth: usize,
+    comprehension_depth: usize,
+}
+
+/// Walks the tree with an explicit stack: (node, depth, comprehension depth, bound names).
+fn analyse(root: &IdedExpr, facts: &mut Facts) {
+    let mut stack: Vec<(&IdedExpr, usize, usize, Arc<Vec<String>>)> = vec![(root, 1, 0, Arc::new(Vec::new()))];
+    while let Some((node, depth, comp, bound)) = stack.pop() {
+        facts.nodes += 1;
+        facts.max_depth = facts.max_depth.max(depth);
+        facts.comprehension_depth = facts.comprehension_depth.max(comp);
+        match &node.expr {
+            Expr::Ident(name) => {
+                if !bound.iter().any(|b| b == name) {
+                    facts.free.insert(name.clone());
+                }
+            }
+            Expr::Select(select) => {
+                if let Expr::Ident(root_name) = &select.operand.expr {
+                    if root_name == "variables" && !bound.iter().any(|b| b == "variables") {
+                        facts.pack_variables.insert(select.field.clone());
+                    }
+                }
+                stack.push((&select.operand, depth + 1, comp, bound));
+            }
+            Expr::Call(call) => {
+                if let Some(target) = &call.target {
+                    stack.push((target, depth + 1, comp, bound.clone()));
+                }
+                for arg in &call.args {
+                    stack.push((arg, depth + 1, comp, bound.clone()));
+                }
+            }
+            Expr::Comprehension(c) => {
+                stack.push((&c.iter_range, depth + 1, comp, bound.clone()));
+                stack.push((&c.accu_init, depth + 1, comp, bound.clone()));
+                let mut inner: Vec<String> = bound.as_ref().clone();
+                inner.push(c.iter_var.clone());
+                if let Some(v2) = &c.iter_var2 {
+                    inner.push(v2.clone());
+                }
+                inner.push(c.accu_var.clone());
+                let inner = Arc::new(inner);
+                stack.push((&c.loop_cond, depth + 1, comp + 1, inner.clone()));
+                stack.push((&c.loop_step, depth + 1, comp + 1, inner.clone()));
+                stack.push((&c.result, depth + 1, comp, inner));
+            }
+            Expr::List(list) => {
+                for e in &list.elements {
+                    stack.push((e, depth + 1, comp, bound.clone()));
+                }
+            }
+            Expr::Map(map) => {
+                for entry in &map.entries {
+                    push_entry(&mut stack, entry, depth, comp, &bound);
+                }
+            }
+            Expr::Struct(s) => {
+                for entry in &s.entries {
+                    push_entry(&mut stack, entry, depth, comp, &bound);
+                }
+            }
+            Expr::Literal(_) | Expr::Unspecified => {}
+        }
+    }
+}
+
+fn push_entry<'a>(
+    stack: &mut Vec<(&'a IdedExpr, usize, usize, Arc<Vec<String>>)>,
+    entry: &'a cel::common::ast::IdedEntryExpr,
+    depth: usize,
+    comp: usize,
+    bound: &Arc<Vec<String>>,
+) {
+    use cel::common::ast::EntryExpr;
+    match &entry.expr {
+        EntryExpr::StructField(f) => stack.push((&f.value, depth + 1, comp, bound.clone())),
+        EntryExpr::MapEntry(m) => {
+            stack.push((&m.key, depth + 1, comp, bound.clone()));
+            stack.push((&m.value, depth + 1, comp, bound.clone()));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn free_variables_exclude_macro_bindings() {
+        let env = environment();
+        let e = compile(
+            &env,
+            "object.spec.containers.all(c, c.image != '' && variables.podSpec != null)",
+        )
+        .expect("compiles");
+        assert_eq!(e.free_variables.iter().collect::<Vec<_>>(), ["object", "variables"]);
+        assert_eq!(e.pack_variables.iter().collect::<Vec<_>>(), ["podSpec"]);
+        assert_eq!(e.comprehension_depth, 1);
+    }
+
+    #[test]
+    fn unknown_variable_is_named() {
+        let env = environment();
+        let err = compile(&env, "objet.spec == null").expect_err("refused");
+        assert!(matches!(err, CompileError::UnknownVariable { ref name, .. } if name == "objet"));
+    }
+
+    #[test]
+    fn syntax_error_has_position() {
+        let env = environment();
+        let err = compile(&env, "object.spec.\n  ==").expect_err("refused");
+        assert!(matches!(err, CompileError::Syntax { line: 2, .. }), "{err:?}");
+    }
+
+    #[test]
+    fn deep_macro_nesting_is_refused() {
+        let env = environment();
+        let src = "object.a.all(a, a.all(b, b.all(c, c.all(d, d))))";
+        assert!(matches!(
+            compile(&env, src),
+            Err(CompileError::TooManyNestedMacros { depth: 4 })
+        ));
+    }
+}

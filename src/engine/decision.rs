@@ -1,0 +1,139 @@
+//! The engine's answer: a [`Decision`] with the [`Violation`]s that caused it (design §4).
+
+use serde::{Deserialize, Serialize};
+
+use super::pack::{Action, Severity};
+
+/// The verdict on one input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// Admit as submitted (warnings may apply).
+    Allow,
+    /// Reject.
+    Deny,
+    /// Admit after applying [`Decision::patch`].
+    Patch,
+}
+
+impl Verdict {
+    /// Lowercase name as used in every output format.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Allow => "allow",
+            Verdict::Deny => "deny",
+            Verdict::Patch => "patch",
+        }
+    }
+}
+
+/// Whether a finding is a failed check or a check that could not run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FindingType {
+    /// `validate` returned false.
+    Violation,
+    /// Evaluating the rule failed (missing field, wrong type, cost bound): never a silent allow.
+    EvaluationError,
+}
+
+/// One rule finding, with everything a person needs to act on it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Violation {
+    /// Pack name (`hipaa`).
+    pub pack: String,
+    /// Rule id.
+    pub rule: String,
+    /// Rule title.
+    pub title: String,
+    /// Control clauses the rule supports.
+    pub controls: Vec<String>,
+    /// Rule severity.
+    pub severity: Severity,
+    /// What the finding did: the rule's action, or the `onError` outcome for errors
+    /// (`deny`, `warn`, or `audit` for `onError: allow`).
+    pub action: Action,
+    /// Failed check or evaluation error.
+    #[serde(rename = "type")]
+    pub finding: FindingType,
+    /// Rendered message with the actual values (or the error).
+    pub message: String,
+    /// JSON pointer of the offending field (RFC 6901), `""` for the whole document.
+    pub pointer: String,
+    /// How to fix it.
+    pub remediation: String,
+    /// True when the rule's patch was applied and fixed this finding.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub patched: bool,
+}
+
+/// One RFC 6902 operation of the emitted patch, with the rule that produced it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct PatchOp {
+    /// The operation as RFC 6902 JSON (`{"op": "add", "path": ..., "value": ...}`).
+    pub op: serde_json::Value,
+    /// Id of the rule that asked for it.
+    pub rule: String,
+}
+
+/// The decision for one input.
+#[derive(Debug, Clone, Serialize)]
+pub struct Decision {
+    /// Allow, deny or patch.
+    pub decision: Verdict,
+    /// Every finding, most severe first (deny before warn before audit within a severity).
+    pub violations: Vec<Violation>,
+    /// Warning texts (for `warn` findings), as Kubernetes shows them.
+    pub warnings: Vec<String>,
+    /// Operations that turn the input into the patched document (empty unless `patch`).
+    pub patch: Vec<PatchOp>,
+    /// The patched document, when the decision is `patch`.
+    #[serde(skip)]
+    pub patched_object: Option<serde_json::Value>,
+    /// Ids of the rules that applied to the input and were evaluated.
+    #[serde(skip)]
+    pub evaluated_rules: Vec<String>,
+}
+
+impl Decision {
+    /// An allow with nothing evaluated.
+    pub fn allow() -> Self {
+        Decision {
+            decision: Verdict::Allow,
+            violations: Vec::new(),
+            warnings: Vec::new(),
+            patch: Vec::new(),
+            patched_object: None,
+            evaluated_rules: Vec::new(),
+        }
+    }
+
+    /// True when the input is rejected.
+    pub fn is_denied(&self) -> bool {
+        self.decision == Verdict::Deny
+    }
+
+    /// The patch as a plain RFC 6902 document (`[{"op": ...}, ...]`).
+    pub fn json_patch(&self) -> serde_json::Value {
+        serde_json::Value::Array(self.patch.iter().map(|p| p.op.clone()).collect())
+    }
+}
+
+/// Order for reports: most severe first, then blocking actions first, then rule id and pointer.
+pub(crate) fn sort_violations(violations: &mut [Violation]) {
+    fn action_rank(action: Action) -> u8 {
+        match action {
+            Action::Deny => 0,
+            Action::Patch => 1,
+            Action::Warn => 2,
+            Action::Audit => 3,
+        }
+    }
+    violations.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then_with(|| action_rank(a.action).cmp(&action_rank(b.action)))
+            .then_with(|| a.rule.cmp(&b.rule))
+            .then_with(|| a.pointer.cmp(&b.pointer))
+    });
+}

@@ -1,0 +1,462 @@
+//! Evaluating one [`Input`] against compiled packs: one pass over the rules that apply, with the
+//! document converted to CEL once and shared by every rule.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use cel::common::types::{CelBool, CelMap, CelMapKey, CelString};
+use cel::common::value::{CowVal, Val};
+use cel::{Context, Env, ExecutionError, Value};
+
+use super::compile::CompiledExpr;
+use super::decision::{FindingType, Violation};
+use super::input::Input;
+use super::load::{CompiledPack, CompiledRule};
+use super::pack::{Action, OnError};
+use super::patch::ResolvedOp;
+use super::value::{display_value, json_to_val, value_to_json, ValueStats};
+
+/// Largest estimated number of evaluation steps one expression may take on one input.
+pub const COST_BUDGET: u128 = 10_000_000;
+
+/// A finding plus the patch ops its rule asks for.
+#[derive(Debug, Clone)]
+pub(crate) struct Finding {
+    pub violation: Violation,
+    pub ops: Vec<ResolvedOp>,
+}
+
+/// Result of one pass over the rules.
+#[derive(Debug, Default)]
+pub(crate) struct Pass {
+    pub findings: Vec<Finding>,
+    pub evaluated: Vec<String>,
+}
+
+/// Why one expression produced no usable value.
+#[derive(Debug, Clone)]
+enum ExprFailure {
+    Execution(ExecutionError),
+    NotBool(String),
+    Cost { estimate: u128, largest: usize },
+    Variable { name: String, message: String },
+}
+
+impl ExprFailure {
+    fn describe(&self, field: &str, source: &str) -> String {
+        match self {
+            ExprFailure::Execution(e) => format!("{field} `{source}` failed: {e}"),
+            ExprFailure::NotBool(t) => format!("{field} `{source}` must return a bool, got {t}"),
+            ExprFailure::Cost { estimate, largest } => format!(
+                "{field} `{source}` was not run: its estimated cost ({estimate} steps over a document whose largest list has {largest} entries) exceeds the budget of {COST_BUDGET}"
+            ),
+            ExprFailure::Variable { name, message } => {
+                format!("{field} `{source}` reads variables.{name}, which failed: {message}")
+            }
+        }
+    }
+}
+
+/// Evaluates every rule of `packs` that applies to `input`, with `object` as the document.
+pub(crate) fn run_rules(
+    env: &Arc<Env>,
+    packs: &[Arc<CompiledPack>],
+    input: &Input,
+    object: &serde_json::Value,
+) -> Pass {
+    let mut pass = Pass::default();
+    let matched: Vec<(&CompiledPack, Vec<&Arc<CompiledRule>>)> = packs
+        .iter()
+        .map(|p| {
+            (
+                p.as_ref(),
+                p.rules.iter().filter(|r| r.matcher.matches(input)).collect::<Vec<_>>(),
+            )
+        })
+        .filter(|(_, rules)| !rules.is_empty())
+        .collect();
+    if matched.is_empty() {
+        return pass;
+    }
+    let request = input.request_json();
+    let namespace_object = input.namespace_object_json();
+    let null = serde_json::Value::Null;
+    let old_object = input.old_object.as_ref().unwrap_or(&null);
+    let params: Vec<serde_json::Value> = matched.iter().map(|(p, _)| merged_params(p, input)).collect();
+
+    let mut stats = ValueStats::default();
+    let mut root = Context::with_env(Arc::clone(env));
+    root.add_variable_as_val("object", json_to_val(object, &mut stats));
+    root.add_variable_as_val("oldObject", json_to_val(old_object, &mut stats));
+    root.add_variable_as_val("request", json_to_val(&request, &mut stats));
+    root.add_variable_as_val("namespaceObject", json_to_val(&namespace_object, &mut stats));
+
+    for ((pack, rules), params) in matched.iter().zip(&params) {
+        let mut pack_stats = stats;
+        let mut scope = root.new_inner_scope();
+        scope.add_variable_as_val("params", json_to_val(params, &mut pack_stats));
+        let needed: BTreeSet<usize> = rules.iter().flat_map(|r| r.variables.iter().copied()).collect();
+        let (variables, failed) = compute_variables(pack, &needed, &scope, pack_stats);
+        scope.add_variable_as_val("variables", Box::new(variables));
+        let ctx = RuleContext {
+            pack,
+            scope: &scope,
+            stats: pack_stats,
+            failed_variables: &failed,
+            object,
+        };
+        for rule in rules {
+            pass.evaluated.push(rule.spec.id.clone());
+            ctx.evaluate_rule(rule, &mut pass.findings);
+        }
+    }
+    pass
+}
+
+fn merged_params(pack: &CompiledPack, input: &Input) -> serde_json::Value {
+    let mut params = pack.params.clone();
+    for (k, v) in &input.params {
+        params.insert(k.clone(), v.clone());
+    }
+    serde_json::Value::Object(params)
+}
+
+/// Computes the needed variables in declaration order; returns the `variables` map and the
+/// failures by name.
+fn compute_variables<'v>(
+    pack: &CompiledPack,
+    needed: &BTreeSet<usize>,
+    scope: &Context<'_, 'v>,
+    stats: ValueStats,
+) -> (CelMap<'v>, Vec<(String, String)>) {
+    let mut values: Vec<Option<Box<dyn Val + 'v>>> = (0..pack.variables.len()).map(|_| None).collect();
+    let mut failed: Vec<(String, String)> = Vec::new();
+    for &idx in needed {
+        let var = &pack.variables[idx];
+        if let Some(dep) = var.deps.iter().find(|d| values[**d].is_none()) {
+            let name = &pack.variables[*dep].name;
+            failed.push((var.name.clone(), format!("it reads variables.{name}, which failed")));
+            continue;
+        }
+        let result = if var.deps.is_empty() {
+            eval_val(&var.expr, scope, stats)
+        } else {
+            let mut inner = scope.new_inner_scope();
+            let deps: std::collections::HashMap<CelMapKey<'v>, Box<dyn Val + 'v>> = var
+                .deps
+                .iter()
+                .filter_map(|d| {
+                    values[*d]
+                        .as_ref()
+                        .map(|v| (CelMapKey::from(pack.variables[*d].name.clone()), v.clone()))
+                })
+                .collect();
+            inner.add_variable_as_val("variables", Box::new(CelMap::from(deps)));
+            eval_val(&var.expr, &inner, stats)
+        };
+        match result {
+            Ok(v) => values[idx] = Some(v),
+            Err(e) => failed.push((var.name.clone(), e.describe("expression", &var.expr.source))),
+        }
+    }
+    let map: std::collections::HashMap<CelMapKey<'v>, Box<dyn Val + 'v>> = values
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, v)| v.map(|v| (CelMapKey::from(pack.variables[i].name.clone()), v)))
+        .collect();
+    (CelMap::from(map), failed)
+}
+
+fn check_cost(expr: &CompiledExpr, stats: ValueStats) -> Result<(), ExprFailure> {
+    let estimate = expr.estimated_cost(stats.max_collection);
+    if estimate > COST_BUDGET {
+        Err(ExprFailure::Cost {
+            estimate,
+            largest: stats.max_collection,
+        })
+    } else {
+        Ok(())
+    }
+}
+
+fn eval_val<'v>(
+    expr: &CompiledExpr,
+    scope: &Context<'_, 'v>,
+    stats: ValueStats,
+) -> Result<Box<dyn Val + 'v>, ExprFailure> {
+    check_cost(expr, stats)?;
+    Value::resolve_val(expr.program.expression(), scope)
+        .map(CowVal::into_owned)
+        .map_err(ExprFailure::Execution)
+}
+
+fn eval_value(expr: &CompiledExpr, scope: &Context<'_, '_>, stats: ValueStats) -> Result<Value, ExprFailure> {
+    check_cost(expr, stats)?;
+    let val = Value::resolve_val(expr.program.expression(), scope).map_err(ExprFailure::Execution)?;
+    Value::try_from(&*val).map_err(ExprFailure::Execution)
+}
+
+fn eval_bool(expr: &CompiledExpr, scope: &Context<'_, '_>, stats: ValueStats) -> Result<bool, ExprFailure> {
+    check_cost(expr, stats)?;
+    let val = Value::resolve_val(expr.program.expression(), scope).map_err(ExprFailure::Execution)?;
+    match val.downcast_ref::<CelBool>() {
+        Some(b) => Ok(*b.inner()),
+        None => Err(ExprFailure::NotBool(val.get_type().name().to_owned())),
+    }
+}
+
+struct RuleContext<'a, 'p, 'v> {
+    pack: &'a CompiledPack,
+    scope: &'a Context<'p, 'v>,
+    stats: ValueStats,
+    failed_variables: &'a [(String, String)],
+    object: &'v serde_json::Value,
+}
+
+/// Where in the document one check of a rule looks.
+struct Target<'j> {
+    item: Option<(&'j serde_json::Value, String)>,
+}
+
+impl<'v> RuleContext<'_, '_, 'v> {
+    fn variable_failure(&self, expr: &CompiledExpr) -> Option<ExprFailure> {
+        self.failed_variables
+            .iter()
+            .find(|(name, _)| expr.pack_variables.contains(name))
+            .map(|(name, message)| ExprFailure::Variable {
+                name: name.clone(),
+                message: message.clone(),
+            })
+    }
+
+    fn check_bool(&self, expr: &CompiledExpr, scope: &Context<'_, 'v>) -> Result<bool, ExprFailure> {
+        if let Some(f) = self.variable_failure(expr) {
+            return Err(f);
+        }
+        eval_bool(expr, scope, self.stats)
+    }
+
+    fn evaluate_rule(&self, rule: &CompiledRule, findings: &mut Vec<Finding>) {
+        if let Some(condition) = &rule.condition {
+            match self.check_bool(condition, self.scope) {
+                Ok(true) => {}
+                Ok(false) => return,
+                Err(e) => {
+                    findings.push(self.error_finding(rule, "", &e.describe("condition", &condition.source)));
+                    return;
+                }
+            }
+        }
+        let Some(query) = &rule.for_each else {
+            self.check_target(rule, self.scope, &Target { item: None }, findings);
+            return;
+        };
+        let matches = match jsonpath_rust::query::js_path_process(query, self.object) {
+            Ok(m) => m,
+            Err(e) => {
+                findings.push(self.error_finding(rule, "", &format!("forEach failed: {e}")));
+                return;
+            }
+        };
+        for m in matches {
+            let pointer = normalized_path_to_pointer(&m.path);
+            let mut item_stats = ValueStats::default();
+            let mut scope = self.scope.new_inner_scope();
+            scope.add_variable_as_val("item", json_to_val(m.val, &mut item_stats));
+            scope.add_variable_as_val("itemPointer", Box::new(CelString::from(pointer.clone())));
+            self.check_target(
+                rule,
+                &scope,
+                &Target {
+                    item: Some((m.val, pointer)),
+                },
+                findings,
+            );
+        }
+    }
+
+    fn check_target(
+        &self,
+        rule: &CompiledRule,
+        scope: &Context<'_, 'v>,
+        target: &Target<'_>,
+        findings: &mut Vec<Finding>,
+    ) {
+        let base = target.item.as_ref().map_or("", |(_, p)| p.as_str());
+        match self.check_bool(&rule.validate, scope) {
+            Ok(true) => {}
+            Ok(false) => findings.push(self.violation_finding(rule, scope, base)),
+            Err(e) => findings.push(self.error_finding(rule, base, &e.describe("validate", &rule.validate.source))),
+        }
+    }
+
+    fn render(&self, template: &super::template::Template, scope: &Context<'_, 'v>) -> String {
+        template.render(|expr| {
+            match self
+                .variable_failure(expr)
+                .map_or_else(|| eval_value(expr, scope, self.stats), Err)
+            {
+                Ok(v) => display_value(&v),
+                Err(e) => format!("<error: {}>", e.describe("expression", &expr.source)),
+            }
+        })
+    }
+
+    fn violation_finding(&self, rule: &CompiledRule, scope: &Context<'_, 'v>, base: &str) -> Finding {
+        let mut message = self.render(&rule.message, scope);
+        if let Some(expr) = &rule.message_expression {
+            if let Ok(Value::String(s)) = self
+                .variable_failure(expr)
+                .map_or_else(|| eval_value(expr, scope, self.stats), Err)
+            {
+                if !s.trim().is_empty() {
+                    s.as_str().clone_into(&mut message);
+                }
+            }
+        }
+        let pointer = match &rule.pointer {
+            Some(t) => join_pointer(base, &self.render(t, scope)),
+            None => base.to_owned(),
+        };
+        let mut finding = self.finding(rule, FindingType::Violation, rule.spec.action, message, pointer);
+        if rule.spec.action == Action::Patch {
+            match self.resolve_ops(rule, scope, base) {
+                Ok(ops) => finding.ops = ops,
+                Err(message) => {
+                    finding.violation.finding = FindingType::EvaluationError;
+                    finding.violation.action = Action::Deny;
+                    finding.violation.message = format!(
+                        "{}; the fix could not be computed: {message}",
+                        finding.violation.message
+                    );
+                }
+            }
+        }
+        finding
+    }
+
+    fn resolve_ops(&self, rule: &CompiledRule, scope: &Context<'_, 'v>, base: &str) -> Result<Vec<ResolvedOp>, String> {
+        let mut ops = Vec::with_capacity(rule.patch.len());
+        for op in &rule.patch {
+            let raw = self.render(&op.path, scope);
+            let path = resolve_patch_path(base, &raw);
+            let from = op.from.as_ref().map(|f| resolve_patch_path(base, f));
+            let value = match (&op.value, &op.value_expression) {
+                (Some(v), _) => Some(v.clone()),
+                (None, Some(expr)) => {
+                    let v = self
+                        .variable_failure(expr)
+                        .map_or_else(|| eval_value(expr, scope, self.stats), Err)
+                        .map_err(|e| e.describe("valueExpression", &expr.source))?;
+                    Some(value_to_json(&v))
+                }
+                (None, None) => None,
+            };
+            ops.push(ResolvedOp {
+                op: op.op,
+                path,
+                from,
+                value,
+            });
+        }
+        Ok(ops)
+    }
+
+    fn error_finding(&self, rule: &CompiledRule, pointer: &str, message: &str) -> Finding {
+        let action = match rule.spec.on_error {
+            OnError::Deny => Action::Deny,
+            OnError::Warn => Action::Warn,
+            OnError::Allow => Action::Audit,
+        };
+        self.finding(
+            rule,
+            FindingType::EvaluationError,
+            action,
+            message.to_owned(),
+            pointer.to_owned(),
+        )
+    }
+
+    fn finding(
+        &self,
+        rule: &CompiledRule,
+        finding: FindingType,
+        action: Action,
+        message: String,
+        pointer: String,
+    ) -> Finding {
+        Finding {
+            violation: Violation {
+                pack: self.pack.metadata.name.clone(),
+                rule: rule.spec.id.clone(),
+                title: rule.spec.title.clone(),
+                controls: rule.spec.controls.clone(),
+                severity: rule.spec.severity,
+                action,
+                finding,
+                message,
+                pointer,
+                remediation: rule.spec.remediation.clone(),
+                patched: false,
+            },
+            ops: Vec::new(),
+        }
+    }
+}
+
+/// `base` + a relative pointer (`/x`), or the relative pointer alone when it is absolute (`$/x`).
+fn join_pointer(base: &str, relative: &str) -> String {
+    if let Some(absolute) = relative.strip_prefix('$') {
+        absolute.to_owned()
+    } else {
+        format!("{base}{relative}")
+    }
+}
+
+fn resolve_patch_path(base: &str, raw: &str) -> String {
+    join_pointer(base, raw)
+}
+
+/// `$['spec']['containers'][0]` -> `/spec/containers/0`.
+pub(crate) fn normalized_path_to_pointer(path: &str) -> String {
+    use jsonpath_rust::parser::model::{Segment, Selector};
+    let Ok(query) = jsonpath_rust::parser::parse_json_path(path) else {
+        return String::new();
+    };
+    let mut pointer = String::new();
+    for segment in &query.segments {
+        match segment {
+            Segment::Selector(Selector::Name(name)) => {
+                pointer.push('/');
+                pointer.push_str(&name.replace('~', "~0").replace('/', "~1"));
+            }
+            Segment::Selector(Selector::Index(i)) => {
+                pointer.push('/');
+                pointer.push_str(&i.to_string());
+            }
+            _ => {}
+        }
+    }
+    pointer
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalized_paths_become_pointers() {
+        assert_eq!(
+            normalized_path_to_pointer("$['spec']['containers'][0]"),
+            "/spec/containers/0"
+        );
+        assert_eq!(normalized_path_to_pointer("$['a/b']['c~d']"), "/a~1b/c~0d");
+        assert_eq!(normalized_path_to_pointer("$"), "");
+    }
+
+    #[test]
+    fn pointer_joining() {
+        assert_eq!(join_pointer("/spec/containers/0", "/image"), "/spec/containers/0/image");
+        assert_eq!(join_pointer("/spec/containers/0", "$/metadata"), "/metadata");
+    }
+}

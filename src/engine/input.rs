@@ -1,0 +1,186 @@
+//! [`Input`]: what every door (admission, CI, check API) hands the engine.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// The admission operation being judged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Deserialize, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Operation {
+    /// A new object (also what CI checks of files use).
+    #[default]
+    Create,
+    /// A change to an existing object (`oldObject` is the previous version).
+    Update,
+    /// A deletion (`object` is null, `oldObject` is the object).
+    Delete,
+    /// A connect (exec, attach, port-forward).
+    Connect,
+}
+
+impl Operation {
+    /// Upper-case name as Kubernetes writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operation::Create => "CREATE",
+            Operation::Update => "UPDATE",
+            Operation::Delete => "DELETE",
+            Operation::Connect => "CONNECT",
+        }
+    }
+
+    /// Parses `CREATE`/`create`, etc.
+    pub fn parse(text: &str) -> Option<Operation> {
+        match text.to_ascii_uppercase().as_str() {
+            "CREATE" => Some(Operation::Create),
+            "UPDATE" => Some(Operation::Update),
+            "DELETE" => Some(Operation::Delete),
+            "CONNECT" => Some(Operation::Connect),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Operation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Who made the request (from the `AdmissionReview`'s `userInfo`, or the CI/API caller).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserInfo {
+    /// User name.
+    #[serde(default)]
+    pub username: String,
+    /// User uid.
+    #[serde(default)]
+    pub uid: String,
+    /// Groups the user belongs to.
+    #[serde(default)]
+    pub groups: Vec<String>,
+}
+
+/// One submission to judge. Every door builds the same `Input`.
+#[derive(Debug, Clone, Default)]
+pub struct Input {
+    /// The document; `Null` for a DELETE.
+    pub object: serde_json::Value,
+    /// The previous version (UPDATE, DELETE).
+    pub old_object: Option<serde_json::Value>,
+    /// The operation.
+    pub operation: Operation,
+    /// Namespace of the request; defaults to `object.metadata.namespace`.
+    pub namespace: Option<String>,
+    /// Labels of that namespace, when the door knows them (admission, or a Namespace in the same
+    /// CI bundle); used by `namespaceSelector` and visible as `namespaceObject`.
+    pub namespace_labels: Option<BTreeMap<String, String>>,
+    /// The requesting user.
+    pub user: UserInfo,
+    /// Tenant the request belongs to.
+    pub tenant: Option<String>,
+    /// Environment (production, staging, ...).
+    pub environment: Option<String>,
+    /// Parameters merged over each pack's `spec.params` (per key).
+    pub params: serde_json::Map<String, serde_json::Value>,
+    /// Dry-run request: evaluated the same way.
+    pub dry_run: bool,
+}
+
+impl Input {
+    /// An input for `object` with operation CREATE and everything else defaulted.
+    pub fn new(object: serde_json::Value) -> Self {
+        Input {
+            object,
+            ..Input::default()
+        }
+    }
+
+    /// The document the kind and metadata come from: `object`, or `oldObject` on DELETE.
+    pub fn subject(&self) -> &serde_json::Value {
+        if self.object.is_null() {
+            self.old_object.as_ref().unwrap_or(&self.object)
+        } else {
+            &self.object
+        }
+    }
+
+    /// `kind` of the subject, `""` when absent.
+    pub fn kind(&self) -> &str {
+        self.subject().get("kind").and_then(|k| k.as_str()).unwrap_or("")
+    }
+
+    /// `apiVersion` of the subject, `""` when absent.
+    pub fn api_version(&self) -> &str {
+        self.subject().get("apiVersion").and_then(|k| k.as_str()).unwrap_or("")
+    }
+
+    /// `metadata.name` of the subject, `""` when absent.
+    pub fn name(&self) -> &str {
+        self.metadata_str("name").unwrap_or("")
+    }
+
+    /// The request namespace, else `metadata.namespace`.
+    pub fn effective_namespace(&self) -> Option<&str> {
+        self.namespace.as_deref().or_else(|| self.metadata_str("namespace"))
+    }
+
+    /// Labels of the subject (non-string values ignored).
+    pub fn labels(&self) -> BTreeMap<&str, &str> {
+        self.subject()
+            .get("metadata")
+            .and_then(|m| m.get("labels"))
+            .and_then(|l| l.as_object())
+            .map(|l| {
+                l.iter()
+                    .filter_map(|(k, v)| v.as_str().map(|v| (k.as_str(), v)))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    fn metadata_str(&self, field: &str) -> Option<&str> {
+        self.subject()
+            .get("metadata")
+            .and_then(|m| m.get(field))
+            .and_then(|v| v.as_str())
+    }
+
+    /// The `request` variable CEL sees.
+    pub fn request_json(&self) -> serde_json::Value {
+        let (group, version) = split_api_version(self.api_version());
+        serde_json::json!({
+            "operation": self.operation.as_str(),
+            "namespace": self.effective_namespace().unwrap_or(""),
+            "name": self.name(),
+            "kind": {"group": group, "version": version, "kind": self.kind()},
+            "userInfo": self.user,
+            "dryRun": self.dry_run,
+            "tenant": self.tenant.as_deref().unwrap_or(""),
+            "environment": self.environment.as_deref().unwrap_or(""),
+        })
+    }
+
+    /// The `namespaceObject` variable CEL sees (`null` when the namespace labels are unknown).
+    pub fn namespace_object_json(&self) -> serde_json::Value {
+        match (&self.namespace_labels, self.effective_namespace()) {
+            (Some(labels), ns) => serde_json::json!({
+                "apiVersion": "v1",
+                "kind": "Namespace",
+                "metadata": {"name": ns.unwrap_or(""), "labels": labels},
+            }),
+            (None, _) => serde_json::Value::Null,
+        }
+    }
+}
+
+/// Splits `apps/v1` into (`apps`, `v1`) and `v1` into (`""`, `v1`).
+pub fn split_api_version(api_version: &str) -> (&str, &str) {
+    match api_version.rsplit_once('/') {
+        Some((group, version)) => (group, version),
+        None => ("", api_version),
+    }
+}

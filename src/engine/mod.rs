@@ -1,0 +1,237 @@
+//! The pure core (design §1–4): compiled rule packs and the evaluation of one [`Input`] into one
+//! [`Decision`]. No I/O, no async: everything here is testable with nothing running.
+
+pub mod compile;
+pub mod decision;
+mod eval;
+pub mod input;
+pub mod load;
+pub mod pack;
+pub mod patch;
+pub mod select;
+pub mod template;
+pub mod value;
+
+use std::sync::Arc;
+
+use cel::{Context, Env};
+
+pub use decision::{Decision, FindingType, PatchOp, Verdict, Violation};
+pub use input::{Input, Operation, UserInfo};
+pub use load::{CompiledPack, CompiledRule, LoadErrors, PackError, PackSource};
+pub use pack::{Action, OnError, Severity};
+
+use eval::{run_rules, Finding};
+use patch::PatchBuilder;
+
+/// Compiled, immutable rule packs. Cheap to clone (shared), safe to share across threads.
+#[derive(Clone)]
+pub struct Engine {
+    env: Arc<Env>,
+    packs: Vec<Arc<CompiledPack>>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("packs", &self.packs)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `--framework` named a pack that is not loaded.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown framework '{name}' (loaded packs: {known})")]
+pub struct UnknownPack {
+    /// The name asked for.
+    pub name: String,
+    /// The names that exist.
+    pub known: String,
+}
+
+/// Why `celgate eval` could not evaluate an expression.
+#[derive(Debug, thiserror::Error)]
+pub enum EvalError {
+    /// It does not compile.
+    #[error("{0}")]
+    Compile(#[from] compile::CompileError),
+    /// It failed at run time.
+    #[error("evaluation failed: {0}")]
+    Execution(#[from] cel::ExecutionError),
+}
+
+impl Engine {
+    /// Parses and compiles every source; all errors are reported, and none is partial.
+    pub fn load(sources: &[PackSource]) -> Result<Engine, LoadErrors> {
+        let env = compile::environment();
+        let packs = load::load_packs(&env, sources)?;
+        Ok(Engine {
+            env,
+            packs: packs.into_iter().map(Arc::new).collect(),
+        })
+    }
+
+    /// The loaded packs in load order.
+    pub fn packs(&self) -> &[Arc<CompiledPack>] {
+        &self.packs
+    }
+
+    /// Number of rules across all packs.
+    pub fn rule_count(&self) -> usize {
+        self.packs.iter().map(|p| p.rules.len()).sum()
+    }
+
+    /// An engine with only the packs named in `names` (pack `metadata.name`); all when empty.
+    pub fn filtered(&self, names: &[String]) -> Result<Engine, UnknownPack> {
+        if names.is_empty() {
+            return Ok(self.clone());
+        }
+        for name in names {
+            if !self.packs.iter().any(|p| &p.metadata.name == name) {
+                return Err(UnknownPack {
+                    name: name.clone(),
+                    known: self
+                        .packs
+                        .iter()
+                        .map(|p| p.metadata.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                });
+            }
+        }
+        Ok(Engine {
+            env: Arc::clone(&self.env),
+            packs: self
+                .packs
+                .iter()
+                .filter(|p| names.contains(&p.metadata.name))
+                .cloned()
+                .collect(),
+        })
+    }
+
+    /// Judges one input.
+    pub fn evaluate(&self, input: &Input) -> Decision {
+        let first = run_rules(&self.env, &self.packs, input, &input.object);
+        let blocking = |f: &Finding| f.violation.action == Action::Deny;
+        let patching: Vec<&Finding> = first
+            .findings
+            .iter()
+            .filter(|f| f.violation.action == Action::Patch)
+            .collect();
+        let mut decision = Decision::allow();
+        decision.evaluated_rules.clone_from(&first.evaluated);
+        if first.findings.iter().any(blocking) || patching.is_empty() {
+            let denied = first.findings.iter().any(blocking);
+            return finish(
+                decision,
+                first.findings,
+                if denied { Verdict::Deny } else { Verdict::Allow },
+            );
+        }
+        // Apply every patch finding's ops, then judge the patched document again.
+        let mut builder = PatchBuilder::new(input.object.clone());
+        let mut findings = first.findings;
+        for finding in &mut findings {
+            if finding.violation.action != Action::Patch {
+                continue;
+            }
+            for op in &finding.ops {
+                if let Err(e) = builder.apply(&finding.violation.rule, op) {
+                    finding.violation.finding = FindingType::EvaluationError;
+                    finding.violation.action = Action::Deny;
+                    finding.violation.message =
+                        format!("{}; the fix could not be applied: {e}", finding.violation.message);
+                    break;
+                }
+            }
+        }
+        if findings.iter().any(blocking) {
+            return finish(decision, findings, Verdict::Deny);
+        }
+        let (patched, ops) = builder.finish();
+        let second = run_rules(&self.env, &self.packs, input, &patched);
+        let still_failing = second
+            .findings
+            .iter()
+            .any(|f| matches!(f.violation.action, Action::Deny | Action::Patch));
+        if still_failing {
+            // Report what the patch could not fix next to the original findings.
+            for f in second.findings {
+                let known = findings
+                    .iter()
+                    .any(|o| o.violation.rule == f.violation.rule && o.violation.pointer == f.violation.pointer);
+                if !known && f.violation.action == Action::Deny {
+                    findings.push(f);
+                }
+            }
+            return finish(decision, findings, Verdict::Deny);
+        }
+        let mut final_findings: Vec<Finding> = findings
+            .into_iter()
+            .filter(|f| f.violation.action == Action::Patch)
+            .map(|mut f| {
+                f.violation.patched = true;
+                f
+            })
+            .collect();
+        final_findings.extend(second.findings);
+        decision.patch = ops;
+        decision.patched_object = Some(patched);
+        finish(decision, final_findings, Verdict::Patch)
+    }
+
+    /// Compiles and evaluates one expression with the same environment and variables the packs
+    /// see (`celgate eval`). `variables` are extra root variables (`--var NAME=JSON`).
+    pub fn eval_expression(
+        source: &str,
+        input: &Input,
+        variables: &[(String, serde_json::Value)],
+    ) -> Result<serde_json::Value, EvalError> {
+        let env = compile::environment();
+        let program = env.compile(source).map_err(|e| compile::CompileError::Syntax {
+            line: e.errors.first().map_or(1, |x| usize::try_from(x.pos.0).unwrap_or(1)),
+            column: e
+                .errors
+                .first()
+                .map_or(1, |x| usize::try_from(x.pos.1).unwrap_or(0) + 1),
+            message: e.errors.first().map_or_else(String::new, |x| x.msg.clone()),
+        })?;
+        let request = input.request_json();
+        let namespace_object = input.namespace_object_json();
+        let null = serde_json::Value::Null;
+        let params = serde_json::Value::Object(input.params.clone());
+        let mut stats = value::ValueStats::default();
+        let mut ctx = Context::with_env(env);
+        ctx.add_variable_as_val("object", value::json_to_val(&input.object, &mut stats));
+        ctx.add_variable_as_val(
+            "oldObject",
+            value::json_to_val(input.old_object.as_ref().unwrap_or(&null), &mut stats),
+        );
+        ctx.add_variable_as_val("request", value::json_to_val(&request, &mut stats));
+        ctx.add_variable_as_val("namespaceObject", value::json_to_val(&namespace_object, &mut stats));
+        ctx.add_variable_as_val("params", value::json_to_val(&params, &mut stats));
+        for (name, json) in variables {
+            ctx.add_variable_as_val(name.clone(), value::json_to_val(json, &mut stats));
+        }
+        let result = program.execute(&ctx)?;
+        Ok(value::value_to_json(&result))
+    }
+}
+
+fn finish(mut decision: Decision, findings: Vec<Finding>, verdict: Verdict) -> Decision {
+    decision.decision = verdict;
+    decision.violations = findings.into_iter().map(|f| f.violation).collect();
+    decision::sort_violations(&mut decision.violations);
+    decision.warnings = decision
+        .violations
+        .iter()
+        .filter(|v| v.action == Action::Warn)
+        .map(|v| format!("[{}] {}: {}", v.rule, v.title, v.message))
+        .collect();
+    if verdict != Verdict::Patch {
+        decision.patch.clear();
+        decision.patched_object = None;
+    }
+    decision
+}

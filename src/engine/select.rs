@@ -1,0 +1,274 @@
+//! Which rules apply to an input: kinds, operations, namespaces and label selectors. (The CEL
+//! `condition` is evaluated by `eval`.)
+
+use std::collections::BTreeMap;
+
+use globset::{Glob, GlobMatcher};
+
+use super::input::{split_api_version, Input, Operation};
+use super::pack::{LabelSelector, MatchSpec, SelectorOperator};
+
+/// A compiled [`MatchSpec`].
+#[derive(Debug, Clone)]
+pub struct Matcher {
+    kinds: Vec<KindPattern>,
+    operations: Vec<Operation>,
+    namespaces: Vec<GlobMatcher>,
+    exclude_namespaces: Vec<GlobMatcher>,
+    selector: Option<LabelSelector>,
+    namespace_selector: Option<LabelSelector>,
+}
+
+#[derive(Debug, Clone)]
+struct KindPattern {
+    group: Option<String>,
+    version: Option<String>,
+    kind: String,
+}
+
+/// Why a match spec was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MatchError {
+    /// An operation name that is not CREATE/UPDATE/DELETE/CONNECT/*.
+    #[error("unknown operation '{0}' (expected CREATE, UPDATE, DELETE, CONNECT or *)")]
+    Operation(String),
+    /// A namespace glob that does not parse.
+    #[error("bad namespace glob '{glob}': {message}")]
+    Glob {
+        /// The glob.
+        glob: String,
+        /// Why.
+        message: String,
+    },
+    /// A kind entry with too many `/` parts or an empty part.
+    #[error("bad kind '{0}' (expected Kind, version/Kind or group/version/Kind)")]
+    Kind(String),
+    /// A selector requirement with values where none are allowed, or none where some are needed.
+    #[error("selector requirement on '{key}': {message}")]
+    Selector {
+        /// Label key.
+        key: String,
+        /// Why.
+        message: String,
+    },
+}
+
+impl Matcher {
+    /// Compiles a match spec.
+    pub fn new(spec: &MatchSpec) -> Result<Matcher, MatchError> {
+        let kinds = spec
+            .kinds
+            .iter()
+            .map(|k| parse_kind(k))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut operations = Vec::new();
+        if spec.operations.is_empty() {
+            operations = vec![Operation::Create, Operation::Update];
+        }
+        for op in &spec.operations {
+            if op == "*" {
+                operations = vec![
+                    Operation::Create,
+                    Operation::Update,
+                    Operation::Delete,
+                    Operation::Connect,
+                ];
+                break;
+            }
+            operations.push(Operation::parse(op).ok_or_else(|| MatchError::Operation(op.clone()))?);
+        }
+        for selector in [&spec.selector, &spec.namespace_selector].into_iter().flatten() {
+            check_selector(selector)?;
+        }
+        Ok(Matcher {
+            kinds,
+            operations,
+            namespaces: globs(&spec.namespaces)?,
+            exclude_namespaces: globs(&spec.exclude_namespaces)?,
+            selector: spec.selector.clone(),
+            namespace_selector: spec.namespace_selector.clone(),
+        })
+    }
+
+    /// True when the rule applies to `input` (before its `condition`).
+    pub fn matches(&self, input: &Input) -> bool {
+        if !self.operations.contains(&input.operation) {
+            return false;
+        }
+        if !self.kinds.is_empty() {
+            let (group, version) = split_api_version(input.api_version());
+            let kind = input.kind();
+            if !self.kinds.iter().any(|p| p.matches(group, version, kind)) {
+                return false;
+            }
+        }
+        let namespace = input.effective_namespace();
+        if !self.namespaces.is_empty() {
+            match namespace {
+                Some(ns) if self.namespaces.iter().any(|g| g.is_match(ns)) => {}
+                _ => return false,
+            }
+        }
+        if let Some(ns) = namespace {
+            if self.exclude_namespaces.iter().any(|g| g.is_match(ns)) {
+                return false;
+            }
+        }
+        if let Some(selector) = &self.selector {
+            if !selector_matches(selector, &input.labels()) {
+                return false;
+            }
+        }
+        if let Some(selector) = &self.namespace_selector {
+            let Some(labels) = &input.namespace_labels else {
+                // Unknown namespace labels: the rule cannot be scoped out, so it applies.
+                return true;
+            };
+            let labels: BTreeMap<&str, &str> = labels.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            if !selector_matches(selector, &labels) {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+impl KindPattern {
+    fn matches(&self, group: &str, version: &str, kind: &str) -> bool {
+        (self.kind == "*" || self.kind == kind)
+            && self.group.as_deref().is_none_or(|g| g == "*" || g == group)
+            && self.version.as_deref().is_none_or(|v| v == "*" || v == version)
+    }
+}
+
+fn parse_kind(text: &str) -> Result<KindPattern, MatchError> {
+    let parts: Vec<&str> = text.split('/').collect();
+    if parts.iter().any(|p| p.is_empty()) {
+        return Err(MatchError::Kind(text.to_owned()));
+    }
+    let (group, version, kind) = match parts.as_slice() {
+        [kind] => (None, None, *kind),
+        [version, kind] => (Some(""), Some(*version), *kind),
+        [group, version, kind] => (Some(*group), Some(*version), *kind),
+        _ => return Err(MatchError::Kind(text.to_owned())),
+    };
+    Ok(KindPattern {
+        group: group.map(str::to_owned),
+        version: version.map(str::to_owned),
+        kind: kind.to_owned(),
+    })
+}
+
+fn globs(patterns: &[String]) -> Result<Vec<GlobMatcher>, MatchError> {
+    patterns
+        .iter()
+        .map(|p| {
+            Glob::new(p).map(|g| g.compile_matcher()).map_err(|e| MatchError::Glob {
+                glob: p.clone(),
+                message: e.kind().to_string(),
+            })
+        })
+        .collect()
+}
+
+fn check_selector(selector: &LabelSelector) -> Result<(), MatchError> {
+    for req in &selector.match_expressions {
+        let needs_values = matches!(req.operator, SelectorOperator::In | SelectorOperator::NotIn);
+        if needs_values && req.values.is_empty() {
+            return Err(MatchError::Selector {
+                key: req.key.clone(),
+                message: "In and NotIn need at least one value".to_owned(),
+            });
+        }
+        if !needs_values && !req.values.is_empty() {
+            return Err(MatchError::Selector {
+                key: req.key.clone(),
+                message: "Exists and DoesNotExist take no values".to_owned(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Kubernetes label-selector semantics: every `matchLabels` pair and every expression must hold.
+pub fn selector_matches(selector: &LabelSelector, labels: &BTreeMap<&str, &str>) -> bool {
+    selector
+        .match_labels
+        .iter()
+        .all(|(k, v)| labels.get(k.as_str()) == Some(&v.as_str()))
+        && selector.match_expressions.iter().all(|req| {
+            let value = labels.get(req.key.as_str());
+            match req.operator {
+                SelectorOperator::In => value.is_some_and(|v| req.values.iter().any(|x| x == v)),
+                SelectorOperator::NotIn => value.is_none_or(|v| !req.values.iter().any(|x| x == v)),
+                SelectorOperator::Exists => value.is_some(),
+                SelectorOperator::DoesNotExist => value.is_none(),
+            }
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use rstest::rstest;
+
+    use super::*;
+
+    fn spec(kinds: &[&str], ops: &[&str], ns: &[&str]) -> MatchSpec {
+        MatchSpec {
+            kinds: kinds.iter().map(|s| (*s).to_owned()).collect(),
+            operations: ops.iter().map(|s| (*s).to_owned()).collect(),
+            namespaces: ns.iter().map(|s| (*s).to_owned()).collect(),
+            ..MatchSpec::default()
+        }
+    }
+
+    fn deployment(ns: &str) -> Input {
+        Input::new(serde_json::json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web", "namespace": ns, "labels": {"tier": "front"}}
+        }))
+    }
+
+    #[rstest]
+    #[case(&["Deployment"], &[], &[], true)]
+    #[case(&["apps/v1/Deployment"], &[], &[], true)]
+    #[case(&["v1/Deployment"], &[], &[], false)]
+    #[case(&["apps/*/Deployment"], &[], &[], true)]
+    #[case(&["*"], &[], &[], true)]
+    #[case(&["Pod"], &[], &[], false)]
+    #[case(&[], &["DELETE"], &[], false)]
+    #[case(&[], &["*"], &[], true)]
+    #[case(&[], &[], &["team-*"], true)]
+    #[case(&[], &[], &["prod"], false)]
+    fn matching(#[case] kinds: &[&str], #[case] ops: &[&str], #[case] ns: &[&str], #[case] expected: bool) {
+        let m = Matcher::new(&spec(kinds, ops, ns)).expect("valid");
+        assert_eq!(m.matches(&deployment("team-a")), expected);
+    }
+
+    #[test]
+    fn selectors() {
+        let mut s = spec(&[], &[], &[]);
+        s.selector = Some(LabelSelector {
+            match_labels: BTreeMap::from([("tier".to_owned(), "front".to_owned())]),
+            match_expressions: vec![],
+        });
+        assert!(Matcher::new(&s).expect("valid").matches(&deployment("a")));
+        s.selector = Some(LabelSelector {
+            match_labels: BTreeMap::new(),
+            match_expressions: vec![super::super::pack::LabelSelectorRequirement {
+                key: "tier".into(),
+                operator: SelectorOperator::NotIn,
+                values: vec!["front".into()],
+            }],
+        });
+        assert!(!Matcher::new(&s).expect("valid").matches(&deployment("a")));
+    }
+
+    #[test]
+    fn bad_operation_is_named() {
+        assert_eq!(
+            Matcher::new(&spec(&[], &["CRATE"], &[])).err(),
+            Some(MatchError::Operation("CRATE".into()))
+        );
+    }
+}

@@ -1,0 +1,170 @@
+//! Converting between JSON documents and CEL values.
+//!
+//! A document becomes a tree of CEL values that *borrows* its strings from the JSON (no copies),
+//! built once per input and shared by every rule. JSON integers stay CEL `int` (the `cel` crate's
+//! own conversion would make positive ones `uint`, which breaks `replicas >= 2`).
+
+use std::collections::HashMap;
+
+use cel::common::types::{CelBool, CelDouble, CelInt, CelList, CelMap, CelMapKey, CelNull, CelString, CelUInt};
+use cel::common::value::Val;
+use cel::Value;
+
+/// Facts about a converted document that bound the cost of evaluating rules over it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ValueStats {
+    /// Number of entries in the largest list or map of the document.
+    pub max_collection: usize,
+    /// Total number of nodes.
+    pub nodes: usize,
+}
+
+impl ValueStats {
+    #[must_use]
+    /// Combines the stats of two documents evaluated together.
+    pub fn merge(self, other: ValueStats) -> ValueStats {
+        ValueStats {
+            max_collection: self.max_collection.max(other.max_collection),
+            nodes: self.nodes + other.nodes,
+        }
+    }
+}
+
+/// Converts `json` to a CEL value borrowing from it, recording size facts in `stats`.
+pub fn json_to_val<'v>(json: &'v serde_json::Value, stats: &mut ValueStats) -> Box<dyn Val + 'v> {
+    stats.nodes += 1;
+    match json {
+        serde_json::Value::Null => Box::new(CelNull),
+        serde_json::Value::Bool(b) => Box::new(CelBool::from(*b)),
+        serde_json::Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                Box::new(CelInt::from(i))
+            } else if let Some(u) = n.as_u64() {
+                Box::new(CelUInt::from(u))
+            } else {
+                Box::new(CelDouble::from(n.as_f64().unwrap_or(f64::NAN)))
+            }
+        }
+        serde_json::Value::String(s) => Box::new(CelString::from(s.as_str())),
+        serde_json::Value::Array(items) => {
+            stats.max_collection = stats.max_collection.max(items.len());
+            let list: Vec<Box<dyn Val + 'v>> = items.iter().map(|i| json_to_val(i, stats)).collect();
+            Box::new(CelList::from(list))
+        }
+        serde_json::Value::Object(map) => {
+            stats.max_collection = stats.max_collection.max(map.len());
+            let mut entries: HashMap<CelMapKey<'v>, Box<dyn Val + 'v>> = HashMap::with_capacity(map.len());
+            for (k, v) in map {
+                entries.insert(CelMapKey::from(k.as_str()), json_to_val(v, stats));
+            }
+            Box::new(CelMap::from(entries))
+        }
+    }
+}
+
+/// Converts an owned JSON value to a `cel::Value` (for values built once, such as pack params).
+pub fn json_to_value(json: &serde_json::Value) -> Value {
+    match json {
+        serde_json::Value::Null => Value::Null,
+        serde_json::Value::Bool(b) => Value::Bool(*b),
+        serde_json::Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                Value::Int(i)
+            } else if let Some(u) = n.as_u64() {
+                Value::UInt(u)
+            } else {
+                Value::Float(n.as_f64().unwrap_or(f64::NAN))
+            }
+        }
+        serde_json::Value::String(s) => Value::String(s.clone().into()),
+        serde_json::Value::Array(items) => Value::List(items.iter().map(json_to_value).collect::<Vec<_>>().into()),
+        serde_json::Value::Object(map) => {
+            let entries: HashMap<cel::objects::Key, Value> = map
+                .iter()
+                .map(|(k, v)| (cel::objects::Key::String(k.clone().into()), json_to_value(v)))
+                .collect();
+            Value::Map(cel::objects::Map { map: entries.into() })
+        }
+    }
+}
+
+/// Converts a CEL result to JSON for output (`celgate eval`, messages, patch values).
+///
+/// Durations and timestamps become strings, bytes become base64-free lists of numbers are
+/// avoided: bytes render as a UTF-8 string when valid, else as a list of byte values.
+pub fn value_to_json(value: &Value) -> serde_json::Value {
+    match value {
+        Value::Null => serde_json::Value::Null,
+        Value::Bool(b) => serde_json::Value::Bool(*b),
+        Value::Int(i) => serde_json::Value::from(*i),
+        Value::UInt(u) => serde_json::Value::from(*u),
+        Value::Float(f) => serde_json::Number::from_f64(*f).map_or(serde_json::Value::Null, serde_json::Value::Number),
+        Value::String(s) => serde_json::Value::String(s.as_str().to_owned()),
+        Value::Bytes(b) => match std::str::from_utf8(b) {
+            Ok(s) => serde_json::Value::String(s.to_owned()),
+            Err(_) => serde_json::Value::Array(b.iter().map(|x| serde_json::Value::from(*x)).collect()),
+        },
+        Value::List(items) => serde_json::Value::Array(items.iter().map(value_to_json).collect()),
+        Value::Map(map) => {
+            let mut out = serde_json::Map::new();
+            let mut entries: Vec<_> = map.map.iter().collect();
+            entries.sort_by_key(|(k, _)| key_to_string(k));
+            for (k, v) in entries {
+                out.insert(key_to_string(k), value_to_json(v));
+            }
+            serde_json::Value::Object(out)
+        }
+        Value::Duration(d) => serde_json::Value::String(format_duration(*d)),
+        Value::Timestamp(t) => serde_json::Value::String(t.to_rfc3339()),
+        Value::Opaque(o) => match o.downcast_ref::<cel::objects::OptionalValue>() {
+            Some(opt) => opt.value().map_or(serde_json::Value::Null, value_to_json),
+            None => serde_json::Value::String(format!("<{}>", o.runtime_type_name())),
+        },
+        Value::Function(name, _) => serde_json::Value::String(format!("<function {name}>")),
+        Value::Struct(s) => serde_json::Value::String(format!("{s:?}")),
+    }
+}
+
+fn key_to_string(key: &cel::objects::Key) -> String {
+    match key {
+        cel::objects::Key::Int(i) => i.to_string(),
+        cel::objects::Key::Uint(u) => u.to_string(),
+        cel::objects::Key::Bool(b) => b.to_string(),
+        cel::objects::Key::String(s) => s.as_str().to_owned(),
+    }
+}
+
+fn format_duration(d: chrono::Duration) -> String {
+    let secs = d.num_seconds();
+    let nanos = (d - chrono::Duration::seconds(secs)).num_nanoseconds().unwrap_or(0);
+    if nanos == 0 {
+        format!("{secs}s")
+    } else {
+        let frac = format!("{:09}", nanos.unsigned_abs());
+        format!("{secs}.{}s", frac.trim_end_matches('0'))
+    }
+}
+
+/// Renders a CEL value the way a message shows it: strings bare, everything else as JSON.
+pub fn display_value(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.as_str().to_owned(),
+        other => value_to_json(other).to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integers_stay_signed_ints() {
+        let json = serde_json::json!({"replicas": 3, "big": u64::MAX, "f": 1.5, "l": [1, 2, 3]});
+        let mut stats = ValueStats::default();
+        let val = json_to_val(&json, &mut stats);
+        assert_eq!(stats.max_collection, 4);
+        assert_eq!(stats.nodes, 8);
+        let value = Value::try_from(val.as_ref()).expect("convertible");
+        assert_eq!(value_to_json(&value), json);
+    }
+}

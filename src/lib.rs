@@ -1,0 +1,21 @@
+//! celgate: an admission webhook and compliance policy engine whose rules are CEL expressions.
+//!
+//! One engine, several doors (see `../shared/design.md`):
+//! - [`engine`]: the pure core — rule packs ([`engine::pack`]), compiling CEL
+//!   ([`engine::compile`]), selecting rules ([`engine::select`]), evaluating one
+//!   [`engine::Input`] into one [`engine::Decision`], and `JSONPatch` ([`engine::patch`]);
+//! - [`source`]: reading YAML/JSON documents with their line and column;
+//! - [`packs`]: finding pack files on disk or embedded in the binary;
+//! - [`documents`]: turning files, folders and stdin into documents to check;
+//! - [`report`]: rendering decisions as text, JSON, SARIF and `JUnit`;
+//! - [`testing`]: running packs' own test cases;
+//! - [`cli`] and [`commands`]: the command line (`check`, `eval`, `test`).
+
+pub mod cli;
+pub mod commands;
+pub mod documents;
+pub mod engine;
+pub mod packs;
+pub mod report;
+pub mod source;
+pub mod testing;

@@ -1,0 +1,41 @@
+//! The `celgate` binary: parse the command line, run the command, map the result to an exit code.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use celgate::cli::Cli;
+use celgate::commands::{self, Streams, EXIT_ERROR};
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { EXIT_ERROR } else { 0 });
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_env("CELGATE_LOG"))
+        .with_writer(std::io::stderr)
+        .init();
+    let stdout_is_terminal = std::io::stdout().is_terminal();
+    let mut stdin = std::io::stdin().lock();
+    let mut stdout = std::io::stdout().lock();
+    let mut stderr = std::io::stderr().lock();
+    let mut streams = Streams {
+        stdin: &mut stdin,
+        stdout: &mut stdout,
+        stderr: &mut stderr,
+        stdout_is_terminal,
+    };
+    match commands::run(&cli, &mut streams) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            let report = anyhow::Error::from(e);
+            let _ = writeln!(streams.stderr, "error: {report:#}");
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}

@@ -1,0 +1,214 @@
+//! Finding rule packs: the shipped ones embedded in the binary, or folders and files on disk.
+//! Test-case files (`<pack>/tests/*.yaml`) are returned separately for `celgate test`.
+
+use std::path::{Path, PathBuf};
+
+use crate::engine::PackSource;
+
+mod embedded {
+    include!(concat!(env!("OUT_DIR"), "/embedded_packs.rs"));
+}
+
+/// Largest pack or test file read, in bytes.
+pub const MAX_PACK_FILE_BYTES: u64 = 4 * 1024 * 1024;
+
+/// A pack test-case file and the pack folder it belongs to.
+#[derive(Debug, Clone)]
+pub struct TestSource {
+    /// Where it came from (path, or `embedded:policies/soc2/tests/x.yaml`).
+    pub origin: String,
+    /// The YAML.
+    pub text: String,
+    /// Origin prefix of the pack folder the tests belong to (the parent of `tests/`).
+    pub pack_dir: String,
+    /// Folder of the test file, for resolving `objectFile` (None when embedded).
+    pub dir: Option<PathBuf>,
+}
+
+/// Pack and test sources found in one place.
+#[derive(Debug, Clone, Default)]
+pub struct Found {
+    /// Rule-pack files.
+    pub packs: Vec<PackSource>,
+    /// Test-case files.
+    pub tests: Vec<TestSource>,
+}
+
+impl Found {
+    fn extend(&mut self, other: Found) {
+        self.packs.extend(other.packs);
+        self.tests.extend(other.tests);
+    }
+}
+
+/// Why packs could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum PacksError {
+    /// The path does not exist.
+    #[error("{0}: no such file or directory")]
+    NotFound(String),
+    /// Reading failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The path.
+        path: String,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is larger than [`MAX_PACK_FILE_BYTES`].
+    #[error("{path}: {size} bytes is larger than the {MAX_PACK_FILE_BYTES}-byte limit for pack files")]
+    TooLarge {
+        /// The path.
+        path: String,
+        /// Its size.
+        size: u64,
+    },
+    /// The file is not UTF-8.
+    #[error("{path}: not UTF-8 text (invalid byte at offset {offset})")]
+    NotUtf8 {
+        /// The path.
+        path: String,
+        /// Offset of the first bad byte.
+        offset: usize,
+    },
+}
+
+/// The shipped packs and their tests.
+pub fn embedded() -> Found {
+    let mut found = Found::default();
+    for (path, text) in embedded::EMBEDDED_FILES {
+        let origin = format!("embedded:{path}");
+        classify(&mut found, origin, (*text).to_owned(), None);
+    }
+    found
+}
+
+/// Contents of a shipped file by its path relative to the crate (`policies/soc2/tests/x.yaml`);
+/// `.` and `..` components are resolved.
+pub fn embedded_file(path: &str) -> Option<&'static str> {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            p => parts.push(p),
+        }
+    }
+    let wanted = parts.join("/");
+    embedded::EMBEDDED_FILES
+        .iter()
+        .find(|(p, _)| *p == wanted)
+        .map(|(_, text)| *text)
+}
+
+/// Packs (and tests) under each of `paths`: files are read as they are, folders recursively
+/// (`*.yaml`, `*.yml`).
+pub fn from_paths(paths: &[PathBuf]) -> Result<Found, PacksError> {
+    let mut found = Found::default();
+    for path in paths {
+        found.extend(from_path(path)?);
+    }
+    Ok(found)
+}
+
+fn from_path(path: &Path) -> Result<Found, PacksError> {
+    let display = path.display().to_string();
+    let meta = std::fs::metadata(path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            PacksError::NotFound(display.clone())
+        } else {
+            PacksError::Io {
+                path: display.clone(),
+                source: e,
+            }
+        }
+    })?;
+    let mut files = Vec::new();
+    if meta.is_dir() {
+        walk(path, &mut files).map_err(|e| PacksError::Io {
+            path: display.clone(),
+            source: e,
+        })?;
+        files.sort();
+    } else {
+        files.push(path.to_path_buf());
+    }
+    let mut found = Found::default();
+    for file in files {
+        let text = read_text(&file)?;
+        let dir = file.parent().map(Path::to_path_buf);
+        classify(&mut found, file.display().to_string(), text, dir);
+    }
+    Ok(found)
+}
+
+/// Puts a file among the tests when a path component is `tests`, else among the packs.
+fn classify(found: &mut Found, origin: String, text: String, dir: Option<PathBuf>) {
+    let normalized = origin.replace('\\', "/");
+    if let Some(idx) = normalized.rfind("/tests/") {
+        found.tests.push(TestSource {
+            pack_dir: normalized[..idx].to_owned(),
+            origin,
+            text,
+            dir,
+        });
+    } else {
+        found.packs.push(PackSource { origin, text });
+    }
+}
+
+fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let path = entry.path();
+        let file_type = entry.file_type()?;
+        if file_type.is_dir() {
+            walk(&path, files)?;
+        } else if matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")) {
+            files.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// Reads a UTF-8 text file of at most [`MAX_PACK_FILE_BYTES`].
+pub fn read_text(path: &Path) -> Result<String, PacksError> {
+    let display = path.display().to_string();
+    let io = |e: std::io::Error| PacksError::Io {
+        path: display.clone(),
+        source: e,
+    };
+    let size = std::fs::metadata(path).map_err(io)?.len();
+    if size > MAX_PACK_FILE_BYTES {
+        return Err(PacksError::TooLarge { path: display, size });
+    }
+    let bytes = std::fs::read(path).map_err(io)?;
+    String::from_utf8(bytes).map_err(|e| PacksError::NotUtf8 {
+        path: display,
+        offset: e.utf8_error().valid_up_to(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tests_are_told_apart_from_packs() {
+        let mut found = Found::default();
+        classify(&mut found, "policies/soc2/pack.yaml".into(), String::new(), None);
+        classify(&mut found, "policies/soc2/tests/a.yaml".into(), String::new(), None);
+        assert_eq!(found.packs.len(), 1);
+        assert_eq!(found.tests.len(), 1);
+        assert_eq!(found.tests[0].pack_dir, "policies/soc2");
+    }
+
+    #[test]
+    fn missing_folder_is_named() {
+        let err = from_paths(&[PathBuf::from("/nonexistent/packs")]).expect_err("missing");
+        assert_eq!(err.to_string(), "/nonexistent/packs: no such file or directory");
+    }
+}

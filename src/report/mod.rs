@@ -1,0 +1,143 @@
+//! Rendering decisions for people and CI systems: text, JSON, SARIF 2.1.0 and `JUnit` XML.
+//!
+//! Every renderer takes the same [`CheckReport`]: one [`DocumentResult`] per checked document,
+//! plus the input errors that stopped some documents from being checked.
+
+pub mod json;
+pub mod junit;
+pub mod sarif;
+pub mod text;
+
+use serde::Serialize;
+
+use crate::engine::{Decision, Verdict};
+
+/// The result of checking one document.
+#[derive(Debug, Clone)]
+pub struct DocumentResult {
+    /// File path as given on the command line (or `-` for stdin).
+    pub source: String,
+    /// 0-based index of the document in its file (items of a `kind: List` share their list's
+    /// index and are told apart by `item`).
+    pub document: usize,
+    /// Index inside a `kind: List`, when the document was one of its items.
+    pub item: Option<usize>,
+    /// `apiVersion` of the document (`""` when absent).
+    pub api_version: String,
+    /// `kind` of the document.
+    pub kind: String,
+    /// `metadata.name` (`""` when absent).
+    pub name: String,
+    /// `metadata.namespace` (`""` when absent).
+    pub namespace: String,
+    /// 1-based line where the document starts.
+    pub line: usize,
+    /// The engine's decision.
+    pub decision: Decision,
+    /// For each violation of `decision.violations` (same order): its line and column.
+    pub locations: Vec<Option<Location>>,
+}
+
+/// A line and column in a source file (1-based).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Location {
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column.
+    pub column: usize,
+}
+
+/// A document or file that could not be checked (bad YAML, no kind, too large, ...).
+#[derive(Debug, Clone, Serialize)]
+pub struct InputProblem {
+    /// File path (or `-`).
+    pub source: String,
+    /// 0-based document index, when the problem concerns one document.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub document: Option<usize>,
+    /// Line and column, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<Location>,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl std::fmt::Display for InputProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.source)?;
+        if let Some(loc) = self.location {
+            write!(f, ":{}:{}", loc.line, loc.column)?;
+        }
+        if let Some(doc) = self.document {
+            write!(f, " (document {})", doc + 1)?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// Everything one `celgate check` run produced.
+#[derive(Debug, Clone, Default)]
+pub struct CheckReport {
+    /// One entry per checked document, in input order.
+    pub results: Vec<DocumentResult>,
+    /// Inputs that could not be checked.
+    pub problems: Vec<InputProblem>,
+    /// Packs used: (name, version, framework).
+    pub packs: Vec<PackInfo>,
+}
+
+/// A pack as reports describe it.
+#[derive(Debug, Clone, Serialize)]
+pub struct PackInfo {
+    /// `metadata.name`.
+    pub name: String,
+    /// `metadata.version`.
+    pub version: String,
+    /// `metadata.framework`.
+    pub framework: Option<String>,
+}
+
+impl CheckReport {
+    /// Process exit code of design §6: 2 when any input could not be checked, else 1 when any
+    /// document is denied, else 0 (warnings allowed).
+    pub fn exit_code(&self) -> u8 {
+        if self.problems.is_empty() {
+            u8::from(self.results.iter().any(|r| r.decision.decision == Verdict::Deny))
+        } else {
+            2
+        }
+    }
+
+    /// Counts of (allowed, denied, patched) documents.
+    pub fn counts(&self) -> (usize, usize, usize) {
+        let mut c = (0, 0, 0);
+        for r in &self.results {
+            match r.decision.decision {
+                Verdict::Allow => c.0 += 1,
+                Verdict::Deny => c.1 += 1,
+                Verdict::Patch => c.2 += 1,
+            }
+        }
+        c
+    }
+}
+
+impl DocumentResult {
+    /// `Kind/namespace/name` as people read it (`Deployment/shop/web`).
+    pub fn display_name(&self) -> String {
+        let mut s = if self.kind.is_empty() {
+            "document".to_owned()
+        } else {
+            self.kind.clone()
+        };
+        if !self.namespace.is_empty() {
+            s.push('/');
+            s.push_str(&self.namespace);
+        }
+        if !self.name.is_empty() {
+            s.push('/');
+            s.push_str(&self.name);
+        }
+        s
+    }
+}

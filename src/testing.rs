@@ -1,0 +1,259 @@
+//! `celgate test`: running the test cases packs carry (`<pack>/tests/*.yaml`, kind
+//! `RulePackTest`) against the pack they belong to.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Deserialize;
+
+use crate::engine::{Engine, Input, Operation, UserInfo, Verdict};
+use crate::packs::TestSource;
+use crate::source;
+
+/// The test file format.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct TestFile {
+    api_version: String,
+    kind: String,
+    metadata: TestMetadata,
+    spec: TestSpec,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TestMetadata {
+    name: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TestSpec {
+    cases: Vec<TestCase>,
+}
+
+/// One test case: an input and what the pack must decide.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct TestCase {
+    name: String,
+    #[serde(default)]
+    operation: Option<String>,
+    #[serde(default)]
+    namespace: Option<String>,
+    #[serde(default)]
+    namespace_labels: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    params: serde_json::Map<String, serde_json::Value>,
+    #[serde(default)]
+    user_info: Option<UserInfo>,
+    #[serde(default)]
+    tenant: Option<String>,
+    #[serde(default)]
+    environment: Option<String>,
+    #[serde(default)]
+    old_object: Option<serde_json::Value>,
+    #[serde(default)]
+    object: Option<serde_json::Value>,
+    #[serde(default)]
+    object_file: Option<String>,
+    expect: Expectation,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct Expectation {
+    decision: Verdict,
+    #[serde(default)]
+    rules: Option<Vec<String>>,
+}
+
+/// What happened to one case (or to a test file that could not be run).
+#[derive(Debug, Clone)]
+pub struct CaseOutcome {
+    /// Test file.
+    pub file: String,
+    /// Case name (or `<file>` for file-level errors).
+    pub case: String,
+    /// True when the decision and the fired rules matched.
+    pub passed: bool,
+    /// Why it failed (empty when it passed).
+    pub detail: String,
+}
+
+/// Runs every case of `tests` against the packs of `engine` that live in each test's pack folder.
+pub fn run(engine: &Engine, tests: &[TestSource]) -> Vec<CaseOutcome> {
+    let mut outcomes = Vec::new();
+    for test in tests {
+        run_file(engine, test, &mut outcomes);
+    }
+    outcomes
+}
+
+fn file_error(test: &TestSource, detail: String) -> CaseOutcome {
+    CaseOutcome {
+        file: test.origin.clone(),
+        case: "<file>".to_owned(),
+        passed: false,
+        detail,
+    }
+}
+
+fn run_file(engine: &Engine, test: &TestSource, outcomes: &mut Vec<CaseOutcome>) {
+    let prefix = format!("{}/", test.pack_dir);
+    let names: Vec<String> = engine
+        .packs()
+        .iter()
+        .filter(|p| p.origins.iter().any(|o| o.replace('\\', "/").starts_with(&prefix)))
+        .map(|p| p.metadata.name.clone())
+        .collect();
+    if names.is_empty() {
+        outcomes.push(file_error(
+            test,
+            format!("no rule pack found in {} for these tests", test.pack_dir),
+        ));
+        return;
+    }
+    let engine = match engine.filtered(&names) {
+        Ok(e) => e,
+        Err(e) => {
+            outcomes.push(file_error(test, e.to_string()));
+            return;
+        }
+    };
+    let docs = match source::parse_documents(&test.text) {
+        Ok(d) => d,
+        Err(e) => {
+            outcomes.push(file_error(test, e.to_string()));
+            return;
+        }
+    };
+    for doc in docs {
+        let file: TestFile = match serde_path_to_error::deserialize(doc.value) {
+            Ok(f) => f,
+            Err(e) => {
+                outcomes.push(file_error(test, format!("{}: {}", e.path(), e.inner())));
+                continue;
+            }
+        };
+        if file.api_version != crate::engine::pack::PACK_API_VERSION || file.kind != "RulePackTest" {
+            outcomes.push(file_error(
+                test,
+                format!(
+                    "expected apiVersion {} and kind RulePackTest, got {} {}",
+                    crate::engine::pack::PACK_API_VERSION,
+                    file.api_version,
+                    file.kind
+                ),
+            ));
+            continue;
+        }
+        let _ = &file.metadata.name;
+        for case in file.spec.cases {
+            outcomes.push(run_case(&engine, test, case));
+        }
+    }
+}
+
+fn run_case(engine: &Engine, test: &TestSource, case: TestCase) -> CaseOutcome {
+    let mut outcome = CaseOutcome {
+        file: test.origin.clone(),
+        case: case.name.clone(),
+        passed: false,
+        detail: String::new(),
+    };
+    let object = match (case.object, &case.object_file) {
+        (Some(o), None) => o,
+        (None, Some(path)) => match load_object_file(test, path) {
+            Ok(o) => o,
+            Err(e) => {
+                outcome.detail = e;
+                return outcome;
+            }
+        },
+        (None, None)
+            if case
+                .operation
+                .as_deref()
+                .is_some_and(|o| o.eq_ignore_ascii_case("DELETE")) =>
+        {
+            serde_json::Value::Null
+        }
+        _ => {
+            "give exactly one of object and objectFile".clone_into(&mut outcome.detail);
+            return outcome;
+        }
+    };
+    let operation = match case.operation.as_deref().map(Operation::parse) {
+        None => Operation::Create,
+        Some(Some(op)) => op,
+        Some(None) => {
+            outcome.detail = format!("unknown operation {:?}", case.operation.unwrap_or_default());
+            return outcome;
+        }
+    };
+    let input = Input {
+        object,
+        old_object: case.old_object,
+        operation,
+        namespace: case.namespace,
+        namespace_labels: case.namespace_labels,
+        user: case.user_info.unwrap_or_default(),
+        tenant: case.tenant,
+        environment: case.environment,
+        params: case.params,
+        dry_run: false,
+    };
+    let decision = engine.evaluate(&input);
+    let fired: BTreeSet<&str> = decision.violations.iter().map(|v| v.rule.as_str()).collect();
+    let mut problems = Vec::new();
+    if decision.decision != case.expect.decision {
+        problems.push(format!(
+            "expected decision {}, got {}",
+            case.expect.decision.as_str(),
+            decision.decision.as_str()
+        ));
+    }
+    if let Some(expected) = &case.expect.rules {
+        let expected: BTreeSet<&str> = expected.iter().map(String::as_str).collect();
+        if expected != fired {
+            let missing: Vec<_> = expected.difference(&fired).collect();
+            let extra: Vec<_> = fired.difference(&expected).collect();
+            problems.push(format!("rules fired differ: missing {missing:?}, unexpected {extra:?}"));
+        }
+    }
+    if !problems.is_empty() {
+        let findings: Vec<String> = decision
+            .violations
+            .iter()
+            .map(|v| format!("{} ({}): {}", v.rule, v.action.as_str(), v.message))
+            .collect();
+        outcome.detail = format!("{}; findings: [{}]", problems.join("; "), findings.join(" | "));
+        return outcome;
+    }
+    outcome.passed = true;
+    outcome
+}
+
+/// Reads `objectFile`, relative to the test file (inside the binary for shipped tests).
+fn load_object_file(test: &TestSource, path: &str) -> Result<serde_json::Value, String> {
+    let (shown, text) = match (&test.dir, test.origin.strip_prefix("embedded:")) {
+        (Some(dir), _) => {
+            let full = dir.join(path);
+            let text = crate::packs::read_text(&full).map_err(|e| e.to_string())?;
+            (full.display().to_string(), text)
+        }
+        (None, Some(origin)) => {
+            let dir = origin.rsplit_once('/').map_or("", |(d, _)| d);
+            let wanted = format!("{dir}/{path}");
+            let text = crate::packs::embedded_file(&wanted)
+                .ok_or_else(|| format!("objectFile {path}: {wanted} is not among the shipped files"))?;
+            (wanted, text.to_owned())
+        }
+        (None, None) => return Err(format!("objectFile {path}: no folder to resolve it in")),
+    };
+    let mut docs = source::parse_documents(&text).map_err(|e| format!("{shown}: {e}"))?;
+    if docs.len() != 1 {
+        return Err(format!("{shown}: expected one document, found {}", docs.len()));
+    }
+    Ok(docs.remove(0).value)
+}

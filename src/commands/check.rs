@@ -147,7 +147,7 @@ fn patched_sources<'a>(docs: &'a [Document], report: &'a CheckReport) -> Vec<(&'
         let Some(entry) = by_source.last_mut() else { continue };
         entry.2 |= patched;
         if doc.item.is_none() {
-            entry.1.push(value)
+            entry.1.push(value);
         } else {
             let key = (doc.source.clone(), doc.index);
             if let Some(&pos) = lists.get(&key) {

@@ -21,8 +21,6 @@ pub const SARIF_SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
 pub const SARIF_VERSION: &str = "2.1.0";
 /// The URI base id relative artifact paths are resolved against.
 pub const SRCROOT: &str = "%SRCROOT%";
-/// Used for `tool.driver.informationUri` when the package names no repository or homepage.
-const FALLBACK_INFORMATION_URI: &str = "https://github.com/celgate/celgate";
 /// Key of the fingerprint in `partialFingerprints`; bump the suffix if its recipe changes.
 const FINGERPRINT_KEY: &str = "celgate/v1";
 
@@ -75,14 +73,13 @@ pub fn sarif_log(report: &CheckReport) -> Value {
         })
         .collect();
 
-    json!({
+    let mut sarif = json!({
         "$schema": SARIF_SCHEMA,
         "version": SARIF_VERSION,
         "runs": [{
             "tool": {
                 "driver": {
                     "name": "celgate",
-                    "informationUri": information_uri(),
                     "version": env!("CARGO_PKG_VERSION"),
                     "semanticVersion": env!("CARGO_PKG_VERSION"),
                     "rules": rules,
@@ -93,19 +90,18 @@ pub fn sarif_log(report: &CheckReport) -> Value {
             "results": results,
             "properties": { "packs": packs },
         }]
-    })
+    });
+    if let Some(uri) = information_uri() {
+        sarif["runs"][0]["tool"]["driver"]["informationUri"] = Value::from(uri);
+    }
+    sarif
 }
 
-fn information_uri() -> &'static str {
-    let homepage = env!("CARGO_PKG_HOMEPAGE");
-    let repository = env!("CARGO_PKG_REPOSITORY");
-    if !repository.is_empty() {
-        repository
-    } else if !homepage.is_empty() {
-        homepage
-    } else {
-        FALLBACK_INFORMATION_URI
-    }
+/// The package's repository or homepage, when `Cargo.toml` names one.
+fn information_uri() -> Option<&'static str> {
+    [env!("CARGO_PKG_REPOSITORY"), env!("CARGO_PKG_HOMEPAGE")]
+        .into_iter()
+        .find(|u| !u.is_empty())
 }
 
 /// The `reportingDescriptor` of a rule, described by one of its findings.

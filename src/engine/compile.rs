@@ -14,6 +14,12 @@ pub const MAX_EXPRESSION_DEPTH: usize = 64;
 /// Deepest nesting of comprehension macros (`all`, `exists`, `map`, ...) accepted.
 pub const MAX_COMPREHENSION_NESTING: usize = 3;
 
+/// Largest `lists.range(n)` accepted; the size must be a literal so its cost can be estimated.
+pub const MAX_RANGE: i64 = 10_000;
+
+/// Function namespaces of the extensions: `lists.range(3)` is a call, not a read of `lists`.
+const FUNCTION_NAMESPACES: &[&str] = &["lists", "strings", "math", "base64"];
+
 /// Names an expression may read besides comprehension variables.
 pub const ROOT_VARIABLES: &[&str] = &[
     "object",
@@ -76,6 +82,9 @@ pub enum CompileError {
         /// Actual nesting.
         depth: usize,
     },
+    /// `lists.range` with a size that is not a small literal.
+    #[error("lists.range needs a literal size between 0 and {MAX_RANGE}, so its cost is known at load")]
+    UnboundedRange,
     /// A name that is neither a known variable nor bound by a macro.
     #[error("unknown variable '{name}' (known: {known})")]
     UnknownVariable {
@@ -101,13 +110,16 @@ pub struct CompiledExpr {
     pub nodes: usize,
     /// Deepest nesting of comprehensions.
     pub comprehension_depth: usize,
+    /// Largest collection the expression itself writes (list literals, `lists.range`).
+    pub max_literal_collection: usize,
 }
 
 impl CompiledExpr {
     /// Worst-case steps when the largest collection the expression can iterate has `max_collection`
-    /// entries: every node once per iteration of every enclosing comprehension.
+    /// entries (or the largest it builds itself): every node once per iteration of every
+    /// enclosing comprehension.
     pub fn estimated_cost(&self, max_collection: usize) -> u128 {
-        let per_level = (max_collection as u128).max(1);
+        let per_level = (max_collection.max(self.max_literal_collection) as u128).max(1);
         let depth = u32::try_from(self.comprehension_depth).unwrap_or(u32::MAX);
         (self.nodes as u128).saturating_mul(per_level.saturating_pow(depth))
     }
@@ -132,6 +144,9 @@ pub fn compile(env: &Env, source: &str) -> Result<CompiledExpr, CompileError> {
             depth: facts.comprehension_depth,
         });
     }
+    if facts.unbounded_range {
+        return Err(CompileError::UnboundedRange);
+    }
     if let Some(name) = facts.free.iter().find(|n| !ROOT_VARIABLES.contains(&n.as_str())) {
         return Err(CompileError::UnknownVariable {
             name: name.clone(),
@@ -145,6 +160,7 @@ pub fn compile(env: &Env, source: &str) -> Result<CompiledExpr, CompileError> {
         pack_variables: facts.pack_variables,
         nodes: facts.nodes,
         comprehension_depth: facts.comprehension_depth,
+        max_literal_collection: facts.max_literal_collection,
     })
 }
 
@@ -170,6 +186,8 @@ struct Facts {
     nodes: usize,
     max_depth: usize,
     comprehension_depth: usize,
+    max_literal_collection: usize,
+    unbounded_range: bool,
 }
 
 /// Walks the tree with an explicit stack: (node, depth, comprehension depth, bound names).
@@ -194,7 +212,22 @@ fn analyse(root: &IdedExpr, facts: &mut Facts) {
                 stack.push((&select.operand, depth + 1, comp, bound));
             }
             Expr::Call(call) => {
-                if let Some(target) = &call.target {
+                let namespace = match call.target.as_deref().map(|t| &t.expr) {
+                    Some(Expr::Ident(ns)) if FUNCTION_NAMESPACES.contains(&ns.as_str()) && !bound.contains(ns) => {
+                        Some(ns.as_str())
+                    }
+                    _ => None,
+                };
+                if namespace == Some("lists") && call.func_name == "range" {
+                    match call.args.first().map(|a| &a.expr) {
+                        Some(Expr::Literal(cel::common::ast::LiteralValue::Int(n))) if (0..=MAX_RANGE).contains(n.inner()) => {
+                            let n = usize::try_from(*n.inner()).unwrap_or(0);
+                            facts.max_literal_collection = facts.max_literal_collection.max(n);
+                        }
+                        _ => facts.unbounded_range = true,
+                    }
+                }
+                if let (Some(target), None) = (&call.target, namespace) {
                     stack.push((target, depth + 1, comp, bound.clone()));
                 }
                 for arg in &call.args {
@@ -216,6 +249,7 @@ fn analyse(root: &IdedExpr, facts: &mut Facts) {
                 stack.push((&c.result, depth + 1, comp, inner));
             }
             Expr::List(list) => {
+                facts.max_literal_collection = facts.max_literal_collection.max(list.elements.len());
                 for e in &list.elements {
                     stack.push((e, depth + 1, comp, bound.clone()));
                 }
@@ -281,6 +315,17 @@ mod tests {
         let env = environment();
         let err = compile(&env, "object.spec.\n  ==").expect_err("refused");
         assert!(matches!(err, CompileError::Syntax { line: 2, .. }), "{err:?}");
+    }
+
+    #[test]
+    fn extension_namespaces_are_not_variables() {
+        let env = environment();
+        let e = compile(&env, "lists.range(3).size() == 3 && strings.quote('a') != '' && math.greatest(1, 2) == 2")
+            .expect("compiles");
+        assert!(e.free_variables.is_empty(), "{:?}", e.free_variables);
+        assert_eq!(e.max_literal_collection, 3);
+        assert!(matches!(compile(&env, "lists.range(object.n).size() > 0"), Err(CompileError::UnboundedRange)));
+        assert!(matches!(compile(&env, "lists.range(100000).size() > 0"), Err(CompileError::UnboundedRange)));
     }
 
     #[test]

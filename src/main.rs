@@ -34,7 +34,7 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             let report = anyhow::Error::from(e);
-            let _ = writeln!(streams.stderr, "error: {report:#}");
+            let _ = writeln!(streams.stderr, "error: {report}");
             ExitCode::from(EXIT_ERROR)
         }
     }

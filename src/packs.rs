@@ -140,15 +140,43 @@ fn from_path(path: &Path) -> Result<Found, PacksError> {
     for file in files {
         let text = read_text(&file)?;
         let dir = file.parent().map(Path::to_path_buf);
-        classify(&mut found, file.display().to_string(), text, dir);
+        let origin = file.display().to_string();
+        // Only folders below the given root decide what is a test: the root may itself sit
+        // under a folder called `tests`.
+        let relative = file
+            .strip_prefix(path)
+            .unwrap_or(&file)
+            .to_string_lossy()
+            .replace('\\', "/");
+        if meta.is_dir() && is_test_path(&format!("/{relative}")) {
+            let rel_dir = relative.rfind("/tests/").map_or("", |i| &relative[..i]);
+            let pack_dir = if rel_dir.is_empty() {
+                display.trim_end_matches('/').to_owned()
+            } else {
+                format!("{}/{rel_dir}", display.trim_end_matches('/'))
+            };
+            found.tests.push(TestSource {
+                origin,
+                text,
+                pack_dir,
+                dir,
+            });
+        } else {
+            found.packs.push(PackSource { origin, text });
+        }
     }
     Ok(found)
 }
 
-/// Puts a file among the tests when a path component is `tests`, else among the packs.
+/// True when a folder on the (slash-separated) path is called `tests`.
+fn is_test_path(path: &str) -> bool {
+    path.contains("/tests/")
+}
+
+/// Puts a shipped file among the tests when a folder on its path is `tests`, else among the packs.
 fn classify(found: &mut Found, origin: String, text: String, dir: Option<PathBuf>) {
     let normalized = origin.replace('\\', "/");
-    if let Some(idx) = normalized.rfind("/tests/") {
+    if let Some(idx) = normalized.rfind("/tests/").filter(|_| is_test_path(&normalized)) {
         found.tests.push(TestSource {
             pack_dir: normalized[..idx].to_owned(),
             origin,

@@ -112,16 +112,24 @@ pub struct CompiledExpr {
     pub comprehension_depth: usize,
     /// Largest collection the expression itself writes (list literals, `lists.range`).
     pub max_literal_collection: usize,
+    /// Worst-case steps as a polynomial in `L`, the size of the largest collection a macro may
+    /// iterate: `cost[k]` is the coefficient of `L^k`.
+    pub cost: [u128; MAX_COMPREHENSION_NESTING + 1],
 }
 
 impl CompiledExpr {
-    /// Worst-case steps when the largest collection the expression can iterate has `max_collection`
-    /// entries (or the largest it builds itself): every node once per iteration of every
-    /// enclosing comprehension.
+    /// Worst-case steps when every macro iterates a collection of `max_collection` entries (or
+    /// the largest the expression builds itself): each node counts once, and the body of a
+    /// macro once per iteration.
     pub fn estimated_cost(&self, max_collection: usize) -> u128 {
-        let per_level = (max_collection.max(self.max_literal_collection) as u128).max(1);
-        let depth = u32::try_from(self.comprehension_depth).unwrap_or(u32::MAX);
-        (self.nodes as u128).saturating_mul(per_level.saturating_pow(depth))
+        let l = (max_collection.max(self.max_literal_collection) as u128).max(1);
+        let mut power: u128 = 1;
+        let mut total: u128 = 0;
+        for c in self.cost {
+            total = total.saturating_add(c.saturating_mul(power));
+            power = power.saturating_mul(l);
+        }
+        total
     }
 }
 
@@ -155,13 +163,68 @@ pub fn compile(env: &Env, source: &str) -> Result<CompiledExpr, CompileError> {
     }
     Ok(CompiledExpr {
         source: source.to_owned(),
-        program,
         free_variables: facts.free,
         pack_variables: facts.pack_variables,
         nodes: facts.nodes,
         comprehension_depth: facts.comprehension_depth,
         max_literal_collection: facts.max_literal_collection,
+        cost: cost_polynomial(program.expression()),
+        program,
     })
+}
+
+type Polynomial = [u128; MAX_COMPREHENSION_NESTING + 1];
+
+fn add(a: Polynomial, b: Polynomial) -> Polynomial {
+    let mut out = a;
+    for (o, x) in out.iter_mut().zip(b) {
+        *o = o.saturating_add(x);
+    }
+    out
+}
+
+/// Cost of `expr` as a polynomial in `L`: one step per node, and a macro's loop body
+/// (condition and step) `L` times. Called after the depth checks, so recursion is bounded.
+fn cost_polynomial(expr: &IdedExpr) -> Polynomial {
+    let mut own: Polynomial = [0; MAX_COMPREHENSION_NESTING + 1];
+    own[0] = 1;
+    match &expr.expr {
+        Expr::Select(s) => add(own, cost_polynomial(&s.operand)),
+        Expr::Call(call) => {
+            let mut total = own;
+            if let Some(t) = &call.target {
+                total = add(total, cost_polynomial(t));
+            }
+            for a in &call.args {
+                total = add(total, cost_polynomial(a));
+            }
+            total
+        }
+        Expr::Comprehension(c) => {
+            let body = add(cost_polynomial(&c.loop_cond), cost_polynomial(&c.loop_step));
+            // Multiply the body by L: shift coefficients up one degree (the top one saturates).
+            let mut looped: Polynomial = [0; MAX_COMPREHENSION_NESTING + 1];
+            for k in 0..body.len() {
+                let target = (k + 1).min(body.len() - 1);
+                looped[target] = looped[target].saturating_add(body[k]);
+            }
+            [&c.iter_range, &c.accu_init, &c.result]
+                .into_iter()
+                .fold(add(own, looped), |acc, e| add(acc, cost_polynomial(e)))
+        }
+        Expr::List(l) => l.elements.iter().fold(own, |acc, e| add(acc, cost_polynomial(e))),
+        Expr::Map(m) => m.entries.iter().fold(own, |acc, e| add(acc, entry_cost(e))),
+        Expr::Struct(s) => s.entries.iter().fold(own, |acc, e| add(acc, entry_cost(e))),
+        Expr::Ident(_) | Expr::Literal(_) | Expr::Unspecified => own,
+    }
+}
+
+fn entry_cost(entry: &cel::common::ast::IdedEntryExpr) -> Polynomial {
+    use cel::common::ast::EntryExpr;
+    match &entry.expr {
+        EntryExpr::StructField(f) => cost_polynomial(&f.value),
+        EntryExpr::MapEntry(m) => add(cost_polynomial(&m.key), cost_polynomial(&m.value)),
+    }
 }
 
 fn syntax_error(errors: &cel::ParseErrors) -> CompileError {
@@ -220,7 +283,9 @@ fn analyse(root: &IdedExpr, facts: &mut Facts) {
                 };
                 if namespace == Some("lists") && call.func_name == "range" {
                     match call.args.first().map(|a| &a.expr) {
-                        Some(Expr::Literal(cel::common::ast::LiteralValue::Int(n))) if (0..=MAX_RANGE).contains(n.inner()) => {
+                        Some(Expr::Literal(cel::common::ast::LiteralValue::Int(n)))
+                            if (0..=MAX_RANGE).contains(n.inner()) =>
+                        {
                             let n = usize::try_from(*n.inner()).unwrap_or(0);
                             facts.max_literal_collection = facts.max_literal_collection.max(n);
                         }
@@ -301,6 +366,10 @@ mod tests {
         assert_eq!(e.free_variables.iter().collect::<Vec<_>>(), ["object", "variables"]);
         assert_eq!(e.pack_variables.iter().collect::<Vec<_>>(), ["podSpec"]);
         assert_eq!(e.comprehension_depth, 1);
+        // One loop: a constant part plus a body that runs once per element.
+        assert!(e.cost[1] > 0 && e.cost[2] == 0, "{:?}", e.cost);
+        let nested = compile(&env, "object.a.all(x, x.b.all(y, y > 0))").expect("compiles");
+        assert!(nested.cost[2] > 0 && nested.estimated_cost(100) < 100 * 100 * 10);
     }
 
     #[test]
@@ -320,12 +389,21 @@ mod tests {
     #[test]
     fn extension_namespaces_are_not_variables() {
         let env = environment();
-        let e = compile(&env, "lists.range(3).size() == 3 && strings.quote('a') != '' && math.greatest(1, 2) == 2")
-            .expect("compiles");
+        let e = compile(
+            &env,
+            "lists.range(3).size() == 3 && strings.quote('a') != '' && math.greatest(1, 2) == 2",
+        )
+        .expect("compiles");
         assert!(e.free_variables.is_empty(), "{:?}", e.free_variables);
         assert_eq!(e.max_literal_collection, 3);
-        assert!(matches!(compile(&env, "lists.range(object.n).size() > 0"), Err(CompileError::UnboundedRange)));
-        assert!(matches!(compile(&env, "lists.range(100000).size() > 0"), Err(CompileError::UnboundedRange)));
+        assert!(matches!(
+            compile(&env, "lists.range(object.n).size() > 0"),
+            Err(CompileError::UnboundedRange)
+        ));
+        assert!(matches!(
+            compile(&env, "lists.range(100000).size() > 0"),
+            Err(CompileError::UnboundedRange)
+        ));
     }
 
     #[test]

@@ -20,7 +20,7 @@ pub enum Segment {
     /// Text copied as is.
     Literal(String),
     /// An expression whose value is inserted.
-    Expr(CompiledExpr),
+    Expr(Box<CompiledExpr>),
 }
 
 /// Why a template was refused.
@@ -74,7 +74,7 @@ impl Template {
                     if !literal.is_empty() {
                         segments.push(Segment::Literal(std::mem::take(&mut literal)));
                     }
-                    segments.push(Segment::Expr(expr));
+                    segments.push(Segment::Expr(Box::new(expr)));
                     i = end + 1;
                 }
                 _ => {

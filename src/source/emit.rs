@@ -333,9 +333,9 @@ mod tests {
     fn layout_is_block_style() {
         let value = json!({
             "apiVersion": "v1",
-            "metadata": {"name": "web", "labels": {}},
+            "metadata": {"labels": {}, "name": "web"},
             "spec": {
-                "containers": [{"name": "app", "args": ["--port", "80"]}, {"name": "side"}],
+                "containers": [{"args": ["--port", "80"], "name": "app"}, {"name": "side"}],
                 "matrix": [[1, 2], []],
                 "script": "echo hi\necho bye\n",
                 "version": "1.20"

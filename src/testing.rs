@@ -147,9 +147,10 @@ fn run_file(engine: &Engine, test: &TestSource, outcomes: &mut Vec<CaseOutcome>)
             ));
             continue;
         }
-        let _ = &file.metadata.name;
         for case in file.spec.cases {
-            outcomes.push(run_case(&engine, test, case));
+            let mut outcome = run_case(&engine, test, case);
+            outcome.case = format!("{} / {}", file.metadata.name, outcome.case);
+            outcomes.push(outcome);
         }
     }
 }

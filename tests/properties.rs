@@ -16,9 +16,7 @@ fn load_engines() -> Vec<Engine> {
         text: std::fs::read_to_string("tests/fixtures/packs/basic/pack.yaml").expect("fixture"),
     };
     let mut engines = vec![Engine::load(&[fixture]).expect("fixture loads")];
-    if let Ok(shipped) = Engine::load(&celgate::packs::embedded().packs) {
-        engines.push(shipped);
-    }
+    engines.push(Engine::load(&celgate::packs::embedded().packs).expect("shipped packs load"));
     engines
 }
 

@@ -1,17 +1,19 @@
 //! Loading packs: text -> strict model -> compiled rules, collecting every error with the file,
 //! rule, field and position it concerns.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use cel::Env;
 
 use super::compile::{compile, CompileError, CompiledExpr};
-use super::pack::{Action, PackDocument, PackMetadata, PatchOpKind, RuleSpec, PACK_API_VERSION, PACK_KIND};
+use super::pack::{PackDocument, PackMetadata, RuleSpec, PACK_API_VERSION, PACK_KIND};
+pub use super::pack_error::{LoadErrors, PackError};
 use super::patch::CompiledPatchOp;
-use super::select::{MatchError, Matcher};
-use super::template::{Template, TemplateError};
-use crate::source::{self, PositionMap, SourceError};
+use super::rule_compile::compile_rule;
+use super::select::Matcher;
+use super::template::Template;
+use crate::source::{self, PositionMap};
 
 /// Pack text and where it came from (a path, or `embedded:policies/soc2/pack.yaml`).
 #[derive(Debug, Clone)]
@@ -20,99 +22,6 @@ pub struct PackSource {
     pub origin: String,
     /// The YAML.
     pub text: String,
-}
-
-/// One thing wrong with the packs being loaded.
-#[derive(Debug, thiserror::Error)]
-pub enum PackError {
-    /// The YAML itself does not parse.
-    #[error("{file}: {source}")]
-    Syntax {
-        /// Pack file.
-        file: String,
-        /// Parser error with line and column.
-        #[source]
-        source: SourceError,
-    },
-    /// A field is unknown, missing or of the wrong type.
-    #[error("{file}:{line}: {path}: {message}")]
-    Schema {
-        /// Pack file.
-        file: String,
-        /// Line of the offending field.
-        line: usize,
-        /// Dotted path of the field (`spec.rules[2].severity`).
-        path: String,
-        /// What is wrong.
-        message: String,
-    },
-    /// A document of another `apiVersion`/`kind`.
-    #[error("{file}:{line}: {field} is '{found}'; expected '{expected}'")]
-    Header {
-        /// Pack file.
-        file: String,
-        /// Line of the field.
-        line: usize,
-        /// `apiVersion` or `kind`.
-        field: &'static str,
-        /// What the file says.
-        found: String,
-        /// What this build reads.
-        expected: &'static str,
-    },
-    /// A rule-level or pack-level field with an invalid value.
-    #[error("{file}:{line}: {subject}: {field}: {message}")]
-    Invalid {
-        /// Pack file.
-        file: String,
-        /// Line of the field.
-        line: usize,
-        /// `rule 'id'`, `variable 'name'` or `pack 'name'`.
-        subject: String,
-        /// Field name (`validate`, `forEach`, `metadata.version`, ...).
-        field: String,
-        /// What is wrong.
-        message: String,
-    },
-    /// CEL that does not compile or breaks a limit.
-    #[error("{file}:{line}: {subject}: {field}: {source}")]
-    Cel {
-        /// Pack file.
-        file: String,
-        /// Line of the field in the file.
-        line: usize,
-        /// `rule 'id'` or `variable 'name'`.
-        subject: String,
-        /// Field holding the expression.
-        field: String,
-        /// The compile error (with line/column inside the expression for syntax errors).
-        #[source]
-        source: CompileError,
-    },
-    /// The same rule id twice.
-    #[error("{file}:{line}: rule id '{rule}' is already defined in {first}")]
-    DuplicateRule {
-        /// Pack file of the second definition.
-        file: String,
-        /// Its line.
-        line: usize,
-        /// The id.
-        rule: String,
-        /// Where it was first defined.
-        first: String,
-    },
-    /// Nothing to load.
-    #[error("no rule packs found in {0}")]
-    Empty(String),
-}
-
-/// Every error found while loading; never partial: a pack set with any error is refused whole.
-#[derive(Debug, thiserror::Error)]
-#[error("{}", render_errors(.0))]
-pub struct LoadErrors(pub Vec<PackError>);
-
-fn render_errors(errors: &[PackError]) -> String {
-    errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")
 }
 
 /// A compiled pack.
@@ -228,17 +137,17 @@ pub fn load_packs(env: &Env, sources: &[PackSource]) -> Result<Vec<CompiledPack>
     }
 }
 
-struct DocContext<'a> {
-    file: &'a str,
+pub(super) struct DocContext<'a> {
+    pub(super) file: &'a str,
     positions: &'a PositionMap,
 }
 
 impl DocContext<'_> {
-    fn line(&self, pointer: &str) -> usize {
+    pub(super) fn line(&self, pointer: &str) -> usize {
         self.positions.locate(pointer).map_or(1, |p| p.line)
     }
 
-    fn invalid(&self, pointer: &str, subject: String, field: &str, message: String) -> PackError {
+    pub(super) fn invalid(&self, pointer: &str, subject: String, field: &str, message: String) -> PackError {
         PackError::Invalid {
             file: self.file.to_owned(),
             line: self.line(pointer),
@@ -248,7 +157,7 @@ impl DocContext<'_> {
         }
     }
 
-    fn cel(&self, pointer: &str, subject: String, field: &str, source: CompileError) -> PackError {
+    pub(super) fn cel(&self, pointer: &str, subject: String, field: &str, source: CompileError) -> PackError {
         PackError::Cel {
             file: self.file.to_owned(),
             line: self.line(pointer),
@@ -333,7 +242,7 @@ fn path_to_pointer(path: &str) -> String {
     out
 }
 
-fn is_identifier_like(name: &str) -> bool {
+pub(super) fn is_identifier_like(name: &str) -> bool {
     !name.is_empty()
         && name
             .chars()
@@ -354,7 +263,6 @@ fn compile_into(
     for (k, v) in doc.spec.params {
         pack.params.insert(k, v);
     }
-    let first_new_variable = pack.variables.len();
     for (i, var) in doc.spec.variables.into_iter().enumerate() {
         let pointer = format!("/spec/variables/{i}/expression");
         let subject = format!("variable '{}'", var.name);
@@ -389,7 +297,6 @@ fn compile_into(
             Err(e) => errors.push(ctx.cel(&pointer, subject, "expression", e)),
         }
     }
-    let _ = first_new_variable;
     for (i, rule) in doc.spec.rules.into_iter().enumerate() {
         let base = format!("/spec/rules/{i}");
         if let Some(first) = rule_origins.get(&rule.id) {
@@ -415,236 +322,6 @@ fn is_cel_identifier(name: &str) -> bool {
     let mut chars = name.chars();
     chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
-fn compile_rule(
-    env: &Env,
-    ctx: &DocContext<'_>,
-    base: &str,
-    rule: RuleSpec,
-    pack: &CompiledPack,
-    errors: &mut Vec<PackError>,
-) -> Option<CompiledRule> {
-    let before = errors.len();
-    let subject = format!("rule '{}'", rule.id);
-    let at = |field: &str| format!("{base}/{field}");
-    if !is_identifier_like(&rule.id) {
-        errors.push(ctx.invalid(
-            &at("id"),
-            subject.clone(),
-            "id",
-            "must be lowercase letters, digits and '-'".to_owned(),
-        ));
-    } else if !rule.id.starts_with(&format!("{}-", pack.metadata.name)) {
-        errors.push(ctx.invalid(
-            &at("id"),
-            subject.clone(),
-            "id",
-            format!("must start with the pack name '{}-'", pack.metadata.name),
-        ));
-    }
-    for (field, value) in [
-        ("title", &rule.title),
-        ("remediation", &rule.remediation),
-        ("message", &rule.message),
-    ] {
-        if value.trim().is_empty() {
-            errors.push(ctx.invalid(&at(field), subject.clone(), field, "must not be empty".to_owned()));
-        }
-    }
-    if rule.controls.is_empty() || rule.controls.iter().any(|c| c.trim().is_empty()) {
-        errors.push(ctx.invalid(
-            &at("controls"),
-            subject.clone(),
-            "controls",
-            "must list at least one control clause, none empty".to_owned(),
-        ));
-    }
-    let matcher = Matcher::new(&rule.match_).map_err(|e: MatchError| {
-        errors.push(ctx.invalid(&at("match"), subject.clone(), "match", e.to_string()));
-    });
-    let cel = |field: &str, pointer: String, source: &str, errors: &mut Vec<PackError>| -> Option<CompiledExpr> {
-        match compile(env, source) {
-            Ok(expr) => Some(expr),
-            Err(e) => {
-                errors.push(ctx.cel(&pointer, subject.clone(), field, e));
-                None
-            }
-        }
-    };
-    let condition = rule
-        .condition
-        .as_ref()
-        .and_then(|c| cel("condition", at("condition"), c, errors));
-    let validate = cel("validate", at("validate"), &rule.validate, errors);
-    let message_expression = rule
-        .message_expression
-        .as_ref()
-        .and_then(|m| cel("messageExpression", at("messageExpression"), m, errors));
-    let template = |field: &str, pointer: String, text: &str, errors: &mut Vec<PackError>| -> Option<Template> {
-        match Template::parse(text, |src| compile(env, src)) {
-            Ok(t) => Some(t),
-            Err(TemplateError::Unbalanced { offset }) => {
-                errors.push(ctx.invalid(
-                    &pointer,
-                    subject.clone(),
-                    field,
-                    format!("unbalanced '{{' or '}}' at byte {offset} (write '{{{{' or '}}}}' for a literal brace)"),
-                ));
-                None
-            }
-            Err(TemplateError::Cel { expression, source }) => {
-                errors.push(ctx.invalid(
-                    &pointer,
-                    subject.clone(),
-                    field,
-                    format!("in {{{expression}}}: {source}"),
-                ));
-                None
-            }
-        }
-    };
-    let message = template("message", at("message"), &rule.message, errors);
-    let pointer = rule
-        .pointer
-        .as_ref()
-        .and_then(|p| template("pointer", at("pointer"), p, errors));
-    let mut patch = Vec::new();
-    for (i, op) in rule.patch.iter().enumerate() {
-        let op_base = format!("{base}/patch/{i}");
-        let field = format!("patch[{i}]");
-        let needs_value = matches!(op.op, PatchOpKind::Add | PatchOpKind::Replace | PatchOpKind::Test);
-        let needs_from = matches!(op.op, PatchOpKind::Move | PatchOpKind::Copy);
-        let has_value = op.value.is_some() || op.value_expression.is_some();
-        if op.value.is_some() && op.value_expression.is_some() {
-            errors.push(ctx.invalid(
-                &op_base,
-                subject.clone(),
-                &field,
-                "give value or valueExpression, not both".to_owned(),
-            ));
-        } else if needs_value != has_value {
-            let msg = if needs_value {
-                format!("'{}' needs a value or valueExpression", op.op.as_str())
-            } else {
-                format!("'{}' takes no value", op.op.as_str())
-            };
-            errors.push(ctx.invalid(&op_base, subject.clone(), &field, msg));
-        }
-        if needs_from != op.from.is_some() {
-            errors.push(ctx.invalid(
-                &op_base,
-                subject.clone(),
-                &field,
-                format!(
-                    "'from' is {} for '{}'",
-                    if needs_from { "required" } else { "not allowed" },
-                    op.op.as_str()
-                ),
-            ));
-        }
-        let path = template(&format!("{field}.path"), format!("{op_base}/path"), &op.path, errors);
-        let value_expression = op.value_expression.as_ref().and_then(|v| {
-            cel(
-                &format!("{field}.valueExpression"),
-                format!("{op_base}/valueExpression"),
-                v,
-                errors,
-            )
-        });
-        if let Some(path) = path {
-            patch.push(CompiledPatchOp {
-                op: op.op,
-                path,
-                from: op.from.clone(),
-                value: op.value.clone(),
-                value_expression,
-            });
-        }
-    }
-    if rule.action == Action::Patch && rule.patch.is_empty() {
-        errors.push(ctx.invalid(
-            &at("action"),
-            subject.clone(),
-            "action",
-            "'patch' needs at least one op in 'patch'".to_owned(),
-        ));
-    }
-    let for_each = rule
-        .for_each
-        .as_ref()
-        .and_then(|path| match jsonpath_rust::parser::parse_json_path(path) {
-            Ok(q) => Some(q),
-            Err(e) => {
-                errors.push(ctx.invalid(
-                    &at("forEach"),
-                    subject.clone(),
-                    "forEach",
-                    format!("bad JSONPath '{path}': {e}"),
-                ));
-                None
-            }
-        });
-    let mut used_variables: BTreeSet<String> = BTreeSet::new();
-    for expr in [&condition, &validate, &message_expression].into_iter().flatten() {
-        used_variables.extend(expr.pack_variables.iter().cloned());
-    }
-    for t in [&message, &pointer].into_iter().flatten() {
-        used_variables.extend(t.pack_variables());
-    }
-    for op in &patch {
-        used_variables.extend(op.path.pack_variables());
-        if let Some(e) = &op.value_expression {
-            used_variables.extend(e.pack_variables.iter().cloned());
-        }
-    }
-    let mut variables = BTreeSet::new();
-    for name in &used_variables {
-        match pack.variables.iter().position(|v| &v.name == name) {
-            Some(idx) => collect_deps(pack, idx, &mut variables),
-            None => errors.push(ctx.invalid(
-                base,
-                subject.clone(),
-                "variables",
-                format!(
-                    "reads variables.{name}, which the pack does not define (defined: {})",
-                    pack.variables.iter().map(|v| v.name.as_str()).collect::<Vec<_>>().join(", ")
-                ),
-            )),
-        }
-    }
-    if errors.len() != before {
-        return None;
-    }
-    Some(CompiledRule {
-        origin: ctx.file.to_owned(),
-        matcher: matcher.ok()?,
-        condition,
-        for_each,
-        validate: validate?,
-        message: message?,
-        message_expression,
-        pointer,
-        patch,
-        variables: variables.into_iter().collect(),
-        spec: rule,
-    })
-}
-
-fn collect_deps(pack: &CompiledPack, idx: usize, out: &mut BTreeSet<usize>) {
-    if out.insert(idx) {
-        for &dep in &pack.variables[idx].deps {
-            collect_deps(pack, dep, out);
-        }
-    }
-}
-
-/// Pack names in load order, for `--framework` validation messages.
-pub fn pack_names(packs: &[CompiledPack]) -> BTreeMap<&str, &str> {
-    packs
-        .iter()
-        .map(|p| (p.metadata.name.as_str(), p.metadata.version.as_str()))
-        .collect()
 }
 
 #[cfg(test)]

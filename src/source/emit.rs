@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use serde_json::{Map, Value};
 
-use super::yaml::resolve_plain;
+use super::scalar::resolve_plain;
 
 /// Keys longer than this (in characters) are written in the explicit `? key` form, since YAML
 /// limits implicit keys to 1024 characters.

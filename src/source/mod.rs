@@ -6,8 +6,16 @@
 //! `file:line:column`. [`emit::to_yaml_string`] goes the other way, rendering a value as a
 //! block-style YAML document.
 
+mod builder;
 pub mod emit;
+mod error;
+mod positions;
+mod scalar;
 pub mod yaml;
+
+#[cfg(test)]
+#[path = "tests/support.rs"]
+mod test_support;
 
 pub use emit::to_yaml_string;
 pub use yaml::{escape_segment, parse_documents, Position, PositionMap, SourceDoc, SourceError, MAX_DEPTH, MAX_NODES};

@@ -78,6 +78,10 @@ pub struct CaseOutcome {
     pub passed: bool,
     /// Why it failed (empty when it passed).
     pub detail: String,
+    /// Rules that were evaluated for the case.
+    pub evaluated: BTreeSet<String>,
+    /// Rules that produced a finding.
+    pub fired: BTreeSet<String>,
 }
 
 /// Runs every case of `tests` against the packs of `engine` that live in each test's pack folder.
@@ -95,6 +99,8 @@ fn file_error(test: &TestSource, detail: String) -> CaseOutcome {
         case: "<file>".to_owned(),
         passed: false,
         detail,
+        evaluated: BTreeSet::new(),
+        fired: BTreeSet::new(),
     }
 }
 
@@ -161,6 +167,8 @@ fn run_case(engine: &Engine, test: &TestSource, case: TestCase) -> CaseOutcome {
         case: case.name.clone(),
         passed: false,
         detail: String::new(),
+        evaluated: BTreeSet::new(),
+        fired: BTreeSet::new(),
     };
     let object = match (case.object, &case.object_file) {
         (Some(o), None) => o,
@@ -205,6 +213,8 @@ fn run_case(engine: &Engine, test: &TestSource, case: TestCase) -> CaseOutcome {
         dry_run: false,
     };
     let decision = engine.evaluate(&input);
+    outcome.evaluated = decision.evaluated_rules.iter().cloned().collect();
+    outcome.fired = decision.violations.iter().map(|v| v.rule.clone()).collect();
     let fired: BTreeSet<&str> = decision.violations.iter().map(|v| v.rule.as_str()).collect();
     let mut problems = Vec::new();
     if decision.decision != case.expect.decision {

@@ -115,7 +115,10 @@ pub fn value_to_json(value: &Value) -> serde_json::Value {
             serde_json::Value::Object(out)
         }
         Value::Duration(d) => serde_json::Value::String(format_duration(*d)),
-        Value::Timestamp(t) => serde_json::Value::String(t.with_timezone(&chrono::Utc).to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)),
+        Value::Timestamp(t) => serde_json::Value::String(
+            t.with_timezone(&chrono::Utc)
+                .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+        ),
         Value::Opaque(o) => match o.downcast_ref::<cel::objects::OptionalValue>() {
             Some(opt) => opt.value().map_or(serde_json::Value::Null, value_to_json),
             None => serde_json::Value::String(format!("<{}>", o.runtime_type_name())),

@@ -5,7 +5,9 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, OnceLock};
 
 use cel::common::ast::{Expr, IdedExpr};
-use cel::{Env, Program};
+use cel::common::types::{CelBool, CelString, STRING_TYPE};
+use cel::common::value::CowVal;
+use cel::{Env, ExecutionError};
 
 /// Longest expression source accepted, in bytes.
 pub const MAX_EXPRESSION_LEN: usize = 5_000;
@@ -43,9 +45,53 @@ pub fn environment() -> Arc<Env> {
         let _ = env.add_extension(cel::extensions::lists);
         let _ = env.add_extension(cel::extensions::math);
         let _ = env.add_extension(cel::extensions::encoders);
+        let _ = env.add_overload(
+            CACHED_MATCHES,
+            "celgate_matches_string_string",
+            vec![STRING_TYPE, STRING_TYPE],
+            cached_matches,
+        );
         Arc::new(env)
     })
     .clone()
+}
+
+/// Name `matches` calls are rewritten to: the same semantics, with compiled regexes cached.
+const CACHED_MATCHES: &str = "__celgate_matches";
+
+/// Regexes kept per thread; the cache is cleared when it grows past this.
+const REGEX_CACHE_SIZE: usize = 512;
+
+thread_local! {
+    static REGEX_CACHE: std::cell::RefCell<std::collections::HashMap<String, regex::Regex>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+/// `string.matches(pattern)` (RE2 syntax, unanchored) with the compiled regex cached, so a rule
+/// does not recompile its pattern for every value it checks.
+#[allow(clippy::needless_pass_by_value)] // the signature is `cel::common::functions::Function`
+fn cached_matches<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError> {
+    let (Some(text), Some(pattern)) = (
+        args.first().and_then(|a| a.downcast_ref::<CelString>()),
+        args.get(1).and_then(|a| a.downcast_ref::<CelString>()),
+    ) else {
+        return Err(ExecutionError::function_error("matches", "expects (string, string)"));
+    };
+    let (text, pattern) = (text.inner(), pattern.inner());
+    REGEX_CACHE.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if !cache.contains_key(pattern) {
+            let compiled = regex::Regex::new(pattern).map_err(|e| {
+                ExecutionError::function_error("matches", format!("'{pattern}' is not a valid regex: {e}"))
+            })?;
+            if cache.len() >= REGEX_CACHE_SIZE {
+                cache.clear();
+            }
+            cache.insert(pattern.to_owned(), compiled);
+        }
+        let matched = cache.get(pattern).is_some_and(|re| re.is_match(text));
+        Ok(CowVal::owned(CelBool::from(matched)))
+    })
 }
 
 /// Why an expression was refused at load time.
@@ -85,6 +131,14 @@ pub enum CompileError {
     /// `lists.range` with a size that is not a small literal.
     #[error("lists.range needs a literal size between 0 and {MAX_RANGE}, so its cost is known at load")]
     UnboundedRange,
+    /// A literal regex in `matches` that does not compile.
+    #[error("'{pattern}' is not a valid regex: {message}")]
+    BadRegex {
+        /// The pattern.
+        pattern: String,
+        /// The regex crate's reason.
+        message: String,
+    },
     /// A name that is neither a known variable nor bound by a macro.
     #[error("unknown variable '{name}' (known: {known})")]
     UnknownVariable {
@@ -100,8 +154,8 @@ pub enum CompileError {
 pub struct CompiledExpr {
     /// The source, for error messages.
     pub source: String,
-    /// The program to execute.
-    pub program: Program,
+    /// The expression tree to execute (macros expanded, `matches` rewritten to its cached form).
+    pub expr: IdedExpr,
     /// Root variables it reads (`object`, `params`, ...).
     pub free_variables: BTreeSet<String>,
     /// Pack variables it reads as `variables.<name>`.
@@ -135,6 +189,11 @@ impl CompiledExpr {
 
 /// Compiles `source` in the shared environment and checks its limits and names.
 pub fn compile(env: &Env, source: &str) -> Result<CompiledExpr, CompileError> {
+    compile_with_roots(env, source, &[])
+}
+
+/// Like [`compile`], also accepting the root variables in `extra` (`celgate eval --var`).
+pub fn compile_with_roots(env: &Env, source: &str, extra: &[&str]) -> Result<CompiledExpr, CompileError> {
     if source.trim().is_empty() {
         return Err(CompileError::Empty);
     }
@@ -155,7 +214,10 @@ pub fn compile(env: &Env, source: &str) -> Result<CompiledExpr, CompileError> {
     if facts.unbounded_range {
         return Err(CompileError::UnboundedRange);
     }
-    if let Some(name) = facts.free.iter().find(|n| !ROOT_VARIABLES.contains(&n.as_str())) {
+    let mut expr = program.expression().clone();
+    rewrite_matches(&mut expr)?;
+    let known = |n: &str| ROOT_VARIABLES.contains(&n) || extra.contains(&n);
+    if let Some(name) = facts.free.iter().find(|n| !known(n)) {
         return Err(CompileError::UnknownVariable {
             name: name.clone(),
             known: ROOT_VARIABLES.join(", "),
@@ -169,8 +231,68 @@ pub fn compile(env: &Env, source: &str) -> Result<CompiledExpr, CompileError> {
         comprehension_depth: facts.comprehension_depth,
         max_literal_collection: facts.max_literal_collection,
         cost: cost_polynomial(program.expression()),
-        program,
+        expr,
     })
+}
+
+/// Turns `s.matches(p)` and `matches(s, p)` into the cached form; a literal pattern is checked
+/// here so a bad regex is a load error. Called after the depth checks.
+fn rewrite_matches(expr: &mut IdedExpr) -> Result<(), CompileError> {
+    match &mut expr.expr {
+        Expr::Call(call) => {
+            if let Some(t) = call.target.as_deref_mut() {
+                rewrite_matches(t)?;
+            }
+            for a in &mut call.args {
+                rewrite_matches(a)?;
+            }
+            let arity = call.args.len() + usize::from(call.target.is_some());
+            if call.func_name == "matches" && arity == 2 {
+                let mut args = Vec::with_capacity(2);
+                if let Some(t) = call.target.take() {
+                    args.push(*t);
+                }
+                args.append(&mut call.args);
+                if let Some(Expr::Literal(cel::common::ast::LiteralValue::String(p))) = args.get(1).map(|a| &a.expr) {
+                    regex::Regex::new(p.inner()).map_err(|e| CompileError::BadRegex {
+                        pattern: p.inner().to_owned(),
+                        message: e.to_string(),
+                    })?;
+                }
+                call.args = args;
+                CACHED_MATCHES.clone_into(&mut call.func_name);
+            }
+            Ok(())
+        }
+        Expr::Select(s) => rewrite_matches(&mut s.operand),
+        Expr::Comprehension(c) => {
+            for e in [
+                &mut c.iter_range,
+                &mut c.accu_init,
+                &mut c.loop_cond,
+                &mut c.loop_step,
+                &mut c.result,
+            ] {
+                rewrite_matches(e)?;
+            }
+            Ok(())
+        }
+        Expr::List(l) => l.elements.iter_mut().try_for_each(rewrite_matches),
+        Expr::Map(m) => m.entries.iter_mut().try_for_each(rewrite_entry),
+        Expr::Struct(s) => s.entries.iter_mut().try_for_each(rewrite_entry),
+        Expr::Ident(_) | Expr::Literal(_) | Expr::Unspecified => Ok(()),
+    }
+}
+
+fn rewrite_entry(entry: &mut cel::common::ast::IdedEntryExpr) -> Result<(), CompileError> {
+    use cel::common::ast::EntryExpr;
+    match &mut entry.expr {
+        EntryExpr::StructField(f) => rewrite_matches(&mut f.value),
+        EntryExpr::MapEntry(m) => {
+            rewrite_matches(&mut m.key)?;
+            rewrite_matches(&mut m.value)
+        }
+    }
 }
 
 type Polynomial = [u128; MAX_COMPREHENSION_NESTING + 1];
@@ -404,6 +526,25 @@ mod tests {
             compile(&env, "lists.range(100000).size() > 0"),
             Err(CompileError::UnboundedRange)
         ));
+    }
+
+    #[test]
+    fn matches_is_cached_and_literal_patterns_are_checked() {
+        let env = environment();
+        let e = compile(&env, "object.s.matches('^a+$') && matches(object.s, 'a')").expect("compiles");
+        let doc = serde_json::json!({"s": "aaa"});
+        let mut ctx = cel::Context::with_env(env.clone());
+        let mut stats = super::super::value::ValueStats::default();
+        ctx.add_variable_as_val("object", super::super::value::json_to_val(&doc, &mut stats));
+        let v = cel::Value::resolve_val(&e.expr, &ctx).expect("runs");
+        assert_eq!(cel::Value::try_from(&*v), Ok(cel::Value::Bool(true)));
+        assert!(matches!(
+            compile(&env, "object.s.matches('(')"),
+            Err(CompileError::BadRegex { .. })
+        ));
+        // A dynamic bad pattern is an evaluation error, not a panic.
+        let dynamic = compile(&env, "'x'.matches(object.s + '(')").expect("compiles");
+        assert!(cel::Value::resolve_val(&dynamic.expr, &ctx).is_err());
     }
 
     #[test]

@@ -185,20 +185,20 @@ fn eval_val<'v>(
     stats: ValueStats,
 ) -> Result<Box<dyn Val + 'v>, ExprFailure> {
     check_cost(expr, stats)?;
-    Value::resolve_val(expr.program.expression(), scope)
+    Value::resolve_val(&expr.expr, scope)
         .map(CowVal::into_owned)
         .map_err(ExprFailure::Execution)
 }
 
 fn eval_value(expr: &CompiledExpr, scope: &Context<'_, '_>, stats: ValueStats) -> Result<Value, ExprFailure> {
     check_cost(expr, stats)?;
-    let val = Value::resolve_val(expr.program.expression(), scope).map_err(ExprFailure::Execution)?;
+    let val = Value::resolve_val(&expr.expr, scope).map_err(ExprFailure::Execution)?;
     Value::try_from(&*val).map_err(ExprFailure::Execution)
 }
 
 fn eval_bool(expr: &CompiledExpr, scope: &Context<'_, '_>, stats: ValueStats) -> Result<bool, ExprFailure> {
     check_cost(expr, stats)?;
-    let val = Value::resolve_val(expr.program.expression(), scope).map_err(ExprFailure::Execution)?;
+    let val = Value::resolve_val(&expr.expr, scope).map_err(ExprFailure::Execution)?;
     match val.downcast_ref::<CelBool>() {
         Some(b) => Ok(*b.inner()),
         None => Err(ExprFailure::NotBool(val.get_type().name().to_owned())),
@@ -417,24 +417,50 @@ fn resolve_patch_path(base: &str, raw: &str) -> String {
     join_pointer(base, raw)
 }
 
-/// `$['spec']['containers'][0]` -> `/spec/containers/0`.
+/// `$['spec']['containers'][0]` -> `/spec/containers/0`: reads an RFC 9535 normalized path (as
+/// `jsonpath-rust` reports matches) without a full JSONPath parse.
 pub(crate) fn normalized_path_to_pointer(path: &str) -> String {
-    use jsonpath_rust::parser::model::{Segment, Selector};
-    let Ok(query) = jsonpath_rust::parser::parse_json_path(path) else {
-        return String::new();
-    };
-    let mut pointer = String::new();
-    for segment in &query.segments {
-        match segment {
-            Segment::Selector(Selector::Name(name)) => {
-                pointer.push('/');
-                pointer.push_str(&name.replace('~', "~0").replace('/', "~1"));
+    let mut pointer = String::with_capacity(path.len());
+    let mut chars = path.strip_prefix('$').unwrap_or(path).chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '[' {
+            continue;
+        }
+        pointer.push('/');
+        if chars.peek() == Some(&'\'') {
+            chars.next();
+            while let Some(c) = chars.next() {
+                match c {
+                    '\'' => break,
+                    '\\' => match chars.next() {
+                        Some('b') => pointer.push('\u{8}'),
+                        Some('f') => pointer.push('\u{c}'),
+                        Some('n') => pointer.push('\n'),
+                        Some('r') => pointer.push('\r'),
+                        Some('t') => pointer.push('\t'),
+                        Some('u') => {
+                            let hex: String = chars.by_ref().take(4).collect();
+                            if let Some(ch) = u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32) {
+                                pointer.push(ch);
+                            }
+                        }
+                        Some(other) => pointer.push(other),
+                        None => {}
+                    },
+                    '~' => pointer.push_str("~0"),
+                    '/' => pointer.push_str("~1"),
+                    other => pointer.push(other),
+                }
             }
-            Segment::Selector(Selector::Index(i)) => {
-                pointer.push('/');
-                pointer.push_str(&i.to_string());
+            // Skip the closing bracket.
+            chars.next();
+        } else {
+            for c in chars.by_ref() {
+                if c == ']' {
+                    break;
+                }
+                pointer.push(c);
             }
-            _ => {}
         }
     }
     pointer
@@ -452,6 +478,7 @@ mod tests {
         );
         assert_eq!(normalized_path_to_pointer("$['a/b']['c~d']"), "/a~1b/c~0d");
         assert_eq!(normalized_path_to_pointer("$"), "");
+        assert_eq!(normalized_path_to_pointer("$['it\\'s']['a\\\\b'][12]"), "/it's/a\\b/12");
     }
 
     #[test]

@@ -191,14 +191,8 @@ impl Engine {
         variables: &[(String, serde_json::Value)],
     ) -> Result<serde_json::Value, EvalError> {
         let env = compile::environment();
-        let program = env.compile(source).map_err(|e| compile::CompileError::Syntax {
-            line: e.errors.first().map_or(1, |x| usize::try_from(x.pos.0).unwrap_or(1)),
-            column: e
-                .errors
-                .first()
-                .map_or(1, |x| usize::try_from(x.pos.1).unwrap_or(0) + 1),
-            message: e.errors.first().map_or_else(String::new, |x| x.msg.clone()),
-        })?;
+        let extra: Vec<&str> = variables.iter().map(|(name, _)| name.as_str()).collect();
+        let expr = compile::compile_with_roots(&env, source, &extra)?;
         let request = input.request_json();
         let namespace_object = input.namespace_object_json();
         let null = serde_json::Value::Null;
@@ -216,8 +210,8 @@ impl Engine {
         for (name, json) in variables {
             ctx.add_variable_as_val(name.clone(), value::json_to_val(json, &mut stats));
         }
-        let result = program.execute(&ctx)?;
-        Ok(value::value_to_json(&result))
+        let result = cel::Value::resolve_val(&expr.expr, &ctx)?;
+        Ok(value::value_to_json(&cel::Value::try_from(&*result)?))
     }
 }
 

@@ -1,7 +1,8 @@
 //! Evaluating one [`Input`] against compiled packs: one pass over the rules that apply, with the
 //! document converted to CEL once and shared by every rule.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
+use std::rc::Rc;
 use std::sync::Arc;
 
 use cel::common::types::{CelBool, CelMap, CelMapKey, CelString};
@@ -91,6 +92,7 @@ pub(crate) fn run_rules(
     root.add_variable_as_val("request", json_to_val(&request, &mut stats));
     root.add_variable_as_val("namespaceObject", json_to_val(&namespace_object, &mut stats));
 
+    let for_each = ForEachCache::default();
     for ((pack, rules), params) in matched.iter().zip(&params) {
         let mut pack_stats = stats;
         let mut scope = root.new_inner_scope();
@@ -99,6 +101,7 @@ pub(crate) fn run_rules(
         let (variables, failed) = compute_variables(pack, &needed, &scope, pack_stats);
         scope.add_variable_as_val("variables", Box::new(variables));
         let ctx = RuleContext {
+            for_each: &for_each,
             pack,
             scope: &scope,
             stats: pack_stats,
@@ -205,7 +208,42 @@ fn eval_bool(expr: &CompiledExpr, scope: &Context<'_, '_>, stats: ValueStats) ->
     }
 }
 
+/// The matches of each `forEach` JSONPath on the document, computed once per pass: rules of
+/// several packs often walk the same path.
+#[derive(Default)]
+struct ForEachCache<'v> {
+    #[allow(clippy::type_complexity)]
+    entries: std::cell::RefCell<HashMap<String, Rc<Result<Vec<(&'v serde_json::Value, String)>, String>>>>,
+}
+
+impl<'v> ForEachCache<'v> {
+    fn matches(
+        &self,
+        source: &str,
+        query: &jsonpath_rust::parser::model::JpQuery,
+        object: &'v serde_json::Value,
+    ) -> Rc<Result<Vec<(&'v serde_json::Value, String)>, String>> {
+        if let Some(hit) = self.entries.borrow().get(source) {
+            return Rc::clone(hit);
+        }
+        let computed = Rc::new(
+            jsonpath_rust::query::js_path_process(query, object)
+                .map(|refs| {
+                    refs.into_iter()
+                        .map(|m| (m.val, normalized_path_to_pointer(&m.path)))
+                        .collect()
+                })
+                .map_err(|e| e.to_string()),
+        );
+        self.entries
+            .borrow_mut()
+            .insert(source.to_owned(), Rc::clone(&computed));
+        computed
+    }
+}
+
 struct RuleContext<'a, 'p, 'v> {
+    for_each: &'a ForEachCache<'v>,
     pack: &'a CompiledPack,
     scope: &'a Context<'p, 'v>,
     stats: ValueStats,
@@ -251,24 +289,25 @@ impl<'v> RuleContext<'_, '_, 'v> {
             self.check_target(rule, self.scope, &Target { item: None }, findings);
             return;
         };
-        let matches = match jsonpath_rust::query::js_path_process(query, self.object) {
+        let source = rule.spec.for_each.as_deref().unwrap_or_default();
+        let matches = self.for_each.matches(source, query, self.object);
+        let matches = match matches.as_ref() {
             Ok(m) => m,
             Err(e) => {
                 findings.push(self.error_finding(rule, "", &format!("forEach failed: {e}")));
                 return;
             }
         };
-        for m in matches {
-            let pointer = normalized_path_to_pointer(&m.path);
+        for (value, pointer) in matches {
             let mut item_stats = ValueStats::default();
             let mut scope = self.scope.new_inner_scope();
-            scope.add_variable_as_val("item", json_to_val(m.val, &mut item_stats));
+            scope.add_variable_as_val("item", json_to_val(value, &mut item_stats));
             scope.add_variable_as_val("itemPointer", Box::new(CelString::from(pointer.clone())));
             self.check_target(
                 rule,
                 &scope,
                 &Target {
-                    item: Some((m.val, pointer)),
+                    item: Some((value, pointer.clone())),
                 },
                 findings,
             );

@@ -273,3 +273,28 @@ fn message_expression_replaces_message() {
     let decision = engine.evaluate(&Input::new(json!({"kind": "X"})));
     assert_eq!(decision.violations[0].message, "kind X refused");
 }
+
+/// Equality and membership hold across the document's zero-copy views and the lists and maps
+/// expressions build, in either operand order.
+#[rstest]
+#[case("{'app': 'web'} == object.spec.selector", json!(true))]
+#[case("object.spec.selector == {'app': 'web'}", json!(true))]
+#[case("['a', 'b'] == object.tags", json!(true))]
+#[case("[{'n': 1}] == object.items", json!(true))]
+#[case("object.items[0] in [{'n': 1}]", json!(true))]
+#[case("{'n': 2} in object.items", json!(false))]
+#[case("object.tags.map(t, t) == object.tags", json!(true))]
+#[case("object.tags != ['a']", json!(true))]
+#[case("'a' in object.tags", json!(true))]
+#[case("'app' in object.spec.selector", json!(true))]
+#[case("object.n == 3 && 3 == object.n && object.n == 3.0", json!(true))]
+#[case("object.spec.selector.app.matches('^w.b$')", json!(true))]
+#[case("size(object.tags) + object.tags.size()", json!(4))]
+#[case("object.items.map(i, i.n * 2)", json!([2]))]
+#[case("object.spec", json!({"selector": {"app": "web"}}))]
+fn equality_across_representations(#[case] expr: &str, #[case] expected: Value) {
+    let doc =
+        json!({"kind": "X", "n": 3, "tags": ["a", "b"], "items": [{"n": 1}], "spec": {"selector": {"app": "web"}}});
+    let got = Engine::eval_expression(expr, &Input::new(doc), &[]).expect("evaluates");
+    assert_eq!(got, expected, "{expr}");
+}

@@ -5,9 +5,11 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, OnceLock};
 
 use cel::common::ast::{Expr, IdedExpr};
-use cel::common::types::{CelBool, CelString, STRING_TYPE};
+use cel::common::types::{CelBool, CelString, DYN_TYPE, STRING_TYPE};
 use cel::common::value::CowVal;
 use cel::{Env, ExecutionError};
+
+use super::equality;
 
 /// Longest expression source accepted, in bytes.
 pub const MAX_EXPRESSION_LEN: usize = 5_000;
@@ -51,6 +53,21 @@ pub fn environment() -> Arc<Env> {
             vec![STRING_TYPE, STRING_TYPE],
             cached_matches,
         );
+        for (name, id, f) in [
+            (
+                equality::EQUALS,
+                "celgate_equals_dyn_dyn",
+                equality::equals_fn as cel::common::functions::Function,
+            ),
+            (
+                equality::NOT_EQUALS,
+                "celgate_not_equals_dyn_dyn",
+                equality::not_equals_fn,
+            ),
+            (equality::IN, "celgate_in_dyn_dyn", equality::in_fn),
+        ] {
+            let _ = env.add_overload(name, id, vec![DYN_TYPE, DYN_TYPE], f);
+        }
         Arc::new(env)
     })
     .clone()
@@ -245,6 +262,21 @@ fn rewrite_matches(expr: &mut IdedExpr) -> Result<(), CompileError> {
             }
             for a in &mut call.args {
                 rewrite_matches(a)?;
+            }
+            if call.target.is_none() && call.args.len() == 2 {
+                let literal_scalar = |e: &IdedExpr| matches!(e.expr, Expr::Literal(_));
+                let scalar_list =
+                    |e: &IdedExpr| matches!(&e.expr, Expr::List(l) if l.elements.iter().all(literal_scalar));
+                let renamed = match call.func_name.as_str() {
+                    "_==_" if !call.args.iter().any(literal_scalar) => Some(equality::EQUALS),
+                    "_!=_" if !call.args.iter().any(literal_scalar) => Some(equality::NOT_EQUALS),
+                    "@in" if !scalar_list(&call.args[1]) => Some(equality::IN),
+                    _ => None,
+                };
+                if let Some(name) = renamed {
+                    name.clone_into(&mut call.func_name);
+                    return Ok(());
+                }
             }
             let arity = call.args.len() + usize::from(call.target.is_some());
             if call.func_name == "matches" && arity == 2 {

@@ -12,10 +12,11 @@ use cel::{Context, Env, ExecutionError, Value};
 use super::compile::CompiledExpr;
 use super::decision::{FindingType, Violation};
 use super::input::Input;
+use super::json_val::{json_stats, json_view, to_value};
 use super::load::{CompiledPack, CompiledRule};
 use super::pack::{Action, OnError};
 use super::patch::ResolvedOp;
-use super::value::{display_value, json_to_val, value_to_json, ValueStats};
+use super::value::{display_value, value_to_json, ValueStats};
 
 /// Largest estimated number of evaluation steps one expression may take on one input.
 pub const COST_BUDGET: u128 = 10_000_000;
@@ -87,16 +88,16 @@ pub(crate) fn run_rules(
 
     let mut stats = ValueStats::default();
     let mut root = Context::with_env(Arc::clone(env));
-    root.add_variable_as_val("object", json_to_val(object, &mut stats));
-    root.add_variable_as_val("oldObject", json_to_val(old_object, &mut stats));
-    root.add_variable_as_val("request", json_to_val(&request, &mut stats));
-    root.add_variable_as_val("namespaceObject", json_to_val(&namespace_object, &mut stats));
+    root.add_variable_as_val("object", view(object, &mut stats));
+    root.add_variable_as_val("oldObject", view(old_object, &mut stats));
+    root.add_variable_as_val("request", view(&request, &mut stats));
+    root.add_variable_as_val("namespaceObject", view(&namespace_object, &mut stats));
 
     let for_each = ForEachCache::default();
     for ((pack, rules), params) in matched.iter().zip(&params) {
         let mut pack_stats = stats;
         let mut scope = root.new_inner_scope();
-        scope.add_variable_as_val("params", json_to_val(params, &mut pack_stats));
+        scope.add_variable_as_val("params", view(params, &mut pack_stats));
         let needed: BTreeSet<usize> = rules.iter().flat_map(|r| r.variables.iter().copied()).collect();
         let (variables, failed) = compute_variables(pack, &needed, &scope, pack_stats);
         scope.add_variable_as_val("variables", Box::new(variables));
@@ -170,6 +171,12 @@ fn compute_variables<'v>(
     (CelMap::from(map), failed)
 }
 
+/// A zero-copy CEL view of `json`, adding its size facts to `stats`.
+fn view<'v>(json: &'v serde_json::Value, stats: &mut ValueStats) -> Box<dyn Val + 'v> {
+    *stats = stats.merge(json_stats(json));
+    json_view(json)
+}
+
 fn check_cost(expr: &CompiledExpr, stats: ValueStats) -> Result<(), ExprFailure> {
     let estimate = expr.estimated_cost(stats.max_collection);
     if estimate > COST_BUDGET {
@@ -196,7 +203,7 @@ fn eval_val<'v>(
 fn eval_value(expr: &CompiledExpr, scope: &Context<'_, '_>, stats: ValueStats) -> Result<Value, ExprFailure> {
     check_cost(expr, stats)?;
     let val = Value::resolve_val(&expr.expr, scope).map_err(ExprFailure::Execution)?;
-    Value::try_from(&*val).map_err(ExprFailure::Execution)
+    to_value(&*val).map_err(ExprFailure::Execution)
 }
 
 fn eval_bool(expr: &CompiledExpr, scope: &Context<'_, '_>, stats: ValueStats) -> Result<bool, ExprFailure> {
@@ -299,9 +306,8 @@ impl<'v> RuleContext<'_, '_, 'v> {
             }
         };
         for (value, pointer) in matches {
-            let mut item_stats = ValueStats::default();
             let mut scope = self.scope.new_inner_scope();
-            scope.add_variable_as_val("item", json_to_val(value, &mut item_stats));
+            scope.add_variable_as_val("item", json_view(value));
             scope.add_variable_as_val("itemPointer", Box::new(CelString::from(pointer.clone())));
             self.check_target(
                 rule,

@@ -3,8 +3,10 @@
 
 pub mod compile;
 pub mod decision;
+pub mod equality;
 mod eval;
 pub mod input;
+pub mod json_val;
 pub mod load;
 pub mod pack;
 mod pack_error;
@@ -197,21 +199,20 @@ impl Engine {
         let namespace_object = input.namespace_object_json();
         let null = serde_json::Value::Null;
         let params = serde_json::Value::Object(input.params.clone());
-        let mut stats = value::ValueStats::default();
         let mut ctx = Context::with_env(env);
-        ctx.add_variable_as_val("object", value::json_to_val(&input.object, &mut stats));
+        ctx.add_variable_as_val("object", json_val::json_view(&input.object));
         ctx.add_variable_as_val(
             "oldObject",
-            value::json_to_val(input.old_object.as_ref().unwrap_or(&null), &mut stats),
+            json_val::json_view(input.old_object.as_ref().unwrap_or(&null)),
         );
-        ctx.add_variable_as_val("request", value::json_to_val(&request, &mut stats));
-        ctx.add_variable_as_val("namespaceObject", value::json_to_val(&namespace_object, &mut stats));
-        ctx.add_variable_as_val("params", value::json_to_val(&params, &mut stats));
+        ctx.add_variable_as_val("request", json_val::json_view(&request));
+        ctx.add_variable_as_val("namespaceObject", json_val::json_view(&namespace_object));
+        ctx.add_variable_as_val("params", json_val::json_view(&params));
         for (name, json) in variables {
-            ctx.add_variable_as_val(name.clone(), value::json_to_val(json, &mut stats));
+            ctx.add_variable_as_val(name.clone(), json_val::json_view(json));
         }
         let result = cel::Value::resolve_val(&expr.expr, &ctx)?;
-        Ok(value::value_to_json(&cel::Value::try_from(&*result)?))
+        Ok(value::value_to_json(&json_val::to_value(&*result)?))
     }
 }
 

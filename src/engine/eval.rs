@@ -292,20 +292,21 @@ impl<'v> RuleContext<'_, '_, 'v> {
                 }
             }
         }
-        let Some(query) = &rule.for_each else {
+        let Some(queries) = &rule.for_each else {
             self.check_target(rule, self.scope, &Target { item: None }, findings);
             return;
         };
-        let source = rule.spec.for_each.as_deref().unwrap_or_default();
-        let matches = self.for_each.matches(source, query, self.object);
-        let matches = match matches.as_ref() {
-            Ok(m) => m,
-            Err(e) => {
-                findings.push(self.error_finding(rule, "", &format!("forEach failed: {e}")));
-                return;
+        let mut matches = Vec::new();
+        for (source, query) in queries {
+            match self.for_each.matches(source, query, self.object).as_ref() {
+                Ok(found) => matches.extend(found.iter().cloned()),
+                Err(e) => {
+                    findings.push(self.error_finding(rule, "", &format!("forEach {source} failed: {e}")));
+                    return;
+                }
             }
-        };
-        for (value, pointer) in matches {
+        }
+        for (value, pointer) in &matches {
             let mut scope = self.scope.new_inner_scope();
             scope.add_variable_as_val("item", json_view(value));
             scope.add_variable_as_val("itemPointer", Box::new(CelString::from(pointer.clone())));

@@ -62,7 +62,7 @@ pub struct CompiledRule {
     /// Optional CEL precondition.
     pub condition: Option<CompiledExpr>,
     /// Optional `JSONPath`.
-    pub for_each: Option<jsonpath_rust::parser::model::JpQuery>,
+    pub for_each: Option<Vec<(String, jsonpath_rust::parser::model::JpQuery)>>,
     /// The check.
     pub validate: CompiledExpr,
     /// The message template.

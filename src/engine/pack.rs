@@ -148,9 +148,10 @@ pub struct RuleSpec {
     /// CEL; the rule applies only when this is true.
     #[serde(default)]
     pub condition: Option<String>,
-    /// `JSONPath`; the rule is checked once per match, bound to `item` (and `itemPointer`).
+    /// JSONPath, or a list of them (matches in order); the rule is checked once per match, bound
+    /// to `item` (and `itemPointer`).
     #[serde(default)]
-    pub for_each: Option<String>,
+    pub for_each: Option<ForEachPaths>,
     /// CEL; true means compliant.
     pub validate: String,
     /// Message template; `{expr}` interpolates a CEL expression, `{{` and `}}` are literal braces.
@@ -176,6 +177,27 @@ pub struct RuleSpec {
     /// RFC 6902 operations that fix a violation (applied when `action: patch`).
     #[serde(default)]
     pub patch: Vec<PatchOpSpec>,
+}
+
+/// `forEach`: one JSONPath or several (a Pod, a Deployment and a CronJob keep their containers
+/// at different depths; listing the three paths is much cheaper than a `..` descent).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum ForEachPaths {
+    /// One path.
+    One(String),
+    /// Several paths, walked in order.
+    Many(Vec<String>),
+}
+
+impl ForEachPaths {
+    /// The paths as written.
+    pub fn paths(&self) -> &[String] {
+        match self {
+            ForEachPaths::One(p) => std::slice::from_ref(p),
+            ForEachPaths::Many(p) => p,
+        }
+    }
 }
 
 fn default_action() -> Action {

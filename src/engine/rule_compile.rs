@@ -166,21 +166,32 @@ pub(super) fn compile_rule(
             "'patch' needs at least one op in 'patch'".to_owned(),
         ));
     }
-    let for_each = rule
-        .for_each
-        .as_ref()
-        .and_then(|path| match jsonpath_rust::parser::parse_json_path(path) {
-            Ok(q) => Some(q),
-            Err(e) => {
-                errors.push(ctx.invalid(
-                    &at("forEach"),
-                    subject.clone(),
-                    "forEach",
-                    format!("bad JSONPath '{path}': {e}"),
-                ));
-                None
-            }
-        });
+    let for_each = rule.for_each.as_ref().map(|paths| {
+        if paths.paths().is_empty() {
+            errors.push(ctx.invalid(
+                &at("forEach"),
+                subject.clone(),
+                "forEach",
+                "lists no JSONPath".to_owned(),
+            ));
+        }
+        paths
+            .paths()
+            .iter()
+            .filter_map(|path| match jsonpath_rust::parser::parse_json_path(path) {
+                Ok(q) => Some((path.clone(), q)),
+                Err(e) => {
+                    errors.push(ctx.invalid(
+                        &at("forEach"),
+                        subject.clone(),
+                        "forEach",
+                        format!("bad JSONPath '{path}': {e}"),
+                    ));
+                    None
+                }
+            })
+            .collect()
+    });
     let mut used_variables: BTreeSet<String> = BTreeSet::new();
     for expr in [&condition, &validate, &message_expression].into_iter().flatten() {
         used_variables.extend(expr.pack_variables.iter().cloned());

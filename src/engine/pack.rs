@@ -179,7 +179,7 @@ pub struct RuleSpec {
     pub patch: Vec<PatchOpSpec>,
 }
 
-/// `forEach`: one JSONPath or several (a Pod, a Deployment and a CronJob keep their containers
+/// `forEach`: one JSONPath or several (a `Pod`, a `Deployment` and a `CronJob` keep their containers
 /// at different depths; listing the three paths is much cheaper than a `..` descent).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]

@@ -1,6 +1,7 @@
 //! Evaluating one [`Input`] against compiled packs: one pass over the rules that apply, with the
 //! document converted to CEL once and shared by every rule.
 
+use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
 use std::rc::Rc;
 use std::sync::Arc;
@@ -84,7 +85,7 @@ pub(crate) fn run_rules(
     let namespace_object = input.namespace_object_json();
     let null = serde_json::Value::Null;
     let old_object = input.old_object.as_ref().unwrap_or(&null);
-    let params: Vec<serde_json::Value> = matched.iter().map(|(p, _)| merged_params(p, input)).collect();
+    let params: Vec<Cow<'_, serde_json::Value>> = matched.iter().map(|(p, _)| merged_params(p, input)).collect();
 
     let mut stats = ValueStats::default();
     let mut root = Context::with_env(Arc::clone(env));
@@ -117,12 +118,17 @@ pub(crate) fn run_rules(
     pass
 }
 
-fn merged_params(pack: &CompiledPack, input: &Input) -> serde_json::Value {
-    let mut params = pack.params.clone();
+/// The pack's params with the input's merged over them (per key); borrowed when the input
+/// overrides nothing, which is the common case.
+fn merged_params<'a>(pack: &'a CompiledPack, input: &Input) -> Cow<'a, serde_json::Value> {
+    if input.params.is_empty() {
+        return Cow::Borrowed(&pack.params);
+    }
+    let mut params = pack.params.as_object().cloned().unwrap_or_default();
     for (k, v) in &input.params {
         params.insert(k.clone(), v.clone());
     }
-    serde_json::Value::Object(params)
+    Cow::Owned(serde_json::Value::Object(params))
 }
 
 /// Computes the needed variables in declaration order; returns the `variables` map and the

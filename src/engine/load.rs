@@ -31,8 +31,8 @@ pub struct CompiledPack {
     pub metadata: PackMetadata,
     /// Files it was read from.
     pub origins: Vec<String>,
-    /// Default params.
-    pub params: serde_json::Map<String, serde_json::Value>,
+    /// Default params as a JSON object (shared by every evaluation that overrides nothing).
+    pub params: serde_json::Value,
     /// Variables in declaration order.
     pub variables: Vec<CompiledVariable>,
     /// Rules in declaration order.
@@ -121,7 +121,7 @@ pub fn load_packs(env: &Env, sources: &[PackSource]) -> Result<Vec<CompiledPack>
                 packs.push(CompiledPack {
                     metadata: parsed.metadata.clone(),
                     origins: Vec::new(),
-                    params: serde_json::Map::new(),
+                    params: serde_json::Value::Object(serde_json::Map::new()),
                     variables: Vec::new(),
                     rules: Vec::new(),
                 });
@@ -260,8 +260,8 @@ fn compile_into(
     if !pack.origins.iter().any(|o| o == ctx.file) {
         pack.origins.push(ctx.file.to_owned());
     }
-    for (k, v) in doc.spec.params {
-        pack.params.insert(k, v);
+    if let serde_json::Value::Object(params) = &mut pack.params {
+        params.extend(doc.spec.params);
     }
     for (i, var) in doc.spec.variables.into_iter().enumerate() {
         let pointer = format!("/spec/variables/{i}/expression");

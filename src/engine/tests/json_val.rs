@@ -287,7 +287,7 @@ fn pack_results(
     make: for<'v> fn(&'v Json) -> Box<dyn Val + 'v>,
     convert: fn(&dyn Val) -> Result<Value, ExecutionError>,
 ) -> Vec<String> {
-    let params = Json::Object(pack.params.clone());
+    let params = pack.params.clone();
     let mut root = Context::with_env(env());
     root.add_variable_as_val("object", make(doc));
     root.add_variable_as_val("params", make(&params));

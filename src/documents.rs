@@ -86,55 +86,98 @@ impl Collected {
     }
 }
 
+/// One thing to read, in input order.
+enum Work {
+    Stdin(Vec<u8>),
+    File(PathBuf),
+    Problem(InputProblem),
+}
+
 /// Reads every input: `-` is `stdin`, folders are walked for `*.yaml`, `*.yml` and `*.json`.
+/// Files are read and parsed on all cores; documents keep the input order.
 pub fn collect(inputs: &[PathBuf], stdin: &mut dyn Read) -> Collected {
-    let mut collected = Collected::default();
+    let mut work = Vec::new();
     let mut stdin_used = false;
     for input in inputs {
         if input.as_os_str() == "-" {
-            if stdin_used {
-                continue;
-            }
-            stdin_used = true;
-            let mut bytes = Vec::new();
-            let limit = MAX_INPUT_BYTES + 1;
-            match stdin.take(limit).read_to_end(&mut bytes) {
-                Ok(_) if bytes.len() as u64 > MAX_INPUT_BYTES => collected.problems.push(problem(
-                    "-",
-                    format!("standard input is larger than the {MAX_INPUT_BYTES}-byte limit"),
-                )),
-                Ok(_) => parse_bytes("-", &bytes, &mut collected),
-                Err(e) => collected
-                    .problems
-                    .push(problem("-", format!("cannot read standard input: {e}"))),
+            if !stdin_used {
+                stdin_used = true;
+                work.push(read_stdin(stdin));
             }
             continue;
         }
+        let shown = input.display().to_string();
         match std::fs::metadata(input) {
             Ok(meta) if meta.is_dir() => {
                 let mut files = Vec::new();
                 if let Err(e) = walk(input, &mut files) {
-                    collected.problems.push(problem(
-                        &input.display().to_string(),
-                        format!("cannot read folder: {e}"),
-                    ));
+                    work.push(Work::Problem(problem(&shown, format!("cannot read folder: {e}"))));
                 }
                 files.sort();
-                for file in files {
-                    read_file(&file, &mut collected);
-                }
+                work.extend(files.into_iter().map(Work::File));
             }
-            Ok(_) => read_file(input, &mut collected),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => collected.problems.push(problem(
-                &input.display().to_string(),
-                "no such file or directory".to_owned(),
-            )),
-            Err(e) => collected
-                .problems
-                .push(problem(&input.display().to_string(), e.to_string())),
+            Ok(_) => work.push(Work::File(input.clone())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                work.push(Work::Problem(problem(&shown, "no such file or directory".to_owned())));
+            }
+            Err(e) => work.push(Work::Problem(problem(&shown, e.to_string()))),
         }
     }
+    let parts = run_in_parallel(work);
+    let mut collected = Collected::default();
+    for part in parts {
+        collected.documents.extend(part.documents);
+        collected.problems.extend(part.problems);
+    }
     collected
+}
+
+fn read_stdin(stdin: &mut dyn Read) -> Work {
+    let mut bytes = Vec::new();
+    match stdin.take(MAX_INPUT_BYTES + 1).read_to_end(&mut bytes) {
+        Ok(_) if bytes.len() as u64 > MAX_INPUT_BYTES => Work::Problem(problem(
+            "-",
+            format!("standard input is larger than the {MAX_INPUT_BYTES}-byte limit"),
+        )),
+        Ok(_) => Work::Stdin(bytes),
+        Err(e) => Work::Problem(problem("-", format!("cannot read standard input: {e}"))),
+    }
+}
+
+fn do_work(item: Work) -> Collected {
+    let mut collected = Collected::default();
+    match item {
+        Work::Stdin(bytes) => parse_bytes("-", &bytes, &mut collected),
+        Work::File(path) => read_file(&path, &mut collected),
+        Work::Problem(p) => collected.problems.push(p),
+    }
+    collected
+}
+
+/// Does the work on up to 8 threads, returning results in the order of `work`.
+fn run_in_parallel(work: Vec<Work>) -> Vec<Collected> {
+    let workers = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZero::get)
+        .min(8);
+    if workers <= 1 || work.len() < 8 {
+        return work.into_iter().map(do_work).collect();
+    }
+    let chunk = work.len().div_ceil(workers);
+    let mut chunks: Vec<Vec<Work>> = Vec::new();
+    let mut work = work.into_iter().peekable();
+    while work.peek().is_some() {
+        chunks.push(work.by_ref().take(chunk).collect());
+    }
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = chunks
+            .into_iter()
+            .map(|part| scope.spawn(move || part.into_iter().map(do_work).collect::<Vec<_>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+            .collect()
+    })
 }
 
 fn problem(source: &str, message: String) -> InputProblem {

@@ -24,6 +24,55 @@ pub enum Command {
     Eval(EvalArgs),
     /// Run the test cases of rule packs (default: the shipped packs).
     Test(TestArgs),
+    /// Run the admission server: webhooks and the check API over TLS, probes and metrics on the
+    /// admin port.
+    Serve(ServeArgs),
+    /// Create a CA and a serving certificate for a cluster Service; print the caBundle.
+    Certs(CertsArgs),
+}
+
+/// `celgate serve` (settings: defaults < config file < `CELGATE_*` env < these flags).
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Config file (`celgate.yaml`).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// TLS address for the webhooks and the check API [default: 0.0.0.0:8443].
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// Plain-HTTP admin address for /livez, /readyz, /metrics [default: 0.0.0.0:8080].
+    #[arg(long, value_name = "ADDR")]
+    pub admin_listen: Option<String>,
+    /// Folder with tls.crt and tls.key (a development CA and pair are created when empty)
+    /// [default: ./certs].
+    #[arg(long, value_name = "DIR")]
+    pub cert_dir: Option<PathBuf>,
+    /// Rule-pack folder or file (repeatable) [default: the shipped packs].
+    #[arg(long = "packs", value_name = "DIR")]
+    pub packs: Vec<PathBuf>,
+    /// Only use these packs (repeatable).
+    #[arg(long = "framework", value_name = "NAME")]
+    pub frameworks: Vec<String>,
+    /// Minimum TLS version: 1.2 or 1.3 [default: 1.2].
+    #[arg(long, value_name = "VERSION")]
+    pub min_tls_version: Option<String>,
+    /// Require client certificates signed by this CA (e.g. the kube-apiserver's).
+    #[arg(long, value_name = "FILE")]
+    pub client_ca: Option<PathBuf>,
+    /// Extra DNS name for a generated development certificate (repeatable).
+    #[arg(long = "dns", value_name = "NAME")]
+    pub dns_names: Vec<String>,
+}
+
+/// `celgate certs`.
+#[derive(Debug, clap::Args)]
+pub struct CertsArgs {
+    /// Folder to write ca.crt, ca.key, tls.crt and tls.key into.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// DNS name of the Service (repeatable), e.g. celgate.celgate-system.svc.
+    #[arg(long = "dns", value_name = "NAME", required = true)]
+    pub dns_names: Vec<String>,
 }
 
 /// Output formats of `check`.

@@ -13,9 +13,13 @@
 
 pub mod cli;
 pub mod commands;
+pub mod config;
 pub mod documents;
 pub mod engine;
+pub mod metrics;
 pub mod packs;
 pub mod report;
+pub mod review;
+pub mod server;
 pub mod source;
 pub mod testing;

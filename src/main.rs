@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use celgate::cli::Cli;
+use celgate::cli::{Cli, Command};
 use celgate::commands::{self, Streams, EXIT_ERROR};
 
 fn main() -> ExitCode {
@@ -16,10 +16,23 @@ fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { EXIT_ERROR } else { 0 });
         }
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_env("CELGATE_LOG"))
-        .with_writer(std::io::stderr)
-        .init();
+    let filter = || {
+        tracing_subscriber::EnvFilter::try_from_env("CELGATE_LOG")
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"))
+    };
+    if matches!(cli.command, Command::Serve(_)) {
+        // The server logs JSON, one line per event, for log shippers.
+        tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter())
+            .with_writer(std::io::stderr)
+            .init();
+    } else {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_env("CELGATE_LOG"))
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let stdout_is_terminal = std::io::stdout().is_terminal();
     let mut stdin = std::io::stdin().lock();
     let mut stdout = std::io::stdout().lock();

@@ -1,8 +1,10 @@
 //! What each subcommand does, written against `Read`/`Write` handles so tests can drive them
 //! without a process. `main.rs` only parses arguments and maps the result to an exit code.
 
+pub mod certs;
 pub mod check;
 pub mod eval;
+pub mod serve;
 pub mod test;
 
 use std::io::{Read, Write};
@@ -33,6 +35,15 @@ pub enum CommandError {
     /// A bad argument.
     #[error("{0}")]
     Usage(String),
+    /// The server configuration is invalid.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    /// Certificates could not be created or loaded.
+    #[error(transparent)]
+    Tls(#[from] crate::server::tls::TlsError),
+    /// The server's packs could not be loaded.
+    #[error(transparent)]
+    ServerPacks(#[from] crate::server::LoadError),
     /// Writing output failed.
     #[error("cannot write output: {0}")]
     Output(#[from] std::io::Error),
@@ -56,6 +67,8 @@ pub fn run(cli: &Cli, streams: &mut Streams<'_>) -> Result<u8, CommandError> {
         Command::Check(args) => check::run(args, streams),
         Command::Eval(args) => eval::run(args, streams),
         Command::Test(args) => test::run(args, streams),
+        Command::Serve(args) => serve::run(args, streams),
+        Command::Certs(args) => certs::run(args, streams),
     }
 }
 

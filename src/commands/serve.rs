@@ -1,0 +1,112 @@
+//! `celgate serve`: resolve the configuration, load packs and certificates (creating a
+//! development CA when there are none), bind, and serve until SIGTERM/SIGINT.
+
+use std::sync::Arc;
+
+use crate::cli::ServeArgs;
+use crate::config::{self, FlagOverrides, MinTlsVersion, ServeConfig};
+use crate::server::{self, tls, PackSourceSpec, Reloader, ServerState};
+
+use super::{CommandError, Streams, EXIT_OK};
+
+/// Runs the server; returns 0 after a graceful shutdown.
+pub fn run(args: &ServeArgs, _streams: &mut Streams<'_>) -> Result<u8, CommandError> {
+    let flags = FlagOverrides {
+        listen: args.listen.clone(),
+        admin_listen: args.admin_listen.clone(),
+        cert_dir: args.cert_dir.clone(),
+        packs: args.packs.clone(),
+        frameworks: args.frameworks.clone(),
+        min_tls_version: args.min_tls_version.clone(),
+        client_ca_file: args.client_ca.clone(),
+        dns_names: args.dns_names.clone(),
+    };
+    let config = config::resolve(args.config.as_deref(), &|k| std::env::var(k).ok(), &flags)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(CommandError::Output)?;
+    runtime.block_on(serve(config))?;
+    Ok(EXIT_OK)
+}
+
+/// TLS settings from the resolved configuration.
+pub fn tls_settings(config: &ServeConfig) -> tls::TlsSettings {
+    let mut settings = tls::TlsSettings::new(config.cert_dir.clone());
+    settings.min_version = match config.min_tls_version {
+        MinTlsVersion::Tls12 => tls::TlsVersion::V1_2,
+        MinTlsVersion::Tls13 => tls::TlsVersion::V1_3,
+    };
+    settings.client_ca_file.clone_from(&config.client_ca_file);
+    settings.dns_names.clone_from(&config.dns_names);
+    settings
+}
+
+async fn serve(config: ServeConfig) -> Result<(), CommandError> {
+    let settings = tls_settings(&config);
+    if let Some(ca) = tls::ensure_dev_certificates(&settings)? {
+        tracing::warn!(
+            ca = %ca.display(),
+            "no certificate in {}: created a development CA and serving certificate; \
+             try: curl --cacert {} https://localhost:{}/v1/packs",
+            config.cert_dir.display(),
+            ca.display(),
+            config.listen.port()
+        );
+    }
+    let loaded = tls::load(&settings)?;
+    let watcher = tls::CertWatcher::new(settings, loaded.fingerprint);
+    let spec = if config.packs.is_empty() {
+        PackSourceSpec::Embedded
+    } else {
+        PackSourceSpec::Paths(config.packs.clone())
+    };
+    let mut reloader = Reloader::new(spec, config.frameworks.clone(), Some(watcher));
+    let engine = reloader
+        .load_packs()?
+        .ok_or_else(|| CommandError::Usage("no rule packs loaded".to_owned()))?;
+    tracing::info!(
+        packs = engine.packs().len(),
+        rules = engine.rule_count(),
+        "rule packs loaded"
+    );
+    let state = ServerState::new(engine, loaded.config, config.limits.clone());
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| CommandError::Usage(format!("cannot listen on {}: {e}", config.listen)))?;
+    let admin = tokio::net::TcpListener::bind(config.admin_listen)
+        .await
+        .map_err(|e| CommandError::Usage(format!("cannot listen on {}: {e}", config.admin_listen)))?;
+    tracing::info!(listen = %config.listen, admin = %config.admin_listen, "celgate serving");
+    let reloads = tokio::spawn(server::run_reloads(
+        reloader,
+        Arc::clone(&state),
+        config.reload_interval,
+    ));
+    server::serve(listener, admin, state, shutdown_signal(), config.shutdown_grace).await;
+    reloads.abort();
+    tracing::info!("celgate stopped");
+    Ok(())
+}
+
+/// Completes on SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => tracing::info!("SIGINT received"),
+        () = terminate => tracing::info!("SIGTERM received"),
+    }
+}

@@ -1,0 +1,462 @@
+//! Server configuration: built-in defaults < the config file (`celgate.yaml`) < `CELGATE_*`
+//! environment variables < command-line flags, validated once at start. Every error names the
+//! setting and where its value came from.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Minimum TLS protocol version the server accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MinTlsVersion {
+    /// TLS 1.2 and 1.3.
+    Tls12,
+    /// TLS 1.3 only.
+    Tls13,
+}
+
+/// Resource limits that protect the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest request body; larger gets 413.
+    pub max_body_bytes: usize,
+    /// Evaluations running at once; more wait for a slot.
+    pub max_concurrent_evaluations: usize,
+    /// TLS handshake deadline.
+    pub handshake_timeout: Duration,
+    /// Deadline for reading the request headers (slow-loris).
+    pub header_read_timeout: Duration,
+    /// Whole-request deadline for the check API (admission uses the webhook timeout).
+    pub request_timeout: Duration,
+}
+
+/// The resolved server configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServeConfig {
+    /// TLS listen address.
+    pub listen: SocketAddr,
+    /// Plain-HTTP admin address (`/livez`, `/readyz`, `/metrics`).
+    pub admin_listen: SocketAddr,
+    /// Folder with `tls.crt`, `tls.key` (and `ca.crt`).
+    pub cert_dir: PathBuf,
+    /// Pack folders or files; empty means the shipped packs.
+    pub packs: Vec<PathBuf>,
+    /// Only these packs; empty means all.
+    pub frameworks: Vec<String>,
+    /// Minimum TLS version.
+    pub min_tls_version: MinTlsVersion,
+    /// CA that client certificates must chain to; none means no client authentication.
+    pub client_ca_file: Option<PathBuf>,
+    /// Extra SANs for a generated development certificate.
+    pub dns_names: Vec<String>,
+    /// Protection limits.
+    pub limits: Limits,
+    /// How often certificate and pack files are re-read.
+    pub reload_interval: Duration,
+    /// How long in-flight requests may take to finish after SIGTERM.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for ServeConfig {
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+        ServeConfig {
+            listen: SocketAddr::from(([0, 0, 0, 0], 8443)),
+            admin_listen: SocketAddr::from(([0, 0, 0, 0], 8080)),
+            cert_dir: PathBuf::from("certs"),
+            packs: Vec::new(),
+            frameworks: Vec::new(),
+            min_tls_version: MinTlsVersion::Tls12,
+            client_ca_file: None,
+            dns_names: Vec::new(),
+            limits: Limits {
+                max_body_bytes: 3 * 1024 * 1024,
+                max_concurrent_evaluations: 2 * cores,
+                handshake_timeout: Duration::from_secs(5),
+                header_read_timeout: Duration::from_secs(5),
+                request_timeout: Duration::from_secs(10),
+            },
+            reload_interval: Duration::from_secs(10),
+            shutdown_grace: Duration::from_secs(20),
+        }
+    }
+}
+
+/// Values given on the command line (highest precedence).
+#[derive(Debug, Clone, Default)]
+pub struct FlagOverrides {
+    /// `--listen`.
+    pub listen: Option<String>,
+    /// `--admin-listen`.
+    pub admin_listen: Option<String>,
+    /// `--cert-dir`.
+    pub cert_dir: Option<PathBuf>,
+    /// `--packs` (repeatable; replaces lower layers when given).
+    pub packs: Vec<PathBuf>,
+    /// `--framework` (repeatable).
+    pub frameworks: Vec<String>,
+    /// `--min-tls-version`.
+    pub min_tls_version: Option<String>,
+    /// `--client-ca`.
+    pub client_ca_file: Option<PathBuf>,
+    /// `--dns` (repeatable).
+    pub dns_names: Vec<String>,
+}
+
+/// A setting that could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The config file could not be read.
+    #[error("config file {path}: {message}")]
+    File {
+        /// The file.
+        path: String,
+        /// Why.
+        message: String,
+    },
+    /// A value that does not parse or is out of range.
+    #[error("{setting} = {value:?} (from {origin}): {message}")]
+    Invalid {
+        /// Setting name as the config file spells it.
+        setting: &'static str,
+        /// The value.
+        value: String,
+        /// `config file`, `CELGATE_...` or `--flag`.
+        origin: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct FileConfig {
+    listen: Option<String>,
+    admin_listen: Option<String>,
+    cert_dir: Option<PathBuf>,
+    packs: Option<Vec<PathBuf>>,
+    frameworks: Option<Vec<String>>,
+    #[serde(default)]
+    tls: FileTls,
+    #[serde(default)]
+    limits: FileLimits,
+    #[serde(default)]
+    reload: FileReload,
+    #[serde(default)]
+    shutdown: FileShutdown,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct FileTls {
+    min_version: Option<String>,
+    client_ca_file: Option<PathBuf>,
+    dns_names: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct FileLimits {
+    max_body_bytes: Option<u64>,
+    max_concurrent_evaluations: Option<u64>,
+    handshake_timeout_ms: Option<u64>,
+    header_read_timeout_ms: Option<u64>,
+    request_timeout_ms: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct FileReload {
+    interval_seconds: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct FileShutdown {
+    grace_period_seconds: Option<u64>,
+}
+
+/// Resolves the configuration from the file (if any), the environment (`env` looks a
+/// variable up; pass `|k| std::env::var(k).ok()` in production) and the flags.
+pub fn resolve(
+    file: Option<&Path>,
+    env: &dyn Fn(&str) -> Option<String>,
+    flags: &FlagOverrides,
+) -> Result<ServeConfig, ConfigError> {
+    let mut config = ServeConfig::default();
+    if let Some(path) = file {
+        apply_file(&mut config, path)?;
+    }
+    apply_env(&mut config, env)?;
+    apply_flags(&mut config, flags)?;
+    if config.limits.max_body_bytes == 0 {
+        return Err(invalid("limits.maxBodyBytes", "0", "resolved", "must be positive"));
+    }
+    if config.limits.max_concurrent_evaluations == 0 {
+        return Err(invalid(
+            "limits.maxConcurrentEvaluations",
+            "0",
+            "resolved",
+            "must be positive",
+        ));
+    }
+    if config.reload_interval.is_zero() {
+        return Err(invalid("reload.intervalSeconds", "0", "resolved", "must be positive"));
+    }
+    Ok(config)
+}
+
+fn invalid(setting: &'static str, value: &str, origin: &str, message: &str) -> ConfigError {
+    ConfigError::Invalid {
+        setting,
+        value: value.to_owned(),
+        origin: origin.to_owned(),
+        message: message.to_owned(),
+    }
+}
+
+fn parse_addr(setting: &'static str, value: &str, origin: &str) -> Result<SocketAddr, ConfigError> {
+    value.parse().map_err(|e: std::net::AddrParseError| {
+        invalid(
+            setting,
+            value,
+            origin,
+            &format!("not an address like 0.0.0.0:8443 ({e})"),
+        )
+    })
+}
+
+fn parse_tls(value: &str, origin: &str) -> Result<MinTlsVersion, ConfigError> {
+    match value.trim() {
+        "1.2" => Ok(MinTlsVersion::Tls12),
+        "1.3" => Ok(MinTlsVersion::Tls13),
+        _ => Err(invalid("tls.minVersion", value, origin, "must be \"1.2\" or \"1.3\"")),
+    }
+}
+
+fn positive(setting: &'static str, value: u64, origin: &str) -> Result<u64, ConfigError> {
+    if value == 0 {
+        Err(invalid(setting, "0", origin, "must be positive"))
+    } else {
+        Ok(value)
+    }
+}
+
+fn to_usize(setting: &'static str, value: u64, origin: &str) -> Result<usize, ConfigError> {
+    usize::try_from(positive(setting, value, origin)?)
+        .map_err(|_| invalid(setting, &value.to_string(), origin, "too large"))
+}
+
+fn apply_file(config: &mut ServeConfig, path: &Path) -> Result<(), ConfigError> {
+    let shown = path.display().to_string();
+    let file_error = |message: String| ConfigError::File {
+        path: shown.clone(),
+        message,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| file_error(e.to_string()))?;
+    let docs = crate::source::parse_documents(&text).map_err(|e| file_error(e.to_string()))?;
+    let value = match docs.into_iter().next() {
+        Some(doc) => doc.value,
+        None => serde_json::Value::Object(serde_json::Map::new()),
+    };
+    let file: FileConfig =
+        serde_path_to_error::deserialize(value).map_err(|e| file_error(format!("{}: {}", e.path(), e.inner())))?;
+    let origin = format!("config file {shown}");
+    if let Some(v) = &file.listen {
+        config.listen = parse_addr("listen", v, &origin)?;
+    }
+    if let Some(v) = &file.admin_listen {
+        config.admin_listen = parse_addr("adminListen", v, &origin)?;
+    }
+    if let Some(v) = file.cert_dir {
+        config.cert_dir = v;
+    }
+    if let Some(v) = file.packs {
+        config.packs = v;
+    }
+    if let Some(v) = file.frameworks {
+        config.frameworks = v;
+    }
+    if let Some(v) = &file.tls.min_version {
+        config.min_tls_version = parse_tls(v, &origin)?;
+    }
+    if let Some(v) = file.tls.client_ca_file {
+        config.client_ca_file = Some(v);
+    }
+    if let Some(v) = file.tls.dns_names {
+        config.dns_names = v;
+    }
+    let l = &file.limits;
+    if let Some(v) = l.max_body_bytes {
+        config.limits.max_body_bytes = to_usize("limits.maxBodyBytes", v, &origin)?;
+    }
+    if let Some(v) = l.max_concurrent_evaluations {
+        config.limits.max_concurrent_evaluations = to_usize("limits.maxConcurrentEvaluations", v, &origin)?;
+    }
+    if let Some(v) = l.handshake_timeout_ms {
+        config.limits.handshake_timeout = Duration::from_millis(positive("limits.handshakeTimeoutMs", v, &origin)?);
+    }
+    if let Some(v) = l.header_read_timeout_ms {
+        config.limits.header_read_timeout = Duration::from_millis(positive("limits.headerReadTimeoutMs", v, &origin)?);
+    }
+    if let Some(v) = l.request_timeout_ms {
+        config.limits.request_timeout = Duration::from_millis(positive("limits.requestTimeoutMs", v, &origin)?);
+    }
+    if let Some(v) = file.reload.interval_seconds {
+        config.reload_interval = Duration::from_secs(positive("reload.intervalSeconds", v, &origin)?);
+    }
+    if let Some(v) = file.shutdown.grace_period_seconds {
+        config.shutdown_grace = Duration::from_secs(v);
+    }
+    Ok(())
+}
+
+fn env_u64(setting: &'static str, var: &str, value: &str) -> Result<u64, ConfigError> {
+    value
+        .trim()
+        .parse()
+        .map_err(|_| invalid(setting, value, var, "must be a whole number"))
+}
+
+fn list(value: &str) -> Vec<String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+fn apply_env(config: &mut ServeConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+    if let Some(v) = env("CELGATE_LISTEN") {
+        config.listen = parse_addr("listen", &v, "CELGATE_LISTEN")?;
+    }
+    if let Some(v) = env("CELGATE_ADMIN_LISTEN") {
+        config.admin_listen = parse_addr("adminListen", &v, "CELGATE_ADMIN_LISTEN")?;
+    }
+    if let Some(v) = env("CELGATE_CERT_DIR") {
+        config.cert_dir = PathBuf::from(v);
+    }
+    if let Some(v) = env("CELGATE_PACKS") {
+        config.packs = list(&v).into_iter().map(PathBuf::from).collect();
+    }
+    if let Some(v) = env("CELGATE_FRAMEWORKS") {
+        config.frameworks = list(&v);
+    }
+    if let Some(v) = env("CELGATE_MIN_TLS_VERSION") {
+        config.min_tls_version = parse_tls(&v, "CELGATE_MIN_TLS_VERSION")?;
+    }
+    if let Some(v) = env("CELGATE_CLIENT_CA") {
+        config.client_ca_file = Some(PathBuf::from(v));
+    }
+    if let Some(v) = env("CELGATE_DNS_NAMES") {
+        config.dns_names = list(&v);
+    }
+    if let Some(v) = env("CELGATE_MAX_BODY_BYTES") {
+        let n = env_u64("limits.maxBodyBytes", "CELGATE_MAX_BODY_BYTES", &v)?;
+        config.limits.max_body_bytes = to_usize("limits.maxBodyBytes", n, "CELGATE_MAX_BODY_BYTES")?;
+    }
+    if let Some(v) = env("CELGATE_MAX_CONCURRENT_EVALUATIONS") {
+        let var = "CELGATE_MAX_CONCURRENT_EVALUATIONS";
+        let n = env_u64("limits.maxConcurrentEvaluations", var, &v)?;
+        config.limits.max_concurrent_evaluations = to_usize("limits.maxConcurrentEvaluations", n, var)?;
+    }
+    if let Some(v) = env("CELGATE_RELOAD_INTERVAL") {
+        let n = env_u64("reload.intervalSeconds", "CELGATE_RELOAD_INTERVAL", &v)?;
+        config.reload_interval = Duration::from_secs(positive("reload.intervalSeconds", n, "CELGATE_RELOAD_INTERVAL")?);
+    }
+    if let Some(v) = env("CELGATE_SHUTDOWN_GRACE") {
+        config.shutdown_grace =
+            Duration::from_secs(env_u64("shutdown.gracePeriodSeconds", "CELGATE_SHUTDOWN_GRACE", &v)?);
+    }
+    Ok(())
+}
+
+fn apply_flags(config: &mut ServeConfig, flags: &FlagOverrides) -> Result<(), ConfigError> {
+    if let Some(v) = &flags.listen {
+        config.listen = parse_addr("listen", v, "--listen")?;
+    }
+    if let Some(v) = &flags.admin_listen {
+        config.admin_listen = parse_addr("adminListen", v, "--admin-listen")?;
+    }
+    if let Some(v) = &flags.cert_dir {
+        config.cert_dir.clone_from(v);
+    }
+    if !flags.packs.is_empty() {
+        config.packs.clone_from(&flags.packs);
+    }
+    if !flags.frameworks.is_empty() {
+        config.frameworks.clone_from(&flags.frameworks);
+    }
+    if let Some(v) = &flags.min_tls_version {
+        config.min_tls_version = parse_tls(v, "--min-tls-version")?;
+    }
+    if let Some(v) = &flags.client_ca_file {
+        config.client_ca_file = Some(v.clone());
+    }
+    if !flags.dns_names.is_empty() {
+        config.dns_names.clone_from(&flags.dns_names);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn layers_apply_in_order() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("celgate.yaml");
+        std::fs::write(&file, "listen: 127.0.0.1:9000\nadminListen: 127.0.0.1:9001\ntls: {minVersion: \"1.3\"}\nlimits: {maxBodyBytes: 1000}\n")
+            .expect("write");
+        let env = |k: &str| (k == "CELGATE_ADMIN_LISTEN").then(|| "127.0.0.1:9101".to_owned());
+        let flags = FlagOverrides {
+            listen: Some("127.0.0.1:9200".into()),
+            ..FlagOverrides::default()
+        };
+        let c = resolve(Some(&file), &env, &flags).expect("valid");
+        assert_eq!(c.listen.port(), 9200, "flag beats file");
+        assert_eq!(c.admin_listen.port(), 9101, "env beats file");
+        assert_eq!(c.min_tls_version, MinTlsVersion::Tls13, "file beats default");
+        assert_eq!(c.limits.max_body_bytes, 1000);
+        assert_eq!(c.reload_interval, Duration::from_secs(10), "default");
+    }
+
+    #[test]
+    fn errors_name_setting_and_origin() {
+        let env = |k: &str| (k == "CELGATE_MIN_TLS_VERSION").then(|| "1.1".to_owned());
+        let err = resolve(None, &env, &FlagOverrides::default()).expect_err("invalid");
+        assert_eq!(
+            err.to_string(),
+            "tls.minVersion = \"1.1\" (from CELGATE_MIN_TLS_VERSION): must be \"1.2\" or \"1.3\""
+        );
+        let flags = FlagOverrides {
+            listen: Some("nowhere".into()),
+            ..FlagOverrides::default()
+        };
+        let err = resolve(None, &no_env, &flags).expect_err("invalid");
+        assert!(
+            err.to_string().starts_with("listen = \"nowhere\" (from --listen)"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn unknown_file_keys_are_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("celgate.yaml");
+        std::fs::write(&file, "limits: {maxBody: 3}\n").expect("write");
+        let err = resolve(Some(&file), &no_env, &FlagOverrides::default()).expect_err("invalid");
+        assert!(
+            err.to_string().contains("limits.maxBody: unknown field `maxBody`"),
+            "{err}"
+        );
+    }
+}

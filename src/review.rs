@@ -1,0 +1,261 @@
+//! The only module that knows the `admission.k8s.io/v1` wire format: an [`Input`] from an
+//! AdmissionReview request, and the AdmissionReview response for a [`Decision`] (kube-core's
+//! admission types).
+
+use std::collections::BTreeMap;
+
+use base64::Engine as _;
+use kube_core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview, Operation as KubeOperation};
+use kube_core::DynamicObject;
+use serde_json::Value;
+
+use crate::engine::{Action, Decision, Input, Operation, UserInfo, Verdict, Violation};
+
+/// The only AdmissionReview version served.
+pub const ADMISSION_API_VERSION: &str = "admission.k8s.io/v1";
+
+/// Most findings listed in a denial message; the rest are counted (kubectl shows the message).
+const MAX_DENIAL_FINDINGS: usize = 3;
+
+/// Why a review could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReviewError {
+    /// The body is not JSON.
+    #[error("request body is not JSON: {0}")]
+    NotJson(#[source] serde_json::Error),
+    /// Another `apiVersion`/`kind`.
+    #[error("expected apiVersion {ADMISSION_API_VERSION} and kind AdmissionReview, got apiVersion {api_version:?} kind {kind:?}")]
+    WrongVersion {
+        /// What the body says.
+        api_version: String,
+        /// What the body says.
+        kind: String,
+        /// `request.uid` when it was readable.
+        uid: Option<String>,
+    },
+    /// No `request`.
+    #[error("AdmissionReview has no request")]
+    NoRequest,
+    /// The request does not have the AdmissionRequest shape.
+    #[error("malformed AdmissionReview request: {message}")]
+    Malformed {
+        /// What serde said.
+        message: String,
+        /// `request.uid` when it was readable.
+        uid: Option<String>,
+    },
+}
+
+impl ReviewError {
+    /// The request uid, when the body was readable enough to have one.
+    pub fn uid(&self) -> Option<&str> {
+        match self {
+            ReviewError::WrongVersion { uid, .. } | ReviewError::Malformed { uid, .. } => uid.as_deref(),
+            ReviewError::NotJson(_) | ReviewError::NoRequest => None,
+        }
+    }
+}
+
+/// A parsed admission request: the typed envelope and the documents exactly as sent.
+#[derive(Debug)]
+pub struct Review {
+    /// kube-core's view of the request (without `object`/`oldObject`, kept raw below).
+    pub request: AdmissionRequest<DynamicObject>,
+    /// `request.object` as sent.
+    pub object: Value,
+    /// `request.oldObject` as sent.
+    pub old_object: Option<Value>,
+    /// `request.timeoutSeconds` is not in the review; the caller passes the webhook's timeout.
+    pub dry_run: bool,
+}
+
+/// Parses an AdmissionReview body. `object` and `oldObject` are kept as raw JSON (the exact
+/// document the apiserver sent); the rest goes through kube-core's types.
+pub fn parse(body: &[u8]) -> Result<Review, ReviewError> {
+    let mut value: Value = serde_json::from_slice(body).map_err(ReviewError::NotJson)?;
+    let uid = value.pointer("/request/uid").and_then(Value::as_str).map(str::to_owned);
+    let api_version = value.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+    let kind = value.get("kind").and_then(Value::as_str).unwrap_or("");
+    if api_version != ADMISSION_API_VERSION || kind != "AdmissionReview" {
+        return Err(ReviewError::WrongVersion {
+            api_version: api_version.to_owned(),
+            kind: kind.to_owned(),
+            uid,
+        });
+    }
+    let Some(request) = value.get_mut("request").filter(|r| !r.is_null()) else {
+        return Err(ReviewError::NoRequest);
+    };
+    let object = request.get_mut("object").map_or(Value::Null, Value::take);
+    let old_object = request.get_mut("oldObject").map(Value::take).filter(|v| !v.is_null());
+    let review: AdmissionReview<DynamicObject> = serde_json::from_value(value).map_err(|e| ReviewError::Malformed {
+        message: e.to_string(),
+        uid: uid.clone(),
+    })?;
+    let request: AdmissionRequest<DynamicObject> = review.try_into().map_err(|_| ReviewError::NoRequest)?;
+    if request.uid.is_empty() {
+        return Err(ReviewError::Malformed {
+            message: "request.uid is empty".to_owned(),
+            uid: None,
+        });
+    }
+    let dry_run = request.dry_run;
+    Ok(Review {
+        request,
+        object,
+        old_object,
+        dry_run,
+    })
+}
+
+impl Review {
+    /// The engine input: documents, operation, namespace, user (tenant/environment are set by
+    /// the caller).
+    pub fn input(&self, namespace_labels: Option<BTreeMap<String, String>>) -> Input {
+        let operation = match self.request.operation {
+            KubeOperation::Create => Operation::Create,
+            KubeOperation::Update => Operation::Update,
+            KubeOperation::Delete => Operation::Delete,
+            KubeOperation::Connect => Operation::Connect,
+        };
+        let user = &self.request.user_info;
+        let mut object = self.object.clone();
+        // A review's object may omit apiVersion/kind (subresources); take them from the request.
+        if let Value::Object(map) = &mut object {
+            let gvk = &self.request.kind;
+            let api_version = if gvk.group.is_empty() {
+                gvk.version.clone()
+            } else {
+                format!("{}/{}", gvk.group, gvk.version)
+            };
+            map.entry("apiVersion").or_insert_with(|| Value::String(api_version));
+            map.entry("kind").or_insert_with(|| Value::String(gvk.kind.clone()));
+        }
+        Input {
+            object,
+            old_object: self.old_object.clone(),
+            operation,
+            namespace: self.request.namespace.clone(),
+            namespace_labels,
+            user: UserInfo {
+                username: user.username.clone().unwrap_or_default(),
+                uid: user.uid.clone().unwrap_or_default(),
+                groups: user.groups.clone().unwrap_or_default(),
+            },
+            tenant: None,
+            environment: None,
+            params: serde_json::Map::new(),
+            dry_run: self.dry_run,
+        }
+    }
+
+    /// The AdmissionReview response for `decision`. `mutating` selects whether a patch decision
+    /// returns the JSONPatch (the mutating webhook) or just admits (the validating webhook sees
+    /// the object after mutation).
+    pub fn respond(&self, decision: &Decision, mutating: bool) -> Value {
+        let mut response = AdmissionResponse::from(&self.request);
+        response.warnings = (!decision.warnings.is_empty()).then(|| decision.warnings.clone());
+        for v in decision.violations.iter().filter(|v| v.action == Action::Audit) {
+            response.audit_annotations.insert(
+                audit_key(&v.rule),
+                truncate(&format!("{} ({})", v.message, v.controls.join(", ")), 1024),
+            );
+        }
+        let mut patch_b64 = None;
+        match decision.decision {
+            Verdict::Deny => {
+                response = response.deny(denial_message(decision));
+                response.result.code = 403;
+                "Forbidden".clone_into(&mut response.result.reason);
+            }
+            Verdict::Patch if mutating && !decision.patch.is_empty() => {
+                if let Ok(patch) = serde_json::from_value::<json_patch::Patch>(decision.json_patch()) {
+                    if let Ok(with) = response.clone().with_patch(patch) {
+                        patch_b64 = with
+                            .patch
+                            .as_ref()
+                            .map(|bytes| base64::engine::general_purpose::STANDARD.encode(bytes));
+                        response = with;
+                    }
+                }
+            }
+            Verdict::Allow | Verdict::Patch => {}
+        }
+        let mut review = serde_json::to_value(response.into_review()).unwrap_or(Value::Null);
+        // The apiserver reads `patch` as base64 (Go's []byte); kube-core writes a byte array.
+        if let Some(p) = review.get_mut("response").and_then(|r| r.get_mut("patch")) {
+            *p = patch_b64.map_or(Value::Null, Value::String);
+        }
+        review["apiVersion"] = Value::String(ADMISSION_API_VERSION.to_owned());
+        review["kind"] = Value::String("AdmissionReview".to_owned());
+        review
+    }
+}
+
+/// A well-formed AdmissionReview that refuses a request that could not be read.
+pub fn error_response(uid: Option<&str>, code: u16, message: &str) -> Value {
+    let mut response = AdmissionResponse::invalid(message);
+    uid.unwrap_or_default().clone_into(&mut response.uid);
+    response.result.code = code;
+    let mut review = serde_json::to_value(response.into_review()).unwrap_or(Value::Null);
+    review["apiVersion"] = Value::String(ADMISSION_API_VERSION.to_owned());
+    review["kind"] = Value::String("AdmissionReview".to_owned());
+    review
+}
+
+/// `celgate.io/<rule>`: an audit annotation key (the apiserver prefixes the webhook name).
+fn audit_key(rule: &str) -> String {
+    let mut key: String = rule
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    key.truncate(63);
+    key
+}
+
+fn truncate(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_owned();
+    }
+    let mut end = max.saturating_sub(3);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &text[..end])
+}
+
+/// What `kubectl` shows on a denial: each blocking finding with its control, field and fix.
+pub fn denial_message(decision: &Decision) -> String {
+    let blocking: Vec<&Violation> = decision
+        .violations
+        .iter()
+        .filter(|v| matches!(v.action, Action::Deny | Action::Patch))
+        .collect();
+    let mut lines = vec![format!("celgate denied the request: {} finding(s)", blocking.len())];
+    for v in blocking.iter().take(MAX_DENIAL_FINDINGS) {
+        let field = if v.pointer.is_empty() {
+            String::new()
+        } else {
+            format!(" at {}", v.pointer)
+        };
+        lines.push(format!(
+            "[{}] {} ({}){}: {} Fix: {}",
+            v.rule,
+            v.title,
+            v.controls.join(", "),
+            field,
+            truncate(&v.message, 300),
+            truncate(&v.remediation, 200)
+        ));
+    }
+    if blocking.len() > MAX_DENIAL_FINDINGS {
+        lines.push(format!("... and {} more", blocking.len() - MAX_DENIAL_FINDINGS));
+    }
+    lines.join("\n")
+}

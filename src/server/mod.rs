@@ -1,0 +1,156 @@
+//! Transport only (design §2): the TLS listener for the webhooks and the check API, the plain
+//! admin listener, certificate and pack reloads, and graceful shutdown. Decisions come from the
+//! engine; the AdmissionReview format from [`crate::review`].
+//!
+//! The server takes already-bound listeners and a shutdown future, so tests bind `127.0.0.1:0`.
+
+mod admin;
+mod reload;
+mod routes;
+pub mod tls;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use prometheus_client::registry::Registry;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+use crate::config::Limits;
+use crate::engine::Engine;
+use crate::metrics::Metrics;
+
+pub use reload::{run as run_reloads, LoadError, PackSourceSpec, Reloader};
+
+/// What every request handler shares. Swappable parts are behind [`ArcSwap`]s so a reload
+/// replaces them whole while requests keep the version they started with.
+pub struct ServerState {
+    /// The compiled packs in force.
+    pub engine: ArcSwap<Engine>,
+    /// The TLS configuration in force.
+    pub tls: ArcSwap<rustls::ServerConfig>,
+    /// Metric families.
+    pub metrics: Metrics,
+    /// The registry `metrics` are in (rendered by `/metrics`).
+    pub registry: Registry,
+    /// Protection limits.
+    pub limits: Limits,
+    /// Bounds concurrent evaluations.
+    pub evaluations: Arc<Semaphore>,
+    /// True once packs and certificates are loaded.
+    pub ready: AtomicBool,
+    /// True once shutdown began: `/readyz` answers 503.
+    pub draining: AtomicBool,
+}
+
+impl ServerState {
+    /// State with `engine` and `tls` loaded (ready), metrics registered in a new registry.
+    pub fn new(engine: Engine, tls: Arc<rustls::ServerConfig>, limits: Limits) -> Arc<ServerState> {
+        let mut registry = Registry::default();
+        let metrics = Metrics::new(&mut registry);
+        Arc::new(ServerState {
+            engine: ArcSwap::from_pointee(engine),
+            tls: ArcSwap::new(tls),
+            metrics,
+            registry,
+            evaluations: Arc::new(Semaphore::new(limits.max_concurrent_evaluations)),
+            limits,
+            ready: AtomicBool::new(true),
+            draining: AtomicBool::new(false),
+        })
+    }
+
+    /// Ready to take traffic: loaded and not draining.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire) && !self.draining.load(Ordering::Acquire)
+    }
+}
+
+/// Serves TLS on `listener` and the admin endpoints on `admin` until `shutdown` completes;
+/// then readiness flips, both listeners close, and in-flight requests get `grace` to finish.
+pub async fn serve(
+    listener: TcpListener,
+    admin: TcpListener,
+    state: Arc<ServerState>,
+    shutdown: impl Future<Output = ()>,
+    grace: Duration,
+) {
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let admin_task = tokio::spawn(admin::serve(admin, Arc::clone(&state)));
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => {
+                let (stream, peer) = match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "accept failed");
+                        // Back off briefly on resource exhaustion (EMFILE) instead of spinning.
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                spawn_connection(stream, peer, Arc::clone(&state), &graceful);
+            }
+        }
+    }
+    state.draining.store(true, Ordering::Release);
+    drop(listener);
+    tracing::info!(
+        grace_seconds = grace.as_secs_f64(),
+        "shutting down: draining in-flight requests"
+    );
+    if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
+        tracing::warn!("grace period over; closing remaining connections");
+    }
+    admin_task.abort();
+}
+
+fn spawn_connection(
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    state: Arc<ServerState>,
+    graceful: &hyper_util::server::graceful::GracefulShutdown,
+) {
+    let acceptor = tls::acceptor(&state.tls);
+    let handshake_timeout = state.limits.handshake_timeout;
+    let header_timeout = state.limits.header_read_timeout;
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout)
+        .keep_alive(true);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(Some(Duration::from_secs(30)))
+        .max_concurrent_streams(256);
+    let watcher = graceful.watcher();
+    tokio::spawn(async move {
+        let tls_stream = match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => {
+                tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                return;
+            }
+            Err(_) => {
+                tracing::debug!(%peer, "TLS handshake timed out");
+                return;
+            }
+        };
+        let service = hyper::service::service_fn(move |req| routes::handle(Arc::clone(&state), req));
+        let conn = builder.serve_connection_with_upgrades(TokioIo::new(tls_stream), service);
+        if let Err(e) = watcher.watch(conn.into_owned()).await {
+            tracing::debug!(%peer, error = %e, "connection ended with an error");
+        }
+    });
+}

@@ -1,0 +1,152 @@
+//! Reloading packs and certificates by polling file *contents* (Kubernetes swaps mounted
+//! mounted secret and config-map volumes through a `..data` symlink that file watches miss). A new engine or
+//! TLS configuration replaces the old one whole, and only when it loads completely; otherwise
+//! the last good one keeps serving and the failure is logged and counted.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+
+use super::tls::{CertCheck, CertWatcher};
+use super::ServerState;
+use crate::engine::Engine;
+use crate::packs;
+
+/// Where the packs come from.
+#[derive(Debug, Clone)]
+pub enum PackSourceSpec {
+    /// The packs embedded in the binary (never change).
+    Embedded,
+    /// Folders or files on disk.
+    Paths(Vec<PathBuf>),
+}
+
+/// Polls packs and certificates and swaps what changed into the server state.
+pub struct Reloader {
+    packs: PackSourceSpec,
+    frameworks: Vec<String>,
+    last_seen: Option<[u8; 32]>,
+    certs: Option<CertWatcher>,
+}
+
+/// Errors that stop the first load (later reloads only log).
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// Pack files could not be read.
+    #[error(transparent)]
+    Read(#[from] packs::PacksError),
+    /// Packs did not compile.
+    #[error("rule packs do not load:\n{0}")]
+    Compile(#[from] crate::engine::LoadErrors),
+    /// An unknown `--framework`.
+    #[error(transparent)]
+    Framework(#[from] crate::engine::UnknownPack),
+    /// No packs at all.
+    #[error("no rule packs found in {0}")]
+    Empty(String),
+}
+
+impl Reloader {
+    /// A reloader for `packs` (filtered to `frameworks`) and, when given, certificates.
+    pub fn new(packs: PackSourceSpec, frameworks: Vec<String>, certs: Option<CertWatcher>) -> Self {
+        Reloader {
+            packs,
+            frameworks,
+            last_seen: None,
+            certs,
+        }
+    }
+
+    /// Loads the packs now (used at start, and by each reload when their contents changed).
+    /// Returns `Ok(None)` when the contents are the ones last seen.
+    pub fn load_packs(&mut self) -> Result<Option<Engine>, LoadError> {
+        let found = match &self.packs {
+            PackSourceSpec::Embedded => {
+                if self.last_seen.is_some() {
+                    return Ok(None);
+                }
+                packs::embedded()
+            }
+            PackSourceSpec::Paths(paths) => packs::from_paths(paths)?,
+        };
+        let mut hasher = Sha256::new();
+        for source in &found.packs {
+            hasher.update(source.origin.as_bytes());
+            hasher.update([0]);
+            hasher.update(source.text.as_bytes());
+            hasher.update([0]);
+        }
+        let digest: [u8; 32] = hasher.finalize().into();
+        if self.last_seen == Some(digest) {
+            return Ok(None);
+        }
+        self.last_seen = Some(digest);
+        if found.packs.is_empty() {
+            return Err(LoadError::Empty(match &self.packs {
+                PackSourceSpec::Embedded => "the shipped packs".to_owned(),
+                PackSourceSpec::Paths(p) => p.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "),
+            }));
+        }
+        let engine = Engine::load(&found.packs)?.filtered(&self.frameworks)?;
+        Ok(Some(engine))
+    }
+
+    /// One poll: swaps in new packs and certificates when they changed and load completely.
+    pub fn poll(&mut self, state: &ServerState) {
+        match self.load_packs() {
+            Ok(None) => {}
+            Ok(Some(engine)) => {
+                tracing::info!(
+                    packs = engine.packs().len(),
+                    rules = engine.rule_count(),
+                    "rule packs reloaded"
+                );
+                state.engine.store(Arc::new(engine));
+                state.metrics.record_reload("packs", true);
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "rule pack reload refused; the last good packs keep serving");
+                state.metrics.record_reload("packs", false);
+            }
+        }
+        if let Some(certs) = &mut self.certs {
+            match certs.check() {
+                CertCheck::Unchanged => {}
+                CertCheck::Changed(config) => {
+                    tracing::info!("TLS certificate reloaded");
+                    state.tls.store(config);
+                    state.metrics.record_reload("certs", true);
+                }
+                CertCheck::Failed(e) => {
+                    tracing::error!(error = %e, "TLS certificate reload refused; the previous pair keeps serving");
+                    state.metrics.record_reload("certs", false);
+                }
+            }
+        }
+    }
+}
+
+/// Polls every `interval` (on the blocking pool: reading files and compiling CEL) until aborted.
+pub async fn run(mut reloader: Reloader, state: Arc<ServerState>, interval: Duration) {
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticker.tick().await;
+    loop {
+        ticker.tick().await;
+        let st = Arc::clone(&state);
+        match tokio::task::spawn_blocking(move || {
+            reloader.poll(&st);
+            reloader
+        })
+        .await
+        {
+            Ok(r) => reloader = r,
+            Err(e) => {
+                tracing::error!(error = %e, "reload task failed; reloads stop");
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,391 @@
+//! The TLS routes: `POST /validate`, `POST /mutate` (AdmissionReview v1), `POST /v1/check` and
+//! `GET /v1/packs` (design §6). The only place that chooses HTTP status codes.
+
+// Early returns carry a ready `Response`; boxing it would only add an allocation per error.
+#![allow(clippy::result_large_err)]
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::{header, Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::ServerState;
+use crate::engine::{Decision, Input, Operation};
+use crate::metrics::{RequestLabels, RouteLabels};
+use crate::report::{DocumentResult, Location};
+use crate::review;
+
+/// Response type of every route.
+pub(super) type HttpResponse = Response<Full<Bytes>>;
+
+/// Entry point for one request: dispatch, then count it.
+pub(super) async fn handle(state: Arc<ServerState>, req: Request<Incoming>) -> Result<HttpResponse, Infallible> {
+    let started = Instant::now();
+    let route = route_name(req.uri().path());
+    state.metrics.in_flight.inc();
+    let response = dispatch(&state, route, req).await;
+    state.metrics.in_flight.dec();
+    state
+        .metrics
+        .requests
+        .get_or_create(&RequestLabels {
+            route: route.to_owned(),
+            code: response.status().as_u16(),
+        })
+        .inc();
+    state
+        .metrics
+        .request_seconds
+        .get_or_create(&RouteLabels {
+            route: route.to_owned(),
+        })
+        .observe(started.elapsed().as_secs_f64());
+    Ok(response)
+}
+
+fn route_name(path: &str) -> &'static str {
+    match path {
+        "/validate" => "/validate",
+        "/mutate" => "/mutate",
+        "/v1/check" => "/v1/check",
+        "/v1/packs" => "/v1/packs",
+        _ => "other",
+    }
+}
+
+async fn dispatch(state: &Arc<ServerState>, route: &str, req: Request<Incoming>) -> HttpResponse {
+    match (req.method(), route) {
+        (&Method::POST, "/validate") => admission(state, req, false).await,
+        (&Method::POST, "/mutate") => admission(state, req, true).await,
+        (&Method::POST, "/v1/check") => check(state, req).await,
+        (&Method::GET, "/v1/packs") => packs(state),
+        (_, "other") => error(StatusCode::NOT_FOUND, &format!("no route {}", req.uri().path())),
+        _ => error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            &format!("{} is not allowed on {route}", req.method()),
+        ),
+    }
+}
+
+pub(super) fn json_response(status: StatusCode, body: &Value) -> HttpResponse {
+    let bytes = serde_json::to_vec(body).unwrap_or_default();
+    let mut response = Response::new(Full::new(Bytes::from(bytes)));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+fn error(status: StatusCode, message: &str) -> HttpResponse {
+    json_response(status, &json!({"error": message, "code": status.as_u16()}))
+}
+
+/// Reads the body up to the limit; a larger one is a 413.
+async fn read_body(state: &ServerState, req: Request<Incoming>) -> Result<Bytes, HttpResponse> {
+    let limit = state.limits.max_body_bytes;
+    let too_large = || {
+        error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &format!("request body is larger than the {limit}-byte limit"),
+        )
+    };
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(too_large());
+    }
+    match Limited::new(req.into_body(), limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => Err(too_large()),
+        Err(e) => Err(error(
+            StatusCode::BAD_REQUEST,
+            &format!("cannot read request body: {e}"),
+        )),
+    }
+}
+
+/// Why an evaluation produced no decision.
+enum EvalFailure {
+    Busy,
+    Timeout,
+    Crashed,
+}
+
+impl EvalFailure {
+    fn message(&self, deadline: Duration) -> String {
+        match self {
+            EvalFailure::Busy => format!("celgate is at its evaluation limit; no slot freed within {deadline:?}"),
+            EvalFailure::Timeout => format!("evaluation did not finish within {deadline:?}"),
+            EvalFailure::Crashed => "evaluation failed unexpectedly".to_owned(),
+        }
+    }
+}
+
+/// Runs the engine off the async workers, bounded by the evaluation semaphore and `deadline`.
+async fn evaluate(state: &ServerState, input: Input, deadline: Duration) -> Result<Decision, EvalFailure> {
+    let started = Instant::now();
+    let permit = tokio::time::timeout(deadline, Arc::clone(&state.evaluations).acquire_owned())
+        .await
+        .map_err(|_| EvalFailure::Busy)?
+        .map_err(|_| EvalFailure::Crashed)?;
+    let engine = state.engine.load_full();
+    let task = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        let begun = Instant::now();
+        let decision = engine.evaluate(&input);
+        (decision, begun.elapsed())
+    });
+    let remaining = deadline.saturating_sub(started.elapsed());
+    match tokio::time::timeout(remaining, task).await {
+        Ok(Ok((decision, took))) => {
+            state.metrics.evaluation_seconds.observe(took.as_secs_f64());
+            Ok(decision)
+        }
+        Ok(Err(_)) => Err(EvalFailure::Crashed),
+        Err(_) => Err(EvalFailure::Timeout),
+    }
+}
+
+async fn admission(state: &Arc<ServerState>, req: Request<Incoming>, mutating: bool) -> HttpResponse {
+    let started = Instant::now();
+    let route = if mutating { "/mutate" } else { "/validate" };
+    let body = match read_body(state, req).await {
+        Ok(b) => b,
+        Err(response) => return response,
+    };
+    let review = match review::parse(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::info!(route, uid = e.uid().unwrap_or(""), error = %e, "bad admission review");
+            return json_response(
+                StatusCode::BAD_REQUEST,
+                &review::error_response(e.uid(), 400, &e.to_string()),
+            );
+        }
+    };
+    let uid = review.request.uid.clone();
+    let kind = review.request.kind.kind.clone();
+    let namespace = review.request.namespace.clone().unwrap_or_default();
+    let operation = format!("{:?}", review.request.operation).to_uppercase();
+    let deadline = state.limits.request_timeout;
+    match evaluate(state, review.input(None), deadline).await {
+        Ok(decision) => {
+            state.metrics.record_decision(route, &decision);
+            tracing::info!(
+                route,
+                uid,
+                kind,
+                namespace,
+                operation,
+                dry_run = review.dry_run,
+                decision = decision.decision.as_str(),
+                findings = decision.violations.len(),
+                duration_ms = started.elapsed().as_secs_f64() * 1000.0,
+                "admission review"
+            );
+            json_response(StatusCode::OK, &review.respond(&decision, mutating))
+        }
+        Err(failure) => {
+            let message = failure.message(deadline);
+            tracing::warn!(route, uid, kind, namespace, operation, error = %message, "admission review not evaluated");
+            // Fail closed with a well-formed review the apiserver shows to the user.
+            json_response(StatusCode::OK, &review::error_response(Some(&uid), 500, &message))
+        }
+    }
+}
+
+/// Body of `POST /v1/check`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct CheckRequest {
+    object: Value,
+    #[serde(default)]
+    old_object: Option<Value>,
+    #[serde(default)]
+    operation: Option<String>,
+    #[serde(default)]
+    tenant: Option<String>,
+    #[serde(default)]
+    environment: Option<String>,
+}
+
+/// How the body was written.
+enum BodyFormat {
+    Json,
+    Yaml,
+}
+
+fn body_format(req: &Request<Incoming>) -> Result<BodyFormat, HttpResponse> {
+    let Some(value) = req.headers().get(header::CONTENT_TYPE) else {
+        return Ok(BodyFormat::Json);
+    };
+    let media = value
+        .to_str()
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    match media.as_str() {
+        "application/json" | "" => Ok(BodyFormat::Json),
+        m if m.ends_with("+json") => Ok(BodyFormat::Json),
+        "application/yaml" | "application/x-yaml" | "text/yaml" | "text/x-yaml" => Ok(BodyFormat::Yaml),
+        _ => Err(error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            &format!("Content-Type {media} is not supported; send application/json or application/yaml"),
+        )),
+    }
+}
+
+async fn check(state: &Arc<ServerState>, req: Request<Incoming>) -> HttpResponse {
+    let format = match body_format(&req) {
+        Ok(f) => f,
+        Err(response) => return response,
+    };
+    let body = match read_body(state, req).await {
+        Ok(b) => b,
+        Err(response) => return response,
+    };
+    let (value, positions) = match parse_check_body(&body, &format) {
+        Ok(v) => v,
+        Err(message) => return error(StatusCode::BAD_REQUEST, &message),
+    };
+    let prefix = if value.get("object").is_some() { "/object" } else { "" };
+    // A bare manifest (a mapping with `kind` and no `object`) is checked as the object.
+    let value = match value {
+        Value::Object(map) if !map.contains_key("object") && map.contains_key("kind") => {
+            json!({"object": Value::Object(map)})
+        }
+        other => other,
+    };
+    let request: CheckRequest = match serde_path_to_error::deserialize(value) {
+        Ok(r) => r,
+        Err(e) => return error(StatusCode::BAD_REQUEST, &format!("{}: {}", e.path(), e.inner())),
+    };
+    let operation = match request.operation.as_deref().map(Operation::parse) {
+        None => Operation::Create,
+        Some(Some(op)) => op,
+        Some(None) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "operation: expected CREATE, UPDATE, DELETE or CONNECT",
+            )
+        }
+    };
+    if !request.object.is_object() && operation != Operation::Delete {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "object: expected a mapping with apiVersion and kind",
+        );
+    }
+    let input = Input {
+        object: request.object,
+        old_object: request.old_object,
+        operation,
+        tenant: request.tenant,
+        environment: request.environment,
+        ..Input::default()
+    };
+    let (api_version, kind, name) = (
+        input.api_version().to_owned(),
+        input.kind().to_owned(),
+        input.name().to_owned(),
+    );
+    let namespace = input.effective_namespace().unwrap_or("").to_owned();
+    let deadline = state.limits.request_timeout;
+    let decision = match evaluate(state, input, deadline).await {
+        Ok(d) => d,
+        Err(failure) => return error(StatusCode::SERVICE_UNAVAILABLE, &failure.message(deadline)),
+    };
+    state.metrics.record_decision("/v1/check", &decision);
+    let locations = decision
+        .violations
+        .iter()
+        .map(|v| {
+            positions.as_ref().and_then(|p| {
+                p.locate(&format!("{prefix}{}", v.pointer)).map(|pos| Location {
+                    line: pos.line,
+                    column: pos.column,
+                })
+            })
+        })
+        .collect();
+    let result = DocumentResult {
+        source: "request".to_owned(),
+        document: 0,
+        item: None,
+        api_version,
+        kind,
+        name,
+        namespace,
+        line: 1,
+        decision,
+        locations,
+    };
+    let record = serde_json::to_value(crate::report::json::document_record(&result)).unwrap_or(Value::Null);
+    json_response(StatusCode::OK, &record)
+}
+
+/// The body as JSON, with source positions when it was YAML (JSON bodies are parsed by
+/// `serde_json` for speed and carry no positions).
+fn parse_check_body(body: &[u8], format: &BodyFormat) -> Result<(Value, Option<crate::source::PositionMap>), String> {
+    match format {
+        BodyFormat::Json => serde_json::from_slice(body)
+            .map(|v| (v, None))
+            .map_err(|e| format!("request body is not JSON: {e}")),
+        BodyFormat::Yaml => {
+            let text = std::str::from_utf8(body).map_err(|e| format!("request body is not UTF-8: {e}"))?;
+            let mut docs =
+                crate::source::parse_documents(text).map_err(|e| format!("request body is not YAML: {e}"))?;
+            if docs.is_empty() {
+                return Err("request body is empty".to_owned());
+            }
+            let doc = docs.remove(0);
+            Ok((doc.value, Some(doc.positions)))
+        }
+    }
+}
+
+fn packs(state: &ServerState) -> HttpResponse {
+    let engine = state.engine.load();
+    let packs: Vec<Value> = engine
+        .packs()
+        .iter()
+        .map(|p| {
+            let rules: Vec<Value> = p
+                .rules
+                .iter()
+                .map(|r| {
+                    json!({
+                        "id": r.spec.id,
+                        "title": r.spec.title,
+                        "controls": r.spec.controls,
+                        "severity": r.spec.severity,
+                        "action": r.spec.action,
+                        "kinds": r.spec.match_.kinds,
+                        "remediation": r.spec.remediation,
+                    })
+                })
+                .collect();
+            json!({
+                "name": p.metadata.name,
+                "version": p.metadata.version,
+                "framework": p.metadata.framework,
+                "rules": rules,
+            })
+        })
+        .collect();
+    json_response(StatusCode::OK, &json!({"packs": packs}))
+}

@@ -77,7 +77,13 @@ async fn serve(config: ServeConfig) -> Result<(), CommandError> {
     let admin = tokio::net::TcpListener::bind(config.admin_listen)
         .await
         .map_err(|e| CommandError::Usage(format!("cannot listen on {}: {e}", config.admin_listen)))?;
-    tracing::info!(listen = %config.listen, admin = %config.admin_listen, "celgate serving");
+    // Log the bound addresses (a `:0` port is resolved here), so scripts and tests can find them.
+    let bound = |l: &tokio::net::TcpListener, fallback| l.local_addr().unwrap_or(fallback);
+    tracing::info!(
+        listen = %bound(&listener, config.listen),
+        admin = %bound(&admin, config.admin_listen),
+        "celgate serving"
+    );
     let reloads = tokio::spawn(server::run_reloads(
         reloader,
         Arc::clone(&state),

@@ -35,8 +35,9 @@ fn main() -> ExitCode {
     }
     let stdout_is_terminal = std::io::stdout().is_terminal();
     let mut stdin = std::io::stdin().lock();
-    let mut stdout = std::io::stdout().lock();
-    let mut stderr = std::io::stderr().lock();
+    // Unlocked handles: a held stderr lock would block the server's log writers on other threads.
+    let mut stdout = std::io::stdout();
+    let mut stderr = std::io::stderr();
     let mut streams = Streams {
         stdin: &mut stdin,
         stdout: &mut stdout,

@@ -165,6 +165,7 @@ impl Review {
         match decision.decision {
             Verdict::Deny => {
                 response = response.deny(denial_message(decision));
+                response.result.status = Some(kube_core::response::StatusSummary::Failure);
                 response.result.code = 403;
                 "Forbidden".clone_into(&mut response.result.reason);
             }

@@ -98,6 +98,7 @@ pub async fn serve(
                     }
                 };
                 let _ = stream.set_nodelay(true);
+                tracing::debug!(%peer, "accepted");
                 spawn_connection(stream, peer, Arc::clone(&state), &graceful);
             }
         }
@@ -147,8 +148,9 @@ fn spawn_connection(
                 return;
             }
         };
+        tracing::debug!(%peer, "TLS handshake done");
         let service = hyper::service::service_fn(move |req| routes::handle(Arc::clone(&state), req));
-        let conn = builder.serve_connection_with_upgrades(TokioIo::new(tls_stream), service);
+        let conn = builder.serve_connection(TokioIo::new(tls_stream), service);
         if let Err(e) = watcher.watch(conn.into_owned()).await {
             tracing::debug!(%peer, error = %e, "connection ended with an error");
         }

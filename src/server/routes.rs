@@ -28,6 +28,7 @@ pub(super) type HttpResponse = Response<Full<Bytes>>;
 pub(super) async fn handle(state: Arc<ServerState>, req: Request<Incoming>) -> Result<HttpResponse, Infallible> {
     let started = Instant::now();
     let route = route_name(req.uri().path());
+    tracing::debug!(route, "request received");
     state.metrics.in_flight.inc();
     let response = dispatch(&state, route, req).await;
     state.metrics.in_flight.dec();

@@ -14,6 +14,7 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use tracing::Instrument;
 
 use super::ServerState;
 use crate::engine::{Decision, Input, Operation};
@@ -158,9 +159,47 @@ async fn evaluate(state: &ServerState, input: Input, deadline: Duration) -> Resu
     }
 }
 
+/// The apiserver calls webhooks with `?timeout=10s` (the webhook's `timeoutSeconds`): answer
+/// before it gives up, keeping a tenth (at least 50 ms) for the trip back.
+fn admission_deadline(query: Option<&str>, configured: Duration) -> Duration {
+    let Some(timeout) = query.and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("timeout="))) else {
+        return configured;
+    };
+    let parsed = parse_go_duration(timeout);
+    parsed.map_or(configured, |d| {
+        let margin = (d / 10).max(Duration::from_millis(50));
+        configured.min(d.saturating_sub(margin)).max(Duration::from_millis(10))
+    })
+}
+
+/// `10s`, `500ms`, `1m`, `1m30s`: the forms Go's `time.Duration` prints for webhook timeouts.
+fn parse_go_duration(text: &str) -> Option<Duration> {
+    let mut total = Duration::ZERO;
+    let mut rest = text;
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit() && c != '.')
+            .unwrap_or(rest.len());
+        let number: f64 = rest[..digits].parse().ok()?;
+        rest = &rest[digits..];
+        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let seconds = match &rest[..unit_len] {
+            "ms" => number / 1000.0,
+            "s" => number,
+            "m" => number * 60.0,
+            "h" => number * 3600.0,
+            _ => return None,
+        };
+        total += Duration::try_from_secs_f64(seconds).ok()?;
+        rest = &rest[unit_len..];
+    }
+    (!total.is_zero()).then_some(total)
+}
+
 async fn admission(state: &Arc<ServerState>, req: Request<Incoming>, mutating: bool) -> HttpResponse {
     let started = Instant::now();
     let route = if mutating { "/mutate" } else { "/validate" };
+    let deadline = admission_deadline(req.uri().query(), state.limits.request_timeout);
     let body = match read_body(state, req).await {
         Ok(b) => b,
         Err(response) => return response,
@@ -176,30 +215,35 @@ async fn admission(state: &Arc<ServerState>, req: Request<Incoming>, mutating: b
         }
     };
     let uid = review.request.uid.clone();
-    let kind = review.request.kind.kind.clone();
-    let namespace = review.request.namespace.clone().unwrap_or_default();
-    let operation = format!("{:?}", review.request.operation).to_uppercase();
-    let deadline = state.limits.request_timeout;
-    match evaluate(state, review.input(None), deadline).await {
+    // One span per review: what was judged and how, never the document itself.
+    let span = tracing::info_span!(
+        "review",
+        route,
+        uid = %uid,
+        kind = %review.request.kind.kind,
+        namespace = review.request.namespace.as_deref().unwrap_or(""),
+        operation = ?review.request.operation,
+        dry_run = review.dry_run,
+        decision = tracing::field::Empty,
+        duration_ms = tracing::field::Empty,
+    );
+    let outcome = evaluate(state, review.input(None), deadline)
+        .instrument(span.clone())
+        .await;
+    let _entered = span.enter();
+    match outcome {
         Ok(decision) => {
             state.metrics.record_decision(route, &decision);
-            tracing::info!(
-                route,
-                uid,
-                kind,
-                namespace,
-                operation,
-                dry_run = review.dry_run,
-                decision = decision.decision.as_str(),
-                findings = decision.violations.len(),
-                duration_ms = started.elapsed().as_secs_f64() * 1000.0,
-                "admission review"
-            );
+            span.record("decision", decision.decision.as_str());
+            span.record("duration_ms", started.elapsed().as_secs_f64() * 1000.0);
+            tracing::info!(findings = decision.violations.len(), "admission review");
             json_response(StatusCode::OK, &review.respond(&decision, mutating))
         }
         Err(failure) => {
             let message = failure.message(deadline);
-            tracing::warn!(route, uid, kind, namespace, operation, error = %message, "admission review not evaluated");
+            span.record("decision", "error");
+            span.record("duration_ms", started.elapsed().as_secs_f64() * 1000.0);
+            tracing::warn!(error = %message, "admission review not evaluated");
             // Fail closed with a well-formed review the apiserver shows to the user.
             json_response(StatusCode::OK, &review::error_response(Some(&uid), 500, &message))
         }
@@ -389,4 +433,23 @@ fn packs(state: &ServerState) -> HttpResponse {
         })
         .collect();
     json_response(StatusCode::OK, &json!({"packs": packs}))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn webhook_timeout_bounds_the_deadline() {
+        let ten = Duration::from_secs(10);
+        assert_eq!(admission_deadline(Some("timeout=5s"), ten), Duration::from_millis(4500));
+        assert_eq!(admission_deadline(Some("a=b&timeout=30s"), ten), ten);
+        assert_eq!(
+            admission_deadline(Some("timeout=500ms"), ten),
+            Duration::from_millis(450)
+        );
+        assert_eq!(admission_deadline(None, ten), ten);
+        assert_eq!(admission_deadline(Some("timeout=bogus"), ten), ten);
+        assert_eq!(parse_go_duration("1m30s"), Some(Duration::from_secs(90)));
+    }
 }

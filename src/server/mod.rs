@@ -5,6 +5,7 @@
 //! The server takes already-bound listeners and a shutdown future, so tests bind `127.0.0.1:0`.
 
 mod admin;
+mod deadline;
 mod reload;
 mod routes;
 pub mod tls;
@@ -150,7 +151,10 @@ fn spawn_connection(
         };
         tracing::debug!(%peer, "TLS handshake done");
         let service = hyper::service::service_fn(move |req| routes::handle(Arc::clone(&state), req));
-        let conn = builder.serve_connection(TokioIo::new(tls_stream), service);
+        let conn = builder.serve_connection(
+            TokioIo::new(deadline::FirstByteDeadline::new(tls_stream, header_timeout)),
+            service,
+        );
         if let Err(e) = watcher.watch(conn.into_owned()).await {
             tracing::debug!(%peer, error = %e, "connection ended with an error");
         }

@@ -290,3 +290,20 @@ fn shipped_packs_work_from_any_directory() {
         .assert()
         .code(predicate::in_iter([0, 1]));
 }
+
+#[test]
+fn deploy_manifests_pass_the_shipped_packs() {
+    // celgate obeys its own rules: everything in deploy/ (recursively) is allowed.
+    let out = celgate()
+        .args(["check", "--color", "never", "deploy/"])
+        .output()
+        .expect("runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("0 denied"), "{stdout}");
+}

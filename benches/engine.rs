@@ -16,6 +16,10 @@
 //! `benches/fixtures/rules.txt` is used instead and a line on stderr says so
 //! (`CELGATE_BENCH_FALLBACK=1` forces it).
 
+/// The same allocator as the `celgate` binary, so the figures are the product's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::fmt::Write as _;
 use std::hint::black_box;
 use std::sync::LazyLock;

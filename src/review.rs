@@ -109,9 +109,9 @@ pub fn parse(body: &[u8]) -> Result<Review, ReviewError> {
 }
 
 impl Review {
-    /// The engine input: documents, operation, namespace, user (tenant/environment are set by
-    /// the caller).
-    pub fn input(&self, namespace_labels: Option<BTreeMap<String, String>>) -> Input {
+    /// The engine input: documents (moved out of the review, which keeps only its envelope),
+    /// operation, namespace, user (tenant/environment are set by the caller).
+    pub fn take_input(&mut self, namespace_labels: Option<BTreeMap<String, String>>) -> Input {
         let operation = match self.request.operation {
             KubeOperation::Create => Operation::Create,
             KubeOperation::Update => Operation::Update,
@@ -119,7 +119,7 @@ impl Review {
             KubeOperation::Connect => Operation::Connect,
         };
         let user = &self.request.user_info;
-        let mut object = self.object.clone();
+        let mut object = std::mem::take(&mut self.object);
         // A review's object may omit apiVersion/kind (subresources); take them from the request.
         if let Value::Object(map) = &mut object {
             let gvk = &self.request.kind;
@@ -133,7 +133,7 @@ impl Review {
         }
         Input {
             object,
-            old_object: self.old_object.clone(),
+            old_object: self.old_object.take(),
             operation,
             namespace: self.request.namespace.clone(),
             namespace_labels,

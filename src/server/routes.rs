@@ -204,7 +204,7 @@ async fn admission(state: &Arc<ServerState>, req: Request<Incoming>, mutating: b
         Ok(b) => b,
         Err(response) => return response,
     };
-    let review = match review::parse(&body) {
+    let mut review = match review::parse(&body) {
         Ok(r) => r,
         Err(e) => {
             tracing::info!(route, uid = e.uid().unwrap_or(""), error = %e, "bad admission review");
@@ -227,9 +227,8 @@ async fn admission(state: &Arc<ServerState>, req: Request<Incoming>, mutating: b
         decision = tracing::field::Empty,
         duration_ms = tracing::field::Empty,
     );
-    let outcome = evaluate(state, review.input(None), deadline)
-        .instrument(span.clone())
-        .await;
+    let input = review.take_input(None);
+    let outcome = evaluate(state, input, deadline).instrument(span.clone()).await;
     let _entered = span.enter();
     match outcome {
         Ok(decision) => {

@@ -47,12 +47,9 @@ pub struct ServeArgs {
     /// [default: ./certs].
     #[arg(long, value_name = "DIR")]
     pub cert_dir: Option<PathBuf>,
-    /// Rule-pack folder or file (repeatable) [default: the shipped packs].
-    #[arg(long = "packs", value_name = "DIR")]
-    pub packs: Vec<PathBuf>,
-    /// Only use these packs (repeatable).
-    #[arg(long = "framework", value_name = "NAME")]
-    pub frameworks: Vec<String>,
+    /// Which packs to use.
+    #[command(flatten)]
+    pub selection: PackSelection,
     /// Minimum TLS version: 1.2 or 1.3 [default: 1.2].
     #[arg(long, value_name = "VERSION")]
     pub min_tls_version: Option<String>,
@@ -99,18 +96,26 @@ pub enum ColorChoice {
     Never,
 }
 
-/// `celgate check`.
-#[derive(Debug, clap::Args)]
-pub struct CheckArgs {
-    /// Files, folders (searched for *.yaml, *.yml, *.json) or `-` for stdin.
-    #[arg(required = true, value_name = "PATH")]
-    pub paths: Vec<PathBuf>,
+/// `--packs` and `--framework`, shared by the commands that judge documents.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct PackSelection {
     /// Rule-pack folder or file to use instead of the shipped packs (repeatable).
     #[arg(long = "packs", value_name = "DIR")]
     pub packs: Vec<PathBuf>,
     /// Only use these packs (soc2, gdpr, hipaa, or any loaded pack name; repeatable).
     #[arg(long = "framework", value_name = "NAME")]
     pub frameworks: Vec<String>,
+}
+
+/// `celgate check`.
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// Files, folders (searched for *.yaml, *.yml, *.json) or `-` for stdin.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Which packs to use.
+    #[command(flatten)]
+    pub selection: PackSelection,
     /// Tenant the documents belong to (visible to rules as `request.tenant`).
     #[arg(long, value_name = "NAME")]
     pub tenant: Option<String>,

@@ -14,8 +14,8 @@ use super::{load_engine, CommandError, Streams, EXIT_ERROR};
 
 /// Runs `check`; returns the exit code of design §6.
 pub fn run(args: &CheckArgs, streams: &mut Streams<'_>) -> Result<u8, CommandError> {
-    let (engine, _) = load_engine(&args.packs)?;
-    let engine = engine.filtered(&args.frameworks)?;
+    let (engine, _) = load_engine(&args.selection.packs)?;
+    let engine = engine.filtered(&args.selection.frameworks)?;
     let collected = documents::collect(&args.paths, streams.stdin);
     let namespaces = collected.namespace_labels();
     let results = judge_all(&engine, &collected.documents, &namespaces, args);

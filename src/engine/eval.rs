@@ -264,11 +264,6 @@ struct RuleContext<'a, 'p, 'v> {
     object: &'v serde_json::Value,
 }
 
-/// Where in the document one check of a rule looks.
-struct Target<'j> {
-    item: Option<(&'j serde_json::Value, String)>,
-}
-
 impl<'v> RuleContext<'_, '_, 'v> {
     fn variable_failure(&self, expr: &CompiledExpr) -> Option<ExprFailure> {
         self.failed_variables
@@ -299,7 +294,7 @@ impl<'v> RuleContext<'_, '_, 'v> {
             }
         }
         let Some(queries) = &rule.for_each else {
-            self.check_target(rule, self.scope, &Target { item: None }, findings);
+            self.check_target(rule, self.scope, "", findings);
             return;
         };
         let mut matches = Vec::new();
@@ -316,25 +311,12 @@ impl<'v> RuleContext<'_, '_, 'v> {
             let mut scope = self.scope.new_inner_scope();
             scope.add_variable_as_val("item", json_view(value));
             scope.add_variable_as_val("itemPointer", Box::new(CelString::from(pointer.clone())));
-            self.check_target(
-                rule,
-                &scope,
-                &Target {
-                    item: Some((value, pointer.clone())),
-                },
-                findings,
-            );
+            self.check_target(rule, &scope, pointer, findings);
         }
     }
 
-    fn check_target(
-        &self,
-        rule: &CompiledRule,
-        scope: &Context<'_, 'v>,
-        target: &Target<'_>,
-        findings: &mut Vec<Finding>,
-    ) {
-        let base = target.item.as_ref().map_or("", |(_, p)| p.as_str());
+    /// Checks `validate` in `scope`; `base` is the pointer of the `forEach` item (`""` without).
+    fn check_target(&self, rule: &CompiledRule, scope: &Context<'_, 'v>, base: &str, findings: &mut Vec<Finding>) {
         match self.check_bool(&rule.validate, scope) {
             Ok(true) => {}
             Ok(false) => findings.push(self.violation_finding(rule, scope, base)),

@@ -29,6 +29,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Create a CA and a serving certificate for a cluster Service; print the caBundle.
     Certs(CertsArgs),
+    /// Render the rule reference as Markdown (default: the shipped packs), or check a copy of it.
+    Docs(DocsArgs),
 }
 
 /// `celgate serve` (settings: defaults < config file < `CELGATE_*` env < these flags).
@@ -153,6 +155,20 @@ pub struct EvalArgs {
     /// Extra variable, `NAME=JSON` (e.g. `--var params='{"max": 3}'`, `--var item='{"name": "a"}'`).
     #[arg(long = "var", value_name = "NAME=JSON")]
     pub vars: Vec<String>,
+}
+
+/// `celgate docs`.
+#[derive(Debug, clap::Args)]
+pub struct DocsArgs {
+    /// Which packs to document.
+    #[command(flatten)]
+    pub selection: PackSelection,
+    /// Write the Markdown to this file instead of stdout.
+    #[arg(long, value_name = "FILE", conflicts_with = "check")]
+    pub out: Option<PathBuf>,
+    /// Compare the rendered Markdown with this file: exit 0 when identical, 1 when stale or missing.
+    #[arg(long, value_name = "FILE")]
+    pub check: Option<PathBuf>,
 }
 
 /// `celgate test`.

@@ -14,6 +14,7 @@
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod docs;
 pub mod documents;
 pub mod engine;
 pub mod metrics;

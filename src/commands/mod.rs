@@ -3,6 +3,7 @@
 
 pub mod certs;
 pub mod check;
+pub mod docs;
 pub mod eval;
 pub mod serve;
 pub mod test;
@@ -69,6 +70,7 @@ pub fn run(cli: &Cli, streams: &mut Streams<'_>) -> Result<u8, CommandError> {
         Command::Test(args) => test::run(args, streams),
         Command::Serve(args) => serve::run(args, streams),
         Command::Certs(args) => certs::run(args, streams),
+        Command::Docs(args) => docs::run(args, streams),
     }
 }
 

@@ -9,7 +9,7 @@ use cel::common::types::{CelBool, CelString, DYN_TYPE, STRING_TYPE};
 use cel::common::value::CowVal;
 use cel::{Env, ExecutionError};
 
-use super::equality;
+use super::{equality, functions};
 
 /// Longest expression source accepted, in bytes.
 pub const MAX_EXPRESSION_LEN: usize = 5_000;
@@ -21,8 +21,9 @@ pub const MAX_COMPREHENSION_NESTING: usize = 3;
 /// Largest `lists.range(n)` accepted; the size must be a literal so its cost can be estimated.
 pub const MAX_RANGE: i64 = 10_000;
 
-/// Function namespaces of the extensions: `lists.range(3)` is a call, not a read of `lists`.
-const FUNCTION_NAMESPACES: &[&str] = &["lists", "strings", "math", "base64"];
+/// Function namespaces of the extensions and of celgate's own functions
+/// ([`functions::NAMESPACES`]): `lists.range(3)` is a call, not a read of `lists`.
+const FUNCTION_NAMESPACES: &[&str] = &["lists", "strings", "math", "base64", "promql", "celgate"];
 
 /// Names an expression may read besides comprehension variables.
 pub const ROOT_VARIABLES: &[&str] = &[
@@ -47,6 +48,7 @@ pub fn environment() -> Arc<Env> {
         let _ = env.add_extension(cel::extensions::lists);
         let _ = env.add_extension(cel::extensions::math);
         let _ = env.add_extension(cel::extensions::encoders);
+        functions::register(&mut env);
         let _ = env.add_overload(
             CACHED_MATCHES,
             "celgate_matches_string_string",

@@ -5,6 +5,7 @@ pub mod compile;
 pub mod decision;
 pub mod equality;
 mod eval;
+pub mod functions;
 pub mod input;
 pub mod json_val;
 pub mod load;

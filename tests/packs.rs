@@ -11,7 +11,7 @@ fn shipped_packs_are_complete_and_tested() {
     let found = packs::embedded();
     let engine = Engine::load(&found.packs).expect("shipped packs load");
     let names: BTreeSet<&str> = engine.packs().iter().map(|p| p.metadata.name.as_str()).collect();
-    assert_eq!(names, BTreeSet::from(["gdpr", "hipaa", "soc2"]));
+    assert_eq!(names, BTreeSet::from(["gdpr", "hipaa", "platform", "soc2"]));
 
     let outcomes = celgate::testing::run(&engine, &found.tests);
     let failures: Vec<String> = outcomes

@@ -1,0 +1,181 @@
+//! The shipped packs against manifests shaped like what popular Helm charts render
+//! (`tests/fixtures/real/`): a snapshot of every decision and finding, plus invariants that must
+//! hold whatever the packs become.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use celgate::documents::{self, Collected, Document};
+use celgate::engine::{Decision, Engine, FindingType, Input, Violation};
+
+/// One judged document.
+struct Judged {
+    /// `file#index`, with the file relative to the fixture folder.
+    at: String,
+    kind: String,
+    namespace: String,
+    name: String,
+    /// Effective `data-classification`: own label, else the namespace's, else `None`.
+    classification: Option<String>,
+    decision: Decision,
+}
+
+impl Judged {
+    fn title(&self) -> String {
+        let namespace = if self.namespace.is_empty() {
+            "-"
+        } else {
+            &self.namespace
+        };
+        format!("{} {}/{}/{}", self.at, self.kind, namespace, self.name)
+    }
+}
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/real")
+}
+
+fn label<'a>(value: &'a serde_json::Value, key: &str) -> Option<&'a str> {
+    value.get("metadata")?.get("labels")?.get(key)?.as_str()
+}
+
+fn judge_all() -> Vec<Judged> {
+    let root = fixtures();
+    let collected: Collected = documents::collect(std::slice::from_ref(&root), &mut std::io::empty());
+    assert!(
+        collected.problems.is_empty(),
+        "fixtures must parse: {:?}",
+        collected.problems.iter().map(ToString::to_string).collect::<Vec<_>>()
+    );
+    assert!(!collected.documents.is_empty(), "no documents under {}", root.display());
+    let namespaces = collected.namespace_labels();
+    let engine = Engine::load(&celgate::packs::embedded().packs).expect("shipped packs load");
+    collected
+        .documents
+        .iter()
+        .map(|doc| judge(&engine, &root, doc, &namespaces))
+        .collect()
+}
+
+fn judge(
+    engine: &Engine,
+    root: &Path,
+    doc: &Document,
+    namespaces: &BTreeMap<String, BTreeMap<String, String>>,
+) -> Judged {
+    let namespace = doc.metadata_str("namespace").to_owned();
+    let mut input = Input::new(doc.value.clone());
+    let ns_labels = if namespace.is_empty() {
+        None
+    } else {
+        namespaces.get(&namespace).cloned()
+    };
+    input.namespace_labels.clone_from(&ns_labels);
+    let decision = engine.evaluate(&input);
+    let file = Path::new(&doc.source)
+        .strip_prefix(root)
+        .map_or_else(|_| doc.source.clone(), |p| p.display().to_string());
+    let mut at = format!("{file}#{}", doc.index);
+    if let Some(item) = doc.item {
+        write!(at, "[{item}]").unwrap();
+    }
+    let classification = label(&doc.value, "data-classification")
+        .map(str::to_owned)
+        .or_else(|| ns_labels.as_ref().and_then(|l| l.get("data-classification").cloned()))
+        .map(|c| c.to_ascii_lowercase());
+    Judged {
+        at,
+        kind: input.kind().to_owned(),
+        namespace,
+        name: input.name().to_owned(),
+        classification,
+        decision,
+    }
+}
+
+fn finding_line(v: &Violation) -> String {
+    let pointer = if v.pointer.is_empty() { "(document)" } else { &v.pointer };
+    format!("  [{}] {} @ {}", v.action.as_str(), v.rule, pointer)
+}
+
+fn summary(judged: &[Judged]) -> String {
+    let mut out = String::new();
+    for j in judged {
+        writeln!(
+            out,
+            "{}: {}",
+            j.title(),
+            j.decision.decision.as_str().to_ascii_uppercase()
+        )
+        .unwrap();
+        let mut lines: Vec<String> = j.decision.violations.iter().map(finding_line).collect();
+        lines.sort();
+        for line in lines {
+            writeln!(out, "{line}").unwrap();
+        }
+    }
+    out
+}
+
+#[test]
+fn snapshot_of_shipped_packs_on_real_manifests() {
+    insta::assert_snapshot!("real_manifests", summary(&judge_all()));
+}
+
+/// An evaluation error on a real manifest means a rule does not guard a field that charts
+/// legitimately leave out (or render as null).
+#[test]
+fn no_evaluation_errors_on_real_manifests() {
+    let errors: Vec<String> = judge_all()
+        .iter()
+        .flat_map(|j| {
+            j.decision
+                .violations
+                .iter()
+                .filter(|v| v.finding == FindingType::EvaluationError)
+                .map(move |v| format!("{}: {} @ {}: {}", j.title(), v.rule, v.pointer, v.message))
+        })
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{} evaluation error(s) on real manifests:\n{}",
+        errors.len(),
+        errors.join("\n")
+    );
+}
+
+/// GDPR and HIPAA rules are scoped to objects whose effective classification is pii or phi.
+#[test]
+fn no_privacy_findings_outside_pii_and_phi() {
+    let stray: Vec<String> = judge_all()
+        .iter()
+        .filter(|j| {
+            matches!(
+                j.classification.as_deref(),
+                None | Some("public" | "internal" | "confidential")
+            )
+        })
+        .flat_map(|j| {
+            j.decision
+                .violations
+                .iter()
+                .filter(|v| matches!(v.pack.as_str(), "gdpr" | "hipaa"))
+                .map(move |v| {
+                    format!(
+                        "{} (classification {}): {} @ {}",
+                        j.title(),
+                        j.classification.as_deref().unwrap_or("unlabelled"),
+                        v.rule,
+                        v.pointer
+                    )
+                })
+        })
+        .collect();
+    assert!(
+        stray.is_empty(),
+        "{} GDPR/HIPAA finding(s) on objects that are not pii/phi:\n{}",
+        stray.len(),
+        stray.join("\n")
+    );
+}

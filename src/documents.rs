@@ -110,7 +110,7 @@ pub fn collect(inputs: &[PathBuf], stdin: &mut dyn Read) -> Collected {
         match std::fs::metadata(input) {
             Ok(meta) if meta.is_dir() => {
                 let mut files = Vec::new();
-                if let Err(e) = walk(input, &mut files) {
+                if let Err(e) = crate::files::find(input, &["yaml", "yml", "json"], &mut files) {
                     work.push(Work::Problem(problem(&shown, format!("cannot read folder: {e}"))));
                 }
                 files.sort();
@@ -123,7 +123,7 @@ pub fn collect(inputs: &[PathBuf], stdin: &mut dyn Read) -> Collected {
             Err(e) => work.push(Work::Problem(problem(&shown, e.to_string()))),
         }
     }
-    let parts = run_in_parallel(work);
+    let parts = crate::files::map_in_order(work, 8, do_work);
     let mut collected = Collected::default();
     for part in parts {
         collected.documents.extend(part.documents);
@@ -154,32 +154,6 @@ fn do_work(item: Work) -> Collected {
     collected
 }
 
-/// Does the work on up to 8 threads, returning results in the order of `work`.
-fn run_in_parallel(work: Vec<Work>) -> Vec<Collected> {
-    let workers = std::thread::available_parallelism()
-        .map_or(1, std::num::NonZero::get)
-        .min(8);
-    if workers <= 1 || work.len() < 8 {
-        return work.into_iter().map(do_work).collect();
-    }
-    let chunk = work.len().div_ceil(workers);
-    let mut chunks: Vec<Vec<Work>> = Vec::new();
-    let mut work = work.into_iter().peekable();
-    while work.peek().is_some() {
-        chunks.push(work.by_ref().take(chunk).collect());
-    }
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = chunks
-            .into_iter()
-            .map(|part| scope.spawn(move || part.into_iter().map(do_work).collect::<Vec<_>>()))
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
-            .collect()
-    })
-}
-
 fn problem(source: &str, message: String) -> InputProblem {
     InputProblem {
         source: source.to_owned(),
@@ -187,19 +161,6 @@ fn problem(source: &str, message: String) -> InputProblem {
         location: None,
         message,
     }
-}
-
-fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        let path = entry.path();
-        if entry.file_type()?.is_dir() {
-            walk(&path, files)?;
-        } else if matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml" | "json")) {
-            files.push(path);
-        }
-    }
-    Ok(())
 }
 
 fn read_file(path: &Path, collected: &mut Collected) {

@@ -7,6 +7,7 @@
 //! - [`source`]: reading YAML/JSON documents with their line and column;
 //! - [`packs`]: finding pack files on disk or embedded in the binary;
 //! - [`documents`]: turning files, folders and stdin into documents to check;
+//! - [`files`]: finding files in folders and working on them on every core, in order;
 //! - [`report`]: rendering decisions as text, JSON, SARIF and `JUnit`;
 //! - [`testing`]: running packs' own test cases;
 //! - [`cli`] and [`commands`]: the command line (`check`, `eval`, `test`).
@@ -17,6 +18,7 @@ pub mod config;
 pub mod docs;
 pub mod documents;
 pub mod engine;
+pub mod files;
 pub mod metrics;
 pub mod packs;
 pub mod report;

@@ -128,7 +128,7 @@ fn from_path(path: &Path) -> Result<Found, PacksError> {
     })?;
     let mut files = Vec::new();
     if meta.is_dir() {
-        walk(path, &mut files).map_err(|e| PacksError::Io {
+        crate::files::find(path, &["yaml", "yml"], &mut files).map_err(|e| PacksError::Io {
             path: display.clone(),
             source: e,
         })?;
@@ -186,20 +186,6 @@ fn classify(found: &mut Found, origin: String, text: String, dir: Option<PathBuf
     } else {
         found.packs.push(PackSource { origin, text });
     }
-}
-
-fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        let path = entry.path();
-        let file_type = entry.file_type()?;
-        if file_type.is_dir() {
-            walk(&path, files)?;
-        } else if matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")) {
-            files.push(path);
-        }
-    }
-    Ok(())
 }
 
 /// Reads a UTF-8 text file of at most [`MAX_PACK_FILE_BYTES`].

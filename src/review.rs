@@ -65,8 +65,6 @@ pub struct Review {
     pub object: Value,
     /// `request.oldObject` as sent.
     pub old_object: Option<Value>,
-    /// `request.timeoutSeconds` is not in the review; the caller passes the webhook's timeout.
-    pub dry_run: bool,
 }
 
 /// Parses an AdmissionReview body. `object` and `oldObject` are kept as raw JSON (the exact
@@ -99,12 +97,10 @@ pub fn parse(body: &[u8]) -> Result<Review, ReviewError> {
             uid: None,
         });
     }
-    let dry_run = request.dry_run;
     Ok(Review {
         request,
         object,
         old_object,
-        dry_run,
     })
 }
 
@@ -145,7 +141,7 @@ impl Review {
             tenant: None,
             environment: None,
             params: serde_json::Map::new(),
-            dry_run: self.dry_run,
+            dry_run: self.request.dry_run,
         }
     }
 

@@ -76,29 +76,7 @@ fn judge_all(
     namespaces: &BTreeMap<String, BTreeMap<String, String>>,
     args: &CheckArgs,
 ) -> Vec<DocumentResult> {
-    let workers = std::thread::available_parallelism()
-        .map_or(1, std::num::NonZero::get)
-        .min(8);
-    if workers <= 1 || docs.len() < 16 {
-        return docs.iter().map(|d| judge(engine, d, namespaces, args)).collect();
-    }
-    let chunk = docs.len().div_ceil(workers);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = docs
-            .chunks(chunk)
-            .map(|part| {
-                scope.spawn(move || {
-                    part.iter()
-                        .map(|d| judge(engine, d, namespaces, args))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
-            .collect()
-    })
+    crate::files::map_in_order(docs.iter().collect(), 16, |d| judge(engine, d, namespaces, args))
 }
 
 fn judge(

@@ -179,8 +179,6 @@ pub struct CompiledExpr {
     pub free_variables: BTreeSet<String>,
     /// Pack variables it reads as `variables.<name>`.
     pub pack_variables: BTreeSet<String>,
-    /// Number of nodes in the tree.
-    pub nodes: usize,
     /// Deepest nesting of comprehensions.
     pub comprehension_depth: usize,
     /// Largest collection the expression itself writes (list literals, `lists.range`).
@@ -246,7 +244,6 @@ pub fn compile_with_roots(env: &Env, source: &str, extra: &[&str]) -> Result<Com
         source: source.to_owned(),
         free_variables: facts.free,
         pack_variables: facts.pack_variables,
-        nodes: facts.nodes,
         comprehension_depth: facts.comprehension_depth,
         max_literal_collection: facts.max_literal_collection,
         cost: cost_polynomial(program.expression()),
@@ -402,7 +399,6 @@ fn syntax_error(errors: &cel::ParseErrors) -> CompileError {
 struct Facts {
     free: BTreeSet<String>,
     pack_variables: BTreeSet<String>,
-    nodes: usize,
     max_depth: usize,
     comprehension_depth: usize,
     max_literal_collection: usize,
@@ -413,7 +409,6 @@ struct Facts {
 fn analyse(root: &IdedExpr, facts: &mut Facts) {
     let mut stack: Vec<(&IdedExpr, usize, usize, Arc<Vec<String>>)> = vec![(root, 1, 0, Arc::new(Vec::new()))];
     while let Some((node, depth, comp, bound)) = stack.pop() {
-        facts.nodes += 1;
         facts.max_depth = facts.max_depth.max(depth);
         facts.comprehension_depth = facts.comprehension_depth.max(comp);
         match &node.expr {

@@ -81,18 +81,11 @@ pub(crate) fn run_rules(
     if matched.is_empty() {
         return pass;
     }
-    let request = input.request_json();
-    let namespace_object = input.namespace_object_json();
-    let null = serde_json::Value::Null;
-    let old_object = input.old_object.as_ref().unwrap_or(&null);
+    let derived = DerivedDocuments::of(input);
     let params: Vec<Cow<'_, serde_json::Value>> = matched.iter().map(|(p, _)| merged_params(p, input)).collect();
 
-    let mut stats = ValueStats::default();
     let mut root = Context::with_env(Arc::clone(env));
-    root.add_variable_as_val("object", view(object, &mut stats));
-    root.add_variable_as_val("oldObject", view(old_object, &mut stats));
-    root.add_variable_as_val("request", view(&request, &mut stats));
-    root.add_variable_as_val("namespaceObject", view(&namespace_object, &mut stats));
+    let stats = bind_roots(&mut root, input, object, &derived);
 
     let for_each = ForEachCache::default();
     for ((pack, rules), params) in matched.iter().zip(&params) {
@@ -129,6 +122,43 @@ fn merged_params<'a>(pack: &'a CompiledPack, input: &Input) -> Cow<'a, serde_jso
         params.insert(k.clone(), v.clone());
     }
     Cow::Owned(serde_json::Value::Object(params))
+}
+
+/// The JSON documents CEL's `request` and `namespaceObject` are views of, derived from an
+/// input once per pass.
+pub(crate) struct DerivedDocuments {
+    request: serde_json::Value,
+    namespace_object: serde_json::Value,
+}
+
+impl DerivedDocuments {
+    pub(crate) fn of(input: &Input) -> Self {
+        DerivedDocuments {
+            request: input.request_json(),
+            namespace_object: input.namespace_object_json(),
+        }
+    }
+}
+
+static NULL: serde_json::Value = serde_json::Value::Null;
+
+/// Binds `object`, `oldObject`, `request` and `namespaceObject` in `ctx` (every rule's root
+/// scope, and `celgate eval`'s), returning the size facts of what was bound.
+pub(crate) fn bind_roots<'v>(
+    ctx: &mut Context<'_, 'v>,
+    input: &'v Input,
+    object: &'v serde_json::Value,
+    derived: &'v DerivedDocuments,
+) -> ValueStats {
+    let mut stats = ValueStats::default();
+    ctx.add_variable_as_val("object", view(object, &mut stats));
+    ctx.add_variable_as_val(
+        "oldObject",
+        view(input.old_object.as_ref().unwrap_or(&NULL), &mut stats),
+    );
+    ctx.add_variable_as_val("request", view(&derived.request, &mut stats));
+    ctx.add_variable_as_val("namespaceObject", view(&derived.namespace_object, &mut stats));
+    stats
 }
 
 /// Computes the needed variables in declaration order; returns the `variables` map and the

@@ -196,18 +196,10 @@ impl Engine {
         let env = compile::environment();
         let extra: Vec<&str> = variables.iter().map(|(name, _)| name.as_str()).collect();
         let expr = compile::compile_with_roots(&env, source, &extra)?;
-        let request = input.request_json();
-        let namespace_object = input.namespace_object_json();
-        let null = serde_json::Value::Null;
+        let derived = eval::DerivedDocuments::of(input);
         let params = serde_json::Value::Object(input.params.clone());
         let mut ctx = Context::with_env(env);
-        ctx.add_variable_as_val("object", json_val::json_view(&input.object));
-        ctx.add_variable_as_val(
-            "oldObject",
-            json_val::json_view(input.old_object.as_ref().unwrap_or(&null)),
-        );
-        ctx.add_variable_as_val("request", json_val::json_view(&request));
-        ctx.add_variable_as_val("namespaceObject", json_val::json_view(&namespace_object));
+        eval::bind_roots(&mut ctx, input, &input.object, &derived);
         ctx.add_variable_as_val("params", json_val::json_view(&params));
         for (name, json) in variables {
             ctx.add_variable_as_val(name.clone(), json_val::json_view(json));

@@ -30,7 +30,9 @@ impl ValueStats {
     }
 }
 
-/// Converts `json` to a CEL value borrowing from it, recording size facts in `stats`.
+/// Converts `json` eagerly to a CEL value borrowing from it, recording size facts in `stats`.
+/// The engine binds zero-copy views instead ([`super::json_val`]); this conversion is the
+/// reference the views are tested against and benchmarked with.
 pub fn json_to_val<'v>(json: &'v serde_json::Value, stats: &mut ValueStats) -> Box<dyn Val + 'v> {
     stats.nodes += 1;
     match json {
@@ -58,32 +60,6 @@ pub fn json_to_val<'v>(json: &'v serde_json::Value, stats: &mut ValueStats) -> B
                 entries.insert(CelMapKey::from(k.as_str()), json_to_val(v, stats));
             }
             Box::new(CelMap::from(entries))
-        }
-    }
-}
-
-/// Converts an owned JSON value to a `cel::Value` (for values built once, such as pack params).
-pub fn json_to_value(json: &serde_json::Value) -> Value {
-    match json {
-        serde_json::Value::Null => Value::Null,
-        serde_json::Value::Bool(b) => Value::Bool(*b),
-        serde_json::Value::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                Value::Int(i)
-            } else if let Some(u) = n.as_u64() {
-                Value::UInt(u)
-            } else {
-                Value::Float(n.as_f64().unwrap_or(f64::NAN))
-            }
-        }
-        serde_json::Value::String(s) => Value::String(s.clone().into()),
-        serde_json::Value::Array(items) => Value::List(items.iter().map(json_to_value).collect::<Vec<_>>().into()),
-        serde_json::Value::Object(map) => {
-            let entries: HashMap<cel::objects::Key, Value> = map
-                .iter()
-                .map(|(k, v)| (cel::objects::Key::String(k.clone().into()), json_to_value(v)))
-                .collect();
-            Value::Map(cel::objects::Map { map: entries.into() })
         }
     }
 }

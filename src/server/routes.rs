@@ -223,7 +223,7 @@ async fn admission(state: &Arc<ServerState>, req: Request<Incoming>, mutating: b
         kind = %review.request.kind.kind,
         namespace = review.request.namespace.as_deref().unwrap_or(""),
         operation = ?review.request.operation,
-        dry_run = review.dry_run,
+        dry_run = review.request.dry_run,
         decision = tracing::field::Empty,
         duration_ms = tracing::field::Empty,
     );

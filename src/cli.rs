@@ -31,6 +31,27 @@ pub enum Command {
     Certs(CertsArgs),
     /// Render the rule reference as Markdown (default: the shipped packs), or check a copy of it.
     Docs(DocsArgs),
+    /// Check-API bearer tokens for tenants.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+/// `celgate token ...`.
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Print a fresh random token for a tenant and the line that puts its hash in the config.
+    New(TokenNewArgs),
+}
+
+/// `celgate token new`.
+#[derive(Debug, clap::Args)]
+pub struct TokenNewArgs {
+    /// The tenant the token is for.
+    #[arg(long, value_name = "NAME")]
+    pub tenant: String,
+    /// What the token is for (shown in logs, e.g. `ci`).
+    #[arg(long, value_name = "NAME", default_value = "ci")]
+    pub name: String,
 }
 
 /// `celgate serve` (settings: defaults < config file < `CELGATE_*` env < these flags).
@@ -118,10 +139,15 @@ pub struct CheckArgs {
     /// Which packs to use.
     #[command(flatten)]
     pub selection: PackSelection,
-    /// Tenant the documents belong to (visible to rules as `request.tenant`).
+    /// Config file (`celgate.yaml`) whose tenants, environments, modes and exceptions apply.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Tenant the documents belong to (visible to rules as `request.tenant`); with `--config`,
+    /// its modes, params and exceptions apply (without it, each document's namespace decides).
     #[arg(long, value_name = "NAME")]
     pub tenant: Option<String>,
-    /// Environment the documents are for (visible to rules as `request.environment`).
+    /// Environment the documents are for (visible to rules as `request.environment`); with
+    /// `--config`, its mode overrides apply.
     #[arg(long, value_name = "NAME")]
     pub environment: Option<String>,
     /// Output format.

@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::tenant::TenancySpec;
+
 /// Minimum TLS protocol version the server accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MinTlsVersion {
@@ -146,6 +148,28 @@ struct FileConfig {
     reload: FileReload,
     #[serde(default)]
     shutdown: FileShutdown,
+    // Tenancy (read by `serve` and by `check --config`; see `crate::tenant`).
+    environment: Option<String>,
+    #[serde(default)]
+    tenants: Vec<crate::tenant::spec::TenantSpec>,
+    #[serde(default)]
+    environments: Vec<crate::tenant::spec::EnvironmentSpec>,
+    #[serde(default)]
+    exceptions: Vec<crate::tenant::spec::ExceptionSpec>,
+    #[serde(default)]
+    exception_policy: crate::tenant::spec::ExceptionPolicySpec,
+}
+
+impl FileConfig {
+    fn tenancy(&self) -> TenancySpec {
+        TenancySpec {
+            environment: self.environment.clone(),
+            tenants: self.tenants.clone(),
+            environments: self.environments.clone(),
+            exceptions: self.exceptions.clone(),
+            exception_policy: self.exception_policy.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -249,20 +273,42 @@ fn to_usize(setting: &'static str, value: u64, origin: &str) -> Result<usize, Co
         .map_err(|_| invalid(setting, &value.to_string(), origin, "too large"))
 }
 
-fn apply_file(config: &mut ServeConfig, path: &Path) -> Result<(), ConfigError> {
-    let shown = path.display().to_string();
+/// Reads and checks the whole config file (unknown keys are errors) and returns its tenancy
+/// sections: what `check --config` and the server's config reload use.
+pub fn read_tenancy(path: &Path) -> Result<TenancySpec, ConfigError> {
+    read_file(path).map(|f| f.tenancy())
+}
+
+/// Reads the config file from already-read `text` (the reloader reads the bytes itself to see
+/// whether they changed).
+pub fn parse_tenancy(path: &Path, text: &str) -> Result<TenancySpec, ConfigError> {
+    parse_file(path, text).map(|f| f.tenancy())
+}
+
+fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    })?;
+    parse_file(path, &text)
+}
+
+fn parse_file(path: &Path, text: &str) -> Result<FileConfig, ConfigError> {
     let file_error = |message: String| ConfigError::File {
-        path: shown.clone(),
+        path: path.display().to_string(),
         message,
     };
-    let text = std::fs::read_to_string(path).map_err(|e| file_error(e.to_string()))?;
-    let docs = crate::source::parse_documents(&text).map_err(|e| file_error(e.to_string()))?;
+    let docs = crate::source::parse_documents(text).map_err(|e| file_error(e.to_string()))?;
     let value = match docs.into_iter().next() {
         Some(doc) => doc.value,
         None => serde_json::Value::Object(serde_json::Map::new()),
     };
-    let file: FileConfig =
-        serde_path_to_error::deserialize(value).map_err(|e| file_error(format!("{}: {}", e.path(), e.inner())))?;
+    serde_path_to_error::deserialize(value).map_err(|e| file_error(format!("{}: {}", e.path(), e.inner())))
+}
+
+fn apply_file(config: &mut ServeConfig, path: &Path) -> Result<(), ConfigError> {
+    let shown = path.display().to_string();
+    let file = read_file(path)?;
     let origin = format!("config file {shown}");
     if let Some(v) = &file.listen {
         config.listen = parse_addr("listen", v, &origin)?;

@@ -25,4 +25,5 @@ pub mod report;
 pub mod review;
 pub mod server;
 pub mod source;
+pub mod tenant;
 pub mod testing;

@@ -26,6 +26,8 @@ pub struct ReviewLabels {
     pub route: String,
     /// allow, deny or patch.
     pub decision: String,
+    /// Tenant the review was judged for (`""` when none).
+    pub tenant: String,
 }
 
 /// Labels of `celgate_decisions_total` (one per finding).
@@ -39,6 +41,8 @@ pub struct FindingLabels {
     pub action: String,
     /// Decision of the whole review.
     pub decision: String,
+    /// Tenant the review was judged for (`""` when none).
+    pub tenant: String,
 }
 
 /// Labels of the route latency histogram.
@@ -137,10 +141,12 @@ impl Metrics {
     /// Counts one decision and its findings.
     pub fn record_decision(&self, route: &str, decision: &Decision) {
         let verdict = decision.decision.as_str().to_owned();
+        let tenant = decision.tenant.clone().unwrap_or_default();
         self.reviews
             .get_or_create(&ReviewLabels {
                 route: route.to_owned(),
                 decision: verdict.clone(),
+                tenant: tenant.clone(),
             })
             .inc();
         for v in &decision.violations {
@@ -150,6 +156,7 @@ impl Metrics {
                     rule: v.rule.clone(),
                     action: v.action.as_str().to_owned(),
                     decision: verdict.clone(),
+                    tenant: tenant.clone(),
                 })
                 .inc();
         }

@@ -152,10 +152,20 @@ impl Review {
         let mut response = AdmissionResponse::from(&self.request);
         response.warnings = (!decision.warnings.is_empty()).then(|| decision.warnings.clone());
         for v in decision.violations.iter().filter(|v| v.action == Action::Audit) {
-            response.audit_annotations.insert(
-                audit_key(&v.rule),
-                truncate(&format!("{} ({})", v.message, v.controls.join(", ")), 1024),
-            );
+            let mut text = format!("{} ({})", v.message, v.controls.join(", "));
+            if let Some(x) = &v.exception {
+                text = format!("{text}; {}", crate::report::exception_line(x));
+            } else if let Some(mode) = &v.mode {
+                text = format!("{text}; mode {} set by {}", mode.mode.as_str(), mode.source);
+            }
+            response
+                .audit_annotations
+                .insert(audit_key(&v.rule), truncate(&text, 1024));
+        }
+        for (key, value) in [("tenant", &decision.tenant), ("environment", &decision.environment)] {
+            if let Some(value) = value {
+                response.audit_annotations.insert(key.to_owned(), truncate(value, 1024));
+            }
         }
         let mut patch_b64 = None;
         match decision.decision {
@@ -234,15 +244,31 @@ pub fn denial_message(decision: &Decision) -> String {
         .iter()
         .filter(|v| matches!(v.action, Action::Deny | Action::Patch))
         .collect();
-    let mut lines = vec![format!("celgate denied the request: {} finding(s)", blocking.len())];
+    let scope: Vec<String> = [("tenant", &decision.tenant), ("environment", &decision.environment)]
+        .into_iter()
+        .filter_map(|(what, name)| name.as_ref().map(|n| format!("{what} {n}")))
+        .collect();
+    let scope = if scope.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", scope.join(", "))
+    };
+    let mut lines = vec![format!(
+        "celgate denied the request{scope}: {} finding(s)",
+        blocking.len()
+    )];
     for v in blocking.iter().take(MAX_DENIAL_FINDINGS) {
         let field = if v.pointer.is_empty() {
             String::new()
         } else {
             format!(" at {}", v.pointer)
         };
+        let mode = match &v.mode {
+            Some(m) if m.source != "rule default" => format!(" [mode {} set by {}]", m.mode.as_str(), m.source),
+            _ => String::new(),
+        };
         lines.push(format!(
-            "[{}] {} ({}){}: {} Fix: {}",
+            "[{}] {} ({}){}: {} Fix: {}{mode}",
             v.rule,
             v.title,
             v.controls.join(", "),

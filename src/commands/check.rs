@@ -6,19 +6,47 @@ use std::path::{Component, Path, PathBuf};
 
 use crate::cli::{CheckArgs, ColorChoice, Format};
 use crate::documents::{self, Document};
-use crate::engine::{Engine, Input, Verdict};
+use crate::engine::{Engine, Input, NoOverrides, Verdict};
 use crate::report::{self, CheckReport, DocumentResult, PackInfo};
 use crate::source;
+use crate::tenant::{EnvironmentRef, Scope, Tenancy};
 
-use super::{load_engine, CommandError, Streams, EXIT_ERROR};
+use super::{load_engine, load_tenancy, CommandError, Streams, EXIT_ERROR};
+
+/// The tenancy a check runs under: the config's, with the tenant and environment the flags name.
+struct CheckTenancy {
+    tenancy: Tenancy,
+    now: chrono::DateTime<chrono::Utc>,
+}
 
 /// Runs `check`; returns the exit code of design §6.
 pub fn run(args: &CheckArgs, streams: &mut Streams<'_>) -> Result<u8, CommandError> {
     let (engine, _) = load_engine(&args.selection.packs)?;
     let engine = engine.filtered(&args.selection.frameworks)?;
+    let tenancy = match &args.config {
+        Some(path) => {
+            let now = chrono::Utc::now();
+            let tenancy = load_tenancy(path, &engine, now)?;
+            if let Some(name) = &args.tenant {
+                tenancy.tenant(name)?;
+            }
+            if let Some(name) = &args.environment {
+                tenancy.environment(name)?;
+            }
+            for id in tenancy.expired_exceptions() {
+                writeln!(
+                    streams.stderr,
+                    "warning: exception {id} in {} has expired and no longer applies",
+                    path.display()
+                )?;
+            }
+            Some(CheckTenancy { tenancy, now })
+        }
+        None => None,
+    };
     let collected = documents::collect(&args.paths, streams.stdin);
     let namespaces = collected.namespace_labels();
-    let results = judge_all(&engine, &collected.documents, &namespaces, args);
+    let results = judge_all(&engine, tenancy.as_ref(), &collected.documents, &namespaces, args);
     let report = CheckReport {
         results,
         problems: collected.problems,
@@ -72,15 +100,35 @@ pub fn run(args: &CheckArgs, streams: &mut Streams<'_>) -> Result<u8, CommandErr
 /// Judges every document, spreading the work over the machine's cores.
 fn judge_all(
     engine: &Engine,
+    tenancy: Option<&CheckTenancy>,
     docs: &[Document],
     namespaces: &BTreeMap<String, BTreeMap<String, String>>,
     args: &CheckArgs,
 ) -> Vec<DocumentResult> {
-    crate::files::map_in_order(docs.iter().collect(), 16, |d| judge(engine, d, namespaces, args))
+    crate::files::map_in_order(docs.iter().collect(), 16, |d| {
+        judge(engine, tenancy, d, namespaces, args)
+    })
+}
+
+/// The scope of one document: the `--tenant` (else the tenant owning its namespace) and the
+/// `--environment` (else the one its namespace maps to, else the config's default).
+fn scope_of<'a>(t: &'a CheckTenancy, input: &Input, args: &CheckArgs) -> Scope<'a> {
+    let by_namespace = Scope::of_input(&t.tenancy, input, t.now);
+    let tenant = match &args.tenant {
+        Some(name) => t.tenancy.tenant(name).ok(),
+        None => by_namespace.tenant_ref(),
+    };
+    let namespace = input.effective_namespace();
+    let environment: Option<EnvironmentRef<'_>> = match &args.environment {
+        Some(name) => t.tenancy.environment(name).ok(),
+        None => t.tenancy.environment_of_namespace(tenant, namespace),
+    };
+    Scope::new(&t.tenancy, tenant, environment, t.now)
 }
 
 fn judge(
     engine: &Engine,
+    tenancy: Option<&CheckTenancy>,
     doc: &Document,
     namespaces: &BTreeMap<String, BTreeMap<String, String>>,
     args: &CheckArgs,
@@ -92,7 +140,14 @@ fn judge(
     if !namespace.is_empty() {
         input.namespace_labels = namespaces.get(namespace).cloned();
     }
-    let decision = engine.evaluate(&input);
+    let decision = match tenancy {
+        Some(t) => {
+            let scope = scope_of(t, &input, args);
+            scope.prepare(&mut input);
+            engine.evaluate_with(&input, &scope)
+        }
+        None => engine.evaluate_with(&input, &NoOverrides),
+    };
     let locations = decision.violations.iter().map(|v| doc.locate(&v.pointer)).collect();
     DocumentResult {
         source: doc.source.clone(),

@@ -7,6 +7,7 @@ pub mod docs;
 pub mod eval;
 pub mod serve;
 pub mod test;
+pub mod token;
 
 use std::io::{Read, Write};
 
@@ -45,6 +46,18 @@ pub enum CommandError {
     /// The server's packs could not be loaded.
     #[error(transparent)]
     ServerPacks(#[from] crate::server::LoadError),
+    /// The tenancy sections of the config file do not fit the loaded packs.
+    #[error("config file {path}:\n{errors}")]
+    Tenancy {
+        /// The config file.
+        path: String,
+        /// Every problem.
+        #[source]
+        errors: crate::tenant::TenancyErrors,
+    },
+    /// `--tenant` / `--environment` named something the config does not have.
+    #[error(transparent)]
+    UnknownName(#[from] crate::tenant::UnknownName),
     /// Writing output failed.
     #[error("cannot write output: {0}")]
     Output(#[from] std::io::Error),
@@ -71,6 +84,7 @@ pub fn run(cli: &Cli, streams: &mut Streams<'_>) -> Result<u8, CommandError> {
         Command::Serve(args) => serve::run(args, streams),
         Command::Certs(args) => certs::run(args, streams),
         Command::Docs(args) => docs::run(args, streams),
+        Command::Token(crate::cli::TokenCommand::New(args)) => token::new(args, streams),
     }
 }
 
@@ -95,4 +109,17 @@ pub fn load_engine(pack_paths: &[std::path::PathBuf]) -> Result<(Engine, packs::
     }
     let engine = Engine::load(&found.packs)?;
     Ok((engine, found))
+}
+
+/// The tenancy of the config file at `path`, checked against `engine`, as of `now`.
+pub fn load_tenancy(
+    path: &std::path::Path,
+    engine: &Engine,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<crate::tenant::Tenancy, CommandError> {
+    let spec = crate::config::read_tenancy(path)?;
+    crate::tenant::Tenancy::build(&spec, engine, now).map_err(|errors| CommandError::Tenancy {
+        path: path.display().to_string(),
+        errors,
+    })
 }

@@ -26,7 +26,7 @@ pub fn run(args: &ServeArgs, _streams: &mut Streams<'_>) -> Result<u8, CommandEr
         .enable_all()
         .build()
         .map_err(CommandError::Output)?;
-    runtime.block_on(serve(config))?;
+    runtime.block_on(serve(config, args.config.clone()))?;
     Ok(EXIT_OK)
 }
 
@@ -42,7 +42,7 @@ pub fn tls_settings(config: &ServeConfig) -> tls::TlsSettings {
     settings
 }
 
-async fn serve(config: ServeConfig) -> Result<(), CommandError> {
+async fn serve(config: ServeConfig, config_file: Option<std::path::PathBuf>) -> Result<(), CommandError> {
     let settings = tls_settings(&config);
     if let Some(ca) = tls::ensure_dev_certificates(&settings)? {
         tracing::warn!(
@@ -62,15 +62,27 @@ async fn serve(config: ServeConfig) -> Result<(), CommandError> {
         PackSourceSpec::Paths(config.packs.clone())
     };
     let mut reloader = Reloader::new(spec, config.frameworks.clone(), Some(watcher));
+    if let Some(path) = config_file {
+        reloader = reloader.with_config(path);
+    }
     let engine = reloader
         .load_packs()?
         .ok_or_else(|| CommandError::Usage("no rule packs loaded".to_owned()))?;
+    let tenancy = reloader.load_tenancy(&engine)?.unwrap_or_default();
+    if !tenancy.is_empty() {
+        tracing::info!(
+            tenants = tenancy.tenants().len(),
+            expired_exceptions = ?tenancy.expired_exceptions(),
+            "tenancy loaded; the check API requires bearer tokens"
+        );
+    }
     tracing::info!(
         packs = engine.packs().len(),
         rules = engine.rule_count(),
         "rule packs loaded"
     );
     let state = ServerState::new(engine, loaded.config, config.limits.clone());
+    state.tenancy.store(Arc::new(tenancy));
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| CommandError::Usage(format!("cannot listen on {}: {e}", config.listen)))?;

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::overrides::{AppliedMode, ExceptionUse};
 use super::pack::{Action, Severity};
 
 /// The verdict on one input.
@@ -65,6 +66,12 @@ pub struct Violation {
     /// True when the rule's patch was applied and fixed this finding.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub patched: bool,
+    /// The tenant or environment mode that changed the rule's action, and why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mode: Option<AppliedMode>,
+    /// The exception that covers this finding (or matched but expired).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exception: Option<ExceptionUse>,
 }
 
 /// One RFC 6902 operation of the emitted patch, with the rule that produced it.
@@ -93,6 +100,12 @@ pub struct Decision {
     /// Ids of the rules that applied to the input and were evaluated.
     #[serde(skip)]
     pub evaluated_rules: Vec<String>,
+    /// The tenant the input was judged for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
+    /// The environment the input was judged for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
 }
 
 impl Decision {
@@ -105,6 +118,8 @@ impl Decision {
             patch: Vec::new(),
             patched_object: None,
             evaluated_rules: Vec::new(),
+            tenant: None,
+            environment: None,
         }
     }
 

@@ -15,6 +15,7 @@ use super::decision::{FindingType, Violation};
 use super::input::Input;
 use super::json_val::{json_stats, json_view, to_value};
 use super::load::{CompiledPack, CompiledRule};
+use super::overrides::{Mode, Overrides};
 use super::pack::{Action, OnError};
 use super::patch::ResolvedOp;
 use super::value::{display_value, value_to_json, ValueStats};
@@ -66,14 +67,23 @@ pub(crate) fn run_rules(
     packs: &[Arc<CompiledPack>],
     input: &Input,
     object: &serde_json::Value,
+    overrides: &dyn Overrides,
 ) -> Pass {
     let mut pass = Pass::default();
+    let switched_off = |pack: &CompiledPack, rule: &CompiledRule| {
+        overrides
+            .mode(&pack.metadata.name, &rule.spec.id)
+            .is_some_and(|m| m.mode == Mode::Off)
+    };
     let matched: Vec<(&CompiledPack, Vec<&Arc<CompiledRule>>)> = packs
         .iter()
         .map(|p| {
             (
                 p.as_ref(),
-                p.rules.iter().filter(|r| r.matcher.matches(input)).collect::<Vec<_>>(),
+                p.rules
+                    .iter()
+                    .filter(|r| r.matcher.matches(input) && !switched_off(p, r))
+                    .collect::<Vec<_>>(),
             )
         })
         .filter(|(_, rules)| !rules.is_empty())
@@ -462,6 +472,8 @@ impl<'v> RuleContext<'_, '_, 'v> {
                 pointer,
                 remediation: rule.spec.remediation.clone(),
                 patched: false,
+                mode: None,
+                exception: None,
             },
             ops: Vec::new(),
         }

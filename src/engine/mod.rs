@@ -9,6 +9,7 @@ pub mod functions;
 pub mod input;
 pub mod json_val;
 pub mod load;
+pub mod overrides;
 pub mod pack;
 mod pack_error;
 pub mod patch;
@@ -24,6 +25,7 @@ use cel::{Context, Env};
 pub use decision::{Decision, FindingType, PatchOp, Verdict, Violation};
 pub use input::{Input, Operation, UserInfo};
 pub use load::{CompiledPack, CompiledRule, LoadErrors, PackError, PackSource};
+pub use overrides::{AppliedMode, ExceptionUse, Mode, NoOverrides, Overrides};
 pub use pack::{Action, OnError, Severity};
 
 use eval::{run_rules, Finding};
@@ -115,9 +117,31 @@ impl Engine {
         })
     }
 
-    /// Judges one input.
+    /// Judges one input with every rule as its pack wrote it.
     pub fn evaluate(&self, input: &Input) -> Decision {
-        let first = run_rules(&self.env, &self.packs, input, &input.object);
+        self.evaluate_with(input, &NoOverrides)
+    }
+
+    /// Judges one input with the modes and exceptions `overrides` decides (a tenant's view).
+    pub fn evaluate_with(&self, input: &Input, overrides: &dyn Overrides) -> Decision {
+        let mut decision = self.judge(input, overrides);
+        decision.tenant = overrides.tenant().or(input.tenant.as_deref()).map(str::to_owned);
+        decision.environment = overrides
+            .environment()
+            .or(input.environment.as_deref())
+            .map(str::to_owned);
+        decision
+    }
+
+    fn judge(&self, input: &Input, overrides: &dyn Overrides) -> Decision {
+        let pass = |object: &serde_json::Value| {
+            let mut pass = run_rules(&self.env, &self.packs, input, object, overrides);
+            for finding in &mut pass.findings {
+                apply_overrides(finding, input, overrides);
+            }
+            pass
+        };
+        let first = pass(&input.object);
         let blocking = |f: &Finding| f.violation.action == Action::Deny;
         let patching: Vec<&Finding> = first
             .findings
@@ -155,7 +179,7 @@ impl Engine {
             return finish(decision, findings, Verdict::Deny);
         }
         let (patched, ops) = builder.finish();
-        let second = run_rules(&self.env, &self.packs, input, &patched);
+        let second = pass(&patched);
         let still_failing = second
             .findings
             .iter()
@@ -206,6 +230,40 @@ impl Engine {
         }
         let result = cel::Value::resolve_val(&expr.expr, &ctx)?;
         Ok(value::value_to_json(&json_val::to_value(&*result)?))
+    }
+}
+
+/// Changes a finding's action by the mode that applies to its rule, then by an exception that
+/// covers it; a finding that no longer patches drops its ops.
+fn apply_overrides(finding: &mut Finding, input: &Input, overrides: &dyn Overrides) {
+    let violation = &mut finding.violation;
+    match overrides.mode(&violation.pack, &violation.rule) {
+        Some(applied) => {
+            violation.action = applied.mode.apply(violation.action, violation.finding);
+            violation.mode = Some(applied);
+        }
+        // With a tenant or environment in play every finding says which mode applied.
+        None if overrides.tenant().is_some() || overrides.environment().is_some() => {
+            violation.mode = Some(AppliedMode {
+                mode: Mode::of_action(violation.action),
+                source: "rule default".to_owned(),
+            });
+        }
+        None => {}
+    }
+    if let Some(exception) = overrides.exception(&violation.rule, input) {
+        if exception.expired {
+            violation.message = format!(
+                "{} (exception {} expired on {}; it no longer applies)",
+                violation.message, exception.id, exception.expires
+            );
+        } else {
+            violation.action = Action::Audit;
+        }
+        violation.exception = Some(exception);
+    }
+    if violation.action != Action::Patch {
+        finding.ops.clear();
     }
 }
 

@@ -171,7 +171,8 @@ fn globs(patterns: &[String]) -> Result<Vec<GlobMatcher>, MatchError> {
         .collect()
 }
 
-fn check_selector(selector: &LabelSelector) -> Result<(), MatchError> {
+/// Checks a selector's expressions are well formed (`In`/`NotIn` need values, `Exists`/`DoesNotExist` take none).
+pub fn check_selector(selector: &LabelSelector) -> Result<(), MatchError> {
     for req in &selector.match_expressions {
         let needs_values = matches!(req.operator, SelectorOperator::In | SelectorOperator::NotIn);
         if needs_values && req.values.is_empty() {

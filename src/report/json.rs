@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::{CheckReport, DocumentResult};
-use crate::engine::{Action, FindingType, Severity, Verdict};
+use crate::engine::{Action, AppliedMode, ExceptionUse, FindingType, Severity, Verdict};
 
 /// One document's record, fields in the order of design §6.
 #[derive(Debug, Serialize)]
@@ -26,6 +26,12 @@ pub struct Record<'a> {
     pub namespace: &'a str,
     /// allow, deny or patch.
     pub decision: Verdict,
+    /// Tenant the document was judged for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<&'a str>,
+    /// Environment the document was judged for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub environment: Option<&'a str>,
     /// Findings, most severe first.
     pub violations: Vec<ViolationRecord<'a>>,
     /// Warning texts.
@@ -65,6 +71,12 @@ pub struct ViolationRecord<'a> {
     /// True when the rule's patch fixed it.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub patched: bool,
+    /// The mode that applied and which configuration layer set it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mode: Option<&'a AppliedMode>,
+    /// The exception used (or matched but expired).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exception: Option<&'a ExceptionUse>,
 }
 
 /// The record for one document.
@@ -90,6 +102,8 @@ pub fn document_record(result: &DocumentResult) -> Record<'_> {
                 column: loc.map(|l| l.column),
                 remediation: &v.remediation,
                 patched: v.patched,
+                mode: v.mode.as_ref(),
+                exception: v.exception.as_ref(),
             }
         })
         .collect();
@@ -102,6 +116,8 @@ pub fn document_record(result: &DocumentResult) -> Record<'_> {
         name: &result.name,
         namespace: &result.namespace,
         decision: result.decision.decision,
+        tenant: result.decision.tenant.as_deref(),
+        environment: result.decision.environment.as_deref(),
         violations,
         warnings: &result.decision.warnings,
         patch: result.decision.json_patch(),

@@ -141,3 +141,20 @@ impl DocumentResult {
         s
     }
 }
+
+/// One line on an exception: `exception EXC-1 (owner: team-a, ticket: SEC-9) until 2026-12-31: reason`,
+/// or that it matched but has expired.
+pub fn exception_line(x: &crate::engine::ExceptionUse) -> String {
+    let ticket = x.ticket.as_ref().map(|t| format!(", ticket: {t}")).unwrap_or_default();
+    if x.expired {
+        format!(
+            "exception {} (owner: {}{ticket}) expired on {}; it no longer applies",
+            x.id, x.owner, x.expires
+        )
+    } else {
+        format!(
+            "exception {} (owner: {}{ticket}) until {}: {}",
+            x.id, x.owner, x.expires, x.reason
+        )
+    }
+}

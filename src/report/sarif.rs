@@ -182,6 +182,18 @@ fn result(document: &DocumentResult, v: &Violation, location: Option<Location>, 
     if v.patched {
         properties["patched"] = Value::Bool(true);
     }
+    if let Some(mode) = &v.mode {
+        properties["mode"] = json!({ "mode": mode.mode.as_str(), "source": mode.source });
+    }
+    if let Some(x) = &v.exception {
+        properties["exception"] = serde_json::to_value(x).unwrap_or(Value::Null);
+    }
+    if let Some(tenant) = &document.decision.tenant {
+        properties["tenant"] = Value::from(tenant.as_str());
+    }
+    if let Some(environment) = &document.decision.environment {
+        properties["environment"] = Value::from(environment.as_str());
+    }
     json!({
         "ruleId": v.rule,
         "ruleIndex": rule_index,

@@ -107,6 +107,17 @@ fn render_document(out: &mut String, painter: &Painter, result: &DocumentResult)
     if let Some(item) = result.item {
         let _ = write!(out, " (list item {})", item + 1);
     }
+    let scope: Vec<String> = [
+        ("tenant", &result.decision.tenant),
+        ("environment", &result.decision.environment),
+    ]
+    .into_iter()
+    .filter_map(|(what, name)| name.as_ref().map(|n| format!("{what} {}", clean(n))))
+    .collect();
+    if !scope.is_empty() {
+        let text = format!(" [{}]", scope.join(", "));
+        out.push_str(&painter.paint(DIM_STYLE, &text));
+    }
     if result.decision.decision == Verdict::Patch && !result.decision.patch.is_empty() {
         let n = result.decision.patch.len();
         let text = format!(" ({n} patch operation{})", plural(n));
@@ -179,6 +190,13 @@ fn render_violation(
     };
     if let Some((text, style)) = action {
         detail(out, &painter.paint(style, text));
+    }
+    if let Some(mode) = &violation.mode {
+        let text = format!("mode: {} (set by {})", mode.mode.as_str(), clean(&mode.source));
+        detail(out, &painter.paint(DIM_STYLE, &text));
+    }
+    if let Some(x) = &violation.exception {
+        detail(out, &painter.paint(DIM_STYLE, &clean(&super::exception_line(x))));
     }
 }
 
@@ -394,6 +412,8 @@ pub(crate) mod fixture {
             pointer: "/spec/template/spec/hostNetwork".to_owned(),
             remediation: format!("fix {rule}"),
             patched: false,
+            mode: None,
+            exception: None,
         }
     }
 

@@ -34,6 +34,8 @@ pub use reload::{run as run_reloads, LoadError, PackSourceSpec, Reloader};
 pub struct ServerState {
     /// The compiled packs in force.
     pub engine: ArcSwap<Engine>,
+    /// Tenants, environments, modes and exceptions in force (empty: no tenancy).
+    pub tenancy: ArcSwap<crate::tenant::Tenancy>,
     /// The TLS configuration in force.
     pub tls: ArcSwap<rustls::ServerConfig>,
     /// Metric families.
@@ -57,6 +59,7 @@ impl ServerState {
         let metrics = Metrics::new(&mut registry);
         Arc::new(ServerState {
             engine: ArcSwap::from_pointee(engine),
+            tenancy: ArcSwap::from_pointee(crate::tenant::Tenancy::default()),
             tls: ArcSwap::new(tls),
             metrics,
             registry,

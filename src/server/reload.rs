@@ -13,6 +13,7 @@ use super::tls::{CertCheck, CertWatcher};
 use super::ServerState;
 use crate::engine::Engine;
 use crate::packs;
+use crate::tenant::{Tenancy, TenancySpec};
 
 /// Where the packs come from.
 #[derive(Debug, Clone)]
@@ -29,6 +30,15 @@ pub struct Reloader {
     frameworks: Vec<String>,
     last_seen: Option<[u8; 32]>,
     certs: Option<CertWatcher>,
+    config: Option<ConfigWatch>,
+}
+
+/// The config file's tenancy sections, re-read when the file's contents change.
+struct ConfigWatch {
+    path: PathBuf,
+    last_seen: Option<[u8; 32]>,
+    /// The tenancy in force (checked against new packs before they are swapped in).
+    spec: TenancySpec,
 }
 
 /// Errors that stop the first load (later reloads only log).
@@ -46,6 +56,18 @@ pub enum LoadError {
     /// No packs at all.
     #[error("no rule packs found in {0}")]
     Empty(String),
+    /// The config file cannot be read or parsed.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    /// The tenancy sections do not fit the packs.
+    #[error("config file {path}:\n{errors}")]
+    Tenancy {
+        /// The config file.
+        path: String,
+        /// Every problem.
+        #[source]
+        errors: crate::tenant::TenancyErrors,
+    },
 }
 
 impl Reloader {
@@ -56,7 +78,54 @@ impl Reloader {
             frameworks,
             last_seen: None,
             certs,
+            config: None,
         }
+    }
+
+    /// Also watch the config file at `path` for tenancy changes.
+    #[must_use]
+    pub fn with_config(mut self, path: PathBuf) -> Self {
+        self.config = Some(ConfigWatch {
+            path,
+            last_seen: None,
+            spec: TenancySpec::default(),
+        });
+        self
+    }
+
+    /// Reads the config file's tenancy now and checks it against `engine`. Returns `Ok(None)`
+    /// when there is no config file or its contents are the ones last seen.
+    pub fn load_tenancy(&mut self, engine: &Engine) -> Result<Option<Tenancy>, LoadError> {
+        let Some(watch) = &mut self.config else {
+            return Ok(None);
+        };
+        let text = std::fs::read_to_string(&watch.path).map_err(|e| crate::config::ConfigError::File {
+            path: watch.path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        let digest: [u8; 32] = Sha256::digest(text.as_bytes()).into();
+        if watch.last_seen == Some(digest) {
+            return Ok(None);
+        }
+        watch.last_seen = Some(digest);
+        let spec = crate::config::parse_tenancy(&watch.path, &text)?;
+        let tenancy = Tenancy::build(&spec, engine, chrono::Utc::now()).map_err(|errors| LoadError::Tenancy {
+            path: watch.path.display().to_string(),
+            errors,
+        })?;
+        watch.spec = spec;
+        Ok(Some(tenancy))
+    }
+
+    /// The tenancy in force, rebuilt for `engine` (new packs must still fit it).
+    fn tenancy_for(&self, engine: &Engine) -> Result<Tenancy, LoadError> {
+        let Some(watch) = &self.config else {
+            return Ok(Tenancy::default());
+        };
+        Tenancy::build(&watch.spec, engine, chrono::Utc::now()).map_err(|errors| LoadError::Tenancy {
+            path: watch.path.display().to_string(),
+            errors,
+        })
     }
 
     /// Loads the packs now (used at start, and by each reload when their contents changed).
@@ -95,20 +164,41 @@ impl Reloader {
 
     /// One poll: swaps in new packs and certificates when they changed and load completely.
     pub fn poll(&mut self, state: &ServerState) {
-        match self.load_packs() {
+        match self
+            .load_packs()
+            .and_then(|e| e.map(|e| self.tenancy_for(&e).map(|t| (e, t))).transpose())
+        {
             Ok(None) => {}
-            Ok(Some(engine)) => {
+            Ok(Some((engine, tenancy))) => {
                 tracing::info!(
                     packs = engine.packs().len(),
                     rules = engine.rule_count(),
                     "rule packs reloaded"
                 );
                 state.engine.store(Arc::new(engine));
+                state.tenancy.store(Arc::new(tenancy));
                 state.metrics.record_reload("packs", true);
             }
             Err(e) => {
                 tracing::error!(error = %e, "rule pack reload refused; the last good packs keep serving");
                 state.metrics.record_reload("packs", false);
+            }
+        }
+        let engine = state.engine.load_full();
+        match self.load_tenancy(&engine) {
+            Ok(None) => {}
+            Ok(Some(tenancy)) => {
+                tracing::info!(
+                    tenants = tenancy.tenants().len(),
+                    expired_exceptions = ?tenancy.expired_exceptions(),
+                    "tenancy configuration reloaded"
+                );
+                state.tenancy.store(Arc::new(tenancy));
+                state.metrics.record_reload("config", true);
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "config reload refused; the last good tenancy keeps serving");
+                state.metrics.record_reload("config", false);
             }
         }
         if let Some(certs) = &mut self.certs {

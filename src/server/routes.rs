@@ -17,10 +17,11 @@ use serde_json::{json, Value};
 use tracing::Instrument;
 
 use super::ServerState;
-use crate::engine::{Decision, Input, Operation};
+use crate::engine::{Decision, Engine, Input, Operation};
 use crate::metrics::{RequestLabels, RouteLabels};
 use crate::report::{DocumentResult, Location};
 use crate::review;
+use crate::tenant::{AccessError, Scope, Tenancy};
 
 /// Response type of every route.
 pub(super) type HttpResponse = Response<Full<Bytes>>;
@@ -66,7 +67,7 @@ async fn dispatch(state: &Arc<ServerState>, route: &str, req: Request<Incoming>)
         (&Method::POST, "/validate") => admission(state, req, false).await,
         (&Method::POST, "/mutate") => admission(state, req, true).await,
         (&Method::POST, "/v1/check") => check(state, req).await,
-        (&Method::GET, "/v1/packs") => packs(state),
+        (&Method::GET, "/v1/packs") => packs(state, &req),
         (_, "other") => error(StatusCode::NOT_FOUND, &format!("no route {}", req.uri().path())),
         _ => error(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -134,18 +135,48 @@ impl EvalFailure {
     }
 }
 
+/// Whose modes, params and exceptions apply to an evaluation.
+enum Judged {
+    /// The tenant owning the object's namespace (admission).
+    ByNamespace,
+    /// The check-API caller's tenant (from its token) and the environment it asked for.
+    Caller {
+        tenant: Option<String>,
+        environment: Option<String>,
+    },
+}
+
+/// Judges `input` for the tenant and environment `who` resolves to.
+fn judge(engine: &Engine, tenancy: &Tenancy, mut input: Input, who: &Judged) -> Decision {
+    let now = chrono::Utc::now();
+    let scope = match who {
+        Judged::ByNamespace => Scope::of_input(tenancy, &input, now),
+        Judged::Caller { tenant, environment } => {
+            let tenant = tenant.as_deref().and_then(|t| tenancy.tenant(t).ok());
+            let environment = match environment {
+                Some(e) => tenancy.environment(e).ok(),
+                None => tenancy.environment_of_namespace(tenant, input.effective_namespace()),
+            };
+            Scope::new(tenancy, tenant, environment, now)
+        }
+    };
+    scope.prepare(&mut input);
+    engine.evaluate_with(&input, &scope)
+}
+
 /// Runs the engine off the async workers, bounded by the evaluation semaphore and `deadline`.
-async fn evaluate(state: &ServerState, input: Input, deadline: Duration) -> Result<Decision, EvalFailure> {
+async fn evaluate(state: &ServerState, input: Input, who: Judged, deadline: Duration) -> Result<Decision, EvalFailure> {
     let started = Instant::now();
     let permit = tokio::time::timeout(deadline, Arc::clone(&state.evaluations).acquire_owned())
         .await
         .map_err(|_| EvalFailure::Busy)?
         .map_err(|_| EvalFailure::Crashed)?;
     let engine = state.engine.load_full();
+    let tenancy = state.tenancy.load_full();
     let task = tokio::task::spawn_blocking(move || {
         let _permit = permit;
         let begun = Instant::now();
-        let decision = engine.evaluate(&input);
+        let decision = judge(&engine, &tenancy, input, &who);
         (decision, begun.elapsed())
     });
     let remaining = deadline.saturating_sub(started.elapsed());
@@ -228,14 +259,21 @@ async fn admission(state: &Arc<ServerState>, req: Request<Incoming>, mutating: b
         duration_ms = tracing::field::Empty,
     );
     let input = review.take_input(None);
-    let outcome = evaluate(state, input, deadline).instrument(span.clone()).await;
+    let outcome = evaluate(state, input, Judged::ByNamespace, deadline)
+        .instrument(span.clone())
+        .await;
     let _entered = span.enter();
     match outcome {
         Ok(decision) => {
             state.metrics.record_decision(route, &decision);
             span.record("decision", decision.decision.as_str());
             span.record("duration_ms", started.elapsed().as_secs_f64() * 1000.0);
-            tracing::info!(findings = decision.violations.len(), "admission review");
+            tracing::info!(
+                findings = decision.violations.len(),
+                tenant = decision.tenant.as_deref().unwrap_or(""),
+                environment = decision.environment.as_deref().unwrap_or(""),
+                "admission review"
+            );
             json_response(StatusCode::OK, &review.respond(&decision, mutating))
         }
         Err(failure) => {
@@ -293,7 +331,35 @@ fn body_format(req: &Request<Incoming>) -> Result<BodyFormat, HttpResponse> {
     }
 }
 
+/// The token of an `Authorization: Bearer <token>` header.
+fn bearer(req: &Request<Incoming>) -> Option<&str> {
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// The 401 / 403 answer to a refused check-API call.
+fn refused(e: &AccessError) -> HttpResponse {
+    match e {
+        AccessError::Unauthenticated => {
+            let mut response = error(StatusCode::UNAUTHORIZED, &e.to_string());
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer realm=\"celgate\""),
+            );
+            response
+        }
+        AccessError::OtherTenant { .. } => error(StatusCode::FORBIDDEN, &e.to_string()),
+    }
+}
+
 async fn check(state: &Arc<ServerState>, req: Request<Incoming>) -> HttpResponse {
+    let tenancy = state.tenancy.load_full();
+    // Refuse a missing or unknown token before reading the body.
+    if let Err(e) = tenancy.authorize(bearer(&req), None) {
+        return refused(&e);
+    }
+    let token = bearer(&req).map(str::to_owned);
     let format = match body_format(&req) {
         Ok(f) => f,
         Err(response) => return response,
@@ -334,11 +400,25 @@ async fn check(state: &Arc<ServerState>, req: Request<Incoming>) -> HttpResponse
             "object: expected a mapping with apiVersion and kind",
         );
     }
+    let tenant = match tenancy.authorize(token.as_deref(), request.tenant.as_deref()) {
+        Ok(Some(t)) => Some(t.name.clone()),
+        Ok(None) => request.tenant.clone(),
+        Err(e) => return refused(&e),
+    };
+    if let Some(environment) = &request.environment {
+        if let Err(e) = tenancy.environment(environment) {
+            return error(StatusCode::BAD_REQUEST, &format!("environment: {e}"));
+        }
+    }
+    let who = Judged::Caller {
+        tenant: tenant.clone(),
+        environment: request.environment.clone(),
+    };
     let input = Input {
         object: request.object,
         old_object: request.old_object,
         operation,
-        tenant: request.tenant,
+        tenant,
         environment: request.environment,
         ..Input::default()
     };
@@ -349,7 +429,7 @@ async fn check(state: &Arc<ServerState>, req: Request<Incoming>) -> HttpResponse
     );
     let namespace = input.effective_namespace().unwrap_or("").to_owned();
     let deadline = state.limits.request_timeout;
-    let decision = match evaluate(state, input, deadline).await {
+    let decision = match evaluate(state, input, who, deadline).await {
         Ok(d) => d,
         Err(failure) => return error(StatusCode::SERVICE_UNAVAILABLE, &failure.message(deadline)),
     };
@@ -402,17 +482,26 @@ fn parse_check_body(body: &[u8], format: &BodyFormat) -> Result<(Value, Option<c
     }
 }
 
-fn packs(state: &ServerState) -> HttpResponse {
+/// `GET /v1/packs`: the packs and rules; with tenants configured, only what applies to the
+/// caller's tenant, with its own modes, params and exceptions (never another tenant's).
+fn packs(state: &ServerState, req: &Request<Incoming>) -> HttpResponse {
+    let tenancy = state.tenancy.load();
+    let tenant = match tenancy.authorize(bearer(req), None) {
+        Ok(t) => t,
+        Err(e) => return refused(&e),
+    };
     let engine = state.engine.load();
+    let applies = |pack: &str| tenant.is_none_or(|t| t.frameworks().is_none_or(|f| f.contains(&pack)));
     let packs: Vec<Value> = engine
         .packs()
         .iter()
+        .filter(|p| applies(&p.metadata.name))
         .map(|p| {
             let rules: Vec<Value> = p
                 .rules
                 .iter()
                 .map(|r| {
-                    json!({
+                    let mut rule = json!({
                         "id": r.spec.id,
                         "title": r.spec.title,
                         "controls": r.spec.controls,
@@ -420,7 +509,11 @@ fn packs(state: &ServerState) -> HttpResponse {
                         "action": r.spec.action,
                         "kinds": r.spec.match_.kinds,
                         "remediation": r.spec.remediation,
-                    })
+                    });
+                    if let Some(mode) = tenant.and_then(|t| t.mode_for(&p.metadata.name, &r.spec.id)) {
+                        rule["mode"] = Value::from(mode.as_str());
+                    }
+                    rule
                 })
                 .collect();
             json!({
@@ -431,7 +524,16 @@ fn packs(state: &ServerState) -> HttpResponse {
             })
         })
         .collect();
-    json_response(StatusCode::OK, &json!({"packs": packs}))
+    let mut body = json!({"packs": packs});
+    if let Some(t) = tenant {
+        body["tenant"] = json!({
+            "name": t.name,
+            "frameworks": t.frameworks(),
+            "params": t.params,
+            "exceptions": tenancy.exceptions_of(t),
+        });
+    }
+    json_response(StatusCode::OK, &body)
 }
 
 #[cfg(test)]

@@ -6,6 +6,9 @@
 //! `http1`, `http2` and `server` features, so `hyper::client::conn::http1` is not available to the
 //! tests (a `client` feature would be needed).
 
+// Shared by several test crates; each uses a different part.
+#![allow(dead_code)]
+
 use std::fmt::Write as _;
 use std::future::Future;
 use std::io;
@@ -435,6 +438,29 @@ impl Client {
         .await
     }
 
+    /// One request with extra header lines (e.g. `Authorization`) on a new connection.
+    pub async fn send_with_headers(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> io::Result<Response> {
+        timed(path, async {
+            let mut conn = self.connect().await?;
+            let head = request_head(method, path, Some("application/json"), body.len(), true);
+            let extra = headers.iter().fold(String::new(), |mut out, (k, v)| {
+                let _ = write!(out, "{k}: {v}\r\n");
+                out
+            });
+            let mut bytes = head.replacen("\r\n\r\n", &format!("\r\n{extra}\r\n"), 1).into_bytes();
+            bytes.extend_from_slice(body);
+            conn.write_raw(&bytes).await?;
+            conn.read_response().await
+        })
+        .await
+    }
+
     /// `POST path` with a JSON body.
     pub async fn post(&self, path: &str, body: &[u8]) -> io::Result<Response> {
         self.send("POST", path, Some("application/json"), body).await
@@ -510,6 +536,8 @@ pub struct Options {
     pub reload_interval: Option<Duration>,
     /// Serve the pair in this folder; a fresh development pair in a temporary folder otherwise.
     pub cert_dir: Option<PathBuf>,
+    /// `celgate.yaml` whose tenancy sections apply (and are reloaded with the packs).
+    pub config_file: Option<PathBuf>,
 }
 
 impl Default for Options {
@@ -521,6 +549,7 @@ impl Default for Options {
             packs: PackSourceSpec::Paths(vec![basic_pack_dir()]),
             reload_interval: None,
             cert_dir: None,
+            config_file: None,
         }
     }
 }
@@ -561,8 +590,16 @@ impl TestServer {
         let loaded = tls::load(&settings).expect("TLS configuration loads");
         let watcher = CertWatcher::new(settings, loaded.fingerprint);
         let mut reloader = Reloader::new(options.packs, Vec::new(), Some(watcher));
+        if let Some(path) = options.config_file {
+            reloader = reloader.with_config(path);
+        }
         let engine = reloader.load_packs().expect("packs load").expect("packs found");
+        let tenancy = reloader
+            .load_tenancy(&engine)
+            .expect("tenancy loads")
+            .unwrap_or_default();
         let state = ServerState::new(engine, loaded.config, options.limits);
+        state.tenancy.store(Arc::new(tenancy));
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let admin_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind admin");
         let addr = listener.local_addr().expect("address");

@@ -1,0 +1,346 @@
+//! Checking a [`TenancySpec`] against the loaded packs and compiling it into a [`Tenancy`]. Every
+//! problem is collected and named by its field path (`tenants[1].namespaces[0]`).
+
+use std::collections::HashSet;
+use std::fmt;
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+
+use super::pattern::NamePattern;
+use super::spec::{ExceptionSpec, TenancySpec, TenantSpec};
+use super::{token, Environment, Exception, ModeTable, Tenancy, Tenant};
+use crate::engine::select::check_selector;
+use crate::engine::{Engine, Mode};
+
+/// One problem in the tenancy configuration.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct TenancyError {
+    /// Field path as the file spells it (`exceptions[0].rules[1]`).
+    pub field: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// Every problem found; the configuration is refused whole.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct TenancyErrors(pub Vec<TenancyError>);
+
+impl fmt::Display for TenancyErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let lines: Vec<String> = self.0.iter().map(ToString::to_string).collect();
+        f.write_str(&lines.join("\n"))
+    }
+}
+
+struct Known {
+    packs: HashSet<String>,
+    rules: HashSet<String>,
+}
+
+impl Tenancy {
+    /// Checks `spec` against the packs of `engine` and compiles it. `now` decides which
+    /// exceptions have expired and how far ahead an expiry may be.
+    pub fn build(spec: &TenancySpec, engine: &Engine, now: DateTime<Utc>) -> Result<Tenancy, TenancyErrors> {
+        let known = Known {
+            packs: engine.packs().iter().map(|p| p.metadata.name.clone()).collect(),
+            rules: engine
+                .packs()
+                .iter()
+                .flat_map(|p| p.rules.iter().map(|r| r.spec.id.clone()))
+                .collect(),
+        };
+        let mut errors = Vec::new();
+        let mut err = |field: String, message: String| errors.push(TenancyError { field, message });
+        let mut tenancy = Tenancy::default();
+
+        let env_names: HashSet<&str> = spec.environments.iter().map(|e| e.name.as_str()).collect();
+        if let Some(name) = &spec.environment {
+            check_env(&env_names, name, "environment".to_owned(), &mut err);
+        }
+        tenancy.default_environment.clone_from(&spec.environment);
+
+        for (i, e) in spec.environments.iter().enumerate() {
+            let field = format!("environments[{i}]");
+            if e.name.trim().is_empty() {
+                err(format!("{field}.name"), "must not be empty".to_owned());
+            }
+            if spec.environments[..i].iter().any(|o| o.name == e.name) {
+                err(
+                    format!("{field}.name"),
+                    format!("environment '{}' is declared twice", e.name),
+                );
+            }
+            tenancy.environments.push(Environment {
+                name: e.name.clone(),
+                namespaces: e.namespaces.iter().map(|n| NamePattern::new(n)).collect(),
+                modes: mode_table(&e.modes, &known, &format!("{field}.modes"), &mut err),
+            });
+        }
+
+        let mut owned: Vec<(NamePattern, String, String)> = Vec::new();
+        for (i, t) in spec.tenants.iter().enumerate() {
+            let field = format!("tenants[{i}]");
+            let tenant = build_tenant(t, &field, &known, &env_names, &mut owned, &mut err);
+            if tenancy.by_name.insert(t.name.clone(), i).is_some() {
+                err(
+                    format!("{field}.name"),
+                    format!("tenant '{}' is declared twice", t.name),
+                );
+            }
+            for (j, tok) in t.tokens.iter().enumerate() {
+                match token::from_hex(&tok.sha256) {
+                    Some(hash) if tenancy.tokens.iter().any(|(h, _)| *h == hash) => err(
+                        format!("{field}.tokens[{j}].sha256"),
+                        "the same token hash is configured twice".to_owned(),
+                    ),
+                    Some(hash) => tenancy.tokens.push((hash, i)),
+                    None => err(
+                        format!("{field}.tokens[{j}].sha256"),
+                        "must be 64 hex digits (the SHA-256 `celgate token new` prints)".to_owned(),
+                    ),
+                }
+            }
+            tenancy.tenants.push(tenant);
+        }
+
+        if spec.exception_policy.max_days == 0 {
+            err("exceptionPolicy.maxDays".to_owned(), "must be positive".to_owned());
+        }
+        let horizon = now + Duration::days(i64::from(spec.exception_policy.max_days));
+        for (i, x) in spec.exceptions.iter().enumerate() {
+            let field = format!("exceptions[{i}]");
+            if spec.exceptions[..i].iter().any(|o| o.id == x.id) {
+                err(format!("{field}.id"), format!("exception '{}' is declared twice", x.id));
+            }
+            for (j, name) in x.scope.tenants.iter().enumerate() {
+                if !tenancy.by_name.contains_key(name) {
+                    err(
+                        format!("{field}.scope.tenants[{j}]"),
+                        format!("unknown tenant '{name}'"),
+                    );
+                }
+            }
+            if let Some(exception) = build_exception(
+                x,
+                &field,
+                &known,
+                now,
+                horizon,
+                spec.exception_policy.max_days,
+                &mut err,
+            ) {
+                let index = tenancy.exceptions.len();
+                for rule in &x.rules {
+                    tenancy.exceptions_by_rule.entry(rule.clone()).or_default().push(index);
+                }
+                if exception.expires_at <= now {
+                    tenancy.expired.push(exception.id.clone());
+                }
+                tenancy.exceptions.push(exception);
+            }
+        }
+        if errors.is_empty() {
+            Ok(tenancy)
+        } else {
+            Err(TenancyErrors(errors))
+        }
+    }
+}
+
+type ErrSink<'a> = dyn FnMut(String, String) + 'a;
+
+fn build_tenant(
+    t: &TenantSpec,
+    field: &str,
+    known: &Known,
+    env_names: &HashSet<&str>,
+    owned: &mut Vec<(NamePattern, String, String)>,
+    err: &mut ErrSink<'_>,
+) -> Tenant {
+    if t.name.trim().is_empty() {
+        err(format!("{field}.name"), "must not be empty".to_owned());
+    }
+    let mut namespaces = Vec::new();
+    for (j, ns) in t.namespaces.iter().enumerate() {
+        let pattern = NamePattern::new(ns);
+        let here = format!("{field}.namespaces[{j}]");
+        if let Some((_, owner, at)) = owned
+            .iter()
+            .find(|(p, owner, _)| *owner != t.name && p.overlaps(&pattern))
+        {
+            err(
+                here.clone(),
+                format!(
+                    "namespace '{ns}' overlaps '{}' owned by tenant '{owner}' ({at}); a namespace has one tenant",
+                    owned_pattern(owned, at)
+                ),
+            );
+        }
+        owned.push((pattern.clone(), t.name.clone(), here));
+        namespaces.push(pattern);
+    }
+    if let Some(selector) = &t.namespace_selector {
+        if let Err(e) = check_selector(selector) {
+            err(format!("{field}.namespaceSelector"), e.to_string());
+        }
+    }
+    if let Some(frameworks) = &t.frameworks {
+        for (j, f) in frameworks.iter().enumerate() {
+            if !known.packs.contains(f) {
+                err(
+                    format!("{field}.frameworks[{j}]"),
+                    format!("unknown framework '{f}' (loaded packs: {})", sorted(&known.packs)),
+                );
+            }
+        }
+    }
+    let mut environments = Vec::new();
+    for (env, patterns) in &t.environments {
+        check_env(env_names, env, format!("{field}.environments.{env}"), err);
+        environments.push((env.clone(), patterns.iter().map(|p| NamePattern::new(p)).collect()));
+    }
+    let mut params = t.params.clone();
+    if let Some(class) = &t.data_classification {
+        if class.trim().is_empty() {
+            err(format!("{field}.dataClassification"), "must not be empty".to_owned());
+        }
+        params.insert(
+            "defaultClassification".to_owned(),
+            serde_json::Value::String(class.to_lowercase()),
+        );
+    }
+    Tenant {
+        name: t.name.clone(),
+        namespaces,
+        namespace_selector: t.namespace_selector.clone(),
+        environments,
+        frameworks: t.frameworks.as_ref().map(|f| f.iter().cloned().collect()),
+        modes: mode_table(&t.modes, known, &format!("{field}.modes"), err),
+        params,
+    }
+}
+
+/// When environments are declared, every environment name used must be one of them.
+fn check_env(declared: &HashSet<&str>, name: &str, field: String, err: &mut ErrSink<'_>) {
+    if !declared.is_empty() && !declared.contains(name) {
+        err(
+            field,
+            format!("unknown environment '{name}' (declare it under environments)"),
+        );
+    }
+}
+
+fn owned_pattern<'a>(owned: &'a [(NamePattern, String, String)], at: &str) -> &'a str {
+    owned
+        .iter()
+        .find(|(_, _, f)| f == at)
+        .map_or("", |(p, _, _)| p.as_str())
+}
+
+fn mode_table(
+    modes: &std::collections::BTreeMap<String, Mode>,
+    known: &Known,
+    field: &str,
+    err: &mut ErrSink<'_>,
+) -> ModeTable {
+    let mut table = ModeTable::default();
+    for (key, mode) in modes {
+        if known.rules.contains(key) {
+            table.rules.insert(key.clone(), *mode);
+        } else if known.packs.contains(key) {
+            table.packs.insert(key.clone(), *mode);
+        } else {
+            err(
+                format!("{field}.{key}"),
+                format!(
+                    "'{key}' is neither a loaded framework ({}) nor a rule id",
+                    sorted(&known.packs)
+                ),
+            );
+        }
+    }
+    table
+}
+
+#[allow(clippy::too_many_arguments)]
+fn build_exception(
+    x: &ExceptionSpec,
+    field: &str,
+    known: &Known,
+    now: DateTime<Utc>,
+    horizon: DateTime<Utc>,
+    max_days: u32,
+    err: &mut ErrSink<'_>,
+) -> Option<Exception> {
+    if x.rules.is_empty() {
+        err(format!("{field}.rules"), "must name at least one rule".to_owned());
+    }
+    for (j, rule) in x.rules.iter().enumerate() {
+        if !known.rules.contains(rule) {
+            err(format!("{field}.rules[{j}]"), format!("unknown rule '{rule}'"));
+        }
+    }
+    for (name, value) in [("reason", &x.reason), ("owner", &x.owner)] {
+        if value.trim().is_empty() {
+            err(format!("{field}.{name}"), "must not be empty".to_owned());
+        }
+    }
+    if let Some(selector) = &x.scope.selector {
+        if let Err(e) = check_selector(selector) {
+            err(format!("{field}.scope.selector"), e.to_string());
+        }
+    }
+    let Some(text) = &x.expires else {
+        err(
+            format!("{field}.expires"),
+            format!("every exception needs an expiry date, at most {max_days} days ahead (exceptionPolicy.maxDays)"),
+        );
+        return None;
+    };
+    let Some(expires_at) = parse_expiry(text) else {
+        err(
+            format!("{field}.expires"),
+            format!("'{text}' is not a date (2026-12-31) or an RFC 3339 date-time"),
+        );
+        return None;
+    };
+    if expires_at > horizon {
+        err(
+            format!("{field}.expires"),
+            format!(
+                "{text} is {} days ahead, more than the {max_days} days exceptionPolicy.maxDays allows",
+                (expires_at - now).num_days()
+            ),
+        );
+    }
+    Some(Exception {
+        id: x.id.clone(),
+        tenants: x.scope.tenants.clone(),
+        namespaces: x.scope.namespaces.iter().map(|n| NamePattern::new(n)).collect(),
+        names: x.scope.names.iter().map(|n| NamePattern::new(n)).collect(),
+        kinds: x.scope.kinds.clone(),
+        selector: x.scope.selector.clone(),
+        reason: x.reason.clone(),
+        owner: x.owner.clone(),
+        ticket: x.ticket.clone(),
+        expires_text: text.clone(),
+        expires_at,
+    })
+}
+
+/// `2026-12-31` (the end of that day, UTC) or an RFC 3339 date-time.
+fn parse_expiry(text: &str) -> Option<DateTime<Utc>> {
+    let text = text.trim();
+    if let Ok(at) = DateTime::parse_from_rfc3339(text) {
+        return Some(at.with_timezone(&Utc));
+    }
+    let day = NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?;
+    Some(day.succ_opt()?.and_hms_opt(0, 0, 0)?.and_utc())
+}
+
+fn sorted(set: &HashSet<String>) -> String {
+    let mut all: Vec<&str> = set.iter().map(String::as_str).collect();
+    all.sort_unstable();
+    all.join(", ")
+}

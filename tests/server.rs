@@ -569,9 +569,18 @@ async fn metrics_count_exactly_what_was_sent() {
         (r#"celgate_http_requests_total{route="/validate",code="400"}"#, 1),
         (r#"celgate_http_requests_total{route="/mutate",code="200"}"#, 1),
         (r#"celgate_http_requests_total{route="/v1/packs",code="200"}"#, 1),
-        (r#"celgate_reviews_total{route="/validate",decision="allow",tenant=""}"#, 2),
-        (r#"celgate_reviews_total{route="/validate",decision="deny",tenant=""}"#, 1),
-        (r#"celgate_reviews_total{route="/mutate",decision="patch",tenant=""}"#, 1),
+        (
+            r#"celgate_reviews_total{route="/validate",decision="allow",tenant=""}"#,
+            2,
+        ),
+        (
+            r#"celgate_reviews_total{route="/validate",decision="deny",tenant=""}"#,
+            1,
+        ),
+        (
+            r#"celgate_reviews_total{route="/mutate",decision="patch",tenant=""}"#,
+            1,
+        ),
         (
             r#"celgate_decisions_total{pack="basic",rule="basic-no-privileged",action="deny",decision="deny",tenant=""}"#,
             1,

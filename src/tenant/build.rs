@@ -101,6 +101,9 @@ impl Tenancy {
                     ),
                 }
             }
+            for pattern in &tenant.namespaces {
+                tenancy.by_namespace.insert(pattern, i);
+            }
             tenancy.tenants.push(tenant);
         }
 

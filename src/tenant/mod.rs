@@ -28,6 +28,7 @@ pub use spec::TenancySpec;
 pub struct Tenancy {
     tenants: Vec<Tenant>,
     by_name: HashMap<String, usize>,
+    by_namespace: pattern::PatternIndex,
     environments: Vec<Environment>,
     default_environment: Option<String>,
     exceptions: Vec<Exception>,
@@ -165,12 +166,8 @@ impl Tenancy {
     /// The tenant owning `namespace`: by name or glob first, then by the namespace's labels
     /// (when the door knows them).
     pub fn tenant_of_namespace(&self, namespace: &str, labels: Option<&BTreeMap<String, String>>) -> Option<&Tenant> {
-        if let Some(t) = self
-            .tenants
-            .iter()
-            .find(|t| t.namespaces.iter().any(|p| p.matches(namespace)))
-        {
-            return Some(t);
+        if let Some(i) = self.by_namespace.find(namespace) {
+            return Some(&self.tenants[i]);
         }
         let labels: BTreeMap<&str, &str> = labels?.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         self.tenants.iter().find(|t| {

@@ -43,6 +43,51 @@ impl NamePattern {
     }
 }
 
+/// Finds which owner's pattern matches a name without trying every pattern: exact names by hash,
+/// globs by their literal prefix (`acme-*` is only tried for names starting `acme-`); globs that
+/// start with a wildcard are tried one by one.
+#[derive(Debug, Default)]
+pub struct PatternIndex {
+    exact: std::collections::HashMap<String, usize>,
+    by_prefix: std::collections::HashMap<String, Vec<(NamePattern, usize)>>,
+    unanchored: Vec<(NamePattern, usize)>,
+}
+
+impl PatternIndex {
+    /// Adds `pattern` for `owner`.
+    pub fn insert(&mut self, pattern: &NamePattern, owner: usize) {
+        if !pattern.glob {
+            self.exact.entry(pattern.text.clone()).or_insert(owner);
+            return;
+        }
+        let prefix = &pattern.text[..pattern.text.find(['*', '?']).unwrap_or(pattern.text.len())];
+        if prefix.is_empty() {
+            self.unanchored.push((pattern.clone(), owner));
+        } else {
+            self.by_prefix
+                .entry(prefix.to_owned())
+                .or_default()
+                .push((pattern.clone(), owner));
+        }
+    }
+
+    /// The lowest owner whose pattern matches `name`.
+    pub fn find(&self, name: &str) -> Option<usize> {
+        if let Some(&owner) = self.exact.get(name) {
+            return Some(owner);
+        }
+        let prefixed = (1..=name.len())
+            .filter(|&i| name.is_char_boundary(i))
+            .filter_map(|i| self.by_prefix.get(&name[..i]))
+            .flatten();
+        prefixed
+            .chain(&self.unanchored)
+            .filter(|(p, _)| p.matches(name))
+            .map(|(_, owner)| *owner)
+            .min()
+    }
+}
+
 /// Whether some string matches both `p` and `q` (each a glob over bytes; a plain name is a glob
 /// without wildcards). Dynamic programming over positions: O(|p|·|q|).
 fn overlap(p: &[u8], q: &[u8]) -> bool {
@@ -80,6 +125,20 @@ mod tests {
         assert!(NamePattern::new("web").matches("web"));
         assert!(!NamePattern::new("web").matches("web2"));
         assert!(NamePattern::new("*-prod").matches("acme-prod"));
+    }
+
+    #[test]
+    fn index_finds_exact_prefixed_and_unanchored_patterns() {
+        let mut index = super::PatternIndex::default();
+        for (i, p) in ["shop", "acme-*", "acme-prod-?", "*-sandbox"].iter().enumerate() {
+            index.insert(&NamePattern::new(p), i);
+        }
+        assert_eq!(index.find("shop"), Some(0));
+        assert_eq!(index.find("acme-x"), Some(1));
+        assert_eq!(index.find("acme-prod-1"), Some(1), "lowest owner wins");
+        assert_eq!(index.find("team-sandbox"), Some(3));
+        assert_eq!(index.find("other"), None);
+        assert_eq!(index.find(""), None);
     }
 
     #[test]

@@ -246,3 +246,28 @@ fn expected_errors_need_an_error() {
     assert!(matches!(run_case(&env, &case("1 +")), Outcome::PassOnError(e) if e.starts_with("compile error")));
     assert!(matches!(run_case(&env, &case("1 + 1")), Outcome::Fail(_)));
 }
+
+/// The gap list reads back as written, whatever the names and reasons hold (quotes, colons,
+/// `#`), and a hand-edited reason emptied of its cases is simply empty.
+#[test]
+fn gap_list_round_trips() {
+    let mut gaps = KnownGaps::default();
+    let section = gaps.0.entry("basic".to_owned()).or_default();
+    section.insert("g/a: \"quoted\" # not a comment".to_owned(), "reason: one".to_owned());
+    section.insert("g/b".to_owned(), UNCLASSIFIED.to_owned());
+    let order = BTreeMap::from([(
+        "basic".to_owned(),
+        vec!["g/b".to_owned(), "g/a: \"quoted\" # not a comment".to_owned()],
+    )]);
+    let text = gaps.render(&["basic", "lists"], &order);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("known-gaps.yaml");
+    std::fs::write(&path, &text).expect("write");
+    assert_eq!(KnownGaps::load(&path).expect("reads back"), gaps, "{text}");
+
+    std::fs::write(&path, "basic:\n  \"gone\":\n").expect("write");
+    assert_eq!(KnownGaps::load(&path).expect("empty reason").reason("basic", "x"), None);
+    std::fs::write(&path, "basic: [a]\n").expect("write");
+    let err = KnownGaps::load(&path).expect_err("wrong shape").to_string();
+    assert!(err.contains("known-gaps.yaml") && err.contains("'basic'"), "{err}");
+}

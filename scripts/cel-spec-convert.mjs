@@ -15,6 +15,7 @@
 //         | {string: s} | {bytes: "<base64>"} | {bool: b} | {null: null} | {list: [Typed]}
 //         | {map: [{key: Typed, value: Typed}]} | {type: "name"} | {timestamp: "RFC 3339"}
 //         | {duration: "<seconds>s"} | {message: {type, value}}   (proto messages: not representable)
+//   ({optional: Typed|null} is read by the test too, but upstream results never hold one.)
 import { createRequire } from "node:module";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";

@@ -195,6 +195,9 @@ fn cel_spec_conformance() {
     "timestamp('2009-02-13T23:31:30Z')",
     true
 )]
+#[case::optional_of(r#"{"optional": {"int": "1"}}"#, "{'a': 1}[?'a']", true)]
+#[case::optional_none(r#"{"optional": null}"#, "{'a': 1}[?'b']", true)]
+#[case::optional_is_not_its_value(r#"{"int": "1"}"#, "{'a': 1}[?'a']", false)]
 #[case::type_value(r#"{"type": "int"}"#, "type(1)", true)]
 fn typed_comparison_is_strict(#[case] expected: &str, #[case] expr: &str, #[case] same: bool) {
     let want: Typed = serde_json::from_str(expected).expect("typed fixture value");
@@ -212,6 +215,8 @@ fn typed_comparison_is_strict(#[case] expected: &str, #[case] expr: &str, #[case
 #[case(r#"{"double": "-Infinity"}"#)]
 #[case(r#"{"list": [{"string": "a"}, {"null": null}, {"bool": false}]}"#)]
 #[case(r#"{"map": [{"key": {"int": "1"}, "value": {"list": []}}]}"#)]
+#[case(r#"{"optional": {"string": "x"}}"#)]
+#[case(r#"{"optional": null}"#)]
 fn bindings_round_trip(#[case] value: &str) {
     let typed: Typed = serde_json::from_str(value).expect("typed fixture value");
     let env = compile::environment();

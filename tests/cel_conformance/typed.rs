@@ -53,6 +53,9 @@ pub enum Typed {
     Timestamp(String),
     /// `google.protobuf.Duration`, as `<seconds>s`.
     Duration(String),
+    /// An optional: `{"optional": null}` is `optional.none()`, `{"optional": v}` holds `v`.
+    /// (cel-spec's result values cannot express one; kept for bindings and hand-written cases.)
+    Optional(Option<Box<Typed>>),
     /// A protobuf message: celgate has no protobuf types, so never representable.
     Message(serde_json::Value),
 }
@@ -163,6 +166,8 @@ impl Typed {
             Typed::Type(name) => Box::new(CelType::new(name.clone())),
             Typed::Timestamp(t) => Box::new(CelTimestamp::from(timestamp(t)?)),
             Typed::Duration(d) => Box::new(CelDuration::from(duration(d)?)),
+            Typed::Optional(None) => Box::new(CelOptional::none()),
+            Typed::Optional(Some(inner)) => Box::new(CelOptional::of(inner.to_val()?)),
             Typed::Message(m) => return Err(TypedError::Message(message_type(m))),
         })
     }
@@ -227,6 +232,11 @@ impl Typed {
                     }
                     all
                 }
+                _ => false,
+            },
+            Typed::Optional(want) => match (actual.downcast_ref::<CelOptional>().map(CelOptional::option), want) {
+                (Some(None), None) => true,
+                (Some(Some(got)), Some(want)) => want.matches(got)?,
                 _ => false,
             },
             Typed::Message(m) => return Err(TypedError::Message(message_type(m))),
@@ -322,6 +332,8 @@ impl std::fmt::Display for Typed {
             Typed::Timestamp(t) => write!(f, "timestamp({t})"),
             Typed::Duration(d) => write!(f, "duration({d})"),
             Typed::Message(m) => write!(f, "message({})", message_type(m)),
+            Typed::Optional(None) => f.write_str("optional.none()"),
+            Typed::Optional(Some(inner)) => write!(f, "optional.of({inner})"),
             Typed::List(items) => {
                 f.write_str("list[")?;
                 for (i, item) in items.iter().enumerate() {

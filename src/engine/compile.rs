@@ -9,7 +9,7 @@ use cel::common::types::{CelBool, CelString, DYN_TYPE, STRING_TYPE};
 use cel::common::value::CowVal;
 use cel::{Env, ExecutionError};
 
-use super::{equality, functions};
+use super::{equality, functions, k8s};
 
 /// Longest expression source accepted, in bytes.
 pub const MAX_EXPRESSION_LEN: usize = 5_000;
@@ -49,6 +49,7 @@ pub fn environment() -> Arc<Env> {
         let _ = env.add_extension(cel::extensions::math);
         let _ = env.add_extension(cel::extensions::encoders);
         functions::register(&mut env);
+        let _ = env.add_extension(k8s::register);
         let _ = env.add_overload(
             CACHED_MATCHES,
             "celgate_matches_string_string",
@@ -78,14 +79,6 @@ pub fn environment() -> Arc<Env> {
 /// Name `matches` calls are rewritten to: the same semantics, with compiled regexes cached.
 const CACHED_MATCHES: &str = "__celgate_matches";
 
-/// Regexes kept per thread; the cache is cleared when it grows past this.
-const REGEX_CACHE_SIZE: usize = 512;
-
-thread_local! {
-    static REGEX_CACHE: std::cell::RefCell<std::collections::HashMap<String, regex::Regex>> =
-        std::cell::RefCell::new(std::collections::HashMap::new());
-}
-
 /// `string.matches(pattern)` (RE2 syntax, unanchored) with the compiled regex cached, so a rule
 /// does not recompile its pattern for every value it checks.
 #[allow(clippy::needless_pass_by_value)] // the signature is `cel::common::functions::Function`
@@ -96,21 +89,8 @@ fn cached_matches<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, E
     ) else {
         return Err(ExecutionError::function_error("matches", "expects (string, string)"));
     };
-    let (text, pattern) = (text.inner(), pattern.inner());
-    REGEX_CACHE.with(|cache| {
-        let mut cache = cache.borrow_mut();
-        if !cache.contains_key(pattern) {
-            let compiled = regex::Regex::new(pattern).map_err(|e| {
-                ExecutionError::function_error("matches", format!("'{pattern}' is not a valid regex: {e}"))
-            })?;
-            if cache.len() >= REGEX_CACHE_SIZE {
-                cache.clear();
-            }
-            cache.insert(pattern.to_owned(), compiled);
-        }
-        let matched = cache.get(pattern).is_some_and(|re| re.is_match(text));
-        Ok(CowVal::owned(CelBool::from(matched)))
-    })
+    let matched = k8s::regex::with_regex("matches", pattern.inner(), |re| re.is_match(text.inner()))?;
+    Ok(CowVal::owned(CelBool::from(matched)))
 }
 
 /// Why an expression was refused at load time.
@@ -233,7 +213,7 @@ pub fn compile_with_roots(env: &Env, source: &str, extra: &[&str]) -> Result<Com
     }
     let mut expr = program.expression().clone();
     rewrite_matches(&mut expr)?;
-    let known = |n: &str| ROOT_VARIABLES.contains(&n) || extra.contains(&n);
+    let known = |n: &str| ROOT_VARIABLES.contains(&n) || extra.contains(&n) || k8s::types::TYPE_NAMES.contains(&n);
     if let Some(name) = facts.free.iter().find(|n| !known(n)) {
         return Err(CompileError::UnknownVariable {
             name: name.clone(),
@@ -427,7 +407,10 @@ fn analyse(root: &IdedExpr, facts: &mut Facts) {
             }
             Expr::Call(call) => {
                 let namespace = match call.target.as_deref().map(|t| &t.expr) {
-                    Some(Expr::Ident(ns)) if FUNCTION_NAMESPACES.contains(&ns.as_str()) && !bound.contains(ns) => {
+                    Some(Expr::Ident(ns))
+                        if (FUNCTION_NAMESPACES.contains(&ns.as_str()) || k8s::NAMESPACES.contains(&ns.as_str()))
+                            && !bound.contains(ns) =>
+                    {
                         Some(ns.as_str())
                     }
                     _ => None,

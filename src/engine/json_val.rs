@@ -88,7 +88,10 @@ pub fn to_value(val: &dyn Val) -> Result<Value, ExecutionError> {
                 None => OptionalValue::none(),
                 Some(inner) => OptionalValue::of(to_value(inner)?),
             }))),
-            None => Value::try_from(val),
+            None => match super::k8s::display(val) {
+                Some(text) => Ok(Value::String(Arc::new(text))),
+                None => Value::try_from(val),
+            },
         },
         _ => Value::try_from(val),
     }

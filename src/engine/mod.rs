@@ -8,6 +8,7 @@ mod eval;
 pub mod functions;
 pub mod input;
 pub mod json_val;
+pub mod k8s;
 pub mod load;
 pub mod overrides;
 pub mod pack;

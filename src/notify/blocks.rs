@@ -63,7 +63,7 @@ pub fn render(event: &Event, repeat: Option<u64>, options: &RenderOptions<'_>) -
     }
     blocks.truncate(MAX_BLOCKS);
     json!({
-        "text": truncate(&format!("{fallback}{suffix}"), MAX_FALLBACK),
+        "text": truncate(&escape(&format!("{fallback}{suffix}")), MAX_FALLBACK),
         "blocks": blocks,
     })
 }

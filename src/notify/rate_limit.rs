@@ -128,7 +128,7 @@ mod tests {
         assert_eq!(backoff(1, ms(100), ms(1000), 0.0), ms(50));
         assert_eq!(
             backoff(1, ms(100), ms(1000), 0.999_999),
-            ms(100) - Duration::from_nanos(50)
+            Duration::from_nanos(99_999_950)
         );
         assert_eq!(backoff(3, ms(100), ms(1000), 0.0), ms(200));
         assert_eq!(backoff(10, ms(100), ms(1000), 0.0), ms(500));

@@ -12,12 +12,13 @@ use tokio::task::JoinHandle;
 use tokio::time::{sleep_until, Instant};
 
 use super::blocks::{render, RenderOptions};
-use super::config::{ResolvedSlackConfig, ResolvedWebhook, SlackConfig};
+use super::config::SlackConfig;
 use super::event::Event;
 use super::group::{Grouper, Offer};
 use super::http::HttpClient;
 use super::metrics::{DropReason, NotifyMetrics};
 use super::rate_limit::{backoff, jitter_unit, TokenBucket};
+use super::resolve::{ResolvedSlackConfig, ResolvedWebhook};
 use super::route::Router;
 
 /// A rendered message for one webhook.

@@ -3,7 +3,8 @@
 //! Block Kit messages to incoming webhooks.
 //!
 //! - [`config`]: the `slack:` section of `celgate.yaml` — webhooks (URL from a file or the
-//!   environment, never inline), routes, filters, links, limits;
+//!   environment, never inline), routes, filters, links, limits; [`resolve`]: checking it and
+//!   reading the URLs;
 //! - [`event`]: what can be alerted on, built from the engine's `Input` and `Decision`;
 //! - [`blocks`]: Block Kit rendering within Slack's limits;
 //! - [`Notifier`]: the handle the doors call; delivery (queue, grouping, rate limit, retries)
@@ -21,6 +22,7 @@ mod group;
 mod http;
 pub mod metrics;
 mod rate_limit;
+pub mod resolve;
 pub mod route;
 pub mod url;
 
@@ -32,9 +34,10 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-pub use config::{ResolvedSlackConfig, SlackConfig, SlackConfigError, WebhookConfig};
+pub use config::{SlackConfig, WebhookConfig};
 pub use event::{DecisionEvent, Door, Event, SystemEvent, ViolationSummary};
 pub use metrics::NotifyMetrics;
+pub use resolve::{ResolvedSlackConfig, ResolvedWebhook, SlackConfigError};
 
 /// The notifier's handle: cheap to clone, shared by every door.
 #[derive(Clone, Debug)]

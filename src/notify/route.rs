@@ -3,8 +3,9 @@
 use globset::{Glob, GlobMatcher};
 use serde::Deserialize;
 
-use super::config::{RouteConfig, SlackConfig, SlackConfigError};
+use super::config::{RouteConfig, SlackConfig};
 use super::event::{Event, SystemEvent};
+use super::resolve::SlackConfigError;
 use crate::engine::Severity;
 
 /// Kinds of decisions a route can carry.
@@ -143,5 +144,67 @@ fn route_matches(route: &CompiledRoute, event: &Event) -> bool {
             };
             route.system.contains(&class)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{Action, Decision, FindingType, Input, Verdict, Violation};
+    use crate::notify::event::{DecisionEvent, Door};
+
+    fn router(yaml: serde_json::Value) -> Router {
+        let config: SlackConfig = serde_json::from_value(yaml).unwrap();
+        config.validate().unwrap();
+        Router::new(&config, &["sec".to_owned(), "team".to_owned()]).unwrap()
+    }
+
+    fn decision(tenant: &str, verdict: Verdict, severity: Severity, action: Action) -> Event {
+        let violation = Violation {
+            pack: "soc2".into(),
+            rule: "soc2-x".into(),
+            title: String::new(),
+            controls: Vec::new(),
+            severity,
+            action,
+            finding: FindingType::Violation,
+            message: String::new(),
+            pointer: String::new(),
+            remediation: String::new(),
+            patched: false,
+        };
+        let decision = Decision {
+            decision: verdict,
+            violations: vec![violation],
+            ..Decision::allow()
+        };
+        let input = Input::new(serde_json::json!({"kind": "Pod", "metadata": {"name": "p"}}));
+        DecisionEvent::new(Door::Admission, Some(tenant), None, &input, &decision).into()
+    }
+
+    #[test]
+    fn routes_filter_by_tenant_severity_and_class() {
+        let r = router(serde_json::json!({
+            "webhooks": {"sec": {"urlEnv": "A"}, "team": {"urlEnv": "B"}},
+            "minSeverity": "medium",
+            "routes": [
+                {"webhook": "sec", "minSeverity": "high", "system": ["audit-write-failing"]},
+                {"webhook": "team", "tenants": ["team-*"], "decisions": ["deny", "warn"]},
+            ],
+        }));
+        let deny = |t, s| decision(t, Verdict::Deny, s, Action::Deny);
+        assert_eq!(r.targets(&deny("team-a", Severity::Critical)), [0, 1]);
+        assert_eq!(r.targets(&deny("team-a", Severity::Medium)), [1]);
+        assert_eq!(r.targets(&deny("other", Severity::High)), [0]);
+        assert!(
+            r.targets(&deny("team-a", Severity::Low)).is_empty(),
+            "below the global minimum"
+        );
+        let warned = decision("team-a", Verdict::Allow, Severity::High, Action::Warn);
+        assert_eq!(r.targets(&warned), [1], "the first route carries no warnings");
+        let audit = Event::System(SystemEvent::AuditWriteFailing { error: "disk".into() });
+        assert_eq!(r.targets(&audit), [0]);
+        let reload = Event::System(SystemEvent::PackReloadFailed { error: "bad".into() });
+        assert!(r.targets(&reload).is_empty());
     }
 }

@@ -10,6 +10,7 @@
 //! - [`files`]: finding files in folders and working on them on every core, in order;
 //! - [`report`]: rendering decisions as text, JSON, SARIF and `JUnit`;
 //! - [`testing`]: running packs' own test cases;
+//! - [`notify`]: Slack alerts on denials and on celgate's own trouble (Block Kit, queue, retries);
 //! - [`cli`] and [`commands`]: the command line (`check`, `eval`, `test`).
 
 pub mod cli;
@@ -20,6 +21,7 @@ pub mod documents;
 pub mod engine;
 pub mod files;
 pub mod metrics;
+pub mod notify;
 pub mod packs;
 pub mod report;
 pub mod review;

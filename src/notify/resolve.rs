@@ -1,0 +1,277 @@
+//! Checking a [`SlackConfig`] ([`SlackConfig::validate`], nothing read) and resolving it
+//! ([`SlackConfig::resolve`]: the secret URLs read from their files or variables, routes compiled).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::config::{SlackConfig, WebhookConfig};
+use super::route::Router;
+use super::url::{check_link_url, WebhookUrl};
+
+/// A `slack:` setting that cannot be used; each names the field.
+#[derive(Debug, thiserror::Error)]
+pub enum SlackConfigError {
+    /// A webhook gives neither `urlFile` nor `urlEnv`.
+    #[error("slack.webhooks.{name}: no URL source; set urlFile or urlEnv")]
+    NoUrlSource {
+        /// Webhook name.
+        name: String,
+    },
+    /// A webhook gives both `urlFile` and `urlEnv`.
+    #[error("slack.webhooks.{name}: urlFile and urlEnv are both set; set one")]
+    TwoUrlSources {
+        /// Webhook name.
+        name: String,
+    },
+    /// A webhook name that cannot be shown in logs and metrics.
+    #[error("slack.webhooks: bad webhook name {name:?}: use letters, digits, '-', '_' or '.'")]
+    BadWebhookName {
+        /// The name.
+        name: String,
+    },
+    /// A route names a webhook that is not configured.
+    #[error("slack.routes[{index}].webhook: no webhook named '{webhook}' (configured: {known})")]
+    UnknownWebhook {
+        /// Route index.
+        index: usize,
+        /// The name given.
+        webhook: String,
+        /// The names that exist.
+        known: String,
+    },
+    /// A tenant glob that does not compile.
+    #[error("slack.routes[{index}].tenants: bad glob '{glob}'")]
+    BadGlob {
+        /// Route index.
+        index: usize,
+        /// The glob.
+        glob: String,
+        /// Why.
+        #[source]
+        source: globset::Error,
+    },
+    /// A route with neither decisions nor system events matches nothing.
+    #[error("slack.routes[{index}]: decisions and system are both empty, so it matches nothing")]
+    EmptyRoute {
+        /// Route index.
+        index: usize,
+    },
+    /// A number that must be positive is zero.
+    #[error("slack.{field}: must be greater than zero")]
+    Zero {
+        /// Field path below `slack.`.
+        field: &'static str,
+    },
+    /// `retry.maxBackoffMs` is below `retry.initialBackoffMs`.
+    #[error("slack.retry.maxBackoffMs ({max}) is less than slack.retry.initialBackoffMs ({initial})")]
+    BackoffOrder {
+        /// `maxBackoffMs`.
+        max: u64,
+        /// `initialBackoffMs`.
+        initial: u64,
+    },
+    /// A link URL that is not `https://` (or `http://` to loopback).
+    #[error("slack.links.{field} = {value:?}: {reason}")]
+    BadLink {
+        /// `ruleUrl` or `dashboardUrl`.
+        field: &'static str,
+        /// The value (links are not secrets).
+        value: String,
+        /// Why.
+        reason: String,
+    },
+    /// The URL file could not be read.
+    #[error("slack.webhooks.{name}.urlFile: cannot read {}", path.display())]
+    ReadUrlFile {
+        /// Webhook name.
+        name: String,
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The URL file or variable is empty or missing.
+    #[error("slack.webhooks.{name}: {origin} is empty or not set")]
+    EmptyUrl {
+        /// Webhook name.
+        name: String,
+        /// `file PATH` or `environment variable VAR`.
+        origin: String,
+    },
+    /// The URL read is not acceptable; the value itself is never shown (it is a secret).
+    #[error("slack.webhooks.{name}: the URL in {origin} {reason}")]
+    BadWebhookUrl {
+        /// Webhook name.
+        name: String,
+        /// `file PATH` or `environment variable VAR`.
+        origin: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+/// One webhook with its URL read.
+#[derive(Debug, Clone)]
+pub struct ResolvedWebhook {
+    /// Name from the config (what logs and metrics show).
+    pub name: String,
+    /// The secret URL (its `Debug` hides it).
+    pub url: WebhookUrl,
+}
+
+/// A validated config with every webhook URL read and the routes compiled: what
+/// [`super::Notifier::start`] takes. Only [`SlackConfig::resolve`] makes one.
+#[derive(Debug, Clone)]
+pub struct ResolvedSlackConfig {
+    config: SlackConfig,
+    webhooks: Vec<ResolvedWebhook>,
+    router: Arc<Router>,
+}
+
+impl ResolvedSlackConfig {
+    /// The settings.
+    pub fn config(&self) -> &SlackConfig {
+        &self.config
+    }
+
+    /// The webhooks, in name order.
+    pub fn webhooks(&self) -> &[ResolvedWebhook] {
+        &self.webhooks
+    }
+
+    pub(crate) fn router(&self) -> Arc<Router> {
+        Arc::clone(&self.router)
+    }
+}
+
+impl SlackConfig {
+    /// Checks everything that needs no file or environment; the first problem is returned.
+    pub fn validate(&self) -> Result<(), SlackConfigError> {
+        for (name, hook) in &self.webhooks {
+            let name_ok = !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+            if !name_ok {
+                return Err(SlackConfigError::BadWebhookName { name: name.clone() });
+            }
+            match (&hook.url_file, &hook.url_env) {
+                (None, None) => return Err(SlackConfigError::NoUrlSource { name: name.clone() }),
+                (Some(_), Some(_)) => return Err(SlackConfigError::TwoUrlSources { name: name.clone() }),
+                _ => {}
+            }
+        }
+        for (index, route) in self.routes.iter().enumerate() {
+            if !self.webhooks.contains_key(&route.webhook) {
+                return Err(SlackConfigError::UnknownWebhook {
+                    index,
+                    webhook: route.webhook.clone(),
+                    known: known_names(&self.webhooks),
+                });
+            }
+            for glob in &route.tenants {
+                globset::Glob::new(glob).map_err(|source| SlackConfigError::BadGlob {
+                    index,
+                    glob: glob.clone(),
+                    source,
+                })?;
+            }
+            if route.decisions.is_empty() && route.system.is_empty() {
+                return Err(SlackConfigError::EmptyRoute { index });
+            }
+        }
+        let positive: [(&'static str, u64); 7] = [
+            ("groupWindowSeconds", self.group_window_seconds),
+            ("queueCapacity", self.queue_capacity as u64),
+            ("webhookBacklog", self.webhook_backlog as u64),
+            ("retry.maxAttempts", u64::from(self.retry.max_attempts)),
+            ("rateLimit.intervalMs", self.rate_limit.interval_ms),
+            ("rateLimit.burst", u64::from(self.rate_limit.burst)),
+            ("timeouts.requestMs", self.timeouts.request_ms),
+        ];
+        for (field, value) in positive {
+            if value == 0 {
+                return Err(SlackConfigError::Zero { field });
+            }
+        }
+        if self.timeouts.connect_ms == 0 {
+            return Err(SlackConfigError::Zero {
+                field: "timeouts.connectMs",
+            });
+        }
+        if self.retry.max_backoff_ms < self.retry.initial_backoff_ms {
+            return Err(SlackConfigError::BackoffOrder {
+                max: self.retry.max_backoff_ms,
+                initial: self.retry.initial_backoff_ms,
+            });
+        }
+        for (field, value) in [
+            ("ruleUrl", &self.links.rule_url),
+            ("dashboardUrl", &self.links.dashboard_url),
+        ] {
+            if let Some(value) = value {
+                check_link_url(value).map_err(|reason| SlackConfigError::BadLink {
+                    field,
+                    value: value.clone(),
+                    reason,
+                })?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Validates, then reads every webhook URL: files from disk, variables through `env`
+    /// (pass `|name| std::env::var(name).ok()` in production).
+    pub fn resolve(&self, env: &dyn Fn(&str) -> Option<String>) -> Result<ResolvedSlackConfig, SlackConfigError> {
+        self.validate()?;
+        let mut webhooks = Vec::with_capacity(self.webhooks.len());
+        for (name, hook) in &self.webhooks {
+            let (text, origin) = match (&hook.url_file, &hook.url_env) {
+                (Some(path), _) => {
+                    let text = std::fs::read_to_string(path).map_err(|source| SlackConfigError::ReadUrlFile {
+                        name: name.clone(),
+                        path: path.clone(),
+                        source,
+                    })?;
+                    (Some(text), format!("file {}", path.display()))
+                }
+                (None, Some(var)) => (env(var), format!("environment variable {var}")),
+                (None, None) => return Err(SlackConfigError::NoUrlSource { name: name.clone() }),
+            };
+            let text = text.unwrap_or_default();
+            let text = text.trim();
+            if text.is_empty() {
+                return Err(SlackConfigError::EmptyUrl {
+                    name: name.clone(),
+                    origin,
+                });
+            }
+            let url = WebhookUrl::parse(text).map_err(|reason| SlackConfigError::BadWebhookUrl {
+                name: name.clone(),
+                origin,
+                reason,
+            })?;
+            webhooks.push(ResolvedWebhook {
+                name: name.clone(),
+                url,
+            });
+        }
+        let names: Vec<String> = webhooks.iter().map(|w| w.name.clone()).collect();
+        let router = Arc::new(Router::new(self, &names)?);
+        Ok(ResolvedSlackConfig {
+            config: self.clone(),
+            webhooks,
+            router,
+        })
+    }
+}
+
+fn known_names(webhooks: &BTreeMap<String, WebhookConfig>) -> String {
+    if webhooks.is_empty() {
+        "none".to_owned()
+    } else {
+        webhooks.keys().cloned().collect::<Vec<_>>().join(", ")
+    }
+}

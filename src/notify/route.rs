@@ -172,6 +172,8 @@ mod tests {
             pointer: String::new(),
             remediation: String::new(),
             patched: false,
+            mode: None,
+            exception: None,
         };
         let decision = Decision {
             decision: verdict,

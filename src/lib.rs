@@ -10,8 +10,10 @@
 //! - [`files`]: finding files in folders and working on them on every core, in order;
 //! - [`report`]: rendering decisions as text, JSON, SARIF and `JUnit`;
 //! - [`testing`]: running packs' own test cases;
-//! - [`cli`] and [`commands`]: the command line (`check`, `eval`, `test`).
+//! - [`audit`]: the hash-chained, optionally encrypted decision log, its verification and reading;
+//! - [`cli`] and [`commands`]: the command line (`check`, `eval`, `test`, `audit`).
 
+pub mod audit;
 pub mod cli;
 pub mod commands;
 pub mod config;

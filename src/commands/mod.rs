@@ -1,6 +1,7 @@
 //! What each subcommand does, written against `Read`/`Write` handles so tests can drive them
 //! without a process. `main.rs` only parses arguments and maps the result to an exit code.
 
+pub mod audit;
 pub mod certs;
 pub mod check;
 pub mod docs;
@@ -45,6 +46,9 @@ pub enum CommandError {
     /// The server's packs could not be loaded.
     #[error(transparent)]
     ServerPacks(#[from] crate::server::LoadError),
+    /// The audit trail could not be opened or written.
+    #[error(transparent)]
+    Audit(#[from] crate::audit::AuditError),
     /// Writing output failed.
     #[error("cannot write output: {0}")]
     Output(#[from] std::io::Error),
@@ -71,6 +75,7 @@ pub fn run(cli: &Cli, streams: &mut Streams<'_>) -> Result<u8, CommandError> {
         Command::Serve(args) => serve::run(args, streams),
         Command::Certs(args) => certs::run(args, streams),
         Command::Docs(args) => docs::run(args, streams),
+        Command::Audit(args) => audit::run(args, streams),
     }
 }
 

@@ -23,6 +23,7 @@ pub mod metrics;
 pub mod record;
 pub mod show;
 pub mod verify;
+pub mod verify_report;
 pub mod writer;
 
 use std::path::PathBuf;

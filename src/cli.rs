@@ -31,6 +31,8 @@ pub enum Command {
     Certs(CertsArgs),
     /// Render the rule reference as Markdown (default: the shipped packs), or check a copy of it.
     Docs(DocsArgs),
+    /// Verify, read and manage the audit trail of decisions.
+    Audit(AuditArgs),
     /// Check-API bearer tokens for tenants.
     #[command(subcommand)]
     Token(TokenCommand),
@@ -162,6 +164,9 @@ pub struct CheckArgs {
     /// Colour text output.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
+    /// Append one audit record per checked document to this file (hash-chained JSON Lines).
+    #[arg(long, value_name = "FILE")]
+    pub audit: Option<PathBuf>,
 }
 
 /// `celgate eval`.
@@ -206,4 +211,81 @@ pub struct TestArgs {
     /// Print only failures and the summary.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+/// `celgate audit`.
+#[derive(Debug, clap::Args)]
+pub struct AuditArgs {
+    /// What to do with the audit trail.
+    #[command(subcommand)]
+    pub command: AuditCommand,
+}
+
+/// The `audit` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check the hash chains: exit 0 intact, 1 altered or missing records, 2 unreadable,
+    /// 3 only a torn last line (crash mid-write).
+    Verify(AuditVerifyArgs),
+    /// Print records, filtered (encrypted records need their keys).
+    Show(AuditShowArgs),
+    /// Write a new encryption key with a fresh id (old keys stay for reading).
+    RotateKey(AuditRotateKeyArgs),
+}
+
+/// `celgate audit verify`.
+#[derive(Debug, clap::Args)]
+pub struct AuditVerifyArgs {
+    /// Audit files or folders (of one or several replicas).
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+}
+
+/// Output formats of `audit show`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AuditFormat {
+    /// One line per record.
+    Text,
+    /// JSON Lines, one record per line.
+    Json,
+}
+
+/// `celgate audit show`.
+#[derive(Debug, clap::Args)]
+pub struct AuditShowArgs {
+    /// Audit files or folders.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Only records at or after this time (RFC 3339).
+    #[arg(long, value_name = "RFC3339")]
+    pub since: Option<String>,
+    /// Only records before this time (RFC 3339).
+    #[arg(long, value_name = "RFC3339")]
+    pub until: Option<String>,
+    /// Only this tenant.
+    #[arg(long, value_name = "NAME")]
+    pub tenant: Option<String>,
+    /// Only records with a finding of this rule id.
+    #[arg(long, value_name = "ID")]
+    pub rule: Option<String>,
+    /// Only this decision (allow, deny, patch).
+    #[arg(long, value_name = "DECISION")]
+    pub decision: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = AuditFormat::Text)]
+    pub format: AuditFormat,
+    /// Folder of key files (`*.key`) for encrypted records.
+    #[arg(long, value_name = "DIR")]
+    pub key_dir: Vec<PathBuf>,
+    /// Key file for encrypted records (repeatable).
+    #[arg(long, value_name = "FILE")]
+    pub key_file: Vec<PathBuf>,
+}
+
+/// `celgate audit rotate-key`.
+#[derive(Debug, clap::Args)]
+pub struct AuditRotateKeyArgs {
+    /// Folder of key files; the new key is written there as `<id>.key`.
+    #[arg(long, value_name = "DIR")]
+    pub key_dir: PathBuf,
 }

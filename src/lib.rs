@@ -12,7 +12,10 @@
 //! - [`testing`]: running packs' own test cases;
 //! - [`notify`]: Slack alerts on denials and on celgate's own trouble (Block Kit, queue, retries);
 //! - [`cli`] and [`commands`]: the command line (`check`, `eval`, `test`).
+//! - [`audit`]: the hash-chained, optionally encrypted decision log, its verification and reading;
+//! - [`cli`] and [`commands`]: the command line (`check`, `eval`, `test`, `audit`).
 
+pub mod audit;
 pub mod cli;
 pub mod commands;
 pub mod config;

@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::{Component, Path, PathBuf};
 
+use crate::audit::record::pack_versions;
+use crate::audit::{AuditConfig, AuditRecord, AuditWriter, Door};
 use crate::cli::{CheckArgs, ColorChoice, Format};
 use crate::documents::{self, Document};
 use crate::engine::{Engine, Input, NoOverrides, Verdict};
@@ -44,9 +46,35 @@ pub fn run(args: &CheckArgs, streams: &mut Streams<'_>) -> Result<u8, CommandErr
         }
         None => None,
     };
+    let mut audit = match args
+        .audit
+        .as_deref()
+        .map(|p| AuditWriter::open(&AuditConfig::single_file(p)))
+    {
+        Some(Err(e)) => {
+            writeln!(streams.stderr, "error: {}", super::audit::error_chain(&e))?;
+            return Ok(EXIT_ERROR);
+        }
+        opened => opened.and_then(Result::ok),
+    };
     let collected = documents::collect(&args.paths, streams.stdin);
     let namespaces = collected.namespace_labels();
-    let results = judge_all(&engine, tenancy.as_ref(), &collected.documents, &namespaces, args);
+    let (results, records): (Vec<_>, Vec<_>) =
+        judge_all(&engine, tenancy.as_ref(), &collected.documents, &namespaces, args)
+            .into_iter()
+            .unzip();
+    if let Some(writer) = audit.as_mut() {
+        let packs = pack_versions(&engine);
+        let written = records
+            .into_iter()
+            .flatten()
+            .try_for_each(|r| writer.append(&r.with_packs(packs.clone())).map(|_| ()))
+            .and_then(|()| writer.sync());
+        if let Err(e) = written {
+            writeln!(streams.stderr, "error: {}", super::audit::error_chain(&e))?;
+            return Ok(EXIT_ERROR);
+        }
+    }
     let report = CheckReport {
         results,
         problems: collected.problems,
@@ -97,14 +125,15 @@ pub fn run(args: &CheckArgs, streams: &mut Streams<'_>) -> Result<u8, CommandErr
     Ok(report.exit_code())
 }
 
-/// Judges every document, spreading the work over the machine's cores.
+/// Judges every document, spreading the work over the machine's cores; with `--audit`, also
+/// the audit record of each decision.
 fn judge_all(
     engine: &Engine,
     tenancy: Option<&CheckTenancy>,
     docs: &[Document],
     namespaces: &BTreeMap<String, BTreeMap<String, String>>,
     args: &CheckArgs,
-) -> Vec<DocumentResult> {
+) -> Vec<(DocumentResult, Option<AuditRecord>)> {
     crate::files::map_in_order(docs.iter().collect(), 16, |d| {
         judge(engine, tenancy, d, namespaces, args)
     })
@@ -132,7 +161,7 @@ fn judge(
     doc: &Document,
     namespaces: &BTreeMap<String, BTreeMap<String, String>>,
     args: &CheckArgs,
-) -> DocumentResult {
+) -> (DocumentResult, Option<AuditRecord>) {
     let namespace = doc.metadata_str("namespace");
     let mut input = Input::new(doc.value.clone());
     input.tenant.clone_from(&args.tenant);
@@ -149,7 +178,14 @@ fn judge(
         None => engine.evaluate_with(&input, &NoOverrides),
     };
     let locations = decision.violations.iter().map(|v| doc.locate(&v.pointer)).collect();
-    DocumentResult {
+    let record = args.audit.is_some().then(|| {
+        let source = match doc.item {
+            Some(item) => format!("{}#{}.{item}", doc.source, doc.index),
+            None => format!("{}#{}", doc.source, doc.index),
+        };
+        AuditRecord::new(Door::Ci, &input, &decision).with_source(source)
+    });
+    let result = DocumentResult {
         source: doc.source.clone(),
         document: doc.index,
         item: doc.item,
@@ -160,7 +196,8 @@ fn judge(
         line: doc.line,
         decision,
         locations,
-    }
+    };
+    (result, record)
 }
 
 /// The documents of each source with the patched ones replaced, grouped by source file; only

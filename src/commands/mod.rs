@@ -1,6 +1,7 @@
 //! What each subcommand does, written against `Read`/`Write` handles so tests can drive them
 //! without a process. `main.rs` only parses arguments and maps the result to an exit code.
 
+pub mod audit;
 pub mod certs;
 pub mod check;
 pub mod docs;
@@ -58,6 +59,9 @@ pub enum CommandError {
     /// `--tenant` / `--environment` named something the config does not have.
     #[error(transparent)]
     UnknownName(#[from] crate::tenant::UnknownName),
+    /// The audit trail could not be opened or written.
+    #[error(transparent)]
+    Audit(#[from] crate::audit::AuditError),
     /// Writing output failed.
     #[error("cannot write output: {0}")]
     Output(#[from] std::io::Error),
@@ -85,6 +89,7 @@ pub fn run(cli: &Cli, streams: &mut Streams<'_>) -> Result<u8, CommandError> {
         Command::Certs(args) => certs::run(args, streams),
         Command::Docs(args) => docs::run(args, streams),
         Command::Token(crate::cli::TokenCommand::New(args)) => token::new(args, streams),
+        Command::Audit(args) => audit::run(args, streams),
     }
 }
 

@@ -49,6 +49,8 @@ pub fn violation(rule: &str, severity: Severity, finding: FindingType) -> Violat
         pointer: "/spec/template/spec/containers/0".to_owned(),
         remediation: "Set securityContext.runAsNonRoot: true.".to_owned(),
         patched: false,
+        mode: None,
+        exception: None,
     }
 }
 

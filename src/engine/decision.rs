@@ -65,6 +65,10 @@ pub struct Violation {
     /// True when the rule's patch was applied and fixed this finding.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub patched: bool,
+    /// HTTP status code a denial should answer with (from a Kubernetes validation's `reason`:
+    /// 401, 403, 413 or 422); `None`: the door's default (403).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status_code: Option<u16>,
 }
 
 /// One RFC 6902 operation of the emitted patch, with the rule that produced it.
@@ -93,6 +97,10 @@ pub struct Decision {
     /// Ids of the rules that applied to the input and were evaluated.
     #[serde(skip)]
     pub evaluated_rules: Vec<String>,
+    /// Audit annotations from admission policies' `auditAnnotations` (`<policy>/<key>` ->
+    /// value), for the admission response; empty for rule packs.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub audit_annotations: std::collections::BTreeMap<String, String>,
 }
 
 impl Decision {
@@ -105,6 +113,7 @@ impl Decision {
             patch: Vec::new(),
             patched_object: None,
             evaluated_rules: Vec::new(),
+            audit_annotations: std::collections::BTreeMap::new(),
         }
     }
 

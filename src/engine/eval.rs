@@ -34,11 +34,13 @@ pub(crate) struct Finding {
 pub(crate) struct Pass {
     pub findings: Vec<Finding>,
     pub evaluated: Vec<String>,
+    /// Audit annotations computed by admission policies (`<policy>/<key>` -> value).
+    pub annotations: std::collections::BTreeMap<String, String>,
 }
 
 /// Why one expression produced no usable value.
 #[derive(Debug, Clone)]
-enum ExprFailure {
+pub(super) enum ExprFailure {
     Execution(ExecutionError),
     NotBool(String),
     Cost { estimate: u128, largest: usize },
@@ -46,7 +48,7 @@ enum ExprFailure {
 }
 
 impl ExprFailure {
-    fn describe(&self, field: &str, source: &str) -> String {
+    pub(super) fn describe(&self, field: &str, source: &str) -> String {
         match self {
             ExprFailure::Execution(e) => format!("{field} `{source}` failed: {e}"),
             ExprFailure::NotBool(t) => format!("{field} `{source}` must return a bool, got {t}"),
@@ -66,6 +68,7 @@ pub(crate) fn run_rules(
     packs: &[Arc<CompiledPack>],
     input: &Input,
     object: &serde_json::Value,
+    param_objects: &super::vap::ParamStore,
 ) -> Pass {
     let mut pass = Pass::default();
     let matched: Vec<(&CompiledPack, Vec<&Arc<CompiledRule>>)> = packs
@@ -76,7 +79,7 @@ pub(crate) fn run_rules(
                 p.rules.iter().filter(|r| r.matcher.matches(input)).collect::<Vec<_>>(),
             )
         })
-        .filter(|(_, rules)| !rules.is_empty())
+        .filter(|(p, rules)| !rules.is_empty() || p.admission.is_some())
         .collect();
     if matched.is_empty() {
         return pass;
@@ -89,6 +92,11 @@ pub(crate) fn run_rules(
 
     let for_each = ForEachCache::default();
     for ((pack, rules), params) in matched.iter().zip(&params) {
+        if let Some(admission) = &pack.admission {
+            let policy = super::vap::eval::Policy { pack, admission, rules };
+            policy.run(&root, stats, input, object, param_objects, &mut pass);
+            continue;
+        }
         let mut pack_stats = stats;
         let mut scope = root.new_inner_scope();
         scope.add_variable_as_val("params", view(params, &mut pack_stats));
@@ -163,7 +171,7 @@ pub(crate) fn bind_roots<'v>(
 
 /// Computes the needed variables in declaration order; returns the `variables` map and the
 /// failures by name.
-fn compute_variables<'v>(
+pub(super) fn compute_variables<'v>(
     pack: &CompiledPack,
     needed: &BTreeSet<usize>,
     scope: &Context<'_, 'v>,
@@ -208,7 +216,7 @@ fn compute_variables<'v>(
 }
 
 /// A zero-copy CEL view of `json`, adding its size facts to `stats`.
-fn view<'v>(json: &'v serde_json::Value, stats: &mut ValueStats) -> Box<dyn Val + 'v> {
+pub(super) fn view<'v>(json: &'v serde_json::Value, stats: &mut ValueStats) -> Box<dyn Val + 'v> {
     *stats = stats.merge(json_stats(json));
     json_view(json)
 }
@@ -236,13 +244,17 @@ fn eval_val<'v>(
         .map_err(ExprFailure::Execution)
 }
 
-fn eval_value(expr: &CompiledExpr, scope: &Context<'_, '_>, stats: ValueStats) -> Result<Value, ExprFailure> {
+pub(super) fn eval_value(
+    expr: &CompiledExpr,
+    scope: &Context<'_, '_>,
+    stats: ValueStats,
+) -> Result<Value, ExprFailure> {
     check_cost(expr, stats)?;
     let val = Value::resolve_val(&expr.expr, scope).map_err(ExprFailure::Execution)?;
     to_value(&*val).map_err(ExprFailure::Execution)
 }
 
-fn eval_bool(expr: &CompiledExpr, scope: &Context<'_, '_>, stats: ValueStats) -> Result<bool, ExprFailure> {
+pub(super) fn eval_bool(expr: &CompiledExpr, scope: &Context<'_, '_>, stats: ValueStats) -> Result<bool, ExprFailure> {
     check_cost(expr, stats)?;
     let val = Value::resolve_val(&expr.expr, scope).map_err(ExprFailure::Execution)?;
     match val.downcast_ref::<CelBool>() {
@@ -254,7 +266,7 @@ fn eval_bool(expr: &CompiledExpr, scope: &Context<'_, '_>, stats: ValueStats) ->
 /// The matches of each `forEach` JSONPath on the document, computed once per pass: rules of
 /// several packs often walk the same path.
 #[derive(Default)]
-struct ForEachCache<'v> {
+pub(super) struct ForEachCache<'v> {
     #[allow(clippy::type_complexity)]
     entries: std::cell::RefCell<HashMap<String, Rc<Result<Vec<(&'v serde_json::Value, String)>, String>>>>,
 }
@@ -285,17 +297,17 @@ impl<'v> ForEachCache<'v> {
     }
 }
 
-struct RuleContext<'a, 'p, 'v> {
-    for_each: &'a ForEachCache<'v>,
-    pack: &'a CompiledPack,
-    scope: &'a Context<'p, 'v>,
-    stats: ValueStats,
-    failed_variables: &'a [(String, String)],
-    object: &'v serde_json::Value,
+pub(super) struct RuleContext<'a, 'p, 'v> {
+    pub(super) for_each: &'a ForEachCache<'v>,
+    pub(super) pack: &'a CompiledPack,
+    pub(super) scope: &'a Context<'p, 'v>,
+    pub(super) stats: ValueStats,
+    pub(super) failed_variables: &'a [(String, String)],
+    pub(super) object: &'v serde_json::Value,
 }
 
 impl<'v> RuleContext<'_, '_, 'v> {
-    fn variable_failure(&self, expr: &CompiledExpr) -> Option<ExprFailure> {
+    pub(super) fn variable_failure(&self, expr: &CompiledExpr) -> Option<ExprFailure> {
         self.failed_variables
             .iter()
             .find(|(name, _)| expr.pack_variables.contains(name))
@@ -312,7 +324,7 @@ impl<'v> RuleContext<'_, '_, 'v> {
         eval_bool(expr, scope, self.stats)
     }
 
-    fn evaluate_rule(&self, rule: &CompiledRule, findings: &mut Vec<Finding>) {
+    pub(super) fn evaluate_rule(&self, rule: &CompiledRule, findings: &mut Vec<Finding>) {
         if let Some(condition) = &rule.condition {
             match self.check_bool(condition, self.scope) {
                 Ok(true) => {}
@@ -426,7 +438,7 @@ impl<'v> RuleContext<'_, '_, 'v> {
         Ok(ops)
     }
 
-    fn error_finding(&self, rule: &CompiledRule, pointer: &str, message: &str) -> Finding {
+    pub(super) fn error_finding(&self, rule: &CompiledRule, pointer: &str, message: &str) -> Finding {
         let action = match rule.spec.on_error {
             OnError::Deny => Action::Deny,
             OnError::Warn => Action::Warn,
@@ -441,7 +453,7 @@ impl<'v> RuleContext<'_, '_, 'v> {
         )
     }
 
-    fn finding(
+    pub(super) fn finding(
         &self,
         rule: &CompiledRule,
         finding: FindingType,
@@ -462,6 +474,7 @@ impl<'v> RuleContext<'_, '_, 'v> {
                 pointer,
                 remediation: rule.spec.remediation.clone(),
                 patched: false,
+                status_code: None,
             },
             ops: Vec::new(),
         }

@@ -394,6 +394,7 @@ pub(crate) mod fixture {
             pointer: "/spec/template/spec/hostNetwork".to_owned(),
             remediation: format!("fix {rule}"),
             patched: false,
+            status_code: None,
         }
     }
 

@@ -136,6 +136,9 @@ pub struct CheckArgs {
     /// Colour text output.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
+    /// Param objects for admission policies' `paramRef` (YAML/JSON, any kinds; repeatable).
+    #[arg(long = "params", value_name = "FILE")]
+    pub params: Vec<PathBuf>,
 }
 
 /// `celgate eval`.

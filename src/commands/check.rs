@@ -16,6 +16,7 @@ use super::{load_engine, CommandError, Streams, EXIT_ERROR};
 pub fn run(args: &CheckArgs, streams: &mut Streams<'_>) -> Result<u8, CommandError> {
     let (engine, _) = load_engine(&args.selection.packs)?;
     let engine = engine.filtered(&args.selection.frameworks)?;
+    let engine = super::params::with_param_files(&engine, &args.params)?;
     let collected = documents::collect(&args.paths, streams.stdin);
     let namespaces = collected.namespace_labels();
     let results = judge_all(&engine, &collected.documents, &namespaces, args);

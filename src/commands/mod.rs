@@ -5,6 +5,7 @@ pub mod certs;
 pub mod check;
 pub mod docs;
 pub mod eval;
+pub mod params;
 pub mod serve;
 pub mod test;
 
@@ -45,6 +46,9 @@ pub enum CommandError {
     /// The server's packs could not be loaded.
     #[error(transparent)]
     ServerPacks(#[from] crate::server::LoadError),
+    /// `--params` files could not be read or hold bad param objects.
+    #[error("{0}")]
+    Params(String),
     /// Writing output failed.
     #[error("cannot write output: {0}")]
     Output(#[from] std::io::Error),

@@ -32,6 +32,9 @@ pub struct Record<'a> {
     pub warnings: &'a [String],
     /// RFC 6902 operations (empty unless patched).
     pub patch: serde_json::Value,
+    /// Audit annotations from Kubernetes admission policies (`<policy>/<key>` -> value).
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub audit_annotations: &'a std::collections::BTreeMap<String, String>,
 }
 
 /// One finding in a [`Record`].
@@ -65,6 +68,9 @@ pub struct ViolationRecord<'a> {
     /// True when the rule's patch fixed it.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub patched: bool,
+    /// HTTP code a denial answers with, when a Kubernetes validation's `reason` set one.
+    #[serde(rename = "statusCode", skip_serializing_if = "Option::is_none")]
+    pub status_code: Option<u16>,
 }
 
 /// The record for one document.
@@ -90,6 +96,7 @@ pub fn document_record(result: &DocumentResult) -> Record<'_> {
                 column: loc.map(|l| l.column),
                 remediation: &v.remediation,
                 patched: v.patched,
+                status_code: v.status_code,
             }
         })
         .collect();
@@ -105,6 +112,7 @@ pub fn document_record(result: &DocumentResult) -> Record<'_> {
         violations,
         warnings: &result.decision.warnings,
         patch: result.decision.json_patch(),
+        audit_annotations: &result.decision.audit_annotations,
     }
 }
 

@@ -197,9 +197,9 @@ fn check_header(ctx: &DocContext<'_>, value: &serde_json::Value, errors: &mut Ve
             format!("{} document", kind.as_str()),
             "apiVersion",
             format!(
-                "'{api_version}' is not a published version of {} (expected {API_GROUP}/ {})",
+                "'{api_version}' is not a published version of {} (expected one of {})",
                 kind.as_str(),
-                kind.versions().join(", ")
+                kind.versions().iter().map(|v| format!("{API_GROUP}/{v}")).collect::<Vec<_>>().join(", ")
             ),
         ));
         return None;

@@ -2,8 +2,6 @@
 //! next to the policies, `celgate check --params FILE`, or a list from the server's config) and
 //! how a binding finds the ones that apply to one request.
 
-use std::collections::BTreeMap;
-
 use super::matching::{object_labels, RequestFacts};
 use super::model::{ParamKind, ParamRef};
 use super::resources::is_cluster_scoped;
@@ -154,7 +152,8 @@ impl ParamStore {
 }
 
 /// The param objects `param_ref` selects from `stores` for the request described by `facts`.
-/// A kind the built-in table does not know is namespaced when any of its objects has a namespace.
+/// A kind the built-in table does not know is namespaced when any of its objects has a namespace
+/// or `param_ref` names one.
 pub fn resolve<'a>(
     stores: &[&'a ParamStore],
     kind: Option<&ParamKind>,
@@ -165,8 +164,12 @@ pub fn resolve<'a>(
         return Resolved::NoParams;
     };
     let candidates: Vec<&'a ParamObject> = stores.iter().flat_map(|s| s.of_kind(kind)).collect();
-    let namespaced =
-        is_cluster_scoped(&kind.kind).map_or_else(|| candidates.iter().any(|o| o.namespace.is_some()), |c| !c);
+    // A kind the table does not know is namespaced when its objects have namespaces or the
+    // binding names one.
+    let namespaced = is_cluster_scoped(&kind.kind).map_or_else(
+        || param_ref.namespace.is_some() || candidates.iter().any(|o| o.namespace.is_some()),
+        |cluster| !cluster,
+    );
     let namespace = if namespaced {
         match (param_ref.namespace.as_deref(), facts.namespace) {
             (Some(ns), _) | (None, Some(ns)) => Some(ns),
@@ -197,15 +200,6 @@ pub fn resolve<'a>(
         .collect();
     found.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
     Resolved::Found(found.into_iter().map(|o| &o.value).collect())
-}
-
-/// Param objects grouped by `(apiVersion, kind)`, for messages.
-pub fn describe(store: &ParamStore) -> BTreeMap<(String, String), usize> {
-    let mut out = BTreeMap::new();
-    for o in &store.objects {
-        *out.entry((o.api_version.clone(), o.kind.clone())).or_insert(0) += 1;
-    }
-    out
 }
 
 #[cfg(test)]

@@ -11,12 +11,15 @@
 //! - [`params`]: param objects and `paramRef` resolution; [`jsonpatch`]: the JSONPatch form.
 //! - `eval`: one policy against one input, per binding and per param object.
 
+mod binding;
 pub mod convert;
 pub(crate) mod eval;
 pub mod jsonpatch;
 pub mod matching;
 pub mod model;
 pub mod params;
+mod policy;
+mod policy_kinds;
 pub mod resources;
 
 use std::sync::Arc;

@@ -167,6 +167,9 @@ pub struct CheckArgs {
     /// Append one audit record per checked document to this file (hash-chained JSON Lines).
     #[arg(long, value_name = "FILE")]
     pub audit: Option<PathBuf>,
+    /// Param objects for admission policies' `paramRef` (YAML/JSON, any kinds; repeatable).
+    #[arg(long = "params", value_name = "FILE")]
+    pub params: Vec<PathBuf>,
 }
 
 /// `celgate eval`.

@@ -167,13 +167,29 @@ impl Review {
                 response.audit_annotations.insert(key.to_owned(), truncate(value, 1024));
             }
         }
+        for (key, value) in &decision.audit_annotations {
+            response.audit_annotations.insert(key.clone(), truncate(value, 1024));
+        }
         let mut patch_b64 = None;
         match decision.decision {
             Verdict::Deny => {
                 response = response.deny(denial_message(decision));
                 response.result.status = Some(kube_core::response::StatusSummary::Failure);
-                response.result.code = 403;
-                "Forbidden".clone_into(&mut response.result.reason);
+                // A Kubernetes validation's `reason` chooses the code; rule packs answer 403.
+                let code = decision
+                    .violations
+                    .iter()
+                    .filter(|v| v.action == Action::Deny)
+                    .find_map(|v| v.status_code)
+                    .unwrap_or(403);
+                response.result.code = code;
+                let reason = match code {
+                    401 => "Unauthorized",
+                    413 => "RequestEntityTooLarge",
+                    422 => "Invalid",
+                    _ => "Forbidden",
+                };
+                reason.clone_into(&mut response.result.reason);
             }
             Verdict::Patch if mutating && !decision.patch.is_empty() => {
                 if let Ok(patch) = serde_json::from_value::<json_patch::Patch>(decision.json_patch()) {

@@ -25,6 +25,7 @@ struct CheckTenancy {
 pub fn run(args: &CheckArgs, streams: &mut Streams<'_>) -> Result<u8, CommandError> {
     let (engine, _) = load_engine(&args.selection.packs)?;
     let engine = engine.filtered(&args.selection.frameworks)?;
+    let engine = super::params::with_param_files(&engine, &args.params)?;
     let tenancy = match &args.config {
         Some(path) => {
             let now = chrono::Utc::now();

@@ -6,6 +6,7 @@ pub mod certs;
 pub mod check;
 pub mod docs;
 pub mod eval;
+pub mod params;
 pub mod serve;
 pub mod test;
 pub mod token;
@@ -62,6 +63,9 @@ pub enum CommandError {
     /// The audit trail could not be opened or written.
     #[error(transparent)]
     Audit(#[from] crate::audit::AuditError),
+    /// `--params` files could not be read or hold bad param objects.
+    #[error("{0}")]
+    Params(String),
     /// Writing output failed.
     #[error("cannot write output: {0}")]
     Output(#[from] std::io::Error),

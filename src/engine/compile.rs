@@ -23,7 +23,7 @@ pub const MAX_RANGE: i64 = 10_000;
 
 /// Function namespaces of the extensions and of celgate's own functions
 /// ([`functions::NAMESPACES`]): `lists.range(3)` is a call, not a read of `lists`.
-const FUNCTION_NAMESPACES: &[&str] = &["lists", "strings", "math", "base64", "promql", "celgate"];
+const FUNCTION_NAMESPACES: &[&str] = &["lists", "strings", "math", "base64", "promql", "celgate", "jsonpatch"];
 
 /// Names an expression may read besides comprehension variables.
 pub const ROOT_VARIABLES: &[&str] = &[

@@ -72,6 +72,10 @@ pub struct Violation {
     /// The exception that covers this finding (or matched but expired).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exception: Option<ExceptionUse>,
+    /// HTTP status code a denial should answer with (from a Kubernetes validation's `reason`:
+    /// 401, 403, 413 or 422); `None`: the door's default (403).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status_code: Option<u16>,
 }
 
 /// One RFC 6902 operation of the emitted patch, with the rule that produced it.
@@ -106,6 +110,10 @@ pub struct Decision {
     /// The environment the input was judged for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub environment: Option<String>,
+    /// Audit annotations from admission policies' `auditAnnotations` (`<policy>/<key>` ->
+    /// value), for the admission response; empty for rule packs.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub audit_annotations: std::collections::BTreeMap<String, String>,
 }
 
 impl Decision {
@@ -120,6 +128,7 @@ impl Decision {
             evaluated_rules: Vec::new(),
             tenant: None,
             environment: None,
+            audit_annotations: std::collections::BTreeMap::new(),
         }
     }
 

@@ -35,11 +35,13 @@ pub(crate) struct Finding {
 pub(crate) struct Pass {
     pub findings: Vec<Finding>,
     pub evaluated: Vec<String>,
+    /// Audit annotations computed by admission policies (`<policy>/<key>` -> value).
+    pub annotations: std::collections::BTreeMap<String, String>,
 }
 
 /// Why one expression produced no usable value.
 #[derive(Debug, Clone)]
-enum ExprFailure {
+pub(super) enum ExprFailure {
     Execution(ExecutionError),
     NotBool(String),
     Cost { estimate: u128, largest: usize },
@@ -47,7 +49,7 @@ enum ExprFailure {
 }
 
 impl ExprFailure {
-    fn describe(&self, field: &str, source: &str) -> String {
+    pub(super) fn describe(&self, field: &str, source: &str) -> String {
         match self {
             ExprFailure::Execution(e) => format!("{field} `{source}` failed: {e}"),
             ExprFailure::NotBool(t) => format!("{field} `{source}` must return a bool, got {t}"),
@@ -67,6 +69,7 @@ pub(crate) fn run_rules(
     packs: &[Arc<CompiledPack>],
     input: &Input,
     object: &serde_json::Value,
+    param_objects: &super::vap::ParamStore,
     overrides: &dyn Overrides,
 ) -> Pass {
     let mut pass = Pass::default();
@@ -86,7 +89,7 @@ pub(crate) fn run_rules(
                     .collect::<Vec<_>>(),
             )
         })
-        .filter(|(_, rules)| !rules.is_empty())
+        .filter(|(p, rules)| !rules.is_empty() || p.admission.is_some())
         .collect();
     if matched.is_empty() {
         return pass;
@@ -99,6 +102,11 @@ pub(crate) fn run_rules(
 
     let for_each = ForEachCache::default();
     for ((pack, rules), params) in matched.iter().zip(&params) {
+        if let Some(admission) = &pack.admission {
+            let policy = super::vap::eval::Policy { pack, admission, rules };
+            policy.run(&root, stats, input, object, param_objects, &mut pass);
+            continue;
+        }
         let mut pack_stats = stats;
         let mut scope = root.new_inner_scope();
         scope.add_variable_as_val("params", view(params, &mut pack_stats));
@@ -173,7 +181,7 @@ pub(crate) fn bind_roots<'v>(
 
 /// Computes the needed variables in declaration order; returns the `variables` map and the
 /// failures by name.
-fn compute_variables<'v>(
+pub(super) fn compute_variables<'v>(
     pack: &CompiledPack,
     needed: &BTreeSet<usize>,
     scope: &Context<'_, 'v>,
@@ -218,7 +226,7 @@ fn compute_variables<'v>(
 }
 
 /// A zero-copy CEL view of `json`, adding its size facts to `stats`.
-fn view<'v>(json: &'v serde_json::Value, stats: &mut ValueStats) -> Box<dyn Val + 'v> {
+pub(super) fn view<'v>(json: &'v serde_json::Value, stats: &mut ValueStats) -> Box<dyn Val + 'v> {
     *stats = stats.merge(json_stats(json));
     json_view(json)
 }
@@ -246,13 +254,17 @@ fn eval_val<'v>(
         .map_err(ExprFailure::Execution)
 }
 
-fn eval_value(expr: &CompiledExpr, scope: &Context<'_, '_>, stats: ValueStats) -> Result<Value, ExprFailure> {
+pub(super) fn eval_value(
+    expr: &CompiledExpr,
+    scope: &Context<'_, '_>,
+    stats: ValueStats,
+) -> Result<Value, ExprFailure> {
     check_cost(expr, stats)?;
     let val = Value::resolve_val(&expr.expr, scope).map_err(ExprFailure::Execution)?;
     to_value(&*val).map_err(ExprFailure::Execution)
 }
 
-fn eval_bool(expr: &CompiledExpr, scope: &Context<'_, '_>, stats: ValueStats) -> Result<bool, ExprFailure> {
+pub(super) fn eval_bool(expr: &CompiledExpr, scope: &Context<'_, '_>, stats: ValueStats) -> Result<bool, ExprFailure> {
     check_cost(expr, stats)?;
     let val = Value::resolve_val(&expr.expr, scope).map_err(ExprFailure::Execution)?;
     match val.downcast_ref::<CelBool>() {
@@ -264,7 +276,7 @@ fn eval_bool(expr: &CompiledExpr, scope: &Context<'_, '_>, stats: ValueStats) ->
 /// The matches of each `forEach` JSONPath on the document, computed once per pass: rules of
 /// several packs often walk the same path.
 #[derive(Default)]
-struct ForEachCache<'v> {
+pub(super) struct ForEachCache<'v> {
     #[allow(clippy::type_complexity)]
     entries: std::cell::RefCell<HashMap<String, Rc<Result<Vec<(&'v serde_json::Value, String)>, String>>>>,
 }
@@ -295,17 +307,17 @@ impl<'v> ForEachCache<'v> {
     }
 }
 
-struct RuleContext<'a, 'p, 'v> {
-    for_each: &'a ForEachCache<'v>,
-    pack: &'a CompiledPack,
-    scope: &'a Context<'p, 'v>,
-    stats: ValueStats,
-    failed_variables: &'a [(String, String)],
-    object: &'v serde_json::Value,
+pub(super) struct RuleContext<'a, 'p, 'v> {
+    pub(super) for_each: &'a ForEachCache<'v>,
+    pub(super) pack: &'a CompiledPack,
+    pub(super) scope: &'a Context<'p, 'v>,
+    pub(super) stats: ValueStats,
+    pub(super) failed_variables: &'a [(String, String)],
+    pub(super) object: &'v serde_json::Value,
 }
 
 impl<'v> RuleContext<'_, '_, 'v> {
-    fn variable_failure(&self, expr: &CompiledExpr) -> Option<ExprFailure> {
+    pub(super) fn variable_failure(&self, expr: &CompiledExpr) -> Option<ExprFailure> {
         self.failed_variables
             .iter()
             .find(|(name, _)| expr.pack_variables.contains(name))
@@ -322,7 +334,7 @@ impl<'v> RuleContext<'_, '_, 'v> {
         eval_bool(expr, scope, self.stats)
     }
 
-    fn evaluate_rule(&self, rule: &CompiledRule, findings: &mut Vec<Finding>) {
+    pub(super) fn evaluate_rule(&self, rule: &CompiledRule, findings: &mut Vec<Finding>) {
         if let Some(condition) = &rule.condition {
             match self.check_bool(condition, self.scope) {
                 Ok(true) => {}
@@ -436,7 +448,7 @@ impl<'v> RuleContext<'_, '_, 'v> {
         Ok(ops)
     }
 
-    fn error_finding(&self, rule: &CompiledRule, pointer: &str, message: &str) -> Finding {
+    pub(super) fn error_finding(&self, rule: &CompiledRule, pointer: &str, message: &str) -> Finding {
         let action = match rule.spec.on_error {
             OnError::Deny => Action::Deny,
             OnError::Warn => Action::Warn,
@@ -451,7 +463,7 @@ impl<'v> RuleContext<'_, '_, 'v> {
         )
     }
 
-    fn finding(
+    pub(super) fn finding(
         &self,
         rule: &CompiledRule,
         finding: FindingType,
@@ -472,6 +484,7 @@ impl<'v> RuleContext<'_, '_, 'v> {
                 pointer,
                 remediation: rule.spec.remediation.clone(),
                 patched: false,
+                status_code: None,
                 mode: None,
                 exception: None,
             },

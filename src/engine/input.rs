@@ -149,14 +149,26 @@ impl Input {
             .and_then(|v| v.as_str())
     }
 
-    /// The `request` variable CEL sees.
+    /// The `request` variable CEL sees: the fields of an admission request (`resource`,
+    /// `requestKind`, `requestResource` and `subResource` filled from the kind as the apiserver
+    /// would, since CI and API inputs carry no resource) plus celgate's tenant and environment.
     pub fn request_json(&self) -> serde_json::Value {
         let (group, version) = split_api_version(self.api_version());
+        let resource = serde_json::json!({
+            "group": group,
+            "version": version,
+            "resource": super::vap::resources::resource_for_kind(self.kind()),
+        });
         serde_json::json!({
             "operation": self.operation.as_str(),
             "namespace": self.effective_namespace().unwrap_or(""),
             "name": self.name(),
             "kind": {"group": group, "version": version, "kind": self.kind()},
+            "requestKind": {"group": group, "version": version, "kind": self.kind()},
+            "resource": resource.clone(),
+            "requestResource": resource,
+            "subResource": "",
+            "requestSubResource": "",
             "userInfo": self.user,
             "dryRun": self.dry_run,
             "tenant": self.tenant.as_deref().unwrap_or(""),

@@ -13,6 +13,7 @@ use super::patch::CompiledPatchOp;
 use super::rule_compile::compile_rule;
 use super::select::Matcher;
 use super::template::Template;
+use super::vap;
 use crate::source::{self, PositionMap};
 
 /// Pack text and where it came from (a path, or `embedded:policies/soc2/pack.yaml`).
@@ -37,6 +38,9 @@ pub struct CompiledPack {
     pub variables: Vec<CompiledVariable>,
     /// Rules in declaration order.
     pub rules: Vec<Arc<CompiledRule>>,
+    /// Set when the pack is a Kubernetes admission policy (`engine::vap`): its bindings,
+    /// constraints and conditions, applied around the rules.
+    pub admission: Option<Box<super::vap::CompiledAdmission>>,
 }
 
 /// A compiled pack variable.
@@ -82,6 +86,9 @@ pub fn load_packs(env: &Env, sources: &[PackSource]) -> Result<Vec<CompiledPack>
     let mut errors = Vec::new();
     let mut packs: Vec<CompiledPack> = Vec::new();
     let mut rule_origins: HashMap<String, String> = HashMap::new();
+    // Admission policies and the documents that may be their params are compiled once every
+    // file is read: a binding may come before its policy.
+    let (mut admission, mut others) = (Vec::new(), Vec::new());
     for src in sources {
         let docs = match source::parse_documents(&src.text) {
             Ok(docs) => docs,
@@ -94,6 +101,18 @@ pub fn load_packs(env: &Env, sources: &[PackSource]) -> Result<Vec<CompiledPack>
             }
         };
         for doc in docs {
+            if vap::convert::is_admission_document(&doc.value) || !is_pack_document(&doc.value) {
+                let pending = vap::convert::PendingDoc {
+                    origin: src.origin.clone(),
+                    doc,
+                };
+                if vap::convert::is_admission_document(&pending.doc.value) {
+                    admission.push(pending);
+                } else {
+                    others.push(pending);
+                }
+                continue;
+            }
             let ctx = DocContext {
                 file: &src.origin,
                 positions: &doc.positions,
@@ -124,11 +143,17 @@ pub fn load_packs(env: &Env, sources: &[PackSource]) -> Result<Vec<CompiledPack>
                     params: serde_json::Value::Object(serde_json::Map::new()),
                     variables: Vec::new(),
                     rules: Vec::new(),
+                    admission: None,
                 });
                 packs.len() - 1
             };
             compile_into(env, &ctx, parsed, &mut packs[index], &mut rule_origins, &mut errors);
         }
+    }
+    for pending in vap::convert::convert(env, admission, others, &mut packs, &mut errors) {
+        // Neither a pack, a policy nor a param object: report it as before.
+        let ctx = DocContext::new(&pending.origin, &pending.doc.positions);
+        parse_document(&ctx, pending.doc.value, &mut errors);
     }
     if errors.is_empty() {
         Ok(packs)
@@ -142,7 +167,17 @@ pub(super) struct DocContext<'a> {
     positions: &'a PositionMap,
 }
 
-impl DocContext<'_> {
+/// True when `value` is a celgate rule pack by its header.
+fn is_pack_document(value: &serde_json::Value) -> bool {
+    value.get("apiVersion").and_then(|v| v.as_str()) == Some(PACK_API_VERSION)
+        && value.get("kind").and_then(|v| v.as_str()) == Some(PACK_KIND)
+}
+
+impl<'a> DocContext<'a> {
+    pub(super) fn new(file: &'a str, positions: &'a PositionMap) -> Self {
+        DocContext { file, positions }
+    }
+
     pub(super) fn line(&self, pointer: &str) -> usize {
         self.positions.locate(pointer).map_or(1, |p| p.line)
     }
@@ -221,7 +256,7 @@ fn parse_document(ctx: &DocContext<'_>, value: serde_json::Value, errors: &mut V
 }
 
 /// `spec.rules[2].severity` -> `/spec/rules/2/severity`.
-fn path_to_pointer(path: &str) -> String {
+pub(super) fn path_to_pointer(path: &str) -> String {
     let mut out = String::new();
     for part in path.split('.') {
         let mut rest = part;
@@ -318,7 +353,7 @@ fn compile_into(
     }
 }
 
-fn is_cel_identifier(name: &str) -> bool {
+pub(super) fn is_cel_identifier(name: &str) -> bool {
     let mut chars = name.chars();
     chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')

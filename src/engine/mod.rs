@@ -18,6 +18,7 @@ mod rule_compile;
 pub mod select;
 pub mod template;
 pub mod value;
+pub mod vap;
 
 use std::sync::Arc;
 
@@ -37,6 +38,8 @@ use patch::PatchBuilder;
 pub struct Engine {
     env: Arc<Env>,
     packs: Vec<Arc<CompiledPack>>,
+    /// Param objects for admission policies, besides those loaded with them.
+    param_objects: Arc<vap::ParamStore>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -76,6 +79,7 @@ impl Engine {
         Ok(Engine {
             env,
             packs: packs.into_iter().map(Arc::new).collect(),
+            param_objects: Arc::new(vap::ParamStore::default()),
         })
     }
 
@@ -115,6 +119,28 @@ impl Engine {
                 .filter(|p| names.contains(&p.metadata.name))
                 .cloned()
                 .collect(),
+            param_objects: Arc::clone(&self.param_objects),
+        })
+    }
+
+    /// The same engine with `objects` (each with its origin, e.g. `file#2`) as param objects of
+    /// admission policies (`celgate check --params`, or the server's config), in addition to
+    /// those loaded with the policies. Every object needs apiVersion, kind and metadata.name.
+    pub fn with_param_objects(
+        &self,
+        objects: Vec<(String, serde_json::Value)>,
+    ) -> Result<Engine, Vec<vap::ParamError>> {
+        let mut store = vap::ParamStore::new(objects)?;
+        // The bundled params of the policies are looked up separately; check duplicates here.
+        if let Some(admission) = self.packs.iter().find_map(|p| p.admission.as_ref()) {
+            let mut probe = (*admission.params).clone();
+            probe.merge(&store)?;
+        }
+        store.merge(&self.param_objects)?;
+        Ok(Engine {
+            env: Arc::clone(&self.env),
+            packs: self.packs.clone(),
+            param_objects: Arc::new(store),
         })
     }
 
@@ -136,7 +162,7 @@ impl Engine {
 
     fn judge(&self, input: &Input, overrides: &dyn Overrides) -> Decision {
         let pass = |object: &serde_json::Value| {
-            let mut pass = run_rules(&self.env, &self.packs, input, object, overrides);
+            let mut pass = run_rules(&self.env, &self.packs, input, object, &self.param_objects, overrides);
             for finding in &mut pass.findings {
                 apply_overrides(finding, input, overrides);
             }
@@ -151,6 +177,7 @@ impl Engine {
             .collect();
         let mut decision = Decision::allow();
         decision.evaluated_rules.clone_from(&first.evaluated);
+        decision.audit_annotations.clone_from(&first.annotations);
         if first.findings.iter().any(blocking) || patching.is_empty() {
             let denied = first.findings.iter().any(blocking);
             return finish(

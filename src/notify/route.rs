@@ -174,6 +174,7 @@ mod tests {
             patched: false,
             mode: None,
             exception: None,
+            status_code: None,
         };
         let decision = Decision {
             decision: verdict,

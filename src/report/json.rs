@@ -38,6 +38,9 @@ pub struct Record<'a> {
     pub warnings: &'a [String],
     /// RFC 6902 operations (empty unless patched).
     pub patch: serde_json::Value,
+    /// Audit annotations from Kubernetes admission policies (`<policy>/<key>` -> value).
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub audit_annotations: &'a std::collections::BTreeMap<String, String>,
 }
 
 /// One finding in a [`Record`].
@@ -77,6 +80,9 @@ pub struct ViolationRecord<'a> {
     /// The exception used (or matched but expired).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exception: Option<&'a ExceptionUse>,
+    /// HTTP code a denial answers with, when a Kubernetes validation's `reason` set one.
+    #[serde(rename = "statusCode", skip_serializing_if = "Option::is_none")]
+    pub status_code: Option<u16>,
 }
 
 /// The record for one document.
@@ -104,6 +110,7 @@ pub fn document_record(result: &DocumentResult) -> Record<'_> {
                 patched: v.patched,
                 mode: v.mode.as_ref(),
                 exception: v.exception.as_ref(),
+                status_code: v.status_code,
             }
         })
         .collect();
@@ -121,6 +128,7 @@ pub fn document_record(result: &DocumentResult) -> Record<'_> {
         violations,
         warnings: &result.decision.warnings,
         patch: result.decision.json_patch(),
+        audit_annotations: &result.decision.audit_annotations,
     }
 }
 

@@ -414,6 +414,7 @@ pub(crate) mod fixture {
             patched: false,
             mode: None,
             exception: None,
+            status_code: None,
         }
     }
 

@@ -34,6 +34,7 @@ pub fn record(i: u64, tenant: &str) -> AuditRecord {
             patched: false,
             mode: None,
             exception: None,
+            status_code: None,
         });
     }
     AuditRecord::new(Door::Admission, &input, &decision)

@@ -1,0 +1,113 @@
+//! Compiling a binding of either kind: its actions, `paramRef` and `matchResources`, checked
+//! against the policy it binds.
+
+use std::collections::BTreeSet;
+
+use super::matching::CompiledMatch;
+use super::model::{AdmissionKind, BindingDocument, ParamNotFoundAction, ValidationAction};
+use super::{CompiledAdmission, CompiledBinding};
+use crate::engine::load::DocContext;
+use crate::engine::pack_error::PackError;
+
+pub(super) fn compile_binding(
+    ctx: &DocContext<'_>,
+    subject: &str,
+    kind: AdmissionKind,
+    doc: BindingDocument,
+    admission: &CompiledAdmission,
+    errors: &mut Vec<PackError>,
+) -> Option<CompiledBinding> {
+    let before = errors.len();
+    let spec = doc.spec;
+    let mut err = |pointer: &str, field: &str, message: String| {
+        errors.push(ctx.invalid(pointer, subject.to_owned(), field, message));
+    };
+    let actions = if kind == AdmissionKind::ValidatingBinding {
+        let actions = spec.validation_actions.clone();
+        if actions.is_empty() {
+            err(
+                "/spec",
+                "spec.validationActions",
+                "must list at least one of Deny, Warn, Audit".to_owned(),
+            );
+        }
+        let unique: BTreeSet<String> = actions.iter().map(|a| format!("{a:?}")).collect();
+        if unique.len() != actions.len() {
+            err(
+                "/spec/validationActions",
+                "spec.validationActions",
+                "lists an action twice".to_owned(),
+            );
+        }
+        if actions.contains(&ValidationAction::Deny) && actions.contains(&ValidationAction::Warn) {
+            err(
+                "/spec/validationActions",
+                "spec.validationActions",
+                "Deny and Warn may not be used together (the failure would be reported twice)".to_owned(),
+            );
+        }
+        actions
+    } else {
+        if !spec.validation_actions.is_empty() {
+            err(
+                "/spec/validationActions",
+                "spec.validationActions",
+                "is not a field of a MutatingAdmissionPolicyBinding".to_owned(),
+            );
+        }
+        vec![ValidationAction::Deny]
+    };
+    match (&admission.param_kind, &spec.param_ref) {
+        (None, Some(_)) => err(
+            "/spec/paramRef",
+            "spec.paramRef",
+            format!(
+                "policy '{}' declares no paramKind, so there is nothing to reference",
+                admission.policy
+            ),
+        ),
+        (Some(k), None) => err(
+            "/spec",
+            "spec.paramRef",
+            format!(
+                "policy '{}' declares paramKind {} {}, so the binding must say which params to use",
+                admission.policy, k.api_version, k.kind
+            ),
+        ),
+        (Some(_), Some(r)) if r.name.is_some() == r.selector.is_some() => err(
+            "/spec/paramRef",
+            "spec.paramRef",
+            "give exactly one of name and selector".to_owned(),
+        ),
+        _ => {}
+    }
+    let resources = spec.match_resources.map(|m| {
+        CompiledMatch::new(m, false).map_err(|e| {
+            errors.push(ctx.invalid(
+                "/spec/matchResources",
+                subject.to_owned(),
+                "spec.matchResources",
+                e.to_string(),
+            ));
+        })
+    });
+    let resources = match resources {
+        None => None,
+        Some(Ok(m)) => Some(m),
+        Some(Err(())) => return None,
+    };
+    if errors.len() != before {
+        return None;
+    }
+    Some(CompiledBinding {
+        name: doc.metadata.name,
+        resources,
+        not_found: spec
+            .param_ref
+            .as_ref()
+            .and_then(|r| r.parameter_not_found_action)
+            .unwrap_or(ParamNotFoundAction::Deny),
+        param_ref: spec.param_ref,
+        actions,
+    })
+}

@@ -1,0 +1,255 @@
+//! Admission-policy documents -> compiled packs: each policy becomes one pack (name = policy
+//! name) whose rules are its validations (`<policy>[<i>]`) or mutations, with its bindings, match
+//! constraints, conditions, annotations and params attached. Every problem is a [`PackError`]
+//! naming the file, line, policy or binding and field.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use cel::Env;
+use serde::de::DeserializeOwned;
+
+use super::model::{
+    AdmissionKind, BindingDocument, MutatingPolicySpec, PolicyDocument, ValidatingPolicySpec, API_GROUP,
+};
+use super::params::ParamStore;
+use super::{jsonpatch, CompiledAdmission, PolicyKind};
+use crate::engine::compile::{compile, CompileError, CompiledExpr};
+use crate::engine::load::{path_to_pointer, CompiledPack, DocContext};
+use crate::engine::pack_error::PackError;
+use crate::source::SourceDoc;
+
+/// A document read from a packs file that is not a rule pack, kept until every file is read
+/// (bindings may come before their policy; param objects before the policy naming their kind).
+#[derive(Debug)]
+pub struct PendingDoc {
+    /// The file.
+    pub origin: String,
+    /// The document and its positions.
+    pub doc: SourceDoc,
+}
+
+/// True when `value` claims to be one of the `admissionregistration.k8s.io` kinds.
+pub fn is_admission_document(value: &serde_json::Value) -> bool {
+    value
+        .get("apiVersion")
+        .and_then(|v| v.as_str())
+        .is_some_and(|v| v.split_once('/').is_some_and(|(group, _)| group == API_GROUP))
+}
+
+/// Compiles the admission documents into packs appended to `packs`; documents in `others` whose
+/// apiVersion and kind are some policy's `paramKind` become that policy's param objects. Returns
+/// the `others` that are not param objects (the caller reports them as it reports any foreign
+/// document).
+pub fn convert(
+    env: &Env,
+    admission: Vec<PendingDoc>,
+    others: Vec<PendingDoc>,
+    packs: &mut Vec<CompiledPack>,
+    errors: &mut Vec<PackError>,
+) -> Vec<PendingDoc> {
+    let mut policies: Vec<(CompiledPack, CompiledAdmission)> = Vec::new();
+    let mut bindings: Vec<(PendingDoc, AdmissionKind, BindingDocument)> = Vec::new();
+    for pending in admission {
+        let ctx = DocContext::new(&pending.origin, &pending.doc.positions);
+        let Some(kind) = check_header(&ctx, &pending.doc.value, errors) else {
+            continue;
+        };
+        let value = pending.doc.value.clone();
+        match kind {
+            AdmissionKind::ValidatingPolicy => {
+                if let Some(doc) = parse::<PolicyDocument<ValidatingPolicySpec>>(&ctx, value, errors) {
+                    if let Some(p) = super::policy_kinds::validating_policy(env, &ctx, doc, packs, &policies, errors) {
+                        policies.push(p);
+                    }
+                }
+            }
+            AdmissionKind::MutatingPolicy => {
+                if let Some(doc) = parse::<PolicyDocument<MutatingPolicySpec>>(&ctx, value, errors) {
+                    if let Some(p) = super::policy_kinds::mutating_policy(env, &ctx, doc, packs, &policies, errors) {
+                        policies.push(p);
+                    }
+                }
+            }
+            AdmissionKind::ValidatingBinding | AdmissionKind::MutatingBinding => {
+                if let Some(doc) = parse::<BindingDocument>(&ctx, value, errors) {
+                    bindings.push((pending, kind, doc));
+                }
+            }
+        }
+    }
+    let mut names: HashMap<String, String> = HashMap::new();
+    for (pending, kind, doc) in bindings {
+        let ctx = DocContext::new(&pending.origin, &pending.doc.positions);
+        let subject = format!("{} '{}'", kind.as_str(), doc.metadata.name);
+        if let Some(first) = names.insert(
+            format!("{}/{}", kind.as_str(), doc.metadata.name),
+            pending.origin.clone(),
+        ) {
+            errors.push(ctx.invalid(
+                "/metadata/name",
+                subject.clone(),
+                "metadata.name",
+                format!("is already defined in {first}"),
+            ));
+            continue;
+        }
+        let wanted = if kind == AdmissionKind::ValidatingBinding {
+            PolicyKind::Validating
+        } else {
+            PolicyKind::Mutating
+        };
+        let Some((_, admission)) = policies
+            .iter_mut()
+            .find(|(_, a)| a.kind == wanted && a.policy == doc.spec.policy_name)
+        else {
+            let known: Vec<&str> = policies
+                .iter()
+                .filter(|(_, a)| a.kind == wanted)
+                .map(|(_, a)| a.policy.as_str())
+                .collect();
+            errors.push(ctx.invalid(
+                "/spec/policyName",
+                subject,
+                "spec.policyName",
+                format!(
+                    "no {} named '{}' is loaded (loaded: {})",
+                    wanted.as_str(),
+                    doc.spec.policy_name,
+                    if known.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        known.join(", ")
+                    }
+                ),
+            ));
+            continue;
+        };
+        if let Some(binding) = super::binding::compile_binding(&ctx, &subject, kind, doc, admission, errors) {
+            admission.bindings.push(binding);
+        }
+    }
+    let mut bundled = ParamStore::default();
+    let mut rest = Vec::new();
+    for pending in others {
+        let text = |field: &str| {
+            pending
+                .doc
+                .value
+                .get(field)
+                .and_then(|v| v.as_str())
+                .unwrap_or("")
+                .to_owned()
+        };
+        let (api_version, kind) = (text("apiVersion"), text("kind"));
+        let is_param = policies.iter().any(|(_, a)| {
+            a.param_kind
+                .as_ref()
+                .is_some_and(|k| k.api_version == api_version && k.kind == kind)
+        });
+        if !is_param {
+            rest.push(pending);
+            continue;
+        }
+        let origin = format!("{}#{}", pending.origin, pending.doc.index);
+        if let Err(e) = bundled.add(origin, pending.doc.value) {
+            errors.push(PackError::Invalid {
+                file: pending.origin.clone(),
+                line: pending.doc.line,
+                subject: format!("param object {kind}"),
+                field: "metadata".to_owned(),
+                message: e.to_string(),
+            });
+        }
+    }
+    let bundled = Arc::new(bundled);
+    for (mut pack, mut admission) in policies {
+        admission.params = Arc::clone(&bundled);
+        pack.admission = Some(Box::new(admission));
+        packs.push(pack);
+    }
+    rest
+}
+
+fn check_header(ctx: &DocContext<'_>, value: &serde_json::Value, errors: &mut Vec<PackError>) -> Option<AdmissionKind> {
+    let text = |field: &str| value.get(field).and_then(|v| v.as_str()).unwrap_or("").to_owned();
+    let (api_version, kind_text) = (text("apiVersion"), text("kind"));
+    let Some(kind) = AdmissionKind::parse(&kind_text) else {
+        errors.push(ctx.invalid(
+            "/kind",
+            format!("{api_version} document"),
+            "kind",
+            format!(
+                "'{kind_text}' is not ValidatingAdmissionPolicy, ValidatingAdmissionPolicyBinding, MutatingAdmissionPolicy or MutatingAdmissionPolicyBinding"
+            ),
+        ));
+        return None;
+    };
+    let version = api_version.split_once('/').map_or("", |(_, v)| v);
+    if !kind.versions().contains(&version) {
+        errors.push(ctx.invalid(
+            "/apiVersion",
+            format!("{} document", kind.as_str()),
+            "apiVersion",
+            format!(
+                "'{api_version}' is not a published version of {} (expected one of {})",
+                kind.as_str(),
+                kind.versions().iter().map(|v| format!("{API_GROUP}/{v}")).collect::<Vec<_>>().join(", ")
+            ),
+        ));
+        return None;
+    }
+    Some(kind)
+}
+
+fn parse<T: DeserializeOwned>(
+    ctx: &DocContext<'_>,
+    value: serde_json::Value,
+    errors: &mut Vec<PackError>,
+) -> Option<T> {
+    match serde_path_to_error::deserialize(value) {
+        Ok(doc) => Some(doc),
+        Err(e) => {
+            let path = e.path().to_string();
+            errors.push(PackError::Schema {
+                file: ctx.file.to_owned(),
+                line: ctx.line(&path_to_pointer(&path)),
+                path,
+                message: e.into_inner().to_string(),
+            });
+            None
+        }
+    }
+}
+
+/// Compiles policy CEL, naming `authorizer` (which needs a cluster) more helpfully than
+/// "unknown variable".
+pub(super) fn compile_cel(
+    env: &Env,
+    ctx: &DocContext<'_>,
+    pointer: &str,
+    subject: &str,
+    field: &str,
+    source: &str,
+    errors: &mut Vec<PackError>,
+) -> Option<CompiledExpr> {
+    match compile(env, source) {
+        Ok(mut expr) => {
+            jsonpatch::rewrite(&mut expr.expr);
+            Some(expr)
+        }
+        Err(CompileError::UnknownVariable { name, .. }) if name == "authorizer" => {
+            errors.push(ctx.invalid(
+                pointer,
+                subject.to_owned(),
+                field,
+                "uses `authorizer`, which celgate cannot offer: authorization checks need the cluster's authorizer, and celgate judges offline; keep this policy for the apiserver, or drop the authorizer check".to_owned(),
+            ));
+            None
+        }
+        Err(e) => {
+            errors.push(ctx.cel(pointer, subject.to_owned(), field, e));
+            None
+        }
+    }
+}

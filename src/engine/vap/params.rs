@@ -1,0 +1,293 @@
+//! Param objects (`paramKind` + a binding's `paramRef`): the objects celgate is given (files
+//! next to the policies, `celgate check --params FILE`, or a list from the server's config) and
+//! how a binding finds the ones that apply to one request.
+
+use super::matching::{object_labels, RequestFacts};
+use super::model::{ParamKind, ParamRef};
+use super::resources::is_cluster_scoped;
+use crate::engine::select::selector_matches;
+
+/// One object usable as `params`.
+#[derive(Debug, Clone)]
+pub struct ParamObject {
+    /// `apiVersion`.
+    pub api_version: String,
+    /// `kind`.
+    pub kind: String,
+    /// `metadata.name`.
+    pub name: String,
+    /// `metadata.namespace`, when it has one.
+    pub namespace: Option<String>,
+    /// Where it came from (file, document), for messages.
+    pub origin: String,
+    /// The whole object, as CEL sees it in `params`.
+    pub value: serde_json::Value,
+}
+
+/// Why an object cannot be a param object.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParamError {
+    /// It lacks `apiVersion`, `kind` or `metadata.name`.
+    #[error("{origin}: a param object needs {field} (a non-empty string)")]
+    Missing {
+        /// File and document.
+        origin: String,
+        /// The missing field.
+        field: &'static str,
+    },
+    /// Two objects with the same apiVersion, kind, namespace and name.
+    #[error("{origin}: param object {kind} '{name}' is also defined in {first}")]
+    Duplicate {
+        /// Where the second one is.
+        origin: String,
+        /// Its kind.
+        kind: String,
+        /// Its namespace/name.
+        name: String,
+        /// Where the first one is.
+        first: String,
+    },
+}
+
+/// The param objects an engine knows. Cheap to share; built once.
+#[derive(Debug, Clone, Default)]
+pub struct ParamStore {
+    objects: Vec<ParamObject>,
+}
+
+/// The param objects one binding selected for one request.
+#[derive(Debug)]
+pub enum Resolved<'a> {
+    /// No `paramKind`: the policy runs once with `params` null.
+    NoParams,
+    /// The objects found (the policy runs once per object); empty when none matched.
+    Found(Vec<&'a serde_json::Value>),
+    /// The binding cannot look for params for this request (why).
+    Misconfigured(String),
+}
+
+impl ParamStore {
+    /// A store of `objects`, each given with its origin (`file#document`).
+    pub fn new(objects: Vec<(String, serde_json::Value)>) -> Result<ParamStore, Vec<ParamError>> {
+        let mut store = ParamStore::default();
+        let mut errors = Vec::new();
+        for (origin, value) in objects {
+            if let Err(e) = store.add(origin, value) {
+                errors.push(e);
+            }
+        }
+        if errors.is_empty() {
+            Ok(store)
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// Adds one object.
+    pub fn add(&mut self, origin: String, value: serde_json::Value) -> Result<(), ParamError> {
+        let text =
+            |v: Option<&serde_json::Value>| v.and_then(|s| s.as_str()).filter(|s| !s.is_empty()).map(str::to_owned);
+        let missing = |field| ParamError::Missing {
+            origin: origin.clone(),
+            field,
+        };
+        let api_version = text(value.get("apiVersion")).ok_or_else(|| missing("apiVersion"))?;
+        let kind = text(value.get("kind")).ok_or_else(|| missing("kind"))?;
+        let metadata = value.get("metadata");
+        let name = text(metadata.and_then(|m| m.get("name"))).ok_or_else(|| missing("metadata.name"))?;
+        let namespace = text(metadata.and_then(|m| m.get("namespace")));
+        if let Some(first) = self
+            .objects
+            .iter()
+            .find(|o| o.api_version == api_version && o.kind == kind && o.name == name && o.namespace == namespace)
+        {
+            return Err(ParamError::Duplicate {
+                origin,
+                kind,
+                name: format!("{}/{name}", namespace.as_deref().unwrap_or("")),
+                first: first.origin.clone(),
+            });
+        }
+        self.objects.push(ParamObject {
+            api_version,
+            kind,
+            name,
+            namespace,
+            origin,
+            value,
+        });
+        Ok(())
+    }
+
+    /// Adds every object of `other` (duplicates are errors).
+    pub fn merge(&mut self, other: &ParamStore) -> Result<(), Vec<ParamError>> {
+        let errors: Vec<ParamError> = other
+            .objects
+            .iter()
+            .filter_map(|o| self.add(o.origin.clone(), o.value.clone()).err())
+            .collect();
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// Number of objects.
+    pub fn len(&self) -> usize {
+        self.objects.len()
+    }
+
+    /// True when the store holds nothing.
+    pub fn is_empty(&self) -> bool {
+        self.objects.is_empty()
+    }
+
+    fn of_kind<'s>(&'s self, kind: &ParamKind) -> Vec<&'s ParamObject> {
+        self.objects
+            .iter()
+            .filter(|o| o.api_version == kind.api_version && o.kind == kind.kind)
+            .collect()
+    }
+}
+
+/// The param objects `param_ref` selects from `stores` for the request described by `facts`.
+/// A kind the built-in table does not know is namespaced when any of its objects has a namespace
+/// or `param_ref` names one.
+pub fn resolve<'a>(
+    stores: &[&'a ParamStore],
+    kind: Option<&ParamKind>,
+    param_ref: Option<&ParamRef>,
+    facts: &RequestFacts<'_>,
+) -> Resolved<'a> {
+    let (Some(kind), Some(param_ref)) = (kind, param_ref) else {
+        return Resolved::NoParams;
+    };
+    let candidates: Vec<&'a ParamObject> = stores.iter().flat_map(|s| s.of_kind(kind)).collect();
+    // A kind the table does not know is namespaced when its objects have namespaces or the
+    // binding names one.
+    let namespaced = is_cluster_scoped(&kind.kind).map_or_else(
+        || param_ref.namespace.is_some() || candidates.iter().any(|o| o.namespace.is_some()),
+        |cluster| !cluster,
+    );
+    let namespace = if namespaced {
+        match (param_ref.namespace.as_deref(), facts.namespace) {
+            (Some(ns), _) | (None, Some(ns)) => Some(ns),
+            (None, None) => {
+                return Resolved::Misconfigured(format!(
+                    "paramRef.namespace is unset and {} '{}' is cluster-scoped, so there is no namespace to find {} params in",
+                    facts.kind, facts.name, kind.kind
+                ))
+            }
+        }
+    } else {
+        if let Some(ns) = &param_ref.namespace {
+            return Resolved::Misconfigured(format!(
+                "paramRef.namespace is '{ns}' but {} params are cluster-scoped",
+                kind.kind
+            ));
+        }
+        None
+    };
+    let mut found: Vec<&'a ParamObject> = candidates
+        .into_iter()
+        .filter(|o| o.namespace.as_deref() == namespace)
+        .filter(|o| match (&param_ref.name, &param_ref.selector) {
+            (Some(name), _) => &o.name == name,
+            (None, Some(selector)) => selector_matches(selector, &object_labels(&o.value)),
+            (None, None) => false,
+        })
+        .collect();
+    found.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+    Resolved::Found(found.into_iter().map(|o| &o.value).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::engine::Input;
+
+    fn store() -> ParamStore {
+        ParamStore::new(vec![
+            (
+                "a#0".into(),
+                json!({"apiVersion": "rules.example.com/v1", "kind": "ReplicaLimit",
+                       "metadata": {"name": "limit", "namespace": "default", "labels": {"tier": "gold"}}, "maxReplicas": 3}),
+            ),
+            (
+                "a#1".into(),
+                json!({"apiVersion": "rules.example.com/v1", "kind": "ReplicaLimit",
+                       "metadata": {"name": "limit", "namespace": "prod"}, "maxReplicas": 100}),
+            ),
+        ])
+        .expect("valid")
+    }
+
+    fn kind() -> ParamKind {
+        ParamKind {
+            api_version: "rules.example.com/v1".into(),
+            kind: "ReplicaLimit".into(),
+        }
+    }
+
+    fn values(r: Resolved<'_>) -> Vec<i64> {
+        match r {
+            Resolved::Found(v) => v.iter().filter_map(|p| p["maxReplicas"].as_i64()).collect(),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn name_and_namespace_select_one() {
+        let s = store();
+        let input = Input::new(
+            json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "x", "namespace": "prod"}}),
+        );
+        let facts = RequestFacts::of(&input);
+        let by_name = ParamRef {
+            name: Some("limit".into()),
+            ..ParamRef::default()
+        };
+        assert_eq!(values(resolve(&[&s], Some(&kind()), Some(&by_name), &facts)), [100]);
+        let pinned = ParamRef {
+            namespace: Some("default".into()),
+            ..by_name.clone()
+        };
+        assert_eq!(values(resolve(&[&s], Some(&kind()), Some(&pinned), &facts)), [3]);
+        let selector = ParamRef {
+            namespace: Some("default".into()),
+            selector: Some(crate::engine::pack::LabelSelector::default()),
+            ..ParamRef::default()
+        };
+        assert_eq!(values(resolve(&[&s], Some(&kind()), Some(&selector), &facts)), [3]);
+    }
+
+    #[test]
+    fn cluster_scoped_request_without_namespace_is_misconfigured() {
+        let s = store();
+        let input = Input::new(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "x"}}));
+        let r = ParamRef {
+            name: Some("limit".into()),
+            ..ParamRef::default()
+        };
+        assert!(matches!(
+            resolve(&[&s], Some(&kind()), Some(&r), &RequestFacts::of(&input)),
+            Resolved::Misconfigured(_)
+        ));
+    }
+
+    #[test]
+    fn bad_objects_are_named() {
+        let err = ParamStore::new(vec![(
+            "f.yaml#2".into(),
+            json!({"apiVersion": "v1", "kind": "ConfigMap"}),
+        )])
+        .expect_err("no name");
+        assert_eq!(
+            err[0].to_string(),
+            "f.yaml#2: a param object needs metadata.name (a non-empty string)"
+        );
+    }
+}

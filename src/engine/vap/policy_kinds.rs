@@ -1,0 +1,251 @@
+//! Compiling the two policy kinds: a `ValidatingAdmissionPolicy`'s validations and audit
+//! annotations, a `MutatingAdmissionPolicy`'s JSONPatch mutations.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use cel::Env;
+
+use super::convert::compile_cel;
+use super::model::{MutatingPolicySpec, PolicyDocument, ValidatingPolicySpec};
+use super::policy::{common, dependencies, rule, transitive, RuleExtra};
+use super::{CompiledAdmission, PolicyKind};
+use crate::engine::compile::CompiledExpr;
+use crate::engine::load::{CompiledPack, DocContext};
+use crate::engine::pack::Action;
+use crate::engine::pack_error::PackError;
+
+pub(super) fn validating_policy(
+    env: &Env,
+    ctx: &DocContext<'_>,
+    doc: PolicyDocument<ValidatingPolicySpec>,
+    packs: &[CompiledPack],
+    policies: &[(CompiledPack, CompiledAdmission)],
+    errors: &mut Vec<PackError>,
+) -> Option<(CompiledPack, CompiledAdmission)> {
+    let spec = doc.spec;
+    let mut common = common(
+        env,
+        ctx,
+        PolicyKind::Validating,
+        &doc.metadata,
+        spec.match_constraints,
+        &spec.variables,
+        &spec.match_conditions,
+        spec.param_kind,
+        spec.failure_policy,
+        packs,
+        policies,
+        errors,
+    )?;
+    let before = errors.len();
+    let policy = common.admission.policy.clone();
+    let subject = format!("ValidatingAdmissionPolicy '{policy}'");
+    if spec.validations.is_empty() && spec.audit_annotations.is_empty() {
+        errors.push(ctx.invalid(
+            "/spec",
+            subject.clone(),
+            "spec.validations",
+            "a policy needs at least one validation or auditAnnotation".to_owned(),
+        ));
+    }
+    let mut rules = Vec::new();
+    for (i, v) in spec.validations.iter().enumerate() {
+        let pointer = format!("/spec/validations/{i}");
+        let field = format!("spec.validations[{i}]");
+        let expr = compile_cel(
+            env,
+            ctx,
+            &pointer,
+            &subject,
+            &format!("{field}.expression"),
+            &v.expression,
+            errors,
+        );
+        let message_expression = v.message_expression.as_ref().and_then(|m| {
+            compile_cel(
+                env,
+                ctx,
+                &pointer,
+                &subject,
+                &format!("{field}.messageExpression"),
+                m,
+                errors,
+            )
+        });
+        for e in [&expr, &message_expression].into_iter().flatten() {
+            dependencies(ctx, &pointer, &subject, &field, e, &common.pack, errors);
+        }
+        let message = match v.message.as_deref().map(str::trim) {
+            Some(m) if !m.is_empty() => m.to_owned(),
+            _ => format!("failed expression: {}", v.expression.trim()),
+        };
+        if let Some(expr) = expr {
+            let extra = RuleExtra {
+                message_expression,
+                action: Action::Deny,
+            };
+            if let Some(r) = rule(&common, ctx.file, format!("{policy}[{i}]"), expr, message, extra) {
+                rules.push(r);
+                common
+                    .admission
+                    .status_codes
+                    .push(v.reason.map(super::model::Reason::status_code));
+            }
+        }
+    }
+    let mut keys = BTreeSet::new();
+    for (i, a) in spec.audit_annotations.iter().enumerate() {
+        let pointer = format!("/spec/auditAnnotations/{i}");
+        let field = format!("spec.auditAnnotations[{i}]");
+        let valid_key = !a.key.is_empty()
+            && a.key.len() <= 63
+            && a.key
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        if !valid_key || !keys.insert(a.key.clone()) {
+            errors.push(ctx.invalid(
+                &pointer,
+                subject.clone(),
+                &format!("{field}.key"),
+                format!(
+                    "'{}' must be a unique name of letters, digits, '-', '_' and '.', at most 63 long",
+                    a.key
+                ),
+            ));
+            continue;
+        }
+        if let Some(expr) = compile_cel(
+            env,
+            ctx,
+            &pointer,
+            &subject,
+            &format!("{field}.valueExpression"),
+            &a.value_expression,
+            errors,
+        ) {
+            dependencies(ctx, &pointer, &subject, &field, &expr, &common.pack, errors);
+            common.admission.audit_annotations.push((a.key.clone(), expr));
+        }
+    }
+    if errors.len() != before {
+        return None;
+    }
+    let mut policy_exprs: Vec<&CompiledExpr> = common.admission.match_conditions.iter().map(|(_, e)| e).collect();
+    policy_exprs.extend(common.admission.audit_annotations.iter().map(|(_, e)| e));
+    common.admission.variables = transitive(&common.pack, &policy_exprs);
+    common.pack.rules = rules.into_iter().map(Arc::new).collect();
+    Some((common.pack, common.admission))
+}
+
+pub(super) fn mutating_policy(
+    env: &Env,
+    ctx: &DocContext<'_>,
+    doc: PolicyDocument<MutatingPolicySpec>,
+    packs: &[CompiledPack],
+    policies: &[(CompiledPack, CompiledAdmission)],
+    errors: &mut Vec<PackError>,
+) -> Option<(CompiledPack, CompiledAdmission)> {
+    let spec = doc.spec;
+    let mut common = common(
+        env,
+        ctx,
+        PolicyKind::Mutating,
+        &doc.metadata,
+        spec.match_constraints,
+        &spec.variables,
+        &spec.match_conditions,
+        spec.param_kind,
+        spec.failure_policy,
+        packs,
+        policies,
+        errors,
+    )?;
+    let before = errors.len();
+    let policy = common.admission.policy.clone();
+    let subject = format!("MutatingAdmissionPolicy '{policy}'");
+    if let Some(r) = spec
+        .reinvocation_policy
+        .as_deref()
+        .filter(|r| !matches!(*r, "Never" | "IfNeeded"))
+    {
+        errors.push(ctx.invalid(
+            "/spec/reinvocationPolicy",
+            subject.clone(),
+            "spec.reinvocationPolicy",
+            format!("'{r}' is not Never or IfNeeded"),
+        ));
+    }
+    if spec.mutations.is_empty() {
+        errors.push(ctx.invalid(
+            "/spec",
+            subject.clone(),
+            "spec.mutations",
+            "a policy needs at least one mutation".to_owned(),
+        ));
+    }
+    let mut rules = Vec::new();
+    for (i, m) in spec.mutations.iter().enumerate() {
+        let pointer = format!("/spec/mutations/{i}");
+        let field = format!("spec.mutations[{i}]");
+        let source = match (m.patch_type.as_str(), &m.json_patch, &m.apply_configuration) {
+            ("JSONPatch", Some(j), None) => &j.expression,
+            ("ApplyConfiguration", _, _) => {
+                errors.push(ctx.invalid(
+                    &pointer,
+                    subject.clone(),
+                    &format!("{field}.patchType"),
+                    "ApplyConfiguration is not supported yet; write the mutation as a JSONPatch".to_owned(),
+                ));
+                continue;
+            }
+            ("JSONPatch", _, _) => {
+                errors.push(ctx.invalid(
+                    &pointer,
+                    subject.clone(),
+                    &format!("{field}.jsonPatch"),
+                    "patchType JSONPatch needs jsonPatch.expression (and no applyConfiguration)".to_owned(),
+                ));
+                continue;
+            }
+            (other, _, _) => {
+                errors.push(ctx.invalid(
+                    &pointer,
+                    subject.clone(),
+                    &format!("{field}.patchType"),
+                    format!("'{other}' is not JSONPatch or ApplyConfiguration"),
+                ));
+                continue;
+            }
+        };
+        let Some(expr) = compile_cel(
+            env,
+            ctx,
+            &pointer,
+            &subject,
+            &format!("{field}.jsonPatch.expression"),
+            source,
+            errors,
+        ) else {
+            continue;
+        };
+        dependencies(ctx, &pointer, &subject, &field, &expr, &common.pack, errors);
+        // The rule's `validate` holds the JSONPatch expression; `eval` runs it as a mutation.
+        let extra = RuleExtra {
+            message_expression: None,
+            action: Action::Patch,
+        };
+        let message = format!("mutation {i} of MutatingAdmissionPolicy '{policy}' changes the object");
+        if let Some(r) = rule(&common, ctx.file, format!("{policy}[{i}]"), expr, message, extra) {
+            rules.push(r);
+            common.admission.status_codes.push(None);
+        }
+    }
+    if errors.len() != before {
+        return None;
+    }
+    let policy_exprs: Vec<&CompiledExpr> = common.admission.match_conditions.iter().map(|(_, e)| e).collect();
+    common.admission.variables = transitive(&common.pack, &policy_exprs);
+    common.pack.rules = rules.into_iter().map(Arc::new).collect();
+    Some((common.pack, common.admission))
+}

@@ -35,7 +35,7 @@ pub struct Limits {
 }
 
 /// The resolved server configuration.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct ServeConfig {
     /// TLS listen address.
     pub listen: SocketAddr,
@@ -59,6 +59,12 @@ pub struct ServeConfig {
     pub reload_interval: Duration,
     /// How long in-flight requests may take to finish after SIGTERM.
     pub shutdown_grace: Duration,
+    /// The audit trail of decisions (`audit:`); none when the section is absent.
+    pub audit: Option<crate::audit::AuditConfig>,
+    /// Slack alerts (`slack:`); none when the section is absent.
+    pub slack: Option<crate::notify::SlackConfig>,
+    /// Files with param objects for admission policies' `paramRef` (`params:`).
+    pub params: Vec<PathBuf>,
 }
 
 impl Default for ServeConfig {
@@ -82,6 +88,9 @@ impl Default for ServeConfig {
             },
             reload_interval: Duration::from_secs(10),
             shutdown_grace: Duration::from_secs(20),
+            audit: None,
+            slack: None,
+            params: Vec::new(),
         }
     }
 }
@@ -130,6 +139,12 @@ pub enum ConfigError {
         /// What is wrong.
         message: String,
     },
+    /// The `audit:` section cannot be used.
+    #[error("{0}")]
+    Audit(#[from] crate::audit::AuditConfigError),
+    /// The `slack:` section cannot be used.
+    #[error("{0}")]
+    Slack(#[from] crate::notify::SlackConfigError),
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -148,6 +163,10 @@ struct FileConfig {
     reload: FileReload,
     #[serde(default)]
     shutdown: FileShutdown,
+    audit: Option<crate::audit::AuditConfig>,
+    slack: Option<crate::notify::SlackConfig>,
+    #[serde(default)]
+    params: Vec<PathBuf>,
     // Tenancy (read by `serve` and by `check --config`; see `crate::tenant`).
     environment: Option<String>,
     #[serde(default)]
@@ -356,6 +375,15 @@ fn apply_file(config: &mut ServeConfig, path: &Path) -> Result<(), ConfigError> 
     if let Some(v) = file.shutdown.grace_period_seconds {
         config.shutdown_grace = Duration::from_secs(v);
     }
+    if let Some(audit) = file.audit {
+        audit.validate()?;
+        config.audit = Some(audit);
+    }
+    if let Some(slack) = file.slack {
+        slack.validate()?;
+        config.slack = Some(slack);
+    }
+    config.params = file.params;
     Ok(())
 }
 

@@ -78,6 +78,8 @@ pub struct Metrics {
     pub reload_failures: Family<ReloadLabels, Counter>,
     /// Requests being served.
     pub in_flight: Gauge,
+    /// `notAfter` of the serving certificate (Unix seconds), for expiry alerts in Prometheus.
+    pub certificate_expiry: Gauge,
 }
 
 fn latency_histogram() -> Histogram {
@@ -97,6 +99,7 @@ impl Metrics {
             reloads: Family::default(),
             reload_failures: Family::default(),
             in_flight: Gauge::default(),
+            certificate_expiry: Gauge::default(),
         };
         let r = registry.sub_registry_with_prefix("celgate");
         r.register(
@@ -135,6 +138,11 @@ impl Metrics {
             metrics.reload_failures.clone(),
         );
         r.register("in_flight_requests", "Requests being served", metrics.in_flight.clone());
+        r.register(
+            "certificate_expiry_timestamp_seconds",
+            "notAfter of the serving certificate, in Unix seconds",
+            metrics.certificate_expiry.clone(),
+        );
         metrics
     }
 

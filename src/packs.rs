@@ -206,6 +206,30 @@ pub fn read_text(path: &Path) -> Result<String, PacksError> {
     })
 }
 
+/// The objects in `files` (YAML/JSON, any number of documents, `kind: List` split), each with
+/// where it came from (`file#doc` or `file#doc/items/i`): param objects for admission policies.
+/// The error names the file and what was wrong.
+pub fn read_param_objects(files: &[PathBuf]) -> Result<Vec<(String, serde_json::Value)>, String> {
+    let mut objects = Vec::new();
+    for file in files {
+        let shown = file.display().to_string();
+        let text = read_text(file).map_err(|e| format!("cannot read params: {e}"))?;
+        let docs = crate::source::parse_documents(&text).map_err(|e| format!("{shown}: {e}"))?;
+        for doc in docs {
+            let origin = format!("{shown}#{}", doc.index);
+            match doc.value.get("items").and_then(|i| i.as_array()) {
+                Some(items) if doc.value.get("kind").and_then(|k| k.as_str()) == Some("List") => {
+                    for (i, item) in items.iter().enumerate() {
+                        objects.push((format!("{origin}/items/{i}"), item.clone()));
+                    }
+                }
+                _ => objects.push((origin, doc.value)),
+            }
+        }
+    }
+    Ok(objects)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

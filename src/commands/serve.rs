@@ -3,9 +3,11 @@
 
 use std::sync::Arc;
 
+use crate::audit::AuditLog;
 use crate::cli::ServeArgs;
 use crate::config::{self, FlagOverrides, MinTlsVersion, ServeConfig};
-use crate::server::{self, tls, PackSourceSpec, Reloader, ServerState};
+use crate::notify::{Notifier, SystemEvent};
+use crate::server::{self, tls, Outputs, PackSourceSpec, Reloader, ServerState};
 
 use super::{CommandError, Streams, EXIT_OK};
 
@@ -61,9 +63,12 @@ async fn serve(config: ServeConfig, config_file: Option<std::path::PathBuf>) -> 
     } else {
         PackSourceSpec::Paths(config.packs.clone())
     };
-    let mut reloader = Reloader::new(spec, config.frameworks.clone(), Some(watcher));
+    let mut reloader = Reloader::new(spec, config.frameworks.clone(), Some(watcher)).with_params(config.params.clone());
     if let Some(path) = config_file {
         reloader = reloader.with_config(path);
+    }
+    if let Some(slack) = &config.slack {
+        reloader = reloader.with_certificate_warning_days(slack.certificate_warning_days);
     }
     let engine = reloader
         .load_packs()?
@@ -81,7 +86,9 @@ async fn serve(config: ServeConfig, config_file: Option<std::path::PathBuf>) -> 
         rules = engine.rule_count(),
         "rule packs loaded"
     );
-    let state = ServerState::new(engine, loaded.config, config.limits.clone());
+    let state = ServerState::with_outputs(engine, loaded.config, config.limits.clone(), |registry| {
+        start_outputs(&config, registry)
+    })?;
     state.tenancy.store(Arc::new(tenancy));
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -101,10 +108,51 @@ async fn serve(config: ServeConfig, config_file: Option<std::path::PathBuf>) -> 
         Arc::clone(&state),
         config.reload_interval,
     ));
-    server::serve(listener, admin, state, shutdown_signal(), config.shutdown_grace).await;
+    server::serve(
+        listener,
+        admin,
+        Arc::clone(&state),
+        shutdown_signal(),
+        config.shutdown_grace,
+    )
+    .await;
     reloads.abort();
+    state.outputs.close(config.shutdown_grace).await;
     tracing::info!("celgate stopped");
     Ok(())
+}
+
+/// The audit trail and the Slack notifier the configuration asks for, their metrics in `registry`.
+/// Audit write failures are alerted through Slack.
+fn start_outputs(
+    config: &ServeConfig,
+    registry: &mut prometheus_client::registry::Registry,
+) -> Result<Outputs, CommandError> {
+    let notifier = match &config.slack {
+        Some(slack) => {
+            let resolved = slack
+                .resolve(&|k| std::env::var(k).ok())
+                .map_err(crate::config::ConfigError::from)?;
+            Some(Notifier::start(&resolved, registry))
+        }
+        None => None,
+    };
+    let audit = match &config.audit {
+        Some(audit) => {
+            let log = AuditLog::start(audit, registry)?;
+            tracing::info!(dir = %audit.dir_or_default().display(), required = audit.required, "audit trail open");
+            if let Some(notifier) = notifier.clone() {
+                log.on_failure(move |failure| {
+                    notifier.notify(SystemEvent::AuditWriteFailing {
+                        error: failure.error.to_string(),
+                    });
+                });
+            }
+            Some(log)
+        }
+        None => None,
+    };
+    Ok(Outputs { audit, notifier })
 }
 
 /// Completes on SIGTERM or SIGINT.

@@ -6,6 +6,7 @@
 
 mod admin;
 mod deadline;
+mod outputs;
 mod reload;
 mod routes;
 pub mod tls;
@@ -50,14 +51,59 @@ pub struct ServerState {
     pub ready: AtomicBool,
     /// True once shutdown began: `/readyz` answers 503.
     pub draining: AtomicBool,
+    /// Where decisions and trouble go besides the answer: the audit trail and Slack.
+    pub outputs: Outputs,
+}
+
+/// The optional sinks of decisions (design §1: "audit log, metrics, Slack — async, never
+/// blocking").
+#[derive(Default)]
+pub struct Outputs {
+    /// The audit trail, when `audit:` is configured.
+    pub audit: Option<crate::audit::AuditLog>,
+    /// The Slack notifier, when `slack:` is configured.
+    pub notifier: Option<crate::notify::Notifier>,
+}
+
+impl Outputs {
+    /// Flushes the audit queue and posts what Slack still has queued, within `grace`.
+    pub async fn close(&self, grace: Duration) {
+        if let Some(audit) = self.audit.clone() {
+            let closed = tokio::task::spawn_blocking(move || audit.close()).await;
+            match closed {
+                Ok(Ok(())) => tracing::info!("audit trail flushed"),
+                Ok(Err(e)) => tracing::error!(error = %e, "audit trail could not be flushed"),
+                Err(e) => tracing::error!(error = %e, "audit flush task failed"),
+            }
+        }
+        if let Some(notifier) = &self.notifier {
+            notifier.shutdown(grace).await;
+        }
+    }
 }
 
 impl ServerState {
     /// State with `engine` and `tls` loaded (ready), metrics registered in a new registry.
     pub fn new(engine: Engine, tls: Arc<rustls::ServerConfig>, limits: Limits) -> Arc<ServerState> {
+        let built: Result<_, std::convert::Infallible> =
+            ServerState::with_outputs(engine, tls, limits, |_| Ok(Outputs::default()));
+        match built {
+            Ok(state) => state,
+        }
+    }
+
+    /// Like [`ServerState::new`], with the audit trail and Slack notifier `outputs` makes; it gets
+    /// the registry so their metrics are served by `/metrics` too.
+    pub fn with_outputs<E>(
+        engine: Engine,
+        tls: Arc<rustls::ServerConfig>,
+        limits: Limits,
+        outputs: impl FnOnce(&mut Registry) -> Result<Outputs, E>,
+    ) -> Result<Arc<ServerState>, E> {
         let mut registry = Registry::default();
         let metrics = Metrics::new(&mut registry);
-        Arc::new(ServerState {
+        let outputs = outputs(&mut registry)?;
+        Ok(Arc::new(ServerState {
             engine: ArcSwap::from_pointee(engine),
             tenancy: ArcSwap::from_pointee(crate::tenant::Tenancy::default()),
             tls: ArcSwap::new(tls),
@@ -67,7 +113,8 @@ impl ServerState {
             limits,
             ready: AtomicBool::new(true),
             draining: AtomicBool::new(false),
-        })
+            outputs,
+        }))
     }
 
     /// Ready to take traffic: loaded and not draining.

@@ -31,7 +31,18 @@ pub struct Reloader {
     last_seen: Option<[u8; 32]>,
     certs: Option<CertWatcher>,
     config: Option<ConfigWatch>,
+    params: Vec<PathBuf>,
+    expiry: ExpiryWatch,
 }
+
+/// How often the serving certificate's expiry is looked at, and when it was last.
+struct ExpiryWatch {
+    warning_days: u32,
+    last_checked: Option<std::time::Instant>,
+}
+
+/// How often the certificate's expiry is re-read (and, when close, alerted).
+const EXPIRY_CHECK_EVERY: Duration = Duration::from_secs(3600);
 
 /// The config file's tenancy sections, re-read when the file's contents change.
 struct ConfigWatch {
@@ -56,6 +67,9 @@ pub enum LoadError {
     /// No packs at all.
     #[error("no rule packs found in {0}")]
     Empty(String),
+    /// Param objects (`params:`) could not be read or do not fit the policies.
+    #[error("params: {0}")]
+    Params(String),
     /// The config file cannot be read or parsed.
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
@@ -79,7 +93,26 @@ impl Reloader {
             last_seen: None,
             certs,
             config: None,
+            params: Vec::new(),
+            expiry: ExpiryWatch {
+                warning_days: 21,
+                last_checked: None,
+            },
         }
+    }
+
+    /// Also give admission policies the param objects in `files` (re-read with the packs).
+    #[must_use]
+    pub fn with_params(mut self, files: Vec<PathBuf>) -> Self {
+        self.params = files;
+        self
+    }
+
+    /// Alert (through the state's notifier) when the serving certificate expires within `days`.
+    #[must_use]
+    pub fn with_certificate_warning_days(mut self, days: u32) -> Self {
+        self.expiry.warning_days = days;
+        self
     }
 
     /// Also watch the config file at `path` for tenancy changes.
@@ -158,7 +191,13 @@ impl Reloader {
                 PackSourceSpec::Paths(p) => p.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "),
             }));
         }
-        let engine = Engine::load(&found.packs)?.filtered(&self.frameworks)?;
+        let mut engine = Engine::load(&found.packs)?.filtered(&self.frameworks)?;
+        if !self.params.is_empty() {
+            let objects = packs::read_param_objects(&self.params).map_err(LoadError::Params)?;
+            engine = engine.with_param_objects(objects).map_err(|errors| {
+                LoadError::Params(errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))
+            })?;
+        }
         Ok(Some(engine))
     }
 
@@ -182,6 +221,7 @@ impl Reloader {
             Err(e) => {
                 tracing::error!(error = %e, "rule pack reload refused; the last good packs keep serving");
                 state.metrics.record_reload("packs", false);
+                alert_reload_failure(state, &e.to_string());
             }
         }
         let engine = state.engine.load_full();
@@ -199,6 +239,7 @@ impl Reloader {
             Err(e) => {
                 tracing::error!(error = %e, "config reload refused; the last good tenancy keeps serving");
                 state.metrics.record_reload("config", false);
+                alert_reload_failure(state, &format!("config: {e}"));
             }
         }
         if let Some(certs) = &mut self.certs {
@@ -212,9 +253,55 @@ impl Reloader {
                 CertCheck::Failed(e) => {
                     tracing::error!(error = %e, "TLS certificate reload refused; the previous pair keeps serving");
                     state.metrics.record_reload("certs", false);
+                    alert_reload_failure(state, &format!("TLS certificate: {e}"));
                 }
             }
         }
+        self.check_expiry(state);
+    }
+
+    /// At most hourly: the serving certificate's expiry as a metric, and an alert when it is close.
+    fn check_expiry(&mut self, state: &ServerState) {
+        let Some(certs) = &self.certs else { return };
+        if self
+            .expiry
+            .last_checked
+            .is_some_and(|at| at.elapsed() < EXPIRY_CHECK_EVERY)
+        {
+            return;
+        }
+        self.expiry.last_checked = Some(std::time::Instant::now());
+        let path = certs.settings().cert_path();
+        let Some(expiry) = std::fs::read(&path)
+            .ok()
+            .and_then(|pem| super::tls::expiry::of_pem(&pem))
+        else {
+            tracing::warn!(path = %path.display(), "cannot read the serving certificate's expiry");
+            return;
+        };
+        state.metrics.certificate_expiry.set(expiry.not_after.timestamp());
+        let event = crate::notify::SystemEvent::certificate_expiring(
+            path,
+            expiry.subject,
+            expiry.not_after,
+            chrono::Utc::now(),
+            self.expiry.warning_days,
+        );
+        if let Some(event) = event {
+            tracing::warn!(not_after = %expiry.not_after, "the serving certificate expires soon");
+            if let Some(notifier) = &state.outputs.notifier {
+                notifier.notify(event);
+            }
+        }
+    }
+}
+
+/// Tells Slack (when configured) that a reload was refused.
+fn alert_reload_failure(state: &ServerState, error: &str) {
+    if let Some(notifier) = &state.outputs.notifier {
+        notifier.notify(crate::notify::SystemEvent::PackReloadFailed {
+            error: error.to_owned(),
+        });
     }
 }
 

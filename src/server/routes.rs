@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tracing::Instrument;
 
-use super::ServerState;
+use super::{outputs, ServerState};
 use crate::engine::{Decision, Engine, Input, Operation};
 use crate::metrics::{RequestLabels, RouteLabels};
 use crate::report::{DocumentResult, Location};
@@ -146,8 +146,9 @@ enum Judged {
     },
 }
 
-/// Judges `input` for the tenant and environment `who` resolves to.
-fn judge(engine: &Engine, tenancy: &Tenancy, mut input: Input, who: &Judged) -> Decision {
+/// Judges `input` for the tenant and environment `who` resolves to; returns the input as judged
+/// (with the tenant's params) for the audit trail.
+fn judge(engine: &Engine, tenancy: &Tenancy, mut input: Input, who: &Judged) -> (Decision, Input) {
     let now = chrono::Utc::now();
     let scope = match who {
         Judged::ByNamespace => Scope::of_input(tenancy, &input, now),
@@ -161,11 +162,17 @@ fn judge(engine: &Engine, tenancy: &Tenancy, mut input: Input, who: &Judged) -> 
         }
     };
     scope.prepare(&mut input);
-    engine.evaluate_with(&input, &scope)
+    let decision = engine.evaluate_with(&input, &scope);
+    (decision, input)
 }
 
 /// Runs the engine off the async workers, bounded by the evaluation semaphore and `deadline`.
-async fn evaluate(state: &ServerState, input: Input, who: Judged, deadline: Duration) -> Result<Decision, EvalFailure> {
+async fn evaluate(
+    state: &ServerState,
+    input: Input,
+    who: Judged,
+    deadline: Duration,
+) -> Result<(Decision, Input), EvalFailure> {
     let started = Instant::now();
     let permit = tokio::time::timeout(deadline, Arc::clone(&state.evaluations).acquire_owned())
         .await
@@ -176,14 +183,14 @@ async fn evaluate(state: &ServerState, input: Input, who: Judged, deadline: Dura
     let task = tokio::task::spawn_blocking(move || {
         let _permit = permit;
         let begun = Instant::now();
-        let decision = judge(&engine, &tenancy, input, &who);
-        (decision, begun.elapsed())
+        let judged = judge(&engine, &tenancy, input, &who);
+        (judged, begun.elapsed())
     });
     let remaining = deadline.saturating_sub(started.elapsed());
     match tokio::time::timeout(remaining, task).await {
-        Ok(Ok((decision, took))) => {
+        Ok(Ok((judged, took))) => {
             state.metrics.evaluation_seconds.observe(took.as_secs_f64());
-            Ok(decision)
+            Ok(judged)
         }
         Ok(Err(_)) => Err(EvalFailure::Crashed),
         Err(_) => Err(EvalFailure::Timeout),
@@ -264,7 +271,14 @@ async fn admission(state: &Arc<ServerState>, req: Request<Incoming>, mutating: b
         .await;
     let _entered = span.enter();
     match outcome {
-        Ok(decision) => {
+        Ok((decision, input)) => {
+            if let Err(refused) = outputs::publish(state, outputs::Door::Admission, &input, &decision, Some(&uid)) {
+                span.record("decision", "error");
+                return json_response(
+                    StatusCode::OK,
+                    &review::error_response(Some(&uid), 500, &refused.message()),
+                );
+            }
             state.metrics.record_decision(route, &decision);
             span.record("decision", decision.decision.as_str());
             span.record("duration_ms", started.elapsed().as_secs_f64() * 1000.0);
@@ -430,7 +444,12 @@ async fn check(state: &Arc<ServerState>, req: Request<Incoming>) -> HttpResponse
     let namespace = input.effective_namespace().unwrap_or("").to_owned();
     let deadline = state.limits.request_timeout;
     let decision = match evaluate(state, input, who, deadline).await {
-        Ok(d) => d,
+        Ok((decision, input)) => {
+            if let Err(refused) = outputs::publish(state, outputs::Door::CheckApi, &input, &decision, None) {
+                return error(StatusCode::SERVICE_UNAVAILABLE, &refused.message());
+            }
+            decision
+        }
         Err(failure) => return error(StatusCode::SERVICE_UNAVAILABLE, &failure.message(deadline)),
     };
     state.metrics.record_decision("/v1/check", &decision);

@@ -538,6 +538,10 @@ pub struct Options {
     pub cert_dir: Option<PathBuf>,
     /// `celgate.yaml` whose tenancy sections apply (and are reloaded with the packs).
     pub config_file: Option<PathBuf>,
+    /// The audit trail, as the `audit:` section would configure it.
+    pub audit: Option<celgate::audit::AuditConfig>,
+    /// Slack alerts, as the `slack:` section would configure them (URLs from files).
+    pub slack: Option<celgate::notify::SlackConfig>,
 }
 
 impl Default for Options {
@@ -550,6 +554,8 @@ impl Default for Options {
             reload_interval: None,
             cert_dir: None,
             config_file: None,
+            audit: None,
+            slack: None,
         }
     }
 }
@@ -598,7 +604,22 @@ impl TestServer {
             .load_tenancy(&engine)
             .expect("tenancy loads")
             .unwrap_or_default();
-        let state = ServerState::new(engine, loaded.config, options.limits);
+        if let Some(slack) = &options.slack {
+            reloader = reloader.with_certificate_warning_days(slack.certificate_warning_days);
+        }
+        let state = ServerState::with_outputs(engine, loaded.config, options.limits, |registry| {
+            let notifier = options.slack.as_ref().map(|slack| {
+                let resolved = slack.resolve(&|_| None).expect("slack config resolves");
+                celgate::notify::Notifier::start(&resolved, registry)
+            });
+            let audit = options
+                .audit
+                .as_ref()
+                .map(|audit| celgate::audit::AuditLog::start(audit, registry))
+                .transpose()?;
+            Ok::<_, celgate::audit::AuditError>(celgate::server::Outputs { audit, notifier })
+        })
+        .expect("outputs start");
         state.tenancy.store(Arc::new(tenancy));
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let admin_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind admin");

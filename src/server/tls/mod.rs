@@ -22,6 +22,7 @@
 
 mod devcert;
 mod error;
+pub mod expiry;
 mod watch;
 
 #[cfg(test)]

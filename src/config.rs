@@ -523,6 +523,28 @@ mod tests {
     }
 
     #[test]
+    fn the_shipped_deploy_config_resolves() {
+        let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/20-configmap.yaml");
+        let text = std::fs::read_to_string(&manifest).expect("deploy config map");
+        let docs = crate::source::parse_documents(&text).expect("YAML");
+        let embedded = docs[0].value["data"]["celgate.yaml"]
+            .as_str()
+            .expect("celgate.yaml key")
+            .to_owned();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("celgate.yaml");
+        std::fs::write(&file, embedded).expect("write");
+        let c = resolve(Some(&file), &no_env, &FlagOverrides::default()).expect("deploy config is valid");
+        assert_eq!(c.listen.port(), 8443);
+        let audit = c.audit.expect("audit section");
+        assert_eq!(
+            audit.dir.as_deref(),
+            Some(std::path::Path::new("/var/lib/celgate/audit"))
+        );
+        read_tenancy(&file).expect("tenancy sections parse");
+    }
+
+    #[test]
     fn unknown_file_keys_are_refused() {
         let dir = tempfile::tempdir().expect("tempdir");
         let file = dir.path().join("celgate.yaml");

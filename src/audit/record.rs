@@ -6,30 +6,8 @@ use std::time::SystemTime;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+pub use crate::engine::Door;
 use crate::engine::{Decision, Engine, Input, Verdict};
-
-/// Which door a decision came through.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Door {
-    /// The admission webhooks (`/validate`, `/mutate`).
-    Admission,
-    /// The check API (`POST /v1/check`).
-    CheckApi,
-    /// `celgate check` in CI.
-    Ci,
-}
-
-impl Door {
-    /// The name as written in records.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Door::Admission => "admission",
-            Door::CheckApi => "check-api",
-            Door::Ci => "ci",
-        }
-    }
-}
 
 /// One rule finding, without its message or pointer (both may quote the document).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -49,6 +49,39 @@ impl fmt::Display for Operation {
     }
 }
 
+/// Which door a submission came through (design §1); recorded in the audit trail and shown in
+/// alerts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Door {
+    /// The admission webhooks (`/validate`, `/mutate`: an `AdmissionReview`).
+    Admission,
+    /// The check API (`POST /v1/check`).
+    CheckApi,
+    /// `celgate check` in CI.
+    Ci,
+}
+
+impl Door {
+    /// The name as records write it (`admission`, `check-api`, `ci`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Door::Admission => "admission",
+            Door::CheckApi => "check-api",
+            Door::Ci => "ci",
+        }
+    }
+
+    /// The name people read in messages (`admission`, `check API`, `CI`).
+    pub fn label(self) -> &'static str {
+        match self {
+            Door::Admission => "admission",
+            Door::CheckApi => "check API",
+            Door::Ci => "CI",
+        }
+    }
+}
+
 /// Who made the request (from the `AdmissionReview`'s `userInfo`, or the CI/API caller).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]

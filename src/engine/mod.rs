@@ -25,7 +25,7 @@ use std::sync::Arc;
 use cel::{Context, Env};
 
 pub use decision::{Decision, FindingType, PatchOp, Verdict, Violation};
-pub use input::{Input, Operation, UserInfo};
+pub use input::{Door, Input, Operation, UserInfo};
 pub use load::{CompiledPack, CompiledRule, LoadErrors, PackError, PackSource};
 pub use overrides::{AppliedMode, ExceptionUse, Mode, NoOverrides, Overrides};
 pub use pack::{Action, OnError, Severity};

@@ -95,7 +95,7 @@ fn decision_blocks(d: &DecisionEvent, options: &RenderOptions<'_>) -> (String, S
         ("Object", format!("`{}`", escape(&object))),
         (
             "Request",
-            format!("{} by {} via {}", d.operation, escape(user), d.door.as_str()),
+            format!("{} by {} via {}", d.operation, escape(user), d.door.label()),
         ),
     ];
     let mut blocks = vec![
@@ -123,7 +123,7 @@ fn decision_blocks(d: &DecisionEvent, options: &RenderOptions<'_>) -> (String, S
             "text": {"type": "mrkdwn", "text": format!("_…and {more} more {noun}_")},
         }));
     }
-    let mut context = format!("celgate {} · {}", env!("CARGO_PKG_VERSION"), d.door.as_str());
+    let mut context = format!("celgate {} · {}", env!("CARGO_PKG_VERSION"), d.door.label());
     if let Some(uid) = &d.request_uid {
         let _ = write!(context, " · uid {}", escape(uid));
     }

@@ -7,29 +7,8 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 
+pub use crate::engine::Door;
 use crate::engine::{Action, Decision, FindingType, Input, Severity, Verdict};
-
-/// Which door a decision came through.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Door {
-    /// `/validate` or `/mutate` (an `AdmissionReview`).
-    Admission,
-    /// `POST /v1/check`.
-    CheckApi,
-    /// `celgate check` in CI.
-    Ci,
-}
-
-impl Door {
-    /// Name shown in messages.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Door::Admission => "admission",
-            Door::CheckApi => "check API",
-            Door::Ci => "CI",
-        }
-    }
-}
 
 /// One finding as a message shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,17 +4,8 @@
 use super::ServerState;
 use crate::audit::record::pack_versions;
 use crate::audit::AuditRecord;
-use crate::engine::{Decision, Input};
+use crate::engine::{Decision, Door, Input};
 use crate::notify::DecisionEvent;
-
-/// Which door decided.
-#[derive(Debug, Clone, Copy)]
-pub(super) enum Door {
-    /// `/validate` or `/mutate`.
-    Admission,
-    /// `/v1/check`.
-    CheckApi,
-}
 
 /// The audit trail could not take the record and `audit.required` is set.
 #[derive(Debug)]
@@ -40,11 +31,7 @@ pub(super) fn publish(
     uid: Option<&str>,
 ) -> Result<(), Unrecorded> {
     if let Some(audit) = &state.outputs.audit {
-        let audit_door = match door {
-            Door::Admission => crate::audit::Door::Admission,
-            Door::CheckApi => crate::audit::Door::CheckApi,
-        };
-        let mut record = AuditRecord::new(audit_door, input, decision).with_packs(pack_versions(&state.engine.load()));
+        let mut record = AuditRecord::new(door, input, decision).with_packs(pack_versions(&state.engine.load()));
         if let Some(uid) = uid {
             record = record.with_uid(uid);
         }
@@ -58,12 +45,8 @@ pub(super) fn publish(
     }
     if let Some(notifier) = &state.outputs.notifier {
         if !decision.violations.is_empty() {
-            let notify_door = match door {
-                Door::Admission => crate::notify::Door::Admission,
-                Door::CheckApi => crate::notify::Door::CheckApi,
-            };
             let mut event = DecisionEvent::new(
-                notify_door,
+                door,
                 decision.tenant.as_deref(),
                 decision.environment.as_deref(),
                 input,

@@ -272,7 +272,8 @@ async fn admission(state: &Arc<ServerState>, req: Request<Incoming>, mutating: b
     let _entered = span.enter();
     match outcome {
         Ok((decision, input)) => {
-            if let Err(refused) = outputs::publish(state, outputs::Door::Admission, &input, &decision, Some(&uid)) {
+            if let Err(refused) = outputs::publish(state, crate::engine::Door::Admission, &input, &decision, Some(&uid))
+            {
                 span.record("decision", "error");
                 return json_response(
                     StatusCode::OK,
@@ -445,7 +446,7 @@ async fn check(state: &Arc<ServerState>, req: Request<Incoming>) -> HttpResponse
     let deadline = state.limits.request_timeout;
     let decision = match evaluate(state, input, who, deadline).await {
         Ok((decision, input)) => {
-            if let Err(refused) = outputs::publish(state, outputs::Door::CheckApi, &input, &decision, None) {
+            if let Err(refused) = outputs::publish(state, crate::engine::Door::CheckApi, &input, &decision, None) {
                 return error(StatusCode::SERVICE_UNAVAILABLE, &refused.message());
             }
             decision

@@ -163,16 +163,7 @@ impl Input {
 
     /// Labels of the subject (non-string values ignored).
     pub fn labels(&self) -> BTreeMap<&str, &str> {
-        self.subject()
-            .get("metadata")
-            .and_then(|m| m.get("labels"))
-            .and_then(|l| l.as_object())
-            .map(|l| {
-                l.iter()
-                    .filter_map(|(k, v)| v.as_str().map(|v| (k.as_str(), v)))
-                    .collect()
-            })
-            .unwrap_or_default()
+        object_labels(self.subject())
     }
 
     fn metadata_str(&self, field: &str) -> Option<&str> {
@@ -220,6 +211,20 @@ impl Input {
             (None, _) => serde_json::Value::Null,
         }
     }
+}
+
+/// The string labels of `object` (`metadata.labels`; non-string values ignored).
+pub fn object_labels(object: &serde_json::Value) -> BTreeMap<&str, &str> {
+    object
+        .get("metadata")
+        .and_then(|m| m.get("labels"))
+        .and_then(|l| l.as_object())
+        .map(|l| {
+            l.iter()
+                .filter_map(|(k, v)| v.as_str().map(|v| (k.as_str(), v)))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Splits `apps/v1` into (`apps`, `v1`) and `v1` into (`""`, `v1`).

@@ -38,6 +38,14 @@ struct Parts {
     query: String,
 }
 
+/// RFC 3986 sub-delims: `!$&'()*+,;=`.
+fn is_sub_delim(c: u8) -> bool {
+    matches!(
+        c,
+        b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b';' | b'='
+    )
+}
+
 fn is_unreserved(c: u8) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.' | b'~')
 }
@@ -81,28 +89,7 @@ fn parse_host(host: &str) -> Result<(), String> {
         }
     }
     let allowed = |c: u8| {
-        c >= 0x80
-            || is_unreserved(c)
-            || matches!(
-                c,
-                b'!' | b'$'
-                    | b'&'
-                    | b'\''
-                    | b'('
-                    | b')'
-                    | b'*'
-                    | b'+'
-                    | b','
-                    | b';'
-                    | b'='
-                    | b':'
-                    | b'['
-                    | b']'
-                    | b'<'
-                    | b'>'
-                    | b'"'
-                    | b'%'
-            )
+        c >= 0x80 || is_unreserved(c) || is_sub_delim(c) || matches!(c, b':' | b'[' | b']' | b'<' | b'>' | b'"' | b'%')
     };
     if let Some(c) = host.bytes().find(|c| !allowed(*c)) {
         return Err(format!("invalid character {:?} in host name", char::from(c)));
@@ -167,25 +154,9 @@ fn parse(raw: &str, via_request: bool) -> Result<Parts, String> {
         let host_part = match authority.rfind('@') {
             Some(at) => {
                 let user = &authority[..at];
-                let user_ok = user.bytes().all(|c| {
-                    is_unreserved(c)
-                        || matches!(
-                            c,
-                            b'!' | b'$'
-                                | b'&'
-                                | b'\''
-                                | b'('
-                                | b')'
-                                | b'*'
-                                | b'+'
-                                | b','
-                                | b';'
-                                | b'='
-                                | b':'
-                                | b'@'
-                                | b'%'
-                        )
-                });
+                let user_ok = user
+                    .bytes()
+                    .all(|c| is_unreserved(c) || is_sub_delim(c) || matches!(c, b':' | b'@' | b'%'));
                 if !user_ok || !valid_escapes(user) {
                     return Err("net/url: invalid userinfo".to_owned());
                 }
@@ -282,28 +253,10 @@ impl Url {
     /// The path escaped as Go's `EscapedPath` does: as written when that is a valid encoding,
     /// else re-escaped.
     pub fn escaped_path(&self) -> String {
-        let valid_encoded = self.path.bytes().all(|c| {
-            is_unreserved(c)
-                || matches!(
-                    c,
-                    b'!' | b'$'
-                        | b'&'
-                        | b'\''
-                        | b'('
-                        | b')'
-                        | b'*'
-                        | b'+'
-                        | b','
-                        | b';'
-                        | b'='
-                        | b':'
-                        | b'@'
-                        | b'['
-                        | b']'
-                        | b'%'
-                        | b'/'
-                )
-        });
+        let valid_encoded = self
+            .path
+            .bytes()
+            .all(|c| is_unreserved(c) || is_sub_delim(c) || matches!(c, b':' | b'@' | b'[' | b']' | b'%' | b'/'));
         if valid_encoded {
             return self.path.clone();
         }

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use super::model::{MatchPolicy, MatchResources, NamedRuleWithOperations};
 use super::resources::{is_cluster_scoped, resource_for_kind};
+pub use crate::engine::input::object_labels;
 use crate::engine::input::{split_api_version, Input, Operation};
 use crate::engine::pack::LabelSelector;
 use crate::engine::select::selector_matches;
@@ -303,20 +304,6 @@ fn object_selector_matches(selector: &LabelSelector, input: &Input) -> bool {
         .flatten()
         .filter(|o| o.is_object())
         .any(|o| selector_matches(selector, &object_labels(o)))
-}
-
-/// The string labels of `object`.
-pub fn object_labels(object: &serde_json::Value) -> BTreeMap<&str, &str> {
-    object
-        .get("metadata")
-        .and_then(|m| m.get("labels"))
-        .and_then(|l| l.as_object())
-        .map(|l| {
-            l.iter()
-                .filter_map(|(k, v)| v.as_str().map(|v| (k.as_str(), v)))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -2,18 +2,23 @@
 //!
 //! One engine, several doors (see `../shared/design.md`):
 //! - [`engine`]: the pure core — rule packs ([`engine::pack`]), compiling CEL
-//!   ([`engine::compile`]), selecting rules ([`engine::select`]), evaluating one
-//!   [`engine::Input`] into one [`engine::Decision`], and `JSONPatch` ([`engine::patch`]);
+//!   ([`engine::compile`]) with the Kubernetes CEL libraries ([`engine::k8s`]), Kubernetes
+//!   admission policies run as packs ([`engine::vap`]), selecting rules ([`engine::select`]),
+//!   evaluating one [`engine::Input`] into one [`engine::Decision`] under a tenant's modes and
+//!   exceptions ([`engine::overrides`]), and `JSONPatch` ([`engine::patch`]);
+//! - [`tenant`]: tenants, environments, modes, params, exceptions and check-API tokens;
 //! - [`source`]: reading YAML/JSON documents with their line and column;
 //! - [`packs`]: finding pack files on disk or embedded in the binary;
 //! - [`documents`]: turning files, folders and stdin into documents to check;
 //! - [`files`]: finding files in folders and working on them on every core, in order;
 //! - [`report`]: rendering decisions as text, JSON, SARIF and `JUnit`;
 //! - [`testing`]: running packs' own test cases;
-//! - [`notify`]: Slack alerts on denials and on celgate's own trouble (Block Kit, queue, retries);
-//! - [`cli`] and [`commands`]: the command line (`check`, `eval`, `test`).
+//! - [`review`]: the only module that knows the `AdmissionReview` v1 wire format;
+//! - [`server`]: TLS, routes, reloads, graceful shutdown; [`config`] and [`metrics`] for it;
 //! - [`audit`]: the hash-chained, optionally encrypted decision log, its verification and reading;
-//! - [`cli`] and [`commands`]: the command line (`check`, `eval`, `test`, `audit`).
+//! - [`notify`]: Slack alerts on denials and on celgate's own trouble (Block Kit, queue, retries);
+//! - [`cli`] and [`commands`]: the command line (`check`, `eval`, `test`, `serve`, `certs`,
+//!   `docs`, `audit`, `token`).
 
 pub mod audit;
 pub mod cli;

@@ -360,7 +360,7 @@ fn escape_into(out: &mut String, text: &str, attribute: bool) {
     }
 }
 
-/// `text` escaped for XML character data or attribute values (see [`escape_into`]).
+/// `text` escaped for XML character data or attribute values (see `escape_into`).
 pub fn escape(text: &str, attribute: bool) -> String {
     let mut out = String::with_capacity(text.len());
     escape_into(&mut out, text, attribute);

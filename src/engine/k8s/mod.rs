@@ -17,7 +17,7 @@
 //! | [`ip`] | `ip`, `isIP`, `ip.isCanonical`, `family`, `is*` address classes, `cidr`, `isCIDR`, `containsIP`, `containsCIDR`, `prefixLength`, `masked`, `string` |
 //! | [`quantity`] | `quantity`, `isQuantity`, `sign`, `isInteger`, `asInteger`, `asApproximateFloat`, `add`, `sub`, `compareTo`, `isGreaterThan`, `isLessThan` |
 //! | [`semver`] | `semver`, `isSemver` (with a normalize flag), `major`, `minor`, `patch`, `compareTo`, `isGreaterThan`, `isLessThan` |
-//! | [`format`] | `format.named`, `format.<name>()`, `<Format>.validate` |
+//! | [`format`](mod@format) | `format.named`, `format.<name>()`, `<Format>.validate` |
 //!
 //! [`types`] holds the opaque value types (`net.IP`, `kubernetes.Quantity`, ...) and the type
 //! names an expression may write (`type(x) == string`).

@@ -21,6 +21,8 @@ mod functions;
 mod meter;
 mod poly;
 mod report;
+#[cfg(test)]
+mod tests;
 
 pub use estimate::estimate;
 pub use functions::{REGEX, TRAVERSAL};

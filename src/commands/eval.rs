@@ -48,7 +48,7 @@ pub fn run(args: &EvalArgs, streams: &mut Streams<'_>) -> Result<u8, CommandErro
             writeln!(streams.stderr, "error: expression does not compile: {e}")?;
             Ok(EXIT_ERROR)
         }
-        Err(e @ EvalError::Execution(_)) => {
+        Err(e @ (EvalError::Execution(_) | EvalError::Cost(_))) => {
             writeln!(streams.stderr, "error: {e}")?;
             Ok(EXIT_DENIED)
         }

@@ -9,6 +9,7 @@ use cel::common::types::{CelBool, CelString, DYN_TYPE, STRING_TYPE};
 use cel::common::value::CowVal;
 use cel::{Env, ExecutionError};
 
+use super::cost::{self, Poly, Sizes};
 use super::{equality, functions, k8s};
 
 /// Longest expression source accepted, in bytes.
@@ -23,7 +24,8 @@ pub const MAX_RANGE: i64 = 10_000;
 
 /// Function namespaces of the extensions and of celgate's own functions
 /// ([`functions::NAMESPACES`]): `lists.range(3)` is a call, not a read of `lists`.
-const FUNCTION_NAMESPACES: &[&str] = &["lists", "strings", "math", "base64", "promql", "celgate", "jsonpatch"];
+pub(crate) const FUNCTION_NAMESPACES: &[&str] =
+    &["lists", "strings", "math", "base64", "promql", "celgate", "jsonpatch"];
 
 /// Names an expression may read besides comprehension variables.
 pub const ROOT_VARIABLES: &[&str] = &[
@@ -138,6 +140,9 @@ pub enum CompileError {
         /// The regex crate's reason.
         message: String,
     },
+    /// The estimated cost at the expression's input bounds is over the per-expression limit.
+    #[error(transparent)]
+    TooCostly(Box<cost::TooCostly>),
     /// A name that is neither a known variable nor bound by a macro.
     #[error("unknown variable '{name}' (known: {known})")]
     UnknownVariable {
@@ -163,24 +168,15 @@ pub struct CompiledExpr {
     pub comprehension_depth: usize,
     /// Largest collection the expression itself writes (list literals, `lists.range`).
     pub max_literal_collection: usize,
-    /// Worst-case steps as a polynomial in `L`, the size of the largest collection a macro may
-    /// iterate: `cost[k]` is the coefficient of `L^k`.
-    pub cost: [u128; MAX_COMPREHENSION_NESTING + 1],
+    /// Worst-case steps as a polynomial in `L` (most entries of an input list or map) and `S`
+    /// (most bytes of an input string): see [`cost::estimate`].
+    pub cost: Poly,
 }
 
 impl CompiledExpr {
-    /// Worst-case steps when every macro iterates a collection of `max_collection` entries (or
-    /// the largest the expression builds itself): each node counts once, and the body of a
-    /// macro once per iteration.
-    pub fn estimated_cost(&self, max_collection: usize) -> u128 {
-        let l = (max_collection.max(self.max_literal_collection) as u128).max(1);
-        let mut power: u128 = 1;
-        let mut total: u128 = 0;
-        for c in self.cost {
-            total = total.saturating_add(c.saturating_mul(power));
-            power = power.saturating_mul(l);
-        }
-        total
+    /// Worst-case steps on an input of these sizes.
+    pub fn estimated_cost(&self, sizes: Sizes) -> u128 {
+        self.cost.at(sizes.list, sizes.string)
     }
 }
 
@@ -226,7 +222,7 @@ pub fn compile_with_roots(env: &Env, source: &str, extra: &[&str]) -> Result<Com
         pack_variables: facts.pack_variables,
         comprehension_depth: facts.comprehension_depth,
         max_literal_collection: facts.max_literal_collection,
-        cost: cost_polynomial(program.expression()),
+        cost: cost::estimate(program.expression()),
         expr,
     })
 }
@@ -303,60 +299,6 @@ fn rewrite_entry(entry: &mut cel::common::ast::IdedEntryExpr) -> Result<(), Comp
             rewrite_matches(&mut m.key)?;
             rewrite_matches(&mut m.value)
         }
-    }
-}
-
-type Polynomial = [u128; MAX_COMPREHENSION_NESTING + 1];
-
-fn add(a: Polynomial, b: Polynomial) -> Polynomial {
-    let mut out = a;
-    for (o, x) in out.iter_mut().zip(b) {
-        *o = o.saturating_add(x);
-    }
-    out
-}
-
-/// Cost of `expr` as a polynomial in `L`: one step per node, and a macro's loop body
-/// (condition and step) `L` times. Called after the depth checks, so recursion is bounded.
-fn cost_polynomial(expr: &IdedExpr) -> Polynomial {
-    let mut own: Polynomial = [0; MAX_COMPREHENSION_NESTING + 1];
-    own[0] = 1;
-    match &expr.expr {
-        Expr::Select(s) => add(own, cost_polynomial(&s.operand)),
-        Expr::Call(call) => {
-            let mut total = own;
-            if let Some(t) = &call.target {
-                total = add(total, cost_polynomial(t));
-            }
-            for a in &call.args {
-                total = add(total, cost_polynomial(a));
-            }
-            total
-        }
-        Expr::Comprehension(c) => {
-            let body = add(cost_polynomial(&c.loop_cond), cost_polynomial(&c.loop_step));
-            // Multiply the body by L: shift coefficients up one degree (the top one saturates).
-            let mut looped: Polynomial = [0; MAX_COMPREHENSION_NESTING + 1];
-            for k in 0..body.len() {
-                let target = (k + 1).min(body.len() - 1);
-                looped[target] = looped[target].saturating_add(body[k]);
-            }
-            [&c.iter_range, &c.accu_init, &c.result]
-                .into_iter()
-                .fold(add(own, looped), |acc, e| add(acc, cost_polynomial(e)))
-        }
-        Expr::List(l) => l.elements.iter().fold(own, |acc, e| add(acc, cost_polynomial(e))),
-        Expr::Map(m) => m.entries.iter().fold(own, |acc, e| add(acc, entry_cost(e))),
-        Expr::Struct(s) => s.entries.iter().fold(own, |acc, e| add(acc, entry_cost(e))),
-        Expr::Ident(_) | Expr::Literal(_) | Expr::Unspecified => own,
-    }
-}
-
-fn entry_cost(entry: &cel::common::ast::IdedEntryExpr) -> Polynomial {
-    use cel::common::ast::EntryExpr;
-    match &entry.expr {
-        EntryExpr::StructField(f) => cost_polynomial(&f.value),
-        EntryExpr::MapEntry(m) => add(cost_polynomial(&m.key), cost_polynomial(&m.value)),
     }
 }
 
@@ -501,9 +443,10 @@ mod tests {
         assert_eq!(e.pack_variables.iter().collect::<Vec<_>>(), ["podSpec"]);
         assert_eq!(e.comprehension_depth, 1);
         // One loop: a constant part plus a body that runs once per element.
-        assert!(e.cost[1] > 0 && e.cost[2] == 0, "{:?}", e.cost);
+        assert_eq!(e.cost.degrees().0, 1, "{:?}", e.cost);
         let nested = compile(&env, "object.a.all(x, x.b.all(y, y > 0))").expect("compiles");
-        assert!(nested.cost[2] > 0 && nested.estimated_cost(100) < 100 * 100 * 10);
+        assert_eq!(nested.cost.degrees().0, 2, "{:?}", nested.cost);
+        assert!(nested.estimated_cost(Sizes { list: 100, string: 10 }) < 100 * 100 * 20);
     }
 
     #[test]

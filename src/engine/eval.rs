@@ -6,22 +6,22 @@ use std::collections::{BTreeSet, HashMap};
 use std::rc::Rc;
 use std::sync::Arc;
 
-use cel::common::types::{CelBool, CelMap, CelMapKey, CelString};
-use cel::common::value::{CowVal, Val};
-use cel::{Context, Env, ExecutionError, Value};
+use cel::common::types::{CelMap, CelMapKey, CelString};
+use cel::common::value::Val;
+use cel::{Context, Env, Value};
 
 use super::compile::CompiledExpr;
+use super::cost::{declared_bound_exceeded, CostMeter};
 use super::decision::{FindingType, Violation};
+use super::expr_eval::eval_val;
+pub(crate) use super::expr_eval::{eval_bool, eval_value, Costing, ExprFailure};
 use super::input::Input;
-use super::json_val::{json_stats, json_view, to_value};
+use super::json_val::{json_stats, json_view};
 use super::load::{CompiledPack, CompiledRule};
 use super::overrides::{Mode, Overrides};
 use super::pack::{Action, OnError};
 use super::patch::ResolvedOp;
 use super::value::{display_value, value_to_json, ValueStats};
-
-/// Largest estimated number of evaluation steps one expression may take on one input.
-pub const COST_BUDGET: u128 = 10_000_000;
 
 /// A finding plus the patch ops its rule asks for.
 #[derive(Debug, Clone)]
@@ -39,30 +39,6 @@ pub(crate) struct Pass {
     pub annotations: std::collections::BTreeMap<String, String>,
 }
 
-/// Why one expression produced no usable value.
-#[derive(Debug, Clone)]
-pub(super) enum ExprFailure {
-    Execution(ExecutionError),
-    NotBool(String),
-    Cost { estimate: u128, largest: usize },
-    Variable { name: String, message: String },
-}
-
-impl ExprFailure {
-    pub(super) fn describe(&self, field: &str, source: &str) -> String {
-        match self {
-            ExprFailure::Execution(e) => format!("{field} `{source}` failed: {e}"),
-            ExprFailure::NotBool(t) => format!("{field} `{source}` must return a bool, got {t}"),
-            ExprFailure::Cost { estimate, largest } => format!(
-                "{field} `{source}` was not run: its estimated cost ({estimate} steps over a document whose largest list has {largest} entries) exceeds the budget of {COST_BUDGET}"
-            ),
-            ExprFailure::Variable { name, message } => {
-                format!("{field} `{source}` reads variables.{name}, which failed: {message}")
-            }
-        }
-    }
-}
-
 /// Evaluates every rule of `packs` that applies to `input`, with `object` as the document.
 pub(crate) fn run_rules(
     env: &Arc<Env>,
@@ -71,6 +47,7 @@ pub(crate) fn run_rules(
     object: &serde_json::Value,
     param_objects: &super::vap::ParamStore,
     overrides: &dyn Overrides,
+    meter: &CostMeter,
 ) -> Pass {
     let mut pass = Pass::default();
     let switched_off = |pack: &CompiledPack, rule: &CompiledRule| {
@@ -104,20 +81,25 @@ pub(crate) fn run_rules(
     for ((pack, rules), params) in matched.iter().zip(&params) {
         if let Some(admission) = &pack.admission {
             let policy = super::vap::eval::Policy { pack, admission, rules };
-            policy.run(&root, stats, input, object, param_objects, &mut pass);
+            let costing = Costing { stats, meter };
+            policy.run(&root, costing, input, object, param_objects, &mut pass);
             continue;
         }
         let mut pack_stats = stats;
         let mut scope = root.new_inner_scope();
         scope.add_variable_as_val("params", view(params, &mut pack_stats));
         let needed: BTreeSet<usize> = rules.iter().flat_map(|r| r.variables.iter().copied()).collect();
-        let (variables, failed) = compute_variables(pack, &needed, &scope, pack_stats);
+        let costing = Costing {
+            stats: pack_stats,
+            meter,
+        };
+        let (variables, failed) = compute_variables(pack, &needed, &scope, costing);
         scope.add_variable_as_val("variables", Box::new(variables));
         let ctx = RuleContext {
             for_each: &for_each,
             pack,
             scope: &scope,
-            stats: pack_stats,
+            costing,
             failed_variables: &failed,
             object,
         };
@@ -185,7 +167,7 @@ pub(super) fn compute_variables<'v>(
     pack: &CompiledPack,
     needed: &BTreeSet<usize>,
     scope: &Context<'_, 'v>,
-    stats: ValueStats,
+    costing: Costing<'_>,
 ) -> (CelMap<'v>, Vec<(String, String)>) {
     let mut values: Vec<Option<Box<dyn Val + 'v>>> = (0..pack.variables.len()).map(|_| None).collect();
     let mut failed: Vec<(String, String)> = Vec::new();
@@ -197,7 +179,7 @@ pub(super) fn compute_variables<'v>(
             continue;
         }
         let result = if var.deps.is_empty() {
-            eval_val(&var.expr, scope, stats)
+            eval_val(&var.expr, scope, costing)
         } else {
             let mut inner = scope.new_inner_scope();
             let deps: std::collections::HashMap<CelMapKey<'v>, Box<dyn Val + 'v>> = var
@@ -210,7 +192,7 @@ pub(super) fn compute_variables<'v>(
                 })
                 .collect();
             inner.add_variable_as_val("variables", Box::new(CelMap::from(deps)));
-            eval_val(&var.expr, &inner, stats)
+            eval_val(&var.expr, &inner, costing)
         };
         match result {
             Ok(v) => values[idx] = Some(v),
@@ -229,48 +211,6 @@ pub(super) fn compute_variables<'v>(
 pub(super) fn view<'v>(json: &'v serde_json::Value, stats: &mut ValueStats) -> Box<dyn Val + 'v> {
     *stats = stats.merge(json_stats(json));
     json_view(json)
-}
-
-fn check_cost(expr: &CompiledExpr, stats: ValueStats) -> Result<(), ExprFailure> {
-    let estimate = expr.estimated_cost(stats.max_collection);
-    if estimate > COST_BUDGET {
-        Err(ExprFailure::Cost {
-            estimate,
-            largest: stats.max_collection,
-        })
-    } else {
-        Ok(())
-    }
-}
-
-fn eval_val<'v>(
-    expr: &CompiledExpr,
-    scope: &Context<'_, 'v>,
-    stats: ValueStats,
-) -> Result<Box<dyn Val + 'v>, ExprFailure> {
-    check_cost(expr, stats)?;
-    Value::resolve_val(&expr.expr, scope)
-        .map(CowVal::into_owned)
-        .map_err(ExprFailure::Execution)
-}
-
-pub(super) fn eval_value(
-    expr: &CompiledExpr,
-    scope: &Context<'_, '_>,
-    stats: ValueStats,
-) -> Result<Value, ExprFailure> {
-    check_cost(expr, stats)?;
-    let val = Value::resolve_val(&expr.expr, scope).map_err(ExprFailure::Execution)?;
-    to_value(&*val).map_err(ExprFailure::Execution)
-}
-
-pub(super) fn eval_bool(expr: &CompiledExpr, scope: &Context<'_, '_>, stats: ValueStats) -> Result<bool, ExprFailure> {
-    check_cost(expr, stats)?;
-    let val = Value::resolve_val(&expr.expr, scope).map_err(ExprFailure::Execution)?;
-    match val.downcast_ref::<CelBool>() {
-        Some(b) => Ok(*b.inner()),
-        None => Err(ExprFailure::NotBool(val.get_type().name().to_owned())),
-    }
 }
 
 /// The matches of each `forEach` JSONPath on the document, computed once per pass: rules of
@@ -311,7 +251,7 @@ pub(super) struct RuleContext<'a, 'p, 'v> {
     pub(super) for_each: &'a ForEachCache<'v>,
     pub(super) pack: &'a CompiledPack,
     pub(super) scope: &'a Context<'p, 'v>,
-    pub(super) stats: ValueStats,
+    pub(super) costing: Costing<'a>,
     pub(super) failed_variables: &'a [(String, String)],
     pub(super) object: &'v serde_json::Value,
 }
@@ -331,16 +271,26 @@ impl<'v> RuleContext<'_, '_, 'v> {
         if let Some(f) = self.variable_failure(expr) {
             return Err(f);
         }
-        eval_bool(expr, scope, self.stats)
+        eval_bool(expr, scope, self.costing)
     }
 
     pub(super) fn evaluate_rule(&self, rule: &CompiledRule, findings: &mut Vec<Finding>) {
+        if let Err(e) = self.costing.meter.check_budget() {
+            let message = format!("rule {} not evaluated: {e}", rule.spec.id);
+            findings.push(self.error_finding(rule, "", &message));
+            return;
+        }
+        if let Some(message) = declared_bound_exceeded(&rule.spec.id, rule.input_limits, self.costing.stats) {
+            findings.push(self.error_finding(rule, "", &message));
+            return;
+        }
         if let Some(condition) = &rule.condition {
             match self.check_bool(condition, self.scope) {
                 Ok(true) => {}
                 Ok(false) => return,
                 Err(e) => {
-                    findings.push(self.error_finding(rule, "", &e.describe("condition", &condition.source)));
+                    let message = explain(rule, &e, "condition", &condition.source);
+                    findings.push(self.error_finding(rule, "", &message));
                     return;
                 }
             }
@@ -372,7 +322,10 @@ impl<'v> RuleContext<'_, '_, 'v> {
         match self.check_bool(&rule.validate, scope) {
             Ok(true) => {}
             Ok(false) => findings.push(self.violation_finding(rule, scope, base)),
-            Err(e) => findings.push(self.error_finding(rule, base, &e.describe("validate", &rule.validate.source))),
+            Err(e) => {
+                let message = explain(rule, &e, "validate", &rule.validate.source);
+                findings.push(self.error_finding(rule, base, &message));
+            }
         }
     }
 
@@ -380,7 +333,7 @@ impl<'v> RuleContext<'_, '_, 'v> {
         template.render(|expr| {
             match self
                 .variable_failure(expr)
-                .map_or_else(|| eval_value(expr, scope, self.stats), Err)
+                .map_or_else(|| eval_value(expr, scope, self.costing), Err)
             {
                 Ok(v) => display_value(&v),
                 Err(e) => format!("<error: {}>", e.describe("expression", &expr.source)),
@@ -393,7 +346,7 @@ impl<'v> RuleContext<'_, '_, 'v> {
         if let Some(expr) = &rule.message_expression {
             if let Ok(Value::String(s)) = self
                 .variable_failure(expr)
-                .map_or_else(|| eval_value(expr, scope, self.stats), Err)
+                .map_or_else(|| eval_value(expr, scope, self.costing), Err)
             {
                 if !s.trim().is_empty() {
                     s.as_str().clone_into(&mut message);
@@ -432,7 +385,7 @@ impl<'v> RuleContext<'_, '_, 'v> {
                 (None, Some(expr)) => {
                     let v = self
                         .variable_failure(expr)
-                        .map_or_else(|| eval_value(expr, scope, self.stats), Err)
+                        .map_or_else(|| eval_value(expr, scope, self.costing), Err)
                         .map_err(|e| e.describe("valueExpression", &expr.source))?;
                     Some(value_to_json(&v))
                 }
@@ -490,6 +443,16 @@ impl<'v> RuleContext<'_, '_, 'v> {
             },
             ops: Vec::new(),
         }
+    }
+}
+
+/// The message of a failed expression of `rule`; a refusal for cost names the rule.
+pub(super) fn explain(rule: &CompiledRule, failure: &ExprFailure, field: &str, source: &str) -> String {
+    let message = failure.describe(field, source);
+    if failure.is_cost() {
+        format!("rule {}: {message}", rule.spec.id)
+    } else {
+        message
     }
 }
 

@@ -540,7 +540,7 @@ mod tests {
             "celgate.isCron(object.schedule)",
         ] {
             let compiled = crate::engine::compile::compile_with_roots(&env, src, &[]).unwrap();
-            assert_eq!(compiled.cost[1], 0, "{src}");
+            assert_eq!(compiled.cost.degrees().0, 0, "{src}");
             assert!(
                 compiled.free_variables.iter().all(|v| v == "object"),
                 "{src}: {:?}",

@@ -47,10 +47,12 @@ pub fn json_stats(json: &Json) -> ValueStats {
             }
             Json::Object(map) => {
                 stats.max_collection = stats.max_collection.max(map.len());
-                for value in map.values() {
+                for (key, value) in map {
+                    stats.max_string = stats.max_string.max(key.len());
                     walk(value, stats);
                 }
             }
+            Json::String(s) => stats.max_string = stats.max_string.max(s.len()),
             _ => {}
         }
     }

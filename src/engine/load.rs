@@ -7,6 +7,7 @@ use std::sync::Arc;
 use cel::Env;
 
 use super::compile::{compile, CompileError, CompiledExpr};
+use super::cost::{check_load, validate_limits, BoundsSite};
 use super::pack::{PackDocument, PackMetadata, RuleSpec, PACK_API_VERSION, PACK_KIND};
 pub use super::pack_error::{LoadErrors, PackError};
 use super::patch::CompiledPatchOp;
@@ -52,6 +53,8 @@ pub struct CompiledVariable {
     pub expr: CompiledExpr,
     /// Indexes of the earlier variables it reads.
     pub deps: Vec<usize>,
+    /// The pack's input bounds it was estimated at (`spec.inputLimits` of its document).
+    pub input_limits: super::pack::InputLimits,
 }
 
 /// A compiled rule: the pack text plus everything compiled from it.
@@ -79,6 +82,9 @@ pub struct CompiledRule {
     pub patch: Vec<CompiledPatchOp>,
     /// Indexes of every pack variable any of its expressions reads (transitively), ascending.
     pub variables: Vec<usize>,
+    /// The input bounds its expressions are written for (its own over its pack's); a declared
+    /// bound the input exceeds makes the rule an evaluation error.
+    pub input_limits: super::pack::InputLimits,
 }
 
 /// Parses and compiles `sources` into packs (documents with the same `metadata.name` merge).
@@ -298,6 +304,15 @@ fn compile_into(
     if let serde_json::Value::Object(params) = &mut pack.params {
         params.extend(doc.spec.params);
     }
+    let limits = doc.spec.input_limits;
+    if let Err(message) = limits.map_or(Ok(()), validate_limits) {
+        errors.push(ctx.invalid(
+            "/spec/inputLimits",
+            format!("pack '{}'", pack.metadata.name),
+            "spec.inputLimits",
+            message,
+        ));
+    }
     for (i, var) in doc.spec.variables.into_iter().enumerate() {
         let pointer = format!("/spec/variables/{i}/expression");
         let subject = format!("variable '{}'", var.name);
@@ -311,6 +326,11 @@ fn compile_into(
         }
         match compile(env, &var.expression) {
             Ok(expr) => {
+                // Too costly is reported, but the variable is kept so its readers are not
+                // reported as reading an undefined one.
+                if let Err(e) = check_load(&expr.cost, limits.unwrap_or_default(), BoundsSite::Pack) {
+                    errors.push(ctx.cel(&pointer, subject.clone(), "expression", CompileError::TooCostly(e)));
+                }
                 let mut deps = Vec::new();
                 for name in &expr.pack_variables {
                     match pack.variables.iter().position(|v| &v.name == name) {
@@ -327,6 +347,7 @@ fn compile_into(
                     name: var.name,
                     expr,
                     deps,
+                    input_limits: limits.unwrap_or_default(),
                 });
             }
             Err(e) => errors.push(ctx.cel(&pointer, subject, "expression", e)),
@@ -347,7 +368,7 @@ fn compile_into(
             rule.id.clone(),
             format!("{}:{}", ctx.file, ctx.line(&format!("{base}/id"))),
         );
-        if let Some(compiled) = compile_rule(env, ctx, &base, rule, pack, errors) {
+        if let Some(compiled) = compile_rule(env, ctx, &base, rule, pack, limits, errors) {
             pack.rules.push(Arc::new(compiled));
         }
     }

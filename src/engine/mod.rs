@@ -2,9 +2,11 @@
 //! [`Decision`]. No I/O, no async: everything here is testable with nothing running.
 
 pub mod compile;
+pub mod cost;
 pub mod decision;
 pub mod equality;
 mod eval;
+mod expr_eval;
 pub mod functions;
 pub mod input;
 pub mod json_val;
@@ -24,6 +26,7 @@ use std::sync::Arc;
 
 use cel::{Context, Env};
 
+pub use cost::CostLimits;
 pub use decision::{Decision, FindingType, PatchOp, Verdict, Violation};
 pub use input::{Door, Input, Operation, UserInfo};
 pub use load::{CompiledPack, CompiledRule, LoadErrors, PackError, PackSource};
@@ -40,6 +43,8 @@ pub struct Engine {
     packs: Vec<Arc<CompiledPack>>,
     /// Param objects for admission policies, besides those loaded with them.
     param_objects: Arc<vap::ParamStore>,
+    /// Runtime cost limits per expression and per input.
+    cost_limits: CostLimits,
 }
 
 impl std::fmt::Debug for Engine {
@@ -69,6 +74,9 @@ pub enum EvalError {
     /// It failed at run time.
     #[error("evaluation failed: {0}")]
     Execution(#[from] cel::ExecutionError),
+    /// Its estimated cost on this input is over the per-expression limit.
+    #[error("not evaluated: {0}")]
+    Cost(#[from] cost::CostFailure),
 }
 
 impl Engine {
@@ -80,7 +88,24 @@ impl Engine {
             env,
             packs: packs.into_iter().map(Arc::new).collect(),
             param_objects: Arc::new(vap::ParamStore::default()),
+            cost_limits: CostLimits::default(),
         })
+    }
+
+    /// The same engine with other runtime cost limits (server config). The load-time check
+    /// always uses [`cost::MAX_EXPRESSION_COST`]: a `per_expression` below it may refuse at run
+    /// time expressions that loaded.
+    #[must_use]
+    pub fn with_cost_limits(&self, limits: CostLimits) -> Engine {
+        Engine {
+            cost_limits: limits,
+            ..self.clone()
+        }
+    }
+
+    /// The runtime cost limits in force.
+    pub fn cost_limits(&self) -> CostLimits {
+        self.cost_limits
     }
 
     /// The loaded packs in load order.
@@ -120,6 +145,7 @@ impl Engine {
                 .cloned()
                 .collect(),
             param_objects: Arc::clone(&self.param_objects),
+            cost_limits: self.cost_limits,
         })
     }
 
@@ -141,6 +167,7 @@ impl Engine {
             env: Arc::clone(&self.env),
             packs: self.packs.clone(),
             param_objects: Arc::new(store),
+            cost_limits: self.cost_limits,
         })
     }
 
@@ -151,18 +178,34 @@ impl Engine {
 
     /// Judges one input with the modes and exceptions `overrides` decides (a tenant's view).
     pub fn evaluate_with(&self, input: &Input, overrides: &dyn Overrides) -> Decision {
-        let mut decision = self.judge(input, overrides);
+        self.evaluate_with_cost(input, overrides).0
+    }
+
+    /// Like [`Engine::evaluate_with`], also returning the estimated CEL cost spent on the input
+    /// (the sum the per-request budget is checked against; for metrics).
+    pub fn evaluate_with_cost(&self, input: &Input, overrides: &dyn Overrides) -> (Decision, u128) {
+        // One budget for everything run for this input, the second pass after a patch included.
+        let meter = cost::CostMeter::new(self.cost_limits);
+        let mut decision = self.judge(input, overrides, &meter);
         decision.tenant = overrides.tenant().or(input.tenant.as_deref()).map(str::to_owned);
         decision.environment = overrides
             .environment()
             .or(input.environment.as_deref())
             .map(str::to_owned);
-        decision
+        (decision, meter.spent())
     }
 
-    fn judge(&self, input: &Input, overrides: &dyn Overrides) -> Decision {
+    fn judge(&self, input: &Input, overrides: &dyn Overrides, meter: &cost::CostMeter) -> Decision {
         let pass = |object: &serde_json::Value| {
-            let mut pass = run_rules(&self.env, &self.packs, input, object, &self.param_objects, overrides);
+            let mut pass = run_rules(
+                &self.env,
+                &self.packs,
+                input,
+                object,
+                &self.param_objects,
+                overrides,
+                meter,
+            );
             for finding in &mut pass.findings {
                 apply_overrides(finding, input, overrides);
             }
@@ -251,11 +294,14 @@ impl Engine {
         let derived = eval::DerivedDocuments::of(input);
         let params = serde_json::Value::Object(input.params.clone());
         let mut ctx = Context::with_env(env);
-        eval::bind_roots(&mut ctx, input, &input.object, &derived);
+        let mut stats = eval::bind_roots(&mut ctx, input, &input.object, &derived);
         ctx.add_variable_as_val("params", json_val::json_view(&params));
+        stats = stats.merge(json_val::json_stats(&params));
         for (name, json) in variables {
             ctx.add_variable_as_val(name.clone(), json_val::json_view(json));
+            stats = stats.merge(json_val::json_stats(json));
         }
+        cost::CostMeter::new(CostLimits::default()).charge(&expr.cost, cost::Sizes::of(stats))?;
         let result = cel::Value::resolve_val(&expr.expr, &ctx)?;
         Ok(value::value_to_json(&json_val::to_value(&*result)?))
     }

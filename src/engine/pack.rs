@@ -53,6 +53,36 @@ pub struct PackSpec {
     /// The rules.
     #[serde(default)]
     pub rules: Vec<RuleSpec>,
+    /// Largest input the expressions of this document are written for; bounds the load-time
+    /// cost estimate and, once declared, is enforced at run time (see `engine::cost`).
+    #[serde(default)]
+    pub input_limits: Option<InputLimits>,
+}
+
+/// `inputLimits`: the largest lists (or maps) and strings the expressions are written for, like
+/// `maxItems` / `maxLength` in a Kubernetes schema. Unset fields fall back to the pack's, then
+/// to the defaults in `engine::cost`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct InputLimits {
+    /// Most entries of any list or map of the input.
+    #[serde(default)]
+    pub max_list_length: Option<u64>,
+    /// Longest string of the input, in bytes.
+    #[serde(default)]
+    pub max_string_length: Option<u64>,
+}
+
+impl InputLimits {
+    /// These limits, with the fields they leave unset taken from `outer` (a rule's over its pack's).
+    #[must_use]
+    pub fn or(self, outer: Option<InputLimits>) -> InputLimits {
+        let outer = outer.unwrap_or_default();
+        InputLimits {
+            max_list_length: self.max_list_length.or(outer.max_list_length),
+            max_string_length: self.max_string_length.or(outer.max_string_length),
+        }
+    }
 }
 
 /// A named CEL expression evaluated at most once per input.
@@ -177,6 +207,9 @@ pub struct RuleSpec {
     /// RFC 6902 operations that fix a violation (applied when `action: patch`).
     #[serde(default)]
     pub patch: Vec<PatchOpSpec>,
+    /// Input bounds of this rule's expressions, each field overriding the pack's `inputLimits`.
+    #[serde(default)]
+    pub input_limits: Option<InputLimits>,
 }
 
 /// `forEach`: one JSONPath or several (a `Pod`, a `Deployment` and a `CronJob` keep their containers

@@ -5,9 +5,10 @@ use std::collections::BTreeSet;
 
 use cel::Env;
 
-use super::compile::{compile, CompiledExpr};
+use super::compile::CompiledExpr;
+use super::cost::{compile_within, validate_limits, BoundsSite};
 use super::load::{is_identifier_like, CompiledPack, CompiledRule, DocContext};
-use super::pack::{Action, PatchOpKind, RuleSpec};
+use super::pack::{Action, InputLimits, PatchOpKind, RuleSpec};
 use super::pack_error::PackError;
 use super::patch::CompiledPatchOp;
 use super::select::{MatchError, Matcher};
@@ -19,11 +20,17 @@ pub(super) fn compile_rule(
     base: &str,
     rule: RuleSpec,
     pack: &CompiledPack,
+    pack_limits: Option<InputLimits>,
     errors: &mut Vec<PackError>,
 ) -> Option<CompiledRule> {
     let before = errors.len();
     let subject = format!("rule '{}'", rule.id);
     let at = |field: &str| format!("{base}/{field}");
+    let limits = rule.input_limits.unwrap_or_default().or(pack_limits);
+    if let Err(message) = rule.input_limits.map_or(Ok(()), validate_limits) {
+        errors.push(ctx.invalid(&at("inputLimits"), subject.clone(), "inputLimits", message));
+    }
+    let compile = |src: &str| compile_within(env, src, limits, BoundsSite::Pack);
     if !is_identifier_like(&rule.id) {
         errors.push(ctx.invalid(
             &at("id"),
@@ -60,7 +67,7 @@ pub(super) fn compile_rule(
         errors.push(ctx.invalid(&at("match"), subject.clone(), "match", e.to_string()));
     });
     let cel = |field: &str, pointer: String, source: &str, errors: &mut Vec<PackError>| -> Option<CompiledExpr> {
-        match compile(env, source) {
+        match compile(source) {
             Ok(expr) => Some(expr),
             Err(e) => {
                 errors.push(ctx.cel(&pointer, subject.clone(), field, e));
@@ -78,7 +85,7 @@ pub(super) fn compile_rule(
         .as_ref()
         .and_then(|m| cel("messageExpression", at("messageExpression"), m, errors));
     let template = |field: &str, pointer: String, text: &str, errors: &mut Vec<PackError>| -> Option<Template> {
-        match Template::parse(text, |src| compile(env, src)) {
+        match Template::parse(text, compile) {
             Ok(t) => Some(t),
             Err(TemplateError::Unbalanced { offset }) => {
                 errors.push(ctx.invalid(
@@ -234,6 +241,7 @@ pub(super) fn compile_rule(
         pointer,
         patch,
         variables: variables.into_iter().collect(),
+        input_limits: limits,
         spec: rule,
     })
 }

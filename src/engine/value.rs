@@ -17,6 +17,8 @@ pub struct ValueStats {
     pub max_collection: usize,
     /// Total number of nodes.
     pub nodes: usize,
+    /// Bytes of the longest string (value or map key) of the document.
+    pub max_string: usize,
 }
 
 impl ValueStats {
@@ -26,6 +28,7 @@ impl ValueStats {
         ValueStats {
             max_collection: self.max_collection.max(other.max_collection),
             nodes: self.nodes + other.nodes,
+            max_string: self.max_string.max(other.max_string),
         }
     }
 }
@@ -47,7 +50,10 @@ pub fn json_to_val<'v>(json: &'v serde_json::Value, stats: &mut ValueStats) -> B
                 Box::new(CelDouble::from(n.as_f64().unwrap_or(f64::NAN)))
             }
         }
-        serde_json::Value::String(s) => Box::new(CelString::from(s.as_str())),
+        serde_json::Value::String(s) => {
+            stats.max_string = stats.max_string.max(s.len());
+            Box::new(CelString::from(s.as_str()))
+        }
         serde_json::Value::Array(items) => {
             stats.max_collection = stats.max_collection.max(items.len());
             let list: Vec<Box<dyn Val + 'v>> = items.iter().map(|i| json_to_val(i, stats)).collect();
@@ -57,6 +63,7 @@ pub fn json_to_val<'v>(json: &'v serde_json::Value, stats: &mut ValueStats) -> B
             stats.max_collection = stats.max_collection.max(map.len());
             let mut entries: HashMap<CelMapKey<'v>, Box<dyn Val + 'v>> = HashMap::with_capacity(map.len());
             for (k, v) in map {
+                stats.max_string = stats.max_string.max(k.len());
                 entries.insert(CelMapKey::from(k.as_str()), json_to_val(v, stats));
             }
             Box::new(CelMap::from(entries))

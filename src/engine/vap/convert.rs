@@ -14,8 +14,10 @@ use super::model::{
 };
 use super::params::ParamStore;
 use super::{jsonpatch, CompiledAdmission, PolicyKind};
-use crate::engine::compile::{compile, CompileError, CompiledExpr};
+use crate::engine::compile::{CompileError, CompiledExpr};
+use crate::engine::cost::{compile_within, BoundsSite};
 use crate::engine::load::{path_to_pointer, CompiledPack, DocContext};
+use crate::engine::pack::InputLimits;
 use crate::engine::pack_error::PackError;
 use crate::source::SourceDoc;
 
@@ -233,7 +235,7 @@ pub(super) fn compile_cel(
     source: &str,
     errors: &mut Vec<PackError>,
 ) -> Option<CompiledExpr> {
-    match compile(env, source) {
+    match compile_within(env, source, InputLimits::default(), BoundsSite::Policy) {
         Ok(mut expr) => {
             jsonpatch::rewrite(&mut expr.expr);
             Some(expr)

@@ -14,13 +14,13 @@ use super::params::{resolve, ParamStore, Resolved};
 use super::{CompiledAdmission, CompiledBinding, FailurePolicy, ParamNotFoundAction, PolicyKind, ValidationAction};
 use crate::engine::decision::FindingType;
 use crate::engine::eval::{
-    compute_variables, eval_bool, eval_value, view, ExprFailure, Finding, ForEachCache, Pass, RuleContext,
+    compute_variables, eval_bool, eval_value, view, Costing, ExprFailure, Finding, ForEachCache, Pass, RuleContext,
 };
 use crate::engine::input::Input;
 use crate::engine::load::{CompiledPack, CompiledRule};
 use crate::engine::pack::Action;
 use crate::engine::patch::PatchBuilder;
-use crate::engine::value::{value_to_json, ValueStats};
+use crate::engine::value::value_to_json;
 
 static NULL: serde_json::Value = serde_json::Value::Null;
 
@@ -44,7 +44,7 @@ impl Policy<'_> {
     pub(crate) fn run<'v>(
         &self,
         root: &Context<'_, 'v>,
-        stats: ValueStats,
+        costing: Costing<'_>,
         input: &'v Input,
         object: &'v serde_json::Value,
         extra_params: &'v ParamStore,
@@ -90,7 +90,7 @@ impl Policy<'_> {
                 }
             };
             for param in params {
-                self.run_once(root, stats, binding, param, object, pass);
+                self.run_once(root, costing, binding, param, object, pass);
             }
         }
     }
@@ -98,7 +98,7 @@ impl Policy<'_> {
     fn run_once<'v>(
         &self,
         root: &Context<'_, 'v>,
-        stats: ValueStats,
+        costing: Costing<'_>,
         binding: &CompiledBinding,
         param: &'v serde_json::Value,
         object: &'v serde_json::Value,
@@ -106,9 +106,9 @@ impl Policy<'_> {
     ) where
         Self: 'v,
     {
-        let mut stats = stats;
+        let mut costing = costing;
         let mut scope = root.new_inner_scope();
-        scope.add_variable_as_val("params", view(param, &mut stats));
+        scope.add_variable_as_val("params", view(param, &mut costing.stats));
         let needed: BTreeSet<usize> = self
             .admission
             .variables
@@ -116,7 +116,7 @@ impl Policy<'_> {
             .chain(self.rules.iter().flat_map(|r| r.variables.iter()))
             .copied()
             .collect();
-        let (variables, failed) = compute_variables(self.pack, &needed, &scope, stats);
+        let (variables, failed) = compute_variables(self.pack, &needed, &scope, costing);
         scope.add_variable_as_val("variables", Box::new(variables));
         let for_each = ForEachCache::default();
         let run = Run {
@@ -126,7 +126,7 @@ impl Policy<'_> {
                 for_each: &for_each,
                 pack: self.pack,
                 scope: &scope,
-                stats,
+                costing,
                 failed_variables: &failed,
                 object,
             },
@@ -188,14 +188,14 @@ impl Run<'_, '_, '_> {
         if let Some(f) = self.ctx.variable_failure(expr) {
             return Err(f);
         }
-        eval_bool(expr, self.ctx.scope, self.ctx.stats)
+        eval_bool(expr, self.ctx.scope, self.ctx.costing)
     }
 
     fn value(&self, expr: &crate::engine::compile::CompiledExpr) -> Result<Value, ExprFailure> {
         if let Some(f) = self.ctx.variable_failure(expr) {
             return Err(f);
         }
-        eval_value(expr, self.ctx.scope, self.ctx.stats)
+        eval_value(expr, self.ctx.scope, self.ctx.costing)
     }
 
     /// `matchConditions`: any false skips the policy; otherwise any error is a failure.

@@ -178,6 +178,7 @@ pub(super) fn common(
             name: var.name.clone(),
             expr,
             deps,
+            input_limits: crate::engine::pack::InputLimits::default(),
         });
     }
     let mut conditions = Vec::new();
@@ -314,6 +315,7 @@ pub(super) fn rule(
             action: extra.action,
             on_error: OnError::Deny,
             patch: Vec::new(),
+            input_limits: None,
         },
         origin: origin.to_owned(),
         matcher,
@@ -327,6 +329,7 @@ pub(super) fn rule(
         pointer: None,
         patch: Vec::new(),
         variables,
+        input_limits: crate::engine::pack::InputLimits::default(),
     })
 }
 

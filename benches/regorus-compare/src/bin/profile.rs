@@ -123,7 +123,7 @@ fn split(engine: &Engine, input: &Input) {
             scope.add_variable_as_val("variables", Box::new(CelMap::from(vars)));
             if eval_rules {
                 for rule in pack.rules.iter().filter(|r| r.matcher.matches(input)) {
-                    black_box(rule.validate.estimated_cost(pack_stats.max_collection));
+                    black_box(rule.validate.estimated_cost(celgate::engine::cost::Sizes::of(pack_stats)));
                     let v = Value::resolve_val(rule.validate.program.expression(), &scope).expect("evaluates");
                     passed += usize::from(v.downcast_ref::<CelBool>().is_some_and(|b| *b.inner()));
                 }

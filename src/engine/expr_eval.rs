@@ -1,0 +1,91 @@
+//! Running one compiled expression: its cost checked and charged first ([`super::cost`]), then
+//! the interpreter, then the result's type.
+
+use cel::common::types::CelBool;
+use cel::common::value::{CowVal, Val};
+use cel::{Context, ExecutionError, Value};
+
+use super::compile::CompiledExpr;
+use super::cost::{CostFailure, CostMeter, Sizes};
+use super::json_val::to_value;
+use super::value::ValueStats;
+
+/// What an expression's cost is measured against: the sizes of what is bound in its scope, and
+/// the meter of the input being judged.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Costing<'m> {
+    /// Size facts of the documents bound in the scope.
+    pub stats: ValueStats,
+    /// The input's meter.
+    pub meter: &'m CostMeter,
+}
+
+impl Costing<'_> {
+    /// Charges `expr` at the scope's sizes, or says why it must not run.
+    fn charge(&self, expr: &CompiledExpr) -> Result<(), ExprFailure> {
+        self.meter
+            .charge(&expr.cost, Sizes::of(self.stats))
+            .map_err(ExprFailure::Cost)
+    }
+}
+
+/// Why one expression produced no usable value.
+#[derive(Debug, Clone)]
+pub(crate) enum ExprFailure {
+    Execution(ExecutionError),
+    NotBool(String),
+    Cost(CostFailure),
+    Variable { name: String, message: String },
+}
+
+impl ExprFailure {
+    pub(crate) fn describe(&self, field: &str, source: &str) -> String {
+        match self {
+            ExprFailure::Execution(e) => format!("{field} `{source}` failed: {e}"),
+            ExprFailure::NotBool(t) => format!("{field} `{source}` must return a bool, got {t}"),
+            ExprFailure::Cost(c) => format!("{field} `{source}` was not run: {c}"),
+            ExprFailure::Variable { name, message } => {
+                format!("{field} `{source}` reads variables.{name}, which failed: {message}")
+            }
+        }
+    }
+
+    /// True when the expression was refused for its cost (the message then names the rule).
+    pub(crate) fn is_cost(&self) -> bool {
+        matches!(self, ExprFailure::Cost(_))
+    }
+}
+
+pub(crate) fn eval_val<'v>(
+    expr: &CompiledExpr,
+    scope: &Context<'_, 'v>,
+    costing: Costing<'_>,
+) -> Result<Box<dyn Val + 'v>, ExprFailure> {
+    costing.charge(expr)?;
+    Value::resolve_val(&expr.expr, scope)
+        .map(CowVal::into_owned)
+        .map_err(ExprFailure::Execution)
+}
+
+pub(crate) fn eval_value(
+    expr: &CompiledExpr,
+    scope: &Context<'_, '_>,
+    costing: Costing<'_>,
+) -> Result<Value, ExprFailure> {
+    costing.charge(expr)?;
+    let val = Value::resolve_val(&expr.expr, scope).map_err(ExprFailure::Execution)?;
+    to_value(&*val).map_err(ExprFailure::Execution)
+}
+
+pub(crate) fn eval_bool(
+    expr: &CompiledExpr,
+    scope: &Context<'_, '_>,
+    costing: Costing<'_>,
+) -> Result<bool, ExprFailure> {
+    costing.charge(expr)?;
+    let val = Value::resolve_val(&expr.expr, scope).map_err(ExprFailure::Execution)?;
+    match val.downcast_ref::<CelBool>() {
+        Some(b) => Ok(*b.inner()),
+        None => Err(ExprFailure::NotBool(val.get_type().name().to_owned())),
+    }
+}

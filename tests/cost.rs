@@ -1,0 +1,298 @@
+//! CEL cost limits (`engine::cost`): the load-time estimate against declared or default input
+//! bounds, the runtime per-expression limit, declared bounds enforced on the input, and the
+//! per-request budget. Fixtures: `tests/fixtures/cost/`.
+
+use celgate::engine::cost::{self, CostLimits, MAX_EXPRESSION_COST};
+use celgate::engine::{Engine, FindingType, Input, NoOverrides, PackSource, Verdict, Violation};
+use rstest::rstest;
+use serde_json::{json, Value};
+
+fn source(name: &str) -> PackSource {
+    let origin = format!("tests/fixtures/cost/{name}");
+    let text = std::fs::read_to_string(&origin).expect("fixture");
+    PackSource { origin, text }
+}
+
+fn load(name: &str) -> Result<Engine, String> {
+    Engine::load(&[source(name)]).map_err(|e| e.to_string())
+}
+
+fn items(n: usize) -> Value {
+    let items: Vec<Value> = (0..n).map(|i| json!({"name": format!("i{i}"), "n": 1})).collect();
+    json!({"kind": "Thing", "name": "t", "items": items})
+}
+
+fn by_rule<'d>(violations: &'d [Violation], rule: &str) -> Vec<&'d Violation> {
+    violations.iter().filter(|v| v.rule == rule).collect()
+}
+
+#[rstest]
+#[case::triple_nested_unbounded(
+    "triple-nested.yaml",
+    &["tests/fixtures/cost/triple-nested.yaml:", "rule 'costly-triple'", "validate:", "exceeds the per-expression limit of 10000000", "lists of up to 128 entries (default)", "grows as L^3", "inputLimits"]
+)]
+#[case::nested_over_declared_huge_bound(
+    "huge-bound.yaml",
+    &["rule 'huge-unique'", "validate:", "lists of up to 100000 entries (declared)", "grows as L^2", "restructure"]
+)]
+#[case::regex_over_declared_long_strings(
+    "long-strings.yaml",
+    &["rule 'regex-names'", "validate:", "strings of up to 1000000 bytes (declared)", "L·S^2"]
+)]
+#[case::admission_policy(
+    "vap-too-costly.yaml",
+    &["ValidatingAdmissionPolicy 'triple-ports'", "spec.validations[0].expression", "exceeds the per-expression limit", "admission policies are estimated at the default bounds"]
+)]
+fn too_costly_rules_are_load_errors(#[case] fixture: &str, #[case] expected: &[&str]) {
+    let err = load(fixture).expect_err("refused at load");
+    let estimate = err
+        .split("estimated cost ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse::<u128>().ok())
+        .expect("the message gives the estimate");
+    assert!(estimate > MAX_EXPRESSION_COST, "{err}");
+    for part in expected {
+        assert!(err.contains(part), "missing {part:?} in:\n{err}");
+    }
+}
+
+#[test]
+fn load_error_text() {
+    insta::assert_snapshot!(load("triple-nested.yaml").expect_err("refused"));
+}
+
+#[test]
+fn declared_bounds_make_rules_acceptable() {
+    let engine = load("declared.yaml").expect("loads with declared bounds");
+    let rules = &engine.packs()[0].rules;
+    assert_eq!(
+        rules[0].input_limits.max_list_length,
+        Some(20),
+        "rule overrides the pack"
+    );
+    assert_eq!(rules[0].input_limits.max_string_length, Some(64), "pack value kept");
+    assert_eq!(rules[1].input_limits.max_list_length, Some(50));
+    // Within the bounds the rules run as usual.
+    let decision = engine.evaluate(&Input::new(items(5)));
+    assert_eq!(decision.decision, Verdict::Allow, "{decision:#?}");
+    assert!(decision.violations.is_empty(), "{decision:#?}");
+}
+
+#[test]
+fn an_input_over_a_declared_bound_is_an_evaluation_error() {
+    let engine = load("declared.yaml").expect("loads");
+    let decision = engine.evaluate(&Input::new(items(30)));
+    assert_eq!(decision.decision, Verdict::Deny, "{decision:#?}");
+    let triple = by_rule(&decision.violations, "bounded-triple");
+    assert_eq!(triple.len(), 1, "{decision:#?}");
+    assert_eq!(triple[0].finding, FindingType::EvaluationError);
+    assert!(
+        triple[0]
+            .message
+            .contains("the input has a list or map of 30 entries; rule bounded-triple is declared for at most 20"),
+        "{}",
+        triple[0].message
+    );
+    // The same input is within the pack's bound of 50 for the rule that does not override it.
+    assert!(
+        by_rule(&decision.violations, "bounded-unique").is_empty(),
+        "{decision:#?}"
+    );
+    // `onError: warn` turns the bound error into a warning.
+    let lenient = by_rule(&decision.violations, "bounded-lenient");
+    assert_eq!(lenient[0].action, celgate::engine::Action::Warn);
+
+    let long_name = json!({"kind": "Thing", "items": [{"name": "x".repeat(100), "n": 1}]});
+    let decision = engine.evaluate(&Input::new(long_name));
+    let triple = by_rule(&decision.violations, "bounded-triple");
+    assert!(
+        triple[0]
+            .message
+            .contains("the input has a string of 100 bytes; rule bounded-triple is declared for at most 64"),
+        "{}",
+        triple[0].message
+    );
+}
+
+#[test]
+fn a_pathological_expression_is_refused_by_its_estimate() {
+    let engine = load("pathological.yaml").expect("loads at the default bounds");
+    let (decision, spent) = engine.evaluate_with_cost(&Input::new(items(5_000)), &NoOverrides);
+    assert_eq!(decision.decision, Verdict::Deny);
+    let v = &decision.violations[0];
+    assert_eq!(
+        (v.rule.as_str(), v.finding),
+        ("patho-pairs", FindingType::EvaluationError)
+    );
+    assert!(v.message.starts_with("rule patho-pairs: validate `"), "{}", v.message);
+    assert!(
+        v.message.contains("was not run: its estimated cost (")
+            && v.message.contains("largest list or map has 5000 entries")
+            && v.message.contains("exceeds the per-expression limit of 10000000"),
+        "{}",
+        v.message
+    );
+    assert_eq!(spent, 0, "a refused expression is not charged");
+    // The same rule on a small list runs.
+    assert_eq!(engine.evaluate(&Input::new(items(50))).decision, Verdict::Allow);
+}
+
+#[test]
+fn the_request_budget_runs_out_part_way() {
+    let engine = load("budget.yaml").expect("loads");
+    let input = Input::new(items(100));
+    let (unlimited, spent) = engine.evaluate_with_cost(&input, &NoOverrides);
+    assert_eq!(unlimited.decision, Verdict::Allow, "{unlimited:#?}");
+    assert!(spent > 0);
+
+    // Half the budget the forEach needs: its first items run, the rest and the later rules
+    // become evaluation errors naming the rule and the budget.
+    let limited = engine.with_cost_limits(CostLimits {
+        per_request: spent / 2,
+        ..CostLimits::default()
+    });
+    assert_eq!(limited.cost_limits().per_request, spent / 2);
+    let (decision, limited_spent) = limited.evaluate_with_cost(&input, &NoOverrides);
+    assert!(limited_spent <= spent / 2);
+    assert_eq!(decision.decision, Verdict::Deny, "{decision:#?}");
+    let items_failed = by_rule(&decision.violations, "budget-a-items-positive");
+    assert!(
+        !items_failed.is_empty() && items_failed.len() < 100,
+        "some items ran: {}",
+        items_failed.len()
+    );
+    let budget = format!("the CEL cost budget of this request ({} steps) is exhausted", spent / 2);
+    for v in &decision.violations {
+        assert_eq!(v.finding, FindingType::EvaluationError, "{v:#?}");
+        assert!(v.message.contains(&budget), "{}", v.message);
+        assert!(v.message.contains(&format!("rule {}", v.rule)), "{}", v.message);
+    }
+    let later = by_rule(&decision.violations, "budget-b-has-name");
+    assert!(
+        later[0].message.starts_with("rule budget-b-has-name not evaluated"),
+        "{}",
+        later[0].message
+    );
+    // `onError: allow` still decides what the error does.
+    let lenient = by_rule(&decision.violations, "budget-c-lenient");
+    assert_eq!(lenient[0].action, celgate::engine::Action::Audit);
+}
+
+#[test]
+fn a_lower_per_expression_limit_applies_at_run_time() {
+    let engine = load("declared.yaml").expect("loads");
+    let strict = engine.with_cost_limits(CostLimits {
+        per_expression: 10,
+        ..CostLimits::default()
+    });
+    let decision = strict.evaluate(&Input::new(items(5)));
+    assert_eq!(decision.decision, Verdict::Deny);
+    assert!(decision
+        .violations
+        .iter()
+        .all(|v| v.message.contains("exceeds the per-expression limit of 10")));
+}
+
+#[test]
+fn the_second_pass_after_a_patch_is_charged_too() {
+    let text = std::fs::read_to_string("tests/fixtures/packs/basic/pack.yaml").expect("fixture");
+    let engine = Engine::load(&[PackSource {
+        origin: "basic/pack.yaml".into(),
+        text,
+    }])
+    .expect("loads");
+    let deployment = |context: Value| {
+        json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web", "namespace": "shop"},
+            "spec": {"replicas": 3, "template": {"spec": {"containers": [
+                {"name": "a", "image": "r/a:1", "securityContext": context}
+            ]}}}
+        })
+    };
+    let compliant = Input::new(deployment(json!({"allowPrivilegeEscalation": false})));
+    let patched = Input::new(deployment(json!({})));
+    let (d1, one_pass) = engine.evaluate_with_cost(&compliant, &NoOverrides);
+    let (d2, two_passes) = engine.evaluate_with_cost(&patched, &NoOverrides);
+    assert_eq!((d1.decision, d2.decision), (Verdict::Allow, Verdict::Patch));
+    assert!(two_passes > one_pass, "{two_passes} <= {one_pass}");
+}
+
+#[rstest]
+#[case::zero("bad-limits.yaml", &["spec.inputLimits: maxListLength must be at least 1", "rule 'badlimits-rule': inputLimits: maxStringLength must be at least 1"])]
+fn bad_bounds_are_refused(#[case] fixture: &str, #[case] expected: &[&str]) {
+    let err = load(fixture).expect_err("refused");
+    for part in expected {
+        assert!(err.contains(part), "missing {part:?} in:\n{err}");
+    }
+}
+
+#[test]
+fn unknown_bound_fields_are_refused() {
+    let text = std::fs::read_to_string("tests/fixtures/cost/declared.yaml")
+        .expect("fixture")
+        .replace("maxListLength: 50", "maxItems: 50");
+    let err = Engine::load(&[PackSource {
+        origin: "declared.yaml".into(),
+        text,
+    }])
+    .expect_err("refused")
+    .to_string();
+    assert!(
+        err.contains("spec.inputLimits") && err.contains("unknown field `maxItems`"),
+        "{err}"
+    );
+}
+
+/// The shipped packs and the admission-policy fixtures load at the default bounds; prints the
+/// dearest expressions so a change that makes one costlier shows up in review.
+#[test]
+fn shipped_packs_stay_under_the_limit() {
+    let mut sources = celgate::packs::embedded().packs;
+    for dir in [
+        "demo",
+        "replicalimit",
+        "variables",
+        "conditions",
+        "configmap",
+        "mutating",
+        "audit",
+    ] {
+        for entry in std::fs::read_dir(format!("tests/fixtures/vap/{dir}")).expect("fixture dir") {
+            let path = entry.expect("entry").path();
+            if path.extension().is_some_and(|e| e == "yaml") {
+                let text = std::fs::read_to_string(&path).expect("fixture");
+                sources.push(PackSource {
+                    origin: path.display().to_string(),
+                    text,
+                });
+            }
+        }
+    }
+    let engine = Engine::load(&sources).expect("shipped packs and VAP fixtures load");
+    let report = cost::report(engine.packs());
+    for e in report.iter().take(5) {
+        println!(
+            "{:>10} ({:.0}% of the limit) {} {} {} at L={} S={}, grows as {}",
+            e.estimate,
+            percent(e.estimate),
+            e.pack,
+            e.subject,
+            e.field,
+            e.sizes.list,
+            e.sizes.string,
+            e.growth
+        );
+    }
+    let worst = &report[0];
+    assert!(worst.estimate <= MAX_EXPRESSION_COST, "{worst:?}");
+    // Headroom: a shipped rule within half of the limit can grow without tripping it.
+    assert!(percent(worst.estimate) < 60.0, "{worst:?}");
+}
+
+fn percent(estimate: u128) -> f64 {
+    #[allow(clippy::cast_precision_loss)]
+    let ratio = estimate as f64 / MAX_EXPRESSION_COST as f64;
+    ratio * 100.0
+}

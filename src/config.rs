@@ -32,6 +32,8 @@ pub struct Limits {
     pub header_read_timeout: Duration,
     /// Whole-request deadline for the check API (admission uses the webhook timeout).
     pub request_timeout: Duration,
+    /// CEL cost budgets of the engine (per expression, per request).
+    pub cel_cost: crate::engine::cost::CostLimits,
 }
 
 /// The resolved server configuration.
@@ -85,6 +87,7 @@ impl Default for ServeConfig {
                 handshake_timeout: Duration::from_secs(5),
                 header_read_timeout: Duration::from_secs(5),
                 request_timeout: Duration::from_secs(10),
+                cel_cost: crate::engine::cost::CostLimits::default(),
             },
             reload_interval: Duration::from_secs(10),
             shutdown_grace: Duration::from_secs(20),
@@ -207,6 +210,8 @@ struct FileLimits {
     handshake_timeout_ms: Option<u64>,
     header_read_timeout_ms: Option<u64>,
     request_timeout_ms: Option<u64>,
+    cel_cost_per_expression: Option<u64>,
+    cel_cost_per_request: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -368,6 +373,12 @@ fn apply_file(config: &mut ServeConfig, path: &Path) -> Result<(), ConfigError> 
     }
     if let Some(v) = l.request_timeout_ms {
         config.limits.request_timeout = Duration::from_millis(positive("limits.requestTimeoutMs", v, &origin)?);
+    }
+    if let Some(v) = l.cel_cost_per_expression {
+        config.limits.cel_cost.per_expression = u128::from(positive("limits.celCostPerExpression", v, &origin)?);
+    }
+    if let Some(v) = l.cel_cost_per_request {
+        config.limits.cel_cost.per_request = u128::from(positive("limits.celCostPerRequest", v, &origin)?);
     }
     if let Some(v) = file.reload.interval_seconds {
         config.reload_interval = Duration::from_secs(positive("reload.intervalSeconds", v, &origin)?);

@@ -70,6 +70,8 @@ pub struct Metrics {
     pub decisions: Family<FindingLabels, Counter>,
     /// Engine time per evaluation.
     pub evaluation_seconds: Histogram,
+    /// Estimated CEL cost spent per evaluation (steps; see `docs/pack-format.md`, "Cost limits").
+    pub evaluation_cost: Histogram,
     /// Whole-request time by route.
     pub request_seconds: Family<RouteLabels, Histogram>,
     /// Successful reloads by kind.
@@ -95,6 +97,9 @@ impl Metrics {
             reviews: Family::default(),
             decisions: Family::default(),
             evaluation_seconds: latency_histogram(),
+            evaluation_cost: Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(
+                1000.0, 4.0, 10,
+            )),
             request_seconds: Family::new_with_constructor(latency_histogram),
             reloads: Family::default(),
             reload_failures: Family::default(),
@@ -121,6 +126,11 @@ impl Metrics {
             "evaluation_duration_seconds",
             "Engine evaluation time",
             metrics.evaluation_seconds.clone(),
+        );
+        r.register(
+            "evaluation_cost_steps",
+            "Estimated CEL cost spent per evaluation, against limits.celCostPerRequest",
+            metrics.evaluation_cost.clone(),
         );
         r.register(
             "request_duration_seconds",

@@ -63,7 +63,9 @@ async fn serve(config: ServeConfig, config_file: Option<std::path::PathBuf>) -> 
     } else {
         PackSourceSpec::Paths(config.packs.clone())
     };
-    let mut reloader = Reloader::new(spec, config.frameworks.clone(), Some(watcher)).with_params(config.params.clone());
+    let mut reloader = Reloader::new(spec, config.frameworks.clone(), Some(watcher))
+        .with_params(config.params.clone())
+        .with_cost_limits(config.limits.cel_cost);
     if let Some(path) = config_file {
         reloader = reloader.with_config(path);
     }

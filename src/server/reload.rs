@@ -33,6 +33,7 @@ pub struct Reloader {
     config: Option<ConfigWatch>,
     params: Vec<PathBuf>,
     expiry: ExpiryWatch,
+    cost: crate::engine::cost::CostLimits,
 }
 
 /// How often the serving certificate's expiry is looked at, and when it was last.
@@ -94,11 +95,19 @@ impl Reloader {
             certs,
             config: None,
             params: Vec::new(),
+            cost: crate::engine::cost::CostLimits::default(),
             expiry: ExpiryWatch {
                 warning_days: 21,
                 last_checked: None,
             },
         }
+    }
+
+    /// Run every loaded engine with these CEL cost budgets (`limits.celCost*`).
+    #[must_use]
+    pub fn with_cost_limits(mut self, limits: crate::engine::cost::CostLimits) -> Self {
+        self.cost = limits;
+        self
     }
 
     /// Also give admission policies the param objects in `files` (re-read with the packs).
@@ -191,7 +200,9 @@ impl Reloader {
                 PackSourceSpec::Paths(p) => p.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "),
             }));
         }
-        let mut engine = Engine::load(&found.packs)?.filtered(&self.frameworks)?;
+        let mut engine = Engine::load(&found.packs)?
+            .filtered(&self.frameworks)?
+            .with_cost_limits(self.cost);
         if !self.params.is_empty() {
             let objects = packs::read_param_objects(&self.params).map_err(LoadError::Params)?;
             engine = engine.with_param_objects(objects).map_err(|errors| {

@@ -148,7 +148,7 @@ enum Judged {
 
 /// Judges `input` for the tenant and environment `who` resolves to; returns the input as judged
 /// (with the tenant's params) for the audit trail.
-fn judge(engine: &Engine, tenancy: &Tenancy, mut input: Input, who: &Judged) -> (Decision, Input) {
+fn judge(engine: &Engine, tenancy: &Tenancy, mut input: Input, who: &Judged) -> (Decision, Input, u128) {
     let now = chrono::Utc::now();
     let scope = match who {
         Judged::ByNamespace => Scope::of_input(tenancy, &input, now),
@@ -162,8 +162,8 @@ fn judge(engine: &Engine, tenancy: &Tenancy, mut input: Input, who: &Judged) -> 
         }
     };
     scope.prepare(&mut input);
-    let decision = engine.evaluate_with(&input, &scope);
-    (decision, input)
+    let (decision, cost) = engine.evaluate_with_cost(&input, &scope);
+    (decision, input, cost)
 }
 
 /// Runs the engine off the async workers, bounded by the evaluation semaphore and `deadline`.
@@ -188,9 +188,11 @@ async fn evaluate(
     });
     let remaining = deadline.saturating_sub(started.elapsed());
     match tokio::time::timeout(remaining, task).await {
-        Ok(Ok((judged, took))) => {
+        Ok(Ok(((decision, input, cost), took))) => {
             state.metrics.evaluation_seconds.observe(took.as_secs_f64());
-            Ok(judged)
+            #[allow(clippy::cast_precision_loss)] // a histogram observation; exactness is not needed
+            state.metrics.evaluation_cost.observe(cost as f64);
+            Ok((decision, input))
         }
         Ok(Err(_)) => Err(EvalFailure::Crashed),
         Err(_) => Err(EvalFailure::Timeout),

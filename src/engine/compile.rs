@@ -9,7 +9,7 @@ use cel::common::types::{CelBool, CelString, DYN_TYPE, STRING_TYPE};
 use cel::common::value::CowVal;
 use cel::{Env, ExecutionError};
 
-use super::{equality, functions, k8s};
+use super::{equality, functions, k8s, macros2};
 
 /// Longest expression source accepted, in bytes.
 pub const MAX_EXPRESSION_LEN: usize = 5_000;
@@ -49,6 +49,7 @@ pub fn environment() -> Arc<Env> {
         let _ = env.add_extension(cel::extensions::math);
         let _ = env.add_extension(cel::extensions::encoders);
         functions::register(&mut env);
+        macros2::register(&mut env);
         let _ = env.add_extension(k8s::register);
         let _ = env.add_overload(
             CACHED_MATCHES,

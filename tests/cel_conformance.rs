@@ -37,7 +37,7 @@ const SECTIONS: &[(&str, usize, usize)] = &[
     ("comparisons", 406, 334),
     ("logic", 30, 30),
     ("macros", 44, 44),
-    ("macros2", 46, 8),
+    ("macros2", 46, 46),
     ("string", 51, 51),
     ("string_ext", 209, 209),
     ("lists", 39, 39),

@@ -10,7 +10,7 @@ use cel::common::value::CowVal;
 use cel::{Env, ExecutionError};
 
 use super::cost::{self, Poly, Sizes};
-use super::{equality, functions, k8s};
+use super::{equality, functions, k8s, macros2};
 
 /// Longest expression source accepted, in bytes.
 pub const MAX_EXPRESSION_LEN: usize = 5_000;
@@ -51,6 +51,7 @@ pub fn environment() -> Arc<Env> {
         let _ = env.add_extension(cel::extensions::math);
         let _ = env.add_extension(cel::extensions::encoders);
         functions::register(&mut env);
+        macros2::register(&mut env);
         let _ = env.add_extension(k8s::register);
         let _ = env.add_overload(
             CACHED_MATCHES,

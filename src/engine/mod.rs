@@ -12,6 +12,7 @@ pub mod input;
 pub mod json_val;
 pub mod k8s;
 pub mod load;
+pub mod macros2;
 pub mod overrides;
 pub mod pack;
 mod pack_error;

@@ -19,9 +19,11 @@ const RELOAD_INTERVAL: Duration = Duration::from_millis(50);
 fn config(beta_mode: &str) -> String {
     format!(
         r"
+environments: [{{name: production}}, {{name: staging}}]
 tenants:
   - name: acme
     namespaces: ['acme-*']
+    environments: {{production: ['acme-*']}}
     params: {{maxReplicas: 50, costCenter: acme-cc-1}}
     tokens: [{{name: ci, sha256: {a}}}]
   - name: beta
@@ -94,6 +96,12 @@ async fn check_api_tokens_isolate_tenants() {
     assert_eq!(other.status, 403, "{}", other.text());
     assert!(other.text().contains("cannot act as tenant 'beta'"), "{}", other.text());
 
+    // A caller cannot pick an environment its tenant has no namespaces in (a laxer one).
+    let mut in_staging = body.clone();
+    in_staging["environment"] = json!("staging");
+    let laxer = check(&server, Some(TOKEN_A), &in_staging).await;
+    assert_eq!(laxer.status, 403, "{}", laxer.text());
+
     let own = check(&server, Some(TOKEN_A), &body).await;
     assert_eq!(own.status, 200, "{}", own.text());
     let record = own.json();
@@ -101,14 +109,25 @@ async fn check_api_tokens_isolate_tenants() {
     assert_eq!(record["decision"], "allow", "acme's maxReplicas is 50: {record}");
 
     // The same object judged as beta (its token, its params: maxReplicas 2, excepted).
+    let replicas_finding = |record: &Value| {
+        record["violations"]
+            .as_array()
+            .and_then(|v| v.iter().find(|v| v["rule"] == "basic-replicas"))
+            .cloned()
+            .expect("beta's limit applies")
+    };
     let beta = check(&server, Some(TOKEN_B), &body).await.json();
     assert_eq!(beta["tenant"], "beta");
-    let replicas = beta["violations"]
-        .as_array()
-        .and_then(|v| v.iter().find(|v| v["rule"] == "basic-replicas"))
-        .expect("beta's limit applies");
+    let replicas = replicas_finding(&beta);
     assert_eq!(replicas["message"], "replicas 20 exceed 2");
-    assert_eq!(replicas["exception"]["id"], "EXC-BETA");
+    assert_eq!(
+        replicas["exception"],
+        Value::Null,
+        "acme's object: beta's exception does not apply there"
+    );
+    let in_own_namespace = json!({"object": deployment("beta-shop", 20, false)});
+    let beta_own = check(&server, Some(TOKEN_B), &in_own_namespace).await.json();
+    assert_eq!(replicas_finding(&beta_own)["exception"]["id"], "EXC-BETA");
     assert!(
         !own.text().contains("beta"),
         "acme's answer mentions beta: {}",
@@ -152,7 +171,7 @@ async fn admission_takes_the_tenant_from_the_namespace() {
         .await;
     assert_eq!(acme["response"]["allowed"], false, "acme enforces: {acme}");
     let message = acme["response"]["status"]["message"].as_str().unwrap_or("");
-    assert!(message.contains("(tenant acme)"), "{message}");
+    assert!(message.contains("(tenant acme, environment production)"), "{message}");
 
     let beta = server
         .client()

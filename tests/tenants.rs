@@ -216,12 +216,90 @@ fn environment_overrides_the_same_rule_per_environment() {
         Some("staging"),
         "the tenant's namespace mapping"
     );
-    assert_eq!(staging.decision, Verdict::Allow, "{:?}", staging.violations);
+    assert_eq!(
+        staging.decision,
+        Verdict::Deny,
+        "acme still enforces basic-no-latest: {:?}",
+        staging.violations
+    );
     let privileged = finding(&staging, "basic-no-privileged");
     assert_eq!(privileged.action, Action::Warn);
     let mode = privileged.mode.as_ref().expect("mode explained");
     assert_eq!(mode.source, "environment staging (framework basic)");
     assert!(staging.warnings.iter().any(|w| w.contains("basic-no-privileged")));
+    // A rule id beats a pack name at any layer: acme's own mode for basic-no-latest wins over
+    // staging's mode for the whole pack.
+    let latest = finding(&staging, "basic-no-latest");
+    assert_eq!(latest.action, Action::Deny);
+    assert_eq!(
+        latest.mode.as_ref().map(|m| m.source.as_str()),
+        Some("tenant acme (rule basic-no-latest)")
+    );
+}
+
+#[test]
+fn an_expiry_date_may_be_exactly_the_maximum_ahead() {
+    // now() is 2026-11-25; 90 days later is 2027-02-23.
+    let exception =
+        |date: &str| format!("exceptions: [{{id: X, rules: [basic-replicas], reason: r, owner: o, expires: {date}}}]");
+    tenancy(&exception("2027-02-23"), now()).expect("the 90th day is allowed");
+    let err = tenancy(&exception("2027-02-24"), now()).expect_err("the 91st is not");
+    assert!(err.contains("exceptions[0].expires"), "{err}");
+}
+
+#[test]
+fn a_tenants_environment_mapping_must_name_its_own_namespaces() {
+    let yaml =
+        "environments: [{name: staging}]\ntenants: [{name: a, namespaces: ['a-*'], environments: {staging: [b-stg]}}]";
+    let err = tenancy(yaml, now()).expect_err("b-stg is not a's");
+    assert!(
+        err.contains("tenants[0].environments.staging[0]: namespace 'b-stg' is not among tenant 'a''s namespaces"),
+        "{err}"
+    );
+}
+
+#[test]
+fn exceptions_never_apply_to_another_tenants_object() {
+    let yaml = "tenants: [{name: a, namespaces: ['a-*']}, {name: b, namespaces: ['b-*']}]\n\
+                exceptions: [{id: NS, rules: [basic-no-privileged], scope: {namespaces: ['a-prod']}, reason: r, owner: o, expires: 2026-12-01}]";
+    let t = tenancy(yaml, now()).expect("loads");
+    let mut input = Input::new(deployment("web", "a-prod", 1));
+    let as_a = Scope::new(&t, t.tenant("a").ok(), None, now());
+    as_a.prepare(&mut input);
+    assert!(
+        finding(&basic_engine().evaluate_with(&input, &as_a), "basic-no-privileged")
+            .exception
+            .is_some()
+    );
+    // Tenant b's caller submitting a's object: a's exception neither applies nor shows.
+    let as_b = Scope::new(&t, t.tenant("b").ok(), None, now());
+    let d = basic_engine().evaluate_with(&Input::new(deployment("web", "a-prod", 1)), &as_b);
+    assert!(finding(&d, "basic-no-privileged").exception.is_none());
+}
+
+#[test]
+fn a_namespace_object_is_placed_by_its_own_labels() {
+    let yaml = "tenants: [{name: gamma, namespaceSelector: {matchLabels: {team: gamma}}}]";
+    let t = tenancy(yaml, now()).expect("loads");
+    let namespace =
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "anything", "labels": {"team": "gamma"}}});
+    assert_eq!(judge(&t, namespace, now()).tenant.as_deref(), Some("gamma"));
+}
+
+#[test]
+fn callers_may_only_pick_their_own_environments() {
+    let t = tenancy(&config(), now()).expect("config loads");
+    let acme = t.tenant("acme").expect("acme");
+    assert!(acme.may_use_environment("staging", t.default_environment()), "mapped");
+    assert!(
+        acme.may_use_environment("production", t.default_environment()),
+        "the default"
+    );
+    let beta = t.tenant("beta").expect("beta");
+    assert!(
+        beta.may_use_environment("staging", t.default_environment()),
+        "beta maps none"
+    );
 }
 
 #[test]
@@ -346,9 +424,9 @@ fn tokens_authorize_their_own_tenant_only() {
 }
 
 #[test]
-fn a_thousand_tenants_resolve_by_namespace() {
+fn ten_thousand_tenants_load_and_resolve_by_namespace() {
     let mut yaml = String::from("tenants:\n");
-    for i in 0..1000 {
+    for i in 0..10_000 {
         let _ = writeln!(
             yaml,
             "  - {{name: t{i}, namespaces: ['t{i}-*'], params: {{maxReplicas: {i}}}}}"
@@ -391,7 +469,10 @@ fn days_from_today(days: i64) -> String {
 fn check_with_config_applies_environment_modes_and_explains_them() {
     let dir = tempfile::tempdir().expect("tempdir");
     let config = write_config(dir.path(), &days_from_today(10));
-    let manifest = write_manifest(dir.path(), "web", "acme-stg");
+    let manifest = dir.path().join("pinned.json");
+    let mut pinned = deployment("web", "acme-stg", 1);
+    pinned["spec"]["template"]["spec"]["containers"][0]["image"] = json!("nginx:1.27");
+    std::fs::write(&manifest, pinned.to_string()).expect("write manifest");
     let run = |env: &str| {
         celgate()
             .args(["check", "--format", "json", "--packs"])

@@ -114,7 +114,7 @@ fn the_compliant_application_is_allowed_for_its_tenant() {
 #[case::production_pins_images("patient-records", "soc2", "soc2-image-digest", Some("clinical"), "production", Some((Mode::Enforce, "environment production (rule soc2-image-digest)")))]
 #[case::tenant_rule_in_production("patient-records", "soc2", "soc2-change-ref", Some("clinical"), "production", Some((Mode::Enforce, "tenant clinical (rule soc2-change-ref)")))]
 #[case::tenant_mapping_to_staging("clinical-staging", "soc2", "soc2-change-ref", Some("clinical"), "staging", Some((Mode::Audit, "environment staging (rule soc2-change-ref)")))]
-#[case::development_pack_beats_tenant_rule("clinical-dev-7", "soc2", "soc2-change-ref", Some("clinical"), "development", Some((Mode::Warn, "environment development (framework soc2)")))]
+#[case::tenant_rule_beats_development_pack("clinical-dev-7", "soc2", "soc2-change-ref", Some("clinical"), "development", Some((Mode::Enforce, "tenant clinical (rule soc2-change-ref)")))]
 #[case::tenant_pack_mode("clinical-x", "platform", "platform-tenantconfig-tls", Some("clinical"), "production", Some((Mode::Audit, "tenant clinical (framework platform)")))]
 #[case::environment_rule_beats_tenant_pack("analytics-prod", "soc2", "soc2-image-digest", Some("analytics"), "production", Some((Mode::Enforce, "environment production (rule soc2-image-digest)")))]
 #[case::tenant_pack_elsewhere("analytics-prod", "soc2", "soc2-image-registry", Some("analytics"), "production", Some((Mode::Warn, "tenant analytics (framework soc2)")))]

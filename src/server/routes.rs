@@ -426,6 +426,13 @@ async fn check(state: &Arc<ServerState>, req: Request<Incoming>) -> HttpResponse
         if let Err(e) = tenancy.environment(environment) {
             return error(StatusCode::BAD_REQUEST, &format!("environment: {e}"));
         }
+        let own = tenant.as_deref().and_then(|t| tenancy.tenant(t).ok());
+        if let Some(t) = own.filter(|t| !t.may_use_environment(environment, tenancy.default_environment())) {
+            return error(
+                StatusCode::FORBIDDEN,
+                &format!("tenant '{}' has no namespaces in environment '{environment}'", t.name),
+            );
+        }
     }
     let who = Judged::Caller {
         tenant: tenant.clone(),

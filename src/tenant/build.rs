@@ -6,7 +6,7 @@ use std::fmt;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 
-use super::pattern::NamePattern;
+use super::pattern::{NamePattern, PatternIndex};
 use super::spec::{ExceptionSpec, TenancySpec, TenantSpec};
 use super::{token, Environment, Exception, ModeTable, Tenancy, Tenant};
 use crate::engine::select::check_selector;
@@ -78,7 +78,7 @@ impl Tenancy {
             });
         }
 
-        let mut owned: Vec<(NamePattern, String, String)> = Vec::new();
+        let mut owned = Owned::default();
         for (i, t) in spec.tenants.iter().enumerate() {
             let field = format!("tenants[{i}]");
             let tenant = build_tenant(t, &field, &known, &env_names, &mut owned, &mut err);
@@ -135,7 +135,11 @@ impl Tenancy {
             ) {
                 let index = tenancy.exceptions.len();
                 for rule in &x.rules {
-                    tenancy.exceptions_by_rule.entry(rule.clone()).or_default().push(index);
+                    tenancy
+                        .exceptions_by_rule
+                        .entry(rule.clone())
+                        .or_default()
+                        .add(&x.scope.tenants, index);
                 }
                 if exception.expires_at <= now {
                     tenancy.expired.push(exception.id.clone());
@@ -153,12 +157,20 @@ impl Tenancy {
 
 type ErrSink<'a> = dyn FnMut(String, String) + 'a;
 
+/// The namespace patterns claimed so far: an index for overlap lookups, and per entry the owning
+/// tenant and the field that claimed it.
+#[derive(Default)]
+struct Owned {
+    index: PatternIndex,
+    entries: Vec<(String, String)>,
+}
+
 fn build_tenant(
     t: &TenantSpec,
     field: &str,
     known: &Known,
     env_names: &HashSet<&str>,
-    owned: &mut Vec<(NamePattern, String, String)>,
+    owned: &mut Owned,
     err: &mut ErrSink<'_>,
 ) -> Tenant {
     if t.name.trim().is_empty() {
@@ -168,19 +180,22 @@ fn build_tenant(
     for (j, ns) in t.namespaces.iter().enumerate() {
         let pattern = NamePattern::new(ns);
         let here = format!("{field}.namespaces[{j}]");
-        if let Some((_, owner, at)) = owned
-            .iter()
-            .find(|(p, owner, _)| *owner != t.name && p.overlaps(&pattern))
-        {
+        let clash = owned
+            .index
+            .overlapping(&pattern)
+            .find(|(_, id)| owned.entries[*id].0 != t.name);
+        if let Some((other, id)) = clash {
+            let (owner, at) = &owned.entries[*id];
             err(
                 here.clone(),
                 format!(
                     "namespace '{ns}' overlaps '{}' owned by tenant '{owner}' ({at}); a namespace has one tenant",
-                    owned_pattern(owned, at)
+                    other.as_str()
                 ),
             );
         }
-        owned.push((pattern.clone(), t.name.clone(), here));
+        owned.index.insert(&pattern, owned.entries.len());
+        owned.entries.push((t.name.clone(), here));
         namespaces.push(pattern);
     }
     if let Some(selector) = &t.namespace_selector {
@@ -201,7 +216,20 @@ fn build_tenant(
     let mut environments = Vec::new();
     for (env, patterns) in &t.environments {
         check_env(env_names, env, format!("{field}.environments.{env}"), err);
-        environments.push((env.clone(), patterns.iter().map(|p| NamePattern::new(p)).collect()));
+        let patterns: Vec<NamePattern> = patterns.iter().map(|p| NamePattern::new(p)).collect();
+        for (j, p) in patterns.iter().enumerate() {
+            if !namespaces.is_empty() && !namespaces.iter().any(|own| own.overlaps(p)) {
+                err(
+                    format!("{field}.environments.{env}[{j}]"),
+                    format!(
+                        "namespace '{}' is not among tenant '{}''s namespaces",
+                        p.as_str(),
+                        t.name
+                    ),
+                );
+            }
+        }
+        environments.push((env.clone(), patterns));
     }
     let mut params = t.params.clone();
     if let Some(class) = &t.data_classification {
@@ -232,13 +260,6 @@ fn check_env(declared: &HashSet<&str>, name: &str, field: String, err: &mut ErrS
             format!("unknown environment '{name}' (declare it under environments)"),
         );
     }
-}
-
-fn owned_pattern<'a>(owned: &'a [(NamePattern, String, String)], at: &str) -> &'a str {
-    owned
-        .iter()
-        .find(|(_, _, f)| f == at)
-        .map_or("", |(p, _, _)| p.as_str())
 }
 
 fn mode_table(
@@ -308,7 +329,13 @@ fn build_exception(
         );
         return None;
     };
-    if expires_at > horizon {
+    // A date means the end of that day: it may be the day `max_days` from today.
+    let too_far = if is_date_only(text) {
+        expires_at.date_naive() > horizon.date_naive().succ_opt().unwrap_or(horizon.date_naive())
+    } else {
+        expires_at > horizon
+    };
+    if too_far {
         err(
             format!("{field}.expires"),
             format!(
@@ -330,6 +357,11 @@ fn build_exception(
         expires_text: text.clone(),
         expires_at,
     })
+}
+
+/// True for a bare date (`2026-12-31`), which means the end of that day.
+fn is_date_only(text: &str) -> bool {
+    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").is_ok()
 }
 
 /// `2026-12-31` (the end of that day, UTC) or an RFC 3339 date-time.

@@ -32,7 +32,7 @@ pub struct Tenancy {
     environments: Vec<Environment>,
     default_environment: Option<String>,
     exceptions: Vec<Exception>,
-    exceptions_by_rule: HashMap<String, Vec<usize>>,
+    exceptions_by_rule: HashMap<String, RuleExceptions>,
     tokens: Vec<(token::TokenHash, usize)>,
     expired: Vec<String>,
 }
@@ -59,6 +59,35 @@ pub struct Environment {
     pub name: String,
     namespaces: Vec<NamePattern>,
     modes: ModeTable,
+}
+
+/// The exceptions of one rule, by the tenant their scope names (most name one), so a finding
+/// only looks at its own tenant's exceptions and the tenant-less ones.
+#[derive(Debug, Default)]
+struct RuleExceptions {
+    by_tenant: HashMap<String, Vec<usize>>,
+    any_tenant: Vec<usize>,
+}
+
+impl RuleExceptions {
+    fn add(&mut self, tenants: &[String], index: usize) {
+        if tenants.is_empty() {
+            self.any_tenant.push(index);
+        }
+        for t in tenants {
+            self.by_tenant.entry(t.clone()).or_default().push(index);
+        }
+    }
+
+    /// Candidates for `tenant`, in configuration order.
+    fn for_tenant(&self, tenant: Option<&str>) -> Vec<usize> {
+        let own = tenant
+            .and_then(|t| self.by_tenant.get(t))
+            .map_or(&[][..], Vec::as_slice);
+        let mut all: Vec<usize> = own.iter().chain(&self.any_tenant).copied().collect();
+        all.sort_unstable();
+        all
+    }
 }
 
 /// Modes by pack name and by rule id.
@@ -130,6 +159,11 @@ impl Tenancy {
     /// The tenants in configuration order.
     pub fn tenants(&self) -> &[Tenant] {
         &self.tenants
+    }
+
+    /// The environment used when nothing more specific says.
+    pub fn default_environment(&self) -> Option<&str> {
+        self.default_environment.as_deref()
     }
 
     /// Ids of exceptions that have expired (they no longer apply; reported at load and in findings).
@@ -256,6 +290,15 @@ impl Tenancy {
 }
 
 impl Tenant {
+    /// Whether a check-API caller of this tenant may ask to be judged as in `environment`: any
+    /// environment when the tenant maps none of its namespaces, else only those it maps (and the
+    /// configuration's default), so a caller cannot pick a laxer environment than its own.
+    pub fn may_use_environment(&self, environment: &str, default: Option<&str>) -> bool {
+        self.environments.is_empty()
+            || default == Some(environment)
+            || self.environments.iter().any(|(name, _)| name == environment)
+    }
+
     /// Packs that apply to this tenant (`None` = all).
     pub fn frameworks(&self) -> Option<Vec<&str>> {
         self.frameworks.as_ref().map(|f| {

@@ -2,6 +2,8 @@
 //! run of characters and `?` one character. Two patterns can be checked for overlap, so that two
 //! tenants claiming the same namespace is caught at load, not at the first request.
 
+use std::collections::BTreeMap;
+
 /// An exact name or a `*`/`?` glob.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NamePattern {
@@ -28,6 +30,11 @@ impl NamePattern {
         self.glob
     }
 
+    /// The text before the first wildcard (the whole name for an exact pattern).
+    fn literal_prefix(&self) -> &str {
+        &self.text[..self.text.find(['*', '?']).unwrap_or(self.text.len())]
+    }
+
     /// Does `name` match?
     pub fn matches(&self, name: &str) -> bool {
         if self.glob {
@@ -43,48 +50,72 @@ impl NamePattern {
     }
 }
 
-/// Finds which owner's pattern matches a name without trying every pattern: exact names by hash,
-/// globs by their literal prefix (`acme-*` is only tried for names starting `acme-`); globs that
-/// start with a wildcard are tried one by one.
+/// Finds which owner's pattern matches a name without trying every pattern: exact names by
+/// lookup, globs by their literal prefix (`acme-*` is only tried for names starting `acme-`);
+/// globs that start with a wildcard are tried one by one. Also finds the patterns that overlap a
+/// new one, so that load-time checks stay near-linear in the number of tenants.
 #[derive(Debug, Default)]
 pub struct PatternIndex {
-    exact: std::collections::HashMap<String, usize>,
-    by_prefix: std::collections::HashMap<String, Vec<(NamePattern, usize)>>,
+    exact: BTreeMap<String, Vec<(NamePattern, usize)>>,
+    by_prefix: BTreeMap<String, Vec<(NamePattern, usize)>>,
     unanchored: Vec<(NamePattern, usize)>,
 }
 
 impl PatternIndex {
     /// Adds `pattern` for `owner`.
     pub fn insert(&mut self, pattern: &NamePattern, owner: usize) {
+        let entry = (pattern.clone(), owner);
         if !pattern.glob {
-            self.exact.entry(pattern.text.clone()).or_insert(owner);
+            self.exact.entry(pattern.text.clone()).or_default().push(entry);
             return;
         }
-        let prefix = &pattern.text[..pattern.text.find(['*', '?']).unwrap_or(pattern.text.len())];
+        let prefix = pattern.literal_prefix();
         if prefix.is_empty() {
-            self.unanchored.push((pattern.clone(), owner));
+            self.unanchored.push(entry);
         } else {
-            self.by_prefix
-                .entry(prefix.to_owned())
-                .or_default()
-                .push((pattern.clone(), owner));
+            self.by_prefix.entry(prefix.to_owned()).or_default().push(entry);
         }
     }
 
     /// The lowest owner whose pattern matches `name`.
     pub fn find(&self, name: &str) -> Option<usize> {
-        if let Some(&owner) = self.exact.get(name) {
-            return Some(owner);
-        }
+        let exact = self.exact.get(name).into_iter().flatten();
         let prefixed = (1..=name.len())
             .filter(|&i| name.is_char_boundary(i))
             .filter_map(|i| self.by_prefix.get(&name[..i]))
             .flatten();
-        prefixed
+        exact
+            .chain(prefixed)
             .chain(&self.unanchored)
             .filter(|(p, _)| p.matches(name))
             .map(|(_, owner)| *owner)
             .min()
+    }
+
+    /// Every indexed pattern that some name matches together with `pattern`, with its owner.
+    pub fn overlapping<'a>(&'a self, pattern: &'a NamePattern) -> impl Iterator<Item = &'a (NamePattern, usize)> + 'a {
+        let prefix = pattern.literal_prefix();
+        // Globs whose literal part is a prefix of this one's...
+        let shorter = (1..=prefix.len())
+            .filter(move |&i| prefix.is_char_boundary(i))
+            .filter_map(move |i| self.by_prefix.get(&prefix[..i]))
+            .flatten();
+        // ...names and globs whose literal part starts with it (all of them for an unanchored new
+        // pattern), and the unanchored globs.
+        let longer = self
+            .exact
+            .range(prefix.to_owned()..)
+            .take_while(move |(k, _)| k.starts_with(prefix))
+            .chain(
+                self.by_prefix
+                    .range(prefix.to_owned()..)
+                    .take_while(move |(k, _)| k.starts_with(prefix)),
+            )
+            .flat_map(|(_, v)| v);
+        shorter
+            .chain(longer)
+            .chain(&self.unanchored)
+            .filter(move |(p, _)| p.overlaps(pattern))
     }
 }
 
@@ -139,6 +170,36 @@ mod tests {
         assert_eq!(index.find("team-sandbox"), Some(3));
         assert_eq!(index.find("other"), None);
         assert_eq!(index.find(""), None);
+    }
+
+    #[test]
+    fn index_lists_overlapping_patterns() {
+        let mut index = super::PatternIndex::default();
+        for (i, p) in ["shop", "acme-*", "acme-prod-1", "*-sandbox", "beta-?", "team-a-*"]
+            .iter()
+            .enumerate()
+        {
+            index.insert(&NamePattern::new(p), i);
+        }
+        let owners = |p: &str| {
+            let pattern = NamePattern::new(p);
+            let mut o: Vec<usize> = index.overlapping(&pattern).map(|(_, owner)| *owner).collect();
+            o.sort_unstable();
+            o.dedup();
+            o
+        };
+        assert_eq!(owners("shop"), [0]);
+        assert_eq!(
+            owners("acme-prod-*"),
+            [1, 2, 3],
+            "acme-prod-x-sandbox matches *-sandbox too"
+        );
+        assert_eq!(owners("acme-x-sandbox"), [1, 3]);
+        assert_eq!(owners("a*"), [1, 2, 3]);
+        assert_eq!(owners("team-*"), [3, 5]);
+        assert_eq!(owners("beta-1"), [4]);
+        assert_eq!(owners("zeta"), Vec::<usize>::new());
+        assert_eq!(owners("*"), [0, 1, 2, 3, 4, 5]);
     }
 
     #[test]

@@ -37,7 +37,15 @@ impl<'a> Scope<'a> {
         let namespace = input
             .effective_namespace()
             .or_else(|| (input.kind() == "Namespace").then(|| input.name()));
-        let labels = input.namespace_labels.as_ref().or(None);
+        // A Namespace object is placed by its own labels; anything else by its namespace's, when known.
+        let own_labels: Option<std::collections::BTreeMap<String, String>> = (input.kind() == "Namespace").then(|| {
+            input
+                .labels()
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect()
+        });
+        let labels = own_labels.as_ref().or(input.namespace_labels.as_ref());
         let tenant = namespace.and_then(|ns| tenancy.tenant_of_namespace(ns, labels));
         let environment = tenancy.environment_of_namespace(tenant, namespace);
         Scope::new(tenancy, tenant, environment, now)
@@ -59,6 +67,22 @@ impl<'a> Scope<'a> {
         }
         if let Some(e) = &self.environment {
             input.environment = Some(e.name().to_owned());
+        }
+    }
+
+    /// False when the object's namespace belongs to another tenant than the one judged (a
+    /// check-API caller submitting another tenant's object): then no exception applies, so none
+    /// of another tenant's exceptions reaches the caller.
+    fn owns_namespace_of(&self, input: &Input) -> bool {
+        let Some(namespace) = input.effective_namespace() else {
+            return true;
+        };
+        match self
+            .tenancy
+            .tenant_of_namespace(namespace, input.namespace_labels.as_ref())
+        {
+            Some(owner) => self.tenant.is_some_and(|t| std::ptr::eq(t, owner)),
+            None => true,
         }
     }
 
@@ -88,28 +112,38 @@ impl Overrides for Scope<'_> {
                 });
             }
         }
-        if let Some(EnvironmentRef::Configured(e)) = &self.environment {
-            if let Some((mode, by)) = e.modes.get(pack, rule) {
-                let key = if by == "rule" { rule } else { pack };
-                return Some(AppliedMode {
-                    mode,
-                    source: format!("environment {} ({by} {key})", e.name),
-                });
-            }
+        // The most specific key wins: a rule id before a pack name; at the same level the
+        // environment before the tenant.
+        let environment = match &self.environment {
+            Some(EnvironmentRef::Configured(e)) => Some(*e),
+            _ => None,
+        };
+        let applied = |mode: &Mode, source: String| Some(AppliedMode { mode: *mode, source });
+        if let Some(m) = environment.and_then(|e| e.modes.rules.get(rule).map(|m| (m, e))) {
+            return applied(m.0, format!("environment {} (rule {rule})", m.1.name));
+        }
+        if let Some(m) = self.tenant.and_then(|t| t.modes.rules.get(rule).map(|m| (m, t))) {
+            return applied(m.0, format!("tenant {} (rule {rule})", m.1.name));
+        }
+        if let Some(m) = environment.and_then(|e| e.modes.packs.get(pack).map(|m| (m, e))) {
+            return applied(m.0, format!("environment {} (framework {pack})", m.1.name));
         }
         let t = self.tenant?;
-        let (mode, by) = t.modes.get(pack, rule)?;
-        let key = if by == "rule" { rule } else { pack };
-        Some(AppliedMode {
-            mode,
-            source: format!("tenant {} ({by} {key})", t.name),
-        })
+        let mode = t.modes.packs.get(pack)?;
+        applied(mode, format!("tenant {} (framework {pack})", t.name))
     }
 
     fn exception(&self, rule: &str, input: &Input) -> Option<ExceptionUse> {
-        let candidates = self.tenancy.exceptions_by_rule.get(rule)?;
+        let candidates = self
+            .tenancy
+            .exceptions_by_rule
+            .get(rule)?
+            .for_tenant(self.tenant.map(|t| t.name.as_str()));
+        if candidates.is_empty() || !self.owns_namespace_of(input) {
+            return None;
+        }
         let mut expired = None;
-        for &i in candidates {
+        for i in candidates {
             let x = &self.tenancy.exceptions[i];
             if !self.exception_matches(x, input) {
                 continue;

@@ -91,9 +91,15 @@ fn tenant(y: &mut String, i: usize) {
             "    namespaceSelector: {{matchLabels: {{celgate.io/tenant: {name}}}}}"
         );
     }
+    // The environments mapping names only the tenant's own namespaces (a load-time rule).
+    let staging = if class.is_multiple_of(2) {
+        format!("\n      staging: [{name}-stg]")
+    } else {
+        String::new()
+    };
     let _ = writeln!(
         y,
-        "    environments:\n      production: [{name}-prod]\n      staging: [{name}-stg]\n      development: ['{name}-dev-*']"
+        "    environments:\n      production: [{name}-prod]{staging}\n      development: ['{name}-dev-*']"
     );
     let _ = writeln!(
         y,

@@ -28,6 +28,10 @@ use std::time::Duration;
 use celgate::engine::{Engine, Input, PackSource, UserInfo, Verdict};
 use serde_json::Value;
 
+#[path = "common/compliant.rs"]
+mod compliant;
+use compliant::compliant;
+
 /// A 6.8 KB Deployment with three containers and one init container; every shipped rule that
 /// reads containers walks all of them.
 const DEPLOYMENT: &str = include_str!("fixtures/deployment.json");
@@ -136,28 +140,6 @@ static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
 
 fn doc(name: &str) -> &'static Doc {
     FIXTURE.docs.iter().find(|d| d.name == name).expect("known document")
-}
-
-/// The fixture as the shipped packs want it (the admission hot path: nothing to report): images
-/// from `registry.example.com/` pinned by digest, read-only root filesystems, a change reference.
-/// `as-is` is the file unchanged: denied by the shipped packs with a dozen rendered findings.
-fn compliant(object: &Value) -> Value {
-    let mut object = object.clone();
-    object["metadata"]["annotations"]["compliance.celgate.io/change-ref"] =
-        "https://git.example.com/ehr/records/pull/1842".into();
-    let pod = &mut object["spec"]["template"]["spec"];
-    for list in ["initContainers", "containers"] {
-        let Some(containers) = pod.get_mut(list).and_then(Value::as_array_mut) else {
-            continue;
-        };
-        for c in containers {
-            let image = c["image"].as_str().expect("image");
-            let name = image.rsplit('/').next().expect("name");
-            c["image"] = format!("registry.example.com/{name}@sha256:{}", "ab".repeat(32)).into();
-            c["securityContext"]["readOnlyRootFilesystem"] = true.into();
-        }
-    }
-    object
 }
 
 /// A pack with one rule per line of `rules.txt`, matching every kind.

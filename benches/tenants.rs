@@ -35,6 +35,8 @@
 #[global_allocator]
 static GLOBAL: divan::AllocProfiler<mimalloc::MiMalloc> = divan::AllocProfiler::new(mimalloc::MiMalloc);
 
+#[path = "common/compliant.rs"]
+mod compliant;
 #[path = "tenants/config.rs"]
 mod config;
 
@@ -48,6 +50,7 @@ use serde_json::Value;
 
 use celgate::engine::{Engine, Input};
 use celgate::tenant::{Scope, Tenancy, TenancySpec};
+use compliant::compliant;
 
 /// A 6.8 KB Deployment with three containers and one init container.
 const DEPLOYMENT: &str = include_str!("fixtures/deployment.json");
@@ -184,27 +187,6 @@ fn rss_kib() -> usize {
 #[allow(clippy::cast_precision_loss)]
 fn mib(kib: usize) -> f64 {
     kib as f64 / 1024.0
-}
-
-/// The fixture fixed so the shipped packs allow it (the same as `benches/engine.rs` does): images
-/// from `registry.example.com/` pinned by digest, read-only root filesystems, a change reference.
-fn compliant(object: &Value) -> Value {
-    let mut object = object.clone();
-    object["metadata"]["annotations"]["compliance.celgate.io/change-ref"] =
-        "https://git.example.com/ehr/records/pull/1842".into();
-    let pod = &mut object["spec"]["template"]["spec"];
-    for list in ["initContainers", "containers"] {
-        let Some(containers) = pod.get_mut(list).and_then(Value::as_array_mut) else {
-            continue;
-        };
-        for c in containers {
-            let image = c["image"].as_str().expect("image");
-            let name = image.rsplit('/').next().expect("name");
-            c["image"] = format!("registry.example.com/{name}@sha256:{}", "ab".repeat(32)).into();
-            c["securityContext"]["readOnlyRootFilesystem"] = true.into();
-        }
-    }
-    object
 }
 
 fn tenancy(f: &Fixture, n: usize) -> &Tenancy {

@@ -10,7 +10,7 @@ use cel::common::value::CowVal;
 use cel::{Env, ExecutionError};
 
 use super::cost::{self, Poly, Sizes};
-use super::{equality, functions, k8s, macros2};
+use super::{ast, equality, functions, k8s, macros2};
 
 /// Longest expression source accepted, in bytes.
 pub const MAX_EXPRESSION_LEN: usize = 5_000;
@@ -231,76 +231,43 @@ pub fn compile_with_roots(env: &Env, source: &str, extra: &[&str]) -> Result<Com
 /// Turns `s.matches(p)` and `matches(s, p)` into the cached form; a literal pattern is checked
 /// here so a bad regex is a load error. Called after the depth checks.
 fn rewrite_matches(expr: &mut IdedExpr) -> Result<(), CompileError> {
-    match &mut expr.expr {
-        Expr::Call(call) => {
-            if let Some(t) = call.target.as_deref_mut() {
-                rewrite_matches(t)?;
-            }
-            for a in &mut call.args {
-                rewrite_matches(a)?;
-            }
-            if call.target.is_none() && call.args.len() == 2 {
-                let literal_scalar = |e: &IdedExpr| matches!(e.expr, Expr::Literal(_));
-                let scalar_list =
-                    |e: &IdedExpr| matches!(&e.expr, Expr::List(l) if l.elements.iter().all(literal_scalar));
-                let renamed = match call.func_name.as_str() {
-                    "_==_" if !call.args.iter().any(literal_scalar) => Some(equality::EQUALS),
-                    "_!=_" if !call.args.iter().any(literal_scalar) => Some(equality::NOT_EQUALS),
-                    "@in" if !scalar_list(&call.args[1]) => Some(equality::IN),
-                    _ => None,
-                };
-                if let Some(name) = renamed {
-                    name.clone_into(&mut call.func_name);
-                    return Ok(());
-                }
-            }
-            let arity = call.args.len() + usize::from(call.target.is_some());
-            if call.func_name == "matches" && arity == 2 {
-                let mut args = Vec::with_capacity(2);
-                if let Some(t) = call.target.take() {
-                    args.push(*t);
-                }
-                args.append(&mut call.args);
-                if let Some(Expr::Literal(cel::common::ast::LiteralValue::String(p))) = args.get(1).map(|a| &a.expr) {
-                    regex::Regex::new(p.inner()).map_err(|e| CompileError::BadRegex {
-                        pattern: p.inner().to_owned(),
-                        message: e.to_string(),
-                    })?;
-                }
-                call.args = args;
-                CACHED_MATCHES.clone_into(&mut call.func_name);
-            }
-            Ok(())
-        }
-        Expr::Select(s) => rewrite_matches(&mut s.operand),
-        Expr::Comprehension(c) => {
-            for e in [
-                &mut c.iter_range,
-                &mut c.accu_init,
-                &mut c.loop_cond,
-                &mut c.loop_step,
-                &mut c.result,
-            ] {
-                rewrite_matches(e)?;
-            }
-            Ok(())
-        }
-        Expr::List(l) => l.elements.iter_mut().try_for_each(rewrite_matches),
-        Expr::Map(m) => m.entries.iter_mut().try_for_each(rewrite_entry),
-        Expr::Struct(s) => s.entries.iter_mut().try_for_each(rewrite_entry),
-        Expr::Ident(_) | Expr::Literal(_) | Expr::Unspecified => Ok(()),
+    for child in ast::children_mut(expr) {
+        rewrite_matches(child)?;
     }
-}
-
-fn rewrite_entry(entry: &mut cel::common::ast::IdedEntryExpr) -> Result<(), CompileError> {
-    use cel::common::ast::EntryExpr;
-    match &mut entry.expr {
-        EntryExpr::StructField(f) => rewrite_matches(&mut f.value),
-        EntryExpr::MapEntry(m) => {
-            rewrite_matches(&mut m.key)?;
-            rewrite_matches(&mut m.value)
+    let Expr::Call(call) = &mut expr.expr else {
+        return Ok(());
+    };
+    if call.target.is_none() && call.args.len() == 2 {
+        let literal_scalar = |e: &IdedExpr| matches!(e.expr, Expr::Literal(_));
+        let scalar_list = |e: &IdedExpr| matches!(&e.expr, Expr::List(l) if l.elements.iter().all(literal_scalar));
+        let renamed = match call.func_name.as_str() {
+            "_==_" if !call.args.iter().any(literal_scalar) => Some(equality::EQUALS),
+            "_!=_" if !call.args.iter().any(literal_scalar) => Some(equality::NOT_EQUALS),
+            "@in" if !scalar_list(&call.args[1]) => Some(equality::IN),
+            _ => None,
+        };
+        if let Some(name) = renamed {
+            name.clone_into(&mut call.func_name);
+            return Ok(());
         }
     }
+    let arity = call.args.len() + usize::from(call.target.is_some());
+    if call.func_name == "matches" && arity == 2 {
+        let mut args = Vec::with_capacity(2);
+        if let Some(t) = call.target.take() {
+            args.push(*t);
+        }
+        args.append(&mut call.args);
+        if let Some(Expr::Literal(cel::common::ast::LiteralValue::String(p))) = args.get(1).map(|a| &a.expr) {
+            regex::Regex::new(p.inner()).map_err(|e| CompileError::BadRegex {
+                pattern: p.inner().to_owned(),
+                message: e.to_string(),
+            })?;
+        }
+        call.args = args;
+        CACHED_MATCHES.clone_into(&mut call.func_name);
+    }
+    Ok(())
 }
 
 fn syntax_error(errors: &cel::ParseErrors) -> CompileError {

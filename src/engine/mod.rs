@@ -1,6 +1,7 @@
 //! The pure core (design §1–4): compiled rule packs and the evaluation of one [`Input`] into one
 //! [`Decision`]. No I/O, no async: everything here is testable with nothing running.
 
+pub mod ast;
 pub mod compile;
 pub mod cost;
 pub mod decision;

@@ -13,29 +13,8 @@ use crate::engine::patch::ResolvedOp;
 /// keys, and `jsonpatch.escapeKey(k)` becomes `k.replace('~', '~0').replace('/', '~1')`.
 pub fn rewrite(expr: &mut IdedExpr) {
     // Recurse first, so the replacement nodes below are built from rewritten children.
-    match &mut expr.expr {
-        Expr::Call(call) => {
-            if let Some(t) = call.target.as_deref_mut() {
-                rewrite(t);
-            }
-            call.args.iter_mut().for_each(rewrite);
-        }
-        Expr::Select(s) => rewrite(&mut s.operand),
-        Expr::Comprehension(c) => {
-            for e in [
-                &mut c.iter_range,
-                &mut c.accu_init,
-                &mut c.loop_cond,
-                &mut c.loop_step,
-                &mut c.result,
-            ] {
-                rewrite(e);
-            }
-        }
-        Expr::List(l) => l.elements.iter_mut().for_each(rewrite),
-        Expr::Map(m) => m.entries.iter_mut().for_each(rewrite_entry),
-        Expr::Struct(s) => s.entries.iter_mut().for_each(rewrite_entry),
-        Expr::Ident(_) | Expr::Literal(_) | Expr::Unspecified => {}
+    for child in crate::engine::ast::children_mut(expr) {
+        rewrite(child);
     }
     let id = expr.id;
     let replacement = match &mut expr.expr {
@@ -58,16 +37,6 @@ pub fn rewrite(expr: &mut IdedExpr) {
     };
     if let Some(new) = replacement {
         expr.expr = new;
-    }
-}
-
-fn rewrite_entry(entry: &mut IdedEntryExpr) {
-    match &mut entry.expr {
-        EntryExpr::StructField(f) => rewrite(&mut f.value),
-        EntryExpr::MapEntry(m) => {
-            rewrite(&mut m.key);
-            rewrite(&mut m.value);
-        }
     }
 }
 

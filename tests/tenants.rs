@@ -278,6 +278,28 @@ fn exceptions_never_apply_to_another_tenants_object() {
 }
 
 #[test]
+fn exception_scopes_take_single_values_and_a_labels_shorthand() {
+    let yaml = "tenants: [{name: a, namespaces: ['a-*']}]\n\
+                exceptions: [{id: ONE, rule: basic-no-privileged, scope: {tenant: a, namespace: a-prod, kind: Deployment, labels: {app: legacy}}, reason: r, owner: o, expires: 2026-12-01}]";
+    let t = tenancy(yaml, now()).expect("singular forms load");
+    let mut labelled = deployment("web", "a-prod", 1);
+    labelled["metadata"]["labels"] = json!({"app": "legacy"});
+    let d = judge(&t, labelled, now());
+    assert_eq!(
+        finding(&d, "basic-no-privileged")
+            .exception
+            .as_ref()
+            .map(|x| x.id.as_str()),
+        Some("ONE")
+    );
+    let d = judge(&t, deployment("web", "a-prod", 1), now());
+    assert!(
+        finding(&d, "basic-no-privileged").exception.is_none(),
+        "the label must match"
+    );
+}
+
+#[test]
 fn a_namespace_object_is_placed_by_its_own_labels() {
     let yaml = "tenants: [{name: gamma, namespaceSelector: {matchLabels: {team: gamma}}}]";
     let t = tenancy(yaml, now()).expect("loads");

@@ -350,13 +350,25 @@ fn build_exception(
         namespaces: x.scope.namespaces.iter().map(|n| NamePattern::new(n)).collect(),
         names: x.scope.names.iter().map(|n| NamePattern::new(n)).collect(),
         kinds: x.scope.kinds.clone(),
-        selector: x.scope.selector.clone(),
+        selector: scope_selector(&x.scope),
         reason: x.reason.clone(),
         owner: x.owner.clone(),
         ticket: x.ticket.clone(),
         expires_text: text.clone(),
         expires_at,
     })
+}
+
+/// The scope's selector with its `labels` shorthand folded into `matchLabels`.
+fn scope_selector(scope: &super::spec::ExceptionScopeSpec) -> Option<crate::engine::pack::LabelSelector> {
+    if scope.labels.is_empty() {
+        return scope.selector.clone();
+    }
+    let mut selector = scope.selector.clone().unwrap_or_default();
+    for (k, v) in &scope.labels {
+        selector.match_labels.insert(k.clone(), v.clone());
+    }
+    Some(selector)
 }
 
 /// True for a bare date (`2026-12-31`), which means the end of that day.

@@ -94,7 +94,8 @@ pub struct EnvironmentSpec {
 pub struct ExceptionSpec {
     /// Unique id (`EXC-2026-014`).
     pub id: String,
-    /// Rule ids it covers.
+    /// Rule ids it covers (`rule: x` for one).
+    #[serde(alias = "rule", deserialize_with = "one_or_many")]
     pub rules: Vec<String>,
     /// Which objects it covers; every given field must match.
     #[serde(default)]
@@ -115,21 +116,39 @@ pub struct ExceptionSpec {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ExceptionScopeSpec {
-    /// Tenant names.
-    #[serde(default)]
+    /// Tenant names (`tenant: acme` for one).
+    #[serde(default, alias = "tenant", deserialize_with = "one_or_many")]
     pub tenants: Vec<String>,
-    /// Namespace names or globs.
-    #[serde(default)]
+    /// Namespace names or globs (`namespace: x` for one).
+    #[serde(default, alias = "namespace", deserialize_with = "one_or_many")]
     pub namespaces: Vec<String>,
-    /// Object names or globs.
-    #[serde(default)]
+    /// Object names or globs (`name: x` for one).
+    #[serde(default, alias = "name", deserialize_with = "one_or_many")]
     pub names: Vec<String>,
-    /// Kinds (`Deployment`).
-    #[serde(default)]
+    /// Kinds (`Deployment`; `kind: X` for one).
+    #[serde(default, alias = "kind", deserialize_with = "one_or_many")]
     pub kinds: Vec<String>,
-    /// Object labels.
+    /// Object labels, as a Kubernetes label selector.
     #[serde(default)]
     pub selector: Option<LabelSelector>,
+    /// Object labels that must all be present with these values (shorthand for
+    /// `selector.matchLabels`).
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+}
+
+/// A list, or one value standing for a list of one.
+fn one_or_many<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match OneOrMany::deserialize(deserializer)? {
+        OneOrMany::One(one) => vec![one],
+        OneOrMany::Many(many) => many,
+    })
 }
 
 /// Limits on exceptions.

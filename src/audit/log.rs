@@ -120,7 +120,8 @@ impl Shared {
     }
 }
 
-fn error_chain(error: &dyn std::error::Error) -> String {
+/// The error and its causes on one line (`a: b: c`).
+pub fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {

@@ -20,17 +20,7 @@ pub fn run(args: &AuditArgs, streams: &mut Streams<'_>) -> Result<u8, CommandErr
     }
 }
 
-/// The error and its causes on one line (`a: b: c`).
-pub fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
+pub use crate::audit::log::error_chain;
 
 fn fail(streams: &mut Streams<'_>, error: &dyn std::error::Error, code: u8) -> Result<u8, CommandError> {
     writeln!(streams.stderr, "error: {}", error_chain(error))?;

@@ -2,7 +2,7 @@
 //! rewrite (cached `matches` and structural equality, admission policies' object construction)
 //! states only what it changes, not how to reach every kind of node.
 
-use cel::common::ast::{EntryExpr, Expr, IdedExpr};
+use cel::common::ast::{EntryExpr, Expr, IdedEntryExpr, IdedExpr};
 
 /// The direct sub-expressions of `expr`, in source order: a call's target and arguments, a
 /// select's operand, a comprehension's parts, list elements, map keys and values, struct values.
@@ -23,22 +23,16 @@ pub fn children_mut(expr: &mut IdedExpr) -> Vec<&mut IdedExpr> {
             &mut c.result,
         ],
         Expr::List(l) => l.elements.iter_mut().collect(),
-        Expr::Map(m) => m
-            .entries
-            .iter_mut()
-            .flat_map(|entry| match &mut entry.expr {
-                EntryExpr::MapEntry(e) => vec![&mut e.key, &mut e.value],
-                EntryExpr::StructField(f) => vec![&mut f.value],
-            })
-            .collect(),
-        Expr::Struct(s) => s
-            .entries
-            .iter_mut()
-            .flat_map(|entry| match &mut entry.expr {
-                EntryExpr::MapEntry(e) => vec![&mut e.key, &mut e.value],
-                EntryExpr::StructField(f) => vec![&mut f.value],
-            })
-            .collect(),
+        Expr::Map(m) => m.entries.iter_mut().flat_map(entry_children).collect(),
+        Expr::Struct(s) => s.entries.iter_mut().flat_map(entry_children).collect(),
         Expr::Ident(_) | Expr::Literal(_) | Expr::Unspecified => Vec::new(),
+    }
+}
+
+/// A map entry's key and value, or a struct field's value.
+fn entry_children(entry: &mut IdedEntryExpr) -> Vec<&mut IdedExpr> {
+    match &mut entry.expr {
+        EntryExpr::MapEntry(e) => vec![&mut e.key, &mut e.value],
+        EntryExpr::StructField(f) => vec![&mut f.value],
     }
 }

@@ -184,6 +184,28 @@ impl<'a> DocContext<'a> {
         DocContext { file, positions }
     }
 
+    /// `value` as a `T`, strictly; a schema error (naming the file, line and field path) is
+    /// pushed to `errors` instead.
+    pub(super) fn deserialize<T: serde::de::DeserializeOwned>(
+        &self,
+        value: serde_json::Value,
+        errors: &mut Vec<PackError>,
+    ) -> Option<T> {
+        match serde_path_to_error::deserialize(value) {
+            Ok(doc) => Some(doc),
+            Err(e) => {
+                let path = e.path().to_string();
+                errors.push(PackError::Schema {
+                    file: self.file.to_owned(),
+                    line: self.line(&path_to_pointer(&path)),
+                    path,
+                    message: e.into_inner().to_string(),
+                });
+                None
+            }
+        }
+    }
+
     pub(super) fn line(&self, pointer: &str) -> usize {
         self.positions.locate(pointer).map_or(1, |p| p.line)
     }
@@ -227,19 +249,7 @@ fn parse_document(ctx: &DocContext<'_>, value: serde_json::Value, errors: &mut V
             return None;
         }
     }
-    let parsed: PackDocument = match serde_path_to_error::deserialize(value) {
-        Ok(p) => p,
-        Err(e) => {
-            let path = e.path().to_string();
-            errors.push(PackError::Schema {
-                file: ctx.file.to_owned(),
-                line: ctx.line(&path_to_pointer(&path)),
-                path,
-                message: e.into_inner().to_string(),
-            });
-            return None;
-        }
-    };
+    let parsed: PackDocument = ctx.deserialize(value, errors)?;
     let subject = format!("pack '{}'", parsed.metadata.name);
     if let Err(e) = semver::Version::parse(&parsed.metadata.version) {
         errors.push(ctx.invalid(

@@ -98,16 +98,7 @@ fn decision_blocks(d: &DecisionEvent, options: &RenderOptions<'_>) -> (String, S
             format!("{} by {} via {}", d.operation, escape(user), d.door.label()),
         ),
     ];
-    let mut blocks = vec![
-        json!({
-            "type": "section",
-            "fields": fields.iter().map(|(name, value)| json!({
-                "type": "mrkdwn",
-                "text": truncate(&format!("*{name}*\n{value}"), MAX_FIELD),
-            })).collect::<Vec<_>>(),
-        }),
-        json!({"type": "divider"}),
-    ];
+    let mut blocks = vec![fields_section(&fields), json!({"type": "divider"})];
     let room = options.max_violations.min(MAX_BLOCKS - FIXED_BLOCKS);
     for v in d.violations.iter().take(room) {
         blocks.push(json!({
@@ -193,13 +184,7 @@ fn system_blocks(s: &SystemEvent) -> (String, String, Vec<Value>) {
                 format!(":hourglass_flowing_sand: Serving certificate {when}"),
                 format!("Serving certificate {subject} {when} ({not_after})"),
                 vec![
-                    json!({
-                        "type": "section",
-                        "fields": fields.iter().map(|(name, value)| json!({
-                            "type": "mrkdwn",
-                            "text": truncate(&format!("*{name}*\n{value}"), MAX_FIELD),
-                        })).collect::<Vec<_>>(),
-                    }),
+                    fields_section(&fields),
                     section(
                         "Renew the certificate (cert-manager, or `celgate certs`); celgate picks up \
                          the new pair without a restart. Once it expires, the API server cannot call \
@@ -277,6 +262,17 @@ pub(crate) fn truncate(text: &str, max: usize) -> String {
     let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
     out.push('…');
     out
+}
+
+/// A section of `*name*` / value pairs (Slack lays them out in two columns).
+fn fields_section(fields: &[(&str, String)]) -> Value {
+    json!({
+        "type": "section",
+        "fields": fields.iter().map(|(name, value)| json!({
+            "type": "mrkdwn",
+            "text": truncate(&format!("*{name}*\n{value}"), MAX_FIELD),
+        })).collect::<Vec<_>>(),
+    })
 }
 
 #[cfg(test)]

@@ -372,11 +372,12 @@ fn refused(e: &AccessError) -> HttpResponse {
 
 async fn check(state: &Arc<ServerState>, req: Request<Incoming>) -> HttpResponse {
     let tenancy = state.tenancy.load_full();
-    // Refuse a missing or unknown token before reading the body.
-    if let Err(e) = tenancy.authorize(bearer(&req), None) {
-        return refused(&e);
-    }
-    let token = bearer(&req).map(str::to_owned);
+    // Refuse a missing or unknown token before reading the body; the body may then only name
+    // the token's own tenant.
+    let caller = match tenancy.authorize(bearer(&req), None) {
+        Ok(t) => t.map(|t| t.name.clone()),
+        Err(e) => return refused(&e),
+    };
     let format = match body_format(&req) {
         Ok(f) => f,
         Err(response) => return response,
@@ -417,10 +418,15 @@ async fn check(state: &Arc<ServerState>, req: Request<Incoming>) -> HttpResponse
             "object: expected a mapping with apiVersion and kind",
         );
     }
-    let tenant = match tenancy.authorize(token.as_deref(), request.tenant.as_deref()) {
-        Ok(Some(t)) => Some(t.name.clone()),
-        Ok(None) => request.tenant.clone(),
-        Err(e) => return refused(&e),
+    let tenant = match (caller, &request.tenant) {
+        (Some(own), Some(asked)) if own != *asked => {
+            return refused(&AccessError::OtherTenant {
+                own,
+                asked: asked.clone(),
+            })
+        }
+        (Some(own), _) => Some(own),
+        (None, asked) => asked.clone(),
     };
     if let Some(environment) = &request.environment {
         if let Err(e) = tenancy.environment(environment) {

@@ -7,7 +7,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use cel::Env;
-use serde::de::DeserializeOwned;
 
 use super::model::{
     AdmissionKind, BindingDocument, MutatingPolicySpec, PolicyDocument, ValidatingPolicySpec, API_GROUP,
@@ -16,7 +15,7 @@ use super::params::ParamStore;
 use super::{jsonpatch, CompiledAdmission, PolicyKind};
 use crate::engine::compile::{CompileError, CompiledExpr};
 use crate::engine::cost::{compile_within, BoundsSite};
-use crate::engine::load::{path_to_pointer, CompiledPack, DocContext};
+use crate::engine::load::{CompiledPack, DocContext};
 use crate::engine::pack::InputLimits;
 use crate::engine::pack_error::PackError;
 use crate::source::SourceDoc;
@@ -60,21 +59,21 @@ pub fn convert(
         let value = pending.doc.value.clone();
         match kind {
             AdmissionKind::ValidatingPolicy => {
-                if let Some(doc) = parse::<PolicyDocument<ValidatingPolicySpec>>(&ctx, value, errors) {
+                if let Some(doc) = ctx.deserialize::<PolicyDocument<ValidatingPolicySpec>>(value, errors) {
                     if let Some(p) = super::policy_kinds::validating_policy(env, &ctx, doc, packs, &policies, errors) {
                         policies.push(p);
                     }
                 }
             }
             AdmissionKind::MutatingPolicy => {
-                if let Some(doc) = parse::<PolicyDocument<MutatingPolicySpec>>(&ctx, value, errors) {
+                if let Some(doc) = ctx.deserialize::<PolicyDocument<MutatingPolicySpec>>(value, errors) {
                     if let Some(p) = super::policy_kinds::mutating_policy(env, &ctx, doc, packs, &policies, errors) {
                         policies.push(p);
                     }
                 }
             }
             AdmissionKind::ValidatingBinding | AdmissionKind::MutatingBinding => {
-                if let Some(doc) = parse::<BindingDocument>(&ctx, value, errors) {
+                if let Some(doc) = ctx.deserialize::<BindingDocument>(value, errors) {
                     bindings.push((pending, kind, doc));
                 }
             }
@@ -202,26 +201,6 @@ fn check_header(ctx: &DocContext<'_>, value: &serde_json::Value, errors: &mut Ve
         return None;
     }
     Some(kind)
-}
-
-fn parse<T: DeserializeOwned>(
-    ctx: &DocContext<'_>,
-    value: serde_json::Value,
-    errors: &mut Vec<PackError>,
-) -> Option<T> {
-    match serde_path_to_error::deserialize(value) {
-        Ok(doc) => Some(doc),
-        Err(e) => {
-            let path = e.path().to_string();
-            errors.push(PackError::Schema {
-                file: ctx.file.to_owned(),
-                line: ctx.line(&path_to_pointer(&path)),
-                path,
-                message: e.into_inner().to_string(),
-            });
-            None
-        }
-    }
 }
 
 /// Compiles policy CEL, naming `authorizer` (which needs a cluster) more helpfully than

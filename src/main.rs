@@ -25,12 +25,24 @@ fn main() -> ExitCode {
         tracing_subscriber::EnvFilter::try_from_env("CELGATE_LOG")
             .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"))
     };
+    // Held until `main` returns: dropping it writes out the lines still queued.
+    let mut _log_flush = None;
     if matches!(cli.command, Command::Serve(_)) {
-        // The server logs JSON, one line per event, for log shippers.
+        // The server logs JSON, one line per event, for log shippers. A writer thread does the
+        // writing, so no request waits on stderr; it never drops a line (a full queue of
+        // 128 000 lines makes loggers wait instead).
+        let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+            .lossy(false)
+            .thread_name("celgate-log")
+            .finish(std::io::stderr());
+        _log_flush = Some(guard);
         tracing_subscriber::fmt()
             .json()
+            // The current span (`span`) carries the review's fields; the list of every open span
+            // would repeat them.
+            .with_span_list(false)
             .with_env_filter(filter())
-            .with_writer(std::io::stderr)
+            .with_writer(writer)
             .init();
     } else {
         tracing_subscriber::fmt()

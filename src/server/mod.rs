@@ -7,6 +7,7 @@
 mod admin;
 mod deadline;
 mod outputs;
+pub mod pool;
 mod reload;
 mod routes;
 pub mod tls;
@@ -22,7 +23,6 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
 
 use crate::config::Limits;
 use crate::engine::Engine;
@@ -45,8 +45,8 @@ pub struct ServerState {
     pub registry: Registry,
     /// Protection limits.
     pub limits: Limits,
-    /// Bounds concurrent evaluations.
-    pub evaluations: Arc<Semaphore>,
+    /// The threads that run the engine; their number bounds concurrent evaluations.
+    pub pool: pool::EvalPool,
     /// True once packs and certificates are loaded.
     pub ready: AtomicBool,
     /// True once shutdown began: `/readyz` answers 503.
@@ -109,7 +109,7 @@ impl ServerState {
             tls: ArcSwap::new(tls),
             metrics,
             registry,
-            evaluations: Arc::new(Semaphore::new(limits.max_concurrent_evaluations)),
+            pool: pool::EvalPool::new(limits.max_concurrent_evaluations),
             limits,
             ready: AtomicBool::new(true),
             draining: AtomicBool::new(false),

@@ -14,8 +14,8 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use tracing::Instrument;
 
+use super::pool::JobFailure;
 use super::{outputs, ServerState};
 use crate::engine::{Decision, Engine, Input, Operation};
 use crate::metrics::{RequestLabels, RouteLabels};
@@ -120,7 +120,6 @@ async fn read_body(state: &ServerState, req: Request<Incoming>) -> Result<Bytes,
 
 /// Why an evaluation produced no decision.
 enum EvalFailure {
-    Busy,
     Timeout,
     Crashed,
 }
@@ -128,8 +127,9 @@ enum EvalFailure {
 impl EvalFailure {
     fn message(&self, deadline: Duration) -> String {
         match self {
-            EvalFailure::Busy => format!("celgate is at its evaluation limit; no slot freed within {deadline:?}"),
-            EvalFailure::Timeout => format!("evaluation did not finish within {deadline:?}"),
+            EvalFailure::Timeout => {
+                format!("evaluation did not finish within {deadline:?} (waiting for a free evaluation thread included)")
+            }
             EvalFailure::Crashed => "evaluation failed unexpectedly".to_owned(),
         }
     }
@@ -166,35 +166,28 @@ fn judge(engine: &Engine, tenancy: &Tenancy, mut input: Input, who: &Judged) -> 
     (decision, input, cost)
 }
 
-/// Runs the engine off the async workers, bounded by the evaluation semaphore and `deadline`.
+/// Runs the engine on the evaluation pool (off the async workers), within `deadline`.
 async fn evaluate(
     state: &ServerState,
     input: Input,
     who: Judged,
     deadline: Duration,
 ) -> Result<(Decision, Input), EvalFailure> {
-    let started = Instant::now();
-    let permit = tokio::time::timeout(deadline, Arc::clone(&state.evaluations).acquire_owned())
-        .await
-        .map_err(|_| EvalFailure::Busy)?
-        .map_err(|_| EvalFailure::Crashed)?;
     let engine = state.engine.load_full();
     let tenancy = state.tenancy.load_full();
-    let task = tokio::task::spawn_blocking(move || {
-        let _permit = permit;
+    let job = state.pool.run(move || {
         let begun = Instant::now();
         let judged = judge(&engine, &tenancy, input, &who);
         (judged, begun.elapsed())
     });
-    let remaining = deadline.saturating_sub(started.elapsed());
-    match tokio::time::timeout(remaining, task).await {
+    match tokio::time::timeout(deadline, job).await {
         Ok(Ok(((decision, input, cost), took))) => {
             state.metrics.evaluation_seconds.observe(took.as_secs_f64());
             #[allow(clippy::cast_precision_loss)] // a histogram observation; exactness is not needed
             state.metrics.evaluation_cost.observe(cost as f64);
             Ok((decision, input))
         }
-        Ok(Err(_)) => Err(EvalFailure::Crashed),
+        Ok(Err(JobFailure::Panicked)) => Err(EvalFailure::Crashed),
         Err(_) => Err(EvalFailure::Timeout),
     }
 }
@@ -255,7 +248,32 @@ async fn admission(state: &Arc<ServerState>, req: Request<Incoming>, mutating: b
         }
     };
     let uid = review.request.uid.clone();
-    // One span per review: what was judged and how, never the document itself.
+    let input = review.take_input(None);
+    let outcome = evaluate(state, input, Judged::ByNamespace, deadline).await;
+    let (decision, response) = match outcome {
+        Ok((decision, input)) => {
+            match outputs::publish(state, crate::engine::Door::Admission, &input, &decision, Some(&uid)) {
+                Ok(()) => {
+                    state.metrics.record_decision(route, &decision);
+                    let response = review.respond(&decision, mutating);
+                    (Ok(decision), response)
+                }
+                Err(refused) => {
+                    let message = refused.message();
+                    let response = review::error_response(Some(&uid), 500, &message);
+                    (Err(message), response)
+                }
+            }
+        }
+        // Fail closed with a well-formed review the apiserver shows to the user.
+        Err(failure) => {
+            let message = failure.message(deadline);
+            let response = review::error_response(Some(&uid), 500, &message);
+            (Err(message), response)
+        }
+    };
+    // One span per review, made once everything is known (recording fields into a span later
+    // costs a second formatting of all of them): what was judged and how, never the document.
     let span = tracing::info_span!(
         "review",
         route,
@@ -264,44 +282,20 @@ async fn admission(state: &Arc<ServerState>, req: Request<Incoming>, mutating: b
         namespace = review.request.namespace.as_deref().unwrap_or(""),
         operation = ?review.request.operation,
         dry_run = review.request.dry_run,
-        decision = tracing::field::Empty,
-        duration_ms = tracing::field::Empty,
+        decision = decision.as_ref().map_or("error", |d| d.decision.as_str()),
+        duration_ms = started.elapsed().as_secs_f64() * 1000.0,
     );
-    let input = review.take_input(None);
-    let outcome = evaluate(state, input, Judged::ByNamespace, deadline)
-        .instrument(span.clone())
-        .await;
     let _entered = span.enter();
-    match outcome {
-        Ok((decision, input)) => {
-            if let Err(refused) = outputs::publish(state, crate::engine::Door::Admission, &input, &decision, Some(&uid))
-            {
-                span.record("decision", "error");
-                return json_response(
-                    StatusCode::OK,
-                    &review::error_response(Some(&uid), 500, &refused.message()),
-                );
-            }
-            state.metrics.record_decision(route, &decision);
-            span.record("decision", decision.decision.as_str());
-            span.record("duration_ms", started.elapsed().as_secs_f64() * 1000.0);
-            tracing::info!(
-                findings = decision.violations.len(),
-                tenant = decision.tenant.as_deref().unwrap_or(""),
-                environment = decision.environment.as_deref().unwrap_or(""),
-                "admission review"
-            );
-            json_response(StatusCode::OK, &review.respond(&decision, mutating))
-        }
-        Err(failure) => {
-            let message = failure.message(deadline);
-            span.record("decision", "error");
-            span.record("duration_ms", started.elapsed().as_secs_f64() * 1000.0);
-            tracing::warn!(error = %message, "admission review not evaluated");
-            // Fail closed with a well-formed review the apiserver shows to the user.
-            json_response(StatusCode::OK, &review::error_response(Some(&uid), 500, &message))
-        }
+    match &decision {
+        Ok(decision) => tracing::info!(
+            findings = decision.violations.len(),
+            tenant = decision.tenant.as_deref().unwrap_or(""),
+            environment = decision.environment.as_deref().unwrap_or(""),
+            "admission review"
+        ),
+        Err(message) => tracing::warn!(error = %message, "admission review answered with an error"),
     }
+    json_response(StatusCode::OK, &response)
 }
 
 /// Body of `POST /v1/check`.

@@ -8,6 +8,8 @@
 # namespace clinical, Content-Type: application/json), then the same against the echo server:
 #   1. fixed rate, $RATE req/s (default 1000), with hey: p50/p99/max, non-2xx and transport errors
 #   2. maximum rate with wrk -t2 -c64 --latency (a Lua script sends the POST): req/s, percentiles
+# Then, as a third server, celgate with a one-rule pack at maximum rate: the server's own cost
+# (TLS, HTTP, parsing the review, the answer, metrics, the log line) without the shipped packs.
 # Then celgate's RSS and a summary against the goals: p99 at 1000 req/s <= 2 ms, and celgate's
 # maximum rate >= 70 % of the echo server's.
 #
@@ -183,26 +185,35 @@ cpu_share() { # cpu_share TICKS_BEFORE TICKS_AFTER SECONDS REQUESTS
 }
 loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 
-say "== starting celgate serve (127.0.0.1, ports chosen by the kernel)"
 # The bound addresses are read from the "celgate serving" line (info level): keep it when the
 # caller lowers CELGATE_LOG (e.g. CELGATE_LOG=warn to measure without the per-review log line).
 if [[ -n "${CELGATE_LOG:-}" ]]; then export CELGATE_LOG="$CELGATE_LOG,celgate::commands::serve=info"; fi
-"${SERVER_PIN[@]}" "$CELGATE" serve --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 \
-    --cert-dir "$CERTS" 2>"$WORK/celgate.log" &
-CELGATE_PID=$!
-PIDS+=("$CELGATE_PID")
-wait_for_line "$WORK/celgate.log" '"celgate serving"' "$CELGATE_PID" "celgate"
-serving_line="$(grep '"celgate serving"' "$WORK/celgate.log" | head -n1)"
-LISTEN="$(sed -n 's/.*"listen":"\([^"]*\)".*/\1/p' <<<"$serving_line")"
-ADMIN="$(sed -n 's/.*"admin":"\([^"]*\)".*/\1/p' <<<"$serving_line")"
-[[ "$LISTEN" == 127.0.0.1:* && "$ADMIN" == 127.0.0.1:* ]] || die "cannot read bound addresses from: $serving_line"
-ready=""
-for ((i = 0; i < 300; i++)); do
-    if curl -fsS --max-time 1 "http://$ADMIN/readyz" >/dev/null 2>&1; then ready=1; break; fi
-    kill -0 "$CELGATE_PID" 2>/dev/null || die "celgate exited before /readyz"
-    sleep 0.1
-done
-[[ -n "$ready" ]] || die "celgate /readyz did not answer 200 within 30 s"
+# start_celgate NAME [SERVE ARGS...]: starts `celgate serve` pinned, waits for /readyz; sets
+# STARTED_PID, STARTED_LISTEN and STARTED_ADMIN. Its log is $WORK/NAME.log.
+start_celgate() {
+    local name="$1" log="$WORK/$1.log" serving_line ready="" i
+    shift
+    "${SERVER_PIN[@]}" "$CELGATE" serve --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 \
+        --cert-dir "$CERTS" "$@" 2>"$log" &
+    STARTED_PID=$!
+    PIDS+=("$STARTED_PID")
+    wait_for_line "$log" '"celgate serving"' "$STARTED_PID" "$name"
+    serving_line="$(grep '"celgate serving"' "$log" | head -n1)"
+    STARTED_LISTEN="$(sed -n 's/.*"listen":"\([^"]*\)".*/\1/p' <<<"$serving_line")"
+    STARTED_ADMIN="$(sed -n 's/.*"admin":"\([^"]*\)".*/\1/p' <<<"$serving_line")"
+    [[ "$STARTED_LISTEN" == 127.0.0.1:* && "$STARTED_ADMIN" == 127.0.0.1:* ]] \
+        || die "cannot read bound addresses from: $serving_line"
+    for ((i = 0; i < 300; i++)); do
+        if curl -fsS --max-time 1 "http://$STARTED_ADMIN/readyz" >/dev/null 2>&1; then ready=1; break; fi
+        kill -0 "$STARTED_PID" 2>/dev/null || die "$name exited before /readyz"
+        sleep 0.1
+    done
+    [[ -n "$ready" ]] || die "$name /readyz did not answer 200 within 30 s"
+}
+
+say "== starting celgate serve with the shipped packs (127.0.0.1, ports chosen by the kernel)"
+start_celgate celgate
+CELGATE_PID=$STARTED_PID LISTEN=$STARTED_LISTEN ADMIN=$STARTED_ADMIN
 [[ -f "$CERTS/ca.crt" ]] || die "celgate created no $CERTS/ca.crt"
 RSS_IDLE="$(rss_kib "$CELGATE_PID")"
 say "celgate pid $CELGATE_PID on https://$LISTEN (admin http://$ADMIN), ready; RSS idle ${RSS_IDLE} KiB"
@@ -356,6 +367,35 @@ E_RPS=$MX_RPS E_CPU=$MX_CPU E_CPU_US=$MX_CPU_US E_MX_ERR=$((MX_STATUS + MX_SOCKE
 kill -0 "$ECHO_PID" 2>/dev/null || die "echo-server died during the load"
 ECHO_RSS="$(rss_kib "$ECHO_PID")"
 
+# The same server with one constant rule: what celgate costs without its packs (TLS, HTTP, the
+# AdmissionReview parse, the answer, metrics and the log line), so the summary can tell the
+# transport's share from the engine's.
+mkdir -p "$WORK/floor-pack"
+cat >"$WORK/floor-pack/pack.yaml" <<'PACK'
+apiVersion: celgate.io/v1
+kind: RulePack
+metadata:
+  name: floor
+  version: 0.1.0
+spec:
+  rules:
+    - id: floor-always-true
+      title: A rule that always holds
+      controls: [none]
+      severity: low
+      validate: "true"
+      message: never shown
+      remediation: none
+PACK
+say ""
+say "== starting celgate serve with a one-rule pack (the server without its packs)"
+start_celgate floor --packs "$WORK/floor-pack"
+FLOOR_PID=$STARTED_PID FLOOR_LISTEN=$STARTED_LISTEN
+say "== [floor] phase 2: maximum rate, POST https://$FLOOR_LISTEN/validate"
+max_rate floor "https://$FLOOR_LISTEN/validate" "$FLOOR_PID"
+F_RPS=$MX_RPS F_CPU_US=$MX_CPU_US F_MX_ERR=$((MX_STATUS + MX_SOCKET))
+kill -TERM "$FLOOR_PID" 2>/dev/null || true
+
 # --- summary ------------------------------------------------------------------------------------
 reviews="$(grep -c '"admission review"' "$WORK/celgate.log" || true)"
 RSS_NOW="$(rss_kib "$CELGATE_PID")"
@@ -378,9 +418,12 @@ printf 'p99 at %s req/s: celgate %.2f ms (achieved %.1f req/s, max %.2f ms, non-
     "$RATE" "$C_P99" "$C_FRPS" "$C_MAX" "$C_NON2XX" "$C_ERR" "$E_P99" "$GOAL_P99_MS" "$verdict_p99"
 printf 'max rate (wrk -t%s -c%s): celgate %.1f req/s (p99 %.2f ms, errors %d), echo ceiling %.1f req/s (errors %d): %s %% of the ceiling; goal >= %s %%: %s\n' \
     "$WRK_THREADS" "$WRK_CONNECTIONS" "$C_RPS" "$C_MX_P99" "$C_MX_ERR" "$E_RPS" "$E_MX_ERR" "$RATIO" "$GOAL_RATIO_PCT" "$verdict_ratio"
+FLOOR_RATIO="$(awk -v c="$F_RPS" -v e="$E_RPS" 'BEGIN { if (e > 0) printf "%.1f", 100 * c / e; else print "nan" }')"
+printf 'celgate with a one-rule pack: %.1f req/s (%s us/request, errors %d) = %s %% of the echo ceiling: the server alone, before any pack\n' \
+    "$F_RPS" "$F_CPU_US" "$F_MX_ERR" "$FLOOR_RATIO"
 if [[ "$LATENCY_TOOL" == hey ]]; then
     say "note: hey prints latencies in seconds to 4 decimals (0.1 ms resolution); its $HEY_WORKERS workers fire in lockstep (bursts of $HEY_WORKERS) and are closed-loop (a response slower than a tick skips that worker's next tick)"
 fi
-if ((C_NON2XX + C_ERR + C_MX_ERR + E_NON2XX + E_ERR + E_MX_ERR > 0)); then
+if ((C_NON2XX + C_ERR + C_MX_ERR + E_NON2XX + E_ERR + E_MX_ERR + F_MX_ERR > 0)); then
     say "warning: some requests failed (see the counts above)"
 fi

@@ -21,42 +21,68 @@ impl Unrecorded {
     }
 }
 
-/// Records `decision` on `input` (never the document: its SHA-256) and posts it to Slack when it
-/// has findings. Never blocks; the only error is a refused record under `audit.required`.
-pub(super) fn publish(
+/// What one decision hands to the audit trail and to Slack, built next to the evaluation (the
+/// record hashes the whole document) and sent by [`Prepared::send`] once the answer is certain,
+/// so a review that timed out is never recorded as decided.
+#[derive(Default)]
+pub(super) struct Prepared {
+    record: Option<AuditRecord>,
+    event: Option<DecisionEvent>,
+}
+
+/// Builds the audit record of `decision` on `input` (never the document: its SHA-256) and the
+/// Slack event when it has findings, for the outputs `state` has.
+pub(super) fn prepare(
     state: &ServerState,
     door: Door,
     input: &Input,
     decision: &Decision,
     uid: Option<&str>,
-) -> Result<(), Unrecorded> {
-    if let Some(audit) = &state.outputs.audit {
-        let mut record = AuditRecord::new(door, input, decision).with_packs(pack_versions(&state.engine.load()));
-        if let Some(uid) = uid {
-            record = record.with_uid(uid);
+) -> Prepared {
+    let record = state.outputs.audit.as_ref().map(|_| {
+        let record = AuditRecord::new(door, input, decision).with_packs(pack_versions(&state.engine.load()));
+        match uid {
+            Some(uid) => record.with_uid(uid),
+            None => record,
         }
-        if let Err(e) = audit.record(record) {
-            if audit.is_required() {
-                tracing::error!(error = %e, "decision refused: the audit trail cannot record it");
-                return Err(Unrecorded(e.to_string()));
-            }
-            tracing::warn!(error = %e, "decision answered but not recorded in the audit trail");
-        }
-    }
-    if let Some(notifier) = &state.outputs.notifier {
-        if !decision.violations.is_empty() {
-            let mut event = DecisionEvent::new(
+    });
+    let event = state
+        .outputs
+        .notifier
+        .as_ref()
+        .filter(|_| !decision.violations.is_empty())
+        .map(|_| {
+            let event = DecisionEvent::new(
                 door,
                 decision.tenant.as_deref(),
                 decision.environment.as_deref(),
                 input,
                 decision,
             );
-            if let Some(uid) = uid {
-                event = event.with_request_uid(uid);
+            match uid {
+                Some(uid) => event.with_request_uid(uid),
+                None => event,
             }
+        });
+    Prepared { record, event }
+}
+
+impl Prepared {
+    /// Enqueues the record and the event. Never blocks; the only error is a refused record
+    /// under `audit.required`.
+    pub(super) fn send(self, state: &ServerState) -> Result<(), Unrecorded> {
+        if let (Some(audit), Some(record)) = (&state.outputs.audit, self.record) {
+            if let Err(e) = audit.record(record) {
+                if audit.is_required() {
+                    tracing::error!(error = %e, "decision refused: the audit trail cannot record it");
+                    return Err(Unrecorded(e.to_string()));
+                }
+                tracing::warn!(error = %e, "decision answered but not recorded in the audit trail");
+            }
+        }
+        if let (Some(notifier), Some(event)) = (&state.outputs.notifier, self.event) {
             notifier.notify(event);
         }
+        Ok(())
     }
-    Ok(())
 }

@@ -15,9 +15,10 @@ use hyper::body::Incoming;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::outputs::{self, Prepared};
 use super::pool::JobFailure;
-use super::{outputs, ServerState};
-use crate::engine::{Decision, Engine, Input, Operation};
+use super::ServerState;
+use crate::engine::{Decision, Door, Engine, Input, Operation};
 use crate::metrics::{RequestLabels, RouteLabels};
 use crate::report::{DocumentResult, Location};
 use crate::review;
@@ -166,26 +167,32 @@ fn judge(engine: &Engine, tenancy: &Tenancy, mut input: Input, who: &Judged) -> 
     (decision, input, cost)
 }
 
-/// Runs the engine on the evaluation pool (off the async workers), within `deadline`.
+/// Runs the engine on the evaluation pool (off the async workers), within `deadline`; the
+/// outputs' record and event are built there too, and the input is dropped there.
 async fn evaluate(
-    state: &ServerState,
+    state: &Arc<ServerState>,
     input: Input,
     who: Judged,
     deadline: Duration,
-) -> Result<(Decision, Input), EvalFailure> {
+    door: Door,
+    uid: Option<String>,
+) -> Result<(Decision, Prepared), EvalFailure> {
     let engine = state.engine.load_full();
     let tenancy = state.tenancy.load_full();
+    let shared = Arc::clone(state);
     let job = state.pool.run(move || {
         let begun = Instant::now();
-        let judged = judge(&engine, &tenancy, input, &who);
-        (judged, begun.elapsed())
+        let (decision, input, cost) = judge(&engine, &tenancy, input, &who);
+        let took = begun.elapsed();
+        let prepared = outputs::prepare(&shared, door, &input, &decision, uid.as_deref());
+        (decision, prepared, cost, took)
     });
     match tokio::time::timeout(deadline, job).await {
-        Ok(Ok(((decision, input, cost), took))) => {
+        Ok(Ok((decision, prepared, cost, took))) => {
             state.metrics.evaluation_seconds.observe(took.as_secs_f64());
             #[allow(clippy::cast_precision_loss)] // a histogram observation; exactness is not needed
             state.metrics.evaluation_cost.observe(cost as f64);
-            Ok((decision, input))
+            Ok((decision, prepared))
         }
         Ok(Err(JobFailure::Panicked)) => Err(EvalFailure::Crashed),
         Err(_) => Err(EvalFailure::Timeout),
@@ -249,22 +256,28 @@ async fn admission(state: &Arc<ServerState>, req: Request<Incoming>, mutating: b
     };
     let uid = review.request.uid.clone();
     let input = review.take_input(None);
-    let outcome = evaluate(state, input, Judged::ByNamespace, deadline).await;
+    let outcome = evaluate(
+        state,
+        input,
+        Judged::ByNamespace,
+        deadline,
+        Door::Admission,
+        Some(uid.clone()),
+    )
+    .await;
     let (decision, response) = match outcome {
-        Ok((decision, input)) => {
-            match outputs::publish(state, crate::engine::Door::Admission, &input, &decision, Some(&uid)) {
-                Ok(()) => {
-                    state.metrics.record_decision(route, &decision);
-                    let response = review.respond(&decision, mutating);
-                    (Ok(decision), response)
-                }
-                Err(refused) => {
-                    let message = refused.message();
-                    let response = review::error_response(Some(&uid), 500, &message);
-                    (Err(message), response)
-                }
+        Ok((decision, prepared)) => match prepared.send(state) {
+            Ok(()) => {
+                state.metrics.record_decision(route, &decision);
+                let response = review.respond(&decision, mutating);
+                (Ok(decision), response)
             }
-        }
+            Err(refused) => {
+                let message = refused.message();
+                let response = review::error_response(Some(&uid), 500, &message);
+                (Err(message), response)
+            }
+        },
         // Fail closed with a well-formed review the apiserver shows to the user.
         Err(failure) => {
             let message = failure.message(deadline);
@@ -453,9 +466,9 @@ async fn check(state: &Arc<ServerState>, req: Request<Incoming>) -> HttpResponse
     );
     let namespace = input.effective_namespace().unwrap_or("").to_owned();
     let deadline = state.limits.request_timeout;
-    let decision = match evaluate(state, input, who, deadline).await {
-        Ok((decision, input)) => {
-            if let Err(refused) = outputs::publish(state, crate::engine::Door::CheckApi, &input, &decision, None) {
+    let decision = match evaluate(state, input, who, deadline, Door::CheckApi, None).await {
+        Ok((decision, prepared)) => {
+            if let Err(refused) = prepared.send(state) {
                 return error(StatusCode::SERVICE_UNAVAILABLE, &refused.message());
             }
             decision

@@ -225,38 +225,51 @@ fn deploy_manifests_pass_kubectl_client_dry_run_with_strict_validation() {
 }
 
 #[test]
-fn strict_validation_rejects_an_unknown_field_and_an_unknown_kind() {
+fn strict_validation_rejects_unknown_fields_kinds_missing_fields_and_wrong_types() {
     let Some(stand_in) = stand_in() else { return };
     let original = std::fs::read_to_string(manifest_dir().join("deploy/30-deployment.yaml")).expect("deployment");
     let dir = tempfile::tempdir().expect("temporary folder");
-
-    let typo = original.replacen("\n  replicas: 2\n", "\n  replicaz: 2\n", 1);
-    assert_ne!(
-        typo, original,
-        "deploy/30-deployment.yaml has `  replicas: 2` under spec"
-    );
-    let file = dir.path().join("typo.yaml");
-    std::fs::write(&file, typo).expect("write the copy");
-    let output = kubectl_dry_run(stand_in, &file);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    println!("spec.replicaz: {stderr}");
-    assert!(
-        !output.status.success() && stderr.contains(r#"unknown field "replicaz""#),
-        "a misspelt field must fail strict validation\n{}",
-        describe(&output, stand_in)
-    );
-
-    let kind = original.replacen("kind: Deployment", "kind: Deploymnet", 1);
-    let file = dir.path().join("kind.yaml");
-    std::fs::write(&file, kind).expect("write the copy");
-    let output = kubectl_dry_run(stand_in, &file);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    println!("kind: Deploymnet: {stderr}");
-    assert!(
-        !output.status.success() && stderr.contains(r#"no matches for kind "Deploymnet""#),
-        "an unknown kind must fail\n{}",
-        describe(&output, stand_in)
-    );
+    // (what, text in deploy/30-deployment.yaml, replaced by, in kubectl's error)
+    let cases = [
+        (
+            "a misspelt field",
+            "\n  replicas: 2\n",
+            "\n  replicaz: 2\n",
+            r#"unknown field "replicaz""#,
+        ),
+        (
+            "an unknown kind",
+            "kind: Deployment",
+            "kind: Deploymnet",
+            r#"no matches for kind "Deploymnet""#,
+        ),
+        (
+            "a missing required field",
+            "        - name: celgate\n",
+            "        - \n",
+            r#"missing required field "name""#,
+        ),
+        (
+            "a string for an integer",
+            "containerPort: 8443",
+            "containerPort: https",
+            r#"got "string", expected "integer""#,
+        ),
+    ];
+    for (index, (what, from, to, error)) in cases.into_iter().enumerate() {
+        let broken = original.replacen(from, to, 1);
+        assert_ne!(broken, original, "deploy/30-deployment.yaml no longer has {from:?}");
+        let file = dir.path().join(format!("broken-{index}.yaml"));
+        std::fs::write(&file, broken).expect("write the copy");
+        let output = kubectl_dry_run(stand_in, &file);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        println!("{what}: {stderr}");
+        assert!(
+            !output.status.success() && stderr.contains(error),
+            "{what} must fail with {error:?}\n{}",
+            describe(&output, stand_in)
+        );
+    }
 }
 
 #[test]

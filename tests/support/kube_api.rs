@@ -1,11 +1,12 @@
 //! A loopback stand-in for the Kubernetes API server: just enough for
 //! `kubectl apply --dry-run=client --validate=strict` (see `tests/deploy_kubectl.rs`).
 //!
-//! kubectl 1.32 asks, in this order: `/version` (the gcloud kubectl dispatcher, to pick a client
-//! version), legacy discovery (`/api`, `/apis`, `/api/v1`, `/apis/<group>/<version>`), `/openapi/v3`
-//! (answered 404, so the field-validation check falls back to v2 and finds the server does not
-//! validate: client-side validation then runs), `/openapi/v2` (asked for as protobuf only), and a GET
-//! per object (404: the object does not exist, so apply would create it).
+//! kubectl 1.32 (as logged) asks, in this order: `/version` (only the gcloud kubectl dispatcher, to
+//! pick a client version), `/openapi/v3` (answered 404, so the field-validation check falls back to
+//! v2, finds no path that takes `fieldValidation`, and client-side validation runs), `/openapi/v2`
+//! (asked for as protobuf only), legacy discovery (`/api`, `/apis`, `/api/v1`,
+//! `/apis/<group>/<version>`: JSON without the aggregated-discovery media type), then a GET per
+//! object and per object's namespace (404: nothing exists, so apply would create everything).
 //!
 //! The schemas are the official API definitions as converted to JSON Schema 2020-12 by the Python
 //! package `kubernetes-validate` (`_definitions.json`); they are turned back into a Swagger 2.0

@@ -13,8 +13,8 @@ use cel::{Context, Env, Value};
 use super::compile::CompiledExpr;
 use super::cost::{declared_bound_exceeded, CostMeter};
 use super::decision::{FindingType, Violation};
-use super::expr_eval::eval_val;
 pub(crate) use super::expr_eval::{eval_bool, eval_value, Costing, ExprFailure};
+use super::expr_eval::{eval_val, run_val};
 use super::input::Input;
 use super::json_val::{json_stats, json_view};
 use super::load::{CompiledPack, CompiledRule};
@@ -78,6 +78,7 @@ pub(crate) fn run_rules(
     let stats = bind_roots(&mut root, input, object, &derived);
 
     let for_each = ForEachCache::default();
+    let shared = SharedVariables::default();
     for ((pack, rules), params) in matched.iter().zip(&params) {
         if let Some(admission) = &pack.admission {
             let policy = super::vap::eval::Policy { pack, admission, rules };
@@ -93,7 +94,7 @@ pub(crate) fn run_rules(
             stats: pack_stats,
             meter,
         };
-        let (variables, failed) = compute_variables(pack, &needed, &scope, costing);
+        let (variables, failed) = compute_variables(pack, &needed, &scope, costing, &shared);
         scope.add_variable_as_val("variables", Box::new(variables));
         let ctx = RuleContext {
             for_each: &for_each,
@@ -161,13 +162,49 @@ pub(crate) fn bind_roots<'v>(
     stats
 }
 
+/// The values of the shared pack variables ([`super::load::CompiledVariable::share_id`])
+/// computed so far in one pass, by id: a later pack reuses them instead of evaluating the same
+/// expression again.
+#[derive(Default)]
+pub(crate) struct SharedVariables<'v> {
+    values: std::cell::RefCell<HashMap<usize, VariableResult<'v>>>,
+}
+
+/// A variable's value, or why it has none.
+type VariableResult<'v> = Result<Box<dyn Val + 'v>, ExprFailure>;
+
+impl<'v> SharedVariables<'v> {
+    /// The value of `var` in `scope`: a copy of the one computed for its share id earlier in the
+    /// pass, else evaluated (and kept when it has an id). The cost is charged either way, so the
+    /// meter sees what it would without sharing.
+    fn eval(
+        &self,
+        var: &super::load::CompiledVariable,
+        scope: &Context<'_, 'v>,
+        costing: Costing<'_>,
+    ) -> Result<Box<dyn Val + 'v>, ExprFailure> {
+        let Some(id) = var.share_id else {
+            return eval_val(&var.expr, scope, costing);
+        };
+        costing.charge(&var.expr)?;
+        if let Some(known) = self.values.borrow().get(&id) {
+            return known.as_ref().map(|v| v.clone_as_boxed()).map_err(Clone::clone);
+        }
+        let result = run_val(&var.expr, scope);
+        let copy = result.as_ref().map(|v| v.clone_as_boxed()).map_err(Clone::clone);
+        self.values.borrow_mut().insert(id, copy);
+        result
+    }
+}
+
 /// Computes the needed variables in declaration order; returns the `variables` map and the
-/// failures by name.
+/// failures by name. Shared variables come from `shared` when an earlier pack computed them.
 pub(super) fn compute_variables<'v>(
     pack: &CompiledPack,
     needed: &BTreeSet<usize>,
     scope: &Context<'_, 'v>,
     costing: Costing<'_>,
+    shared: &SharedVariables<'v>,
 ) -> (CelMap<'v>, Vec<(String, String)>) {
     let mut values: Vec<Option<Box<dyn Val + 'v>>> = (0..pack.variables.len()).map(|_| None).collect();
     let mut failed: Vec<(String, String)> = Vec::new();
@@ -179,7 +216,7 @@ pub(super) fn compute_variables<'v>(
             continue;
         }
         let result = if var.deps.is_empty() {
-            eval_val(&var.expr, scope, costing)
+            shared.eval(var, scope, costing)
         } else {
             let mut inner = scope.new_inner_scope();
             let deps: std::collections::HashMap<CelMapKey<'v>, Box<dyn Val + 'v>> = var
@@ -192,7 +229,7 @@ pub(super) fn compute_variables<'v>(
                 })
                 .collect();
             inner.add_variable_as_val("variables", Box::new(CelMap::from(deps)));
-            eval_val(&var.expr, &inner, costing)
+            shared.eval(var, &inner, costing)
         };
         match result {
             Ok(v) => values[idx] = Some(v),

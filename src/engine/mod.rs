@@ -14,6 +14,7 @@ pub mod json_val;
 pub mod k8s;
 pub mod load;
 pub mod macros2;
+pub mod opt_chain;
 pub mod overrides;
 pub mod pack;
 mod pack_error;

@@ -43,18 +43,20 @@ pub(crate) struct Pass {
 pub(crate) fn run_rules(
     env: &Arc<Env>,
     packs: &[Arc<CompiledPack>],
-    input: &Input,
+    subject: &Subject<'_>,
     object: &serde_json::Value,
     param_objects: &super::vap::ParamStore,
     overrides: &dyn Overrides,
     meter: &CostMeter,
 ) -> Pass {
+    let input = subject.input;
     let mut pass = Pass::default();
     let switched_off = |pack: &CompiledPack, rule: &CompiledRule| {
         overrides
             .mode(&pack.metadata.name, &rule.spec.id)
             .is_some_and(|m| m.mode == Mode::Off)
     };
+    let facts = super::select::MatchFacts::of(input);
     let matched: Vec<(&CompiledPack, Vec<&Arc<CompiledRule>>)> = packs
         .iter()
         .map(|p| {
@@ -62,7 +64,7 @@ pub(crate) fn run_rules(
                 p.as_ref(),
                 p.rules
                     .iter()
-                    .filter(|r| r.matcher.matches(input) && !switched_off(p, r))
+                    .filter(|r| r.matcher.matches_facts(&facts) && !switched_off(p, r))
                     .collect::<Vec<_>>(),
             )
         })
@@ -71,11 +73,11 @@ pub(crate) fn run_rules(
     if matched.is_empty() {
         return pass;
     }
-    let derived = DerivedDocuments::of(input);
+    let derived = subject.derived();
     let params: Vec<Cow<'_, serde_json::Value>> = matched.iter().map(|(p, _)| merged_params(p, input)).collect();
 
     let mut root = Context::with_env(Arc::clone(env));
-    let stats = bind_roots(&mut root, input, object, &derived);
+    let stats = bind_roots(&mut root, input, object, derived);
 
     let for_each = ForEachCache::default();
     let shared = SharedVariables::default();
@@ -125,18 +127,48 @@ fn merged_params<'a>(pack: &'a CompiledPack, input: &Input) -> Cow<'a, serde_jso
     Cow::Owned(serde_json::Value::Object(params))
 }
 
+/// The input being judged, with the documents derived from it on first use and kept for both
+/// passes of a patch.
+pub(crate) struct Subject<'a> {
+    /// The input.
+    pub input: &'a Input,
+    derived: std::cell::OnceCell<DerivedDocuments>,
+}
+
+impl<'a> Subject<'a> {
+    pub(crate) fn new(input: &'a Input) -> Self {
+        Subject {
+            input,
+            derived: std::cell::OnceCell::new(),
+        }
+    }
+
+    fn derived(&self) -> &DerivedDocuments {
+        self.derived.get_or_init(|| DerivedDocuments::of(self.input))
+    }
+}
+
 /// The JSON documents CEL's `request` and `namespaceObject` are views of, derived from an
-/// input once per pass.
+/// input once per evaluation (both passes of a patch share them), with the size facts of
+/// everything bound besides `object`.
 pub(crate) struct DerivedDocuments {
     request: serde_json::Value,
     namespace_object: serde_json::Value,
+    /// Size facts of `oldObject`, `request` and `namespaceObject` together.
+    stats: ValueStats,
 }
 
 impl DerivedDocuments {
     pub(crate) fn of(input: &Input) -> Self {
+        let request = input.request_json();
+        let namespace_object = input.namespace_object_json();
+        let stats = json_stats(input.old_object.as_ref().unwrap_or(&NULL))
+            .merge(json_stats(&request))
+            .merge(json_stats(&namespace_object));
         DerivedDocuments {
-            request: input.request_json(),
-            namespace_object: input.namespace_object_json(),
+            request,
+            namespace_object,
+            stats,
         }
     }
 }
@@ -151,15 +183,11 @@ pub(crate) fn bind_roots<'v>(
     object: &'v serde_json::Value,
     derived: &'v DerivedDocuments,
 ) -> ValueStats {
-    let mut stats = ValueStats::default();
-    ctx.add_variable_as_val("object", view(object, &mut stats));
-    ctx.add_variable_as_val(
-        "oldObject",
-        view(input.old_object.as_ref().unwrap_or(&NULL), &mut stats),
-    );
-    ctx.add_variable_as_val("request", view(&derived.request, &mut stats));
-    ctx.add_variable_as_val("namespaceObject", view(&derived.namespace_object, &mut stats));
-    stats
+    ctx.add_variable_as_val("object", json_view(object));
+    ctx.add_variable_as_val("oldObject", json_view(input.old_object.as_ref().unwrap_or(&NULL)));
+    ctx.add_variable_as_val("request", json_view(&derived.request));
+    ctx.add_variable_as_val("namespaceObject", json_view(&derived.namespace_object));
+    json_stats(object).merge(derived.stats)
 }
 
 /// The values of the shared pack variables ([`super::load::CompiledVariable::share_id`])
@@ -336,17 +364,16 @@ impl<'v> RuleContext<'_, '_, 'v> {
             self.check_target(rule, self.scope, "", findings);
             return;
         };
-        let mut matches = Vec::new();
+        let mut found = Vec::with_capacity(queries.len());
         for (source, query) in queries {
-            match self.for_each.matches(source, query, self.object).as_ref() {
-                Ok(found) => matches.extend(found.iter().cloned()),
-                Err(e) => {
-                    findings.push(self.error_finding(rule, "", &format!("forEach {source} failed: {e}")));
-                    return;
-                }
+            let matches = self.for_each.matches(source, query, self.object);
+            if let Err(e) = matches.as_ref() {
+                findings.push(self.error_finding(rule, "", &format!("forEach {source} failed: {e}")));
+                return;
             }
+            found.push(matches);
         }
-        for (value, pointer) in &matches {
+        for (value, pointer) in found.iter().filter_map(|m| m.as_ref().as_ref().ok()).flatten() {
             let mut scope = self.scope.new_inner_scope();
             scope.add_variable_as_val("item", json_view(value));
             scope.add_variable_as_val("itemPointer", Box::new(CelString::from(pointer.clone())));

@@ -199,11 +199,12 @@ impl Engine {
     }
 
     fn judge(&self, input: &Input, overrides: &dyn Overrides, meter: &cost::CostMeter) -> Decision {
+        let subject = eval::Subject::new(input);
         let pass = |object: &serde_json::Value| {
             let mut pass = run_rules(
                 &self.env,
                 &self.packs,
-                input,
+                &subject,
                 object,
                 &self.param_objects,
                 overrides,

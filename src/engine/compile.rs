@@ -10,7 +10,7 @@ use cel::common::value::CowVal;
 use cel::{Env, ExecutionError};
 
 use super::cost::{self, Poly, Sizes};
-use super::{ast, equality, functions, k8s, macros2};
+use super::{ast, equality, functions, k8s, macros2, opt_chain};
 
 /// Longest expression source accepted, in bytes.
 pub const MAX_EXPRESSION_LEN: usize = 5_000;
@@ -73,6 +73,15 @@ pub fn environment() -> Arc<Env> {
             (equality::IN, "celgate_in_dyn_dyn", equality::in_fn),
         ] {
             let _ = env.add_overload(name, id, vec![DYN_TYPE, DYN_TYPE], f);
+        }
+        for fields in 1..=opt_chain::MAX_FIELDS {
+            let id = format!("celgate_opt_or_{fields}");
+            let _ = env.add_overload(
+                opt_chain::OPT_OR,
+                &id,
+                (0..fields + 2).map(|_| DYN_TYPE).collect(),
+                opt_chain::opt_or,
+            );
         }
         Arc::new(env)
     })
@@ -210,6 +219,7 @@ pub fn compile_with_roots(env: &Env, source: &str, extra: &[&str]) -> Result<Com
     }
     let mut expr = program.expression().clone();
     rewrite_matches(&mut expr)?;
+    opt_chain::fuse(&mut expr);
     let known = |n: &str| ROOT_VARIABLES.contains(&n) || extra.contains(&n) || k8s::types::TYPE_NAMES.contains(&n);
     if let Some(name) = facts.free.iter().find(|n| !known(n)) {
         return Err(CompileError::UnknownVariable {

@@ -13,8 +13,8 @@ use cel::{Context, Env, Value};
 use super::compile::CompiledExpr;
 use super::cost::{declared_bound_exceeded, CostMeter};
 use super::decision::{FindingType, Violation};
-use super::expr_eval::eval_val;
 pub(crate) use super::expr_eval::{eval_bool, eval_value, Costing, ExprFailure};
+use super::expr_eval::{eval_val, run_val};
 use super::input::Input;
 use super::json_val::{json_stats, json_view};
 use super::load::{CompiledPack, CompiledRule};
@@ -43,18 +43,20 @@ pub(crate) struct Pass {
 pub(crate) fn run_rules(
     env: &Arc<Env>,
     packs: &[Arc<CompiledPack>],
-    input: &Input,
+    subject: &Subject<'_>,
     object: &serde_json::Value,
     param_objects: &super::vap::ParamStore,
     overrides: &dyn Overrides,
     meter: &CostMeter,
 ) -> Pass {
+    let input = subject.input;
     let mut pass = Pass::default();
     let switched_off = |pack: &CompiledPack, rule: &CompiledRule| {
         overrides
             .mode(&pack.metadata.name, &rule.spec.id)
             .is_some_and(|m| m.mode == Mode::Off)
     };
+    let facts = super::select::MatchFacts::of(input);
     let matched: Vec<(&CompiledPack, Vec<&Arc<CompiledRule>>)> = packs
         .iter()
         .map(|p| {
@@ -62,7 +64,7 @@ pub(crate) fn run_rules(
                 p.as_ref(),
                 p.rules
                     .iter()
-                    .filter(|r| r.matcher.matches(input) && !switched_off(p, r))
+                    .filter(|r| r.matcher.matches_facts(&facts) && !switched_off(p, r))
                     .collect::<Vec<_>>(),
             )
         })
@@ -71,13 +73,14 @@ pub(crate) fn run_rules(
     if matched.is_empty() {
         return pass;
     }
-    let derived = DerivedDocuments::of(input);
+    let derived = subject.derived();
     let params: Vec<Cow<'_, serde_json::Value>> = matched.iter().map(|(p, _)| merged_params(p, input)).collect();
 
     let mut root = Context::with_env(Arc::clone(env));
-    let stats = bind_roots(&mut root, input, object, &derived);
+    let stats = bind_roots(&mut root, input, object, derived);
 
     let for_each = ForEachCache::default();
+    let shared = SharedVariables::default();
     for ((pack, rules), params) in matched.iter().zip(&params) {
         if let Some(admission) = &pack.admission {
             let policy = super::vap::eval::Policy { pack, admission, rules };
@@ -93,7 +96,7 @@ pub(crate) fn run_rules(
             stats: pack_stats,
             meter,
         };
-        let (variables, failed) = compute_variables(pack, &needed, &scope, costing);
+        let (variables, failed) = compute_variables(pack, &needed, &scope, costing, &shared);
         scope.add_variable_as_val("variables", Box::new(variables));
         let ctx = RuleContext {
             for_each: &for_each,
@@ -124,18 +127,48 @@ fn merged_params<'a>(pack: &'a CompiledPack, input: &Input) -> Cow<'a, serde_jso
     Cow::Owned(serde_json::Value::Object(params))
 }
 
+/// The input being judged, with the documents derived from it on first use and kept for both
+/// passes of a patch.
+pub(crate) struct Subject<'a> {
+    /// The input.
+    pub input: &'a Input,
+    derived: std::cell::OnceCell<DerivedDocuments>,
+}
+
+impl<'a> Subject<'a> {
+    pub(crate) fn new(input: &'a Input) -> Self {
+        Subject {
+            input,
+            derived: std::cell::OnceCell::new(),
+        }
+    }
+
+    fn derived(&self) -> &DerivedDocuments {
+        self.derived.get_or_init(|| DerivedDocuments::of(self.input))
+    }
+}
+
 /// The JSON documents CEL's `request` and `namespaceObject` are views of, derived from an
-/// input once per pass.
+/// input once per evaluation (both passes of a patch share them), with the size facts of
+/// everything bound besides `object`.
 pub(crate) struct DerivedDocuments {
     request: serde_json::Value,
     namespace_object: serde_json::Value,
+    /// Size facts of `oldObject`, `request` and `namespaceObject` together.
+    stats: ValueStats,
 }
 
 impl DerivedDocuments {
     pub(crate) fn of(input: &Input) -> Self {
+        let request = input.request_json();
+        let namespace_object = input.namespace_object_json();
+        let stats = json_stats(input.old_object.as_ref().unwrap_or(&NULL))
+            .merge(json_stats(&request))
+            .merge(json_stats(&namespace_object));
         DerivedDocuments {
-            request: input.request_json(),
-            namespace_object: input.namespace_object_json(),
+            request,
+            namespace_object,
+            stats,
         }
     }
 }
@@ -150,24 +183,56 @@ pub(crate) fn bind_roots<'v>(
     object: &'v serde_json::Value,
     derived: &'v DerivedDocuments,
 ) -> ValueStats {
-    let mut stats = ValueStats::default();
-    ctx.add_variable_as_val("object", view(object, &mut stats));
-    ctx.add_variable_as_val(
-        "oldObject",
-        view(input.old_object.as_ref().unwrap_or(&NULL), &mut stats),
-    );
-    ctx.add_variable_as_val("request", view(&derived.request, &mut stats));
-    ctx.add_variable_as_val("namespaceObject", view(&derived.namespace_object, &mut stats));
-    stats
+    ctx.add_variable_as_val("object", json_view(object));
+    ctx.add_variable_as_val("oldObject", json_view(input.old_object.as_ref().unwrap_or(&NULL)));
+    ctx.add_variable_as_val("request", json_view(&derived.request));
+    ctx.add_variable_as_val("namespaceObject", json_view(&derived.namespace_object));
+    json_stats(object).merge(derived.stats)
+}
+
+/// The values of the shared pack variables ([`super::load::CompiledVariable::share_id`])
+/// computed so far in one pass, by id: a later pack reuses them instead of evaluating the same
+/// expression again.
+#[derive(Default)]
+pub(crate) struct SharedVariables<'v> {
+    values: std::cell::RefCell<HashMap<usize, VariableResult<'v>>>,
+}
+
+/// A variable's value, or why it has none.
+type VariableResult<'v> = Result<Box<dyn Val + 'v>, ExprFailure>;
+
+impl<'v> SharedVariables<'v> {
+    /// The value of `var` in `scope`: a copy of the one computed for its share id earlier in the
+    /// pass, else evaluated (and kept when it has an id). The cost is charged either way, so the
+    /// meter sees what it would without sharing.
+    fn eval(
+        &self,
+        var: &super::load::CompiledVariable,
+        scope: &Context<'_, 'v>,
+        costing: Costing<'_>,
+    ) -> Result<Box<dyn Val + 'v>, ExprFailure> {
+        let Some(id) = var.share_id else {
+            return eval_val(&var.expr, scope, costing);
+        };
+        costing.charge(&var.expr)?;
+        if let Some(known) = self.values.borrow().get(&id) {
+            return known.as_ref().map(|v| v.clone_as_boxed()).map_err(Clone::clone);
+        }
+        let result = run_val(&var.expr, scope);
+        let copy = result.as_ref().map(|v| v.clone_as_boxed()).map_err(Clone::clone);
+        self.values.borrow_mut().insert(id, copy);
+        result
+    }
 }
 
 /// Computes the needed variables in declaration order; returns the `variables` map and the
-/// failures by name.
+/// failures by name. Shared variables come from `shared` when an earlier pack computed them.
 pub(super) fn compute_variables<'v>(
     pack: &CompiledPack,
     needed: &BTreeSet<usize>,
     scope: &Context<'_, 'v>,
     costing: Costing<'_>,
+    shared: &SharedVariables<'v>,
 ) -> (CelMap<'v>, Vec<(String, String)>) {
     let mut values: Vec<Option<Box<dyn Val + 'v>>> = (0..pack.variables.len()).map(|_| None).collect();
     let mut failed: Vec<(String, String)> = Vec::new();
@@ -179,7 +244,7 @@ pub(super) fn compute_variables<'v>(
             continue;
         }
         let result = if var.deps.is_empty() {
-            eval_val(&var.expr, scope, costing)
+            shared.eval(var, scope, costing)
         } else {
             let mut inner = scope.new_inner_scope();
             let deps: std::collections::HashMap<CelMapKey<'v>, Box<dyn Val + 'v>> = var
@@ -192,7 +257,7 @@ pub(super) fn compute_variables<'v>(
                 })
                 .collect();
             inner.add_variable_as_val("variables", Box::new(CelMap::from(deps)));
-            eval_val(&var.expr, &inner, costing)
+            shared.eval(var, &inner, costing)
         };
         match result {
             Ok(v) => values[idx] = Some(v),
@@ -299,17 +364,16 @@ impl<'v> RuleContext<'_, '_, 'v> {
             self.check_target(rule, self.scope, "", findings);
             return;
         };
-        let mut matches = Vec::new();
+        let mut found = Vec::with_capacity(queries.len());
         for (source, query) in queries {
-            match self.for_each.matches(source, query, self.object).as_ref() {
-                Ok(found) => matches.extend(found.iter().cloned()),
-                Err(e) => {
-                    findings.push(self.error_finding(rule, "", &format!("forEach {source} failed: {e}")));
-                    return;
-                }
+            let matches = self.for_each.matches(source, query, self.object);
+            if let Err(e) = matches.as_ref() {
+                findings.push(self.error_finding(rule, "", &format!("forEach {source} failed: {e}")));
+                return;
             }
+            found.push(matches);
         }
-        for (value, pointer) in &matches {
+        for (value, pointer) in found.iter().filter_map(|m| m.as_ref().as_ref().ok()).flatten() {
             let mut scope = self.scope.new_inner_scope();
             scope.add_variable_as_val("item", json_view(value));
             scope.add_variable_as_val("itemPointer", Box::new(CelString::from(pointer.clone())));

@@ -22,7 +22,7 @@ pub(crate) struct Costing<'m> {
 
 impl Costing<'_> {
     /// Charges `expr` at the scope's sizes, or says why it must not run.
-    fn charge(&self, expr: &CompiledExpr) -> Result<(), ExprFailure> {
+    pub(crate) fn charge(&self, expr: &CompiledExpr) -> Result<(), ExprFailure> {
         self.meter
             .charge(&expr.cost, Sizes::of(self.stats))
             .map_err(ExprFailure::Cost)
@@ -62,6 +62,11 @@ pub(crate) fn eval_val<'v>(
     costing: Costing<'_>,
 ) -> Result<Box<dyn Val + 'v>, ExprFailure> {
     costing.charge(expr)?;
+    run_val(expr, scope)
+}
+
+/// Runs `expr` in `scope` without charging it (the caller did).
+pub(crate) fn run_val<'v>(expr: &CompiledExpr, scope: &Context<'_, 'v>) -> Result<Box<dyn Val + 'v>, ExprFailure> {
     Value::resolve_val(&expr.expr, scope)
         .map(CowVal::into_owned)
         .map_err(ExprFailure::Execution)

@@ -55,6 +55,10 @@ pub struct CompiledVariable {
     pub deps: Vec<usize>,
     /// The pack's input bounds it was estimated at (`spec.inputLimits` of its document).
     pub input_limits: super::pack::InputLimits,
+    /// Equal for the variables of the packs loaded together that always compute the same value
+    /// (see [`assign_share_ids`]), which an evaluation then computes once; `None` when the
+    /// variable reads `params` or another unshared variable, or belongs to an admission policy.
+    pub share_id: Option<usize>,
 }
 
 /// A compiled rule: the pack text plus everything compiled from it.
@@ -162,9 +166,46 @@ pub fn load_packs(env: &Env, sources: &[PackSource]) -> Result<Vec<CompiledPack>
         parse_document(&ctx, pending.doc.value, &mut errors);
     }
     if errors.is_empty() {
+        assign_share_ids(&mut packs);
         Ok(packs)
     } else {
         Err(LoadErrors(errors))
+    }
+}
+
+/// The root variables a rule pack's variable may read and still be shared across packs: those
+/// bound once per pass for every pack (`params` differs per pack).
+const SHARED_ROOTS: [&str; 5] = ["object", "oldObject", "request", "namespaceObject", "variables"];
+
+/// Sets [`CompiledVariable::share_id`]: rule-pack variables with the same source that read no
+/// root but [`SHARED_ROOTS`], and whose dependencies of the same names share ids, get the same
+/// id; they evaluate to equal values in every pack (soc2, gdpr and hipaa define the same
+/// `podSpec`, `containers`, `taggedContainers`, ...).
+fn assign_share_ids(packs: &mut [CompiledPack]) {
+    let mut ids: HashMap<String, usize> = HashMap::new();
+    for pack in packs.iter_mut().filter(|p| p.admission.is_none()) {
+        for i in 0..pack.variables.len() {
+            let var = &pack.variables[i];
+            let shared_roots = var
+                .expr
+                .free_variables
+                .iter()
+                .all(|root| SHARED_ROOTS.contains(&root.as_str()));
+            let deps: Option<Vec<String>> = var
+                .deps
+                .iter()
+                .map(|&d| {
+                    let dep = &pack.variables[d];
+                    dep.share_id.map(|id| format!("{}={id}", dep.name))
+                })
+                .collect();
+            let (true, Some(deps)) = (shared_roots, deps) else {
+                continue;
+            };
+            let key = format!("{}\0{}", var.expr.source, deps.join(","));
+            let next = ids.len();
+            pack.variables[i].share_id = Some(*ids.entry(key).or_insert(next));
+        }
     }
 }
 
@@ -358,6 +399,7 @@ fn compile_into(
                     expr,
                     deps,
                     input_limits: limits.unwrap_or_default(),
+                    share_id: None,
                 });
             }
             Err(e) => errors.push(ctx.cel(&pointer, subject, "expression", e)),
@@ -399,5 +441,21 @@ mod tests {
         assert_eq!(path_to_pointer("spec.rules[2].severity"), "/spec/rules/2/severity");
         assert_eq!(path_to_pointer("metadata"), "/metadata");
         assert_eq!(path_to_pointer("."), "");
+    }
+
+    #[test]
+    fn equal_variables_share_ids_across_packs_unless_they_read_params() {
+        let env = super::super::compile::environment();
+        let packs = load_packs(&env, &crate::packs::embedded().packs).unwrap();
+        let id = |pack: &str, name: &str| {
+            let pack = packs.iter().find(|p| p.metadata.name == pack).unwrap();
+            pack.variables.iter().find(|v| v.name == name).unwrap().share_id
+        };
+        assert!(id("soc2", "hostEscapes").is_some());
+        assert_eq!(id("soc2", "hostEscapes"), id("hipaa", "hostEscapes"));
+        assert_eq!(id("soc2", "ownLabels"), id("gdpr", "ownLabels"));
+        assert_ne!(id("soc2", "ownLabels"), id("soc2", "nsLabels"));
+        // Reads params.defaultClassification, which each pack sets.
+        assert_eq!(id("soc2", "cls"), None);
     }
 }

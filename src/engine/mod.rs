@@ -14,6 +14,7 @@ pub mod json_val;
 pub mod k8s;
 pub mod load;
 pub mod macros2;
+pub mod opt_chain;
 pub mod overrides;
 pub mod pack;
 mod pack_error;
@@ -198,11 +199,12 @@ impl Engine {
     }
 
     fn judge(&self, input: &Input, overrides: &dyn Overrides, meter: &cost::CostMeter) -> Decision {
+        let subject = eval::Subject::new(input);
         let pass = |object: &serde_json::Value| {
             let mut pass = run_rules(
                 &self.env,
                 &self.packs,
-                input,
+                &subject,
                 object,
                 &self.param_objects,
                 overrides,

@@ -92,17 +92,24 @@ impl Matcher {
 
     /// True when the rule applies to `input` (before its `condition`).
     pub fn matches(&self, input: &Input) -> bool {
-        if !self.operations.contains(&input.operation) {
+        self.matches_facts(&MatchFacts::of(input))
+    }
+
+    /// [`Matcher::matches`] with what it reads of the input worked out once ([`MatchFacts`]),
+    /// for matching many rules against one input.
+    pub fn matches_facts(&self, facts: &MatchFacts<'_>) -> bool {
+        if !self.operations.contains(&facts.input.operation) {
             return false;
         }
-        if !self.kinds.is_empty() {
-            let (group, version) = split_api_version(input.api_version());
-            let kind = input.kind();
-            if !self.kinds.iter().any(|p| p.matches(group, version, kind)) {
-                return false;
-            }
+        if !self.kinds.is_empty()
+            && !self
+                .kinds
+                .iter()
+                .any(|p| p.matches(facts.group, facts.version, facts.kind))
+        {
+            return false;
         }
-        let namespace = input.effective_namespace();
+        let namespace = facts.namespace;
         if !self.namespaces.is_empty() {
             match namespace {
                 Some(ns) if self.namespaces.iter().any(|g| g.is_match(ns)) => {}
@@ -115,21 +122,51 @@ impl Matcher {
             }
         }
         if let Some(selector) = &self.selector {
-            if !selector_matches(selector, &input.labels()) {
+            if !selector_matches(selector, facts.labels.get_or_init(|| facts.input.labels())) {
                 return false;
             }
         }
         if let Some(selector) = &self.namespace_selector {
-            let Some(labels) = &input.namespace_labels else {
+            let Some(labels) = &facts.input.namespace_labels else {
                 // Unknown namespace labels: the rule cannot be scoped out, so it applies.
                 return true;
             };
-            let labels: BTreeMap<&str, &str> = labels.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-            if !selector_matches(selector, &labels) {
+            let labels = facts
+                .namespace_labels
+                .get_or_init(|| labels.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect());
+            if !selector_matches(selector, labels) {
                 return false;
             }
         }
         true
+    }
+}
+
+/// What rule matching reads of one input: its kind, group, version and namespace, and (made on
+/// first use) its labels and its namespace's labels.
+pub struct MatchFacts<'a> {
+    input: &'a Input,
+    group: &'a str,
+    version: &'a str,
+    kind: &'a str,
+    namespace: Option<&'a str>,
+    labels: std::cell::OnceCell<BTreeMap<&'a str, &'a str>>,
+    namespace_labels: std::cell::OnceCell<BTreeMap<&'a str, &'a str>>,
+}
+
+impl<'a> MatchFacts<'a> {
+    /// The facts of `input`.
+    pub fn of(input: &'a Input) -> Self {
+        let (group, version) = split_api_version(input.api_version());
+        MatchFacts {
+            input,
+            group,
+            version,
+            kind: input.kind(),
+            namespace: input.effective_namespace(),
+            labels: std::cell::OnceCell::new(),
+            namespace_labels: std::cell::OnceCell::new(),
+        }
     }
 }
 

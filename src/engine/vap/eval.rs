@@ -15,6 +15,7 @@ use super::{CompiledAdmission, CompiledBinding, FailurePolicy, ParamNotFoundActi
 use crate::engine::decision::FindingType;
 use crate::engine::eval::{
     compute_variables, eval_bool, eval_value, view, Costing, ExprFailure, Finding, ForEachCache, Pass, RuleContext,
+    SharedVariables,
 };
 use crate::engine::input::Input;
 use crate::engine::load::{CompiledPack, CompiledRule};
@@ -116,7 +117,7 @@ impl Policy<'_> {
             .chain(self.rules.iter().flat_map(|r| r.variables.iter()))
             .copied()
             .collect();
-        let (variables, failed) = compute_variables(self.pack, &needed, &scope, costing);
+        let (variables, failed) = compute_variables(self.pack, &needed, &scope, costing, &SharedVariables::default());
         scope.add_variable_as_val("variables", Box::new(variables));
         let for_each = ForEachCache::default();
         let run = Run {

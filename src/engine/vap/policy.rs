@@ -179,6 +179,7 @@ pub(super) fn common(
             expr,
             deps,
             input_limits: crate::engine::pack::InputLimits::default(),
+            share_id: None,
         });
     }
     let mut conditions = Vec::new();

@@ -1117,6 +1117,38 @@ async fn sigterm_drains_in_flight_requests_and_exits_zero() {
         "{}",
         seen.join("\n")
     );
+    // The review's log line: one JSON line whose span carries what was judged and how (written
+    // by the background log writer, flushed before exit), never the document's contents.
+    let reviews: Vec<Value> = seen
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|e| e["fields"]["message"] == "admission review")
+        .collect();
+    assert_eq!(reviews.len(), 1, "{}", seen.join("\n"));
+    let span = &reviews[0]["span"];
+    assert_eq!(span["name"], "review");
+    assert_eq!(span["route"], "/validate");
+    assert_eq!(span["uid"], fixture_uid("allow.json"));
+    assert_eq!(span["kind"], "Deployment");
+    assert_eq!(span["namespace"], "shop");
+    assert_eq!(span["decision"], "allow");
+    assert!(span["duration_ms"].as_f64().is_some_and(|ms| ms > 0.0), "{span}");
+    assert!(
+        reviews[0].get("spans").is_none(),
+        "the span is not repeated: {}",
+        reviews[0]
+    );
+    let image = "registry.example.com/web:1.2.3";
+    assert!(
+        body.windows(image.len()).any(|w| w == image.as_bytes()),
+        "the fixture holds the image"
+    );
+    assert!(
+        seen.iter()
+            .all(|l| !l.contains(image) && !l.contains("alice@example.com")),
+        "document contents or user names were logged:\n{}",
+        seen.join("\n")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -483,6 +483,20 @@ fn basic_pack() -> PathBuf {
     manifest_dir().join("tests/fixtures/packs/basic")
 }
 
+/// `celgate check ARGS... --packs <basic> --config CONFIG MANIFEST`, run to completion.
+fn check_with_config(args: &[&str], config: &Path, manifest: &Path) -> std::process::Output {
+    celgate()
+        .arg("check")
+        .args(args)
+        .arg("--packs")
+        .arg(basic_pack())
+        .arg("--config")
+        .arg(config)
+        .arg(manifest)
+        .output()
+        .expect("runs")
+}
+
 fn days_from_today(days: i64) -> String {
     (Utc::now() + Duration::days(days)).format("%Y-%m-%d").to_string()
 }
@@ -496,15 +510,11 @@ fn check_with_config_applies_environment_modes_and_explains_them() {
     pinned["spec"]["template"]["spec"]["containers"][0]["image"] = json!("nginx:1.27");
     std::fs::write(&manifest, pinned.to_string()).expect("write manifest");
     let run = |env: &str| {
-        celgate()
-            .args(["check", "--format", "json", "--packs"])
-            .arg(basic_pack())
-            .arg("--config")
-            .arg(&config)
-            .args(["--tenant", "acme", "--environment", env])
-            .arg(&manifest)
-            .output()
-            .expect("runs")
+        check_with_config(
+            &["--format", "json", "--tenant", "acme", "--environment", env],
+            &config,
+            &manifest,
+        )
     };
     let staging = run("staging");
     assert_eq!(
@@ -529,15 +539,7 @@ fn check_with_config_applies_environment_modes_and_explains_them() {
     let production = run("production");
     assert_eq!(production.status.code(), Some(1), "production denies");
 
-    let text = celgate()
-        .args(["check", "--color", "never", "--packs"])
-        .arg(basic_pack())
-        .arg("--config")
-        .arg(&config)
-        .args(["--environment", "staging"])
-        .arg(&manifest)
-        .output()
-        .expect("runs");
+    let text = check_with_config(&["--color", "never", "--environment", "staging"], &config, &manifest);
     let text = String::from_utf8_lossy(&text.stdout);
     assert!(text.contains("[tenant acme, environment staging]"), "{text}");
     assert!(
@@ -553,14 +555,7 @@ fn check_reports_exceptions_in_text_json_and_sarif() {
     let config = write_config(dir.path(), &expires);
     let manifest = write_manifest(dir.path(), "legacy-agent", "acme-prod");
     let output = |format: &str| {
-        let out = celgate()
-            .args(["check", "--color", "never", "--format", format, "--packs"])
-            .arg(basic_pack())
-            .arg("--config")
-            .arg(&config)
-            .arg(&manifest)
-            .output()
-            .expect("runs");
+        let out = check_with_config(&["--color", "never", "--format", format], &config, &manifest);
         (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned())
     };
     let (code, text) = output("text");
@@ -603,14 +598,7 @@ fn check_config_errors_exit_2_naming_the_field() {
     )
     .expect("write");
     let manifest = write_manifest(dir.path(), "web", "shop");
-    let out = celgate()
-        .args(["check", "--packs"])
-        .arg(basic_pack())
-        .arg("--config")
-        .arg(&config)
-        .arg(&manifest)
-        .output()
-        .expect("runs");
+    let out = check_with_config(&[], &config, &manifest);
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -620,15 +608,7 @@ fn check_config_errors_exit_2_naming_the_field() {
     assert!(stderr.contains(&config.display().to_string()), "{stderr}");
 
     let good = write_config(dir.path(), &days_from_today(3));
-    let out = celgate()
-        .args(["check", "--packs"])
-        .arg(basic_pack())
-        .arg("--config")
-        .arg(&good)
-        .args(["--tenant", "zeta"])
-        .arg(&manifest)
-        .output()
-        .expect("runs");
+    let out = check_with_config(&["--tenant", "zeta"], &good, &manifest);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown tenant 'zeta' (configured: acme, beta)"));
 }

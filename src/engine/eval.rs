@@ -202,22 +202,30 @@ pub(crate) struct SharedVariables<'v> {
 type VariableResult<'v> = Result<Box<dyn Val + 'v>, ExprFailure>;
 
 impl<'v> SharedVariables<'v> {
-    /// The value of `var` in `scope`: a copy of the one computed for its share id earlier in the
-    /// pass, else evaluated (and kept when it has an id). The cost is charged either way, so the
-    /// meter sees what it would without sharing.
-    fn eval(
+    /// A copy of the value an earlier pack computed for `var`'s share id, charged as if `var`
+    /// ran (so the meter sees what it would without sharing); `None` when there is none yet.
+    fn reused(&self, var: &super::load::CompiledVariable, costing: Costing<'_>) -> Option<VariableResult<'v>> {
+        let values = self.values.borrow();
+        let known = values.get(&var.share_id?)?;
+        Some(
+            costing
+                .charge(&var.expr)
+                .and_then(|()| known.as_ref().map(|v| v.clone_as_boxed()).map_err(Clone::clone)),
+        )
+    }
+
+    /// Evaluates `var` in `scope`, keeping a copy of the result for later packs when it has a
+    /// share id (not when the meter refused it: a later pack is charged on its own).
+    fn compute(
         &self,
         var: &super::load::CompiledVariable,
         scope: &Context<'_, 'v>,
         costing: Costing<'_>,
-    ) -> Result<Box<dyn Val + 'v>, ExprFailure> {
+    ) -> VariableResult<'v> {
         let Some(id) = var.share_id else {
             return eval_val(&var.expr, scope, costing);
         };
         costing.charge(&var.expr)?;
-        if let Some(known) = self.values.borrow().get(&id) {
-            return known.as_ref().map(|v| v.clone_as_boxed()).map_err(Clone::clone);
-        }
         let result = run_val(&var.expr, scope);
         let copy = result.as_ref().map(|v| v.clone_as_boxed()).map_err(Clone::clone);
         self.values.borrow_mut().insert(id, copy);
@@ -243,8 +251,11 @@ pub(super) fn compute_variables<'v>(
             failed.push((var.name.clone(), format!("it reads variables.{name}, which failed")));
             continue;
         }
-        let result = if var.deps.is_empty() {
-            shared.eval(var, scope, costing)
+        // A value an earlier pack computed needs neither the dependencies' scope nor a run.
+        let result = if let Some(reused) = shared.reused(var, costing) {
+            reused
+        } else if var.deps.is_empty() {
+            shared.compute(var, scope, costing)
         } else {
             let mut inner = scope.new_inner_scope();
             let deps: std::collections::HashMap<CelMapKey<'v>, Box<dyn Val + 'v>> = var
@@ -257,7 +268,7 @@ pub(super) fn compute_variables<'v>(
                 })
                 .collect();
             inner.add_variable_as_val("variables", Box::new(CelMap::from(deps)));
-            shared.eval(var, &inner, costing)
+            shared.compute(var, &inner, costing)
         };
         match result {
             Ok(v) => values[idx] = Some(v),

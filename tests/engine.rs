@@ -300,3 +300,117 @@ fn equality_across_representations(#[case] expr: &str, #[case] expected: Value) 
     let got = Engine::eval_expression(expr, &Input::new(doc), &[]).expect("evaluates");
     assert_eq!(got, expected, "{expr}");
 }
+
+/// A pack `name` whose params set `limit`, with rules that two such packs write alike.
+fn twin_pack(name: &str, limit: i64) -> PackSource {
+    PackSource {
+        origin: format!("{name}.yaml"),
+        text: format!(
+            r#"apiVersion: celgate.io/v1
+kind: RulePack
+metadata: {{name: {name}, version: 0.1.0}}
+spec:
+  params: {{limit: {limit}, registry: r.example/}}
+  variables:
+    - name: containers
+      expression: object.spec.template.spec.containers
+  rules:
+    - id: {name}-replicas
+      title: Replicas within the limit
+      controls: [c]
+      severity: low
+      validate: "object.spec.replicas <= params.limit"
+      message: "{{object.spec.replicas}} replicas; the limit is {{params.limit}}"
+      remediation: r
+    - id: {name}-registry
+      title: Images from the registry
+      controls: [c]
+      severity: low
+      forEach: ["$.spec.template.spec.containers[*]"]
+      validate: "item.image.startsWith(params.registry)"
+      message: "container {{item.name}} runs {{item.image}} ({{size(variables.containers)}} containers)"
+      pointer: /image
+      remediation: r
+"#
+        ),
+    }
+}
+
+/// Two packs whose rules are written alike share their results where the result must be the
+/// same (same item, equal params, shared variables), and never where it may differ.
+#[test]
+fn rules_written_alike_in_two_packs_judge_each_pack_with_its_own_params_and_items() {
+    let engine = Engine::load(&[twin_pack("a", 5), twin_pack("b", 2)]).expect("packs load");
+    let containers = json!([safe("one"), {"name": "two", "image": "elsewhere/two:1"}, {"name": "three", "image": "elsewhere/three:1"}]);
+    let decision = engine.evaluate(&Input::new(deployment(&containers, 3)));
+    let mut found: Vec<(&str, &str, &str)> = decision
+        .violations
+        .iter()
+        .map(|v| (v.rule.as_str(), v.pointer.as_str(), v.message.as_str()))
+        .collect();
+    found.sort_unstable();
+    assert_eq!(
+        found,
+        [
+            (
+                "a-registry",
+                "/spec/template/spec/containers/1/image",
+                "container two runs elsewhere/two:1 (3 containers)"
+            ),
+            (
+                "a-registry",
+                "/spec/template/spec/containers/2/image",
+                "container three runs elsewhere/three:1 (3 containers)"
+            ),
+            (
+                "b-registry",
+                "/spec/template/spec/containers/1/image",
+                "container two runs elsewhere/two:1 (3 containers)"
+            ),
+            (
+                "b-registry",
+                "/spec/template/spec/containers/2/image",
+                "container three runs elsewhere/three:1 (3 containers)"
+            ),
+            ("b-replicas", "", "3 replicas; the limit is 2"),
+        ],
+        "{decision:#?}"
+    );
+}
+
+/// A pack variable is computed for a rule however the rule names it: `variables.x`,
+/// `variables.?x`, `variables['x']`, or a key known only when the rule runs.
+#[rstest]
+#[case::optional("variables.?kind.orValue('') == 'Pod'")]
+#[case::index("variables['kind'] == 'Pod'")]
+#[case::optional_index("variables[?'kind'].orValue('') == 'Pod'")]
+#[case::dynamic_key("['kind'].all(k, variables[k] == 'Pod')")]
+#[case::through_a_variable("variables.isPod")]
+fn pack_variables_are_computed_however_a_rule_reads_them(#[case] validate: &str) {
+    let engine = engine_from(&format!(
+        r#"apiVersion: celgate.io/v1
+kind: RulePack
+metadata: {{name: vars, version: 0.1.0}}
+spec:
+  variables:
+    - name: kind
+      expression: object.kind
+    - name: isPod
+      expression: "variables[?'kind'].orValue('') == 'Pod'"
+  rules:
+    - id: vars-pod
+      title: Only pods
+      controls: [c]
+      severity: low
+      validate: "{validate}"
+      message: "kind {{variables.?kind.orValue('<none>')}}"
+      remediation: r
+"#
+    ))
+    .expect("pack loads");
+    let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": []}});
+    assert_eq!(engine.evaluate(&Input::new(pod)).decision, Verdict::Allow);
+    let denied = engine.evaluate(&Input::new(deployment(&json!([safe("a")]), 1)));
+    assert_eq!(denied.decision, Verdict::Deny);
+    assert_eq!(denied.violations[0].message, "kind Deployment");
+}

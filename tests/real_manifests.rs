@@ -179,3 +179,96 @@ fn no_privacy_findings_outside_pii_and_phi() {
         stray.join("\n")
     );
 }
+
+/// What a decision says about one finding, for comparing decisions.
+fn finding_key(v: &Violation) -> String {
+    format!(
+        "{} {} [{}/{:?}] @ {}: {}",
+        v.pack,
+        v.rule,
+        v.action.as_str(),
+        v.finding,
+        v.pointer,
+        v.message
+    )
+}
+
+/// Every rule in `audit` mode: findings are recorded only, so no answer is a patch and each
+/// pack's findings come from one pass over the document as sent.
+struct AuditEverything;
+
+impl celgate::engine::Overrides for AuditEverything {
+    fn mode(&self, _pack: &str, _rule: &str) -> Option<celgate::engine::AppliedMode> {
+        Some(celgate::engine::AppliedMode {
+            mode: celgate::engine::Mode::Audit,
+            source: "test".to_owned(),
+        })
+    }
+
+    fn exception(&self, _rule: &str, _input: &Input) -> Option<celgate::engine::ExceptionUse> {
+        None
+    }
+}
+
+/// Packs evaluated together share the results of the rule expressions they have in common
+/// (soc2 and hipaa check containers with the same `validate`, and word messages from the same
+/// pieces). Whatever was shared, each pack must find exactly what it finds alone, and be
+/// charged the same cost. Every rule is audited, so a patch rule's findings are compared too
+/// (a patch answer's second pass would depend on which packs' patches were applied).
+#[test]
+fn packs_judged_together_find_and_cost_what_they_do_alone() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let roots = [
+        fixtures(),
+        root.join("examples/noncompliant"),
+        root.join("examples/compliant"),
+        root.join("benches/fixtures/deployment.json"),
+    ];
+    let collected: Collected = documents::collect(&roots, &mut std::io::empty());
+    let namespaces = collected.namespace_labels();
+    let engine = Engine::load(&celgate::packs::embedded().packs).expect("shipped packs load");
+    let alone: Vec<Engine> = engine
+        .packs()
+        .iter()
+        .map(|p| {
+            engine
+                .filtered(std::slice::from_ref(&p.metadata.name))
+                .expect("a loaded pack")
+        })
+        .collect();
+    let mut with_both = 0;
+    for doc in &collected.documents {
+        let mut input = Input::new(doc.value.clone());
+        input.namespace = Some(doc.metadata_str("namespace").to_owned()).filter(|n| !n.is_empty());
+        input.namespace_labels = input.namespace.as_ref().and_then(|n| namespaces.get(n).cloned());
+        let (together, cost) = engine.evaluate_with_cost(&input, &AuditEverything);
+        let each: Vec<(Decision, u128)> = alone
+            .iter()
+            .map(|e| e.evaluate_with_cost(&input, &AuditEverything))
+            .collect();
+        let mut expected: Vec<String> = each
+            .iter()
+            .flat_map(|(d, _)| d.violations.iter().map(finding_key))
+            .collect();
+        let mut found: Vec<String> = together.violations.iter().map(finding_key).collect();
+        expected.sort();
+        found.sort();
+        let at = format!("{}#{}", doc.source, doc.index);
+        assert_eq!(found, expected, "{at}: findings differ");
+        assert_eq!(cost, each.iter().map(|(_, c)| c).sum::<u128>(), "{at}: cost differs");
+        let packs: std::collections::BTreeSet<&str> = together.violations.iter().map(|v| v.pack.as_str()).collect();
+        if packs.contains("soc2") && packs.contains("hipaa") {
+            with_both += 1;
+        }
+    }
+    assert!(
+        collected.documents.len() >= 20,
+        "only {} documents",
+        collected.documents.len()
+    );
+    // Sharing must be exercised: documents where soc2 and hipaa both find something.
+    assert!(
+        with_both >= 2,
+        "only {with_both} documents with soc2 and hipaa findings"
+    );
+}

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::sync::{Arc, OnceLock};
 
-use cel::common::ast::{Expr, IdedExpr};
+use cel::common::ast::{operators, Expr, IdedExpr};
 use cel::common::types::{CelBool, CelString, DYN_TYPE, STRING_TYPE};
 use cel::common::value::CowVal;
 use cel::{Env, ExecutionError};
@@ -174,6 +174,15 @@ pub struct CompiledExpr {
     pub free_variables: BTreeSet<String>,
     /// Pack variables it reads as `variables.<name>`.
     pub pack_variables: BTreeSet<String>,
+    /// Params it reads as `params.<key>` (or `has(params.<key>)`).
+    pub param_keys: BTreeSet<String>,
+    /// Of `params` and `variables`, those it also reads other than by a plain field (e.g.
+    /// `params[k]`, `variables.?x`, or the whole map): what it reads of them is not known.
+    pub whole_roots: BTreeSet<String>,
+    /// Equal for the rule expressions of the packs loaded together that always compute the
+    /// same result for the same `item` (see `load::assign_result_share_ids`), so a pass
+    /// evaluates them once; `None` when not shared.
+    pub share_id: Option<usize>,
     /// Deepest nesting of comprehensions.
     pub comprehension_depth: usize,
     /// Largest collection the expression itself writes (list literals, `lists.range`).
@@ -184,6 +193,12 @@ pub struct CompiledExpr {
 }
 
 impl CompiledExpr {
+    /// True when it reads `variables` other than by a name written in it (`variables[k]`, the
+    /// whole map): every pack variable must then be computed for it.
+    pub fn reads_all_variables(&self) -> bool {
+        self.whole_roots.contains("variables")
+    }
+
     /// Worst-case steps on an input of these sizes.
     pub fn estimated_cost(&self, sizes: Sizes) -> u128 {
         self.cost.at(sizes.list, sizes.string)
@@ -231,6 +246,9 @@ pub fn compile_with_roots(env: &Env, source: &str, extra: &[&str]) -> Result<Com
         source: source.to_owned(),
         free_variables: facts.free,
         pack_variables: facts.pack_variables,
+        param_keys: facts.param_keys,
+        whole_roots: facts.whole_roots,
+        share_id: None,
         comprehension_depth: facts.comprehension_depth,
         max_literal_collection: facts.max_literal_collection,
         cost: cost::estimate(program.expression()),
@@ -299,6 +317,10 @@ fn syntax_error(errors: &cel::ParseErrors) -> CompileError {
 struct Facts {
     free: BTreeSet<String>,
     pack_variables: BTreeSet<String>,
+    param_keys: BTreeSet<String>,
+    whole_roots: BTreeSet<String>,
+    /// Ids of the `params`/`variables` identifiers that are the operand of a field selection.
+    selected_roots: BTreeSet<u64>,
     max_depth: usize,
     comprehension_depth: usize,
     max_literal_collection: usize,
@@ -315,14 +337,14 @@ fn analyse(root: &IdedExpr, facts: &mut Facts) {
             Expr::Ident(name) => {
                 if !bound.iter().any(|b| b == name) {
                     facts.free.insert(name.clone());
+                    let map_root = name == "params" || name == "variables";
+                    if map_root && !facts.selected_roots.contains(&node.id) {
+                        facts.whole_roots.insert(name.clone());
+                    }
                 }
             }
             Expr::Select(select) => {
-                if let Expr::Ident(root_name) = &select.operand.expr {
-                    if root_name == "variables" && !bound.iter().any(|b| b == "variables") {
-                        facts.pack_variables.insert(select.field.clone());
-                    }
-                }
+                record_named_read(facts, &bound, &select.operand, &select.field);
                 stack.push((&select.operand, depth + 1, comp, bound));
             }
             Expr::Call(call) => {
@@ -344,6 +366,14 @@ fn analyse(root: &IdedExpr, facts: &mut Facts) {
                             facts.max_literal_collection = facts.max_literal_collection.max(n);
                         }
                         _ => facts.unbounded_range = true,
+                    }
+                }
+                // `variables.?x`, `variables['x']` and `variables[?'x']` read `x` by name too.
+                let by_name =
+                    [operators::OPT_SELECT, operators::INDEX, operators::OPT_INDEX].contains(&call.func_name.as_str());
+                if let (true, None, [operand, key]) = (by_name, &call.target, call.args.as_slice()) {
+                    if let Expr::Literal(cel::common::ast::LiteralValue::String(field)) = &key.expr {
+                        record_named_read(facts, &bound, operand, field.inner());
                     }
                 }
                 if let (Some(target), None) = (&call.target, namespace) {
@@ -385,6 +415,22 @@ fn analyse(root: &IdedExpr, facts: &mut Facts) {
             }
             Expr::Literal(_) | Expr::Unspecified => {}
         }
+    }
+}
+
+/// Records `field` as read by name when `operand` is the unbound `params` or `variables`.
+fn record_named_read(facts: &mut Facts, bound: &[String], operand: &IdedExpr, field: &str) {
+    let Expr::Ident(root) = &operand.expr else {
+        return;
+    };
+    let fields = match root.as_str() {
+        "variables" => &mut facts.pack_variables,
+        "params" => &mut facts.param_keys,
+        _ => return,
+    };
+    if !bound.iter().any(|b| b == root) {
+        fields.insert(field.to_owned());
+        facts.selected_roots.insert(operand.id);
     }
 }
 

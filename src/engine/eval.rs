@@ -14,7 +14,7 @@ use super::compile::CompiledExpr;
 use super::cost::{declared_bound_exceeded, CostMeter};
 use super::decision::{FindingType, Violation};
 pub(crate) use super::expr_eval::{eval_bool, eval_value, Costing, ExprFailure};
-use super::expr_eval::{eval_val, run_val};
+use super::expr_eval::{eval_val, run_bool, run_val, run_value};
 use super::input::Input;
 use super::json_val::{json_stats, json_view};
 use super::load::{CompiledPack, CompiledRule};
@@ -81,6 +81,7 @@ pub(crate) fn run_rules(
 
     let for_each = ForEachCache::default();
     let shared = SharedVariables::default();
+    let results = SharedResults::default();
     for ((pack, rules), params) in matched.iter().zip(&params) {
         if let Some(admission) = &pack.admission {
             let policy = super::vap::eval::Policy { pack, admission, rules };
@@ -100,6 +101,7 @@ pub(crate) fn run_rules(
         scope.add_variable_as_val("variables", Box::new(variables));
         let ctx = RuleContext {
             for_each: &for_each,
+            results: &results,
             pack,
             scope: &scope,
             costing,
@@ -323,8 +325,55 @@ impl<'v> ForEachCache<'v> {
     }
 }
 
+/// The results of the shared rule expressions ([`CompiledExpr::share_id`]) evaluated so far in
+/// one pass, by share id and `forEach` item: a later pack's rule that asks the same of the same
+/// item reuses them (charged as if it ran). Refusals for cost are never stored: they depend on
+/// the meter, not on the expression.
+#[derive(Default)]
+pub(crate) struct SharedResults {
+    bools: ResultMemo<bool>,
+    values: ResultMemo<Value>,
+}
+
+/// Results by (share id, item address).
+type ResultMemo<T> = std::cell::RefCell<HashMap<(usize, usize), Result<T, ExprFailure>>>;
+
+impl SharedResults {
+    /// The stored result of `key`, or `run`'s, stored.
+    fn get_or_run<T: Clone>(
+        map: &ResultMemo<T>,
+        key: (usize, usize),
+        run: impl FnOnce() -> Result<T, ExprFailure>,
+    ) -> Result<T, ExprFailure> {
+        if let Some(known) = map.borrow().get(&key) {
+            return known.clone();
+        }
+        let result = run();
+        if !result.as_ref().is_err_and(ExprFailure::is_cost) {
+            map.borrow_mut().insert(key, result.clone());
+        }
+        result
+    }
+}
+
+/// Where a rule's expressions run: its scope, and the address of the `forEach` item bound in it
+/// (0 without one), which tells shared results apart.
+#[derive(Clone, Copy)]
+pub(super) struct Target<'s, 'p, 'v> {
+    pub(super) scope: &'s Context<'p, 'v>,
+    pub(super) item: usize,
+}
+
+impl<'s, 'p, 'v> Target<'s, 'p, 'v> {
+    /// The rule's own scope, with no `forEach` item.
+    fn document(scope: &'s Context<'p, 'v>) -> Self {
+        Target { scope, item: 0 }
+    }
+}
+
 pub(super) struct RuleContext<'a, 'p, 'v> {
     pub(super) for_each: &'a ForEachCache<'v>,
+    pub(super) results: &'a SharedResults,
     pub(super) pack: &'a CompiledPack,
     pub(super) scope: &'a Context<'p, 'v>,
     pub(super) costing: Costing<'a>,
@@ -343,11 +392,33 @@ impl<'v> RuleContext<'_, '_, 'v> {
             })
     }
 
-    fn check_bool(&self, expr: &CompiledExpr, scope: &Context<'_, 'v>) -> Result<bool, ExprFailure> {
+    /// Runs a rule's bool expression at `target` (see [`RuleContext::run_expr`]).
+    fn check_bool(&self, expr: &CompiledExpr, target: Target<'_, '_, 'v>) -> Result<bool, ExprFailure> {
+        self.run_expr(expr, target, &self.results.bools, run_bool)
+    }
+
+    /// Runs a rule's value expression at `target` (template pieces, patch values).
+    fn check_value(&self, expr: &CompiledExpr, target: Target<'_, '_, 'v>) -> Result<Value, ExprFailure> {
+        self.run_expr(expr, target, &self.results.values, run_value)
+    }
+
+    /// A failed pack variable `expr` reads is its failure; otherwise it is charged, and its
+    /// shared result in `memo` is reused when an earlier rule computed it for the same item.
+    fn run_expr<T: Clone>(
+        &self,
+        expr: &CompiledExpr,
+        target: Target<'_, '_, 'v>,
+        memo: &ResultMemo<T>,
+        run: fn(&CompiledExpr, &Context<'_, 'v>) -> Result<T, ExprFailure>,
+    ) -> Result<T, ExprFailure> {
         if let Some(f) = self.variable_failure(expr) {
             return Err(f);
         }
-        eval_bool(expr, scope, self.costing)
+        self.costing.charge(expr)?;
+        match expr.share_id {
+            Some(id) => SharedResults::get_or_run(memo, (id, target.item), || run(expr, target.scope)),
+            None => run(expr, target.scope),
+        }
     }
 
     pub(super) fn evaluate_rule(&self, rule: &CompiledRule, findings: &mut Vec<Finding>) {
@@ -361,7 +432,7 @@ impl<'v> RuleContext<'_, '_, 'v> {
             return;
         }
         if let Some(condition) = &rule.condition {
-            match self.check_bool(condition, self.scope) {
+            match self.check_bool(condition, Target::document(self.scope)) {
                 Ok(true) => {}
                 Ok(false) => return,
                 Err(e) => {
@@ -372,7 +443,7 @@ impl<'v> RuleContext<'_, '_, 'v> {
             }
         }
         let Some(queries) = &rule.for_each else {
-            self.check_target(rule, self.scope, "", findings);
+            self.check_target(rule, Target::document(self.scope), "", findings);
             return;
         };
         let mut found = Vec::with_capacity(queries.len());
@@ -388,15 +459,16 @@ impl<'v> RuleContext<'_, '_, 'v> {
             let mut scope = self.scope.new_inner_scope();
             scope.add_variable_as_val("item", json_view(value));
             scope.add_variable_as_val("itemPointer", Box::new(CelString::from(pointer.clone())));
-            self.check_target(rule, &scope, pointer, findings);
+            let item = std::ptr::from_ref(*value).addr();
+            self.check_target(rule, Target { scope: &scope, item }, pointer, findings);
         }
     }
 
     /// Checks `validate` in `scope`; `base` is the pointer of the `forEach` item (`""` without).
-    fn check_target(&self, rule: &CompiledRule, scope: &Context<'_, 'v>, base: &str, findings: &mut Vec<Finding>) {
-        match self.check_bool(&rule.validate, scope) {
+    fn check_target(&self, rule: &CompiledRule, target: Target<'_, '_, 'v>, base: &str, findings: &mut Vec<Finding>) {
+        match self.check_bool(&rule.validate, target) {
             Ok(true) => {}
-            Ok(false) => findings.push(self.violation_finding(rule, scope, base)),
+            Ok(false) => findings.push(self.violation_finding(rule, target, base)),
             Err(e) => {
                 let message = explain(rule, &e, "validate", &rule.validate.source);
                 findings.push(self.error_finding(rule, base, &message));
@@ -404,37 +476,29 @@ impl<'v> RuleContext<'_, '_, 'v> {
         }
     }
 
-    fn render(&self, template: &super::template::Template, scope: &Context<'_, 'v>) -> String {
-        template.render(|expr| {
-            match self
-                .variable_failure(expr)
-                .map_or_else(|| eval_value(expr, scope, self.costing), Err)
-            {
-                Ok(v) => display_value(&v),
-                Err(e) => format!("<error: {}>", e.describe("expression", &expr.source)),
-            }
+    fn render(&self, template: &super::template::Template, target: Target<'_, '_, 'v>) -> String {
+        template.render(|expr| match self.check_value(expr, target) {
+            Ok(v) => display_value(&v),
+            Err(e) => format!("<error: {}>", e.describe("expression", &expr.source)),
         })
     }
 
-    fn violation_finding(&self, rule: &CompiledRule, scope: &Context<'_, 'v>, base: &str) -> Finding {
-        let mut message = self.render(&rule.message, scope);
+    fn violation_finding(&self, rule: &CompiledRule, target: Target<'_, '_, 'v>, base: &str) -> Finding {
+        let mut message = self.render(&rule.message, target);
         if let Some(expr) = &rule.message_expression {
-            if let Ok(Value::String(s)) = self
-                .variable_failure(expr)
-                .map_or_else(|| eval_value(expr, scope, self.costing), Err)
-            {
+            if let Ok(Value::String(s)) = self.check_value(expr, target) {
                 if !s.trim().is_empty() {
                     s.as_str().clone_into(&mut message);
                 }
             }
         }
         let pointer = match &rule.pointer {
-            Some(t) => join_pointer(base, &self.render(t, scope)),
+            Some(t) => join_pointer(base, &self.render(t, target)),
             None => base.to_owned(),
         };
         let mut finding = self.finding(rule, FindingType::Violation, rule.spec.action, message, pointer);
         if rule.spec.action == Action::Patch {
-            match self.resolve_ops(rule, scope, base) {
+            match self.resolve_ops(rule, target, base) {
                 Ok(ops) => finding.ops = ops,
                 Err(message) => {
                     finding.violation.finding = FindingType::EvaluationError;
@@ -449,18 +513,22 @@ impl<'v> RuleContext<'_, '_, 'v> {
         finding
     }
 
-    fn resolve_ops(&self, rule: &CompiledRule, scope: &Context<'_, 'v>, base: &str) -> Result<Vec<ResolvedOp>, String> {
+    fn resolve_ops(
+        &self,
+        rule: &CompiledRule,
+        target: Target<'_, '_, 'v>,
+        base: &str,
+    ) -> Result<Vec<ResolvedOp>, String> {
         let mut ops = Vec::with_capacity(rule.patch.len());
         for op in &rule.patch {
-            let raw = self.render(&op.path, scope);
+            let raw = self.render(&op.path, target);
             let path = resolve_patch_path(base, &raw);
             let from = op.from.as_ref().map(|f| resolve_patch_path(base, f));
             let value = match (&op.value, &op.value_expression) {
                 (Some(v), _) => Some(v.clone()),
                 (None, Some(expr)) => {
                     let v = self
-                        .variable_failure(expr)
-                        .map_or_else(|| eval_value(expr, scope, self.costing), Err)
+                        .check_value(expr, target)
                         .map_err(|e| e.describe("valueExpression", &expr.source))?;
                     Some(value_to_json(&v))
                 }

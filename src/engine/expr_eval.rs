@@ -78,6 +78,11 @@ pub(crate) fn eval_value(
     costing: Costing<'_>,
 ) -> Result<Value, ExprFailure> {
     costing.charge(expr)?;
+    run_value(expr, scope)
+}
+
+/// [`eval_value`] without charging `expr` (the caller did).
+pub(crate) fn run_value(expr: &CompiledExpr, scope: &Context<'_, '_>) -> Result<Value, ExprFailure> {
     let val = Value::resolve_val(&expr.expr, scope).map_err(ExprFailure::Execution)?;
     to_value(&*val).map_err(ExprFailure::Execution)
 }
@@ -88,6 +93,11 @@ pub(crate) fn eval_bool(
     costing: Costing<'_>,
 ) -> Result<bool, ExprFailure> {
     costing.charge(expr)?;
+    run_bool(expr, scope)
+}
+
+/// [`eval_bool`] without charging `expr` (the caller did).
+pub(crate) fn run_bool(expr: &CompiledExpr, scope: &Context<'_, '_>) -> Result<bool, ExprFailure> {
     let val = Value::resolve_val(&expr.expr, scope).map_err(ExprFailure::Execution)?;
     match val.downcast_ref::<CelBool>() {
         Some(b) => Ok(*b.inner()),

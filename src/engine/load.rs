@@ -2,6 +2,7 @@
 //! rule, field and position it concerns.
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::sync::Arc;
 
 use cel::Env;
@@ -167,6 +168,7 @@ pub fn load_packs(env: &Env, sources: &[PackSource]) -> Result<Vec<CompiledPack>
     }
     if errors.is_empty() {
         assign_share_ids(&mut packs);
+        assign_result_share_ids(&mut packs);
         Ok(packs)
     } else {
         Err(LoadErrors(errors))
@@ -207,6 +209,99 @@ fn assign_share_ids(packs: &mut [CompiledPack]) {
             pack.variables[i].share_id = Some(*ids.entry(key).or_insert(next));
         }
     }
+}
+
+/// The root variables a rule expression may read and still be shared across packs: those bound
+/// once per pass, `item`/`itemPointer` (results are kept by item too), and the pack-bound
+/// `params` and `variables` when what it reads of them is equal in both packs.
+const SHARED_RULE_ROOTS: [&str; 8] = [
+    "object",
+    "oldObject",
+    "request",
+    "namespaceObject",
+    "item",
+    "itemPointer",
+    "params",
+    "variables",
+];
+
+/// Sets [`CompiledExpr::share_id`] on the expressions of rule-pack rules (condition, validate,
+/// message and pointer templates, patch paths and values): those with the same source whose
+/// pack variables share ids and whose params are equal get the same id. They compute the same
+/// result for the same `item` in every pack (soc2 and hipaa check containers the same way and
+/// word their messages from the same pieces), so a pass evaluates each once per item.
+///
+/// Params are compared by their pack defaults: an input's params are merged over every pack's
+/// the same way, so equal defaults (or the same key absent from both) stay equal.
+fn assign_result_share_ids(packs: &mut [CompiledPack]) {
+    let mut ids: HashMap<String, usize> = HashMap::new();
+    for pack in packs.iter_mut().filter(|p| p.admission.is_none()) {
+        let (variables, params) = (&pack.variables, &pack.params);
+        for rule in &mut pack.rules {
+            // Nothing else holds a rule at load; one that is held keeps its expressions unshared.
+            let Some(rule) = Arc::get_mut(rule) else {
+                continue;
+            };
+            for expr in rule_expressions_mut(rule) {
+                expr.share_id = result_share_key(expr, variables, params).map(|key| {
+                    let next = ids.len();
+                    *ids.entry(key).or_insert(next)
+                });
+            }
+        }
+    }
+}
+
+/// The sharing key of a rule expression of a pack with these variables and params, or `None`
+/// when its result may differ between packs.
+fn result_share_key(expr: &CompiledExpr, variables: &[CompiledVariable], params: &serde_json::Value) -> Option<String> {
+    let shared_roots = expr
+        .free_variables
+        .iter()
+        .all(|root| SHARED_RULE_ROOTS.contains(&root.as_str()));
+    if !shared_roots || expr.whole_roots.contains("variables") {
+        return None;
+    }
+    let mut key = format!("{}\0", expr.source);
+    for name in &expr.pack_variables {
+        let id = variables.iter().find(|v| &v.name == name)?.share_id?;
+        let _ = write!(key, "{name}={id},");
+    }
+    key.push('\0');
+    if expr.whole_roots.contains("params") {
+        key.push_str(&params.to_string());
+    } else {
+        for name in &expr.param_keys {
+            let value = params
+                .get(name)
+                .map_or_else(|| "<absent>".to_owned(), serde_json::Value::to_string);
+            let _ = write!(key, "{name}={value},");
+        }
+    }
+    Some(key)
+}
+
+/// Every expression a rule evaluates in its own scope.
+fn rule_expressions_mut(rule: &mut CompiledRule) -> Vec<&mut CompiledExpr> {
+    fn template_exprs(template: &mut Template) -> impl Iterator<Item = &mut CompiledExpr> {
+        template.segments.iter_mut().filter_map(|segment| match segment {
+            super::template::Segment::Expr(expr) => Some(expr.as_mut()),
+            super::template::Segment::Literal(_) => None,
+        })
+    }
+    let mut exprs: Vec<&mut CompiledExpr> = Vec::new();
+    exprs.extend(rule.condition.as_mut());
+    exprs.push(&mut rule.validate);
+    exprs.extend(rule.message_expression.as_mut());
+    exprs.extend(template_exprs(&mut rule.message));
+    if let Some(pointer) = rule.pointer.as_mut() {
+        exprs.extend(template_exprs(pointer));
+    }
+    for op in &mut rule.patch {
+        exprs.extend(template_exprs(&mut op.path));
+        exprs.extend(op.value_expression.as_mut());
+    }
+    exprs
 }
 
 pub(super) struct DocContext<'a> {
@@ -382,10 +477,16 @@ fn compile_into(
                 if let Err(e) = check_load(&expr.cost, limits.unwrap_or_default(), BoundsSite::Pack) {
                     errors.push(ctx.cel(&pointer, subject.clone(), "expression", CompileError::TooCostly(e)));
                 }
-                let mut deps = Vec::new();
+                // `variables[k]` or the whole map: every variable before it.
+                let mut deps: Vec<usize> = if expr.reads_all_variables() {
+                    (0..pack.variables.len()).collect()
+                } else {
+                    Vec::new()
+                };
                 for name in &expr.pack_variables {
                     match pack.variables.iter().position(|v| &v.name == name) {
-                        Some(idx) => deps.push(idx),
+                        Some(idx) if !deps.contains(&idx) => deps.push(idx),
+                        Some(_) => {}
                         None => errors.push(ctx.invalid(
                             &pointer,
                             subject.clone(),
@@ -457,5 +558,76 @@ mod tests {
         assert_ne!(id("soc2", "ownLabels"), id("soc2", "nsLabels"));
         // Reads params.defaultClassification, which each pack sets.
         assert_eq!(id("soc2", "cls"), None);
+    }
+
+    fn rule<'p>(packs: &'p [CompiledPack], pack: &str, id: &str) -> &'p CompiledRule {
+        let pack = packs.iter().find(|p| p.metadata.name == pack).unwrap();
+        pack.rules.iter().find(|r| r.spec.id == id).unwrap()
+    }
+
+    #[test]
+    fn equal_rule_expressions_share_ids_across_the_shipped_packs() {
+        let env = super::super::compile::environment();
+        let packs = load_packs(&env, &crate::packs::embedded().packs).unwrap();
+        // Same validate, reading params.allowedCaps (equal in both) and the shared podSpec.
+        let soc2 = rule(&packs, "soc2", "soc2-pod-least-privilege");
+        let hipaa = rule(&packs, "hipaa", "hipaa-workload-isolation-container");
+        assert!(soc2.validate.param_keys.contains("allowedCaps"));
+        assert!(soc2.validate.share_id.is_some());
+        assert_eq!(soc2.validate.share_id, hipaa.validate.share_id);
+        let host = rule(&packs, "soc2", "soc2-pod-no-host-escape");
+        let phi_host = rule(&packs, "hipaa", "hipaa-workload-isolation");
+        assert_eq!(host.validate.share_id, phi_host.validate.share_id);
+        assert_ne!(host.validate.share_id, soc2.validate.share_id);
+        // `!variables.isSystemNamespace` reads a variable that reads params: not shared.
+        assert_eq!(host.condition.as_ref().and_then(|c| c.share_id), None);
+    }
+
+    #[test]
+    fn rule_expressions_reading_unequal_params_or_unshared_variables_are_not_shared() {
+        let rules = [
+            ("x", "params.x == 1"),
+            ("x-by-index", "params['x'] == 1"),
+            ("y", "params.y == 1"),
+            ("whole", "params[['x'][0]] == 1"),
+            ("kind", "variables.kind == 'Pod'"),
+            ("kind-optional", "variables.?kind.orValue('') == 'Pod'"),
+            ("kind-dynamic", "['kind'].all(k, variables[k] == 'Pod')"),
+            ("limit", "variables.limit > 1"),
+        ];
+        let pack = |name: &str, y: i64| {
+            let mut text = format!(
+                "apiVersion: celgate.io/v1\nkind: RulePack\nmetadata: {{name: {name}, version: 0.1.0}}\n\
+                 spec:\n  params: {{x: 1, y: {y}}}\n  variables:\n\
+                 \x20   - {{name: kind, expression: object.kind}}\n\
+                 \x20   - {{name: limit, expression: params.y + 1}}\n  rules:\n"
+            );
+            for (id, validate) in rules {
+                let _ = writeln!(
+                    text,
+                    "    - {{id: {name}-{id}, title: t, controls: [c], severity: low, validate: \"{validate}\", \
+                     message: m, remediation: r}}"
+                );
+            }
+            PackSource {
+                origin: format!("test:{name}.yaml"),
+                text,
+            }
+        };
+        let env = super::super::compile::environment();
+        let packs = load_packs(&env, &[pack("a", 1), pack("b", 2)]).unwrap();
+        let id = |pack: &str, rule_id: &str| rule(&packs, pack, &format!("{pack}-{rule_id}")).validate.share_id;
+        // params.x is 1 in both, however it is named; the variable reads only object.
+        for shared in ["x", "x-by-index", "kind", "kind-optional"] {
+            assert!(id("a", shared).is_some(), "{shared}");
+            assert_eq!(id("a", shared), id("b", shared), "{shared}");
+        }
+        // params.y differs, and so does the whole params map (read by a computed key).
+        assert_ne!(id("a", "y"), id("b", "y"));
+        assert!(id("a", "whole").is_some());
+        assert_ne!(id("a", "whole"), id("b", "whole"));
+        // A variable that reads params is not shared, nor are `variables` read by a computed key.
+        assert_eq!(id("a", "limit"), None);
+        assert_eq!(id("a", "kind-dynamic"), None);
     }
 }

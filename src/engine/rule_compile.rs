@@ -200,19 +200,30 @@ pub(super) fn compile_rule(
             .collect()
     });
     let mut used_variables: BTreeSet<String> = BTreeSet::new();
+    let mut reads_all = false;
     for expr in [&condition, &validate, &message_expression].into_iter().flatten() {
         used_variables.extend(expr.pack_variables.iter().cloned());
+        reads_all |= expr.reads_all_variables();
     }
     for t in [&message, &pointer].into_iter().flatten() {
         used_variables.extend(t.pack_variables());
+        reads_all |= t.reads_all_variables();
     }
     for op in &patch {
         used_variables.extend(op.path.pack_variables());
+        reads_all |= op.path.reads_all_variables();
         if let Some(e) = &op.value_expression {
             used_variables.extend(e.pack_variables.iter().cloned());
+            reads_all |= e.reads_all_variables();
         }
     }
     let mut variables = BTreeSet::new();
+    if reads_all {
+        // `variables[k]` or the whole map: which ones it reads is only known when it runs.
+        for idx in 0..pack.variables.len() {
+            collect_deps(pack, idx, &mut variables);
+        }
+    }
     for name in &used_variables {
         match pack.variables.iter().position(|v| &v.name == name) {
             Some(idx) => collect_deps(pack, idx, &mut variables),

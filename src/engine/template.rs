@@ -108,6 +108,13 @@ impl Template {
             .collect()
     }
 
+    /// True when one of its expressions reads `variables` other than by name.
+    pub fn reads_all_variables(&self) -> bool {
+        self.segments
+            .iter()
+            .any(|s| matches!(s, Segment::Expr(e) if e.reads_all_variables()))
+    }
+
     /// Renders the template, asking `eval` for each expression's text.
     pub fn render(&self, mut eval: impl FnMut(&CompiledExpr) -> String) -> String {
         let mut out = String::new();

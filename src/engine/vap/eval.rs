@@ -15,7 +15,7 @@ use super::{CompiledAdmission, CompiledBinding, FailurePolicy, ParamNotFoundActi
 use crate::engine::decision::FindingType;
 use crate::engine::eval::{
     compute_variables, eval_bool, eval_value, view, Costing, ExprFailure, Finding, ForEachCache, Pass, RuleContext,
-    SharedVariables,
+    SharedResults, SharedVariables,
 };
 use crate::engine::input::Input;
 use crate::engine::load::{CompiledPack, CompiledRule};
@@ -120,11 +120,14 @@ impl Policy<'_> {
         let (variables, failed) = compute_variables(self.pack, &needed, &scope, costing, &SharedVariables::default());
         scope.add_variable_as_val("variables", Box::new(variables));
         let for_each = ForEachCache::default();
+        // An admission policy's expressions are never shared (no share ids): nothing is stored.
+        let results = SharedResults::default();
         let run = Run {
             policy: self,
             binding,
             ctx: RuleContext {
                 for_each: &for_each,
+                results: &results,
                 pack: self.pack,
                 scope: &scope,
                 costing,

@@ -245,10 +245,16 @@ pub(super) fn dependencies(
     pack: &CompiledPack,
     errors: &mut Vec<PackError>,
 ) -> Vec<usize> {
-    let mut deps = Vec::new();
+    // `variables[k]` or the whole map: every variable before it.
+    let mut deps: Vec<usize> = if expr.reads_all_variables() {
+        (0..pack.variables.len()).collect()
+    } else {
+        Vec::new()
+    };
     for name in &expr.pack_variables {
         match pack.variables.iter().position(|v| &v.name == name) {
-            Some(idx) => deps.push(idx),
+            Some(idx) if !deps.contains(&idx) => deps.push(idx),
+            Some(_) => {}
             None => errors.push(ctx.invalid(
                 pointer,
                 subject.to_owned(),
@@ -268,6 +274,9 @@ pub(super) fn transitive(pack: &CompiledPack, exprs: &[&CompiledExpr]) -> Vec<us
         .flat_map(|e| e.pack_variables.iter())
         .filter_map(|name| pack.variables.iter().position(|v| &v.name == name))
         .collect();
+    if exprs.iter().any(|e| e.reads_all_variables()) {
+        todo.extend(0..pack.variables.len());
+    }
     while let Some(idx) = todo.pop() {
         if out.insert(idx) {
             todo.extend(pack.variables[idx].deps.iter().copied());

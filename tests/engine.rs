@@ -314,7 +314,16 @@ spec:
   variables:
     - name: containers
       expression: object.spec.template.spec.containers
+    - name: overLimit
+      expression: object.spec.replicas > params.limit
   rules:
+    - id: {name}-over
+      title: Not over the limit
+      controls: [c]
+      severity: low
+      validate: "!variables.overLimit"
+      message: "over the limit of {{params.limit}}"
+      remediation: r
     - id: {name}-replicas
       title: Replicas within the limit
       controls: [c]
@@ -362,6 +371,7 @@ fn rules_written_alike_in_two_packs_judge_each_pack_with_its_own_params_and_item
                 "/spec/template/spec/containers/2/image",
                 "container three runs elsewhere/three:1 (3 containers)"
             ),
+            ("b-over", "", "over the limit of 2"),
             (
                 "b-registry",
                 "/spec/template/spec/containers/1/image",

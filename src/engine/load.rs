@@ -176,63 +176,57 @@ pub fn load_packs(env: &Env, sources: &[PackSource]) -> Result<Vec<CompiledPack>
 }
 
 /// The root variables a rule pack's variable may read and still be shared across packs: those
-/// bound once per pass for every pack (`params` differs per pack).
-const SHARED_ROOTS: [&str; 5] = ["object", "oldObject", "request", "namespaceObject", "variables"];
+/// bound once per pass for every pack, and the pack-bound `params` and `variables` when what it
+/// reads of them is equal in both packs (see [`share_key`]).
+const SHARED_ROOTS: [&str; 6] = [
+    "object",
+    "oldObject",
+    "request",
+    "namespaceObject",
+    "params",
+    "variables",
+];
 
-/// Sets [`CompiledVariable::share_id`]: rule-pack variables with the same source that read no
-/// root but [`SHARED_ROOTS`], and whose dependencies of the same names share ids, get the same
-/// id; they evaluate to equal values in every pack (soc2, gdpr and hipaa define the same
-/// `podSpec`, `containers`, `taggedContainers`, ...).
+/// Sets [`CompiledVariable::share_id`]: rule-pack variables with the same [`share_key`] (same
+/// source, dependencies of the same names sharing ids, equal pack defaults for the params they
+/// read) get the same id; they evaluate to equal values in every pack (soc2, gdpr and hipaa
+/// define the same `podSpec`, `containers`, `cls`, ...).
 fn assign_share_ids(packs: &mut [CompiledPack]) {
     let mut ids: HashMap<String, usize> = HashMap::new();
     for pack in packs.iter_mut().filter(|p| p.admission.is_none()) {
         for i in 0..pack.variables.len() {
             let var = &pack.variables[i];
-            let shared_roots = var
-                .expr
-                .free_variables
-                .iter()
-                .all(|root| SHARED_ROOTS.contains(&root.as_str()));
-            let deps: Option<Vec<String>> = var
-                .deps
-                .iter()
-                .map(|&d| {
-                    let dep = &pack.variables[d];
-                    dep.share_id.map(|id| format!("{}={id}", dep.name))
-                })
-                .collect();
-            let (true, Some(deps)) = (shared_roots, deps) else {
+            let deps = var.deps.iter().map(|&d| {
+                let dep = &pack.variables[d];
+                dep.share_id.map(|id| (dep.name.as_str(), id))
+            });
+            let Some(key) = share_key(&var.expr, &SHARED_ROOTS, deps, &pack.params) else {
                 continue;
             };
-            let key = format!("{}\0{}", var.expr.source, deps.join(","));
             let next = ids.len();
             pack.variables[i].share_id = Some(*ids.entry(key).or_insert(next));
         }
     }
 }
 
-/// The root variables a rule expression may read and still be shared across packs: those bound
-/// once per pass, `item`/`itemPointer` (results are kept by item too), and the pack-bound
-/// `params` and `variables` when what it reads of them is equal in both packs.
+/// The root variables a rule expression may read and still be shared across packs: those of a
+/// variable, and `item`/`itemPointer` (results are kept by item).
 const SHARED_RULE_ROOTS: [&str; 8] = [
     "object",
     "oldObject",
     "request",
     "namespaceObject",
-    "item",
-    "itemPointer",
     "params",
     "variables",
+    "item",
+    "itemPointer",
 ];
 
 /// Sets [`CompiledExpr::share_id`] on the expressions of rule-pack rules (condition, validate,
-/// message and pointer templates, patch paths and values): those with the same source whose
-/// pack variables share ids and whose params are equal get the same id. They compute the same
-/// result for the same `item` in every pack (soc2 and hipaa check containers the same way and
-/// word their messages from the same pieces), so a pass evaluates each once per item.
-///
-/// Params are compared by their pack defaults: an input's params are merged over every pack's
-/// the same way, so equal defaults (or the same key absent from both) stay equal.
+/// message and pointer templates, patch paths and values): those with the same [`share_key`] get
+/// the same id. They compute the same result for the same `item` in every pack (soc2 and hipaa
+/// check containers the same way and word their messages from the same pieces), so a pass
+/// evaluates each once per item.
 fn assign_result_share_ids(packs: &mut [CompiledPack]) {
     let mut ids: HashMap<String, usize> = HashMap::new();
     for pack in packs.iter_mut().filter(|p| p.admission.is_none()) {
@@ -243,7 +237,15 @@ fn assign_result_share_ids(packs: &mut [CompiledPack]) {
                 continue;
             };
             for expr in rule_expressions_mut(rule) {
-                expr.share_id = result_share_key(expr, variables, params).map(|key| {
+                // A rule sees every variable its rule needs: read by a computed key, that differs.
+                if expr.reads_all_variables() {
+                    continue;
+                }
+                let deps = expr.pack_variables.iter().map(|name| {
+                    let var = variables.iter().find(|v| &v.name == name)?;
+                    var.share_id.map(|id| (name.as_str(), id))
+                });
+                expr.share_id = share_key(expr, &SHARED_RULE_ROOTS, deps, params).map(|key| {
                     let next = ids.len();
                     *ids.entry(key).or_insert(next)
                 });
@@ -252,19 +254,24 @@ fn assign_result_share_ids(packs: &mut [CompiledPack]) {
     }
 }
 
-/// The sharing key of a rule expression of a pack with these variables and params, or `None`
-/// when its result may differ between packs.
-fn result_share_key(expr: &CompiledExpr, variables: &[CompiledVariable], params: &serde_json::Value) -> Option<String> {
-    let shared_roots = expr
-        .free_variables
-        .iter()
-        .all(|root| SHARED_RULE_ROOTS.contains(&root.as_str()));
-    if !shared_roots || expr.whole_roots.contains("variables") {
+/// What makes an expression's value the same in every pack that holds it: its source, the share
+/// ids of the pack variables it reads (`deps`, as `(name, share id)`, `None` for one that is not
+/// shared), and its pack's defaults for the params it reads (the whole map when it reads one by
+/// a computed key). An input's params are merged over every pack's the same way, key by key, so
+/// equal defaults (or a key absent from both) stay equal. `None` when a dependency is not shared
+/// or it reads a root outside `roots`.
+fn share_key<'a>(
+    expr: &CompiledExpr,
+    roots: &[&str],
+    deps: impl Iterator<Item = Option<(&'a str, usize)>>,
+    params: &serde_json::Value,
+) -> Option<String> {
+    if !expr.free_variables.iter().all(|root| roots.contains(&root.as_str())) {
         return None;
     }
     let mut key = format!("{}\0", expr.source);
-    for name in &expr.pack_variables {
-        let id = variables.iter().find(|v| &v.name == name)?.share_id?;
+    for dep in deps {
+        let (name, id) = dep?;
         let _ = write!(key, "{name}={id},");
     }
     key.push('\0');
@@ -545,7 +552,7 @@ mod tests {
     }
 
     #[test]
-    fn equal_variables_share_ids_across_packs_unless_they_read_params() {
+    fn equal_variables_share_ids_across_packs() {
         let env = super::super::compile::environment();
         let packs = load_packs(&env, &crate::packs::embedded().packs).unwrap();
         let id = |pack: &str, name: &str| {
@@ -556,8 +563,9 @@ mod tests {
         assert_eq!(id("soc2", "hostEscapes"), id("hipaa", "hostEscapes"));
         assert_eq!(id("soc2", "ownLabels"), id("gdpr", "ownLabels"));
         assert_ne!(id("soc2", "ownLabels"), id("soc2", "nsLabels"));
-        // Reads params.defaultClassification, which each pack sets.
-        assert_eq!(id("soc2", "cls"), None);
+        // Reads params.defaultClassification, which each pack sets to the same default.
+        assert!(id("soc2", "cls").is_some());
+        assert_eq!(id("soc2", "cls"), id("gdpr", "cls"));
     }
 
     fn rule<'p>(packs: &'p [CompiledPack], pack: &str, id: &str) -> &'p CompiledRule {
@@ -579,8 +587,10 @@ mod tests {
         let phi_host = rule(&packs, "hipaa", "hipaa-workload-isolation");
         assert_eq!(host.validate.share_id, phi_host.validate.share_id);
         assert_ne!(host.validate.share_id, soc2.validate.share_id);
-        // `!variables.isSystemNamespace` reads a variable that reads params: not shared.
-        assert_eq!(host.condition.as_ref().and_then(|c| c.share_id), None);
+        // `!variables.isSystemNamespace` and `variables.phi`: both shared, not alike.
+        let condition = |r: &CompiledRule| r.condition.as_ref().and_then(|c| c.share_id);
+        assert!(condition(host).is_some() && condition(phi_host).is_some());
+        assert_ne!(condition(host), condition(phi_host));
     }
 
     #[test]
@@ -594,13 +604,15 @@ mod tests {
             ("kind-optional", "variables.?kind.orValue('') == 'Pod'"),
             ("kind-dynamic", "['kind'].all(k, variables[k] == 'Pod')"),
             ("limit", "variables.limit > 1"),
+            ("base", "variables.base > 1"),
         ];
         let pack = |name: &str, y: i64| {
             let mut text = format!(
                 "apiVersion: celgate.io/v1\nkind: RulePack\nmetadata: {{name: {name}, version: 0.1.0}}\n\
                  spec:\n  params: {{x: 1, y: {y}}}\n  variables:\n\
                  \x20   - {{name: kind, expression: object.kind}}\n\
-                 \x20   - {{name: limit, expression: params.y + 1}}\n  rules:\n"
+                 \x20   - {{name: limit, expression: params.y + 1}}\n\
+                 \x20   - {{name: base, expression: params.x + 1}}\n  rules:\n"
             );
             for (id, validate) in rules {
                 let _ = writeln!(
@@ -618,7 +630,7 @@ mod tests {
         let packs = load_packs(&env, &[pack("a", 1), pack("b", 2)]).unwrap();
         let id = |pack: &str, rule_id: &str| rule(&packs, pack, &format!("{pack}-{rule_id}")).validate.share_id;
         // params.x is 1 in both, however it is named; the variable reads only object.
-        for shared in ["x", "x-by-index", "kind", "kind-optional"] {
+        for shared in ["x", "x-by-index", "kind", "kind-optional", "base"] {
             assert!(id("a", shared).is_some(), "{shared}");
             assert_eq!(id("a", shared), id("b", shared), "{shared}");
         }
@@ -626,8 +638,10 @@ mod tests {
         assert_ne!(id("a", "y"), id("b", "y"));
         assert!(id("a", "whole").is_some());
         assert_ne!(id("a", "whole"), id("b", "whole"));
-        // A variable that reads params is not shared, nor are `variables` read by a computed key.
-        assert_eq!(id("a", "limit"), None);
+        // A variable that reads params.y differs between the packs, and so do its readers.
+        assert!(id("a", "limit").is_some());
+        assert_ne!(id("a", "limit"), id("b", "limit"));
+        // `variables` read by a computed key: the map a rule sees differs between packs.
         assert_eq!(id("a", "kind-dynamic"), None);
     }
 }

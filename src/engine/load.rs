@@ -200,7 +200,7 @@ fn assign_share_ids(packs: &mut [CompiledPack]) {
                 let dep = &pack.variables[d];
                 dep.share_id.map(|id| (dep.name.as_str(), id))
             });
-            let Some(key) = share_key(&var.expr, &SHARED_ROOTS, deps, &pack.params) else {
+            let Some(key) = share_key(&var.expr, &[], deps, &pack.params) else {
                 continue;
             };
             let next = ids.len();
@@ -209,18 +209,9 @@ fn assign_share_ids(packs: &mut [CompiledPack]) {
     }
 }
 
-/// The root variables a rule expression may read and still be shared across packs: those of a
-/// variable, and `item`/`itemPointer` (results are kept by item).
-const SHARED_RULE_ROOTS: [&str; 8] = [
-    "object",
-    "oldObject",
-    "request",
-    "namespaceObject",
-    "params",
-    "variables",
-    "item",
-    "itemPointer",
-];
+/// The roots a rule expression may read besides [`SHARED_ROOTS`] and still be shared across
+/// packs: results are kept by `forEach` item.
+const ITEM_ROOTS: [&str; 2] = ["item", "itemPointer"];
 
 /// Sets [`CompiledExpr::share_id`] on the expressions of rule-pack rules (condition, validate,
 /// message and pointer templates, patch paths and values): those with the same [`share_key`] get
@@ -237,7 +228,8 @@ fn assign_result_share_ids(packs: &mut [CompiledPack]) {
                 continue;
             };
             for expr in rule_expressions_mut(rule) {
-                // A rule sees every variable its rule needs: read by a computed key, that differs.
+                // The `variables` map a rule sees holds what its pack's matching rules need, which
+                // differs between packs: a read by a computed key is not shared.
                 if expr.reads_all_variables() {
                     continue;
                 }
@@ -245,7 +237,7 @@ fn assign_result_share_ids(packs: &mut [CompiledPack]) {
                     let var = variables.iter().find(|v| &v.name == name)?;
                     var.share_id.map(|id| (name.as_str(), id))
                 });
-                expr.share_id = share_key(expr, &SHARED_RULE_ROOTS, deps, params).map(|key| {
+                expr.share_id = share_key(expr, &ITEM_ROOTS, deps, params).map(|key| {
                     let next = ids.len();
                     *ids.entry(key).or_insert(next)
                 });
@@ -259,14 +251,15 @@ fn assign_result_share_ids(packs: &mut [CompiledPack]) {
 /// shared), and its pack's defaults for the params it reads (the whole map when it reads one by
 /// a computed key). An input's params are merged over every pack's the same way, key by key, so
 /// equal defaults (or a key absent from both) stay equal. `None` when a dependency is not shared
-/// or it reads a root outside `roots`.
+/// or it reads a root outside [`SHARED_ROOTS`] and `more_roots`.
 fn share_key<'a>(
     expr: &CompiledExpr,
-    roots: &[&str],
+    more_roots: &[&str],
     deps: impl Iterator<Item = Option<(&'a str, usize)>>,
     params: &serde_json::Value,
 ) -> Option<String> {
-    if !expr.free_variables.iter().all(|root| roots.contains(&root.as_str())) {
+    let shared = |root: &String| SHARED_ROOTS.contains(&root.as_str()) || more_roots.contains(&root.as_str());
+    if !expr.free_variables.iter().all(shared) {
         return None;
     }
     let mut key = format!("{}\0", expr.source);

@@ -172,12 +172,13 @@ pub struct CompiledExpr {
     pub expr: IdedExpr,
     /// Root variables it reads (`object`, `params`, ...).
     pub free_variables: BTreeSet<String>,
-    /// Pack variables it reads as `variables.<name>`.
+    /// Pack variables it reads by name: `variables.x`, `has(variables.x)`, `variables.?x`,
+    /// `variables['x']`, `variables[?'x']`.
     pub pack_variables: BTreeSet<String>,
-    /// Params it reads as `params.<key>` (or `has(params.<key>)`).
+    /// Params it reads by name, the same ways.
     pub param_keys: BTreeSet<String>,
-    /// Of `params` and `variables`, those it also reads other than by a plain field (e.g.
-    /// `params[k]`, `variables.?x`, or the whole map): what it reads of them is not known.
+    /// Of `params` and `variables`, those it also reads other than by name (`params[k]` with a
+    /// computed key, or the whole map): what it reads of them is only known when it runs.
     pub whole_roots: BTreeSet<String>,
     /// Equal for the rule expressions of the packs loaded together that always compute the
     /// same result for the same `item` (see `load::assign_result_share_ids`), so a pass
@@ -319,8 +320,8 @@ struct Facts {
     pack_variables: BTreeSet<String>,
     param_keys: BTreeSet<String>,
     whole_roots: BTreeSet<String>,
-    /// Ids of the `params`/`variables` identifiers that are the operand of a field selection.
-    selected_roots: BTreeSet<u64>,
+    /// Addresses of the `params`/`variables` identifiers that are the operand of a read by name.
+    selected_roots: BTreeSet<usize>,
     max_depth: usize,
     comprehension_depth: usize,
     max_literal_collection: usize,
@@ -338,7 +339,7 @@ fn analyse(root: &IdedExpr, facts: &mut Facts) {
                 if !bound.iter().any(|b| b == name) {
                     facts.free.insert(name.clone());
                     let map_root = name == "params" || name == "variables";
-                    if map_root && !facts.selected_roots.contains(&node.id) {
+                    if map_root && !facts.selected_roots.contains(&std::ptr::from_ref(node).addr()) {
                         facts.whole_roots.insert(name.clone());
                     }
                 }
@@ -430,7 +431,7 @@ fn record_named_read(facts: &mut Facts, bound: &[String], operand: &IdedExpr, fi
     };
     if !bound.iter().any(|b| b == root) {
         fields.insert(field.to_owned());
-        facts.selected_roots.insert(operand.id);
+        facts.selected_roots.insert(std::ptr::from_ref(operand).addr());
     }
 }
 

@@ -58,7 +58,9 @@ pub struct CompiledVariable {
     pub input_limits: super::pack::InputLimits,
     /// Equal for the variables of the packs loaded together that always compute the same value
     /// (see [`assign_share_ids`]), which an evaluation then computes once; `None` when the
-    /// variable reads `params` or another unshared variable, or belongs to an admission policy.
+    /// variable reads another unshared variable or `params` its pack sets differently (a
+    /// variable of another pack with the same source then computes its own), or belongs to an
+    /// admission policy.
     pub share_id: Option<usize>,
 }
 

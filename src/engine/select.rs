@@ -127,14 +127,10 @@ impl Matcher {
             }
         }
         if let Some(selector) = &self.namespace_selector {
-            let Some(labels) = &facts.input.namespace_labels else {
-                // Unknown namespace labels: the rule cannot be scoped out, so it applies.
-                return true;
-            };
             let labels = facts
                 .namespace_labels
-                .get_or_init(|| labels.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect());
-            if !selector_matches(selector, labels) {
+                .get_or_init(|| namespace_labels(namespace, facts.input.namespace_labels.as_ref()));
+            if !namespace_selector_matches(selector, labels) {
                 return false;
             }
         }
@@ -151,7 +147,7 @@ pub struct MatchFacts<'a> {
     kind: &'a str,
     namespace: Option<&'a str>,
     labels: std::cell::OnceCell<BTreeMap<&'a str, &'a str>>,
-    namespace_labels: std::cell::OnceCell<BTreeMap<&'a str, &'a str>>,
+    namespace_labels: std::cell::OnceCell<NamespaceLabels<'a>>,
 }
 
 impl<'a> MatchFacts<'a> {
@@ -228,6 +224,48 @@ pub fn check_selector(selector: &LabelSelector) -> Result<(), MatchError> {
     Ok(())
 }
 
+/// The label the API server gives every namespace, set to the namespace's name (Kubernetes 1.22+).
+pub const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
+
+/// What is known of the labels of the namespace `name`: its labels when the door knows them
+/// (`known`), and in any case [`NAMESPACE_NAME_LABEL`]; `None` when the object has no namespace.
+/// [`NamespaceLabels::partial`] says whether other labels may be missing.
+pub fn namespace_labels<'a>(name: Option<&'a str>, known: Option<&'a BTreeMap<String, String>>) -> NamespaceLabels<'a> {
+    let mut labels: BTreeMap<&str, &str> = known
+        .iter()
+        .flat_map(|l| l.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .collect();
+    if let Some(name) = name {
+        labels.entry(NAMESPACE_NAME_LABEL).or_insert(name);
+    }
+    NamespaceLabels {
+        labels,
+        partial: known.is_none(),
+    }
+}
+
+/// The labels of an object's namespace, as far as they are known.
+#[derive(Debug, Clone)]
+pub struct NamespaceLabels<'a> {
+    /// Known labels (at least the name label when the object has a namespace).
+    pub labels: BTreeMap<&'a str, &'a str>,
+    /// True when the namespace's other labels are unknown (no Namespace document among the
+    /// inputs; the webhook is never told them).
+    pub partial: bool,
+}
+
+/// Whether a `namespaceSelector` matches. With the namespace's labels partly unknown, a selector
+/// that reads only [`NAMESPACE_NAME_LABEL`] is decided from the name; any other cannot scope the
+/// object out, so it matches (fail closed: the rule applies).
+pub fn namespace_selector_matches(selector: &LabelSelector, namespace: &NamespaceLabels<'_>) -> bool {
+    let reads_only_name = selector.match_labels.keys().all(|k| k == NAMESPACE_NAME_LABEL)
+        && selector.match_expressions.iter().all(|r| r.key == NAMESPACE_NAME_LABEL);
+    if namespace.partial && !reads_only_name {
+        return true;
+    }
+    selector_matches(selector, &namespace.labels)
+}
+
 /// Kubernetes label-selector semantics: every `matchLabels` pair and every expression must hold.
 pub fn selector_matches(selector: &LabelSelector, labels: &BTreeMap<&str, &str>) -> bool {
     selector
@@ -250,6 +288,40 @@ mod tests {
     use rstest::rstest;
 
     use super::*;
+    use crate::engine::pack::{LabelSelectorRequirement, SelectorOperator};
+
+    fn requirement(key: &str, operator: SelectorOperator, values: &[&str]) -> LabelSelector {
+        LabelSelector {
+            match_labels: BTreeMap::new(),
+            match_expressions: vec![LabelSelectorRequirement {
+                key: key.to_owned(),
+                operator,
+                values: values.iter().map(|v| (*v).to_owned()).collect(),
+            }],
+        }
+    }
+
+    #[rstest]
+    // Labels unknown: a selector on the name label alone is decided from the name...
+    #[case::not_in_own_name(requirement(NAMESPACE_NAME_LABEL, SelectorOperator::NotIn, &["kube-system"]), None, false)]
+    #[case::not_in_other_name(requirement(NAMESPACE_NAME_LABEL, SelectorOperator::NotIn, &["default"]), None, true)]
+    #[case::in_own_name(requirement(NAMESPACE_NAME_LABEL, SelectorOperator::In, &["kube-system"]), None, true)]
+    #[case::in_other_name(requirement(NAMESPACE_NAME_LABEL, SelectorOperator::In, &["default"]), None, false)]
+    // ...any other cannot scope the object out.
+    #[case::other_key_unknown(requirement("team", SelectorOperator::In, &["a"]), None, true)]
+    // Labels known: the name label is added to them.
+    #[case::other_key_known(requirement("team", SelectorOperator::In, &["a"]), Some(&[("team", "b")][..]), false)]
+    #[case::name_label_added(requirement(NAMESPACE_NAME_LABEL, SelectorOperator::NotIn, &["kube-system"]), Some(&[][..]), false)]
+    fn namespace_selectors_know_the_name_label(
+        #[case] selector: LabelSelector,
+        #[case] known: Option<&[(&str, &str)]>,
+        #[case] expected: bool,
+    ) {
+        let known: Option<BTreeMap<String, String>> =
+            known.map(|l| l.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect());
+        let labels = namespace_labels(Some("kube-system"), known.as_ref());
+        assert_eq!(namespace_selector_matches(&selector, &labels), expected);
+    }
 
     fn spec(kinds: &[&str], ops: &[&str], ns: &[&str]) -> MatchSpec {
         MatchSpec {

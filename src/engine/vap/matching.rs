@@ -2,17 +2,13 @@
 //! the way the apiserver does from the request's resource, operation, scope, name, object labels
 //! and namespace labels.
 
-use std::collections::BTreeMap;
-
 use super::model::{MatchPolicy, MatchResources, NamedRuleWithOperations};
 use super::resources::{is_cluster_scoped, resource_for_kind};
 pub use crate::engine::input::object_labels;
 use crate::engine::input::{split_api_version, Input, Operation};
 use crate::engine::pack::LabelSelector;
-use crate::engine::select::selector_matches;
-
-/// The label every namespace carries with its own name (set by the apiserver since 1.21).
-pub const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
+pub use crate::engine::select::NAMESPACE_NAME_LABEL;
+use crate::engine::select::{self, namespace_labels, selector_matches};
 
 /// What matching needs to know about a request, derived from an [`Input`] once.
 #[derive(Debug, Clone)]
@@ -274,7 +270,8 @@ fn resource_matches(resources: &[String], facts: &RequestFacts<'_>) -> bool {
 /// The namespace selector, as the apiserver applies it: a Namespace object is judged by its own
 /// labels, any other cluster-scoped object always matches, and a namespaced object by its
 /// namespace's labels (plus `kubernetes.io/metadata.name`). When those labels are unknown (no
-/// Namespace among the CI inputs) the selector cannot scope the object out, so it matches.
+/// Namespace among the CI inputs), a selector on the name label alone is still decided; any
+/// other cannot scope the object out, so it matches.
 fn namespace_selector_matches(selector: &LabelSelector, facts: &RequestFacts<'_>, input: &Input) -> bool {
     if facts.kind == "Namespace" && facts.group.is_empty() {
         let labels = input.labels();
@@ -283,14 +280,8 @@ fn namespace_selector_matches(selector: &LabelSelector, facts: &RequestFacts<'_>
     if facts.cluster_scoped {
         return true;
     }
-    let Some(labels) = &input.namespace_labels else {
-        return true;
-    };
-    let mut labels: BTreeMap<&str, &str> = labels.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    if let Some(ns) = facts.namespace {
-        labels.entry(NAMESPACE_NAME_LABEL).or_insert(ns);
-    }
-    selector_matches(selector, &labels)
+    let labels = namespace_labels(facts.namespace, input.namespace_labels.as_ref());
+    select::namespace_selector_matches(selector, &labels)
 }
 
 /// The object selector matches when the new or the old object's labels match; an empty selector
@@ -308,6 +299,8 @@ fn object_selector_matches(selector: &LabelSelector, input: &Input) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use rstest::rstest;
     use serde_json::json;
 
@@ -398,7 +391,23 @@ mod tests {
         });
         let mut known = input.clone();
         known.namespace_labels = Some(BTreeMap::new());
-        assert!(CompiledMatch::new(spec, true).expect("valid").matches(&facts, &known));
+        assert!(CompiledMatch::new(spec.clone(), true)
+            .expect("valid")
+            .matches(&facts, &known));
+        // The name label is known even when the namespace's other labels are not.
+        assert_eq!(input.namespace_labels, None);
+        assert!(CompiledMatch::new(spec.clone(), true)
+            .expect("valid")
+            .matches(&facts, &input));
+        spec.namespace_selector = Some(LabelSelector {
+            match_labels: BTreeMap::new(),
+            match_expressions: vec![crate::engine::pack::LabelSelectorRequirement {
+                key: NAMESPACE_NAME_LABEL.to_owned(),
+                operator: crate::engine::pack::SelectorOperator::NotIn,
+                values: vec!["team-a".to_owned()],
+            }],
+        });
+        assert!(!CompiledMatch::new(spec, true).expect("valid").matches(&facts, &input));
     }
 
     #[test]

@@ -105,6 +105,10 @@ fn outcomes(records: &[Value]) -> Vec<String> {
     &["--packs", "mutating", "inputs/pod.yaml"], 0,
     &["app: patch [\"sidecar-policy.example.com[0]:patch\", \"sidecar-policy.example.com[1]:patch\"]"]
 )]
+#[case::mutating_policy_v1(
+    &["--packs", "mutating-v1", "inputs/pod.yaml"], 0,
+    &["app: patch [\"team-label.example.com[0]:patch\"]"]
+)]
 fn documentation_examples_through_check(#[case] args: &[&str], #[case] exit: i32, #[case] expected: &[&str]) {
     let (code, records) = check(args);
     assert_eq!(outcomes(&records), expected, "{records:#?}");
@@ -251,6 +255,7 @@ fn params_given_to_the_library() {
 #[case("paramref-without-paramkind.yaml", &["paramref-without-paramkind.yaml:19:", "'plain-binding'", "spec.paramRef", "declares no paramKind"])]
 #[case("authorizer.yaml", &["authorizer.yaml:10:", "spec.validations[0].expression", "`authorizer`"])]
 #[case("deny-and-warn.yaml", &["deny-and-warn.yaml:18:", "spec.validationActions", "Deny and Warn"])]
+#[case("mutating-v1-unknown-field.yaml", &["mutating-v1-unknown-field.yaml:12:", "spec.mutations[0].jsonPatch.expresion", "unknown field"])]
 #[case("wrong-version.yaml", &["wrong-version.yaml:1:", "apiVersion", "admissionregistration.k8s.io/v2"])]
 fn load_errors_name_file_and_field(#[case] file: &str, #[case] expected: &[&str]) {
     let found = celgate::packs::from_paths(&[fixtures().join("bad").join(file)]).expect("readable");

@@ -215,16 +215,8 @@ pub fn read_param_objects(files: &[PathBuf]) -> Result<Vec<(String, serde_json::
         let shown = file.display().to_string();
         let text = read_text(file).map_err(|e| format!("cannot read params: {e}"))?;
         let docs = crate::source::parse_documents(&text).map_err(|e| format!("{shown}: {e}"))?;
-        for doc in docs {
-            let origin = format!("{shown}#{}", doc.index);
-            match doc.value.get("items").and_then(|i| i.as_array()) {
-                Some(items) if doc.value.get("kind").and_then(|k| k.as_str()) == Some("List") => {
-                    for (i, item) in items.iter().enumerate() {
-                        objects.push((format!("{origin}/items/{i}"), item.clone()));
-                    }
-                }
-                _ => objects.push((origin, doc.value)),
-            }
+        for doc in docs.into_iter().flat_map(crate::source::SourceDoc::split_list) {
+            objects.push((format!("{shown}#{}", doc.locator()), doc.value));
         }
     }
     Ok(objects)

@@ -105,6 +105,10 @@ fn outcomes(records: &[Value]) -> Vec<String> {
     &["--packs", "mutating", "inputs/pod.yaml"], 0,
     &["app: patch [\"sidecar-policy.example.com[0]:patch\", \"sidecar-policy.example.com[1]:patch\"]"]
 )]
+#[case::policies_bindings_and_params_in_lists(
+    &["--packs", "list", "inputs/audit.yaml"], 1,
+    &["big: deny [\"list-replica-limit.example.com[0]:deny\", \"list-team-label.example.com[0]:deny\"]"]
+)]
 #[case::mutating_policy_v1(
     &["--packs", "mutating-v1", "inputs/pod.yaml"], 0,
     &["app: patch [\"team-label.example.com[0]:patch\"]"]
@@ -256,6 +260,7 @@ fn params_given_to_the_library() {
 #[case("authorizer.yaml", &["authorizer.yaml:10:", "spec.validations[0].expression", "`authorizer`"])]
 #[case("deny-and-warn.yaml", &["deny-and-warn.yaml:18:", "spec.validationActions", "Deny and Warn"])]
 #[case("mutating-v1-unknown-field.yaml", &["mutating-v1-unknown-field.yaml:12:", "spec.mutations[0].jsonPatch.expresion", "unknown field"])]
+#[case("list-items.yaml", &["list-items.yaml:13:", "spec.validations[0].expresion", "list-items.yaml:14: apiVersion is 'apps/v1'; expected 'celgate.io/v1'"])]
 #[case("wrong-version.yaml", &["wrong-version.yaml:1:", "apiVersion", "admissionregistration.k8s.io/v2"])]
 fn load_errors_name_file_and_field(#[case] file: &str, #[case] expected: &[&str]) {
     let found = celgate::packs::from_paths(&[fixtures().join("bad").join(file)]).expect("readable");

@@ -152,7 +152,7 @@ pub fn convert(
             rest.push(pending);
             continue;
         }
-        let origin = format!("{}#{}", pending.origin, pending.doc.index);
+        let origin = format!("{}#{}", pending.origin, pending.doc.locator());
         if let Err(e) = bundled.add(origin, pending.doc.value) {
             errors.push(PackError::Invalid {
                 file: pending.origin.clone(),

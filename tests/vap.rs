@@ -140,16 +140,44 @@ fn deny_explanation_names_policy_binding_and_reason_code() {
 
 #[test]
 fn params_are_required_when_the_binding_asks_for_them() {
-    // Without --params the test binding finds no ReplicaLimit and says Deny.
+    // Without --params the test binding finds no ReplicaLimit and says Deny, and what it sought.
     let (code, records) = check(&["--packs", "replicalimit", "inputs/demo.yaml"]);
     assert_eq!(code, 1);
     let few = &records[3];
     assert_eq!(few["decision"], "deny");
-    assert!(
-        few["violations"][0]["message"]
-            .as_str()
-            .is_some_and(|m| m.contains("no ReplicaLimit params found")),
+    assert_eq!(
+        few["violations"][0]["message"],
+        "no ReplicaLimit params found for policy binding with `Deny` parameterNotFoundAction: \
+         looked for rules.example.com/v1 ReplicaLimit named 'replica-limit-test.example.com' in namespace 'default'; \
+         loaded ReplicaLimit objects: none",
         "{few:#}"
+    );
+}
+
+#[test]
+fn params_without_namespace_are_in_default() {
+    let (code, records) = check(&[
+        "--packs",
+        "default-namespace",
+        "--params",
+        "inputs/limit-without-namespace.yaml",
+        "inputs/default-namespace.yaml",
+    ]);
+    assert_eq!(
+        outcomes(&records),
+        [
+            "in-default: deny [\"configmap-limit.example.com[0]:deny\", \"pinned-limit.example.com[0]:deny\"]",
+            // A Deployment without a namespace is in default too.
+            "no-namespace: deny [\"pinned-limit.example.com[0]:deny\"]",
+            "in-prod: deny [\"configmap-limit.example.com:deny\"]",
+        ],
+        "{records:#?}"
+    );
+    assert_eq!(code, 1);
+    assert_eq!(
+        records[2]["violations"][0]["message"],
+        "no ConfigMap params found for policy binding with `Deny` parameterNotFoundAction: \
+         looked for v1 ConfigMap named 'replica-limit' in namespace 'prod'; loaded ConfigMap objects: default/replica-limit"
     );
 }
 

@@ -237,6 +237,22 @@ mod tests {
     }
 
     #[test]
+    fn param_files_split_lists() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("limits.yaml");
+        let text = "kind: ConfigMap\nmetadata: {name: a}\n---\napiVersion: rules.example.com/v1\n\
+                    kind: ReplicaLimitList\nitems:\n- {kind: ReplicaLimit, metadata: {name: b}}\n";
+        std::fs::write(&file, text).expect("write");
+        let objects = read_param_objects(std::slice::from_ref(&file)).expect("read");
+        let origins: Vec<String> = objects
+            .iter()
+            .map(|(o, _)| o.replace(&file.display().to_string(), "f"))
+            .collect();
+        assert_eq!(origins, ["f#0", "f#1/items/0"]);
+        assert_eq!(objects[1].1["metadata"]["name"], "b");
+    }
+
+    #[test]
     fn missing_folder_is_named() {
         let err = from_paths(&[PathBuf::from("/nonexistent/packs")]).expect_err("missing");
         assert_eq!(err.to_string(), "/nonexistent/packs: no such file or directory");

@@ -182,6 +182,35 @@ fn params_without_namespace_are_in_default() {
 }
 
 #[test]
+fn defaults_the_apiserver_fills_in_are_absent_as_documented() {
+    let (code, records) = check(&["--packs", "defaults", "inputs/no-replicas.yaml"]);
+    assert_eq!(code, 1);
+    // Without spec.replicas the plain comparison is an evaluation error (fails closed); the
+    // optional one reads the default the apiserver would have set. Both judge 6 replicas.
+    assert_eq!(
+        outcomes(&records),
+        [
+            "no-replicas: deny [\"replicas-as-sent[0]:deny\"]",
+            "six-replicas: deny [\"replicas-as-sent[0]:deny\", \"replicas-defaulted[0]:deny\"]",
+        ],
+        "{records:#?}"
+    );
+    let as_sent = &records[0]["violations"][0];
+    assert_eq!(as_sent["type"], "evaluation-error", "{as_sent:#}");
+    assert!(
+        as_sent["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("No such key: replicas")),
+        "{as_sent:#}"
+    );
+    // docs/vap.md explains this with the same two expressions.
+    let docs = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/vap.md")).expect("docs");
+    for expression in ["`object.spec.replicas <= 5`", "`object.spec.?replicas.orValue(1) <= 5`"] {
+        assert!(docs.contains(expression), "docs/vap.md does not quote {expression}");
+    }
+}
+
+#[test]
 fn audit_annotations_and_warnings_reach_the_decision() {
     let e = engine("audit");
     let d = e.evaluate(&Input::new(json!({

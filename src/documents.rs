@@ -271,35 +271,33 @@ fn add_document(
             return;
         }
     };
-    if is_list_kind(&kind) {
-        if let Some(serde_json::Value::Array(items)) = map.get("items") {
-            for (i, item) in items.iter().enumerate() {
-                let pointer_prefix = format!("/items/{i}");
-                let item_line = positions.locate(&pointer_prefix).map_or(line, |p| p.line);
-                if item.get("kind").and_then(|k| k.as_str()).is_none_or(str::is_empty) {
-                    collected.problems.push(InputProblem {
-                        source: source.to_owned(),
-                        document: Some(index),
-                        location: Some(Location {
-                            line: item_line,
-                            column: 1,
-                        }),
-                        message: format!("item {i} of the {kind} has no 'kind'"),
-                    });
-                    continue;
-                }
-                collected.documents.push(Document {
+    if let Some(items) = source::list_items(&value) {
+        for (i, item) in items.iter().enumerate() {
+            let pointer_prefix = format!("/items/{i}");
+            let item_line = positions.locate(&pointer_prefix).map_or(line, |p| p.line);
+            if item.get("kind").and_then(|k| k.as_str()).is_none_or(str::is_empty) {
+                collected.problems.push(InputProblem {
                     source: source.to_owned(),
-                    index,
-                    item: Some(i),
-                    value: item.clone(),
-                    positions: Arc::clone(positions),
-                    pointer_prefix,
-                    line: item_line,
+                    document: Some(index),
+                    location: Some(Location {
+                        line: item_line,
+                        column: 1,
+                    }),
+                    message: format!("item {i} of the {kind} has no 'kind'"),
                 });
+                continue;
             }
-            return;
+            collected.documents.push(Document {
+                source: source.to_owned(),
+                index,
+                item: Some(i),
+                value: item.clone(),
+                positions: Arc::clone(positions),
+                pointer_prefix,
+                line: item_line,
+            });
         }
+        return;
     }
     collected.documents.push(Document {
         source: source.to_owned(),
@@ -310,11 +308,6 @@ fn add_document(
         pointer_prefix: String::new(),
         line,
     });
-}
-
-/// `List` and typed lists (`DeploymentList`) with an `items` array are split.
-fn is_list_kind(kind: &str) -> bool {
-    kind == "List" || (kind.ends_with("List") && kind.len() > 4)
 }
 
 fn type_name(value: &serde_json::Value) -> &'static str {

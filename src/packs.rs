@@ -215,16 +215,8 @@ pub fn read_param_objects(files: &[PathBuf]) -> Result<Vec<(String, serde_json::
         let shown = file.display().to_string();
         let text = read_text(file).map_err(|e| format!("cannot read params: {e}"))?;
         let docs = crate::source::parse_documents(&text).map_err(|e| format!("{shown}: {e}"))?;
-        for doc in docs {
-            let origin = format!("{shown}#{}", doc.index);
-            match doc.value.get("items").and_then(|i| i.as_array()) {
-                Some(items) if doc.value.get("kind").and_then(|k| k.as_str()) == Some("List") => {
-                    for (i, item) in items.iter().enumerate() {
-                        objects.push((format!("{origin}/items/{i}"), item.clone()));
-                    }
-                }
-                _ => objects.push((origin, doc.value)),
-            }
+        for doc in docs.into_iter().flat_map(crate::source::SourceDoc::split_list) {
+            objects.push((format!("{shown}#{}", doc.locator()), doc.value));
         }
     }
     Ok(objects)
@@ -242,6 +234,22 @@ mod tests {
         assert_eq!(found.packs.len(), 1);
         assert_eq!(found.tests.len(), 1);
         assert_eq!(found.tests[0].pack_dir, "policies/soc2");
+    }
+
+    #[test]
+    fn param_files_split_lists() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("limits.yaml");
+        let text = "kind: ConfigMap\nmetadata: {name: a}\n---\napiVersion: rules.example.com/v1\n\
+                    kind: ReplicaLimitList\nitems:\n- {kind: ReplicaLimit, metadata: {name: b}}\n";
+        std::fs::write(&file, text).expect("write");
+        let objects = read_param_objects(std::slice::from_ref(&file)).expect("read");
+        let origins: Vec<String> = objects
+            .iter()
+            .map(|(o, _)| o.replace(&file.display().to_string(), "f"))
+            .collect();
+        assert_eq!(origins, ["f#0", "f#1/items/0"]);
+        assert_eq!(objects[1].1["metadata"]["name"], "b");
     }
 
     #[test]

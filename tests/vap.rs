@@ -105,6 +105,14 @@ fn outcomes(records: &[Value]) -> Vec<String> {
     &["--packs", "mutating", "inputs/pod.yaml"], 0,
     &["app: patch [\"sidecar-policy.example.com[0]:patch\", \"sidecar-policy.example.com[1]:patch\"]"]
 )]
+#[case::policies_bindings_and_params_in_lists(
+    &["--packs", "list", "inputs/audit.yaml"], 1,
+    &["big: deny [\"list-replica-limit.example.com[0]:deny\", \"list-team-label.example.com[0]:deny\"]"]
+)]
+#[case::mutating_policy_v1(
+    &["--packs", "mutating-v1", "inputs/pod.yaml"], 0,
+    &["app: patch [\"team-label.example.com[0]:patch\"]"]
+)]
 fn documentation_examples_through_check(#[case] args: &[&str], #[case] exit: i32, #[case] expected: &[&str]) {
     let (code, records) = check(args);
     assert_eq!(outcomes(&records), expected, "{records:#?}");
@@ -132,17 +140,74 @@ fn deny_explanation_names_policy_binding_and_reason_code() {
 
 #[test]
 fn params_are_required_when_the_binding_asks_for_them() {
-    // Without --params the test binding finds no ReplicaLimit and says Deny.
+    // Without --params the test binding finds no ReplicaLimit and says Deny, and what it sought.
     let (code, records) = check(&["--packs", "replicalimit", "inputs/demo.yaml"]);
     assert_eq!(code, 1);
     let few = &records[3];
     assert_eq!(few["decision"], "deny");
-    assert!(
-        few["violations"][0]["message"]
-            .as_str()
-            .is_some_and(|m| m.contains("no ReplicaLimit params found")),
+    assert_eq!(
+        few["violations"][0]["message"],
+        "no ReplicaLimit params found for policy binding with `Deny` parameterNotFoundAction: \
+         looked for rules.example.com/v1 ReplicaLimit named 'replica-limit-test.example.com' in namespace 'default'; \
+         loaded ReplicaLimit objects: none",
         "{few:#}"
     );
+}
+
+#[test]
+fn params_without_namespace_are_in_default() {
+    let (code, records) = check(&[
+        "--packs",
+        "default-namespace",
+        "--params",
+        "inputs/limit-without-namespace.yaml",
+        "inputs/default-namespace.yaml",
+    ]);
+    assert_eq!(
+        outcomes(&records),
+        [
+            "in-default: deny [\"configmap-limit.example.com[0]:deny\", \"pinned-limit.example.com[0]:deny\"]",
+            // A Deployment without a namespace is in default too.
+            "no-namespace: deny [\"pinned-limit.example.com[0]:deny\"]",
+            "in-prod: deny [\"configmap-limit.example.com:deny\"]",
+        ],
+        "{records:#?}"
+    );
+    assert_eq!(code, 1);
+    assert_eq!(
+        records[2]["violations"][0]["message"],
+        "no ConfigMap params found for policy binding with `Deny` parameterNotFoundAction: \
+         looked for v1 ConfigMap named 'replica-limit' in namespace 'prod'; loaded ConfigMap objects: default/replica-limit"
+    );
+}
+
+#[test]
+fn defaults_the_apiserver_fills_in_are_absent_as_documented() {
+    let (code, records) = check(&["--packs", "defaults", "inputs/no-replicas.yaml"]);
+    assert_eq!(code, 1);
+    // Without spec.replicas the plain comparison is an evaluation error (fails closed); the
+    // optional one reads the default the apiserver would have set. Both judge 6 replicas.
+    assert_eq!(
+        outcomes(&records),
+        [
+            "no-replicas: deny [\"replicas-as-sent[0]:deny\"]",
+            "six-replicas: deny [\"replicas-as-sent[0]:deny\", \"replicas-defaulted[0]:deny\"]",
+        ],
+        "{records:#?}"
+    );
+    let as_sent = &records[0]["violations"][0];
+    assert_eq!(as_sent["type"], "evaluation-error", "{as_sent:#}");
+    assert!(
+        as_sent["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("No such key: replicas")),
+        "{as_sent:#}"
+    );
+    // docs/vap.md explains this with the same two expressions.
+    let docs = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/vap.md")).expect("docs");
+    for expression in ["`object.spec.replicas <= 5`", "`object.spec.?replicas.orValue(1) <= 5`"] {
+        assert!(docs.contains(expression), "docs/vap.md does not quote {expression}");
+    }
 }
 
 #[test]
@@ -251,6 +316,8 @@ fn params_given_to_the_library() {
 #[case("paramref-without-paramkind.yaml", &["paramref-without-paramkind.yaml:19:", "'plain-binding'", "spec.paramRef", "declares no paramKind"])]
 #[case("authorizer.yaml", &["authorizer.yaml:10:", "spec.validations[0].expression", "`authorizer`"])]
 #[case("deny-and-warn.yaml", &["deny-and-warn.yaml:18:", "spec.validationActions", "Deny and Warn"])]
+#[case("mutating-v1-unknown-field.yaml", &["mutating-v1-unknown-field.yaml:12:", "spec.mutations[0].jsonPatch.expresion", "unknown field"])]
+#[case("list-items.yaml", &["list-items.yaml:13:", "spec.validations[0].expresion", "list-items.yaml:14: apiVersion is 'apps/v1'; expected 'celgate.io/v1'"])]
 #[case("wrong-version.yaml", &["wrong-version.yaml:1:", "apiVersion", "admissionregistration.k8s.io/v2"])]
 fn load_errors_name_file_and_field(#[case] file: &str, #[case] expected: &[&str]) {
     let found = celgate::packs::from_paths(&[fixtures().join("bad").join(file)]).expect("readable");

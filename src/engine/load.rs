@@ -94,7 +94,8 @@ pub struct CompiledRule {
     pub input_limits: super::pack::InputLimits,
 }
 
-/// Parses and compiles `sources` into packs (documents with the same `metadata.name` merge).
+/// Parses and compiles `sources` into packs (documents with the same `metadata.name` merge). A
+/// list document (`kind: List`, `ValidatingAdmissionPolicyList`, ...) is split into its items.
 pub fn load_packs(env: &Env, sources: &[PackSource]) -> Result<Vec<CompiledPack>, LoadErrors> {
     let mut errors = Vec::new();
     let mut packs: Vec<CompiledPack> = Vec::new();
@@ -113,7 +114,9 @@ pub fn load_packs(env: &Env, sources: &[PackSource]) -> Result<Vec<CompiledPack>
                 continue;
             }
         };
-        for doc in docs {
+        // A `kind: List` (or `ValidatingAdmissionPolicyList`, ...) is read item by item, each
+        // as if it were a document of its own.
+        for doc in docs.into_iter().flat_map(source::SourceDoc::split_list) {
             if vap::convert::is_admission_document(&doc.value) || !is_pack_document(&doc.value) {
                 let pending = vap::convert::PendingDoc {
                     origin: src.origin.clone(),

@@ -3,12 +3,13 @@
 //! [`parse_documents`] turns YAML (or JSON, which YAML 1.2 reads as a subset) into
 //! [`serde_json::Value`] documents, each with a [`PositionMap`] that maps JSON pointers to the
 //! line and column where that node was written, so findings can be reported as
-//! `file:line:column`. [`emit::to_yaml_string`] goes the other way, rendering a value as a
-//! block-style YAML document.
+//! `file:line:column`. [`lists`] splits a `kind: List` document into its items.
+//! [`emit::to_yaml_string`] goes the other way, rendering a value as a block-style YAML document.
 
 mod builder;
 pub mod emit;
 mod error;
+pub mod lists;
 mod positions;
 mod scalar;
 pub mod yaml;
@@ -18,4 +19,5 @@ pub mod yaml;
 mod test_support;
 
 pub use emit::to_yaml_string;
+pub use lists::{is_list_kind, list_items};
 pub use yaml::{escape_segment, parse_documents, Position, PositionMap, SourceDoc, SourceError, MAX_DEPTH, MAX_NODES};

@@ -124,6 +124,38 @@ impl PositionMap {
         out
     }
 
+    /// The positions of the node at exactly `pointer` and of everything under it, as a map whose
+    /// root is that node (so a list item can be read as a document of its own). Positions are
+    /// unchanged: they still name lines and columns of the whole text. Empty when no node was
+    /// recorded at `pointer`.
+    #[must_use]
+    pub fn subtree(&self, pointer: &str) -> PositionMap {
+        let mut out = PositionMap::default();
+        let Some((from, true)) = self.walk(pointer) else {
+            return out;
+        };
+        let root = out.push(self.nodes[from].position);
+        out.set_root(root);
+        // (node here, its copy in `out`), copied without recursion.
+        let mut pending = vec![(from, root)];
+        while let Some((old, new)) = pending.pop() {
+            let mut copy = |child: usize| {
+                let id = out.push(self.nodes[child].position);
+                pending.push((child, id));
+                id
+            };
+            let children = match &self.nodes[old].children {
+                Children::Leaf => Children::Leaf,
+                Children::Seq(items) => Children::Seq(items.iter().map(|&child| copy(child)).collect()),
+                Children::Map(entries) => {
+                    Children::Map(entries.iter().map(|(key, &child)| (key.clone(), copy(child))).collect())
+                }
+            };
+            out.nodes[new].children = children;
+        }
+        out
+    }
+
     /// Follows `pointer` from the root as far as recorded nodes go: the id of the deepest node
     /// reached, and whether it is the node `pointer` names.
     fn walk(&self, pointer: &str) -> Option<(usize, bool)> {

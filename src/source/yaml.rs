@@ -61,7 +61,10 @@ pub struct SourceDoc {
     /// Where each node of `value` was written.
     pub positions: PositionMap,
     /// Line where the document starts (1-based): its `---` marker, or its first content line.
+    /// For an item of a list, the line of the item.
     pub line: usize,
+    /// For an item of a list split by [`SourceDoc::split_list`], its index in `items`.
+    pub item: Option<usize>,
 }
 
 /// Parses every document in `text` (YAML 1.2; JSON is accepted as the YAML subset it is).
@@ -97,6 +100,7 @@ pub fn parse_documents(text: &str) -> Result<Vec<SourceDoc>, SourceError> {
                             value,
                             positions,
                             line,
+                            item: None,
                         });
                     }
                 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use cel::Env;
 
 use super::model::{
-    AdmissionKind, BindingDocument, MutatingPolicySpec, PolicyDocument, ValidatingPolicySpec, API_GROUP,
+    AdmissionKind, BindingDocument, MutatingPolicySpec, PolicyDocument, ValidatingPolicySpec, API_GROUP, API_VERSIONS,
 };
 use super::params::ParamStore;
 use super::{jsonpatch, CompiledAdmission, PolicyKind};
@@ -152,7 +152,7 @@ pub fn convert(
             rest.push(pending);
             continue;
         }
-        let origin = format!("{}#{}", pending.origin, pending.doc.index);
+        let origin = format!("{}#{}", pending.origin, pending.doc.locator());
         if let Err(e) = bundled.add(origin, pending.doc.value) {
             errors.push(PackError::Invalid {
                 file: pending.origin.clone(),
@@ -187,7 +187,7 @@ fn check_header(ctx: &DocContext<'_>, value: &serde_json::Value, errors: &mut Ve
         return None;
     };
     let version = api_version.split_once('/').map_or("", |(_, v)| v);
-    if !kind.versions().contains(&version) {
+    if !API_VERSIONS.contains(&version) {
         errors.push(ctx.invalid(
             "/apiVersion",
             format!("{} document", kind.as_str()),
@@ -195,7 +195,7 @@ fn check_header(ctx: &DocContext<'_>, value: &serde_json::Value, errors: &mut Ve
             format!(
                 "'{api_version}' is not a published version of {} (expected one of {})",
                 kind.as_str(),
-                kind.versions().iter().map(|v| format!("{API_GROUP}/{v}")).collect::<Vec<_>>().join(", ")
+                API_VERSIONS.iter().map(|v| format!("{API_GROUP}/{v}")).collect::<Vec<_>>().join(", ")
             ),
         ));
         return None;

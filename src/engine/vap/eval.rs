@@ -69,12 +69,14 @@ impl Policy<'_> {
                 &facts,
             ) {
                 Resolved::NoParams => vec![&NULL],
-                Resolved::Found(found) if found.is_empty() => {
+                Resolved::NotFound(searched) => {
                     if binding.not_found == ParamNotFoundAction::Deny {
                         let kind = self.admission.param_kind.as_ref().map_or("", |k| k.kind.as_str());
                         self.policy_failure(
                             binding,
-                            &format!("no {kind} params found for policy binding with `Deny` parameterNotFoundAction"),
+                            &format!(
+                                "no {kind} params found for policy binding with `Deny` parameterNotFoundAction: {searched}"
+                            ),
                             pass,
                         );
                     }

@@ -11,7 +11,9 @@ use crate::engine::pack::LabelSelector;
 
 /// The API group of every kind read here.
 pub const API_GROUP: &str = "admissionregistration.k8s.io";
-/// The versions of that group this build reads (the published ones).
+/// The versions of that group this build reads: the published ones, for all four kinds
+/// (`MutatingAdmissionPolicy` went to `v1` in Kubernetes 1.36). Each version is read with the
+/// one schema of this module, which is the same in all of them.
 pub const API_VERSIONS: &[&str] = &["v1", "v1beta1", "v1alpha1"];
 
 /// The four kinds, as written in `kind`.
@@ -46,14 +48,6 @@ impl AdmissionKind {
             AdmissionKind::ValidatingBinding => "ValidatingAdmissionPolicyBinding",
             AdmissionKind::MutatingPolicy => "MutatingAdmissionPolicy",
             AdmissionKind::MutatingBinding => "MutatingAdmissionPolicyBinding",
-        }
-    }
-
-    /// The versions Kubernetes published the kind in (mutating policies have no `v1` yet).
-    pub fn versions(self) -> &'static [&'static str] {
-        match self {
-            AdmissionKind::ValidatingPolicy | AdmissionKind::ValidatingBinding => API_VERSIONS,
-            AdmissionKind::MutatingPolicy | AdmissionKind::MutatingBinding => &["v1beta1", "v1alpha1"],
         }
     }
 }

@@ -5,6 +5,7 @@
 use super::matching::{object_labels, RequestFacts};
 use super::model::{ParamKind, ParamRef};
 use super::resources::is_cluster_scoped;
+use crate::engine::pack::{LabelSelector, SelectorOperator};
 use crate::engine::select::selector_matches;
 
 /// One object usable as `params`.
@@ -22,6 +23,18 @@ pub struct ParamObject {
     pub origin: String,
     /// The whole object, as CEL sees it in `params`.
     pub value: serde_json::Value,
+}
+
+impl ParamObject {
+    /// The namespace the object is in: for a namespaced kind, `metadata.namespace` or else
+    /// [`DEFAULT_NAMESPACE`]; for a cluster-scoped kind, `metadata.namespace` as written (an
+    /// object that has one is not found).
+    fn namespace_as(&self, namespaced: bool) -> Option<&str> {
+        match self.namespace.as_deref() {
+            None if namespaced => Some(DEFAULT_NAMESPACE),
+            ns => ns,
+        }
+    }
 }
 
 /// Why an object cannot be a param object.
@@ -60,11 +73,19 @@ pub struct ParamStore {
 pub enum Resolved<'a> {
     /// No `paramKind`: the policy runs once with `params` null.
     NoParams,
-    /// The objects found (the policy runs once per object); empty when none matched.
+    /// The objects found (the policy runs once per object); never empty.
     Found(Vec<&'a serde_json::Value>),
+    /// No object matched: what was looked for (kind, name or selector, namespace) and which
+    /// objects of that kind there are, for the message.
+    NotFound(String),
     /// The binding cannot look for params for this request (why).
     Misconfigured(String),
 }
+
+/// The namespace `kubectl apply` puts an object without `metadata.namespace` in (that of a
+/// kubeconfig context that names none): where a namespaced param object without one is looked
+/// for, and the namespace of a namespaced request without one.
+pub const DEFAULT_NAMESPACE: &str = "default";
 
 impl ParamStore {
     /// A store of `objects`, each given with its origin (`file#document`).
@@ -153,7 +174,8 @@ impl ParamStore {
 
 /// The param objects `param_ref` selects from `stores` for the request described by `facts`.
 /// A kind the built-in table does not know is namespaced when any of its objects has a namespace
-/// or `param_ref` names one.
+/// or `param_ref` names one. Objects of a namespaced kind without `metadata.namespace` are in
+/// [`DEFAULT_NAMESPACE`], where `kubectl apply` would create them.
 pub fn resolve<'a>(
     stores: &[&'a ParamStore],
     kind: Option<&ParamKind>,
@@ -164,42 +186,117 @@ pub fn resolve<'a>(
         return Resolved::NoParams;
     };
     let candidates: Vec<&'a ParamObject> = stores.iter().flat_map(|s| s.of_kind(kind)).collect();
-    // A kind the table does not know is namespaced when its objects have namespaces or the
-    // binding names one.
     let namespaced = is_cluster_scoped(&kind.kind).map_or_else(
         || param_ref.namespace.is_some() || candidates.iter().any(|o| o.namespace.is_some()),
         |cluster| !cluster,
     );
-    let namespace = if namespaced {
-        match (param_ref.namespace.as_deref(), facts.namespace) {
-            (Some(ns), _) | (None, Some(ns)) => Some(ns),
-            (None, None) => {
-                return Resolved::Misconfigured(format!(
-                    "paramRef.namespace is unset and {} '{}' is cluster-scoped, so there is no namespace to find {} params in",
-                    facts.kind, facts.name, kind.kind
-                ))
-            }
-        }
-    } else {
-        if let Some(ns) = &param_ref.namespace {
-            return Resolved::Misconfigured(format!(
-                "paramRef.namespace is '{ns}' but {} params are cluster-scoped",
-                kind.kind
-            ));
-        }
-        None
+    let namespace = match search_namespace(kind, param_ref, facts, namespaced) {
+        Ok(namespace) => namespace,
+        Err(why) => return Resolved::Misconfigured(why),
     };
     let mut found: Vec<&'a ParamObject> = candidates
-        .into_iter()
-        .filter(|o| o.namespace.as_deref() == namespace)
+        .iter()
+        .copied()
+        .filter(|o| o.namespace_as(namespaced) == namespace)
         .filter(|o| match (&param_ref.name, &param_ref.selector) {
             (Some(name), _) => &o.name == name,
             (None, Some(selector)) => selector_matches(selector, &object_labels(&o.value)),
             (None, None) => false,
         })
         .collect();
+    if found.is_empty() {
+        return Resolved::NotFound(describe_search(kind, param_ref, namespace, namespaced, &candidates));
+    }
     found.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
     Resolved::Found(found.into_iter().map(|o| &o.value).collect())
+}
+
+/// The namespace `param_ref` looks in for this request: `paramRef.namespace`, else the
+/// request's (a namespaced request without one is in [`DEFAULT_NAMESPACE`]); `None` for a
+/// cluster-scoped kind. An error says why the binding cannot look for params at all.
+fn search_namespace<'r>(
+    kind: &ParamKind,
+    param_ref: &'r ParamRef,
+    facts: &RequestFacts<'r>,
+    namespaced: bool,
+) -> Result<Option<&'r str>, String> {
+    if !namespaced {
+        return match &param_ref.namespace {
+            Some(ns) => Err(format!(
+                "paramRef.namespace is '{ns}' but {} params are cluster-scoped",
+                kind.kind
+            )),
+            None => Ok(None),
+        };
+    }
+    match (param_ref.namespace.as_deref(), facts.namespace) {
+        (Some(ns), _) | (None, Some(ns)) => Ok(Some(ns)),
+        (None, None) if !facts.cluster_scoped => Ok(Some(DEFAULT_NAMESPACE)),
+        (None, None) => Err(format!(
+            "paramRef.namespace is unset and {} '{}' is cluster-scoped, so there is no namespace to find {} params in",
+            facts.kind, facts.name, kind.kind
+        )),
+    }
+}
+
+/// Most loaded objects a not-found message lists.
+const LISTED_CANDIDATES: usize = 5;
+
+/// What a binding looked for and did not find, and which objects of the kind there are
+/// (`namespace/name`, as [`ParamObject::namespace_as`] places them): `looked for
+/// rules.example.com/v1 ReplicaLimit named 'limit' in namespace 'default'; loaded ReplicaLimit
+/// objects: prod/limit`.
+fn describe_search(
+    kind: &ParamKind,
+    param_ref: &ParamRef,
+    namespace: Option<&str>,
+    namespaced: bool,
+    candidates: &[&ParamObject],
+) -> String {
+    let what = match (&param_ref.name, &param_ref.selector) {
+        (Some(name), _) => format!("named '{name}'"),
+        (None, Some(selector)) => format!("with labels matching '{}'", selector_text(selector)),
+        (None, None) => "(paramRef names nothing)".to_owned(),
+    };
+    let place = namespace.map_or_else(|| "cluster-wide".to_owned(), |ns| format!("in namespace '{ns}'"));
+    let mut loaded: Vec<String> = candidates
+        .iter()
+        .map(|o| match o.namespace_as(namespaced) {
+            Some(ns) => format!("{ns}/{}", o.name),
+            None => o.name.clone(),
+        })
+        .collect();
+    loaded.sort();
+    let listed = if loaded.is_empty() {
+        "none".to_owned()
+    } else if loaded.len() > LISTED_CANDIDATES {
+        let more = loaded.len() - LISTED_CANDIDATES;
+        loaded.truncate(LISTED_CANDIDATES);
+        format!("{} and {more} more", loaded.join(", "))
+    } else {
+        loaded.join(", ")
+    };
+    format!(
+        "looked for {} {} {what} {place}; loaded {} objects: {listed}",
+        kind.api_version, kind.kind, kind.kind
+    )
+}
+
+/// A label selector as `kubectl get -l` writes one: `tier=gold,env in (a,b),!legacy`;
+/// `<everything>` for an empty one.
+fn selector_text(selector: &LabelSelector) -> String {
+    let mut parts: Vec<String> = selector.match_labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    parts.extend(selector.match_expressions.iter().map(|e| match e.operator {
+        SelectorOperator::In => format!("{} in ({})", e.key, e.values.join(",")),
+        SelectorOperator::NotIn => format!("{} notin ({})", e.key, e.values.join(",")),
+        SelectorOperator::Exists => e.key.clone(),
+        SelectorOperator::DoesNotExist => format!("!{}", e.key),
+    }));
+    if parts.is_empty() {
+        "<everything>".to_owned()
+    } else {
+        parts.join(",")
+    }
 }
 
 #[cfg(test)]
@@ -276,6 +373,69 @@ mod tests {
             resolve(&[&s], Some(&kind()), Some(&r), &RequestFacts::of(&input)),
             Resolved::Misconfigured(_)
         ));
+    }
+
+    #[test]
+    fn objects_without_namespace_are_in_default_when_the_kind_is_namespaced() {
+        let s = ParamStore::new(vec![(
+            "b#0".into(),
+            json!({"apiVersion": "rules.example.com/v1", "kind": "ReplicaLimit",
+                   "metadata": {"name": "limit"}, "maxReplicas": 7}),
+        )])
+        .expect("valid");
+        let input = Input::new(
+            json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "x", "namespace": "prod"}}),
+        );
+        let facts = RequestFacts::of(&input);
+        // No namespace anywhere: the kind counts as cluster-scoped, as before.
+        let by_name = ParamRef {
+            name: Some("limit".into()),
+            ..ParamRef::default()
+        };
+        assert_eq!(values(resolve(&[&s], Some(&kind()), Some(&by_name), &facts)), [7]);
+        // A binding that names a namespace makes it namespaced: the object is in default.
+        let pinned = |ns: &str| ParamRef {
+            namespace: Some(ns.into()),
+            ..by_name.clone()
+        };
+        assert_eq!(
+            values(resolve(&[&s], Some(&kind()), Some(&pinned("default")), &facts)),
+            [7]
+        );
+        match resolve(&[&s], Some(&kind()), Some(&pinned("prod")), &facts) {
+            Resolved::NotFound(searched) => assert_eq!(
+                searched,
+                "looked for rules.example.com/v1 ReplicaLimit named 'limit' in namespace 'prod'; \
+                 loaded ReplicaLimit objects: default/limit"
+            ),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn not_found_names_the_selector() {
+        let s = store();
+        let input = Input::new(
+            json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "x", "namespace": "prod"}}),
+        );
+        let selector: crate::engine::pack::LabelSelector = serde_json::from_value(json!({
+            "matchLabels": {"tier": "gold"},
+            "matchExpressions": [{"key": "env", "operator": "In", "values": ["a", "b"]},
+                                 {"key": "legacy", "operator": "DoesNotExist"}]
+        }))
+        .expect("selector");
+        let r = ParamRef {
+            selector: Some(selector),
+            ..ParamRef::default()
+        };
+        match resolve(&[&s], Some(&kind()), Some(&r), &RequestFacts::of(&input)) {
+            Resolved::NotFound(searched) => assert_eq!(
+                searched,
+                "looked for rules.example.com/v1 ReplicaLimit with labels matching 'tier=gold,env in (a,b),!legacy' \
+                 in namespace 'prod'; loaded ReplicaLimit objects: default/limit, prod/limit"
+            ),
+            other => panic!("unexpected {other:?}"),
+        }
     }
 
     #[test]

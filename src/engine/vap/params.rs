@@ -336,17 +336,25 @@ mod tests {
         }
     }
 
+    fn deployment_in_prod() -> Input {
+        Input::new(
+            json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "x", "namespace": "prod"}}),
+        )
+    }
+
+    fn by_name(name: &str) -> ParamRef {
+        ParamRef {
+            name: Some(name.into()),
+            ..ParamRef::default()
+        }
+    }
+
     #[test]
     fn name_and_namespace_select_one() {
         let s = store();
-        let input = Input::new(
-            json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "x", "namespace": "prod"}}),
-        );
+        let input = deployment_in_prod();
         let facts = RequestFacts::of(&input);
-        let by_name = ParamRef {
-            name: Some("limit".into()),
-            ..ParamRef::default()
-        };
+        let by_name = by_name("limit");
         assert_eq!(values(resolve(&[&s], Some(&kind()), Some(&by_name), &facts)), [100]);
         let pinned = ParamRef {
             namespace: Some("default".into()),
@@ -365,10 +373,7 @@ mod tests {
     fn cluster_scoped_request_without_namespace_is_misconfigured() {
         let s = store();
         let input = Input::new(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "x"}}));
-        let r = ParamRef {
-            name: Some("limit".into()),
-            ..ParamRef::default()
-        };
+        let r = by_name("limit");
         assert!(matches!(
             resolve(&[&s], Some(&kind()), Some(&r), &RequestFacts::of(&input)),
             Resolved::Misconfigured(_)
@@ -383,15 +388,10 @@ mod tests {
                    "metadata": {"name": "limit"}, "maxReplicas": 7}),
         )])
         .expect("valid");
-        let input = Input::new(
-            json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "x", "namespace": "prod"}}),
-        );
+        let input = deployment_in_prod();
         let facts = RequestFacts::of(&input);
         // No namespace anywhere: the kind counts as cluster-scoped, as before.
-        let by_name = ParamRef {
-            name: Some("limit".into()),
-            ..ParamRef::default()
-        };
+        let by_name = by_name("limit");
         assert_eq!(values(resolve(&[&s], Some(&kind()), Some(&by_name), &facts)), [7]);
         // A binding that names a namespace makes it namespaced: the object is in default.
         let pinned = |ns: &str| ParamRef {
@@ -415,9 +415,7 @@ mod tests {
     #[test]
     fn not_found_names_the_selector() {
         let s = store();
-        let input = Input::new(
-            json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "x", "namespace": "prod"}}),
-        );
+        let input = deployment_in_prod();
         let selector: crate::engine::pack::LabelSelector = serde_json::from_value(json!({
             "matchLabels": {"tier": "gold"},
             "matchExpressions": [{"key": "env", "operator": "In", "values": ["a", "b"]},

@@ -180,6 +180,39 @@ pub fn load_packs(env: &Env, sources: &[PackSource]) -> Result<Vec<CompiledPack>
     }
 }
 
+/// Indexes of the earlier variables of `pack` that `expr` reads (directly; every one when it
+/// reads `variables` by a computed key); an error for any it reads that is
+/// not defined before it.
+pub(super) fn variable_dependencies(
+    ctx: &DocContext<'_>,
+    pointer: &str,
+    subject: &str,
+    field: &str,
+    expr: &CompiledExpr,
+    pack: &CompiledPack,
+    errors: &mut Vec<PackError>,
+) -> Vec<usize> {
+    // `variables[k]` or the whole map: every variable before it.
+    let mut deps: Vec<usize> = if expr.reads_all_variables() {
+        (0..pack.variables.len()).collect()
+    } else {
+        Vec::new()
+    };
+    for name in &expr.pack_variables {
+        match pack.variables.iter().position(|v| &v.name == name) {
+            Some(idx) if !deps.contains(&idx) => deps.push(idx),
+            Some(_) => {}
+            None => errors.push(ctx.invalid(
+                pointer,
+                subject.to_owned(),
+                field,
+                format!("reads variables.{name}, which is not defined before it"),
+            )),
+        }
+    }
+    deps
+}
+
 /// The root variables a rule pack's variable may read and still be shared across packs: those
 /// bound once per pass for every pack, and the pack-bound `params` and `variables` when what it
 /// reads of them is equal in both packs (see [`share_key`]).
@@ -482,24 +515,7 @@ fn compile_into(
                 if let Err(e) = check_load(&expr.cost, limits.unwrap_or_default(), BoundsSite::Pack) {
                     errors.push(ctx.cel(&pointer, subject.clone(), "expression", CompileError::TooCostly(e)));
                 }
-                // `variables[k]` or the whole map: every variable before it.
-                let mut deps: Vec<usize> = if expr.reads_all_variables() {
-                    (0..pack.variables.len()).collect()
-                } else {
-                    Vec::new()
-                };
-                for name in &expr.pack_variables {
-                    match pack.variables.iter().position(|v| &v.name == name) {
-                        Some(idx) if !deps.contains(&idx) => deps.push(idx),
-                        Some(_) => {}
-                        None => errors.push(ctx.invalid(
-                            &pointer,
-                            subject.clone(),
-                            "expression",
-                            format!("reads variables.{name}, which is not defined before it"),
-                        )),
-                    }
-                }
+                let deps = variable_dependencies(ctx, &pointer, &subject, "expression", &expr, pack, errors);
                 pack.variables.push(CompiledVariable {
                     name: var.name,
                     expr,

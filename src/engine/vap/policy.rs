@@ -12,7 +12,7 @@ use super::model::{FailurePolicy, Metadata, Variable};
 use super::params::ParamStore;
 use super::{CompiledAdmission, PolicyKind};
 use crate::engine::compile::CompiledExpr;
-use crate::engine::load::{CompiledPack, CompiledRule, CompiledVariable, DocContext};
+use crate::engine::load::{variable_dependencies, CompiledPack, CompiledRule, CompiledVariable, DocContext};
 use crate::engine::pack::{Action, MatchSpec, OnError, PackMetadata, RuleSpec, Severity};
 use crate::engine::pack_error::PackError;
 use crate::engine::select::Matcher;
@@ -173,7 +173,7 @@ pub(super) fn common(
         ) else {
             continue;
         };
-        let deps = dependencies(ctx, &pointer, &subject, &field, &expr, &pack, errors);
+        let deps = variable_dependencies(ctx, &pointer, &subject, &field, &expr, &pack, errors);
         pack.variables.push(CompiledVariable {
             name: var.name.clone(),
             expr,
@@ -204,7 +204,7 @@ pub(super) fn common(
             &condition.expression,
             errors,
         ) {
-            dependencies(ctx, &pointer, &subject, &field, &expr, &pack, errors);
+            variable_dependencies(ctx, &pointer, &subject, &field, &expr, &pack, errors);
             conditions.push((condition.name.clone(), expr));
         }
     }
@@ -232,38 +232,6 @@ pub(super) fn common(
         controls,
         remediation,
     })
-}
-
-/// Indexes of the earlier variables `expr` reads (directly); an error for any it reads that is
-/// not defined before it.
-pub(super) fn dependencies(
-    ctx: &DocContext<'_>,
-    pointer: &str,
-    subject: &str,
-    field: &str,
-    expr: &CompiledExpr,
-    pack: &CompiledPack,
-    errors: &mut Vec<PackError>,
-) -> Vec<usize> {
-    // `variables[k]` or the whole map: every variable before it.
-    let mut deps: Vec<usize> = if expr.reads_all_variables() {
-        (0..pack.variables.len()).collect()
-    } else {
-        Vec::new()
-    };
-    for name in &expr.pack_variables {
-        match pack.variables.iter().position(|v| &v.name == name) {
-            Some(idx) if !deps.contains(&idx) => deps.push(idx),
-            Some(_) => {}
-            None => errors.push(ctx.invalid(
-                pointer,
-                subject.to_owned(),
-                field,
-                format!("reads variables.{name}, which is not defined before it"),
-            )),
-        }
-    }
-    deps
 }
 
 /// Every variable `exprs` read, with what those read in turn.

@@ -8,9 +8,10 @@ use cel::Env;
 
 use super::convert::compile_cel;
 use super::model::{MutatingPolicySpec, PolicyDocument, ValidatingPolicySpec};
-use super::policy::{common, dependencies, rule, transitive, RuleExtra};
+use super::policy::{common, rule, transitive, RuleExtra};
 use super::{CompiledAdmission, PolicyKind};
 use crate::engine::compile::CompiledExpr;
+use crate::engine::load::variable_dependencies;
 use crate::engine::load::{CompiledPack, DocContext};
 use crate::engine::pack::Action;
 use crate::engine::pack_error::PackError;
@@ -74,7 +75,7 @@ pub(super) fn validating_policy(
             )
         });
         for e in [&expr, &message_expression].into_iter().flatten() {
-            dependencies(ctx, &pointer, &subject, &field, e, &common.pack, errors);
+            variable_dependencies(ctx, &pointer, &subject, &field, e, &common.pack, errors);
         }
         let message = match v.message.as_deref().map(str::trim) {
             Some(m) if !m.is_empty() => m.to_owned(),
@@ -124,7 +125,7 @@ pub(super) fn validating_policy(
             &a.value_expression,
             errors,
         ) {
-            dependencies(ctx, &pointer, &subject, &field, &expr, &common.pack, errors);
+            variable_dependencies(ctx, &pointer, &subject, &field, &expr, &common.pack, errors);
             common.admission.audit_annotations.push((a.key.clone(), expr));
         }
     }
@@ -229,7 +230,7 @@ pub(super) fn mutating_policy(
         ) else {
             continue;
         };
-        dependencies(ctx, &pointer, &subject, &field, &expr, &common.pack, errors);
+        variable_dependencies(ctx, &pointer, &subject, &field, &expr, &common.pack, errors);
         // The rule's `validate` holds the JSONPatch expression; `eval` runs it as a mutation.
         let extra = RuleExtra {
             message_expression: None,

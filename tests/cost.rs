@@ -37,7 +37,7 @@ fn by_rule<'d>(violations: &'d [Violation], rule: &str) -> Vec<&'d Violation> {
 )]
 #[case::regex_over_declared_long_strings(
     "long-strings.yaml",
-    &["rule 'regex-names'", "validate:", "strings of up to 1000000 bytes (declared)", "L·S^2"]
+    &["rule 'regex-names'", "validate:", "strings of up to 1000000 bytes (declared)", "L·S·P", "P = length of a params string (estimated at 256 bytes)"]
 )]
 #[case::admission_policy(
     "vap-too-costly.yaml",
@@ -295,4 +295,176 @@ fn percent(estimate: u128) -> f64 {
     #[allow(clippy::cast_precision_loss)]
     let ratio = estimate as f64 / MAX_EXPRESSION_COST as f64;
     ratio * 100.0
+}
+
+/// A document whose `text` is a string of `bytes` bytes next to two short `items`.
+fn thing_with_text(bytes: usize, extra_items: usize) -> Value {
+    let mut items: Vec<Value> = vec![json!({"name": "a"}), json!({"name": "b"})];
+    let notes: Vec<Value> = (0..extra_items).map(|i| json!(format!("n{i}"))).collect();
+    items.truncate(2);
+    json!({
+        "kind": "Thing",
+        "metadata": {"name": "t", "annotations": {"note": "x".repeat(bytes)}},
+        "notes": notes,
+        "spec": {"items": items},
+    })
+}
+
+#[test]
+fn an_expression_is_charged_on_what_it_reads_not_on_the_rest_of_the_document() {
+    let engine = load("reads-what-it-reads.yaml").expect("loads");
+    // A 1 MiB string and a list of 100 000 entries elsewhere in the document change nothing.
+    for (bytes, extra) in [(0, 0), (2_600, 0), (1 << 20, 0), (0, 100_000), (256 << 10, 50_000)] {
+        let (decision, spent) = engine.evaluate_with_cost(&Input::new(thing_with_text(bytes, extra)), &NoOverrides);
+        assert_eq!(
+            decision.decision,
+            Verdict::Allow,
+            "{bytes} bytes, {extra} items: {:?}",
+            decision.violations
+        );
+        assert!(
+            spent < 10_000,
+            "charged {spent} steps for two short names ({bytes} bytes, {extra} items)"
+        );
+    }
+    // What it does read still counts: 5 000 items are refused by the quadratic rule.
+    let items: Vec<Value> = (0..5_000).map(|i| json!({"name": format!("n{i}")})).collect();
+    let decision = engine.evaluate(&Input::new(json!({"kind": "Thing", "spec": {"items": items}})));
+    let v = &decision.violations[0];
+    assert_eq!(v.finding, FindingType::EvaluationError, "{v:?}");
+    assert!(
+        v.message.contains("largest list or map has 5000 entries"),
+        "{}",
+        v.message
+    );
+}
+
+#[test]
+fn functions_that_build_collections_are_charged_by_what_they_build() {
+    let err = load("range-growth.yaml").expect_err("refused at load");
+    for part in [
+        "rule 'growth-nested-ranges'",
+        "validate:",
+        "exceeds the per-expression limit of 10000000",
+    ] {
+        assert!(err.contains(part), "missing {part:?} in:\n{err}");
+    }
+    let estimate = celgate::engine::compile::compile(
+        &celgate::engine::compile::environment(),
+        "object.s.split(',').size() == 2",
+    )
+    .expect("compiles")
+    .estimated_cost(cost::Sizes::new(1, 1000));
+    assert!(estimate > 1000, "split is charged per part it may produce: {estimate}");
+}
+
+/// The documents under `dir`, each as JSON.
+fn documents_under(dir: &str) -> Vec<(String, Value)> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
+    let collected = celgate::documents::collect(std::slice::from_ref(&root), &mut std::io::empty());
+    assert!(collected.problems.is_empty(), "{dir} must parse");
+    collected
+        .documents
+        .iter()
+        .map(|d| (format!("{}#{}", d.source, d.index), d.value.clone()))
+        .collect()
+}
+
+/// `doc` as `kubectl apply` leaves it: its own JSON as the last-applied annotation, padded to
+/// `annotation_bytes`, and a `managedFields` entry of `managed_entries` fields.
+fn as_applied(doc: &Value, annotation_bytes: usize, managed_entries: usize) -> Value {
+    let mut out = doc.clone();
+    let mut applied = serde_json::to_string(doc).expect("serialises");
+    if applied.len() < annotation_bytes {
+        applied.push_str(&" ".repeat(annotation_bytes - applied.len()));
+    }
+    let fields: serde_json::Map<String, Value> = (0..managed_entries)
+        .map(|i| (format!("f:field{i}"), json!({".": {}, "f:value": {}})))
+        .collect();
+    let Some(meta) = out.get_mut("metadata").and_then(Value::as_object_mut) else {
+        return out;
+    };
+    let annotations = meta.entry("annotations").or_insert_with(|| json!({}));
+    if let Some(map) = annotations.as_object_mut() {
+        map.insert(
+            "kubectl.kubernetes.io/last-applied-configuration".to_owned(),
+            json!(applied),
+        );
+    }
+    meta.insert(
+        "managedFields".to_owned(),
+        json!([{"manager": "kubectl-client-side-apply", "operation": "Update", "apiVersion": "v1",
+                "time": "2026-12-07T00:00:00Z", "fieldsType": "FieldsV1", "fieldsV1": fields}]),
+    );
+    out
+}
+
+/// What a person reads of a decision, minus the annotation itself (a rule may quote it).
+fn outcome(decision: &celgate::engine::Decision) -> Vec<(String, String, String, String)> {
+    decision
+        .violations
+        .iter()
+        .filter(|v| !v.pointer.contains("last-applied-configuration"))
+        .map(|v| {
+            (
+                v.rule.clone(),
+                v.pointer.clone(),
+                format!("{:?}", v.finding),
+                format!("{:?}", v.action),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn kubectl_annotations_and_managed_fields_change_no_finding() {
+    let engine = Engine::load(&celgate::packs::embedded().packs).expect("shipped packs load");
+    let mut docs = documents_under("examples/compliant");
+    docs.extend(documents_under("tests/fixtures/real"));
+    docs.extend(documents_under("tests/fixtures/manifests"));
+    assert!(docs.len() > 20, "{} documents", docs.len());
+    for (at, doc) in &docs {
+        let plain = engine.evaluate(&Input::new(doc.clone()));
+        for (bytes, managed) in [(2_600, 10), (256 << 10, 2_000)] {
+            let applied = engine.evaluate(&Input::new(as_applied(doc, bytes, managed)));
+            assert_eq!(
+                outcome(&applied),
+                outcome(&plain),
+                "{at} with a {bytes}-byte last-applied-configuration and {managed} managed fields:\n{:#?}",
+                applied.violations
+            );
+        }
+    }
+    // The compliant examples stay allowed.
+    for (at, doc) in documents_under("examples/compliant") {
+        let applied = engine.evaluate(&Input::new(as_applied(&doc, 256 << 10, 2_000)));
+        assert_ne!(applied.decision, Verdict::Deny, "{at}: {:#?}", applied.violations);
+    }
+}
+
+#[test]
+fn a_configmap_of_one_mebibyte_is_judged_in_full() {
+    let engine = Engine::load(&celgate::packs::embedded().packs).expect("shipped packs load");
+    let mut data = serde_json::Map::new();
+    // 1 000 keys of 1 KiB, and one value of 24 KiB holding a credential near its end.
+    for i in 0..1_000 {
+        data.insert(
+            format!("rule-{i}.yaml"),
+            json!(format!("# rule {i}\n{}", "x".repeat(1_000))),
+        );
+    }
+    let big = format!("{}\ndb.password=hunter2hunter2\n", "settings.line=1\n".repeat(1_500));
+    data.insert("application.properties".to_owned(), json!(big));
+    let config_map = json!({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "big", "namespace": "apps"},
+        "data": data,
+    });
+    let decision = engine.evaluate(&Input::new(config_map));
+    let errors: Vec<_> = decision
+        .violations
+        .iter()
+        .filter(|v| v.finding == FindingType::EvaluationError)
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
 }

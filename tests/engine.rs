@@ -91,20 +91,46 @@ fn patch_creates_parents_and_records_rule() {
 }
 
 #[test]
-fn missing_field_fails_closed_as_evaluation_error() {
-    // basic-replicas reads object.spec.replicas without a guard.
+fn missing_field_is_an_evaluation_error_that_acts_as_its_rule() {
+    // basic-replicas (an audit rule) reads object.spec.replicas without a guard: its error is
+    // recorded, never more than a violation of it would do.
     let mut doc = deployment(&json!([safe("a")]), 1);
     doc["spec"].as_object_mut().expect("spec").remove("replicas");
-    let decision = fixture_engine().evaluate(&Input::new(doc));
+    let decision = fixture_engine().evaluate(&Input::new(doc.clone()));
     let err = decision
         .violations
         .iter()
         .find(|v| v.rule == "basic-replicas")
         .expect("error reported");
     assert_eq!(err.finding, FindingType::EvaluationError);
-    assert_eq!(err.action, Action::Deny);
+    assert_eq!(err.action, Action::Audit);
     assert!(err.message.contains("object.spec.replicas"), "{}", err.message);
-    assert_eq!(decision.decision, Verdict::Deny);
+    assert_ne!(decision.decision, Verdict::Deny, "{:?}", decision.violations);
+
+    // A deny rule fails closed; `onError` says otherwise for any rule.
+    for (action, on_error, expected) in [
+        ("deny", "", Action::Deny),
+        ("warn", "", Action::Warn),
+        ("audit", "", Action::Audit),
+        ("warn", "onError: deny", Action::Deny),
+        ("deny", "onError: allow", Action::Audit),
+    ] {
+        let text = format!(
+            "apiVersion: celgate.io/v1\nkind: RulePack\nmetadata: {{name: t, version: 1.0.0, framework: test}}\nspec:\n  rules:\n    - id: t-replicas\n      title: t\n      controls: [x]\n      severity: low\n      match: {{kinds: [Deployment]}}\n      validate: object.spec.replicas >= 1\n      message: m\n      remediation: r\n      action: {action}\n      {on_error}\n"
+        );
+        let engine = Engine::load(&[PackSource {
+            origin: "inline".to_owned(),
+            text,
+        }])
+        .expect("loads");
+        let decision = engine.evaluate(&Input::new(doc.clone()));
+        let err = &decision.violations[0];
+        assert_eq!(
+            (err.finding, err.action),
+            (FindingType::EvaluationError, expected),
+            "{action} {on_error}"
+        );
+    }
 }
 
 #[test]

@@ -191,6 +191,9 @@ pub struct CompiledExpr {
     /// Worst-case steps as a polynomial in `L` (most entries of an input list or map) and `S`
     /// (most bytes of an input string): see [`cost::estimate`].
     pub cost: Poly,
+    /// What it reads of its inputs: at run time `L` and `S` are the sizes of those values
+    /// ([`cost::reads`]).
+    pub reads: cost::reads::ExprReads,
 }
 
 impl CompiledExpr {
@@ -202,7 +205,7 @@ impl CompiledExpr {
 
     /// Worst-case steps on an input of these sizes.
     pub fn estimated_cost(&self, sizes: Sizes) -> u128 {
-        self.cost.at(sizes.list, sizes.string)
+        sizes.estimate(&self.cost)
     }
 }
 
@@ -253,6 +256,7 @@ pub fn compile_with_roots(env: &Env, source: &str, extra: &[&str]) -> Result<Com
         comprehension_depth: facts.comprehension_depth,
         max_literal_collection: facts.max_literal_collection,
         cost: cost::estimate(program.expression()),
+        reads: cost::reads::analyse(program.expression()),
         expr,
     })
 }
@@ -471,7 +475,7 @@ mod tests {
         assert_eq!(e.cost.degrees().0, 1, "{:?}", e.cost);
         let nested = compile(&env, "object.a.all(x, x.b.all(y, y > 0))").expect("compiles");
         assert_eq!(nested.cost.degrees().0, 2, "{:?}", nested.cost);
-        assert!(nested.estimated_cost(Sizes { list: 100, string: 10 }) < 100 * 100 * 20);
+        assert!(nested.estimated_cost(Sizes::new(100, 10)) < 100 * 100 * 20);
     }
 
     #[test]

@@ -11,17 +11,18 @@ use cel::common::value::Val;
 use cel::{Context, Env, Value};
 
 use super::compile::CompiledExpr;
+use super::cost::sizes::{RootDocs, SizeMemo};
 use super::cost::{declared_bound_exceeded, CostMeter};
 use super::decision::{FindingType, Violation};
 pub(crate) use super::expr_eval::{eval_bool, eval_value, Costing, ExprFailure};
 use super::expr_eval::{eval_val, run_bool, run_val, run_value};
 use super::input::Input;
-use super::json_val::{json_stats, json_view};
+use super::json_val::json_view;
 use super::load::{CompiledPack, CompiledRule};
 use super::overrides::{Mode, Overrides};
 use super::pack::{Action, OnError};
 use super::patch::ResolvedOp;
-use super::value::{display_value, value_to_json, ValueStats};
+use super::value::{display_value, value_to_json};
 
 /// A finding plus the patch ops its rule asks for.
 #[derive(Debug, Clone)]
@@ -77,7 +78,8 @@ pub(crate) fn run_rules(
     let params: Vec<Cow<'_, serde_json::Value>> = matched.iter().map(|(p, _)| merged_params(p, input)).collect();
 
     let mut root = Context::with_env(Arc::clone(env));
-    let stats = bind_roots(&mut root, input, object, derived);
+    let roots = bind_roots(&mut root, input, object, derived);
+    let sizes = SizeMemo::default();
 
     let for_each = ForEachCache::default();
     let shared = SharedVariables::default();
@@ -85,17 +87,23 @@ pub(crate) fn run_rules(
     for ((pack, rules), params) in matched.iter().zip(&params) {
         if let Some(admission) = &pack.admission {
             let policy = super::vap::eval::Policy { pack, admission, rules };
-            let costing = Costing { stats, meter };
+            let costing = Costing {
+                meter,
+                sizes: &sizes,
+                roots,
+                variables: *pack,
+            };
             policy.run(&root, costing, input, object, param_objects, &mut pass);
             continue;
         }
-        let mut pack_stats = stats;
         let mut scope = root.new_inner_scope();
-        scope.add_variable_as_val("params", view(params, &mut pack_stats));
+        scope.add_variable_as_val("params", json_view(params));
         let needed: BTreeSet<usize> = rules.iter().flat_map(|r| r.variables.iter().copied()).collect();
         let costing = Costing {
-            stats: pack_stats,
             meter,
+            sizes: &sizes,
+            roots: roots.with_params(params),
+            variables: *pack,
         };
         let (variables, failed) = compute_variables(pack, &needed, &scope, costing, &shared);
         scope.add_variable_as_val("variables", Box::new(variables));
@@ -151,26 +159,17 @@ impl<'a> Subject<'a> {
 }
 
 /// The JSON documents CEL's `request` and `namespaceObject` are views of, derived from an
-/// input once per evaluation (both passes of a patch share them), with the size facts of
-/// everything bound besides `object`.
+/// input once per evaluation (both passes of a patch share them).
 pub(crate) struct DerivedDocuments {
     request: serde_json::Value,
     namespace_object: serde_json::Value,
-    /// Size facts of `oldObject`, `request` and `namespaceObject` together.
-    stats: ValueStats,
 }
 
 impl DerivedDocuments {
     pub(crate) fn of(input: &Input) -> Self {
-        let request = input.request_json();
-        let namespace_object = input.namespace_object_json();
-        let stats = json_stats(input.old_object.as_ref().unwrap_or(&NULL))
-            .merge(json_stats(&request))
-            .merge(json_stats(&namespace_object));
         DerivedDocuments {
-            request,
-            namespace_object,
-            stats,
+            request: input.request_json(),
+            namespace_object: input.namespace_object_json(),
         }
     }
 }
@@ -178,18 +177,27 @@ impl DerivedDocuments {
 static NULL: serde_json::Value = serde_json::Value::Null;
 
 /// Binds `object`, `oldObject`, `request` and `namespaceObject` in `ctx` (every rule's root
-/// scope, and `celgate eval`'s), returning the size facts of what was bound.
+/// scope, and `celgate eval`'s), returning the documents bound, for charging cost.
 pub(crate) fn bind_roots<'v>(
     ctx: &mut Context<'_, 'v>,
     input: &'v Input,
     object: &'v serde_json::Value,
     derived: &'v DerivedDocuments,
-) -> ValueStats {
+) -> RootDocs<'v> {
+    let old_object = input.old_object.as_ref().unwrap_or(&NULL);
     ctx.add_variable_as_val("object", json_view(object));
-    ctx.add_variable_as_val("oldObject", json_view(input.old_object.as_ref().unwrap_or(&NULL)));
+    ctx.add_variable_as_val("oldObject", json_view(old_object));
     ctx.add_variable_as_val("request", json_view(&derived.request));
     ctx.add_variable_as_val("namespaceObject", json_view(&derived.namespace_object));
-    json_stats(object).merge(derived.stats)
+    RootDocs {
+        object: Some(object),
+        old_object: Some(old_object),
+        request: Some(&derived.request),
+        namespace_object: Some(&derived.namespace_object),
+        params: None,
+        item: None,
+        extra: &[],
+    }
 }
 
 /// The values of the shared pack variables ([`super::load::CompiledVariable::share_id`])
@@ -206,12 +214,17 @@ type VariableResult<'v> = Result<Box<dyn Val + 'v>, ExprFailure>;
 impl<'v> SharedVariables<'v> {
     /// A copy of the value an earlier pack computed for `var`'s share id, charged as if `var`
     /// ran (so the meter sees what it would without sharing); `None` when there is none yet.
-    fn reused(&self, var: &super::load::CompiledVariable, costing: Costing<'_>) -> Option<VariableResult<'v>> {
+    fn reused(
+        &self,
+        var: &super::load::CompiledVariable,
+        scope: &Context<'_, 'v>,
+        costing: Costing<'_>,
+    ) -> Option<VariableResult<'v>> {
         let values = self.values.borrow();
         let known = values.get(&var.share_id?)?;
         Some(
             costing
-                .charge(&var.expr)
+                .charge(&var.expr, scope)
                 .and_then(|()| known.as_ref().map(|v| v.clone_as_boxed()).map_err(Clone::clone)),
         )
     }
@@ -227,7 +240,7 @@ impl<'v> SharedVariables<'v> {
         let Some(id) = var.share_id else {
             return eval_val(&var.expr, scope, costing);
         };
-        costing.charge(&var.expr)?;
+        costing.charge(&var.expr, scope)?;
         let result = run_val(&var.expr, scope);
         let copy = result.as_ref().map(|v| v.clone_as_boxed()).map_err(Clone::clone);
         self.values.borrow_mut().insert(id, copy);
@@ -253,11 +266,12 @@ pub(super) fn compute_variables<'v>(
             failed.push((var.name.clone(), format!("it reads variables.{name}, which failed")));
             continue;
         }
-        // A value an earlier pack computed needs neither the dependencies' scope nor a run.
-        let result = if let Some(reused) = shared.reused(var, costing) {
-            reused
-        } else if var.deps.is_empty() {
-            shared.compute(var, scope, costing)
+        // A value an earlier pack computed needs no run, but is charged in the scope it would
+        // run in (what it reads of other variables is measured there).
+        let result = if var.deps.is_empty() {
+            shared
+                .reused(var, scope, costing)
+                .unwrap_or_else(|| shared.compute(var, scope, costing))
         } else {
             let mut inner = scope.new_inner_scope();
             let deps: std::collections::HashMap<CelMapKey<'v>, Box<dyn Val + 'v>> = var
@@ -270,7 +284,9 @@ pub(super) fn compute_variables<'v>(
                 })
                 .collect();
             inner.add_variable_as_val("variables", Box::new(CelMap::from(deps)));
-            shared.compute(var, &inner, costing)
+            shared
+                .reused(var, &inner, costing)
+                .unwrap_or_else(|| shared.compute(var, &inner, costing))
         };
         match result {
             Ok(v) => values[idx] = Some(v),
@@ -283,12 +299,6 @@ pub(super) fn compute_variables<'v>(
         .filter_map(|(i, v)| v.map(|v| (CelMapKey::from(pack.variables[i].name.clone()), v)))
         .collect();
     (CelMap::from(map), failed)
-}
-
-/// A zero-copy CEL view of `json`, adding its size facts to `stats`.
-pub(super) fn view<'v>(json: &'v serde_json::Value, stats: &mut ValueStats) -> Box<dyn Val + 'v> {
-    *stats = stats.merge(json_stats(json));
-    json_view(json)
 }
 
 /// The matches of each `forEach` JSONPath on the document, computed once per pass: rules of
@@ -362,12 +372,18 @@ impl SharedResults {
 pub(super) struct Target<'s, 'p, 'v> {
     pub(super) scope: &'s Context<'p, 'v>,
     pub(super) item: usize,
+    /// The `forEach` item bound in `scope`, if any.
+    pub(super) item_json: Option<&'v serde_json::Value>,
 }
 
 impl<'s, 'p, 'v> Target<'s, 'p, 'v> {
     /// The rule's own scope, with no `forEach` item.
     fn document(scope: &'s Context<'p, 'v>) -> Self {
-        Target { scope, item: 0 }
+        Target {
+            scope,
+            item: 0,
+            item_json: None,
+        }
     }
 }
 
@@ -381,7 +397,7 @@ pub(super) struct RuleContext<'a, 'p, 'v> {
     pub(super) object: &'v serde_json::Value,
 }
 
-impl<'v> RuleContext<'_, '_, 'v> {
+impl<'a, 'v> RuleContext<'a, '_, 'v> {
     pub(super) fn variable_failure(&self, expr: &CompiledExpr) -> Option<ExprFailure> {
         self.failed_variables
             .iter()
@@ -390,6 +406,33 @@ impl<'v> RuleContext<'_, '_, 'v> {
                 name: name.clone(),
                 message: message.clone(),
             })
+    }
+
+    /// The costing of expressions run at `target` (with its `forEach` item, if any).
+    fn costing_at(&self, target: Target<'_, '_, 'v>) -> Costing<'a>
+    where
+        'v: 'a,
+    {
+        match target.item_json {
+            Some(item) => self.costing.with_item(item),
+            None => self.costing,
+        }
+    }
+
+    /// The refusal when what `rule`'s condition and validation read at `target` is larger
+    /// than the input bounds the rule declares (`inputLimits`), or `None`.
+    fn declared_bound_exceeded(&self, rule: &CompiledRule, target: Target<'_, '_, 'v>) -> Option<String> {
+        if rule.input_limits == super::pack::InputLimits::default() {
+            return None;
+        }
+        let costing = self.costing_at(target);
+        let stats = rule
+            .condition
+            .iter()
+            .chain(std::iter::once(&rule.validate))
+            .map(|e| costing.stats_of(e, target.scope).doc)
+            .fold(super::value::ValueStats::default(), super::value::ValueStats::merge);
+        declared_bound_exceeded(&rule.spec.id, rule.input_limits, stats)
     }
 
     /// Runs a rule's bool expression at `target` (see [`RuleContext::run_expr`]).
@@ -414,7 +457,7 @@ impl<'v> RuleContext<'_, '_, 'v> {
         if let Some(f) = self.variable_failure(expr) {
             return Err(f);
         }
-        self.costing.charge(expr)?;
+        self.costing_at(target).charge(expr, target.scope)?;
         match expr.share_id {
             Some(id) => SharedResults::get_or_run(memo, (id, target.item), || run(expr, target.scope)),
             None => run(expr, target.scope),
@@ -427,7 +470,7 @@ impl<'v> RuleContext<'_, '_, 'v> {
             findings.push(self.error_finding(rule, "", &message));
             return;
         }
-        if let Some(message) = declared_bound_exceeded(&rule.spec.id, rule.input_limits, self.costing.stats) {
+        if let Some(message) = self.declared_bound_exceeded(rule, Target::document(self.scope)) {
             findings.push(self.error_finding(rule, "", &message));
             return;
         }
@@ -460,7 +503,16 @@ impl<'v> RuleContext<'_, '_, 'v> {
             scope.add_variable_as_val("item", json_view(value));
             scope.add_variable_as_val("itemPointer", Box::new(CelString::from(pointer.clone())));
             let item = std::ptr::from_ref(*value).addr();
-            self.check_target(rule, Target { scope: &scope, item }, pointer, findings);
+            let target = Target {
+                scope: &scope,
+                item,
+                item_json: Some(*value),
+            };
+            if let Some(message) = self.declared_bound_exceeded(rule, target) {
+                findings.push(self.error_finding(rule, pointer, &message));
+                continue;
+            }
+            self.check_target(rule, target, pointer, findings);
         }
     }
 
@@ -545,7 +597,7 @@ impl<'v> RuleContext<'_, '_, 'v> {
     }
 
     pub(super) fn error_finding(&self, rule: &CompiledRule, pointer: &str, message: &str) -> Finding {
-        let action = match rule.spec.on_error {
+        let action = match rule.spec.error_action() {
             OnError::Deny => Action::Deny,
             OnError::Warn => Action::Warn,
             OnError::Allow => Action::Audit,

@@ -6,26 +6,54 @@ use cel::common::value::{CowVal, Val};
 use cel::{Context, ExecutionError, Value};
 
 use super::compile::CompiledExpr;
+use super::cost::sizes::{read_stats, ReadSizes, RootDocs, SizeMemo, VariableTable};
 use super::cost::{CostFailure, CostMeter, Sizes};
 use super::json_val::to_value;
-use super::value::ValueStats;
 
-/// What an expression's cost is measured against: the sizes of what is bound in its scope, and
-/// the meter of the input being judged.
-#[derive(Debug, Clone, Copy)]
+/// What an expression's cost is measured against: the documents bound in its scope (of which
+/// it is charged on the parts it reads, [`super::cost::reads`]), and the meter of the input
+/// being judged.
+#[derive(Clone, Copy)]
 pub(crate) struct Costing<'m> {
-    /// Size facts of the documents bound in the scope.
-    pub stats: ValueStats,
     /// The input's meter.
     pub meter: &'m CostMeter,
+    /// Size facts of the pass's documents, measured once per node.
+    pub sizes: &'m SizeMemo,
+    /// The documents bound as roots.
+    pub roots: RootDocs<'m>,
+    /// The pack's variables, for reads of `variables.<name>`.
+    pub variables: &'m dyn VariableTable,
 }
 
-impl Costing<'_> {
-    /// Charges `expr` at the scope's sizes, or says why it must not run.
-    pub(crate) fn charge(&self, expr: &CompiledExpr) -> Result<(), ExprFailure> {
+impl<'m> Costing<'m> {
+    /// The sizes of what `expr` reads in `scope`.
+    pub(crate) fn stats_of(&self, expr: &CompiledExpr, scope: &Context<'_, '_>) -> ReadSizes {
+        read_stats(&expr.reads.paths, self.roots, self.variables, scope, self.sizes)
+    }
+
+    /// Charges `expr` at the sizes of what it reads in `scope`, or says why it must not run.
+    pub(crate) fn charge(&self, expr: &CompiledExpr, scope: &Context<'_, '_>) -> Result<(), ExprFailure> {
         self.meter
-            .charge(&expr.cost, Sizes::of(self.stats))
+            .charge(&expr.cost, Sizes::of_reads(self.stats_of(expr, scope)))
             .map_err(ExprFailure::Cost)
+    }
+
+    /// The same costing with `item` bound (a `forEach` item).
+    #[must_use]
+    pub(crate) fn with_item(self, item: &'m serde_json::Value) -> Costing<'m> {
+        Costing {
+            roots: self.roots.with_item(item),
+            ..self
+        }
+    }
+
+    /// The same costing with `params` bound.
+    #[must_use]
+    pub(crate) fn with_params(self, params: &'m serde_json::Value) -> Costing<'m> {
+        Costing {
+            roots: self.roots.with_params(params),
+            ..self
+        }
     }
 }
 
@@ -61,7 +89,7 @@ pub(crate) fn eval_val<'v>(
     scope: &Context<'_, 'v>,
     costing: Costing<'_>,
 ) -> Result<Box<dyn Val + 'v>, ExprFailure> {
-    costing.charge(expr)?;
+    costing.charge(expr, scope)?;
     run_val(expr, scope)
 }
 
@@ -77,7 +105,7 @@ pub(crate) fn eval_value(
     scope: &Context<'_, '_>,
     costing: Costing<'_>,
 ) -> Result<Value, ExprFailure> {
-    costing.charge(expr)?;
+    costing.charge(expr, scope)?;
     run_value(expr, scope)
 }
 
@@ -92,7 +120,7 @@ pub(crate) fn eval_bool(
     scope: &Context<'_, '_>,
     costing: Costing<'_>,
 ) -> Result<bool, ExprFailure> {
-    costing.charge(expr)?;
+    costing.charge(expr, scope)?;
     run_bool(expr, scope)
 }
 

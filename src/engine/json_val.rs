@@ -49,6 +49,7 @@ pub fn json_stats(json: &Json) -> ValueStats {
                 stats.max_collection = stats.max_collection.max(map.len());
                 for (key, value) in map {
                     stats.max_string = stats.max_string.max(key.len());
+                    stats.max_key = stats.max_key.max(key.len());
                     walk(value, stats);
                 }
             }

@@ -62,6 +62,9 @@ pub struct CompiledVariable {
     /// variable of another pack with the same source then computes its own), or belongs to an
     /// admission policy.
     pub share_id: Option<usize>,
+    /// How a read of `variables.<name>` is charged (resolved once every variable of the pack
+    /// is compiled, see [`resolve_variable_reads`]).
+    pub reads: crate::engine::cost::reads::VariableReads,
 }
 
 /// A compiled rule: the pack text plus everything compiled from it.
@@ -172,11 +175,29 @@ pub fn load_packs(env: &Env, sources: &[PackSource]) -> Result<Vec<CompiledPack>
         parse_document(&ctx, pending.doc.value, &mut errors);
     }
     if errors.is_empty() {
+        packs.iter_mut().for_each(resolve_variable_reads);
         assign_share_ids(&mut packs);
         assign_result_share_ids(&mut packs);
         Ok(packs)
     } else {
         Err(LoadErrors(errors))
+    }
+}
+
+/// Resolves what reading each variable of `pack` reads of the documents
+/// ([`crate::engine::cost::reads::resolve_variables`]).
+fn resolve_variable_reads(pack: &mut CompiledPack) {
+    let names: Vec<&str> = pack.variables.iter().map(|v| v.name.as_str()).collect();
+    let reads: Vec<&crate::engine::cost::reads::ExprReads> = pack.variables.iter().map(|v| &v.expr.reads).collect();
+    let resolved = crate::engine::cost::reads::resolve_variables(&names, &reads);
+    for (var, reads) in pack.variables.iter_mut().zip(resolved) {
+        var.reads = reads;
+    }
+}
+
+impl crate::engine::cost::sizes::VariableTable for CompiledPack {
+    fn reads_of(&self, name: &str) -> Option<&crate::engine::cost::reads::VariableReads> {
+        self.variables.iter().find(|v| v.name == name).map(|v| &v.reads)
     }
 }
 
@@ -522,6 +543,7 @@ fn compile_into(
                     deps,
                     input_limits: limits.unwrap_or_default(),
                     share_id: None,
+                    reads: crate::engine::cost::reads::VariableReads::default(),
                 });
             }
             Err(e) => errors.push(ctx.cel(&pointer, subject, "expression", e)),

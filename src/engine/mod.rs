@@ -298,16 +298,26 @@ impl Engine {
         let derived = eval::DerivedDocuments::of(input);
         let params = serde_json::Value::Object(input.params.clone());
         let mut ctx = Context::with_env(env);
-        let mut stats = eval::bind_roots(&mut ctx, input, &input.object, &derived);
+        let mut roots = eval::bind_roots(&mut ctx, input, &input.object, &derived).with_params(&params);
+        roots.extra = variables;
         ctx.add_variable_as_val("params", json_val::json_view(&params));
-        stats = stats.merge(json_val::json_stats(&params));
         for (name, json) in variables {
             ctx.add_variable_as_val(name.clone(), json_val::json_view(json));
-            stats = stats.merge(json_val::json_stats(json));
         }
-        cost::CostMeter::new(CostLimits::default()).charge(&expr.cost, cost::Sizes::of(stats))?;
+        let sizes = cost::sizes::SizeMemo::default();
+        let stats = cost::sizes::read_stats(&expr.reads.paths, roots, &NoVariables, &ctx, &sizes);
+        cost::CostMeter::new(CostLimits::default()).charge(&expr.cost, cost::Sizes::of_reads(stats))?;
         let result = cel::Value::resolve_val(&expr.expr, &ctx)?;
         Ok(value::value_to_json(&json_val::to_value(&*result)?))
+    }
+}
+
+/// `celgate eval` has no pack variables.
+struct NoVariables;
+
+impl cost::sizes::VariableTable for NoVariables {
+    fn reads_of(&self, _name: &str) -> Option<&cost::reads::VariableReads> {
+        None
     }
 }
 

@@ -151,7 +151,7 @@ impl Action {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum OnError {
-    /// Fail closed: the error denies (the default).
+    /// Fail closed: the error denies (the default of `deny` and `patch` rules).
     #[default]
     Deny,
     /// Report the error as a warning and admit.
@@ -201,15 +201,29 @@ pub struct RuleSpec {
     /// What a violation does.
     #[serde(default = "default_action")]
     pub action: Action,
-    /// What an evaluation error does.
+    /// What an evaluation error does; unset, it does what a violation does, never more
+    /// ([`RuleSpec::error_action`]).
     #[serde(default)]
-    pub on_error: OnError,
+    pub on_error: Option<OnError>,
     /// RFC 6902 operations that fix a violation (applied when `action: patch`).
     #[serde(default)]
     pub patch: Vec<PatchOpSpec>,
     /// Input bounds of this rule's expressions, each field overriding the pack's `inputLimits`.
     #[serde(default)]
     pub input_limits: Option<InputLimits>,
+}
+
+impl RuleSpec {
+    /// What an evaluation error of this rule does: `onError` when set; otherwise what a
+    /// violation does, so a `warn` or `audit` rule that cannot be evaluated never denies
+    /// (a `deny` or `patch` rule fails closed).
+    pub fn error_action(&self) -> OnError {
+        self.on_error.unwrap_or(match self.action {
+            Action::Deny | Action::Patch => OnError::Deny,
+            Action::Warn => OnError::Warn,
+            Action::Audit => OnError::Allow,
+        })
+    }
 }
 
 /// `forEach`: one JSONPath or several (a `Pod`, a `Deployment` and a `CronJob` keep their containers

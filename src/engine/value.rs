@@ -19,6 +19,8 @@ pub struct ValueStats {
     pub nodes: usize,
     /// Bytes of the longest string (value or map key) of the document.
     pub max_string: usize,
+    /// Bytes of the longest map key of the document.
+    pub max_key: usize,
 }
 
 impl ValueStats {
@@ -29,6 +31,7 @@ impl ValueStats {
             max_collection: self.max_collection.max(other.max_collection),
             nodes: self.nodes + other.nodes,
             max_string: self.max_string.max(other.max_string),
+            max_key: self.max_key.max(other.max_key),
         }
     }
 }
@@ -64,6 +67,7 @@ pub fn json_to_val<'v>(json: &'v serde_json::Value, stats: &mut ValueStats) -> B
             let mut entries: HashMap<CelMapKey<'v>, Box<dyn Val + 'v>> = HashMap::with_capacity(map.len());
             for (k, v) in map {
                 stats.max_string = stats.max_string.max(k.len());
+                stats.max_key = stats.max_key.max(k.len());
                 entries.insert(CelMapKey::from(k.as_str()), json_to_val(v, stats));
             }
             Box::new(CelMap::from(entries))

@@ -41,6 +41,13 @@ pub(super) struct Shape {
 pub(super) enum Elem {
     /// Like any value of the input: `L` entries, `S` bytes, entries alike.
     Input,
+    /// Like any value of the params: `L` entries, `P` bytes, entries alike.
+    Params,
+    /// Either of the input or of the params.
+    Either,
+    /// `[key, value]` pairs of a two-variable comprehension: entry 0 is shaped like the first,
+    /// entry 1 like the second.
+    Pair(Rc<Shape>, Rc<Shape>),
     /// A known shape.
     Known(Rc<Shape>),
 }
@@ -53,6 +60,58 @@ impl Shape {
             text: Poly::string(),
             elem: Elem::Input,
         }
+    }
+
+    /// A value of the params: lists of up to `L` entries, strings of up to `P` bytes.
+    pub(super) fn params() -> Shape {
+        Shape {
+            len: Poly::list(),
+            text: Poly::param_string(),
+            elem: Elem::Params,
+        }
+    }
+
+    /// A value of the input or of the params.
+    fn either() -> Shape {
+        Shape {
+            len: Poly::list(),
+            text: Poly::string().add(&Poly::param_string()),
+            elem: Elem::Either,
+        }
+    }
+
+    /// A key of a map of the input, or an index of a list: at most `K` bytes.
+    pub(super) fn key() -> Shape {
+        Shape::text(Poly::key())
+    }
+
+    /// The `[key, value]` pairs a two-variable comprehension walks over `range`.
+    pub(super) fn pairs(range: &Shape) -> Shape {
+        let key = if range.is_params() {
+            Shape::params()
+        } else {
+            Shape::key()
+        };
+        let pair = Shape {
+            len: Poly::constant(2.0),
+            text: Poly::default(),
+            elem: Elem::Pair(Rc::new(key), Rc::new(range.entry())),
+        };
+        Shape::list(range.len.clone(), pair)
+    }
+
+    /// Entry `n` of a `[key, value]` pair, or any entry.
+    pub(super) fn entry_at(&self, n: Option<usize>) -> Shape {
+        match (&self.elem, n) {
+            (Elem::Pair(key, _), Some(0)) => (**key).clone(),
+            (Elem::Pair(_, value), Some(1)) => (**value).clone(),
+            _ => self.entry(),
+        }
+    }
+
+    /// True for a value of the params (and what is selected from it).
+    fn is_params(&self) -> bool {
+        matches!(self.elem, Elem::Params)
     }
 
     /// A number, bool, null or other fixed-size value.
@@ -85,7 +144,10 @@ impl Shape {
     pub(super) fn entry(&self) -> Shape {
         match &self.elem {
             Elem::Input => Shape::input(),
+            Elem::Params => Shape::params(),
+            Elem::Either => Shape::either(),
             Elem::Known(s) => (**s).clone(),
+            Elem::Pair(key, value) => key.union(value),
         }
     }
 
@@ -93,7 +155,12 @@ impl Shape {
     pub(super) fn union(&self, other: &Shape) -> Shape {
         let elem = match (&self.elem, &other.elem) {
             (Elem::Known(a), Elem::Known(b)) => Elem::Known(Rc::new(a.union(b))),
-            _ => Elem::Input,
+            (Elem::Pair(k1, v1), Elem::Pair(k2, v2)) => Elem::Pair(Rc::new(k1.union(k2)), Rc::new(v1.union(v2))),
+            (Elem::Pair(..), _) | (_, Elem::Pair(..)) => Elem::Known(Rc::new(self.entry().union(&other.entry()))),
+            (Elem::Params, Elem::Params) => Elem::Params,
+            // A known shape is at most what the input holds.
+            (Elem::Input, Elem::Input | Elem::Known(_)) | (Elem::Known(_), Elem::Input) => Elem::Input,
+            _ => Elem::Either,
         };
         Shape {
             len: self.len.max(&other.len),
@@ -117,16 +184,22 @@ fn walk(expr: &IdedExpr, scope: &mut Scope) -> (Poly, Shape) {
     match &expr.expr {
         Expr::Literal(lit) => (one, literal_shape(lit)),
         Expr::Ident(name) => {
-            let shape = scope
-                .iter()
-                .rev()
-                .find(|(n, _)| n == name)
-                .map_or_else(Shape::input, |(_, s)| s.clone());
+            let shape = match scope.iter().rev().find(|(n, _)| n == name) {
+                Some((_, s)) => s.clone(),
+                None if name == "params" => Shape::params(),
+                None => Shape::input(),
+            };
             (one, shape)
         }
         Expr::Select(select) => {
-            let (cost, _) = walk(&select.operand, scope);
-            let shape = if select.test { Shape::scalar() } else { Shape::input() };
+            let (cost, operand) = walk(&select.operand, scope);
+            let shape = if select.test {
+                Shape::scalar()
+            } else if operand.is_params() {
+                Shape::params()
+            } else {
+                Shape::input()
+            };
             (cost.add(&one), shape)
         }
         Expr::Call(call) => {
@@ -177,7 +250,7 @@ fn walk(expr: &IdedExpr, scope: &mut Scope) -> (Poly, Shape) {
             match &c.iter_var2 {
                 // Two variables: index or key, then value.
                 Some(second) => {
-                    scope.push((c.iter_var.clone(), Shape::input()));
+                    scope.push((c.iter_var.clone(), Shape::key()));
                     scope.push((second.clone(), range.entry()));
                 }
                 None => scope.push((c.iter_var.clone(), range.entry())),

@@ -97,7 +97,9 @@ pub(super) fn call_cost(
         "split" => {
             let s = op(0);
             let parts = Shape::list(s.text.add(&Poly::constant(1.0)), Shape::text(s.text.clone()));
-            CallCost::new(s.text.scale(2.0 * TRAVERSAL), parts)
+            // A traversal, and one step per part it produces.
+            let cost = s.text.scale(2.0 * TRAVERSAL).add(&parts.len);
+            CallCost::new(cost, parts)
         }
         "join" => {
             let list = op(0);
@@ -188,7 +190,16 @@ pub(super) fn call_cost(
             };
             CallCost::new(traverse(&result), result)
         }
-        "_[_]" => CallCost::new(Poly::default(), op(0).entry()),
+        "_[_]" | "_[?_]" => {
+            let at = literal_args.get(1).copied().flatten();
+            CallCost::new(Poly::default(), op(0).entry_at(at))
+        }
+        "_?._" => CallCost::new(Poly::default(), op(0).entry()),
+        crate::engine::macros2::ENTRIES => {
+            // The `[key, value]` pairs of a two-variable macro: one step per entry.
+            let target = op(0);
+            CallCost::new(target.len.clone(), Shape::pairs(&target))
+        }
         "orValue" | "or" | "value" | "of" | "ofNonZeroValue" => {
             let result = operands
                 .iter()
@@ -230,7 +241,8 @@ fn namespaced(
                 .copied()
                 .flatten()
                 .map_or_else(Poly::list, |n| Poly::constant(n as f64));
-            CallCost::new(Poly::default(), Shape::list(len, Shape::scalar()))
+            // Building the list is one step per entry it produces.
+            CallCost::new(len.clone(), Shape::list(len, Shape::scalar()))
         }
         ("sets", _) => {
             // Every entry of one list against every entry of the other.

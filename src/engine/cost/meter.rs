@@ -36,7 +36,7 @@ impl fmt::Display for CostFailure {
         match self {
             CostFailure::Expression { estimate, limit, sizes } => write!(
                 f,
-                "its estimated cost ({estimate} steps for an input whose largest list or map has {} entries and longest string {} bytes) exceeds the per-expression limit of {limit}",
+                "its estimated cost ({estimate} steps, for the values it reads: their largest list or map has {} entries and their longest string {} bytes) exceeds the per-expression limit of {limit}",
                 sizes.list, sizes.string
             ),
             CostFailure::Request { budget, spent, .. } => write!(
@@ -72,7 +72,7 @@ impl CostMeter {
     /// an expression did not fit the budget, every later one is refused too (the rules after it
     /// are reported, not silently skipped).
     pub fn charge(&self, cost: &Poly, sizes: Sizes) -> Result<(), CostFailure> {
-        let estimate = cost.at(sizes.list, sizes.string);
+        let estimate = sizes.estimate(cost);
         if estimate > self.limits.per_expression {
             return Err(CostFailure::Expression {
                 estimate,
@@ -144,7 +144,7 @@ mod tests {
             per_expression: 100,
             per_request: 250,
         });
-        let sizes = Sizes { list: 10, string: 1 };
+        let sizes = Sizes::new(10, 1);
         let ten_l = Poly::list().scale(10.0);
         assert!(matches!(
             meter.charge(&ten_l.mul(&Poly::list()), sizes),
@@ -167,6 +167,7 @@ mod tests {
             max_collection: 30,
             max_string: 5,
             nodes: 100,
+            max_key: 5,
         };
         assert_eq!(declared_bound_exceeded("r", InputLimits::default(), stats), None);
         let limits = InputLimits {

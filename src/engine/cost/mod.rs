@@ -20,7 +20,9 @@ mod estimate;
 mod functions;
 mod meter;
 mod poly;
+pub mod reads;
 mod report;
+pub mod sizes;
 #[cfg(test)]
 mod tests;
 
@@ -76,32 +78,67 @@ impl Default for CostLimits {
 pub struct Sizes {
     /// Most entries of a list or map.
     pub list: u64,
-    /// Most bytes of a string.
+    /// Most bytes of a string of the input.
     pub string: u64,
+    /// Most bytes of a string of the params.
+    pub param_string: u64,
+    /// Most bytes of a key of a map of the input.
+    pub key: u64,
 }
 
 impl Sizes {
-    /// The declared bounds, with the defaults for what is not declared.
-    pub fn bounds(limits: InputLimits) -> Sizes {
+    /// Lists of `list` entries, and strings (of the input and the params) of `string` bytes.
+    pub fn new(list: u64, string: u64) -> Sizes {
         Sizes {
-            list: limits.max_list_length.unwrap_or(DEFAULT_MAX_LIST_LENGTH),
-            string: limits.max_string_length.unwrap_or(DEFAULT_MAX_STRING_LENGTH),
+            list,
+            string,
+            param_string: string,
+            key: string,
         }
     }
 
-    /// The sizes of an input.
-    pub fn of(stats: ValueStats) -> Sizes {
+    /// The declared bounds, with the defaults for what is not declared; params strings at the
+    /// default string bound (a bound on the input says nothing of the params), keys at the
+    /// string bound.
+    pub fn bounds(limits: InputLimits) -> Sizes {
+        let string = limits.max_string_length.unwrap_or(DEFAULT_MAX_STRING_LENGTH);
         Sizes {
-            list: u64::try_from(stats.max_collection).unwrap_or(u64::MAX),
-            string: u64::try_from(stats.max_string).unwrap_or(u64::MAX),
+            list: limits.max_list_length.unwrap_or(DEFAULT_MAX_LIST_LENGTH),
+            string,
+            param_string: DEFAULT_MAX_STRING_LENGTH,
+            key: string,
         }
+    }
+
+    /// The sizes of an input, its params strings counted as input strings.
+    pub fn of(stats: ValueStats) -> Sizes {
+        Sizes::new(
+            u64::try_from(stats.max_collection).unwrap_or(u64::MAX),
+            u64::try_from(stats.max_string).unwrap_or(u64::MAX),
+        )
+    }
+
+    /// The sizes of the values an expression reads: of the input (`doc`) and of the params.
+    pub fn of_reads(reads: sizes::ReadSizes) -> Sizes {
+        let wide = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+        Sizes {
+            list: wide(reads.doc.max_collection.max(reads.params.max_collection)),
+            string: wide(reads.doc.max_string),
+            param_string: wide(reads.params.max_string),
+            key: wide(reads.doc.max_key.max(reads.params.max_key)),
+        }
+    }
+
+    /// The estimate of `cost` at these sizes.
+    pub fn estimate(&self, cost: &Poly) -> u128 {
+        cost.at_sizes([self.list, self.string, self.param_string, self.key])
     }
 }
 
 /// An expression whose estimate at its input bounds exceeds [`MAX_EXPRESSION_COST`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "estimated cost {estimate} exceeds the per-expression limit of {limit} (steps, estimated for lists of up to {list} entries ({list_origin}) and strings of up to {string} bytes ({string_origin}); the cost grows as {growth}, L = list length, S = string length); {hint}"
+    "estimated cost {estimate} exceeds the per-expression limit of {limit} (steps, estimated for lists of up to {list} entries ({list_origin}) and strings of up to {string} bytes ({string_origin}); the cost grows as {growth}, {legend}); {hint}"
 )]
 pub struct TooCostly {
     /// The estimate at the bounds.
@@ -116,6 +153,8 @@ pub struct TooCostly {
     pub string: u64,
     /// `declared` or `default`.
     pub string_origin: &'static str,
+    /// What the letters of `growth` stand for.
+    pub legend: String,
     /// The leading terms of the estimate (`L^3`).
     pub growth: String,
     /// How to fix it.
@@ -135,7 +174,7 @@ pub enum BoundsSite {
 /// against [`MAX_EXPRESSION_COST`].
 pub fn check_load(cost: &Poly, limits: InputLimits, site: BoundsSite) -> Result<(), Box<TooCostly>> {
     let sizes = Sizes::bounds(limits);
-    let estimate = cost.at(sizes.list, sizes.string);
+    let estimate = sizes.estimate(cost);
     if estimate <= MAX_EXPRESSION_COST {
         return Ok(());
     }
@@ -147,12 +186,27 @@ pub fn check_load(cost: &Poly, limits: InputLimits, site: BoundsSite) -> Result<
         list_origin: origin(limits.max_list_length.is_some()),
         string: sizes.string,
         string_origin: origin(limits.max_string_length.is_some()),
+        legend: legend(cost, sizes),
         growth: cost.to_string(),
         hint: match site {
             BoundsSite::Pack => "declare the input it is written for with smaller bounds (`inputLimits: {maxListLength: N, maxStringLength: N}` on the rule, or `spec.inputLimits` on the pack), or restructure it: fewer nested macros, filter before nesting, look values up in a map instead of scanning a list",
             BoundsSite::Policy => "admission policies are estimated at the default bounds; restructure it: fewer nested macros, filter before nesting, look values up in a map instead of scanning a list",
         },
     }))
+}
+
+/// What the letters of a cost's growth stand for.
+fn legend(cost: &Poly, sizes: Sizes) -> String {
+    let mut out = "L = list length, S = string length".to_owned();
+    if cost.has_param_strings() {
+        out.push_str(", P = length of a params string (estimated at ");
+        out.push_str(&sizes.param_string.to_string());
+        out.push_str(" bytes)");
+    }
+    if cost.has_keys() {
+        out.push_str(", K = length of a map key (at most S)");
+    }
+    out
 }
 
 /// Compiles `source` ([`compile`]) and checks its estimate at `limits` ([`check_load`]).

@@ -1,37 +1,53 @@
-//! Polynomials in the two input sizes a cost depends on: `L`, the most entries of a list or map,
-//! and `S`, the most bytes of a string. Coefficients are never negative, so a polynomial only
-//! grows with either size and the coefficient-wise maximum of two is at least each of them.
+//! Polynomials in the four sizes a cost depends on: `L`, the most entries of a list or map,
+//! `S`, the most bytes of a string of the input, `P`, the most bytes of a string of the pack's
+//! params (a pattern, a prefix), which a rule's author controls and which stay short when the
+//! input's strings do not, and `K`, the most bytes of a key of a map of the input (a `ConfigMap`'s
+//! keys stay short when its values do not). Coefficients are never negative, so a polynomial only grows with
+//! each size and the coefficient-wise maximum of two is at least each of them.
 
 use std::collections::BTreeMap;
 use std::fmt;
 
-/// `Σ c · L^i · S^j` with `c ≥ 0`.
+/// `Σ c · L^i · S^j · P^k · K^m` with `c ≥ 0`.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Poly {
-    /// `(i, j) -> c`; no zero coefficients are stored.
-    terms: BTreeMap<(u16, u16), f64>,
+    /// `[i, j, k, m] -> c`; no zero coefficients are stored.
+    terms: BTreeMap<[u16; 4], f64>,
 }
+
+/// The names of the sizes, in the order of a term's powers.
+const NAMES: [&str; 4] = ["L", "S", "P", "K"];
 
 impl Poly {
     /// The constant `c` (negative or non-finite values count as 0).
     pub fn constant(c: f64) -> Poly {
-        Poly::term(0, 0, c)
+        Poly::term([0, 0, 0, 0], c)
     }
 
     /// `L`: the entries of an input list or map.
     pub fn list() -> Poly {
-        Poly::term(1, 0, 1.0)
+        Poly::term([1, 0, 0, 0], 1.0)
     }
 
     /// `S`: the bytes of an input string.
     pub fn string() -> Poly {
-        Poly::term(0, 1, 1.0)
+        Poly::term([0, 1, 0, 0], 1.0)
     }
 
-    fn term(i: u16, j: u16, c: f64) -> Poly {
+    /// `P`: the bytes of a string of the params.
+    pub fn param_string() -> Poly {
+        Poly::term([0, 0, 1, 0], 1.0)
+    }
+
+    /// `K`: the bytes of a key of an input map.
+    pub fn key() -> Poly {
+        Poly::term([0, 0, 0, 1], 1.0)
+    }
+
+    fn term(powers: [u16; 4], c: f64) -> Poly {
         let mut terms = BTreeMap::new();
         if c > 0.0 {
-            terms.insert((i, j), c);
+            terms.insert(powers, c);
         }
         Poly { terms }
     }
@@ -43,7 +59,7 @@ impl Poly {
 
     /// True when the value does not depend on `L` or `S`.
     pub fn is_constant(&self) -> bool {
-        self.terms.keys().all(|&(i, j)| i == 0 && j == 0)
+        self.terms.keys().all(|k| k.iter().all(|&p| p == 0))
     }
 
     /// `self + other`.
@@ -60,11 +76,10 @@ impl Poly {
     #[must_use]
     pub fn mul(&self, other: &Poly) -> Poly {
         let mut out = Poly::default();
-        for (&(i, j), &c) in &self.terms {
-            for (&(k, l), &d) in &other.terms {
-                *out.terms
-                    .entry((i.saturating_add(k), j.saturating_add(l)))
-                    .or_insert(0.0) += c * d;
+        for (a, &c) in &self.terms {
+            for (b, &d) in &other.terms {
+                let powers = [0, 1, 2, 3].map(|n| a[n].saturating_add(b[n]));
+                *out.terms.entry(powers).or_insert(0.0) += c * d;
             }
         }
         out
@@ -93,15 +108,26 @@ impl Poly {
         self.max(&Poly::constant(1.0))
     }
 
-    /// The value for lists of `l` entries and strings of `s` bytes (saturating at `u128::MAX`).
+    /// The value for lists of `l` entries and strings (keys and params too) of `s` bytes
+    /// (saturating at `u128::MAX`).
     pub fn at(&self, l: u64, s: u64) -> u128 {
+        self.at_sizes([l, s, s, s])
+    }
+
+    /// The value at `[L, S, P, K]` (saturating at `u128::MAX`).
+    pub fn at_sizes(&self, sizes: [u64; 4]) -> u128 {
         // Sizes below 1 would make higher powers cheaper than lower ones.
         #[allow(clippy::cast_precision_loss)] // sizes up to 2^53 are exact; beyond, close enough
-        let (l, s) = (l.max(1) as f64, s.max(1) as f64);
+        let sizes = sizes.map(|n| n.max(1) as f64);
         let total: f64 = self
             .terms
             .iter()
-            .map(|(&(i, j), &c)| c * l.powi(i32::from(i)) * s.powi(i32::from(j)))
+            .map(|(powers, &c)| {
+                powers
+                    .iter()
+                    .zip(sizes)
+                    .fold(c, |acc, (&p, size)| acc * size.powi(i32::from(p)))
+            })
             .sum();
         // `as` saturates: infinity becomes u128::MAX; the value is never negative.
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
@@ -111,7 +137,17 @@ impl Poly {
 
     /// Highest powers of `L` and `S` in any term.
     pub fn degrees(&self) -> (u16, u16) {
-        self.terms.keys().fold((0, 0), |(a, b), &(i, j)| (a.max(i), b.max(j)))
+        self.terms.keys().fold((0, 0), |(a, b), k| (a.max(k[0]), b.max(k[1])))
+    }
+
+    /// True when some term grows with `P` (a params string).
+    pub fn has_param_strings(&self) -> bool {
+        self.terms.keys().any(|k| k[2] > 0)
+    }
+
+    /// True when some term grows with `K` (a map key).
+    pub fn has_keys(&self) -> bool {
+        self.terms.keys().any(|k| k[3] > 0)
     }
 }
 
@@ -119,13 +155,14 @@ impl Poly {
 /// is constant.
 impl fmt::Display for Poly {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let top = self.terms.keys().map(|&(i, j)| i + j).max().unwrap_or(0);
+        let degree = |k: &[u16; 4]| k.iter().sum::<u16>();
+        let top = self.terms.keys().map(degree).max().unwrap_or(0);
         let leading: Vec<String> = self
             .terms
             .keys()
             .rev()
-            .filter(|&&(i, j)| i + j == top)
-            .map(|&(i, j)| monomial(i, j))
+            .filter(|k| degree(k) == top)
+            .map(|k| monomial(*k))
             .collect();
         if leading.is_empty() {
             f.write_str("1")
@@ -135,13 +172,17 @@ impl fmt::Display for Poly {
     }
 }
 
-fn monomial(i: u16, j: u16) -> String {
+fn monomial(powers: [u16; 4]) -> String {
     let power = |name: &str, n: u16| match n {
         0 => None,
         1 => Some(name.to_owned()),
         n => Some(format!("{name}^{n}")),
     };
-    let parts: Vec<String> = [power("L", i), power("S", j)].into_iter().flatten().collect();
+    let parts: Vec<String> = NAMES
+        .iter()
+        .zip(powers)
+        .filter_map(|(name, n)| power(name, n))
+        .collect();
     if parts.is_empty() {
         "1".to_owned()
     } else {

@@ -98,7 +98,7 @@ fn entry(pack: &str, subject: String, field: &str, cost: &Poly, limits: InputLim
         pack: pack.to_owned(),
         subject,
         field: field.to_owned(),
-        estimate: cost.at(sizes.list, sizes.string),
+        estimate: sizes.estimate(cost),
         sizes,
         growth: cost.to_string(),
     }

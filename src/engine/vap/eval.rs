@@ -14,10 +14,11 @@ use super::params::{resolve, ParamStore, Resolved};
 use super::{CompiledAdmission, CompiledBinding, FailurePolicy, ParamNotFoundAction, PolicyKind, ValidationAction};
 use crate::engine::decision::FindingType;
 use crate::engine::eval::{
-    compute_variables, eval_bool, eval_value, view, Costing, ExprFailure, Finding, ForEachCache, Pass, RuleContext,
+    compute_variables, eval_bool, eval_value, Costing, ExprFailure, Finding, ForEachCache, Pass, RuleContext,
     SharedResults, SharedVariables,
 };
 use crate::engine::input::Input;
+use crate::engine::json_val::json_view;
 use crate::engine::load::{CompiledPack, CompiledRule};
 use crate::engine::pack::Action;
 use crate::engine::patch::PatchBuilder;
@@ -109,9 +110,9 @@ impl Policy<'_> {
     ) where
         Self: 'v,
     {
-        let mut costing = costing;
+        let costing = costing.with_params(param);
         let mut scope = root.new_inner_scope();
-        scope.add_variable_as_val("params", view(param, &mut costing.stats));
+        scope.add_variable_as_val("params", json_view(param));
         let needed: BTreeSet<usize> = self
             .admission
             .variables

@@ -180,6 +180,7 @@ pub(super) fn common(
             deps,
             input_limits: crate::engine::pack::InputLimits::default(),
             share_id: None,
+            reads: crate::engine::cost::reads::VariableReads::default(),
         });
     }
     let mut conditions = Vec::new();
@@ -291,7 +292,7 @@ pub(super) fn rule(
             rationale: None,
             pointer: None,
             action: extra.action,
-            on_error: OnError::Deny,
+            on_error: Some(OnError::Deny),
             patch: Vec::new(),
             input_limits: None,
         },

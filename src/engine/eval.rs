@@ -578,6 +578,7 @@ impl<'v> RuleContext<'_, '_, 'v> {
                 finding,
                 message,
                 pointer,
+                rationale: rule.spec.rationale.clone().unwrap_or_default(),
                 remediation: rule.spec.remediation.clone(),
                 patched: false,
                 status_code: None,

@@ -200,7 +200,7 @@ fn defaults_the_apiserver_fills_in_are_absent_as_documented() {
     assert!(
         as_sent["message"]
             .as_str()
-            .is_some_and(|m| m.contains("No such key: replicas")),
+            .is_some_and(|m| m.contains("`object.spec.replicas`: no such key: replicas")),
         "{as_sent:#}"
     );
     // docs/vap.md explains this with the same two expressions.

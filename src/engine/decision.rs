@@ -61,6 +61,8 @@ pub struct Violation {
     pub message: String,
     /// JSON pointer of the offending field (RFC 6901), `""` for the whole document.
     pub pointer: String,
+    /// Why the rule matters (the rule's `rationale`; `""` when it gives none).
+    pub rationale: String,
     /// How to fix it.
     pub remediation: String,
     /// True when the rule's patch was applied and fixed this finding.

@@ -263,7 +263,16 @@ pub(super) fn compute_variables<'v>(
         let var = &pack.variables[idx];
         if let Some(dep) = var.deps.iter().find(|d| values[**d].is_none()) {
             let name = &pack.variables[*dep].name;
-            failed.push((var.name.clone(), format!("it reads variables.{name}, which failed")));
+            // The dependency failed earlier (declaration order): carry its reason along.
+            let why = failed
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, m)| format!(": {m}"))
+                .unwrap_or_default();
+            failed.push((
+                var.name.clone(),
+                format!("it reads variables.{name}, which failed{why}"),
+            ));
             continue;
         }
         // A value an earlier pack computed needs no run, but is charged in the scope it would
@@ -630,6 +639,7 @@ impl<'a, 'v> RuleContext<'a, '_, 'v> {
                 finding,
                 message,
                 pointer,
+                rationale: rule.spec.rationale.clone().unwrap_or_default(),
                 remediation: rule.spec.remediation.clone(),
                 patched: false,
                 status_code: None,

@@ -69,7 +69,9 @@ pub(crate) enum ExprFailure {
 impl ExprFailure {
     pub(crate) fn describe(&self, field: &str, source: &str) -> String {
         match self {
-            ExprFailure::Execution(e) => format!("{field} `{source}` failed: {e}"),
+            ExprFailure::Execution(e) => {
+                format!("{field} `{source}` failed: {}", super::error_text::execution(e, source))
+            }
             ExprFailure::NotBool(t) => format!("{field} `{source}` must return a bool, got {t}"),
             ExprFailure::Cost(c) => format!("{field} `{source}` was not run: {c}"),
             ExprFailure::Variable { name, message } => {

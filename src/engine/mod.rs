@@ -6,6 +6,7 @@ pub mod compile;
 pub mod cost;
 pub mod decision;
 pub mod equality;
+mod error_text;
 mod eval;
 mod expr_eval;
 pub mod functions;

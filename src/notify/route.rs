@@ -170,6 +170,7 @@ mod tests {
             finding: FindingType::Violation,
             message: String::new(),
             pointer: String::new(),
+            rationale: String::new(),
             remediation: String::new(),
             patched: false,
             mode: None,

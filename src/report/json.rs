@@ -69,6 +69,8 @@ pub struct ViolationRecord<'a> {
     pub line: Option<usize>,
     /// 1-based column, when the input was a file.
     pub column: Option<usize>,
+    /// Why the rule matters (`""` when the rule gives no rationale).
+    pub rationale: &'a str,
     /// How to fix it.
     pub remediation: &'a str,
     /// True when the rule's patch fixed it.
@@ -106,6 +108,7 @@ pub fn document_record(result: &DocumentResult) -> Record<'_> {
                 pointer: &v.pointer,
                 line: loc.map(|l| l.line),
                 column: loc.map(|l| l.column),
+                rationale: &v.rationale,
                 remediation: &v.remediation,
                 patched: v.patched,
                 mode: v.mode.as_ref(),

@@ -303,6 +303,9 @@ fn describe(result: &DocumentResult, v: &Violation, location: Option<Location>) 
             let _ = write!(text, ":{}", result.line);
         }
     }
+    if !v.rationale.trim().is_empty() {
+        let _ = write!(text, "\n  why: {}", v.rationale.trim_end());
+    }
     if !v.remediation.trim().is_empty() {
         let _ = write!(text, "\n  fix: {}", v.remediation.trim_end());
     }
@@ -444,6 +447,7 @@ mod tests {
             rule: soc2-pod-no-host-escape [high] title of soc2-pod-no-host-escape\n  \
             controls: TSC CC6.1, TSC CC6.8\n  \
             field: /spec/template/spec/hostNetwork at deploy/app.yaml:20:7\n  \
+            why: why soc2-pod-no-host-escape\n  \
             fix: fix soc2-pod-no-host-escape</failure>\n    </testcase>\n";
         assert!(xml.contains(failure), "{xml}");
         // The evaluation error has no location: the document's line.

@@ -21,6 +21,8 @@ pub const SARIF_SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
 pub const SARIF_VERSION: &str = "2.1.0";
 /// The URI base id relative artifact paths are resolved against.
 pub const SRCROOT: &str = "%SRCROOT%";
+/// `tool.driver.informationUri`: where people learn about celgate (`repository` in `Cargo.toml`).
+pub const INFORMATION_URI: &str = env!("CARGO_PKG_REPOSITORY");
 /// Key of the fingerprint in `partialFingerprints`; bump the suffix if its recipe changes.
 const FINGERPRINT_KEY: &str = "celgate/v1";
 
@@ -73,7 +75,7 @@ pub fn sarif_log(report: &CheckReport) -> Value {
         })
         .collect();
 
-    let mut sarif = json!({
+    let sarif = json!({
         "$schema": SARIF_SCHEMA,
         "version": SARIF_VERSION,
         "runs": [{
@@ -82,6 +84,7 @@ pub fn sarif_log(report: &CheckReport) -> Value {
                     "name": "celgate",
                     "version": env!("CARGO_PKG_VERSION"),
                     "semanticVersion": env!("CARGO_PKG_VERSION"),
+                    "informationUri": INFORMATION_URI,
                     "rules": rules,
                 }
             },
@@ -91,17 +94,7 @@ pub fn sarif_log(report: &CheckReport) -> Value {
             "properties": { "packs": packs },
         }]
     });
-    if let Some(uri) = information_uri() {
-        sarif["runs"][0]["tool"]["driver"]["informationUri"] = Value::from(uri);
-    }
     sarif
-}
-
-/// The package's repository or homepage, when `Cargo.toml` names one.
-fn information_uri() -> Option<&'static str> {
-    [env!("CARGO_PKG_REPOSITORY"), env!("CARGO_PKG_HOMEPAGE")]
-        .into_iter()
-        .find(|u| !u.is_empty())
 }
 
 /// The `reportingDescriptor` of a rule, described by one of its findings.
@@ -112,6 +105,10 @@ fn rule_descriptor(v: &Violation) -> Value {
         v.title.as_str()
     };
     let mut full = sentence(title);
+    if !v.rationale.trim().is_empty() {
+        full.push(' ');
+        full.push_str(&sentence(&v.rationale));
+    }
     if !v.controls.is_empty() {
         let _ = write!(full, " Controls: {}.", v.controls.join(", "));
     }
@@ -132,7 +129,7 @@ fn rule_descriptor(v: &Violation) -> Value {
     }
     let mut descriptor = json!({
         "id": v.rule,
-        "name": v.rule,
+        "name": friendly_name(&v.rule),
         "shortDescription": { "text": title },
         "fullDescription": { "text": full },
         "defaultConfiguration": { "level": rule_level(v.action) },
@@ -145,10 +142,43 @@ fn rule_descriptor(v: &Violation) -> Value {
             "pack": v.pack,
         },
     });
-    if !v.remediation.trim().is_empty() {
-        descriptor["help"] = json!({ "text": v.remediation });
+    let help = why_and_fix(v);
+    if !help.is_empty() {
+        descriptor["help"] = json!({ "text": help });
     }
     descriptor
+}
+
+/// `Why: <rationale>. Fix: <remediation>`, leaving out what the rule does not give.
+fn why_and_fix(v: &Violation) -> String {
+    let mut parts = Vec::new();
+    if !v.rationale.trim().is_empty() {
+        parts.push(format!("Why: {}", sentence(&v.rationale)));
+    }
+    if !v.remediation.trim().is_empty() {
+        parts.push(format!("Fix: {}", v.remediation.trim_end()));
+    }
+    parts.join(" ")
+}
+
+/// The rule's `name`: its id as one `PascalCase` identifier (`soc2-image-digest` becomes
+/// `Soc2ImageDigest`), which SARIF wants readable and different from the opaque id.
+fn friendly_name(id: &str) -> String {
+    let mut name = String::with_capacity(id.len());
+    for word in id.split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| !w.is_empty()) {
+        let mut chars = word.chars();
+        if let Some(first) = chars.next() {
+            name.push(first.to_ascii_uppercase());
+            name.extend(chars.map(|c| c.to_ascii_lowercase()));
+        }
+    }
+    if name.is_empty() || !name.starts_with(|c: char| c.is_ascii_uppercase()) {
+        name.insert_str(0, "Rule");
+    }
+    if name == id {
+        name.push_str("Rule");
+    }
+    name
 }
 
 /// One finding as a SARIF `result`.
@@ -158,14 +188,16 @@ fn result(document: &DocumentResult, v: &Violation, location: Option<Location>, 
     } else {
         v.message.clone()
     };
-    if !v.remediation.trim().is_empty() {
+    let help = why_and_fix(v);
+    if !help.is_empty() {
         text = sentence(&text);
-        text.push_str(" Fix: ");
-        text.push_str(&v.remediation);
+        text.push(' ');
+        text.push_str(&help);
     }
+    // Without a known location: where the document starts.
     let region = match location {
         Some(loc) => json!({ "startLine": loc.line.max(1), "startColumn": loc.column.max(1) }),
-        None => json!({ "startLine": document.line.max(1) }),
+        None => json!({ "startLine": document.line.max(1), "startColumn": 1 }),
     };
     let display = document.display_name();
     let mut properties = json!({
@@ -420,13 +452,19 @@ mod tests {
             ]
         );
         let host = &rules[2];
-        assert_eq!(host["name"], "soc2-pod-no-host-escape");
+        assert_eq!(host["name"], "Soc2PodNoHostEscape");
         assert_eq!(host["shortDescription"]["text"], "title of soc2-pod-no-host-escape");
         assert_eq!(
             host["fullDescription"]["text"],
-            "title of soc2-pod-no-host-escape. Controls: TSC CC6.1, TSC CC6.8. Pack: soc2."
+            "title of soc2-pod-no-host-escape. why soc2-pod-no-host-escape. Controls: TSC CC6.1, TSC CC6.8. \
+             Pack: soc2."
         );
-        assert_eq!(host["help"]["text"], "fix soc2-pod-no-host-escape");
+        assert_eq!(
+            host["help"]["text"],
+            "Why: why soc2-pod-no-host-escape. Fix: fix soc2-pod-no-host-escape"
+        );
+        // A rule without a rationale: the fix alone.
+        assert_eq!(rules[1]["help"]["text"], "Fix: fix soc2-labels");
         assert_eq!(host["defaultConfiguration"]["level"], "error");
         let properties = &host["properties"];
         assert_eq!(properties["security-severity"], "8.0");
@@ -462,7 +500,8 @@ mod tests {
         assert_eq!(host["level"], "error");
         assert_eq!(
             host["message"]["text"],
-            "message of soc2-pod-no-host-escape <&>. Fix: fix soc2-pod-no-host-escape"
+            "message of soc2-pod-no-host-escape <&>. Why: why soc2-pod-no-host-escape. \
+             Fix: fix soc2-pod-no-host-escape"
         );
         let location = &host["locations"][0];
         assert_eq!(
@@ -490,7 +529,7 @@ mod tests {
         assert_eq!(error["properties"]["type"], "evaluation-error");
         assert_eq!(
             error["locations"][0]["physicalLocation"]["region"],
-            json!({"startLine": 12})
+            json!({"startLine": 12, "startColumn": 1})
         );
         assert_eq!(results[2]["level"], "warning");
 
@@ -500,7 +539,7 @@ mod tests {
         let physical = &patched["locations"][0]["physicalLocation"];
         assert_eq!(
             physical,
-            &json!({"artifactLocation": {"uri": "stdin"}, "region": {"startLine": 1}})
+            &json!({"artifactLocation": {"uri": "stdin"}, "region": {"startLine": 1, "startColumn": 1}})
         );
     }
 
@@ -531,6 +570,27 @@ mod tests {
         assert_eq!(run["invocations"], json!([{"executionSuccessful": true}]));
         assert_eq!(run["results"], json!([]));
         assert_eq!(run["tool"]["driver"]["rules"], json!([]));
+    }
+
+    #[test]
+    fn friendly_names_are_pascal_case_and_differ_from_ids() {
+        assert_eq!(friendly_name("soc2-image-digest"), "Soc2ImageDigest");
+        assert_eq!(friendly_name("demo-policy.example.com[0]"), "DemoPolicyExampleCom0");
+        assert_eq!(friendly_name("HIPAA_PHI"), "HipaaPhi");
+        assert_eq!(friendly_name("2fa-required"), "Rule2faRequired");
+        assert_eq!(friendly_name("---"), "Rule");
+        assert_eq!(friendly_name("Abc"), "AbcRule");
+    }
+
+    #[test]
+    fn information_uri_is_an_absolute_https_uri() {
+        let log = parse(&CheckReport::default());
+        let uri = log["runs"][0]["tool"]["driver"]["informationUri"]
+            .as_str()
+            .expect("informationUri");
+        assert_eq!(uri, INFORMATION_URI);
+        let rest = uri.strip_prefix("https://").expect("https");
+        assert!(rest.split('/').next().is_some_and(|host| host.contains('.')), "{uri}");
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //!       hostNetwork is true
 //!       controls: TSC CC6.1, TSC CC6.8
 //!       field: /spec/template/spec/hostNetwork
+//!       why: sharing the node's network lets the pod reach what only the node should
 //!       fix: remove hostNetwork or set it to false
 //! ```
 //!
@@ -174,13 +175,8 @@ fn render_violation(
         format!("field: {}", clean(&violation.pointer))
     };
     detail(out, &painter.paint(DIM_STYLE, &field));
-    let mut fix_lines = violation.remediation.lines().filter(|l| !l.trim().is_empty());
-    if let Some(first) = fix_lines.next() {
-        detail(out, &painter.paint(DIM_STYLE, &format!("fix: {}", clean(first))));
-        for more in fix_lines {
-            detail(out, &painter.paint(DIM_STYLE, &format!("     {}", clean(more))));
-        }
-    }
+    labelled(out, painter, "why", &violation.rationale);
+    labelled(out, painter, "fix", &violation.remediation);
     let action = match (violation.action, violation.patched) {
         (_, true) => Some(("action: patched", PATCHED_STYLE)),
         (Action::Deny, false) => None,
@@ -197,6 +193,19 @@ fn render_violation(
     }
     if let Some(x) = &violation.exception {
         detail(out, &painter.paint(DIM_STYLE, &clean(&super::exception_line(x))));
+    }
+}
+
+/// `label: text` as detail lines, continuation lines aligned under the text; nothing when `text`
+/// is blank.
+fn labelled(out: &mut String, painter: &Painter, label: &str, text: &str) {
+    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+    if let Some(first) = lines.next() {
+        detail(out, &painter.paint(DIM_STYLE, &format!("{label}: {}", clean(first))));
+        let indent = " ".repeat(label.len() + 2);
+        for more in lines {
+            detail(out, &painter.paint(DIM_STYLE, &format!("{indent}{}", clean(more))));
+        }
     }
 }
 
@@ -319,12 +328,16 @@ mod tests {
             "      message of soc2-pod-no-host-escape <&>",
             "      controls: TSC CC6.1, TSC CC6.8",
             "      field: /spec/template/spec/hostNetwork",
+            "      why: why soc2-pod-no-host-escape",
             "      fix: fix soc2-pod-no-host-escape",
             // No known location: the document's line.
             "  deploy/app.yaml:12  [medium] ERROR soc2-image-digest: title of soc2-image-digest",
         ];
         assert_eq!(lines[..expected.len()], expected);
         assert!(text.contains("      action: warn (admitted with a warning)\n"));
+        // A rule without a rationale has no `why` line.
+        assert!(!text.contains("why: why soc2-labels"));
+        assert!(text.contains("      field: /spec/template/spec/hostNetwork\n      fix: fix soc2-labels\n"));
         // Allowed documents without findings take exactly one line each.
         assert!(text.contains(
             "\n\nALLOW deploy/app.yaml:40 Deployment/shop/api\nALLOW deploy/app.yaml:60 ConfigMap/shop/settings\n\n\
@@ -354,6 +367,7 @@ mod tests {
         assert!(text.contains(&painted(CRITICAL_STYLE, "[critical]")));
         assert!(text.contains(&painted(WARN_STYLE, "action: warn (admitted with a warning)")));
         assert!(text.contains(&painted(DIM_STYLE, "fix: fix soc2-labels")));
+        assert!(text.contains(&painted(DIM_STYLE, "why: why soc2-image-digest")));
         // Same content once the escape sequences are removed.
         assert_eq!(strip_ansi(&text), render(&fixture::report(), false));
     }
@@ -410,6 +424,7 @@ pub(crate) mod fixture {
             finding,
             message: format!("message of {rule} <&>"),
             pointer: "/spec/template/spec/hostNetwork".to_owned(),
+            rationale: format!("why {rule}"),
             remediation: format!("fix {rule}"),
             patched: false,
             mode: None,
@@ -470,7 +485,11 @@ pub(crate) mod fixture {
                     Action::Deny,
                     FindingType::EvaluationError,
                 ),
-                finding("soc2-labels", Severity::Low, Action::Warn, FindingType::Violation),
+                // A rule without a rationale.
+                Violation {
+                    rationale: String::new(),
+                    ..finding("soc2-labels", Severity::Low, Action::Warn, FindingType::Violation)
+                },
             ],
             &evaluated,
         );

@@ -30,6 +30,7 @@ pub fn record(i: u64, tenant: &str) -> AuditRecord {
             finding: FindingType::Violation,
             message: "SECRET-PHI-in-message".into(),
             pointer: "/spec".into(),
+            rationale: "w".into(),
             remediation: "r".into(),
             patched: false,
             mode: None,

@@ -47,6 +47,7 @@ pub fn violation(rule: &str, severity: Severity, finding: FindingType) -> Violat
         finding,
         message: format!("{rule}: container <app> runs as root & privileged"),
         pointer: "/spec/template/spec/containers/0".to_owned(),
+        rationale: "A root process that escapes the container owns the node.".to_owned(),
         remediation: "Set securityContext.runAsNonRoot: true.".to_owned(),
         patched: false,
         mode: None,

@@ -171,6 +171,7 @@ impl Policy<'_> {
             finding: FindingType::EvaluationError,
             message: message.to_owned(),
             pointer: String::new(),
+            rationale: template.spec.rationale.clone().unwrap_or_default(),
             remediation: template.spec.remediation.clone(),
             patched: false,
             status_code: None,

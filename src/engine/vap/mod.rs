@@ -35,6 +35,8 @@ pub const CONTROLS_ANNOTATION: &str = "celgate.io/controls";
 pub const SEVERITY_ANNOTATION: &str = "celgate.io/severity";
 /// Annotation on a policy giving the remediation text (default: the validation's message).
 pub const REMEDIATION_ANNOTATION: &str = "celgate.io/remediation";
+/// Annotation on a policy saying why its rules matter (the findings' `rationale`; default: none).
+pub const RATIONALE_ANNOTATION: &str = "celgate.io/rationale";
 
 /// Validating or mutating.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

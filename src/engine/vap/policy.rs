@@ -25,6 +25,7 @@ pub(super) struct Common {
     pub(super) severity: Severity,
     pub(super) controls: Vec<String>,
     pub(super) remediation: Option<String>,
+    pub(super) rationale: Option<String>,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -214,6 +215,7 @@ pub(super) fn common(
         return None;
     }
     let remediation = metadata.annotations.get(super::REMEDIATION_ANNOTATION).cloned();
+    let rationale = metadata.annotations.get(super::RATIONALE_ANNOTATION).cloned();
     Some(Common {
         admission: CompiledAdmission {
             kind,
@@ -232,6 +234,7 @@ pub(super) fn common(
         severity,
         controls,
         remediation,
+        rationale,
     })
 }
 
@@ -289,7 +292,7 @@ pub(super) fn rule(
             message: message.clone(),
             message_expression: extra.message_expression.as_ref().map(|e| e.source.clone()),
             remediation: common.remediation.clone().unwrap_or_else(|| message.clone()),
-            rationale: None,
+            rationale: common.rationale.clone(),
             pointer: None,
             action: extra.action,
             on_error: Some(OnError::Deny),

@@ -239,7 +239,10 @@ fn mutation_produces_the_expected_patch_and_converges() {
     let pod = json!({
         "apiVersion": "v1", "kind": "Pod",
         "metadata": {"name": "app", "namespace": "default"},
-        "spec": {"initContainers": [], "containers": [{"name": "app", "image": "app:1"}]}
+        "spec": {
+            "initContainers": [{"name": "setup", "image": "setup:1"}],
+            "containers": [{"name": "app", "image": "app:1"}]
+        }
     });
     let d = e.evaluate(&Input::new(pod.clone()));
     assert_eq!(d.decision, Verdict::Patch);
@@ -256,7 +259,12 @@ fn mutation_produces_the_expected_patch_and_converges() {
     let patched = d.patched_object.expect("patched object");
     let again = e.evaluate(&Input::new(patched));
     assert_eq!(again.decision, Verdict::Allow, "{:?}", again.violations);
-    // A pod without initContainers makes the match condition fail: failurePolicy Fail denies.
+    // A pod without initContainers makes the match condition fail: failurePolicy Fail denies. So
+    // does `initContainers: []`, which the API server never sends (an empty optional list is
+    // omitted), and which celgate therefore judges as absent.
+    let mut empty = pod.clone();
+    empty["spec"]["initContainers"] = json!([]);
+    assert_eq!(e.evaluate(&Input::new(empty)).decision, Verdict::Deny);
     let mut bare = pod;
     bare["spec"].as_object_mut().expect("spec").remove("initContainers");
     let d = e.evaluate(&Input::new(bare));

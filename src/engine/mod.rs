@@ -2,6 +2,7 @@
 //! [`Decision`]. No I/O, no async: everything here is testable with nothing running.
 
 pub mod ast;
+pub mod builtin;
 pub mod compile;
 pub mod cost;
 pub mod decision;
@@ -187,7 +188,12 @@ impl Engine {
 
     /// Like [`Engine::evaluate_with`], also returning the estimated CEL cost spent on the input
     /// (the sum the per-request budget is checked against; for metrics).
+    ///
+    /// A document of a built-in kind is judged as the API server would send it to a webhook
+    /// ([`builtin::normalized_input`]: `null` fields absent, empty optional lists and maps omitted).
     pub fn evaluate_with_cost(&self, input: &Input, overrides: &dyn Overrides) -> (Decision, u128) {
+        let normalized = builtin::normalized_input(input);
+        let input = normalized.as_ref().unwrap_or(input);
         // One budget for everything run for this input, the second pass after a patch included.
         let meter = cost::CostMeter::new(self.cost_limits);
         let mut decision = self.judge(input, overrides, &meter);

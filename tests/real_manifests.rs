@@ -190,8 +190,6 @@ fn evaluation_errors(variant: &str, judged: &[Judged]) -> Vec<String> {
 /// object is judged as is, with kubectl's last-applied-configuration annotation, and with each
 /// data classification.
 #[test]
-#[ignore = "issue #13: the upstream corpus still trips the engine (null fields, cost charged on \
-            the longest string in the document); un-ignore once those fixes merge"]
 fn no_evaluation_errors_on_real_manifests() {
     let mut errors = evaluation_errors("as is", &judge_all());
     errors.extend(evaluation_errors("last-applied", &judge_all_as(with_last_applied)));
@@ -210,8 +208,6 @@ fn no_evaluation_errors_on_real_manifests() {
 /// kubectl's last-applied-configuration annotation holds the whole object again; no shipped
 /// rule reads it, so it must change no decision and no finding.
 #[test]
-#[ignore = "issue #13: cost is still estimated on the longest string in the document, so the \
-            annotation turns rules into evaluation errors; un-ignore once that fix merges"]
 fn last_applied_configuration_changes_no_finding() {
     let plain = judge_all();
     let annotated = judge_all_as(with_last_applied);

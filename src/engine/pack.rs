@@ -47,6 +47,11 @@ pub struct PackSpec {
     /// Default parameters, visible to CEL as `params`; a tenant or caller may override keys.
     #[serde(default)]
     pub params: BTreeMap<String, serde_json::Value>,
+    /// Names of `params` set in this document whose values are examples an operator must
+    /// replace (`allowedRegistries: [registry.example.com/]`): while one still holds its example,
+    /// a finding of a rule that reads it warns instead of denying (see `engine::placeholders`).
+    #[serde(default)]
+    pub params_to_configure: Vec<String>,
     /// Named CEL expressions shared by the pack's rules, visible as `variables.<name>`.
     #[serde(default)]
     pub variables: Vec<VariableSpec>,

@@ -493,6 +493,7 @@ fn compile_into(
     super::placeholders::record(
         ctx,
         &pack.metadata.name,
+        &pack.params,
         &doc.spec.params,
         &doc.spec.params_to_configure,
         &mut pack.params_to_configure,

@@ -4,9 +4,10 @@
 //! finding of that rule that would deny (or patch) warns instead, and its message says which
 //! param to configure and where.
 //!
+//! A pack marks such params in `spec.paramsToConfigure`, a map from the param's name to its example.
 //! A param counts as configured once the input's params set it (a tenant's `params` in
 //! `celgate.yaml`, a test case's `params`) or the pack's merged `spec.params` no longer hold the
-//! example (the pack file edited, or a later document of the same pack setting it).
+//! example (the value edited in the pack file, or a later document of the same pack setting it).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -48,7 +49,8 @@ impl ParamsToConfigure {
     }
 
     /// True when `name` is marked and still holds its example: `overrides` (the input's params)
-    /// do not set it and `pack_params` (the pack's merged `spec.params`) hold the example.
+    /// do not set it and `pack_params` (the pack's merged `spec.params`) hold the example. An
+    /// input that sets it, even to the example, has configured it.
     pub fn is_unconfigured(
         &self,
         name: &str,
@@ -116,42 +118,39 @@ pub fn unconfigured<'a>(
     out
 }
 
-/// Records the `spec.paramsToConfigure` of one pack document: each name must be a param the same
-/// document sets (its value there is the example), listed once.
+/// Records the `spec.paramsToConfigure` of one pack document: each name must be a param of the
+/// pack (set in `params`, this document's `spec.params`, or `pack_params`, those of the pack's
+/// earlier documents).
 pub(super) fn record(
     ctx: &DocContext<'_>,
     pack_name: &str,
+    pack_params: &serde_json::Value,
     params: &BTreeMap<String, serde_json::Value>,
-    names: &[String],
+    marked: &BTreeMap<String, serde_json::Value>,
     target: &mut ParamsToConfigure,
     errors: &mut Vec<PackError>,
 ) {
-    for (i, name) in names.iter().enumerate() {
-        let pointer = format!("/spec/paramsToConfigure/{i}");
-        let invalid = |message: String| {
-            ctx.invalid(
-                &pointer,
-                format!("pack '{pack_name}'"),
-                "spec.paramsToConfigure",
-                message,
-            )
-        };
-        if names[..i].contains(name) {
-            errors.push(invalid(format!("names '{name}' twice")));
+    for (name, example) in marked {
+        if params.contains_key(name) || pack_params.get(name).is_some() {
+            target.examples.insert(name.clone(), example.clone());
             continue;
         }
-        match params.get(name) {
-            Some(example) => {
-                target.examples.insert(name.clone(), example.clone());
-            }
-            None => {
-                let known = params.keys().map(String::as_str).collect::<Vec<_>>().join(", ");
-                let known = if known.is_empty() { "none".to_owned() } else { known };
-                errors.push(invalid(format!(
-                    "names '{name}', which spec.params of this document does not set (its params: {known})"
-                )));
-            }
+        let mut known: Vec<&str> = params.keys().map(String::as_str).collect();
+        if let Some(earlier) = pack_params.as_object() {
+            known.extend(earlier.keys().map(String::as_str).filter(|k| !params.contains_key(*k)));
         }
+        known.sort_unstable();
+        let known = if known.is_empty() {
+            "none".to_owned()
+        } else {
+            known.join(", ")
+        };
+        errors.push(ctx.invalid(
+            &format!("/spec/paramsToConfigure/{}", name.replace('~', "~0").replace('/', "~1")),
+            format!("pack '{pack_name}'"),
+            "spec.paramsToConfigure",
+            format!("names '{name}', which is not a param of the pack (its params: {known})"),
+        ));
     }
 }
 
@@ -335,7 +334,7 @@ mod tests {
     #[test]
     fn readers_follow_variables_and_computed_keys_but_not_messages() {
         let packs = load(&format!(
-            "  params: {{allowedRegistries: [registry.example.com/], other: 1}}\n  paramsToConfigure: [allowedRegistries]\n{RULES}"
+            "  params: {{allowedRegistries: [registry.example.com/], other: 1}}\n  paramsToConfigure: {{allowedRegistries: [registry.example.com/]}}\n{RULES}"
         ))
         .unwrap();
         let marked = &packs[0].params_to_configure;
@@ -351,26 +350,40 @@ mod tests {
     }
 
     #[test]
-    fn an_unknown_or_repeated_name_is_a_load_error() {
-        let err = load("  params: {a: 1}\n  paramsToConfigure: [a, allowedRegistries]\n").unwrap_err();
+    fn an_unknown_name_or_a_list_is_a_load_error() {
+        let err = load("  params: {a: 1}\n  paramsToConfigure: {a: 1, allowedRegistries: []}\n").unwrap_err();
         assert!(err.contains("demo.yaml"), "{err}");
         assert!(err.contains("spec.paramsToConfigure"), "{err}");
         assert!(
-            err.contains("names 'allowedRegistries', which spec.params of this document does not set (its params: a)"),
+            err.contains("names 'allowedRegistries', which is not a param of the pack (its params: a)"),
             "{err}"
         );
-        let err = load("  params: {a: 1}\n  paramsToConfigure: [a, a]\n").unwrap_err();
-        assert!(err.contains("names 'a' twice"), "{err}");
-        let err = load("  paramsToConfigure: [a]\n").unwrap_err();
+        let err = load("  paramsToConfigure: {a: 1}\n").unwrap_err();
         assert!(err.contains("(its params: none)"), "{err}");
-        let err = load("  params: {a: 1}\n  paramsToConfigure: a\n").unwrap_err();
+        let err = load("  params: {a: 1}\n  paramsToConfigure: [a]\n").unwrap_err();
         assert!(err.contains("paramsToConfigure"), "{err}");
+    }
+
+    #[test]
+    fn a_later_document_may_mark_a_param_an_earlier_one_sets() {
+        let env = super::super::compile::environment();
+        let doc = |spec: &str| PackSource {
+            origin: "demo.yaml".to_owned(),
+            text: format!("apiVersion: celgate.io/v1\nkind: RulePack\nmetadata: {{name: demo, version: 1.0.0}}\nspec:\n{spec}"),
+        };
+        let packs = load_packs(
+            &env,
+            &[doc("  params: {a: [x]}\n"), doc("  paramsToConfigure: {a: [x]}\n")],
+        )
+        .unwrap();
+        let marked = &packs[0].params_to_configure;
+        assert!(marked.is_unconfigured("a", &packs[0].params, &serde_json::Map::new()));
     }
 
     #[test]
     fn configured_by_the_input_or_a_changed_pack_value() {
         let packs = load(&format!(
-            "  params: {{allowedRegistries: [registry.example.com/], other: 1}}\n  paramsToConfigure: [allowedRegistries]\n{RULES}"
+            "  params: {{allowedRegistries: [registry.example.com/], other: 1}}\n  paramsToConfigure: {{allowedRegistries: [registry.example.com/]}}\n{RULES}"
         ))
         .unwrap();
         let pack = &packs[0];
@@ -382,7 +395,7 @@ mod tests {
         let mut set = serde_json::Map::new();
         set.insert("allowedRegistries".to_owned(), serde_json::json!(["registry.example.com/"]));
         assert!(!marked.is_unconfigured("allowedRegistries", &pack.params, &set));
-        // The pack's own value changed (a later document of the pack).
+        // The pack's own value changed (edited in place, or set by a later document of the pack).
         let edited = serde_json::json!({"allowedRegistries": ["ghcr.io/acme/"]});
         assert!(!marked.is_unconfigured("allowedRegistries", &edited, &none));
 

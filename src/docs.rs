@@ -83,8 +83,8 @@ fn render_pack(out: &mut String, pack: &CompiledPack) {
     out.push('\n');
 }
 
-/// `**Params to configure:** `allowedRegistries` (ships `["registry.example.com/"]`; until it is
-/// set, `soc2-image-registry` warns instead of denying).`, or `None` when the pack marks none.
+/// The line naming the pack's params to configure, each with its shipped example and the rules
+/// that warn instead of denying until it is set; `None` when the pack marks none.
 fn params_to_configure_line(pack: &CompiledPack) -> Option<String> {
     let marked = &pack.params_to_configure;
     if marked.is_empty() {

@@ -51,12 +51,18 @@ fn a_public_image_only_warns_while_the_registries_are_the_shipped_example() {
     assert_eq!(stdout.matches("NOTE").count(), 1, "{stdout}");
     let note_line = r#"  soc2 params.allowedRegistries = ["registry.example.com/"]: soc2-image-registry"#;
     assert!(stdout.lines().any(|l| l == note_line), "{stdout}");
-    assert!(stdout.contains("ALLOW tests/fixtures/placeholders/public-image.yaml:4"), "{stdout}");
+    assert!(
+        stdout.contains("ALLOW tests/fixtures/placeholders/public-image.yaml:4"),
+        "{stdout}"
+    );
     assert!(!stdout.contains("DENY"), "{stdout}");
     assert!(stdout.contains("[high] soc2-image-registry"), "{stdout}");
     assert!(stdout.contains(CONFIGURE), "{stdout}");
     assert!(stdout.contains("action: warn"), "{stdout}");
-    assert!(stdout.contains("mode: warn (set by unconfigured params.allowedRegistries)"), "{stdout}");
+    assert!(
+        stdout.contains("mode: warn (set by unconfigured params.allowedRegistries)"),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -70,9 +76,15 @@ fn json_stays_a_list_of_records_and_the_notice_goes_to_stderr() {
     assert_eq!(findings.len(), 1, "{record}");
     assert_eq!(findings[0]["action"], "warn");
     assert_eq!(findings[0]["mode"]["mode"], "warn");
-    assert!(findings[0]["message"].as_str().unwrap_or("").contains(CONFIGURE), "{record}");
+    assert!(
+        findings[0]["message"].as_str().unwrap_or("").contains(CONFIGURE),
+        "{record}"
+    );
     let warnings = record["warnings"].as_array().expect("warnings");
-    assert!(warnings.iter().any(|w| w.as_str().unwrap_or("").contains(CONFIGURE)), "{record}");
+    assert!(
+        warnings.iter().any(|w| w.as_str().unwrap_or("").contains(CONFIGURE)),
+        "{record}"
+    );
     assert!(
         stderr.contains(r#"warning: soc2 params.allowedRegistries = ["registry.example.com/"]: soc2-image-registry"#),
         "{stderr}"
@@ -169,7 +181,11 @@ fn a_pack_whose_params_are_edited_or_overridden_denies() {
         let findings = registry_findings(&records[0]);
         assert_eq!(findings.len(), 1, "{packs}: {stdout}");
         assert_eq!(findings[0]["action"], if denied { "deny" } else { "warn" }, "{packs}");
-        assert_eq!(stderr.contains("params.allowedRegistries"), !denied, "{packs}: {stderr}");
+        assert_eq!(
+            stderr.contains("params.allowedRegistries"),
+            !denied,
+            "{packs}: {stderr}"
+        );
     }
 }
 
@@ -178,7 +194,10 @@ fn an_unknown_param_in_params_to_configure_is_a_pack_error() {
     let dir = tempfile::tempdir().expect("tempdir");
     let marked = "  paramsToConfigure:\n    allowedRegistries: [registry.example.com/]\n";
     let shipped = shipped_soc2();
-    assert!(shipped.contains(marked), "the shipped soc2 pack marks allowedRegistries");
+    assert!(
+        shipped.contains(marked),
+        "the shipped soc2 pack marks allowedRegistries"
+    );
     let broken = shipped.replace(
         marked,
         "  paramsToConfigure:\n    allowedRegistry: [registry.example.com/]\n",
@@ -227,7 +246,9 @@ async fn shipped_server(config: Option<&str>) -> TestServer {
 async fn the_doors_warn_until_configured_and_deny_after() {
     let server = shipped_server(None).await;
     let client = server.client();
-    let review = client.review("/validate", &review_of_manifest("11111111-0000-4000-8000-000000000001")).await;
+    let review = client
+        .review("/validate", &review_of_manifest("11111111-0000-4000-8000-000000000001"))
+        .await;
     let response = &review["response"];
     assert_eq!(response["allowed"], true, "{review}");
     let warnings = response["warnings"].as_array().expect("warnings");
@@ -252,7 +273,9 @@ async fn the_doors_warn_until_configured_and_deny_after() {
 
     let server = shipped_server(Some(CONFIG)).await;
     let client = server.client();
-    let review = client.review("/validate", &review_of_manifest("11111111-0000-4000-8000-000000000002")).await;
+    let review = client
+        .review("/validate", &review_of_manifest("11111111-0000-4000-8000-000000000002"))
+        .await;
     let response = &review["response"];
     assert_eq!(response["allowed"], false, "{review}");
     let message = response["status"]["message"].as_str().expect("a message");

@@ -276,7 +276,11 @@ pub(super) fn soften(finding: &mut Finding, packs: &[std::sync::Arc<CompiledPack
          {value}, in a tenant's params in celgate.yaml or in the pack's spec.params; then this rule {})",
         violation.message,
         pack.metadata.name,
-        if violation.action == Action::Patch { "patches" } else { "denies" },
+        if violation.action == Action::Patch {
+            "patches"
+        } else {
+            "denies"
+        },
     );
     let over = violation
         .mode
@@ -369,7 +373,9 @@ mod tests {
         let env = super::super::compile::environment();
         let doc = |spec: &str| PackSource {
             origin: "demo.yaml".to_owned(),
-            text: format!("apiVersion: celgate.io/v1\nkind: RulePack\nmetadata: {{name: demo, version: 1.0.0}}\nspec:\n{spec}"),
+            text: format!(
+                "apiVersion: celgate.io/v1\nkind: RulePack\nmetadata: {{name: demo, version: 1.0.0}}\nspec:\n{spec}"
+            ),
         };
         let packs = load_packs(
             &env,
@@ -393,7 +399,10 @@ mod tests {
         assert!(!marked.is_unconfigured("other", &pack.params, &none), "not marked");
         // Set by the input, even to the example: an operator chose it.
         let mut set = serde_json::Map::new();
-        set.insert("allowedRegistries".to_owned(), serde_json::json!(["registry.example.com/"]));
+        set.insert(
+            "allowedRegistries".to_owned(),
+            serde_json::json!(["registry.example.com/"]),
+        );
         assert!(!marked.is_unconfigured("allowedRegistries", &pack.params, &set));
         // The pack's own value changed (edited in place, or set by a later document of the pack).
         let edited = serde_json::json!({"allowedRegistries": ["ghcr.io/acme/"]});
@@ -402,7 +411,10 @@ mod tests {
         let listed = unconfigured(&packs, &none, &NoOverrides);
         assert_eq!(listed.len(), 1);
         assert_eq!(listed[0].param, "allowedRegistries");
-        assert_eq!(listed[0].rules, ["demo-direct", "demo-via-variable", "demo-computed-key"]);
+        assert_eq!(
+            listed[0].rules,
+            ["demo-direct", "demo-via-variable", "demo-computed-key"]
+        );
         assert!(unconfigured(&packs, &set, &NoOverrides).is_empty());
     }
 }

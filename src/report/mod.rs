@@ -153,8 +153,7 @@ pub fn unconfigured_notice(params: &[UnconfiguredParam]) -> Option<Vec<String>> 
     }
     let n = params.len();
     let headline = if n == 1 {
-        "1 param still holds the example value its pack ships, so the rules that read it warn"
-            .to_owned()
+        "1 param still holds the example value its pack ships, so the rules that read it warn".to_owned()
     } else {
         format!("{n} params still hold the example values their packs ship, so the rules that read them warn")
     };
@@ -177,7 +176,10 @@ pub fn unconfigured_notice(params: &[UnconfiguredParam]) -> Option<Vec<String>> 
 /// Adds `more` to `params`, merging entries of the same pack and param (their rules united).
 pub fn merge_unconfigured(params: &mut Vec<UnconfiguredParam>, more: Vec<UnconfiguredParam>) {
     for entry in more {
-        match params.iter_mut().find(|p| p.pack == entry.pack && p.param == entry.param) {
+        match params
+            .iter_mut()
+            .find(|p| p.pack == entry.pack && p.param == entry.param)
+        {
             Some(known) => {
                 for rule in entry.rules {
                     if !known.rules.contains(&rule) {

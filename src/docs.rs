@@ -51,6 +51,9 @@ fn render_pack(out: &mut String, pack: &CompiledPack) {
         let _ = writeln!(out, "{}\n", description.trim());
     }
     let _ = writeln!(out, "{}\n", count_line(pack));
+    if let Some(line) = params_to_configure_line(pack) {
+        let _ = writeln!(out, "{line}\n");
+    }
     if pack.rules.is_empty() {
         return;
     }
@@ -78,6 +81,40 @@ fn render_pack(out: &mut String, pack: &CompiledPack) {
         );
     }
     out.push('\n');
+}
+
+/// The line naming the pack's params to configure, each with its shipped example and the rules
+/// that warn instead of denying until it is set; `None` when the pack marks none.
+fn params_to_configure_line(pack: &CompiledPack) -> Option<String> {
+    let marked = &pack.params_to_configure;
+    if marked.is_empty() {
+        return None;
+    }
+    let entries: Vec<String> = marked
+        .examples()
+        .iter()
+        .map(|(name, example)| {
+            let rules: Vec<String> = pack
+                .rules
+                .iter()
+                .filter(|r| matches!(r.spec.action, Action::Deny | Action::Patch))
+                .filter(|r| marked.read_by(&r.spec.id).contains(name))
+                .map(|r| format!("[`{}`](#{})", cell(&r.spec.id), anchor(&r.spec.id)))
+                .collect();
+            let softened = if rules.is_empty() {
+                String::new()
+            } else {
+                let verb = if rules.len() == 1 { "warns" } else { "warn" };
+                format!("; until it is set, {} {verb} instead of denying", rules.join(", "))
+            };
+            format!("`{}` (ships `{}`{softened})", cell(name), cell(&example.to_string()))
+        })
+        .collect();
+    Some(format!(
+        "**Params to configure** (their shipped values are examples; set them in a tenant's `params` \
+         in celgate.yaml or in the pack's `spec.params`): {}.",
+        entries.join(", ")
+    ))
 }
 
 /// `18 rules — by severity: 2 critical, 9 high; by action: 16 deny, 2 warn.`

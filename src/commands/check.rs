@@ -8,7 +8,7 @@ use crate::audit::record::pack_versions;
 use crate::audit::{AuditConfig, AuditRecord, AuditWriter, Door};
 use crate::cli::{CheckArgs, ColorChoice, Format};
 use crate::documents::{self, Document};
-use crate::engine::{Engine, Input, NoOverrides, Verdict};
+use crate::engine::{Engine, Input, NoOverrides, UnconfiguredParam, Verdict};
 use crate::report::{self, CheckReport, DocumentResult, PackInfo};
 use crate::source;
 use crate::tenant::{EnvironmentRef, Scope, Tenancy};
@@ -60,10 +60,17 @@ pub fn run(args: &CheckArgs, streams: &mut Streams<'_>) -> Result<u8, CommandErr
     };
     let collected = documents::collect(&args.paths, streams.stdin);
     let namespaces = collected.namespace_labels();
-    let (results, records): (Vec<_>, Vec<_>) =
-        judge_all(&engine, tenancy.as_ref(), &collected.documents, &namespaces, args)
-            .into_iter()
-            .unzip();
+    let mut results = Vec::new();
+    let mut records = Vec::new();
+    let mut unconfigured = Vec::new();
+    for (result, record, params) in judge_all(&engine, tenancy.as_ref(), &collected.documents, &namespaces, args) {
+        results.push(result);
+        records.push(record);
+        report::merge_unconfigured(&mut unconfigured, params);
+    }
+    if collected.documents.is_empty() {
+        unconfigured = engine.unconfigured_params(&serde_json::Map::new(), &NoOverrides);
+    }
     if let Some(writer) = audit.as_mut() {
         let packs = pack_versions(&engine);
         let written = records
@@ -88,9 +95,16 @@ pub fn run(args: &CheckArgs, streams: &mut Streams<'_>) -> Result<u8, CommandErr
                 framework: p.metadata.framework.clone(),
             })
             .collect(),
+        unconfigured,
     };
     for problem in &report.problems {
         writeln!(streams.stderr, "error: {problem}")?;
+    }
+    // The text report and SARIF carry the notice themselves; JSON and JUnit have no place for it.
+    if matches!(args.format, Format::Json | Format::Junit) {
+        for line in report::unconfigured_notice(&report.unconfigured).unwrap_or_default() {
+            writeln!(streams.stderr, "warning: {line}")?;
+        }
     }
     let fix_to_stdout = args.fix && args.out.is_none();
     let color = match args.color {
@@ -126,6 +140,10 @@ pub fn run(args: &CheckArgs, streams: &mut Streams<'_>) -> Result<u8, CommandErr
     Ok(report.exit_code())
 }
 
+/// What judging one document gives: its result, its audit record (with `--audit`) and the
+/// params that still held their examples for it.
+type Judged = (DocumentResult, Option<AuditRecord>, Vec<UnconfiguredParam>);
+
 /// Judges every document, spreading the work over the machine's cores; with `--audit`, also
 /// the audit record of each decision.
 fn judge_all(
@@ -134,7 +152,7 @@ fn judge_all(
     docs: &[Document],
     namespaces: &BTreeMap<String, BTreeMap<String, String>>,
     args: &CheckArgs,
-) -> Vec<(DocumentResult, Option<AuditRecord>)> {
+) -> Vec<Judged> {
     crate::files::map_in_order(docs.iter().collect(), 16, |d| {
         judge(engine, tenancy, d, namespaces, args)
     })
@@ -162,7 +180,7 @@ fn judge(
     doc: &Document,
     namespaces: &BTreeMap<String, BTreeMap<String, String>>,
     args: &CheckArgs,
-) -> (DocumentResult, Option<AuditRecord>) {
+) -> Judged {
     let namespace = doc.metadata_str("namespace");
     let mut input = Input::new(doc.value.clone());
     input.tenant.clone_from(&args.tenant);
@@ -170,13 +188,17 @@ fn judge(
     if !namespace.is_empty() {
         input.namespace_labels = namespaces.get(namespace).cloned();
     }
-    let decision = match tenancy {
+    let (decision, unconfigured) = match tenancy {
         Some(t) => {
             let scope = scope_of(t, &input, args);
             scope.prepare(&mut input);
-            engine.evaluate_with(&input, &scope)
+            let unconfigured = engine.unconfigured_params(&input.params, &scope);
+            (engine.evaluate_with(&input, &scope), unconfigured)
         }
-        None => engine.evaluate_with(&input, &NoOverrides),
+        None => (
+            engine.evaluate_with(&input, &NoOverrides),
+            engine.unconfigured_params(&input.params, &NoOverrides),
+        ),
     };
     let locations = decision.violations.iter().map(|v| doc.locate(&v.pointer)).collect();
     let record = args.audit.is_some().then(|| {
@@ -198,7 +220,7 @@ fn judge(
         decision,
         locations,
     };
-    (result, record)
+    (result, record, unconfigured)
 }
 
 /// The documents of each source with the patched ones replaced, grouped by source file; only

@@ -88,6 +88,17 @@ async fn serve(config: ServeConfig, config_file: Option<std::path::PathBuf>) -> 
         rules = engine.rule_count(),
         "rule packs loaded"
     );
+    for unconfigured in engine.unconfigured_params(&serde_json::Map::new(), &crate::engine::NoOverrides) {
+        tracing::warn!(
+            pack = %unconfigured.pack,
+            param = %unconfigured.param,
+            example = %unconfigured.example,
+            rules = %unconfigured.rules.join(", "),
+            "params.{} still holds the example value the pack ships: its rules warn instead of denying \
+             for objects of tenants whose params do not set it (configure it in a tenant's params or the pack's spec.params)",
+            unconfigured.param
+        );
+    }
     let state = ServerState::with_outputs(engine, loaded.config, config.limits.clone(), |registry| {
         start_outputs(&config, registry)
     })?;

@@ -43,6 +43,9 @@ pub struct CompiledPack {
     /// Set when the pack is a Kubernetes admission policy (`engine::vap`): its bindings,
     /// constraints and conditions, applied around the rules.
     pub admission: Option<Box<super::vap::CompiledAdmission>>,
+    /// The params whose shipped values are examples (`spec.paramsToConfigure`) and the rules
+    /// that read them.
+    pub params_to_configure: super::placeholders::ParamsToConfigure,
 }
 
 /// A compiled pack variable.
@@ -163,6 +166,7 @@ pub fn load_packs(env: &Env, sources: &[PackSource]) -> Result<Vec<CompiledPack>
                     variables: Vec::new(),
                     rules: Vec::new(),
                     admission: None,
+                    params_to_configure: super::placeholders::ParamsToConfigure::default(),
                 });
                 packs.len() - 1
             };
@@ -178,6 +182,7 @@ pub fn load_packs(env: &Env, sources: &[PackSource]) -> Result<Vec<CompiledPack>
         packs.iter_mut().for_each(resolve_variable_reads);
         assign_share_ids(&mut packs);
         assign_result_share_ids(&mut packs);
+        super::placeholders::assign_readers(&mut packs);
         Ok(packs)
     } else {
         Err(LoadErrors(errors))
@@ -506,6 +511,15 @@ fn compile_into(
     if !pack.origins.iter().any(|o| o == ctx.file) {
         pack.origins.push(ctx.file.to_owned());
     }
+    super::placeholders::record(
+        ctx,
+        &pack.metadata.name,
+        &pack.params,
+        &doc.spec.params,
+        &doc.spec.params_to_configure,
+        &mut pack.params_to_configure,
+        errors,
+    );
     if let serde_json::Value::Object(params) = &mut pack.params {
         params.extend(doc.spec.params);
     }

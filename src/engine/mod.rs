@@ -21,6 +21,7 @@ pub mod overrides;
 pub mod pack;
 mod pack_error;
 pub mod patch;
+pub mod placeholders;
 mod rule_compile;
 pub mod select;
 pub mod template;
@@ -37,6 +38,7 @@ pub use input::{Door, Input, Operation, UserInfo};
 pub use load::{CompiledPack, CompiledRule, LoadErrors, PackError, PackSource};
 pub use overrides::{AppliedMode, ExceptionUse, Mode, NoOverrides, Overrides};
 pub use pack::{Action, OnError, Severity};
+pub use placeholders::UnconfiguredParam;
 
 use eval::{run_rules, Finding};
 use patch::PatchBuilder;
@@ -116,6 +118,17 @@ impl Engine {
     /// The loaded packs in load order.
     pub fn packs(&self) -> &[Arc<CompiledPack>] {
         &self.packs
+    }
+
+    /// The params of the loaded packs that still hold the example values their packs ship
+    /// (`spec.paramsToConfigure`) when an input's params are `params` (a tenant's), with the
+    /// rules (not switched off by `overrides`) that therefore warn instead of denying.
+    pub fn unconfigured_params(
+        &self,
+        params: &serde_json::Map<String, serde_json::Value>,
+        overrides: &dyn Overrides,
+    ) -> Vec<UnconfiguredParam> {
+        placeholders::unconfigured(self.packs.iter().map(AsRef::as_ref), params, overrides)
     }
 
     /// Number of rules across all packs.
@@ -219,6 +232,7 @@ impl Engine {
             );
             for finding in &mut pass.findings {
                 apply_overrides(finding, input, overrides);
+                placeholders::soften(finding, &self.packs, input);
             }
             pass
         };

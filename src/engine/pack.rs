@@ -47,6 +47,12 @@ pub struct PackSpec {
     /// Default parameters, visible to CEL as `params`; a tenant or caller may override keys.
     #[serde(default)]
     pub params: BTreeMap<String, serde_json::Value>,
+    /// Params whose shipped values are examples an operator must replace, each with that example
+    /// (`allowedRegistries: [registry.example.com/]`): while a param still holds its example (the
+    /// pack's params unchanged, and no tenant or caller setting it), a finding of a rule that
+    /// reads it warns instead of denying (see `engine::placeholders`).
+    #[serde(default)]
+    pub params_to_configure: BTreeMap<String, serde_json::Value>,
     /// Named CEL expressions shared by the pack's rules, visible as `variables.<name>`.
     #[serde(default)]
     pub variables: Vec<VariableSpec>,

@@ -10,7 +10,7 @@ pub mod text;
 
 use serde::Serialize;
 
-use crate::engine::{Decision, Verdict};
+use crate::engine::{Decision, UnconfiguredParam, Verdict};
 
 /// The result of checking one document.
 #[derive(Debug, Clone)]
@@ -84,6 +84,9 @@ pub struct CheckReport {
     pub problems: Vec<InputProblem>,
     /// Packs used: (name, version, framework).
     pub packs: Vec<PackInfo>,
+    /// Params that still held their pack's example value for some checked document, with the
+    /// rules that warned instead of denying because of it (said once, at the top).
+    pub unconfigured: Vec<UnconfiguredParam>,
 }
 
 /// A pack as reports describe it.
@@ -139,6 +142,53 @@ impl DocumentResult {
             s.push_str(&self.name);
         }
         s
+    }
+}
+
+/// The notice about [`CheckReport::unconfigured`], one line per param after a headline, or
+/// `None` when every param is configured. Shared by the text report, stderr and SARIF.
+pub fn unconfigured_notice(params: &[UnconfiguredParam]) -> Option<Vec<String>> {
+    if params.is_empty() {
+        return None;
+    }
+    let n = params.len();
+    let headline = if n == 1 {
+        "1 param still holds the example value its pack ships, so the rules that read it warn".to_owned()
+    } else {
+        format!("{n} params still hold the example values their packs ship, so the rules that read them warn")
+    };
+    let mut lines = vec![format!(
+        "{headline} instead of denying until configured (in a tenant's params in celgate.yaml, or in the \
+         pack's spec.params):"
+    )];
+    for p in params {
+        lines.push(format!(
+            "{} params.{} = {}: {}",
+            p.pack,
+            p.param,
+            p.example,
+            p.rules.join(", ")
+        ));
+    }
+    Some(lines)
+}
+
+/// Adds `more` to `params`, merging entries of the same pack and param (their rules united).
+pub fn merge_unconfigured(params: &mut Vec<UnconfiguredParam>, more: Vec<UnconfiguredParam>) {
+    for entry in more {
+        match params
+            .iter_mut()
+            .find(|p| p.pack == entry.pack && p.param == entry.param)
+        {
+            Some(known) => {
+                for rule in entry.rules {
+                    if !known.rules.contains(&rule) {
+                        known.rules.push(rule);
+                    }
+                }
+            }
+            None => params.push(entry),
+        }
     }
 }
 

@@ -62,6 +62,10 @@ pub fn sarif_log(report: &CheckReport) -> Value {
     if !report.problems.is_empty() {
         invocation["toolExecutionNotifications"] = Value::Array(report.problems.iter().map(notification).collect());
     }
+    if !report.unconfigured.is_empty() {
+        invocation["toolConfigurationNotifications"] =
+            Value::Array(report.unconfigured.iter().map(unconfigured_notification).collect());
+    }
 
     let packs: Vec<Value> = report
         .packs
@@ -247,6 +251,26 @@ fn result(document: &DocumentResult, v: &Violation, location: Option<Location>, 
             FINGERPRINT_KEY: format!("{}:{}:{}:{}", v.rule, artifact_uri(&document.source), display, v.pointer),
         },
         "properties": properties,
+    })
+}
+
+/// A param that still holds its pack's example as a `toolConfigurationNotification` (a warning:
+/// the rules that read it warn instead of denying until it is configured).
+fn unconfigured_notification(param: &crate::engine::UnconfiguredParam) -> Value {
+    let text = format!(
+        "params.{} of pack {} still holds the example value the pack ships ({}), so {} warn{} instead of \
+         denying; configure it in a tenant's params in celgate.yaml or in the pack's spec.params.",
+        param.param,
+        param.pack,
+        param.example,
+        param.rules.join(", "),
+        if param.rules.len() == 1 { "s" } else { "" },
+    );
+    json!({
+        "level": "warning",
+        "descriptor": { "id": "unconfigured-param" },
+        "message": { "text": text },
+        "properties": { "pack": param.pack, "param": param.param, "example": param.example, "rules": param.rules },
     })
 }
 

@@ -13,7 +13,9 @@
 //!       fix: remove hostNetwork or set it to false
 //! ```
 //!
-//! A document allowed without findings takes one line. The report ends with a summary line.
+//! A document allowed without findings takes one line. The report ends with a summary line. It
+//! starts, when some params still hold their packs' example values, with a `NOTE` naming them and
+//! the rules that warn instead of denying because of them.
 //! Input problems are not part of this text: they go to stderr.
 //!
 //! Everything that comes from the checked documents or the packs is printed with its control
@@ -59,7 +61,7 @@ pub fn render(report: &CheckReport, color: bool) -> String {
     let painter = Painter { color };
     let mut out = String::new();
     // True when the previous section was a multi-line block that wants a blank line after it.
-    let mut gap = false;
+    let mut gap = render_unconfigured(&mut out, &painter, report);
     for result in &report.results {
         let has_findings = !result.decision.violations.is_empty();
         if (has_findings || gap) && !out.is_empty() {
@@ -73,6 +75,32 @@ pub fn render(report: &CheckReport, color: bool) -> String {
     }
     render_summary(&mut out, &painter, report);
     out
+}
+
+/// The params that still hold their packs' examples, once, above the documents:
+///
+/// ```text
+/// NOTE  1 param still holds the example value its pack ships, so the rules that read it warn ...
+///   soc2 params.allowedRegistries = ["registry.example.com/"]: soc2-image-registry
+/// ```
+/// Returns true when it wrote the notice.
+fn render_unconfigured(out: &mut String, painter: &Painter, report: &CheckReport) -> bool {
+    let Some(lines) = super::unconfigured_notice(&report.unconfigured) else {
+        return false;
+    };
+    let mut lines = lines.iter();
+    if let Some(headline) = lines.next() {
+        out.push_str(&painter.paint(WARN_STYLE, "NOTE"));
+        out.push_str("  ");
+        out.push_str(&clean(headline));
+        out.push('\n');
+    }
+    for line in lines {
+        out.push_str(FINDING_INDENT);
+        out.push_str(&clean(line));
+        out.push('\n');
+    }
+    true
 }
 
 /// Adds colour when enabled.
@@ -525,6 +553,7 @@ pub(crate) mod fixture {
                 message: "bad <&> \"value\"\u{1}".to_owned(),
             }],
             packs: Vec::new(),
+            unconfigured: Vec::new(),
         }
     }
 }

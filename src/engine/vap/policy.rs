@@ -141,6 +141,7 @@ pub(super) fn common(
         variables: Vec::new(),
         rules: Vec::new(),
         admission: None,
+        params_to_configure: crate::engine::placeholders::ParamsToConfigure::default(),
     };
     for (i, var) in variables.iter().enumerate() {
         let pointer = format!("/spec/variables/{i}");

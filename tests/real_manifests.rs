@@ -18,7 +18,8 @@ struct Judged {
     kind: String,
     namespace: String,
     name: String,
-    /// Effective `data-classification`: own label, else the namespace's, else `None`.
+    /// Effective classification: the strictest label of the object, its pod template and its
+    /// namespace, else `None`.
     classification: Option<String>,
     decision: Decision,
 }
@@ -38,8 +39,35 @@ fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/real")
 }
 
-fn label<'a>(value: &'a serde_json::Value, key: &str) -> Option<&'a str> {
-    value.get("metadata")?.get("labels")?.get(key)?.as_str()
+/// The classification labels (`compliance.celgate.io/data-classification` and its bare alias)
+/// of a label map.
+fn classification_labels<'a>(labels: Option<&'a serde_json::Value>) -> impl Iterator<Item = String> + 'a {
+    ["compliance.celgate.io/data-classification", "data-classification"]
+        .into_iter()
+        .filter_map(move |key| labels?.get(key)?.as_str())
+        .map(|c| c.trim().to_ascii_lowercase())
+}
+
+/// Effective classification as the packs define it: the strictest of the object's labels, its pod
+/// template's and its namespace's (the default left out: `None` when nothing is labelled).
+fn effective_classification(
+    value: &serde_json::Value,
+    ns_labels: Option<&BTreeMap<String, String>>,
+) -> Option<String> {
+    let own = value.pointer("/metadata/labels");
+    let template = value
+        .pointer("/spec/template/metadata/labels")
+        .or_else(|| value.pointer("/spec/jobTemplate/spec/template/metadata/labels"));
+    let namespace = ns_labels.map(|l| serde_json::json!(l));
+    let found: Vec<String> = classification_labels(own)
+        .chain(classification_labels(template))
+        .chain(classification_labels(namespace.as_ref()).collect::<Vec<_>>())
+        .collect();
+    ["phi", "pii", "confidential", "internal", "public"]
+        .into_iter()
+        .find(|c| found.iter().any(|f| f == c))
+        .map(str::to_owned)
+        .or_else(|| found.into_iter().next())
 }
 
 /// Every document of the corpus, judged after `variant` rewrote it.
@@ -89,10 +117,7 @@ fn judge(
     if let Some(item) = doc.item {
         write!(at, "[{item}]").unwrap();
     }
-    let classification = label(value, "data-classification")
-        .map(str::to_owned)
-        .or_else(|| ns_labels.as_ref().and_then(|l| l.get("data-classification").cloned()))
-        .map(|c| c.to_ascii_lowercase());
+    let classification = effective_classification(value, ns_labels.as_ref());
     Judged {
         at,
         kind: input.kind().to_owned(),
@@ -169,7 +194,12 @@ fn with_last_applied(value: &serde_json::Value) -> serde_json::Value {
 
 /// The object labelled with a data classification of its own.
 fn with_classification(value: &serde_json::Value, classification: &str) -> serde_json::Value {
-    with_metadata_entry(value, "labels", "data-classification", classification.to_owned())
+    with_metadata_entry(
+        value,
+        "labels",
+        "compliance.celgate.io/data-classification",
+        classification.to_owned(),
+    )
 }
 
 fn evaluation_errors(variant: &str, judged: &[Judged]) -> Vec<String> {

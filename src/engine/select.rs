@@ -151,14 +151,25 @@ pub struct MatchFacts<'a> {
 }
 
 impl<'a> MatchFacts<'a> {
-    /// The facts of `input`.
+    /// The facts of `input`: the kind the review names at the admission door, the object's
+    /// own `apiVersion` and `kind` otherwise.
     pub fn of(input: &'a Input) -> Self {
-        let (group, version) = split_api_version(input.api_version());
+        let (group, version, kind) = match &input.request {
+            Some(request) => (
+                request.kind.group.as_str(),
+                request.kind.version.as_str(),
+                request.kind.kind.as_str(),
+            ),
+            None => {
+                let (group, version) = split_api_version(input.api_version());
+                (group, version, input.kind())
+            }
+        };
         MatchFacts {
             input,
             group,
             version,
-            kind: input.kind(),
+            kind,
             namespace: input.effective_namespace(),
             labels: std::cell::OnceCell::new(),
             namespace_labels: std::cell::OnceCell::new(),

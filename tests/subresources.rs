@@ -76,7 +76,10 @@ async fn exec_into_a_prod_pod_is_judged_by_the_exec_policy_only() {
         assert!(text.contains("exec-in-prod.example.com"), "{path}: {text}");
         // The policy on the plain `pods` resource does not apply to pods/exec.
         assert!(!text.contains("plain pods rule"), "{path}: {text}");
-        assert!(text.starts_with("celgate denied the request: 1 finding(s)"), "{path}: {text}");
+        assert!(
+            text.starts_with("celgate denied the request: 1 finding(s)"),
+            "{path}: {text}"
+        );
     }
 
     // Outside prod the exec policy holds, and nothing else applies.
@@ -134,7 +137,10 @@ async fn scaling_a_deployment_is_judged_by_the_scale_policy_only() {
             text.contains("scaling deployments/scale web to 20 replicas exceeds 10 (field manager kubectl-scale)"),
             "{path}: {text}"
         );
-        assert!(text.starts_with("celgate denied the request: 1 finding(s)"), "{path}: {text}");
+        assert!(
+            text.starts_with("celgate denied the request: 1 finding(s)"),
+            "{path}: {text}"
+        );
     }
 
     // 8 replicas: within the scale limit, and the plain deployments policy (at most 5) does not
@@ -152,7 +158,10 @@ async fn scaling_a_deployment_is_judged_by_the_scale_policy_only() {
     let response = respond(&client, "/validate", &deployment).await;
     assert_eq!(response["allowed"], false, "{response}");
     let text = message(&response);
-    assert!(text.contains("plain deployments rule applied to deployments/"), "{text}");
+    assert!(
+        text.contains("plain deployments rule applied to deployments/"),
+        "{text}"
+    );
     assert!(!text.contains("scaling"), "{text}");
     server.stop().await;
 }
@@ -181,13 +190,18 @@ async fn a_create_or_update_without_object_is_a_400() {
         request.remove("object");
     }
     missing["request"]["operation"] = json!("UPDATE");
-    missing["request"]["oldObject"] = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings"}});
+    missing["request"]["oldObject"] =
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings"}});
     let answer = client
         .post("/validate", &serde_json::to_vec(&missing).expect("serializes"))
         .await
         .expect("answered");
     assert_eq!(answer.status, 400, "{}", answer.text());
-    assert!(message(&answer.json()["response"]).contains("request.object is null, but UPDATE requests"), "{}", answer.text());
+    assert!(
+        message(&answer.json()["response"]).contains("request.object is null, but UPDATE requests"),
+        "{}",
+        answer.text()
+    );
 
     // A DELETE carries oldObject only, and is judged.
     let mut delete = missing.clone();

@@ -258,3 +258,53 @@ pub fn split_api_version(api_version: &str) -> (&str, &str) {
         None => ("", api_version),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::engine::request::GroupVersionResource;
+
+    #[test]
+    fn request_json_derives_the_resource_without_facts() {
+        let input = Input::new(json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"}}));
+        let request = input.request_json();
+        assert_eq!(
+            request["resource"],
+            json!({"group": "apps", "version": "v1", "resource": "deployments"})
+        );
+        assert_eq!(request["requestResource"], request["resource"]);
+        assert_eq!(request["subResource"], "");
+        assert_eq!(request["name"], "web");
+        assert!(request.get("options").is_none(), "{request}");
+        assert!(request["userInfo"].get("extra").is_none(), "{request}");
+    }
+
+    #[test]
+    fn request_json_carries_the_facts_the_door_gave() {
+        let mut input = Input::new(json!({"apiVersion": "v1", "kind": "PodExecOptions", "container": "app"}));
+        input.operation = Operation::Connect;
+        input.user.extra = BTreeMap::from([("example.com/ticket".to_owned(), vec!["INC-1".to_owned()])]);
+        input.request = Some(RequestFacts {
+            resource: GroupVersionResource {
+                group: String::new(),
+                version: "v1".into(),
+                resource: "pods".into(),
+            },
+            sub_resource: "exec".into(),
+            request_sub_resource: "exec".into(),
+            options: Some(json!({"kind": "CreateOptions"})),
+            ..RequestFacts::derived("v1", "PodExecOptions", "web-0")
+        });
+        let request = input.request_json();
+        assert_eq!(request["resource"]["resource"], "pods");
+        assert_eq!(request["subResource"], "exec");
+        assert_eq!(request["requestSubResource"], "exec");
+        assert_eq!(request["kind"]["kind"], "PodExecOptions");
+        assert_eq!(request["name"], "web-0");
+        assert_eq!(input.name(), "web-0");
+        assert_eq!(request["options"]["kind"], "CreateOptions");
+        assert_eq!(request["userInfo"]["extra"]["example.com/ticket"], json!(["INC-1"]));
+    }
+}

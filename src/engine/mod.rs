@@ -33,10 +33,10 @@ use cel::{Context, Env};
 pub use cost::CostLimits;
 pub use decision::{Decision, FindingType, PatchOp, Verdict, Violation};
 pub use input::{Door, Input, Operation, UserInfo};
-pub use request::{GroupVersionKind, GroupVersionResource, RequestFacts};
 pub use load::{CompiledPack, CompiledRule, LoadErrors, PackError, PackSource};
 pub use overrides::{AppliedMode, ExceptionUse, Mode, NoOverrides, Overrides};
 pub use pack::{Action, OnError, Severity};
+pub use request::{GroupVersionKind, GroupVersionResource, RequestFacts};
 
 use eval::{run_rules, Finding};
 use patch::PatchBuilder;

@@ -97,6 +97,9 @@ mod tests {
         assert_eq!(facts.request_kind, facts.kind);
         assert_eq!(facts.sub_resource, "");
         let core = RequestFacts::derived("v1", "Pod", "p");
-        assert_eq!((core.kind.group.as_str(), core.resource.resource.as_str()), ("", "pods"));
+        assert_eq!(
+            (core.kind.group.as_str(), core.resource.resource.as_str()),
+            ("", "pods")
+        );
     }
 }

@@ -232,10 +232,12 @@ fn search_namespace<'r>(
     match (param_ref.namespace.as_deref(), facts.namespace) {
         (Some(ns), _) | (None, Some(ns)) => Ok(Some(ns)),
         (None, None) if !facts.cluster_scoped => Ok(Some(DEFAULT_NAMESPACE)),
-        (None, None) => Err(format!(
+        (None, None) => {
+            Err(format!(
             "paramRef.namespace is unset and {} '{}' is cluster-scoped, so there is no namespace to find {} params in",
             facts.kind, facts.name(), kind.kind
-        )),
+        ))
+        }
     }
 }
 

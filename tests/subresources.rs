@@ -214,3 +214,21 @@ async fn a_create_or_update_without_object_is_a_400() {
     assert_eq!(answer.json()["response"]["allowed"], true, "{}", answer.text());
     server.stop().await;
 }
+
+/// The shipped packs judge subresource reviews without an evaluation error (their rules match
+/// whole objects: a `Scale` or a `PodExecOptions` is not a Deployment or a Pod).
+#[test]
+fn shipped_packs_admit_subresource_reviews() {
+    let engine = celgate::engine::Engine::load(&celgate::packs::embedded().packs).expect("shipped packs load");
+    for name in ["pods-exec.json", "deployments-scale.json"] {
+        let mut review = celgate::review::parse(&fixture(name)).expect("a review");
+        let input = review.take_input(None);
+        let decision = engine.evaluate(&input);
+        assert_eq!(
+            decision.decision,
+            celgate::engine::Verdict::Allow,
+            "{name}: {decision:?}"
+        );
+        assert!(decision.violations.is_empty(), "{name}: {:?}", decision.violations);
+    }
+}

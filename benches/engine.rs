@@ -181,6 +181,7 @@ fn admission_input(object: Value) -> Input {
             "system:serviceaccounts:ci".to_owned(),
             "system:authenticated".to_owned(),
         ],
+        ..UserInfo::default()
     };
     input
 }

@@ -9,7 +9,10 @@ use kube_core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview,
 use kube_core::DynamicObject;
 use serde_json::Value;
 
-use crate::engine::{Action, Decision, Input, Operation, UserInfo, Verdict, Violation};
+use crate::engine::{
+    Action, Decision, GroupVersionKind, GroupVersionResource, Input, Operation, RequestFacts, UserInfo, Verdict,
+    Violation,
+};
 
 /// The only AdmissionReview version served.
 pub const ADMISSION_API_VERSION: &str = "admission.k8s.io/v1";
@@ -97,6 +100,15 @@ pub fn parse(body: &[u8]) -> Result<Review, ReviewError> {
             uid: None,
         });
     }
+    if object.is_null() && matches!(request.operation, KubeOperation::Create | KubeOperation::Update) {
+        return Err(ReviewError::Malformed {
+            message: format!(
+                "request.object is null, but {} requests carry the object being written",
+                operation(&request.operation).as_str()
+            ),
+            uid: Some(request.uid),
+        });
+    }
     Ok(Review {
         request,
         object,
@@ -106,14 +118,9 @@ pub fn parse(body: &[u8]) -> Result<Review, ReviewError> {
 
 impl Review {
     /// The engine input: documents (moved out of the review, which keeps only its envelope),
-    /// operation, namespace, user (tenant/environment are set by the caller).
+    /// operation, namespace, user and the request's kind, resource, subresource, name and
+    /// options (tenant/environment are set by the caller).
     pub fn take_input(&mut self, namespace_labels: Option<BTreeMap<String, String>>) -> Input {
-        let operation = match self.request.operation {
-            KubeOperation::Create => Operation::Create,
-            KubeOperation::Update => Operation::Update,
-            KubeOperation::Delete => Operation::Delete,
-            KubeOperation::Connect => Operation::Connect,
-        };
         let user = &self.request.user_info;
         let mut object = std::mem::take(&mut self.object);
         // A review's object may omit apiVersion/kind (subresources); take them from the request.
@@ -130,18 +137,43 @@ impl Review {
         Input {
             object,
             old_object: self.old_object.take(),
-            operation,
+            operation: operation(&self.request.operation),
             namespace: self.request.namespace.clone(),
             namespace_labels,
             user: UserInfo {
                 username: user.username.clone().unwrap_or_default(),
                 uid: user.uid.clone().unwrap_or_default(),
                 groups: user.groups.clone().unwrap_or_default(),
+                extra: user.extra.clone().unwrap_or_default(),
             },
             tenant: None,
             environment: None,
             params: serde_json::Map::new(),
             dry_run: self.request.dry_run,
+            request: Some(self.facts()),
+        }
+    }
+
+    /// The request's kind, resource, subresource, name and options as the API server sent
+    /// them; the `request*` fields default to the converted ones, as they did before the API
+    /// server sent both.
+    fn facts(&self) -> RequestFacts {
+        let request = &self.request;
+        let kind = gvk(&request.kind);
+        let resource = gvr(&request.resource);
+        let sub_resource = request.sub_resource.clone().unwrap_or_default();
+        RequestFacts {
+            request_kind: request.request_kind.as_ref().map_or_else(|| kind.clone(), gvk),
+            request_resource: request.request_resource.as_ref().map_or_else(|| resource.clone(), gvr),
+            request_sub_resource: request
+                .request_sub_resource
+                .clone()
+                .unwrap_or_else(|| sub_resource.clone()),
+            kind,
+            resource,
+            sub_resource,
+            name: request.name.clone(),
+            options: request.options.as_ref().map(|o| o.0.clone()).filter(|o| !o.is_null()),
         }
     }
 
@@ -212,6 +244,31 @@ impl Review {
         review["apiVersion"] = Value::String(ADMISSION_API_VERSION.to_owned());
         review["kind"] = Value::String("AdmissionReview".to_owned());
         review
+    }
+}
+
+fn operation(operation: &KubeOperation) -> Operation {
+    match operation {
+        KubeOperation::Create => Operation::Create,
+        KubeOperation::Update => Operation::Update,
+        KubeOperation::Delete => Operation::Delete,
+        KubeOperation::Connect => Operation::Connect,
+    }
+}
+
+fn gvk(kind: &kube_core::GroupVersionKind) -> GroupVersionKind {
+    GroupVersionKind {
+        group: kind.group.clone(),
+        version: kind.version.clone(),
+        kind: kind.kind.clone(),
+    }
+}
+
+fn gvr(resource: &kube_core::GroupVersionResource) -> GroupVersionResource {
+    GroupVersionResource {
+        group: resource.group.clone(),
+        version: resource.version.clone(),
+        resource: resource.resource.clone(),
     }
 }
 

@@ -211,6 +211,7 @@ fn run_case(engine: &Engine, test: &TestSource, case: TestCase) -> CaseOutcome {
         environment: case.environment,
         params: case.params,
         dry_run: false,
+        request: None,
     };
     let decision = engine.evaluate(&input);
     outcome.evaluated = decision.evaluated_rules.iter().cloned().collect();

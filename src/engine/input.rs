@@ -1,9 +1,12 @@
 //! [`Input`]: what every door (admission, CI, check API) hands the engine.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+
+use super::request::RequestFacts;
 
 /// The admission operation being judged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Deserialize, Serialize)]
@@ -95,6 +98,10 @@ pub struct UserInfo {
     /// Groups the user belongs to.
     #[serde(default)]
     pub groups: Vec<String>,
+    /// What the authenticator added (`authentication.kubernetes.io/credential-id`, scopes, …);
+    /// omitted when empty, as the API server omits it.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub extra: BTreeMap<String, Vec<String>>,
 }
 
 /// One submission to judge. Every door builds the same `Input`.
@@ -121,6 +128,10 @@ pub struct Input {
     pub params: serde_json::Map<String, serde_json::Value>,
     /// Dry-run request: evaluated the same way.
     pub dry_run: bool,
+    /// The request as the admission door received it (resource, subresource, request kind,
+    /// name, options); `None` for CI and the check API, which derive them from the kind
+    /// ([`Input::request_facts`]).
+    pub request: Option<RequestFacts>,
 }
 
 impl Input {
@@ -151,9 +162,22 @@ impl Input {
         self.subject().get("apiVersion").and_then(|k| k.as_str()).unwrap_or("")
     }
 
-    /// `metadata.name` of the subject, `""` when absent.
+    /// `metadata.name` of the subject, else the request's name (a subresource's object, such as
+    /// a `PodExecOptions`, has none); `""` when neither is known.
     pub fn name(&self) -> &str {
-        self.metadata_str("name").unwrap_or("")
+        match self.metadata_str("name") {
+            Some(name) if !name.is_empty() => name,
+            _ => self.request.as_ref().map_or("", |r| r.name.as_str()),
+        }
+    }
+
+    /// The request's kind, resource and subresource: as the door received them, or derived
+    /// from the object's kind (no subresource) when it gave none.
+    pub fn request_facts(&self) -> Cow<'_, RequestFacts> {
+        match &self.request {
+            Some(facts) => Cow::Borrowed(facts),
+            None => Cow::Owned(RequestFacts::derived(self.api_version(), self.kind(), self.name())),
+        }
     }
 
     /// The request namespace, else `metadata.namespace`.
@@ -173,31 +197,31 @@ impl Input {
             .and_then(|v| v.as_str())
     }
 
-    /// The `request` variable CEL sees: the fields of an admission request (`resource`,
-    /// `requestKind`, `requestResource` and `subResource` filled from the kind as the apiserver
-    /// would, since CI and API inputs carry no resource) plus celgate's tenant and environment.
+    /// The `request` variable CEL sees: the fields of an admission request (from the review at
+    /// the admission door; for CI and API inputs, which carry no resource, `resource`,
+    /// `requestKind`, `requestResource` and `subResource` are filled from the kind as the API
+    /// server would) plus celgate's tenant and environment.
     pub fn request_json(&self) -> serde_json::Value {
-        let (group, version) = split_api_version(self.api_version());
-        let resource = serde_json::json!({
-            "group": group,
-            "version": version,
-            "resource": super::vap::resources::resource_for_kind(self.kind()),
-        });
-        serde_json::json!({
+        let facts = self.request_facts();
+        let mut request = serde_json::json!({
             "operation": self.operation.as_str(),
             "namespace": self.effective_namespace().unwrap_or(""),
-            "name": self.name(),
-            "kind": {"group": group, "version": version, "kind": self.kind()},
-            "requestKind": {"group": group, "version": version, "kind": self.kind()},
-            "resource": resource.clone(),
-            "requestResource": resource,
-            "subResource": "",
-            "requestSubResource": "",
+            "name": facts.name,
+            "kind": facts.kind,
+            "requestKind": facts.request_kind,
+            "resource": facts.resource,
+            "requestResource": facts.request_resource,
+            "subResource": facts.sub_resource,
+            "requestSubResource": facts.request_sub_resource,
             "userInfo": self.user,
             "dryRun": self.dry_run,
             "tenant": self.tenant.as_deref().unwrap_or(""),
             "environment": self.environment.as_deref().unwrap_or(""),
-        })
+        });
+        if let (Some(options), serde_json::Value::Object(map)) = (&facts.options, &mut request) {
+            map.insert("options".to_owned(), options.clone());
+        }
+        request
     }
 
     /// The `namespaceObject` variable CEL sees (`null` when the namespace labels are unknown).
@@ -232,5 +256,55 @@ pub fn split_api_version(api_version: &str) -> (&str, &str) {
     match api_version.rsplit_once('/') {
         Some((group, version)) => (group, version),
         None => ("", api_version),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::engine::request::GroupVersionResource;
+
+    #[test]
+    fn request_json_derives_the_resource_without_facts() {
+        let input = Input::new(json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"}}));
+        let request = input.request_json();
+        assert_eq!(
+            request["resource"],
+            json!({"group": "apps", "version": "v1", "resource": "deployments"})
+        );
+        assert_eq!(request["requestResource"], request["resource"]);
+        assert_eq!(request["subResource"], "");
+        assert_eq!(request["name"], "web");
+        assert!(request.get("options").is_none(), "{request}");
+        assert!(request["userInfo"].get("extra").is_none(), "{request}");
+    }
+
+    #[test]
+    fn request_json_carries_the_facts_the_door_gave() {
+        let mut input = Input::new(json!({"apiVersion": "v1", "kind": "PodExecOptions", "container": "app"}));
+        input.operation = Operation::Connect;
+        input.user.extra = BTreeMap::from([("example.com/ticket".to_owned(), vec!["INC-1".to_owned()])]);
+        input.request = Some(RequestFacts {
+            resource: GroupVersionResource {
+                group: String::new(),
+                version: "v1".into(),
+                resource: "pods".into(),
+            },
+            sub_resource: "exec".into(),
+            request_sub_resource: "exec".into(),
+            options: Some(json!({"kind": "CreateOptions"})),
+            ..RequestFacts::derived("v1", "PodExecOptions", "web-0")
+        });
+        let request = input.request_json();
+        assert_eq!(request["resource"]["resource"], "pods");
+        assert_eq!(request["subResource"], "exec");
+        assert_eq!(request["requestSubResource"], "exec");
+        assert_eq!(request["kind"]["kind"], "PodExecOptions");
+        assert_eq!(request["name"], "web-0");
+        assert_eq!(input.name(), "web-0");
+        assert_eq!(request["options"]["kind"], "CreateOptions");
+        assert_eq!(request["userInfo"]["extra"]["example.com/ticket"], json!(["INC-1"]));
     }
 }

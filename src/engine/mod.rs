@@ -22,6 +22,7 @@ pub mod pack;
 mod pack_error;
 pub mod patch;
 pub mod placeholders;
+pub mod request;
 mod rule_compile;
 pub mod select;
 pub mod template;
@@ -39,6 +40,7 @@ pub use load::{CompiledPack, CompiledRule, LoadErrors, PackError, PackSource};
 pub use overrides::{AppliedMode, ExceptionUse, Mode, NoOverrides, Overrides};
 pub use pack::{Action, OnError, Severity};
 pub use placeholders::UnconfiguredParam;
+pub use request::{GroupVersionKind, GroupVersionResource, RequestFacts};
 
 use eval::{run_rules, Finding};
 use patch::PatchBuilder;

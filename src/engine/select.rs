@@ -151,14 +151,21 @@ pub struct MatchFacts<'a> {
 }
 
 impl<'a> MatchFacts<'a> {
-    /// The facts of `input`.
+    /// The facts of `input`: the kind the review names at the admission door, the object's
+    /// own `apiVersion` and `kind` otherwise.
     pub fn of(input: &'a Input) -> Self {
-        let (group, version) = split_api_version(input.api_version());
+        let (group, version, kind) = if let Some(request) = &input.request {
+            let kind = &request.kind;
+            (kind.group.as_str(), kind.version.as_str(), kind.kind.as_str())
+        } else {
+            let (group, version) = split_api_version(input.api_version());
+            (group, version, input.kind())
+        };
         MatchFacts {
             input,
             group,
             version,
-            kind: input.kind(),
+            kind,
             namespace: input.effective_namespace(),
             labels: std::cell::OnceCell::new(),
             namespace_labels: std::cell::OnceCell::new(),
@@ -372,6 +379,39 @@ mod tests {
             }],
         });
         assert!(!Matcher::new(&s).expect("valid").matches(&deployment("a")));
+    }
+
+    #[test]
+    fn kinds_follow_the_kind_the_review_names() {
+        use crate::engine::request::{GroupVersionKind, GroupVersionResource, RequestFacts};
+        // A deployments/scale review whose object (a Scale) left out apiVersion and kind.
+        let mut input = Input::new(serde_json::json!({"metadata": {"name": "web"}, "spec": {"replicas": 3}}));
+        input.operation = Operation::Update;
+        let kind = GroupVersionKind {
+            group: "autoscaling".into(),
+            version: "v1".into(),
+            kind: "Scale".into(),
+        };
+        let resource = GroupVersionResource {
+            group: "apps".into(),
+            version: "v1".into(),
+            resource: "deployments".into(),
+        };
+        input.request = Some(RequestFacts {
+            request_kind: kind.clone(),
+            request_resource: resource.clone(),
+            request_sub_resource: "scale".into(),
+            kind,
+            resource,
+            sub_resource: "scale".into(),
+            name: "web".into(),
+            options: None,
+        });
+        let matches = |kinds: &[&str]| Matcher::new(&spec(kinds, &[], &[])).expect("valid").matches(&input);
+        assert!(matches(&["autoscaling/v1/Scale"]));
+        assert!(matches(&["Scale"]));
+        assert!(!matches(&["Deployment"]));
+        assert!(!matches(&["apps/v1/Scale"]));
     }
 
     #[test]

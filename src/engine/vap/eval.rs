@@ -9,7 +9,7 @@ use std::sync::Arc;
 use cel::{Context, Value};
 
 use super::jsonpatch::ops_from_json;
-use super::matching::RequestFacts;
+use super::matching::RequestView;
 use super::params::{resolve, ParamStore, Resolved};
 use super::{CompiledAdmission, CompiledBinding, FailurePolicy, ParamNotFoundAction, PolicyKind, ValidationAction};
 use crate::engine::decision::FindingType;
@@ -54,7 +54,7 @@ impl Policy<'_> {
     ) where
         Self: 'v,
     {
-        let facts = RequestFacts::of(input);
+        let facts = RequestView::of(input);
         if !self.admission.constraints.matches(&facts, input) {
             return;
         }

@@ -2,56 +2,61 @@
 //! the way the apiserver does from the request's resource, operation, scope, name, object labels
 //! and namespace labels.
 
+use std::borrow::Cow;
+
 use super::model::{MatchPolicy, MatchResources, NamedRuleWithOperations};
-use super::resources::{is_cluster_scoped, resource_for_kind};
+use super::resources::{is_cluster_scoped, is_cluster_scoped_resource};
 pub use crate::engine::input::object_labels;
 use crate::engine::input::{split_api_version, Input, Operation};
 use crate::engine::pack::LabelSelector;
+use crate::engine::request::{GroupVersionResource, RequestFacts};
 pub use crate::engine::select::NAMESPACE_NAME_LABEL;
 use crate::engine::select::{self, namespace_labels, selector_matches};
 
-/// What matching needs to know about a request, derived from an [`Input`] once.
+/// A request as admission-policy matching sees it, worked out from an [`Input`] once: the
+/// door's [`RequestFacts`] (or those derived from the kind), the object's kind, the namespace
+/// and the scope.
 #[derive(Debug, Clone)]
-pub struct RequestFacts<'a> {
+pub struct RequestView<'a> {
     /// The operation.
     pub operation: Operation,
-    /// API group (`""` for core).
+    /// Resource, subresource and request name: as the review sent them, or derived from the
+    /// object's kind (CI, check API).
+    pub facts: Cow<'a, RequestFacts>,
+    /// API group of the object (`""` for core).
     pub group: &'a str,
-    /// API version.
-    pub version: &'a str,
-    /// Kind of the object.
+    /// Kind of the object (`PodExecOptions` for a `pods/exec` request).
     pub kind: &'a str,
-    /// REST resource (`deployments`).
-    pub resource: String,
-    /// Subresource (`""`: the inputs celgate sees are whole objects).
-    pub sub_resource: &'a str,
-    /// `metadata.name`.
-    pub name: &'a str,
-    /// The request namespace, `None` for a cluster-scoped object.
+    /// The request namespace, `None` for a cluster-scoped request.
     pub namespace: Option<&'a str>,
-    /// True for a cluster-scoped object.
+    /// True for a request on a cluster-scoped resource.
     pub cluster_scoped: bool,
 }
 
-impl<'a> RequestFacts<'a> {
-    /// The facts of `input`: the resource from the kind table, the scope from the table or (for
-    /// kinds it does not know) from whether the object has a namespace.
+impl<'a> RequestView<'a> {
+    /// The view of `input`. The scope comes from the resource table, else the kind table,
+    /// else (for resources neither knows) from whether the request has a namespace.
     pub fn of(input: &'a Input) -> Self {
-        let (group, version) = split_api_version(input.api_version());
+        let (group, _) = split_api_version(input.api_version());
         let kind = input.kind();
+        let facts = input.request_facts();
         let namespace = input.effective_namespace().filter(|n| !n.is_empty());
-        let cluster_scoped = is_cluster_scoped(kind).unwrap_or(namespace.is_none());
-        RequestFacts {
+        let cluster_scoped = is_cluster_scoped_resource(&facts.resource.resource)
+            .or_else(|| is_cluster_scoped(kind))
+            .unwrap_or(namespace.is_none());
+        RequestView {
             operation: input.operation,
+            facts,
             group,
-            version,
             kind,
-            resource: resource_for_kind(kind),
-            sub_resource: "",
-            name: input.name(),
             namespace: if cluster_scoped { None } else { namespace },
             cluster_scoped,
         }
+    }
+
+    /// Name of the object the request is for (`resourceNames` match it).
+    pub fn name(&self) -> &str {
+        &self.facts.name
     }
 }
 
@@ -135,7 +140,7 @@ impl CompiledMatch {
 
     /// True when the request is matched: a resource rule matches, no exclude rule does, and the
     /// namespace and object selectors hold.
-    pub fn matches(&self, facts: &RequestFacts<'_>, input: &Input) -> bool {
+    pub fn matches(&self, facts: &RequestView<'_>, input: &Input) -> bool {
         let policy = self.spec.match_policy.unwrap_or_default();
         let included = if self.spec.resource_rules.is_empty() {
             !self.rules_required
@@ -227,7 +232,11 @@ const EQUIVALENT_GROUPS: &[(&str, &[&str])] = &[
     ("podsecuritypolicies", &["policy", "extensions"]),
 ];
 
-fn rule_matches(rule: &NamedRuleWithOperations, facts: &RequestFacts<'_>, policy: MatchPolicy) -> bool {
+/// Whether `rule` matches the request. The original request (`requestResource`,
+/// `requestSubResource`) must match exactly under `matchPolicy: Exact`; under `Equivalent`
+/// (the default) the resource the webhook received it as, the same resource under any
+/// version, or under a group the apiserver serves it from too, also match.
+fn rule_matches(rule: &NamedRuleWithOperations, facts: &RequestView<'_>, policy: MatchPolicy) -> bool {
     let operation = rule
         .operations
         .iter()
@@ -237,33 +246,51 @@ fn rule_matches(rule: &NamedRuleWithOperations, facts: &RequestFacts<'_>, policy
         Some("Namespaced") => !facts.cluster_scoped,
         _ => true,
     };
-    let names = rule.resource_names.is_empty() || rule.resource_names.iter().any(|n| n == facts.name);
-    if !(operation && scope && names && resource_matches(&rule.resources, facts)) {
+    let names = rule.resource_names.is_empty() || rule.resource_names.iter().any(|n| n == facts.name());
+    if !(operation && scope && names) {
         return false;
     }
-    let exact = contains(&rule.api_groups, facts.group) && contains(&rule.api_versions, facts.version);
-    if exact || policy == MatchPolicy::Exact {
-        return exact;
+    let original = (&facts.facts.request_resource, facts.facts.request_sub_resource.as_str());
+    let exact = |(resource, sub): (&GroupVersionResource, &str)| {
+        resource_matches(&rule.resources, resource, sub)
+            && contains(&rule.api_groups, &resource.group)
+            && contains(&rule.api_versions, &resource.version)
+    };
+    if exact(original) {
+        return true;
     }
-    // Equivalent: the same resource under any version the rule names, or under a group the
-    // apiserver serves it from too.
-    let groups: Vec<&str> = EQUIVALENT_GROUPS
+    if policy == MatchPolicy::Exact {
+        return false;
+    }
+    let converted = (&facts.facts.resource, facts.facts.sub_resource.as_str());
+    [original, converted].into_iter().any(|(resource, sub)| {
+        resource_matches(&rule.resources, resource, sub)
+            && equivalent_groups(resource)
+                .iter()
+                .any(|g| contains(&rule.api_groups, g))
+    })
+}
+
+/// The groups the apiserver serves `resource` from (its own group, plus the others of
+/// [`EQUIVALENT_GROUPS`]).
+fn equivalent_groups(resource: &GroupVersionResource) -> Vec<&str> {
+    EQUIVALENT_GROUPS
         .iter()
-        .find(|(resource, groups)| *resource == facts.resource && groups.contains(&facts.group))
-        .map_or_else(|| vec![facts.group], |(_, groups)| groups.to_vec());
-    groups.iter().any(|g| contains(&rule.api_groups, g))
+        .find(|(name, groups)| *name == resource.resource && groups.contains(&resource.group.as_str()))
+        .map_or_else(|| vec![resource.group.as_str()], |(_, groups)| groups.to_vec())
 }
 
 fn contains(list: &[String], value: &str) -> bool {
     list.iter().any(|v| v == "*" || v == value)
 }
 
-fn resource_matches(resources: &[String], facts: &RequestFacts<'_>) -> bool {
-    resources.iter().any(|pattern| {
+/// Kubernetes' resource patterns: `pods` (the resource alone), `pods/exec` (one subresource),
+/// `pods/*` (the resource and all its subresources), `*` (every resource, no subresource),
+/// `*/scale` (that subresource of every resource), `*/*` (everything).
+fn resource_matches(patterns: &[String], resource: &GroupVersionResource, sub_resource: &str) -> bool {
+    patterns.iter().any(|pattern| {
         let (res, sub) = pattern.split_once('/').unwrap_or((pattern.as_str(), ""));
-        let res_ok = res == "*" || res == facts.resource;
-        let sub_ok = sub == "*" || sub == facts.sub_resource;
-        res_ok && sub_ok
+        (res == "*" || res == resource.resource) && (sub == "*" || sub == sub_resource)
     })
 }
 
@@ -272,7 +299,7 @@ fn resource_matches(resources: &[String], facts: &RequestFacts<'_>) -> bool {
 /// namespace's labels (plus `kubernetes.io/metadata.name`). When those labels are unknown (no
 /// Namespace among the CI inputs), a selector on the name label alone is still decided; any
 /// other cannot scope the object out, so it matches.
-fn namespace_selector_matches(selector: &LabelSelector, facts: &RequestFacts<'_>, input: &Input) -> bool {
+fn namespace_selector_matches(selector: &LabelSelector, facts: &RequestView<'_>, input: &Input) -> bool {
     if facts.kind == "Namespace" && facts.group.is_empty() {
         let labels = input.labels();
         return selector_matches(selector, &labels);
@@ -346,7 +373,7 @@ mod tests {
         )
         .expect("valid");
         let input = deployment(api_version);
-        assert_eq!(m.matches(&RequestFacts::of(&input), &input), expected);
+        assert_eq!(m.matches(&RequestView::of(&input), &input), expected);
     }
 
     #[test]
@@ -361,7 +388,7 @@ mod tests {
         )
         .expect("valid");
         let input = deployment("apps/v1beta1");
-        assert!(!m.matches(&RequestFacts::of(&input), &input));
+        assert!(!m.matches(&RequestView::of(&input), &input));
     }
 
     #[test]
@@ -372,7 +399,7 @@ mod tests {
             ..MatchResources::default()
         };
         let input = deployment("apps/v1");
-        let facts = RequestFacts::of(&input);
+        let facts = RequestView::of(&input);
         assert!(!CompiledMatch::new(spec.clone(), true)
             .expect("valid")
             .matches(&facts, &input));
@@ -433,5 +460,182 @@ mod tests {
         )
         .expect_err("lowercase operation");
         assert!(err.to_string().contains("excludeResourceRules[0].operations"), "{err}");
+    }
+
+    fn gvk(group: &str, version: &str, kind: &str) -> crate::engine::request::GroupVersionKind {
+        crate::engine::request::GroupVersionKind {
+            group: group.to_owned(),
+            version: version.to_owned(),
+            kind: kind.to_owned(),
+        }
+    }
+
+    fn gvr(group: &str, version: &str, resource: &str) -> GroupVersionResource {
+        GroupVersionResource {
+            group: group.to_owned(),
+            version: version.to_owned(),
+            resource: resource.to_owned(),
+        }
+    }
+
+    /// A review of `resource`/`sub` whose object is of `kind`, as the admission door builds it.
+    fn review(
+        operation: Operation,
+        kind: crate::engine::request::GroupVersionKind,
+        resource: GroupVersionResource,
+        sub: &str,
+    ) -> Input {
+        let api_version = if kind.group.is_empty() {
+            kind.version.clone()
+        } else {
+            format!("{}/{}", kind.group, kind.version)
+        };
+        let mut input = Input::new(json!({"apiVersion": api_version, "kind": kind.kind}));
+        input.operation = operation;
+        input.namespace = Some("prod".to_owned());
+        input.request = Some(RequestFacts {
+            request_kind: kind.clone(),
+            request_resource: resource.clone(),
+            request_sub_resource: sub.to_owned(),
+            kind,
+            resource,
+            sub_resource: sub.to_owned(),
+            name: "web".to_owned(),
+            options: None,
+        });
+        input
+    }
+
+    fn pod_exec() -> Input {
+        review(
+            Operation::Connect,
+            gvk("", "v1", "PodExecOptions"),
+            gvr("", "v1", "pods"),
+            "exec",
+        )
+    }
+
+    fn deployment_scale() -> Input {
+        review(
+            Operation::Update,
+            gvk("autoscaling", "v1", "Scale"),
+            gvr("apps", "v1", "deployments"),
+            "scale",
+        )
+    }
+
+    fn ephemeral_containers() -> Input {
+        review(
+            Operation::Update,
+            gvk("", "v1", "Pod"),
+            gvr("", "v1", "pods"),
+            "ephemeralcontainers",
+        )
+    }
+
+    fn any_operation(groups: &[&str], resources: &[&str]) -> NamedRuleWithOperations {
+        let mut r = rule(groups, &["*"], resources, None);
+        r.operations = vec!["*".to_owned()];
+        r
+    }
+
+    #[rstest]
+    #[case::exec_named(pod_exec(), any_operation(&[""], &["pods/exec"]), true)]
+    #[case::exec_not_by_the_plain_resource(pod_exec(), any_operation(&[""], &["pods"]), false)]
+    #[case::exec_by_all_subresources(pod_exec(), any_operation(&[""], &["pods/*"]), true)]
+    #[case::exec_by_any_resource_exec(pod_exec(), any_operation(&["*"], &["*/exec"]), true)]
+    #[case::exec_not_by_star(pod_exec(), any_operation(&["*"], &["*"]), false)]
+    #[case::exec_by_star_star(pod_exec(), any_operation(&["*"], &["*/*"]), true)]
+    #[case::exec_not_attach(pod_exec(), any_operation(&[""], &["pods/attach"]), false)]
+    #[case::exec_needs_connect(pod_exec(), rule(&[""], &["v1"], &["pods/exec"], None), false)]
+    #[case::exec_is_namespaced(pod_exec(), { let mut r = any_operation(&[""], &["pods/exec"]); r.scope = Some("Namespaced".into()); r }, true)]
+    #[case::exec_resource_names(pod_exec(), { let mut r = any_operation(&[""], &["pods/exec"]); r.resource_names = vec!["db".into()]; r }, false)]
+    #[case::scale_named(deployment_scale(), any_operation(&["apps"], &["deployments/scale"]), true)]
+    #[case::scale_of_anything(deployment_scale(), any_operation(&["*"], &["*/scale"]), true)]
+    #[case::scale_not_by_the_plain_resource(deployment_scale(), any_operation(&["apps"], &["deployments"]), false)]
+    #[case::scale_in_the_resource_group(deployment_scale(), any_operation(&["autoscaling"], &["deployments/scale"]), false)]
+    #[case::scale_not_of_statefulsets(deployment_scale(), any_operation(&["apps"], &["statefulsets/scale"]), false)]
+    #[case::ephemeral_named(ephemeral_containers(), any_operation(&[""], &["pods/ephemeralcontainers"]), true)]
+    #[case::ephemeral_not_by_pods(ephemeral_containers(), any_operation(&[""], &["pods"]), false)]
+    fn subresources_match_as_the_apiserver_does(
+        #[case] input: Input,
+        #[case] r: NamedRuleWithOperations,
+        #[case] expected: bool,
+    ) {
+        let m = CompiledMatch::new(
+            MatchResources {
+                resource_rules: vec![r],
+                ..MatchResources::default()
+            },
+            true,
+        )
+        .expect("valid");
+        assert_eq!(m.matches(&RequestView::of(&input), &input), expected);
+    }
+
+    #[test]
+    fn a_plain_resource_rule_still_matches_the_object_at_the_door() {
+        let input = review(
+            Operation::Update,
+            gvk("apps", "v1", "Deployment"),
+            gvr("apps", "v1", "deployments"),
+            "",
+        );
+        let m = CompiledMatch::new(
+            MatchResources {
+                resource_rules: vec![rule(&["apps"], &["v1"], &["deployments"], None)],
+                ..MatchResources::default()
+            },
+            true,
+        )
+        .expect("valid");
+        assert!(m.matches(&RequestView::of(&input), &input));
+    }
+
+    #[test]
+    fn exact_matches_the_original_request_and_equivalent_the_converted_one_too() {
+        // Made through extensions/v1beta1, sent to the webhook as apps/v1.
+        let mut input = review(
+            Operation::Create,
+            gvk("apps", "v1", "Deployment"),
+            gvr("apps", "v1", "deployments"),
+            "",
+        );
+        if let Some(facts) = input.request.as_mut() {
+            facts.request_kind = gvk("extensions", "v1beta1", "Deployment");
+            facts.request_resource = gvr("extensions", "v1beta1", "deployments");
+        }
+        let matcher = |policy: MatchPolicy, groups: &[&str], versions: &[&str]| {
+            CompiledMatch::new(
+                MatchResources {
+                    resource_rules: vec![rule(groups, versions, &["deployments"], None)],
+                    match_policy: Some(policy),
+                    ..MatchResources::default()
+                },
+                true,
+            )
+            .expect("valid")
+        };
+        let view = RequestView::of(&input);
+        assert!(!matcher(MatchPolicy::Exact, &["apps"], &["v1"]).matches(&view, &input));
+        assert!(matcher(MatchPolicy::Exact, &["extensions"], &["v1beta1"]).matches(&view, &input));
+        assert!(matcher(MatchPolicy::Equivalent, &["apps"], &["v1"]).matches(&view, &input));
+    }
+
+    #[test]
+    fn scope_comes_from_the_resource_not_the_subresource_kind() {
+        let mut input = review(
+            Operation::Create,
+            gvk("authentication.k8s.io", "v1", "TokenRequest"),
+            gvr("", "v1", "serviceaccounts"),
+            "token",
+        );
+        assert!(!RequestView::of(&input).cluster_scoped);
+        input.namespace = None;
+        input.request = Some(RequestFacts {
+            sub_resource: "status".into(),
+            ..RequestFacts::derived("v1", "Node", "n1")
+        });
+        assert!(RequestView::of(&input).cluster_scoped);
     }
 }

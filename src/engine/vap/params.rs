@@ -2,7 +2,7 @@
 //! next to the policies, `celgate check --params FILE`, or a list from the server's config) and
 //! how a binding finds the ones that apply to one request.
 
-use super::matching::{object_labels, RequestFacts};
+use super::matching::{object_labels, RequestView};
 use super::model::{ParamKind, ParamRef};
 use super::resources::is_cluster_scoped;
 use crate::engine::pack::{LabelSelector, SelectorOperator};
@@ -180,7 +180,7 @@ pub fn resolve<'a>(
     stores: &[&'a ParamStore],
     kind: Option<&ParamKind>,
     param_ref: Option<&ParamRef>,
-    facts: &RequestFacts<'_>,
+    facts: &RequestView<'_>,
 ) -> Resolved<'a> {
     let (Some(kind), Some(param_ref)) = (kind, param_ref) else {
         return Resolved::NoParams;
@@ -217,7 +217,7 @@ pub fn resolve<'a>(
 fn search_namespace<'r>(
     kind: &ParamKind,
     param_ref: &'r ParamRef,
-    facts: &RequestFacts<'r>,
+    facts: &RequestView<'r>,
     namespaced: bool,
 ) -> Result<Option<&'r str>, String> {
     if !namespaced {
@@ -232,10 +232,12 @@ fn search_namespace<'r>(
     match (param_ref.namespace.as_deref(), facts.namespace) {
         (Some(ns), _) | (None, Some(ns)) => Ok(Some(ns)),
         (None, None) if !facts.cluster_scoped => Ok(Some(DEFAULT_NAMESPACE)),
-        (None, None) => Err(format!(
+        (None, None) => {
+            Err(format!(
             "paramRef.namespace is unset and {} '{}' is cluster-scoped, so there is no namespace to find {} params in",
-            facts.kind, facts.name, kind.kind
-        )),
+            facts.kind, facts.name(), kind.kind
+        ))
+        }
     }
 }
 
@@ -353,7 +355,7 @@ mod tests {
     fn name_and_namespace_select_one() {
         let s = store();
         let input = deployment_in_prod();
-        let facts = RequestFacts::of(&input);
+        let facts = RequestView::of(&input);
         let by_name = by_name("limit");
         assert_eq!(values(resolve(&[&s], Some(&kind()), Some(&by_name), &facts)), [100]);
         let pinned = ParamRef {
@@ -375,7 +377,7 @@ mod tests {
         let input = Input::new(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "x"}}));
         let r = by_name("limit");
         assert!(matches!(
-            resolve(&[&s], Some(&kind()), Some(&r), &RequestFacts::of(&input)),
+            resolve(&[&s], Some(&kind()), Some(&r), &RequestView::of(&input)),
             Resolved::Misconfigured(_)
         ));
     }
@@ -389,7 +391,7 @@ mod tests {
         )])
         .expect("valid");
         let input = deployment_in_prod();
-        let facts = RequestFacts::of(&input);
+        let facts = RequestView::of(&input);
         // No namespace anywhere: the kind counts as cluster-scoped, as before.
         let by_name = by_name("limit");
         assert_eq!(values(resolve(&[&s], Some(&kind()), Some(&by_name), &facts)), [7]);
@@ -426,7 +428,7 @@ mod tests {
             selector: Some(selector),
             ..ParamRef::default()
         };
-        match resolve(&[&s], Some(&kind()), Some(&r), &RequestFacts::of(&input)) {
+        match resolve(&[&s], Some(&kind()), Some(&r), &RequestView::of(&input)) {
             Resolved::NotFound(searched) => assert_eq!(
                 searched,
                 "looked for rules.example.com/v1 ReplicaLimit with labels matching 'tier=gold,env in (a,b),!legacy' \

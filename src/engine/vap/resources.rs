@@ -104,6 +104,15 @@ pub fn is_cluster_scoped(kind: &str) -> Option<bool> {
         .map(|(_, _, cluster)| *cluster)
 }
 
+/// True when `resource` (a built-in's plural, `deployments`) is cluster-scoped; `None` when the
+/// table does not know it.
+pub fn is_cluster_scoped_resource(resource: &str) -> Option<bool> {
+    KINDS
+        .iter()
+        .find(|(_, r, _)| *r == resource)
+        .map(|(_, _, cluster)| *cluster)
+}
+
 /// English plural as CRDs usually spell it: `policy` -> `policies`, `ingress` -> `ingresses`,
 /// `box` -> `boxes`, anything else + `s`.
 fn plural(lower: &str) -> String {
@@ -145,5 +154,8 @@ mod tests {
         assert_eq!(is_cluster_scoped("Namespace"), Some(true));
         assert_eq!(is_cluster_scoped("Pod"), Some(false));
         assert_eq!(is_cluster_scoped("ReplicaLimit"), None);
+        assert_eq!(is_cluster_scoped_resource("clusterroles"), Some(true));
+        assert_eq!(is_cluster_scoped_resource("deployments"), Some(false));
+        assert_eq!(is_cluster_scoped_resource("replicalimits"), None);
     }
 }

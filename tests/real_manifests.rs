@@ -50,10 +50,7 @@ fn classification_labels<'a>(labels: Option<&'a serde_json::Value>) -> impl Iter
 
 /// Effective classification as the packs define it: the strictest of the object's labels, its pod
 /// template's and its namespace's (the default left out: `None` when nothing is labelled).
-fn effective_classification(
-    value: &serde_json::Value,
-    ns_labels: Option<&BTreeMap<String, String>>,
-) -> Option<String> {
+fn effective_classification(value: &serde_json::Value, ns_labels: Option<&BTreeMap<String, String>>) -> Option<String> {
     let own = value.pointer("/metadata/labels");
     let template = value
         .pointer("/spec/template/metadata/labels")

@@ -41,7 +41,7 @@ fn fixtures() -> PathBuf {
 
 /// The classification labels (`compliance.celgate.io/data-classification` and its bare alias)
 /// of a label map.
-fn classification_labels<'a>(labels: Option<&'a serde_json::Value>) -> impl Iterator<Item = String> + 'a {
+fn classification_labels(labels: Option<&serde_json::Value>) -> impl Iterator<Item = String> + '_ {
     ["compliance.celgate.io/data-classification", "data-classification"]
         .into_iter()
         .filter_map(move |key| labels?.get(key)?.as_str())

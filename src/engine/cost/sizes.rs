@@ -18,9 +18,13 @@ use crate::engine::value::ValueStats;
 #[derive(Debug, Default)]
 pub struct SizeMemo {
     nodes: RefCell<HashMap<usize, ValueStats>>,
-    /// Measured pack variables, by the addresses of their pack and params and the name (within
-    /// a pass, those decide the value).
-    variables: RefCell<HashMap<(usize, usize, String), ValueStats>>,
+    /// Measured pack variables, by the addresses of their pack, params and resolved reads (0 for
+    /// every variable): within a pass, those decide the value.
+    variables: RefCell<HashMap<(usize, usize, usize), ValueStats>>,
+    /// What each expression read, by the addresses of the expression, its `forEach` item, its
+    /// params and its pack: an expression charged again (a shared result, a message) is not
+    /// measured again.
+    reads: RefCell<HashMap<[usize; 4], ReadSizes>>,
 }
 
 impl SizeMemo {
@@ -117,13 +121,37 @@ pub struct ReadSizes {
 }
 
 impl ReadSizes {
-    fn add(&mut self, path: &ReadPath, stats: ValueStats) {
-        if path.root == "params" {
+    fn add(&mut self, root: &str, stats: ValueStats) {
+        if root == "params" {
             self.params = self.params.merge(stats);
         } else {
             self.doc = self.doc.merge(stats);
         }
     }
+}
+
+/// [`read_stats`] of the expression at address `expr`, computed once per pass for each item,
+/// params and pack it is charged with.
+pub fn read_stats_once(
+    expr: usize,
+    paths: &[ReadPath],
+    roots: RootDocs<'_>,
+    variables: &dyn VariableTable,
+    scope: &Context<'_, '_>,
+    memo: &SizeMemo,
+) -> ReadSizes {
+    let key = [
+        expr,
+        roots.item.map_or(0, |i| std::ptr::from_ref(i).addr()),
+        roots.params.map_or(0, |p| std::ptr::from_ref(p).addr()),
+        std::ptr::from_ref(variables).cast::<()>().addr(),
+    ];
+    if let Some(known) = memo.reads.borrow().get(&key) {
+        return *known;
+    }
+    let sizes = read_stats(paths, roots, variables, scope, memo);
+    memo.reads.borrow_mut().insert(key, sizes);
+    sizes
 }
 
 /// The sizes of what `paths` read in `scope`: each chain's subtree in the root documents, and
@@ -138,7 +166,7 @@ pub fn read_stats(
     let mut sizes = ReadSizes::default();
     for path in paths {
         if path.root != "variables" {
-            sizes.add(path, path_stats(path, roots, memo));
+            sizes.add(&path.root, path_stats(&path.root, path.path.iter(), roots, memo));
             continue;
         }
         let owner = (
@@ -156,23 +184,27 @@ pub fn read_stats(
         sizes.doc = sizes.doc.merge(var.floor);
         if var.measured {
             // A computed value: what the expression reaches through it lies in the value.
-            sizes.doc = sizes.doc.merge(measure_variable(scope, owner, Some(name), memo));
+            sizes.doc = sizes.doc.merge(measure_variable(scope, owner, Some((name, var)), memo));
         } else {
             for p in &var.paths {
-                let joined = p.join(rest);
-                sizes.add(&joined, path_stats(&joined, roots, memo));
+                sizes.add(&p.root, path_stats(&p.root, p.path.iter().chain(rest), roots, memo));
             }
         }
     }
     sizes
 }
 
-/// The stats of the subtree `path` reaches, or nothing when it reaches nothing.
-fn path_stats(path: &ReadPath, roots: RootDocs<'_>, memo: &SizeMemo) -> ValueStats {
-    let Some(mut node) = roots.get(&path.root) else {
+/// The stats of the subtree `steps` reach from `root`, or nothing when they reach nothing.
+fn path_stats<'s>(
+    root: &str,
+    steps: impl Iterator<Item = &'s Step>,
+    roots: RootDocs<'_>,
+    memo: &SizeMemo,
+) -> ValueStats {
+    let Some(mut node) = roots.get(root) else {
         return ValueStats::default();
     };
-    for step in &path.path {
+    for step in steps {
         let next = match (step, node) {
             (Step::Field(f), Json::Object(map)) => map.get(f),
             (Step::Index(i), Json::Array(items)) => items.get(*i),
@@ -186,11 +218,16 @@ fn path_stats(path: &ReadPath, roots: RootDocs<'_>, memo: &SizeMemo) -> ValueSta
     memo.of(node)
 }
 
-/// The measured size of the variable `name` (every variable when `None`) bound in `scope`, of
-/// the pack and params `owner` gives the addresses of. `*` stands for every variable: no
-/// variable is named so.
-fn measure_variable(scope: &Context<'_, '_>, owner: (usize, usize), name: Option<&str>, memo: &SizeMemo) -> ValueStats {
-    let key = (owner.0, owner.1, name.unwrap_or("*").to_owned());
+/// The measured size of the variable `var` (every variable when `None`) bound in `scope`, of
+/// the pack and params `owner` gives the addresses of.
+fn measure_variable(
+    scope: &Context<'_, '_>,
+    owner: (usize, usize),
+    var: Option<(&str, &VariableReads)>,
+    memo: &SizeMemo,
+) -> ValueStats {
+    let key = (owner.0, owner.1, var.map_or(0, |(_, v)| std::ptr::from_ref(v).addr()));
+    let name = var.map(|(n, _)| n);
     if let Some(known) = memo.variables.borrow().get(&key) {
         return *known;
     }

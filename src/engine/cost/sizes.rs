@@ -3,6 +3,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use cel::common::types::{CelBytes, CelOptional, CelString, Kind};
 use cel::common::value::Val;
@@ -17,14 +18,42 @@ use crate::engine::value::ValueStats;
 /// borrowed for the whole pass, so no address is reused while the memo lives.
 #[derive(Debug, Default)]
 pub struct SizeMemo {
-    nodes: RefCell<HashMap<usize, ValueStats>>,
+    nodes: RefCell<AddressMap<usize, ValueStats>>,
     /// Measured pack variables, by the addresses of their pack, params and resolved reads (0 for
     /// every variable): within a pass, those decide the value.
-    variables: RefCell<HashMap<(usize, usize, usize), ValueStats>>,
+    variables: RefCell<AddressMap<(usize, usize, usize), ValueStats>>,
     /// What each expression read, by the addresses of the expression, its `forEach` item, its
     /// params and its pack: an expression charged again (a shared result, a message) is not
     /// measured again.
-    reads: RefCell<HashMap<[usize; 4], ReadSizes>>,
+    reads: RefCell<AddressMap<[usize; 4], ReadSizes>>,
+}
+
+/// A map keyed by addresses, which need no protection against chosen collisions: one multiply
+/// and rotate per word instead of `SipHash`.
+type AddressMap<K, V> = HashMap<K, V, BuildHasherDefault<AddressHasher>>;
+
+/// The hasher of [`AddressMap`].
+#[derive(Debug, Default, Clone, Copy)]
+pub struct AddressHasher(u64);
+
+impl Hasher for AddressHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_u64(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+
+    fn write_usize(&mut self, word: usize) {
+        self.write_u64(word as u64);
+    }
 }
 
 impl SizeMemo {

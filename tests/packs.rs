@@ -1,5 +1,5 @@
 //! The shipped packs: they load, their test cases pass, and every rule is complete — controls,
-//! remediation, and at least one case where it passes and one where it fires.
+//! remediation, a rationale, and at least one case where it passes and one where it fires.
 
 use std::collections::BTreeSet;
 
@@ -36,6 +36,10 @@ fn shipped_packs_are_complete_and_tested() {
             }
             if rule.spec.remediation.trim().len() < 10 {
                 problems.push(format!("{id}: remediation too short"));
+            }
+            // Text, JSON and SARIF show the rationale as the finding's "why".
+            if rule.spec.rationale.as_deref().is_none_or(|r| r.trim().len() < 20) {
+                problems.push(format!("{id}: rationale missing or too short"));
             }
             if !outcomes.iter().any(|o| o.fired.contains(id)) {
                 problems.push(format!("{id}: no test case where it fires"));

@@ -62,14 +62,16 @@ pub fn run(args: &CheckArgs, streams: &mut Streams<'_>) -> Result<u8, CommandErr
     let namespaces = collected.namespace_labels();
     let mut results = Vec::new();
     let mut records = Vec::new();
-    let mut unconfigured = Vec::new();
+    // Without tenants every document has the packs' own params: one answer for all of them.
+    let mut unconfigured = if tenancy.is_none() || collected.documents.is_empty() {
+        engine.unconfigured_params(&serde_json::Map::new(), &NoOverrides)
+    } else {
+        Vec::new()
+    };
     for (result, record, params) in judge_all(&engine, tenancy.as_ref(), &collected.documents, &namespaces, args) {
         results.push(result);
         records.push(record);
         report::merge_unconfigured(&mut unconfigured, params);
-    }
-    if collected.documents.is_empty() {
-        unconfigured = engine.unconfigured_params(&serde_json::Map::new(), &NoOverrides);
     }
     if let Some(writer) = audit.as_mut() {
         let packs = pack_versions(&engine);
@@ -140,8 +142,8 @@ pub fn run(args: &CheckArgs, streams: &mut Streams<'_>) -> Result<u8, CommandErr
     Ok(report.exit_code())
 }
 
-/// What judging one document gives: its result, its audit record (with `--audit`) and the
-/// params that still held their examples for it.
+/// What judging one document gives: its result, its audit record (with `--audit`) and, with
+/// tenants, the params that still held their examples for it.
 type Judged = (DocumentResult, Option<AuditRecord>, Vec<UnconfiguredParam>);
 
 /// Judges every document, spreading the work over the machine's cores; with `--audit`, also
@@ -195,10 +197,8 @@ fn judge(
             let unconfigured = engine.unconfigured_params(&input.params, &scope);
             (engine.evaluate_with(&input, &scope), unconfigured)
         }
-        None => (
-            engine.evaluate_with(&input, &NoOverrides),
-            engine.unconfigured_params(&input.params, &NoOverrides),
-        ),
+        // `run` lists the unconfigured params once for all documents.
+        None => (engine.evaluate_with(&input, &NoOverrides), Vec::new()),
     };
     let locations = decision.violations.iter().map(|v| doc.locate(&v.pointer)).collect();
     let record = args.audit.is_some().then(|| {

@@ -6,7 +6,7 @@ use cel::common::value::{CowVal, Val};
 use cel::{Context, ExecutionError, Value};
 
 use super::compile::CompiledExpr;
-use super::cost::sizes::{read_stats_once, ReadSizes, RootDocs, SizeMemo, VariableTable};
+use super::cost::sizes::{read_stats, ReadSizes, RootDocs, SizeMemo, VariableTable};
 use super::cost::{CostFailure, CostMeter, Sizes};
 use super::json_val::to_value;
 
@@ -28,7 +28,7 @@ pub(crate) struct Costing<'m> {
 impl<'m> Costing<'m> {
     /// The sizes of what `expr` reads in `scope`.
     pub(crate) fn stats_of(&self, expr: &CompiledExpr, scope: &Context<'_, '_>) -> ReadSizes {
-        read_stats_once(
+        read_stats(
             std::ptr::from_ref(expr).addr(),
             &expr.reads.paths,
             self.roots,

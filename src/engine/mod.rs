@@ -328,7 +328,14 @@ impl Engine {
             ctx.add_variable_as_val(name.clone(), json_val::json_view(json));
         }
         let sizes = cost::sizes::SizeMemo::default();
-        let stats = cost::sizes::read_stats(&expr.reads.paths, roots, &NoVariables, &ctx, &sizes);
+        let stats = cost::sizes::read_stats(
+            std::ptr::from_ref(&expr).addr(),
+            &expr.reads.paths,
+            roots,
+            &NoVariables,
+            &ctx,
+            &sizes,
+        );
         cost::CostMeter::new(CostLimits::default()).charge(&expr.cost, cost::Sizes::of_reads(stats))?;
         let result = cel::Value::resolve_val(&expr.expr, &ctx)?;
         Ok(value::value_to_json(&json_val::to_value(&*result)?))

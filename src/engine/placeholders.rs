@@ -146,7 +146,7 @@ pub(super) fn record(
             known.join(", ")
         };
         errors.push(ctx.invalid(
-            &format!("/spec/paramsToConfigure/{}", name.replace('~', "~0").replace('/', "~1")),
+            &format!("/spec/paramsToConfigure/{}", crate::source::escape_segment(name)),
             format!("pack '{pack_name}'"),
             "spec.paramsToConfigure",
             format!("names '{name}', which is not a param of the pack (its params: {known})"),

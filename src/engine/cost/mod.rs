@@ -34,7 +34,6 @@ pub use report::{report, CostEntry};
 
 use crate::engine::compile::{compile, CompileError, CompiledExpr};
 use crate::engine::pack::InputLimits;
-use crate::engine::value::ValueStats;
 
 /// Largest estimated cost of one expression, at load (at its input bounds) and at run time (at
 /// the input's sizes), in evaluation steps. The value of Kubernetes' per-expression limit on
@@ -108,14 +107,6 @@ impl Sizes {
             param_string: DEFAULT_MAX_STRING_LENGTH,
             key: string,
         }
-    }
-
-    /// The sizes of an input, its params strings counted as input strings.
-    pub fn of(stats: ValueStats) -> Sizes {
-        Sizes::new(
-            u64::try_from(stats.max_collection).unwrap_or(u64::MAX),
-            u64::try_from(stats.max_string).unwrap_or(u64::MAX),
-        )
     }
 
     /// The sizes of the values an expression reads: of the input (`doc`) and of the params.

@@ -159,9 +159,10 @@ impl ReadSizes {
     }
 }
 
-/// [`read_stats`] of the expression at address `expr`, computed once per pass for each item,
-/// params and pack it is charged with.
-pub fn read_stats_once(
+/// The sizes of what the expression at address `expr` reads in `scope` (its maximal chains,
+/// `paths`): each chain's subtree in the root documents, and the measured value of each computed
+/// pack variable. Measured once per pass for each item, params and pack it is charged with.
+pub fn read_stats(
     expr: usize,
     paths: &[ReadPath],
     roots: RootDocs<'_>,
@@ -178,14 +179,12 @@ pub fn read_stats_once(
     if let Some(known) = memo.reads.borrow().get(&key) {
         return *known;
     }
-    let sizes = read_stats(paths, roots, variables, scope, memo);
+    let sizes = measure_reads(paths, roots, variables, scope, memo);
     memo.reads.borrow_mut().insert(key, sizes);
     sizes
 }
 
-/// The sizes of what `paths` read in `scope`: each chain's subtree in the root documents, and
-/// the measured value of each computed pack variable.
-pub fn read_stats(
+fn measure_reads(
     paths: &[ReadPath],
     roots: RootDocs<'_>,
     variables: &dyn VariableTable,

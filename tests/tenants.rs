@@ -348,6 +348,51 @@ fn tenant_modes_raise_and_lower_rules_and_frameworks_switch_packs_off() {
 }
 
 #[test]
+fn pack_version_modes_cover_the_rules_changed_in_that_version() {
+    let yaml = "
+tenants:
+  - name: gamma
+    namespaces: ['gamma-*']
+    modes:
+      basic@1.0.0: warn
+      basic: audit
+  - name: delta
+    namespaces: ['delta-*']
+    modes:
+      basic@>0.5.0: warn
+      basic-no-escalation: enforce
+";
+    let t = tenancy(yaml, now()).expect("config loads");
+    let mut object = deployment("web", "gamma-1", 3);
+    object["spec"]["template"]["spec"]["containers"][0]["securityContext"]["allowPrivilegeEscalation"] = json!(true);
+    let gamma = judge(&t, object.clone(), now());
+    let privileged = finding(&gamma, "basic-no-privileged");
+    assert_eq!(privileged.action, Action::Warn, "changed in 1.0.0: warn first");
+    assert_eq!(
+        privileged.mode.as_ref().map(|m| m.source.as_str()),
+        Some("tenant gamma (basic@1.0.0: rule basic-no-privileged changed in that version)")
+    );
+    assert_eq!(finding(&gamma, "basic-no-escalation").action, Action::Audit, "changed in 0.9.0: the pack's mode");
+
+    object["metadata"]["namespace"] = json!("delta-1");
+    let delta = judge(&t, object, now());
+    assert_eq!(finding(&delta, "basic-no-privileged").action, Action::Warn, "a range covers 1.0.0");
+    assert_eq!(finding(&delta, "basic-no-escalation").action, Action::Patch, "a rule id beats a version");
+}
+
+#[rstest]
+#[case::version_without_changes(
+    "tenants: [{name: a, modes: {basic@2.0.0: warn}}]",
+    "tenants[0].modes.basic@2.0.0: no rule of basic was added or tightened in that version (versions with changes: 0.9.0, 1.0.0)"
+)]
+#[case::not_a_version("environments: [{name: e, modes: {basic@latest: warn}}]", "environments[0].modes.basic@latest: 'latest' is neither a version")]
+#[case::unknown_pack("tenants: [{name: a, modes: {sox@1.0.0: warn}}]", "tenants[0].modes.sox@1.0.0: 'sox' is not a loaded framework")]
+fn pack_version_mode_errors_name_the_key(#[case] yaml: &str, #[case] expected: &str) {
+    let err = tenancy(yaml, now()).expect_err("refused");
+    assert!(err.contains(expected), "{err}");
+}
+
+#[test]
 fn tenant_params_reach_the_rules() {
     let t = tenancy(&config(), now()).expect("config loads");
     let acme = judge(&t, deployment("web", "acme-prod", 20), now());

@@ -578,8 +578,45 @@ fn compile_into(
             rule.id.clone(),
             format!("{}:{}", ctx.file, ctx.line(&format!("{base}/id"))),
         );
+        check_changed_in(ctx, &base, &rule, &pack.metadata, errors);
         if let Some(compiled) = compile_rule(env, ctx, &base, rule, pack, limits, errors) {
             pack.rules.push(Arc::new(compiled));
+        }
+    }
+}
+
+/// A rule's `changedIn` is a semantic version no later than its pack's own version.
+fn check_changed_in(
+    ctx: &DocContext<'_>,
+    base: &str,
+    rule: &RuleSpec,
+    metadata: &PackMetadata,
+    errors: &mut Vec<PackError>,
+) {
+    let Some(text) = &rule.changed_in else {
+        return;
+    };
+    let subject = format!("rule '{}'", rule.id);
+    let pointer = format!("{base}/changedIn");
+    match semver::Version::parse(text) {
+        Err(e) => errors.push(ctx.invalid(
+            &pointer,
+            subject,
+            "changedIn",
+            format!("'{text}' is not a semantic version: {e}"),
+        )),
+        Ok(changed) => {
+            if semver::Version::parse(&metadata.version).is_ok_and(|pack| changed > pack) {
+                errors.push(ctx.invalid(
+                    &pointer,
+                    subject,
+                    "changedIn",
+                    format!(
+                        "'{text}' is later than the pack's version '{}'",
+                        metadata.version
+                    ),
+                ));
+            }
         }
     }
 }
@@ -693,5 +730,23 @@ mod tests {
         assert_ne!(id("a", "limit"), id("b", "limit"));
         // `variables` read by a computed key: the map a rule sees differs between packs.
         assert_eq!(id("a", "kind-dynamic"), None);
+    }
+
+    #[test]
+    fn changed_in_is_a_version_no_later_than_the_pack() {
+        let pack = |changed: &str| PackSource {
+            origin: "test:v.yaml".to_owned(),
+            text: format!(
+                "apiVersion: celgate.io/v1\nkind: RulePack\nmetadata: {{name: v, version: 0.2.0}}\n\
+                 spec:\n  rules:\n    - {{id: v-a, title: t, controls: [c], severity: low, validate: 'true', \
+                 message: m, remediation: r, changedIn: '{changed}'}}\n"
+            ),
+        };
+        let env = super::super::compile::environment();
+        assert!(load_packs(&env, &[pack("0.2.0")]).is_ok());
+        let later = load_packs(&env, &[pack("0.3.0")]).unwrap_err().to_string();
+        assert!(later.contains("test:v.yaml:6: rule 'v-a': changedIn: '0.3.0' is later than the pack's version '0.2.0'"), "{later}");
+        let bad = load_packs(&env, &[pack("next")]).unwrap_err().to_string();
+        assert!(bad.contains("changedIn: 'next' is not a semantic version"), "{bad}");
     }
 }

@@ -217,6 +217,12 @@ pub struct RuleSpec {
     /// Input bounds of this rule's expressions, each field overriding the pack's `inputLimits`.
     #[serde(default)]
     pub input_limits: Option<InputLimits>,
+    /// The pack version that added the rule or last made it stricter (`0.2.0`; at most the
+    /// pack's own version). A tenancy mode keyed `pack@version` (`soc2@0.2.0: warn`) applies to
+    /// the rules changed in that version, so an operator can roll a new pack version out in
+    /// `warn` first.
+    #[serde(default)]
+    pub changed_in: Option<String>,
 }
 
 impl RuleSpec {

@@ -8,6 +8,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 
 use super::pattern::{NamePattern, PatternIndex};
 use super::spec::{ExceptionSpec, TenancySpec, TenantSpec};
+use super::versions::{parse_key, PackChanges};
 use super::{token, Environment, Exception, ModeTable, Tenancy, Tenant};
 use crate::engine::select::check_selector;
 use crate::engine::{Engine, Mode};
@@ -36,6 +37,7 @@ impl fmt::Display for TenancyErrors {
 struct Known {
     packs: HashSet<String>,
     rules: HashSet<String>,
+    changes: PackChanges,
 }
 
 impl Tenancy {
@@ -49,6 +51,7 @@ impl Tenancy {
                 .iter()
                 .flat_map(|p| p.rules.iter().map(|r| r.spec.id.clone()))
                 .collect(),
+            changes: PackChanges::of(engine),
         };
         let mut errors = Vec::new();
         let mut err = |field: String, message: String| errors.push(TenancyError { field, message });
@@ -272,6 +275,10 @@ fn mode_table(
     for (key, mode) in modes {
         if known.rules.contains(key) {
             table.rules.insert(key.clone(), *mode);
+        } else if let Some(parsed) = parse_key(key) {
+            if let Err(message) = parsed.and_then(|p| table.versions.add(key, &p, *mode, &known.changes)) {
+                err(format!("{field}.{key}"), message);
+            }
         } else if known.packs.contains(key) {
             table.packs.insert(key.clone(), *mode);
         } else {

@@ -10,6 +10,7 @@ pub mod pattern;
 mod scope;
 pub mod spec;
 pub mod token;
+mod versions;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -90,10 +91,12 @@ impl RuleExceptions {
     }
 }
 
-/// Modes by pack name and by rule id.
+/// Modes by pack name, by pack version (`soc2@0.2.0`, resolved to the rules it covers) and by
+/// rule id.
 #[derive(Debug, Default)]
 struct ModeTable {
     packs: HashMap<String, Mode>,
+    versions: versions::VersionModes,
     rules: HashMap<String, Mode>,
 }
 
@@ -334,10 +337,14 @@ impl EnvironmentRef<'_> {
 }
 
 impl ModeTable {
-    /// The mode for `rule` (first) or `pack`, with which key matched.
+    /// The mode for `rule` (first), the pack version that changed it, or `pack`, with which key
+    /// matched.
     fn get(&self, pack: &str, rule: &str) -> Option<(Mode, &'static str)> {
         if let Some(m) = self.rules.get(rule) {
             return Some((*m, "rule"));
+        }
+        if let Some((m, _)) = self.versions.get(rule) {
+            return Some((m, "pack version"));
         }
         self.packs.get(pack).map(|m| (*m, "framework"))
     }

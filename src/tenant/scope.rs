@@ -112,8 +112,8 @@ impl Overrides for Scope<'_> {
                 });
             }
         }
-        // The most specific key wins: a rule id before a pack name; at the same level the
-        // environment before the tenant.
+        // The most specific key wins: a rule id, then a pack version (`soc2@0.2.0`), then a pack
+        // name; at the same level the environment before the tenant.
         let environment = match &self.environment {
             Some(EnvironmentRef::Configured(e)) => Some(*e),
             _ => None,
@@ -124,6 +124,12 @@ impl Overrides for Scope<'_> {
         }
         if let Some(m) = self.tenant.and_then(|t| t.modes.rules.get(rule).map(|m| (m, t))) {
             return applied(m.0, format!("tenant {} (rule {rule})", m.1.name));
+        }
+        if let Some((m, key, e)) = environment.and_then(|e| e.modes.versions.get(rule).map(|(m, k)| (m, k, e))) {
+            return applied(&m, format!("environment {} ({key}: rule {rule} changed in that version)", e.name));
+        }
+        if let Some((m, key, t)) = self.tenant.and_then(|t| t.modes.versions.get(rule).map(|(m, k)| (m, k, t))) {
+            return applied(&m, format!("tenant {} ({key}: rule {rule} changed in that version)", t.name));
         }
         if let Some(m) = environment.and_then(|e| e.modes.packs.get(pack).map(|m| (m, e))) {
             return applied(m.0, format!("environment {} (framework {pack})", m.1.name));

@@ -299,6 +299,7 @@ pub(super) fn rule(
             on_error: Some(OnError::Deny),
             patch: Vec::new(),
             input_limits: None,
+            changed_in: None,
         },
         origin: origin.to_owned(),
         matcher,

@@ -66,11 +66,16 @@ fn render_pack(out: &mut String, pack: &CompiledPack) {
         } else {
             cell(&spec.match_.kinds.join(", "))
         };
+        let changed = spec
+            .changed_in
+            .as_deref()
+            .map_or_else(String::new, |v| format!("<br>changed in {}", cell(v)));
         let _ = writeln!(
             out,
-            "| <a id=\"{}\"></a>`{}` | {} | {} | {} | {} | {} | {} | {} |",
+            "| <a id=\"{}\"></a>`{}`{} | {} | {} | {} | {} | {} | {} | {} |",
             anchor(&spec.id),
             cell(&spec.id),
+            changed,
             or_dash(&cell(&spec.controls.join("\n"))),
             kinds,
             spec.severity.as_str(),

@@ -15,6 +15,7 @@ fn group_of(kind: &str) -> &'static str {
         | "ReplicationController"
         | "Service"
         | "PersistentVolumeClaim"
+        | "PersistentVolume"
         | "ServiceAccount"
         | "ConfigMap"
         | "Secret"

@@ -33,6 +33,7 @@ const BUILTIN: &[(&str, &str)] = &[
     ("ConfigMap", "v1"),
     ("Secret", "v1"),
     ("PersistentVolumeClaim", "v1"),
+    ("PersistentVolume", "v1"),
     ("Deployment", "apps/v1"),
     ("DaemonSet", "apps/v1"),
     ("ReplicaSet", "apps/v1"),

@@ -168,9 +168,15 @@ fn a_pack_whose_params_are_edited_or_overridden_denies() {
     let edited = shipped.replacen(example, "    allowedRegistries: [ghcr.io/acme/]\n", 1);
     let edited_dir = soc2_pack_dir(&dir.path().join("edited"), &edited, &[]);
     // The pack file as shipped, with a document of the same pack that sets the param.
-    let site = "apiVersion: celgate.io/v1\nkind: RulePack\nmetadata: {name: soc2, version: 0.1.0}\n\
-                spec:\n  params:\n    allowedRegistries: [ghcr.io/acme/]\n";
-    let override_dir = soc2_pack_dir(&dir.path().join("override"), &shipped, &[("site.yaml", site)]);
+    let version = shipped
+        .lines()
+        .find_map(|l| l.strip_prefix("  version: "))
+        .expect("the shipped soc2 pack has a version");
+    let site = format!(
+        "apiVersion: celgate.io/v1\nkind: RulePack\nmetadata: {{name: soc2, version: {version}}}\n\
+         spec:\n  params:\n    allowedRegistries: [ghcr.io/acme/]\n"
+    );
+    let override_dir = soc2_pack_dir(&dir.path().join("override"), &shipped, &[("site.yaml", &site)]);
     // The pack as shipped: still the example.
     let shipped_dir = soc2_pack_dir(&dir.path().join("shipped"), &shipped, &[]);
 

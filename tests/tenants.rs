@@ -372,12 +372,24 @@ tenants:
         privileged.mode.as_ref().map(|m| m.source.as_str()),
         Some("tenant gamma (basic@1.0.0: rule basic-no-privileged changed in that version)")
     );
-    assert_eq!(finding(&gamma, "basic-no-escalation").action, Action::Audit, "changed in 0.9.0: the pack's mode");
+    assert_eq!(
+        finding(&gamma, "basic-no-escalation").action,
+        Action::Audit,
+        "changed in 0.9.0: the pack's mode"
+    );
 
     object["metadata"]["namespace"] = json!("delta-1");
     let delta = judge(&t, object, now());
-    assert_eq!(finding(&delta, "basic-no-privileged").action, Action::Warn, "a range covers 1.0.0");
-    assert_eq!(finding(&delta, "basic-no-escalation").action, Action::Patch, "a rule id beats a version");
+    assert_eq!(
+        finding(&delta, "basic-no-privileged").action,
+        Action::Warn,
+        "a range covers 1.0.0"
+    );
+    assert_eq!(
+        finding(&delta, "basic-no-escalation").action,
+        Action::Patch,
+        "a rule id beats a version"
+    );
 }
 
 #[rstest]
@@ -385,8 +397,14 @@ tenants:
     "tenants: [{name: a, modes: {basic@2.0.0: warn}}]",
     "tenants[0].modes.basic@2.0.0: no rule of basic was added or tightened in that version (versions with changes: 0.9.0, 1.0.0)"
 )]
-#[case::not_a_version("environments: [{name: e, modes: {basic@latest: warn}}]", "environments[0].modes.basic@latest: 'latest' is neither a version")]
-#[case::unknown_pack("tenants: [{name: a, modes: {sox@1.0.0: warn}}]", "tenants[0].modes.sox@1.0.0: 'sox' is not a loaded framework")]
+#[case::not_a_version(
+    "environments: [{name: e, modes: {basic@latest: warn}}]",
+    "environments[0].modes.basic@latest: 'latest' is neither a version"
+)]
+#[case::unknown_pack(
+    "tenants: [{name: a, modes: {sox@1.0.0: warn}}]",
+    "tenants[0].modes.sox@1.0.0: 'sox' is not a loaded framework"
+)]
 fn pack_version_mode_errors_name_the_key(#[case] yaml: &str, #[case] expected: &str) {
     let err = tenancy(yaml, now()).expect_err("refused");
     assert!(err.contains(expected), "{err}");

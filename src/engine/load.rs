@@ -611,10 +611,7 @@ fn check_changed_in(
                     &pointer,
                     subject,
                     "changedIn",
-                    format!(
-                        "'{text}' is later than the pack's version '{}'",
-                        metadata.version
-                    ),
+                    format!("'{text}' is later than the pack's version '{}'", metadata.version),
                 ));
             }
         }
@@ -745,7 +742,10 @@ mod tests {
         let env = super::super::compile::environment();
         assert!(load_packs(&env, &[pack("0.2.0")]).is_ok());
         let later = load_packs(&env, &[pack("0.3.0")]).unwrap_err().to_string();
-        assert!(later.contains("test:v.yaml:6: rule 'v-a': changedIn: '0.3.0' is later than the pack's version '0.2.0'"), "{later}");
+        assert!(
+            later.contains("test:v.yaml:6: rule 'v-a': changedIn: '0.3.0' is later than the pack's version '0.2.0'"),
+            "{later}"
+        );
         let bad = load_packs(&env, &[pack("next")]).unwrap_err().to_string();
         assert!(bad.contains("changedIn: 'next' is not a semantic version"), "{bad}");
     }

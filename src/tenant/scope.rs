@@ -126,10 +126,19 @@ impl Overrides for Scope<'_> {
             return applied(m.0, format!("tenant {} (rule {rule})", m.1.name));
         }
         if let Some((m, key, e)) = environment.and_then(|e| e.modes.versions.get(rule).map(|(m, k)| (m, k, e))) {
-            return applied(&m, format!("environment {} ({key}: rule {rule} changed in that version)", e.name));
+            return applied(
+                &m,
+                format!("environment {} ({key}: rule {rule} changed in that version)", e.name),
+            );
         }
-        if let Some((m, key, t)) = self.tenant.and_then(|t| t.modes.versions.get(rule).map(|(m, k)| (m, k, t))) {
-            return applied(&m, format!("tenant {} ({key}: rule {rule} changed in that version)", t.name));
+        if let Some((m, key, t)) = self
+            .tenant
+            .and_then(|t| t.modes.versions.get(rule).map(|(m, k)| (m, k, t)))
+        {
+            return applied(
+                &m,
+                format!("tenant {} ({key}: rule {rule} changed in that version)", t.name),
+            );
         }
         if let Some(m) = environment.and_then(|e| e.modes.packs.get(pack).map(|m| (m, e))) {
             return applied(m.0, format!("environment {} (framework {pack})", m.1.name));

@@ -47,7 +47,11 @@ pub(super) fn parse_key(key: &str) -> Option<Result<VersionKey<'_>, String>> {
     let (pack, version) = key.split_once('@')?;
     let version = version.trim();
     let exact = version.starts_with(|c: char| c.is_ascii_digit());
-    let text = if exact { format!("={version}") } else { version.to_owned() };
+    let text = if exact {
+        format!("={version}")
+    } else {
+        version.to_owned()
+    };
     Some(match VersionReq::parse(&text) {
         Ok(requirement) => Ok(VersionKey {
             pack,
@@ -71,7 +75,13 @@ impl VersionModes {
     /// Adds `key`'s mode to every rule of its pack changed in a version the key matches. Errors
     /// name the problem: an unknown pack, an exact version in which the pack changed no rule, or
     /// two keys of the same kind giving one rule different modes.
-    pub(super) fn add(&mut self, key: &str, parsed: &VersionKey<'_>, mode: Mode, changes: &PackChanges) -> Result<(), String> {
+    pub(super) fn add(
+        &mut self,
+        key: &str,
+        parsed: &VersionKey<'_>,
+        mode: Mode,
+        changes: &PackChanges,
+    ) -> Result<(), String> {
         let Some(rules) = changes.by_pack.get(parsed.pack) else {
             return Err(format!("'{}' is not a loaded framework", parsed.pack));
         };
@@ -87,7 +97,11 @@ impl VersionModes {
             return Err(format!(
                 "no rule of {} was added or tightened in that version (versions with changes: {})",
                 parsed.pack,
-                if versions.is_empty() { "none".to_owned() } else { versions.join(", ") }
+                if versions.is_empty() {
+                    "none".to_owned()
+                } else {
+                    versions.join(", ")
+                }
             ));
         }
         for id in matching {

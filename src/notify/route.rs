@@ -30,6 +30,9 @@ pub enum SystemClass {
     CertificateExpiring,
     /// Audit records cannot be written.
     AuditWriteFailing,
+    /// A config reload that would weaken security was refused (also posted to routes carrying
+    /// `pack-reload-failed`).
+    ConfigReloadRefused,
 }
 
 struct CompiledRoute {
@@ -141,6 +144,12 @@ fn route_matches(route: &CompiledRoute, event: &Event) -> bool {
                 SystemEvent::PackReloadFailed { .. } => SystemClass::PackReloadFailed,
                 SystemEvent::CertificateExpiring { .. } => SystemClass::CertificateExpiring,
                 SystemEvent::AuditWriteFailing { .. } => SystemClass::AuditWriteFailing,
+                SystemEvent::ConfigReloadRefused { .. } => {
+                    if route.system.contains(&SystemClass::PackReloadFailed) {
+                        return true;
+                    }
+                    SystemClass::ConfigReloadRefused
+                }
             };
             route.system.contains(&class)
         }

@@ -9,6 +9,7 @@ mod deadline;
 mod outputs;
 pub mod pool;
 mod reload;
+mod reload_guard;
 mod routes;
 pub mod tls;
 
@@ -29,6 +30,7 @@ use crate::engine::Engine;
 use crate::metrics::Metrics;
 
 pub use reload::{run as run_reloads, LoadError, PackSourceSpec, Reloader};
+pub use reload_guard::Weakening;
 
 /// What every request handler shares. Swappable parts are behind [`ArcSwap`]s so a reload
 /// replaces them whole while requests keep the version they started with.

@@ -289,7 +289,7 @@ async fn admission(state: &Arc<ServerState>, req: Request<Incoming>, mutating: b
     )
     .await;
     let (decision, response) = match outcome {
-        Ok((decision, prepared)) => match prepared.send(state) {
+        Ok((decision, prepared)) => match prepared.send(state, deadline.saturating_sub(started.elapsed())).await {
             Ok(()) => {
                 state.metrics.record_decision(route, &decision);
                 let response = review.respond(&decision, mutating);
@@ -491,7 +491,7 @@ async fn check(state: &Arc<ServerState>, req: Request<Incoming>) -> HttpResponse
     let deadline = state.limits.request_timeout;
     let decision = match evaluate(state, input, who, deadline, Door::CheckApi, None).await {
         Ok((decision, prepared)) => {
-            if let Err(refused) = prepared.send(state) {
+            if let Err(refused) = prepared.send(state, deadline).await {
                 return error(StatusCode::SERVICE_UNAVAILABLE, &refused.message());
             }
             decision

@@ -190,3 +190,47 @@ async fn a_config_file_being_written_is_not_taken_until_it_is_complete() {
     assert_eq!(status_of_check(&server, Some("cgt_beta")).await, 200);
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_certificate_state_is_counted_once_not_on_every_poll() {
+    let server = TestServer::start(Options {
+        reload_interval: Some(Duration::from_millis(20)),
+        ..Options::default()
+    })
+    .await;
+    let failures = || async { server.metric(r#"celgate_reload_failures_total{kind="certs"}"#).await };
+    let key_path = server.cert_dir.join(celgate::server::tls::KEY_FILE);
+    let key = std::fs::read(&key_path).expect("key");
+
+    // Bad state 1: the key is empty.
+    std::fs::File::create(&key_path).expect("truncate tls.key");
+    let s = &server;
+    eventually("the first failure", || async move {
+        s.metric(r#"celgate_reload_failures_total{kind="certs"}"#).await >= 1
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(failures().await, 1, "15 polls of one bad state count once");
+
+    // Bad state 2: the key is gone.
+    std::fs::remove_file(&key_path).expect("remove tls.key");
+    eventually("the second failure", || async move {
+        s.metric(r#"celgate_reload_failures_total{kind="certs"}"#).await >= 2
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(failures().await, 2);
+
+    // Back to the pair in force, then broken again the same way: a new bad state, counted.
+    write_atomically(&key_path, &key);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    std::fs::remove_file(&key_path).expect("remove tls.key");
+    eventually("the third failure", || async move {
+        s.metric(r#"celgate_reload_failures_total{kind="certs"}"#).await >= 3
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(failures().await, 3);
+    assert_eq!(server.metric(r#"celgate_reloads_total{kind="certs"}"#).await, 0);
+    server.stop().await;
+}

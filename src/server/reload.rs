@@ -330,7 +330,7 @@ impl Reloader {
         }
         if let Some(certs) = &mut self.certs {
             match certs.check() {
-                CertCheck::Unchanged => {}
+                CertCheck::Unchanged | CertCheck::StillFailing => {}
                 CertCheck::Changed(config) => {
                     tracing::info!("TLS certificate reloaded");
                     state.tls.store(config);

@@ -341,7 +341,7 @@ fn parse_certificates(path: &Path, pem: &[u8]) -> Result<Vec<CertificateDer<'sta
         .collect::<Result<Vec<_>, _>>()
         .map_err(|source| TlsError::Pem {
             path: path.to_owned(),
-            source,
+            problem: error::describe_pem_error(&source),
         })?;
     if certs.is_empty() {
         return Err(TlsError::NoCertificate { path: path.to_owned() });
@@ -358,7 +358,7 @@ fn parse_private_key(path: &Path, pem: &[u8]) -> Result<PrivateKeyDer<'static>, 
         pem::Error::NoItemsFound => TlsError::NoPrivateKey { path: path.to_owned() },
         source => TlsError::Pem {
             path: path.to_owned(),
-            source,
+            problem: error::describe_pem_error(&source),
         },
     })
 }

@@ -270,6 +270,13 @@ fn empty_or_garbage_files_are_refused() {
     write_pair(tmp.path(), truncated, &key);
     let err = load_server_config(&settings(tmp.path())).expect_err("truncated cert");
     assert!(matches!(err, TlsError::Pem { .. }), "{err:?}");
+    let text = err.to_string();
+    assert!(text.contains("no end line"), "{text}");
+    assert!(text.contains("-----END CERTIFICATE-----"), "names the marker as text: {text}");
+    assert!(!text.contains("[45, 45"), "no bytes as decimals: {text}");
+    write_pair(tmp.path(), "-----BEGIN CERTIFICATE-\n", &key);
+    let text = load_server_config(&settings(tmp.path())).expect_err("bad begin").to_string();
+    assert!(!text.contains("[45"), "no bytes as decimals: {text}");
 
     let err = load_server_config(&settings(&tmp.path().join("absent"))).expect_err("no files");
     assert!(matches!(err, TlsError::Missing { .. }), "{err:?}");
@@ -437,15 +444,18 @@ fn watcher_reloads_good_pairs_and_keeps_the_last_good_one() {
         other => panic!("expected a key mismatch, got {other:?}"),
     }
     assert_eq!(watcher.fingerprint(), good);
-    // Still broken: reported again, still the good fingerprint.
-    assert!(matches!(watcher.check(), CertCheck::Failed(_)));
+    // Still the same broken state: not reported again (counted once), still the good fingerprint.
+    assert!(matches!(watcher.check(), CertCheck::StillFailing));
+    assert!(matches!(watcher.check(), CertCheck::StillFailing));
     assert_eq!(watcher.fingerprint(), good);
 
+    // Another bad state is reported, once.
     fs::remove_file(tmp.path().join(KEY_FILE)).expect("remove");
     assert!(matches!(
         watcher.check(),
         CertCheck::Failed(TlsError::HalfWritten { .. })
     ));
+    assert!(matches!(watcher.check(), CertCheck::StillFailing));
 
     fs::write(tmp.path().join(KEY_FILE), &key3).expect("write");
     assert!(matches!(watcher.check(), CertCheck::Changed(_)));

@@ -41,13 +41,19 @@ fn verify_of_an_empty_file_or_folder_says_so_and_fails() {
     std::fs::write(&empty, "").expect("empty file");
     let (code, stdout, stderr) = run(&["audit", "verify", empty.to_str().expect("utf8")]);
     assert_eq!(code, 2, "{stdout}{stderr}");
-    assert!(stderr.contains("no audit records") && stderr.contains("the file is empty"), "{stderr}");
+    assert!(
+        stderr.contains("no audit records") && stderr.contains("the file is empty"),
+        "{stderr}"
+    );
 
     let folder = dir.path().join("folder");
     std::fs::create_dir(&folder).expect("folder");
     let (code, _, stderr) = run(&["audit", "verify", folder.to_str().expect("utf8")]);
     assert_eq!(code, 2, "{stderr}");
-    assert!(stderr.contains("no audit files") && stderr.contains("nothing to verify"), "{stderr}");
+    assert!(
+        stderr.contains("no audit files") && stderr.contains("nothing to verify"),
+        "{stderr}"
+    );
 
     std::fs::write(folder.join("a.jsonl"), "").expect("empty file");
     std::fs::write(folder.join("b.jsonl"), "").expect("empty file");

@@ -648,13 +648,18 @@ async fn mtls_guards_the_admission_routes_and_the_check_api_keeps_tokens() {
         assert!(anonymous.text().contains("client certificate"), "{}", anonymous.text());
     }
     assert_eq!(
-        server.metric(r#"celgate_reviews_total{route="/validate",decision="allow",tenant=""}"#).await,
+        server
+            .metric(r#"celgate_reviews_total{route="/validate",decision="allow",tenant=""}"#)
+            .await,
         0
     );
     // The check API and the pack listing do not need one (they use bearer tokens when tenants
     // are configured).
     let check = with(None)
-        .post("/v1/check", br#"{"object": {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}}"#)
+        .post(
+            "/v1/check",
+            br#"{"object": {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}}"#,
+        )
         .await
         .expect("check answered");
     assert_eq!(check.status, 200, "{}", check.text());
@@ -665,12 +670,18 @@ async fn mtls_guards_the_admission_routes_and_the_check_api_keeps_tokens() {
     assert!(refused.is_err(), "certificate from another CA: {refused:?}");
     let apiserver = client_ca.client_identity("kube-apiserver");
     for route in ["/validate", "/mutate"] {
-        let response = with(Some(&apiserver)).post(route, &body).await.expect("mTLS client is served");
+        let response = with(Some(&apiserver))
+            .post(route, &body)
+            .await
+            .expect("mTLS client is served");
         assert_eq!(response.status, 200, "{route}");
         assert_eq!(response.json()["response"]["allowed"], true);
     }
     let check = with(Some(&apiserver))
-        .post("/v1/check", br#"{"object": {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}}"#)
+        .post(
+            "/v1/check",
+            br#"{"object": {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}}"#,
+        )
         .await
         .expect("check answered");
     assert_eq!(check.status, 200);

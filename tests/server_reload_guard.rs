@@ -50,7 +50,8 @@ fn slack_config(dir: &Path, url: &str) -> SlackConfig {
 async fn status_of_check(server: &TestServer, bearer: Option<&str>) -> u16 {
     let auth = bearer.map(|t| format!("Bearer {t}"));
     let headers: Vec<(&str, &str)> = auth.iter().map(|a| ("Authorization", a.as_str())).collect();
-    let body = json!({"object": {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "acme-a"}}});
+    let body =
+        json!({"object": {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "acme-a"}}});
     server
         .client()
         .send_with_headers("POST", "/v1/check", &headers, body.to_string().as_bytes())
@@ -88,7 +89,11 @@ async fn reloads_that_weaken_security_are_refused_and_the_last_good_config_serve
     let cut = &good[..good.find("tenants:").expect("tenants in the config")];
     write_atomically(&path, cut.as_bytes());
     let s = &server;
-    eventually("the cut file refused", || async move { refused(s, "tenants").await == 1 }).await;
+    eventually(
+        "the cut file refused",
+        || async move { refused(s, "tenants").await == 1 },
+    )
+    .await;
     assert_eq!(
         status_of_check(&server, None).await,
         401,
@@ -98,8 +103,15 @@ async fn reloads_that_weaken_security_are_refused_and_the_last_good_config_serve
 
     // Every token removed.
     write_atomically(&path, config(false, true).as_bytes());
-    eventually("the tokenless file refused", || async move { refused(s, "tokens").await == 1 }).await;
-    assert_eq!(status_of_check(&server, Some(TOKEN)).await, 200, "the token still works");
+    eventually("the tokenless file refused", || async move {
+        refused(s, "tokens").await == 1
+    })
+    .await;
+    assert_eq!(
+        status_of_check(&server, Some(TOKEN)).await,
+        200,
+        "the token still works"
+    );
 
     // The client-CA requirement removed.
     write_atomically(&path, config(true, false).as_bytes());

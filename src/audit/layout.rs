@@ -140,7 +140,10 @@ pub fn find_line_backwards<T>(
         file.seek(SeekFrom::Start(start))?;
         file.by_ref().take(pos - start).read_to_end(&mut chunk)?;
         if chunk.len() as u64 != pos - start {
-            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the file shrank while it was read"));
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the file shrank while it was read",
+            ));
         }
         chunk.extend_from_slice(&pending);
         pending = chunk;
@@ -195,13 +198,19 @@ mod tests {
     fn lines_are_visited_last_first_across_chunks() {
         assert!(lines_backwards(b"").is_empty());
         assert_eq!(lines_backwards(b"a\n"), [b"a".to_vec()]);
-        assert_eq!(lines_backwards(b"a\n\nbb\n"), [b"bb".to_vec(), Vec::new(), b"a".to_vec()]);
+        assert_eq!(
+            lines_backwards(b"a\n\nbb\n"),
+            [b"bb".to_vec(), Vec::new(), b"a".to_vec()]
+        );
         let big: Vec<u8> = (0..30_000).flat_map(|i| format!("line-{i}\n").into_bytes()).collect();
         let seen = lines_backwards(&big);
         assert_eq!(seen.len(), 30_000);
         assert_eq!(seen[0], b"line-29999");
         assert_eq!(seen[29_999], b"line-0");
-        assert!(seen.iter().enumerate().all(|(i, l)| *l == format!("line-{}", 29_999 - i).into_bytes()));
+        assert!(seen
+            .iter()
+            .enumerate()
+            .all(|(i, l)| *l == format!("line-{}", 29_999 - i).into_bytes()));
         let mut f = tempfile::tempfile().expect("temp file");
         f.write_all(&big).expect("write");
         let found = find_line_backwards(&mut f, big.len() as u64, |l| (l == b"line-29990").then_some(7)).expect("read");

@@ -77,7 +77,11 @@ pub fn verify(paths: &[PathBuf]) -> Result<VerifyReport, VerifyError> {
     }
     if by_replica.is_empty() {
         return Err(VerifyError::Empty {
-            files: files.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "),
+            files: files
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
             what: if files.len() == 1 {
                 "the file is empty".to_owned()
             } else {

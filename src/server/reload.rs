@@ -171,13 +171,11 @@ impl Reloader {
             if watch.last_seen == Some(digest) {
                 return Ok(None);
             }
-            match reload_guard::read_twice(&watch.path, first).map_err(file_error)? {
-                Some(bytes) => bytes,
-                None => {
-                    tracing::info!(path = %watch.path.display(), "config file changed while it was read; reading it again at the next poll");
-                    return Ok(None);
-                }
-            }
+            let Some(bytes) = reload_guard::read_twice(&watch.path, first).map_err(file_error)? else {
+                tracing::info!(path = %watch.path.display(), "config file changed while it was read; reading it again at the next poll");
+                return Ok(None);
+            };
+            bytes
         };
         let digest: [u8; 32] = Sha256::digest(&bytes).into();
         if watch.last_seen == Some(digest) {
@@ -199,12 +197,11 @@ impl Reloader {
                 });
             }
         }
-        let tenancy = Tenancy::build(&reloadable.tenancy, engine, chrono::Utc::now()).map_err(|errors| {
-            LoadError::Tenancy {
+        let tenancy =
+            Tenancy::build(&reloadable.tenancy, engine, chrono::Utc::now()).map_err(|errors| LoadError::Tenancy {
                 path: watch.path.display().to_string(),
                 errors,
-            }
-        })?;
+            })?;
         watch.spec = reloadable.tenancy;
         watch.guarded = Some(guarded);
         Ok(Some(tenancy))
@@ -298,30 +295,7 @@ impl Reloader {
                 state.tenancy.store(Arc::new(tenancy));
                 state.metrics.record_reload("config", true);
             }
-            Err(LoadError::Weakened { path, found }) => {
-                let error = LoadError::Weakened {
-                    path: path.clone(),
-                    found: found.clone(),
-                };
-                tracing::error!(error = %error, reasons = ?found.iter().map(Weakening::reason).collect::<Vec<_>>(),
-                    "config reload refused: it would weaken security");
-                state.metrics.record_reload("config", false);
-                for weakening in &found {
-                    state
-                        .metrics
-                        .reloads_weakening
-                        .get_or_create(&crate::metrics::WeakeningLabels {
-                            reason: weakening.reason().to_owned(),
-                        })
-                        .inc();
-                }
-                if let Some(notifier) = &state.outputs.notifier {
-                    notifier.notify(crate::notify::SystemEvent::ConfigReloadRefused {
-                        path: path.into(),
-                        reason: reload_guard::describe(&found),
-                    });
-                }
-            }
+            Err(LoadError::Weakened { path, found }) => reload_guard::refused(state, path, found),
             Err(e) => {
                 tracing::error!(error = %e, "config reload refused; the last good tenancy keeps serving");
                 state.metrics.record_reload("config", false);

@@ -73,9 +73,9 @@ impl fmt::Display for Weakening {
             Weakening::NoTokens { before } => {
                 write!(f, "it removes every check-API token ({before} in force)")
             }
-            Weakening::NoClientCa => f.write_str(
-                "it removes tls.clientCaFile, the client-certificate requirement of /validate and /mutate",
-            ),
+            Weakening::NoClientCa => {
+                f.write_str("it removes tls.clientCaFile, the client-certificate requirement of /validate and /mutate")
+            }
         }
     }
 }
@@ -84,9 +84,7 @@ impl fmt::Display for Weakening {
 pub(super) fn weakenings(before: Guarded, after: Guarded) -> Vec<Weakening> {
     let mut found = Vec::new();
     if before.tenants > 0 && after.tenants == 0 {
-        found.push(Weakening::NoTenants {
-            before: before.tenants,
-        });
+        found.push(Weakening::NoTenants { before: before.tenants });
     } else if before.tokens > 0 && after.tokens == 0 {
         found.push(Weakening::NoTokens { before: before.tokens });
     }
@@ -94,6 +92,30 @@ pub(super) fn weakenings(before: Guarded, after: Guarded) -> Vec<Weakening> {
         found.push(Weakening::NoClientCa);
     }
     found
+}
+
+/// Logs, counts and alerts (Slack `config-reload-refused`) a refused weakening reload.
+pub(super) fn refused(state: &super::ServerState, path: String, found: Vec<Weakening>) {
+    let reasons: Vec<&str> = found.iter().map(Weakening::reason).collect();
+    let reason = describe(&found);
+    let error = super::LoadError::Weakened { path, found };
+    tracing::error!(error = %error, ?reasons, "config reload refused: it would weaken security");
+    state.metrics.record_reload("config", false);
+    for reason in reasons {
+        state
+            .metrics
+            .reloads_weakening
+            .get_or_create(&crate::metrics::WeakeningLabels {
+                reason: reason.to_owned(),
+            })
+            .inc();
+    }
+    if let (Some(notifier), super::LoadError::Weakened { path, .. }) = (&state.outputs.notifier, error) {
+        notifier.notify(crate::notify::SystemEvent::ConfigReloadRefused {
+            path: path.into(),
+            reason,
+        });
+    }
 }
 
 /// The refused weakenings as one sentence list.
@@ -142,12 +164,7 @@ mod tests {
     fn removing_all_of_a_protection_is_a_weakening() {
         assert!(weakenings(shape(2, 2, true), shape(1, 1, true)).is_empty());
         assert!(weakenings(shape(0, 0, false), shape(0, 0, false)).is_empty());
-        let reasons = |b, a| {
-            weakenings(b, a)
-                .iter()
-                .map(Weakening::reason)
-                .collect::<Vec<_>>()
-        };
+        let reasons = |b, a| weakenings(b, a).iter().map(Weakening::reason).collect::<Vec<_>>();
         assert_eq!(reasons(shape(2, 2, false), shape(0, 0, false)), ["tenants"]);
         assert_eq!(reasons(shape(2, 2, false), shape(2, 0, false)), ["tokens"]);
         assert_eq!(reasons(shape(2, 2, true), shape(0, 0, false)), ["tenants", "client-ca"]);

@@ -20,7 +20,11 @@ pub(super) fn describe_pem_error(error: &pem::Error) -> String {
     match error {
         pem::Error::MissingSectionEnd { end_marker } => format!(
             "a block has no end line (expected '-----END {}-----'): the file is cut short or was half written",
-            String::from_utf8_lossy(end_marker).chars().filter(|c| !c.is_control()).take(40).collect::<String>()
+            String::from_utf8_lossy(end_marker)
+                .chars()
+                .filter(|c| !c.is_control())
+                .take(40)
+                .collect::<String>()
         ),
         pem::Error::IllegalSectionStart { line } => {
             format!("malformed '-----BEGIN ...-----' line: {}", text(line))

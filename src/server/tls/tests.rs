@@ -272,10 +272,15 @@ fn empty_or_garbage_files_are_refused() {
     assert!(matches!(err, TlsError::Pem { .. }), "{err:?}");
     let text = err.to_string();
     assert!(text.contains("no end line"), "{text}");
-    assert!(text.contains("-----END CERTIFICATE-----"), "names the marker as text: {text}");
+    assert!(
+        text.contains("-----END CERTIFICATE-----"),
+        "names the marker as text: {text}"
+    );
     assert!(!text.contains("[45, 45"), "no bytes as decimals: {text}");
     write_pair(tmp.path(), "-----BEGIN CERTIFICATE-\n", &key);
-    let text = load_server_config(&settings(tmp.path())).expect_err("bad begin").to_string();
+    let text = load_server_config(&settings(tmp.path()))
+        .expect_err("bad begin")
+        .to_string();
     assert!(!text.contains("[45"), "no bytes as decimals: {text}");
 
     let err = load_server_config(&settings(&tmp.path().join("absent"))).expect_err("no files");

@@ -53,10 +53,6 @@ pub struct ServerState {
     pub ready: AtomicBool,
     /// True once shutdown began: `/readyz` answers 503.
     pub draining: AtomicBool,
-    /// True when a client CA is configured: `/validate` and `/mutate` answer 401 to a connection
-    /// that presented no client certificate (set with
-    /// [`ServerState::require_admission_client_certificates`]).
-    pub admission_mtls: AtomicBool,
     /// Where decisions and trouble go besides the answer: the audit trail and Slack.
     pub outputs: Outputs,
 }
@@ -119,15 +115,8 @@ impl ServerState {
             limits,
             ready: AtomicBool::new(true),
             draining: AtomicBool::new(false),
-            admission_mtls: AtomicBool::new(false),
             outputs,
         }))
-    }
-
-    /// From now on `/validate` and `/mutate` require a verified client certificate (call it when
-    /// the TLS configuration has a client CA; the check API keeps bearer tokens).
-    pub fn require_admission_client_certificates(&self) {
-        self.admission_mtls.store(true, Ordering::Release);
     }
 
     /// Ready to take traffic: loaded and not draining.

@@ -32,7 +32,7 @@ pub(super) struct ClientCertificate(pub bool);
 /// With a client CA configured, the admission routes answer 401 to a caller without a verified
 /// client certificate (the API server presents one when its `AdmissionConfiguration` says so).
 fn admission_caller(state: &ServerState, req: &Request<Incoming>, route: &str) -> Result<(), HttpResponse> {
-    if !state.admission_mtls.load(std::sync::atomic::Ordering::Acquire)
+    if !super::tls::requires_admission_client_certificate(&state.tls.load())
         || req.extensions().get::<ClientCertificate>().is_some_and(|c| c.0)
     {
         return Ok(());

@@ -590,7 +590,6 @@ impl TestServer {
         let cert_dir = options.cert_dir.unwrap_or_else(|| dir.path().join("certs"));
         let mut settings = TlsSettings::new(&cert_dir);
         settings.min_version = options.min_version;
-        let admission_mtls = options.client_ca_file.is_some();
         settings.client_ca_file = options.client_ca_file;
         tls::ensure_dev_certificates(&settings).expect("development certificates");
         let ca_pem = std::fs::read(cert_dir.join(tls::CA_CERT_FILE)).expect("ca.crt next to the pair");
@@ -622,9 +621,6 @@ impl TestServer {
         })
         .expect("outputs start");
         state.tenancy.store(Arc::new(tenancy));
-        if admission_mtls {
-            state.require_admission_client_certificates();
-        }
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let admin_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind admin");
         let addr = listener.local_addr().expect("address");

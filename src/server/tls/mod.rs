@@ -277,14 +277,43 @@ impl Material {
         let builder = ServerConfig::builder_with_provider(Arc::clone(&provider))
             .with_protocol_versions(settings.min_version.protocol_versions())
             .map_err(|source| TlsError::Protocol { source })?;
-        let builder = match (&settings.client_ca_file, &self.client_ca) {
-            (Some(path), Some(pem)) => builder.with_client_cert_verifier(client_verifier(path, pem, provider)?),
-            _ => builder.with_no_client_auth(),
+        let (builder, client_ca) = match (&settings.client_ca_file, &self.client_ca) {
+            (Some(path), Some(pem)) => (
+                builder.with_client_cert_verifier(client_verifier(path, pem, provider)?),
+                true,
+            ),
+            _ => (builder.with_no_client_auth(), false),
         };
         let mut config = builder.with_cert_resolver(Arc::new(SingleCertAndKey::from(certified)));
+        if client_ca {
+            config.key_log = Arc::clone(&ADMISSION_CLIENT_AUTH);
+        }
         config.alpn_protocols = ALPN_PROTOCOLS.iter().map(|p| p.to_vec()).collect();
         Ok(Arc::new(config))
     }
+}
+
+/// Marks the configurations built with a client CA (their `key_log`, which logs nothing, is this
+/// one shared instance), so whoever holds a configuration knows the admission routes require a
+/// client certificate without a flag that could be forgotten next to it.
+#[derive(Debug)]
+struct AdmissionClientAuth;
+
+impl rustls::KeyLog for AdmissionClientAuth {
+    fn log(&self, _label: &str, _client_random: &[u8], _secret: &[u8]) {}
+
+    fn will_log(&self, _label: &str) -> bool {
+        false
+    }
+}
+
+static ADMISSION_CLIENT_AUTH: std::sync::LazyLock<Arc<dyn rustls::KeyLog>> =
+    std::sync::LazyLock::new(|| Arc::new(AdmissionClientAuth));
+
+/// True when `config` was built with a client CA: `/validate` and `/mutate` then require a
+/// verified client certificate (the check API keeps bearer tokens).
+pub fn requires_admission_client_certificate(config: &ServerConfig) -> bool {
+    Arc::ptr_eq(&config.key_log, &ADMISSION_CLIENT_AUTH)
 }
 
 /// True when the client of `conn` presented a certificate; with a client CA configured it was

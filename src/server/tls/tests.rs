@@ -366,6 +366,10 @@ async fn client_ca_verifies_a_presented_client_certificate_and_lets_others_throu
     settings.client_ca_file = Some(client_ca_path);
     let config = load_server_config(&settings).expect("loads");
 
+    assert!(super::requires_admission_client_certificate(&config));
+    let plain = load_server_config(&TlsSettings::new(tmp.path())).expect("loads");
+    assert!(!super::requires_admission_client_certificate(&plain));
+
     // No certificate: the handshake completes; `/validate` and `/mutate` refuse it per route.
     exchange(
         Arc::clone(&config),

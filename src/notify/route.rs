@@ -220,4 +220,28 @@ mod tests {
         let reload = Event::System(SystemEvent::PackReloadFailed { error: "bad".into() });
         assert!(r.targets(&reload).is_empty());
     }
+
+    #[test]
+    fn refused_weakening_reloads_reach_their_class_and_pack_reload_routes() {
+        let refused = Event::System(SystemEvent::ConfigReloadRefused {
+            path: "celgate.yaml".into(),
+            reason: "it removes every tenant".into(),
+        });
+        let r = router(serde_json::json!({
+            "webhooks": {"sec": {"urlEnv": "A"}, "team": {"urlEnv": "B"}},
+            "routes": [
+                {"webhook": "sec", "system": ["config-reload-refused"]},
+                {"webhook": "team", "system": ["pack-reload-failed"]},
+            ],
+        }));
+        assert_eq!(r.targets(&refused), [0, 1]);
+        let r = router(serde_json::json!({
+            "webhooks": {"sec": {"urlEnv": "A"}, "team": {"urlEnv": "B"}},
+            "routes": [
+                {"webhook": "sec", "system": ["config-reload-refused"]},
+                {"webhook": "team", "system": ["audit-write-failing"]},
+            ],
+        }));
+        assert_eq!(r.targets(&refused), [0]);
+    }
 }

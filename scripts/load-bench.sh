@@ -20,6 +20,15 @@
 #   LATENCY_TOOL=wrk scripts/load-bench.sh  # phase 1 with the wrk fallback instead of hey
 #   CELGATE_LOG=warn scripts/load-bench.sh  # without celgate's per-review log line (default: info)
 #   HEY_WORKERS=20 scripts/load-bench.sh    # phase 1 in bursts of 20 (see HEY_WORKERS below)
+#   AUDIT_ONLY=1 scripts/load-bench.sh      # only the audit phases below (no echo, no floor)
+#   CELGATE_BIN=target/debug/celgate AUDIT_ONLY=1 scripts/load-bench.sh   # an existing binary, no build
+#   AUDIT_FLOOR=1 AUDIT_ONLY=1 scripts/load-bench.sh   # audit phases with the one-rule pack (the
+#                                           # audit trail's share without the engine's)
+#
+# Audit phases (issue 15): the same two phases against celgate with the audit trail off, on
+# (`audit: {dir}`, fsync interval, answers never wait) and on with `required: true` (an answer
+# leaves only once its record is written and synced; group commit), the audit folder in the work
+# folder (on $TMPDIR's disk). The summary prints what `required` costs against the other two.
 #
 # Needs: cargo, curl, awk. Installs wrk and hey with apt-get when missing (apt-get update once;
 # root, or sudo). If hey is not packaged, phase 1 falls back to wrk paced by a Lua delay() (an
@@ -85,11 +94,19 @@ forget() { # forget PID: it has ended and was waited for
 }
 
 # --- build --------------------------------------------------------------------------------------
-say "== building celgate (release)"
-cargo build --release --quiet
-say "== building benches/echo-server (release)"
-cargo build --release --quiet --manifest-path benches/echo-server/Cargo.toml
-CELGATE="$ROOT/target/release/celgate"
+if [[ -n "${CELGATE_BIN:-}" ]]; then
+    CELGATE="$(cd "$(dirname "$CELGATE_BIN")" && pwd)/$(basename "$CELGATE_BIN")"
+    [[ -x "$CELGATE" ]] || die "CELGATE_BIN=$CELGATE_BIN is not an executable"
+    say "== using $CELGATE (CELGATE_BIN; not rebuilt)"
+else
+    say "== building celgate (release)"
+    cargo build --release --quiet
+    CELGATE="$ROOT/target/release/celgate"
+fi
+if [[ -z "${AUDIT_ONLY:-}" ]]; then
+    say "== building benches/echo-server (release)"
+    cargo build --release --quiet --manifest-path benches/echo-server/Cargo.toml
+fi
 ECHO="$ROOT/benches/echo-server/target/release/echo-server"
 
 # --- tools --------------------------------------------------------------------------------------
@@ -211,6 +228,38 @@ start_celgate() {
     [[ -n "$ready" ]] || die "$name /readyz did not answer 200 within 30 s"
 }
 
+# The one-rule pack of the floor phase, in $WORK/floor-pack.
+write_floor_pack() {
+mkdir -p "$WORK/floor-pack"
+cat >"$WORK/floor-pack/pack.yaml" <<'PACK'
+apiVersion: celgate.io/v1
+kind: RulePack
+metadata:
+  name: floor
+  version: 0.1.0
+spec:
+  rules:
+    - id: floor-always-true
+      title: A rule that always holds
+      controls: [none]
+      severity: low
+      validate: "true"
+      message: never shown
+      remediation: none
+PACK
+}
+
+# One verified request per server (curl checks the certificate against the dev CA).
+check_once() { # check_once URL NAME
+    local code
+    code="$(curl -sS --max-time 10 --cacert "$CERTS/ca.crt" -H 'Content-Type: application/json' \
+        --data-binary "@$FIXTURE" -o "$WORK/check-$2.json" -w '%{http_code}' "$1")" \
+        || die "curl --cacert to $2 failed"
+    [[ "$code" == 2* ]] || die "$2 answered HTTP $code to the fixture: $(head -c 500 "$WORK/check-$2.json")"
+    printf '%s' "$code"
+}
+
+if [[ -z "${AUDIT_ONLY:-}" ]]; then
 say "== starting celgate serve with the shipped packs (127.0.0.1, ports chosen by the kernel)"
 start_celgate celgate
 CELGATE_PID=$STARTED_PID LISTEN=$STARTED_LISTEN ADMIN=$STARTED_ADMIN
@@ -227,15 +276,6 @@ ECHO_LISTEN="$(sed -n 's/^echo-server listening on //p' "$WORK/echo.log" | head 
 [[ "$ECHO_LISTEN" == 127.0.0.1:* ]] || die "cannot read the echo server's address"
 say "echo-server pid $ECHO_PID on https://$ECHO_LISTEN"
 
-# One verified request per server (curl checks the certificate against the dev CA).
-check_once() { # check_once URL NAME
-    local code
-    code="$(curl -sS --max-time 10 --cacert "$CERTS/ca.crt" -H 'Content-Type: application/json' \
-        --data-binary "@$FIXTURE" -o "$WORK/check-$2.json" -w '%{http_code}' "$1")" \
-        || die "curl --cacert to $2 failed"
-    [[ "$code" == 2* ]] || die "$2 answered HTTP $code to the fixture: $(head -c 500 "$WORK/check-$2.json")"
-    printf '%s' "$code"
-}
 code="$(check_once "https://$LISTEN/validate" celgate)"
 verdict="$(grep -o '"allowed":[a-z]*' "$WORK/check-celgate.json" | head -n1 || true)"
 findings="$(grep -o 'denied the request: [0-9]* finding' "$WORK/check-celgate.json" | grep -o '[0-9]*' || true)"
@@ -243,6 +283,7 @@ say "fixture check (TLS verified with ca.crt): celgate HTTP $code, ${verdict:-no
 code="$(check_once "https://$ECHO_LISTEN/validate" echo)"
 cmp -s "$WORK/check-echo.json" "$FIXTURE" || die "the echo server did not return the request body"
 say "fixture check (TLS verified with ca.crt): echo-server HTTP $code, body echoed"
+fi
 
 # --- load phases --------------------------------------------------------------------------------
 run_gen() { # run_gen OUTFILE COMMAND...: the load generator, pinned, bounded, stoppable by cleanup
@@ -334,7 +375,71 @@ max_rate() { # max_rate NAME URL SERVER_PID
     printf '     server CPU %s %% of one core, %s us per request; load average now %s\n' "$MX_CPU" "$MX_CPU_US" "$(loadavg)"
 }
 
+# --- audit phases -------------------------------------------------------------------------------
+# audit_phases: celgate with the audit trail off, on, and on with `required: true`; prints the
+# cost of `required` (see the header).
+audit_phases() {
+    local mode config name packs=()
+    if [[ -n "${AUDIT_FLOOR:-}" ]]; then
+        write_floor_pack
+        packs=(--packs "$WORK/floor-pack")
+    fi
+    say ""
+    say "== audit phases: ${DURATION} s per phase, POST ${BODY_BYTES}-byte AdmissionReview, packs: $([[ -n "${AUDIT_FLOOR:-}" ]] && echo one-rule || echo shipped); $PIN_DESC"
+    say "   load average before: $(loadavg) (other work on this machine skews every figure)"
+    for mode in off on required; do
+        name="audit-$mode"
+        config="$WORK/$name.yaml"
+        case "$mode" in
+            off) : >"$config" ;;
+            on) printf 'audit:\n  dir: %s\n  replicaId: bench\n' "$WORK/$name" >"$config" ;;
+            required) printf 'audit:\n  dir: %s\n  replicaId: bench\n  required: true\n' "$WORK/$name" >"$config" ;;
+        esac
+        say ""
+        say "== starting celgate serve, audit $mode"
+        start_celgate "$name" --config "$config" "${packs[@]}"
+        check_once "https://$STARTED_LISTEN/validate" "$name" >/dev/null
+        say "== [$name] phase 1: fixed rate"
+        fixed_rate "$name" "https://$STARTED_LISTEN/validate" "$STARTED_PID"
+        printf -v "A_P50_$mode" '%s' "$FR_P50"
+        printf -v "A_P99_$mode" '%s' "$FR_P99"
+        printf -v "A_FRPS_$mode" '%s' "$FR_RPS"
+        printf -v "A_FERR_$mode" '%s' "$((FR_NON2XX + FR_ERR))"
+        sleep 1
+        say "== [$name] phase 2: maximum rate"
+        max_rate "$name" "https://$STARTED_LISTEN/validate" "$STARTED_PID"
+        printf -v "A_RPS_$mode" '%s' "$MX_RPS"
+        printf -v "A_MP99_$mode" '%s' "$MX_P99"
+        printf -v "A_CPU_US_$mode" '%s' "$MX_CPU_US"
+        printf -v "A_MERR_$mode" '%s' "$((MX_STATUS + MX_SOCKET))"
+        printf -v "A_RSS_$mode" '%s' "$(rss_kib "$STARTED_PID")"
+        kill -TERM "$STARTED_PID" 2>/dev/null || true
+        wait "$STARTED_PID" 2>/dev/null || true
+        forget "$STARTED_PID"
+        printf -v "A_RECORDS_$mode" '%s' "$(cat "$WORK/$name"/*.jsonl 2>/dev/null | wc -l | tr -d ' ')"
+        sleep 1
+    done
+    say ""
+    say "== audit summary (same run, same machine; celgate $CELGATE)"
+    local p50 p99 frps ferr rps mp99 cpu merr rss recs
+    for mode in off on required; do
+        p50="A_P50_$mode" p99="A_P99_$mode" frps="A_FRPS_$mode" ferr="A_FERR_$mode" rps="A_RPS_$mode"
+        mp99="A_MP99_$mode" cpu="A_CPU_US_$mode" merr="A_MERR_$mode" rss="A_RSS_$mode" recs="A_RECORDS_$mode"
+        printf 'audit %-8s fixed %s req/s (achieved %.0f): p50 %.2f ms, p99 %.2f ms, failed %d | max rate %.1f req/s, p99 %.2f ms, %s us CPU/request, failed %d | RSS %s KiB | records %s\n' \
+            "$mode" "$RATE" "${!frps}" "${!p50}" "${!p99}" "${!ferr}" "${!rps}" "${!mp99}" "${!cpu}" "${!merr}" "${!rss}" "${!recs}"
+    done
+    printf 'cost of required: max rate %s %% vs on, %s %% vs off; fixed-rate p99 %+.2f ms vs on\n' \
+        "$(awk -v a="$A_RPS_required" -v b="$A_RPS_on" 'BEGIN { if (b > 0) printf "%+.1f", 100 * (a - b) / b; else print "nan" }')" \
+        "$(awk -v a="$A_RPS_required" -v b="$A_RPS_off" 'BEGIN { if (b > 0) printf "%+.1f", 100 * (a - b) / b; else print "nan" }')" \
+        "$(awk -v a="$A_P99_required" -v b="$A_P99_on" 'BEGIN { print a - b }')"
+}
+
 BODY_BYTES="$(wc -c <"$FIXTURE" | tr -d ' ')"
+if [[ -n "${AUDIT_ONLY:-}" ]]; then
+    audit_phases
+    exit 0
+fi
+
 LOAD_BEFORE="$(loadavg)"
 say ""
 say "== load: ${DURATION} s per phase, POST ${BODY_BYTES}-byte AdmissionReview, Content-Type: application/json"
@@ -370,23 +475,7 @@ ECHO_RSS="$(rss_kib "$ECHO_PID")"
 # The same server with one constant rule: what celgate costs without its packs (TLS, HTTP, the
 # AdmissionReview parse, the answer, metrics and the log line), so the summary can tell the
 # transport's share from the engine's.
-mkdir -p "$WORK/floor-pack"
-cat >"$WORK/floor-pack/pack.yaml" <<'PACK'
-apiVersion: celgate.io/v1
-kind: RulePack
-metadata:
-  name: floor
-  version: 0.1.0
-spec:
-  rules:
-    - id: floor-always-true
-      title: A rule that always holds
-      controls: [none]
-      severity: low
-      validate: "true"
-      message: never shown
-      remediation: none
-PACK
+write_floor_pack
 say ""
 say "== starting celgate serve with a one-rule pack (the server without its packs)"
 start_celgate floor --packs "$WORK/floor-pack"
@@ -427,3 +516,5 @@ fi
 if ((C_NON2XX + C_ERR + C_MX_ERR + E_NON2XX + E_ERR + E_MX_ERR + F_MX_ERR > 0)); then
     say "warning: some requests failed (see the counts above)"
 fi
+
+audit_phases

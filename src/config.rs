@@ -309,6 +309,25 @@ pub fn parse_tenancy(path: &Path, text: &str) -> Result<TenancySpec, ConfigError
     parse_file(path, text).map(|f| f.tenancy())
 }
 
+/// What a config reload reads from the file: the tenancy sections, and whether the file asks for
+/// client certificates on the admission routes (`tls.clientCaFile`), so a reload that drops it
+/// can be refused.
+#[derive(Debug, Clone, Default)]
+pub struct Reloadable {
+    /// The tenancy sections.
+    pub tenancy: TenancySpec,
+    /// `tls.clientCaFile` of the file, when set.
+    pub client_ca_file: Option<PathBuf>,
+}
+
+/// Like [`parse_tenancy`], also returning `tls.clientCaFile`.
+pub fn parse_reloadable(path: &Path, text: &str) -> Result<Reloadable, ConfigError> {
+    parse_file(path, text).map(|f| Reloadable {
+        tenancy: f.tenancy(),
+        client_ca_file: f.tls.client_ca_file.clone(),
+    })
+}
+
 fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
         path: path.display().to_string(),

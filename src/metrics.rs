@@ -59,6 +59,13 @@ pub struct ReloadLabels {
     pub kind: String,
 }
 
+/// Labels of refused security-weakening config reloads.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct WeakeningLabels {
+    /// `tenants`, `tokens` or `client-ca`: what the reload would have removed.
+    pub reason: String,
+}
+
 /// Every metric the server exposes.
 #[derive(Debug)]
 pub struct Metrics {
@@ -78,6 +85,8 @@ pub struct Metrics {
     pub reloads: Family<ReloadLabels, Counter>,
     /// Refused reloads by kind (the last good configuration kept serving).
     pub reload_failures: Family<ReloadLabels, Counter>,
+    /// Config reloads refused because they would weaken security, by what they would remove.
+    pub reloads_weakening: Family<WeakeningLabels, Counter>,
     /// Requests being served.
     pub in_flight: Gauge,
     /// `notAfter` of the serving certificate (Unix seconds), for expiry alerts in Prometheus.
@@ -103,6 +112,7 @@ impl Metrics {
             request_seconds: Family::new_with_constructor(latency_histogram),
             reloads: Family::default(),
             reload_failures: Family::default(),
+            reloads_weakening: Family::default(),
             in_flight: Gauge::default(),
             certificate_expiry: Gauge::default(),
         };
@@ -146,6 +156,11 @@ impl Metrics {
             "reload_failures",
             "Reloads refused; the last good configuration kept serving",
             metrics.reload_failures.clone(),
+        );
+        r.register(
+            "config_reloads_refused_weakening",
+            "Config reloads refused because they would remove every tenant, every token or the client CA",
+            metrics.reloads_weakening.clone(),
         );
         r.register("in_flight_requests", "Requests being served", metrics.in_flight.clone());
         r.register(

@@ -622,7 +622,7 @@ async fn shutdown_future_stops_serving() {
 // TLS
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn mtls_requires_a_client_certificate_from_the_client_ca() {
+async fn mtls_guards_the_admission_routes_and_the_check_api_keeps_tokens() {
     let dir = tempfile::tempdir().expect("tempdir");
     let client_ca = Ca::new("apiserver client CA");
     let stranger_ca = Ca::new("some other CA");
@@ -641,18 +641,50 @@ async fn mtls_requires_a_client_certificate_from_the_client_ca() {
         )
     };
 
-    let anonymous = with(None).post("/validate", &body).await;
-    assert!(anonymous.is_err(), "no client certificate: {anonymous:?}");
+    // Without a certificate the admission routes answer 401 and never evaluate.
+    for route in ["/validate", "/mutate"] {
+        let anonymous = with(None).post(route, &body).await.expect("answered");
+        assert_eq!(anonymous.status, 401, "{route} without a client certificate");
+        assert!(anonymous.text().contains("client certificate"), "{}", anonymous.text());
+    }
+    assert_eq!(
+        server
+            .metric(r#"celgate_reviews_total{route="/validate",decision="allow",tenant=""}"#)
+            .await,
+        0
+    );
+    // The check API and the pack listing do not need one (they use bearer tokens when tenants
+    // are configured).
+    let check = with(None)
+        .post(
+            "/v1/check",
+            br#"{"object": {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}}"#,
+        )
+        .await
+        .expect("check answered");
+    assert_eq!(check.status, 200, "{}", check.text());
+    assert_eq!(with(None).get("/v1/packs").await.expect("packs").status, 200);
+
     let stranger = stranger_ca.client_identity("stranger");
     let refused = with(Some(&stranger)).post("/validate", &body).await;
     assert!(refused.is_err(), "certificate from another CA: {refused:?}");
     let apiserver = client_ca.client_identity("kube-apiserver");
-    let response = with(Some(&apiserver))
-        .post("/validate", &body)
+    for route in ["/validate", "/mutate"] {
+        let response = with(Some(&apiserver))
+            .post(route, &body)
+            .await
+            .expect("mTLS client is served");
+        assert_eq!(response.status, 200, "{route}");
+        assert_eq!(response.json()["response"]["allowed"], true);
+    }
+    let check = with(Some(&apiserver))
+        .post(
+            "/v1/check",
+            br#"{"object": {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}}"#,
+        )
         .await
-        .expect("mTLS client is served");
-    assert_eq!(response.status, 200);
-    assert_eq!(response.json()["response"]["allowed"], true);
+        .expect("check answered");
+    assert_eq!(check.status, 200);
     server.stop().await;
 }
 

@@ -78,6 +78,16 @@ pub enum LineError {
     /// A format this celgate does not know.
     #[error("unsupported audit record format v{0}")]
     Version(u32),
+    /// The line ends with a carriage return: the file was given CRLF (Windows) line endings.
+    #[error(
+        "the line ends with a carriage return (CR, \\r: CRLF line endings, e.g. after a Windows \
+         editor or a Git checkout with autocrlf); {}",
+        if *.intact_without { "without the CR the record is intact" } else { "the record is not intact without it either" }
+    )]
+    CarriageReturn {
+        /// Whether the line without its CR is an intact record.
+        intact_without: bool,
+    },
 }
 
 /// The encrypted form of a record's content.
@@ -146,6 +156,11 @@ pub fn encode(
 
 /// Parses a stored line and checks its own hash.
 pub fn decode_header(line: &[u8]) -> Result<LineHeader, LineError> {
+    if let Some(without) = line.strip_suffix(b"\r") {
+        return Err(LineError::CarriageReturn {
+            intact_without: decode_header(without).is_ok(),
+        });
+    }
     let computed = content_hash(line).ok_or(LineError::NoHash)?;
     let header: LineHeader = serde_json::from_slice(line).map_err(LineError::Json)?;
     if header.v != FORMAT_VERSION {

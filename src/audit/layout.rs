@@ -109,6 +109,48 @@ pub fn read_tail(file: &mut File, len: u64) -> io::Result<Tail> {
     }
 }
 
+/// Calls `visit` on the whole lines of the first `whole_len` bytes of `file` (which end with a
+/// newline), last line first, until it returns `Some`; reads the file backwards in chunks, so
+/// only the lines from the end up to the one found are read (never the whole file to find the
+/// chain's last record).
+pub fn find_line_backwards<T>(
+    file: &mut File,
+    whole_len: u64,
+    mut visit: impl FnMut(&[u8]) -> Option<T>,
+) -> io::Result<Option<T>> {
+    const CHUNK: u64 = 64 * 1024;
+    if whole_len == 0 {
+        return Ok(None);
+    }
+    // `pending` holds the bytes from `pos` up to (not including) the last unvisited newline.
+    let mut pos = whole_len - 1;
+    let mut pending: Vec<u8> = Vec::new();
+    loop {
+        while let Some(nl) = pending.iter().rposition(|b| *b == b'\n') {
+            if let Some(found) = visit(&pending[nl + 1..]) {
+                return Ok(Some(found));
+            }
+            pending.truncate(nl);
+        }
+        if pos == 0 {
+            return Ok(visit(&pending));
+        }
+        let start = pos.saturating_sub(CHUNK);
+        let mut chunk = Vec::new();
+        file.seek(SeekFrom::Start(start))?;
+        file.by_ref().take(pos - start).read_to_end(&mut chunk)?;
+        if chunk.len() as u64 != pos - start {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the file shrank while it was read",
+            ));
+        }
+        chunk.extend_from_slice(&pending);
+        pending = chunk;
+        pos = start;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,5 +179,41 @@ mod tests {
         assert_eq!((t.last_line, t.torn_len), (None, 9));
         let long = [vec![b'x'; 200_000], b"\n".to_vec(), vec![b'y'; 100_000], b"\n".to_vec()].concat();
         assert_eq!(tail_of(&long).last_line.map(|l| l.len()), Some(100_000));
+    }
+
+    fn lines_backwards(bytes: &[u8]) -> Vec<Vec<u8>> {
+        let mut f = tempfile::tempfile().expect("temp file");
+        f.write_all(bytes).expect("write");
+        let mut seen = Vec::new();
+        let none: Option<()> = find_line_backwards(&mut f, bytes.len() as u64, |line| {
+            seen.push(line.to_vec());
+            None
+        })
+        .expect("read");
+        assert!(none.is_none());
+        seen
+    }
+
+    #[test]
+    fn lines_are_visited_last_first_across_chunks() {
+        assert!(lines_backwards(b"").is_empty());
+        assert_eq!(lines_backwards(b"a\n"), [b"a".to_vec()]);
+        assert_eq!(
+            lines_backwards(b"a\n\nbb\n"),
+            [b"bb".to_vec(), Vec::new(), b"a".to_vec()]
+        );
+        let big: Vec<u8> = (0..30_000).flat_map(|i| format!("line-{i}\n").into_bytes()).collect();
+        let seen = lines_backwards(&big);
+        assert_eq!(seen.len(), 30_000);
+        assert_eq!(seen[0], b"line-29999");
+        assert_eq!(seen[29_999], b"line-0");
+        assert!(seen
+            .iter()
+            .enumerate()
+            .all(|(i, l)| *l == format!("line-{}", 29_999 - i).into_bytes()));
+        let mut f = tempfile::tempfile().expect("temp file");
+        f.write_all(&big).expect("write");
+        let found = find_line_backwards(&mut f, big.len() as u64, |l| (l == b"line-29990").then_some(7)).expect("read");
+        assert_eq!(found, Some(7));
     }
 }

@@ -4,14 +4,17 @@
 //! counted and logged. [`AuditLog::close`] flushes the queue and joins the writer.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::mpsc::{self, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
+use super::commit::{self, Msg};
+
 use prometheus_client::registry::Registry;
 
 use super::config::AuditConfig;
+use super::config::FsyncPolicy;
 use super::metrics::{AuditMetrics, QUEUE_FULL, WRITE_FAILED};
 use super::record::AuditRecord;
 use super::writer::AuditWriter;
@@ -63,22 +66,17 @@ type WriterThread = JoinHandle<Result<(), AuditError>>;
 
 type Listener = Arc<dyn Fn(&WriteFailure) + Send + Sync>;
 
-enum Msg {
-    Record(Box<AuditRecord>),
-    Flush(SyncSender<Result<(), Arc<AuditError>>>),
-    Close,
-}
-
-struct Shared {
-    metrics: AuditMetrics,
-    healthy: AtomicBool,
+/// What the writer thread and the handles share.
+pub(crate) struct Shared {
+    pub(crate) metrics: AuditMetrics,
+    pub(crate) healthy: AtomicBool,
     closed: AtomicBool,
     last_error: Mutex<Option<WriteFailure>>,
     listeners: Mutex<Vec<Listener>>,
 }
 
 impl Shared {
-    fn failed(&self, error: AuditError) {
+    pub(crate) fn failed(&self, error: AuditError) {
         self.metrics.write_failures.inc();
         let was_healthy = self.healthy.swap(false, Ordering::SeqCst);
         let failure = {
@@ -105,13 +103,13 @@ impl Shared {
         }
     }
 
-    fn succeeded(&self) {
+    pub(crate) fn succeeded(&self) {
         if !self.healthy.swap(true, Ordering::SeqCst) {
             tracing::info!("audit writer recovered");
         }
     }
 
-    fn last_error_arc(&self) -> Arc<AuditError> {
+    pub(crate) fn last_error_arc(&self) -> Arc<AuditError> {
         self.last_error
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -177,9 +175,10 @@ impl AuditLog {
         });
         let tick = Duration::from_millis(config.retry_interval_ms.min(config.fsync_interval_ms.max(1)));
         let thread_shared = shared.clone();
+        let sync_commits = config.fsync != FsyncPolicy::Never;
         let handle = std::thread::Builder::new()
             .name("celgate-audit".to_owned())
-            .spawn(move || run_writer(sink, &rx, &thread_shared, tick));
+            .spawn(move || commit::run(sink, &rx, &thread_shared, tick, sync_commits));
         let thread = match handle {
             Ok(handle) => Some(handle),
             Err(e) => {
@@ -200,6 +199,19 @@ impl AuditLog {
     /// the writer is failing, or the log is closed; with `audit.required` the server answers
     /// with an error then.
     pub fn record(&self, record: AuditRecord) -> Result<(), AuditError> {
+        self.enqueue(record, None)
+    }
+
+    /// Queues one record and returns a [`Receipt`] that completes once the record is written
+    /// and synced (one fsync per group of records that arrived together; no fsync with
+    /// `fsync: never`): what `audit.required` waits for before answering.
+    pub fn record_durably(&self, record: AuditRecord) -> Result<Receipt, AuditError> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.enqueue(record, Some(tx))?;
+        Ok(Receipt(rx))
+    }
+
+    fn enqueue(&self, record: AuditRecord, ack: Option<commit::Ack>) -> Result<(), AuditError> {
         if self.shared.closed.load(Ordering::SeqCst) {
             return Err(AuditError::Closed);
         }
@@ -208,7 +220,7 @@ impl AuditLog {
             return Err(AuditError::WriterFailing(self.shared.last_error_arc()));
         }
         self.shared.metrics.queue_depth.inc();
-        match self.tx.try_send(Msg::Record(Box::new(record))) {
+        match self.tx.try_send(Msg::Record(Box::new(record), ack)) {
             Ok(()) => Ok(()),
             Err(TrySendError::Full(_)) => {
                 self.shared.metrics.queue_depth.dec();
@@ -286,64 +298,17 @@ impl AuditLog {
     }
 }
 
-fn run_writer(
-    mut sink: Box<dyn RecordSink>,
-    rx: &Receiver<Msg>,
-    shared: &Shared,
-    tick: Duration,
-) -> Result<(), AuditError> {
-    let write = |sink: &mut Box<dyn RecordSink>, record: &AuditRecord| {
-        shared.metrics.queue_depth.dec();
-        match sink.append(record) {
-            Ok(()) => {
-                shared.metrics.written.inc();
-                shared.succeeded();
-            }
-            Err(e) => {
-                shared.metrics.drop_one(WRITE_FAILED);
-                shared.failed(e);
-            }
-        }
-    };
-    let sync = |sink: &mut Box<dyn RecordSink>| -> Result<(), Arc<AuditError>> {
-        if let Err(e) = sink.sync() {
-            shared.failed(e);
-        }
-        if shared.healthy.load(Ordering::SeqCst) {
-            Ok(())
-        } else {
-            Err(shared.last_error_arc())
-        }
-    };
-    loop {
-        match rx.recv_timeout(tick) {
-            Ok(Msg::Record(record)) => write(&mut sink, &record),
-            Ok(Msg::Flush(ack)) => {
-                let _ = ack.send(sync(&mut sink));
-            }
-            Ok(Msg::Close) | Err(RecvTimeoutError::Disconnected) => {
-                while let Ok(msg) = rx.try_recv() {
-                    match msg {
-                        Msg::Record(record) => write(&mut sink, &record),
-                        Msg::Flush(ack) => {
-                            let _ = ack.send(sync(&mut sink));
-                        }
-                        Msg::Close => {}
-                    }
-                }
-                return sync(&mut sink).map_err(AuditError::WriterFailing);
-            }
-            Err(RecvTimeoutError::Timeout) => {
-                let result = if shared.healthy.load(Ordering::SeqCst) {
-                    sink.sync_if_due(Instant::now())
-                } else {
-                    sink.recover()
-                };
-                match result {
-                    Ok(()) => shared.succeeded(),
-                    Err(e) => shared.failed(e),
-                }
-            }
+/// Completes once a record handed to [`AuditLog::record_durably`] is on disk (or failed to be).
+#[derive(Debug)]
+pub struct Receipt(tokio::sync::oneshot::Receiver<commit::Outcome>);
+
+impl Receipt {
+    /// Waits for the record's commit.
+    pub async fn written(self) -> Result<(), AuditError> {
+        match self.0.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(AuditError::WriterFailing(e)),
+            Err(_) => Err(AuditError::WriterGone),
         }
     }
 }

@@ -14,6 +14,7 @@
 //! - [`verify`] and [`show`]: checking chains and reading records back.
 
 pub mod chain;
+mod commit;
 pub mod config;
 pub mod crypto;
 pub mod fsync;
@@ -31,7 +32,7 @@ use std::sync::Arc;
 
 pub use config::{AuditConfig, AuditConfigError, EncryptionConfig, FsyncPolicy};
 pub use crypto::{AuditKey, KeyError, Keyring};
-pub use log::{AuditLog, RecordSink, WriteFailure};
+pub use log::{AuditLog, Receipt, RecordSink, WriteFailure};
 pub use metrics::AuditMetrics;
 pub use record::{AuditRecord, Door, ExceptionUsed, RuleHit};
 pub use writer::{Appended, AuditWriter};

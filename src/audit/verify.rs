@@ -24,8 +24,16 @@ pub enum VerifyError {
         source: std::io::Error,
     },
     /// Nothing to verify.
-    #[error("no audit files (*.jsonl) under {0}")]
+    #[error("no audit files (*.jsonl) under {0}: nothing to verify")]
     NoFiles(String),
+    /// The files hold no record at all.
+    #[error("no audit records in {files}: {what}, nothing to verify")]
+    Empty {
+        /// The files, comma-separated.
+        files: String,
+        /// `the file is empty` or `all N files are empty`.
+        what: String,
+    },
 }
 
 #[derive(Debug)]
@@ -66,6 +74,20 @@ pub fn verify(paths: &[PathBuf]) -> Result<VerifyReport, VerifyError> {
         for (replica, lines) in read_file(file)? {
             by_replica.entry(replica).or_default().push(lines);
         }
+    }
+    if by_replica.is_empty() {
+        return Err(VerifyError::Empty {
+            files: files
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            what: if files.len() == 1 {
+                "the file is empty".to_owned()
+            } else {
+                format!("all {} files are empty", files.len())
+            },
+        });
     }
     let replicas = by_replica
         .into_iter()
@@ -238,6 +260,9 @@ fn clone_error(error: &LineError) -> LineError {
             computed: computed.clone(),
         },
         LineError::Version(v) => LineError::Version(*v),
+        LineError::CarriageReturn { intact_without } => LineError::CarriageReturn {
+            intact_without: *intact_without,
+        },
         LineError::Json(e) => LineError::Json(serde_json::Error::io(std::io::Error::other(e.to_string()))),
     }
 }

@@ -122,40 +122,59 @@ impl AuditWriter {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|e| AuditError::io(parent, "create the folder", e))?;
         }
-        let file = OpenOptions::new()
+        let mut file = OpenOptions::new()
             .read(true)
             .append(true)
             .create(true)
             .open(path)
             .map_err(|e| AuditError::io(path, "open", e))?;
-        let bytes = std::fs::read(path).map_err(|e| AuditError::io(path, "read", e))?;
-        let whole = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |p| p + 1);
-        if whole < bytes.len() {
-            let torn = (bytes.len() - whole) as u64;
-            tracing::warn!(path = %path.display(), bytes = torn, "audit log ends with a torn line (crash mid-write); cutting it off");
+        let meta = file.metadata().map_err(|e| AuditError::io(path, "stat", e))?;
+        if !meta.is_file() {
+            return Err(AuditError::io(
+                path,
+                "use as a log (not a regular file)",
+                std::io::Error::other("only a regular file can hold an audit chain"),
+            ));
+        }
+        // Only the end of the file is read: its torn line, then backwards to this replica's last
+        // record (usually the last line), never the whole file.
+        let tail = layout::read_tail(&mut file, meta.len()).map_err(|e| AuditError::io(path, "read", e))?;
+        if tail.torn_len > 0 {
+            tracing::warn!(path = %path.display(), bytes = tail.torn_len, "audit log ends with a torn line (crash mid-write); cutting it off");
             self.torn.push(TornTail {
                 path: path.to_owned(),
-                bytes: torn,
+                bytes: tail.torn_len,
             });
-            file.set_len(whole as u64)
+            file.set_len(tail.whole_len)
                 .map_err(|e| AuditError::io(path, "cut the torn line off", e))?;
         }
-        self.head = ChainHead::genesis();
-        for line in bytes[..whole].split(|b| *b == b'\n').rev().filter(|l| !l.is_empty()) {
-            let header = chain::decode_header(line).map_err(|source| AuditError::DamagedTail {
-                path: path.to_owned(),
-                source,
-            })?;
-            if header.replica == self.replica {
-                self.head = ChainHead {
+        let replica = self.replica.clone();
+        let found = layout::find_line_backwards(&mut file, tail.whole_len, |line| {
+            if line.is_empty() {
+                return None;
+            }
+            match chain::decode_header(line) {
+                Ok(header) if header.replica == replica => Some(Ok(ChainHead {
                     seq: header.seq,
                     hash: header.hash,
-                };
-                break;
+                })),
+                Ok(_) => None,
+                Err(source) => Some(Err(source)),
             }
-        }
+        })
+        .map_err(|e| AuditError::io(path, "read", e))?;
+        self.head = match found {
+            Some(Ok(head)) => head,
+            Some(Err(source)) => {
+                return Err(AuditError::DamagedTail {
+                    path: path.to_owned(),
+                    source,
+                })
+            }
+            None => ChainHead::genesis(),
+        };
         path.clone_into(&mut self.path);
-        self.size = whole as u64;
+        self.size = tail.whole_len;
         self.file = Some(file);
         Ok(())
     }

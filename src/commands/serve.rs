@@ -103,6 +103,9 @@ async fn serve(config: ServeConfig, config_file: Option<std::path::PathBuf>) -> 
         start_outputs(&config, registry)
     })?;
     state.tenancy.store(Arc::new(tenancy));
+    if config.client_ca_file.is_some() {
+        tracing::info!("/validate and /mutate require a client certificate signed by the client CA; the check API keeps bearer tokens");
+    }
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| CommandError::Usage(format!("cannot listen on {}: {e}", config.listen)))?;

@@ -194,6 +194,19 @@ fn system_blocks(s: &SystemEvent) -> (String, String, Vec<Value>) {
                 ],
             )
         }
+        SystemEvent::ConfigReloadRefused { path, reason } => (
+            ":no_entry: Config reload refused: it would weaken security".to_owned(),
+            format!("Config reload refused ({}): {}", path.display(), first_line(reason)),
+            vec![
+                fields_section(&[("File", format!("`{}`", escape(&path.display().to_string())))]),
+                section(&escape(reason)),
+                section(
+                    "The last good configuration keeps serving. If the change is intended, restart \
+                     celgate with the new file; if not, find out who or what wrote it.",
+                ),
+                context_block(&version),
+            ],
+        ),
         SystemEvent::AuditWriteFailing { error } => (
             ":rotating_light: Audit log writes are failing".to_owned(),
             format!("Audit log writes are failing: {}", first_line(error)),

@@ -179,6 +179,7 @@ fn about(event: &Event) -> String {
             super::event::SystemEvent::PackReloadFailed { .. } => "pack reload failed".to_owned(),
             super::event::SystemEvent::CertificateExpiring { .. } => "certificate expiring".to_owned(),
             super::event::SystemEvent::AuditWriteFailing { .. } => "audit writes failing".to_owned(),
+            super::event::SystemEvent::ConfigReloadRefused { .. } => "config reload refused".to_owned(),
         },
     }
 }

@@ -159,6 +159,14 @@ pub enum SystemEvent {
         /// Whole days left (negative once expired).
         days_left: i64,
     },
+    /// A config reload was refused because it would weaken security (remove every tenant, every
+    /// token or the client CA); the last good configuration keeps serving.
+    ConfigReloadRefused {
+        /// The config file.
+        path: PathBuf,
+        /// What the new file would have removed.
+        reason: String,
+    },
     /// Audit records cannot be written.
     AuditWriteFailing {
         /// The writer's error text.
@@ -192,7 +200,7 @@ impl SystemEvent {
         match self {
             SystemEvent::CertificateExpiring { days_left, .. } if *days_left <= 2 => Severity::Critical,
             SystemEvent::PackReloadFailed { .. } | SystemEvent::CertificateExpiring { .. } => Severity::High,
-            SystemEvent::AuditWriteFailing { .. } => Severity::Critical,
+            SystemEvent::AuditWriteFailing { .. } | SystemEvent::ConfigReloadRefused { .. } => Severity::Critical,
         }
     }
 }
@@ -253,6 +261,9 @@ impl Event {
             }
             Event::System(SystemEvent::CertificateExpiring { path, not_after, .. }) => {
                 let _ = write!(key, "cert\u{1f}{}\u{1f}{not_after}", path.display());
+            }
+            Event::System(SystemEvent::ConfigReloadRefused { path, reason }) => {
+                let _ = write!(key, "weakening\u{1f}{}\u{1f}{reason}", path.display());
             }
             Event::System(SystemEvent::AuditWriteFailing { error }) => {
                 let _ = write!(key, "audit\u{1f}{error}");

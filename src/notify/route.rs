@@ -30,6 +30,9 @@ pub enum SystemClass {
     CertificateExpiring,
     /// Audit records cannot be written.
     AuditWriteFailing,
+    /// A config reload that would weaken security was refused (also posted to routes carrying
+    /// `pack-reload-failed`).
+    ConfigReloadRefused,
 }
 
 struct CompiledRoute {
@@ -141,6 +144,12 @@ fn route_matches(route: &CompiledRoute, event: &Event) -> bool {
                 SystemEvent::PackReloadFailed { .. } => SystemClass::PackReloadFailed,
                 SystemEvent::CertificateExpiring { .. } => SystemClass::CertificateExpiring,
                 SystemEvent::AuditWriteFailing { .. } => SystemClass::AuditWriteFailing,
+                SystemEvent::ConfigReloadRefused { .. } => {
+                    if route.system.contains(&SystemClass::PackReloadFailed) {
+                        return true;
+                    }
+                    SystemClass::ConfigReloadRefused
+                }
             };
             route.system.contains(&class)
         }
@@ -210,5 +219,29 @@ mod tests {
         assert_eq!(r.targets(&audit), [0]);
         let reload = Event::System(SystemEvent::PackReloadFailed { error: "bad".into() });
         assert!(r.targets(&reload).is_empty());
+    }
+
+    #[test]
+    fn refused_weakening_reloads_reach_their_class_and_pack_reload_routes() {
+        let refused = Event::System(SystemEvent::ConfigReloadRefused {
+            path: "celgate.yaml".into(),
+            reason: "it removes every tenant".into(),
+        });
+        let r = router(serde_json::json!({
+            "webhooks": {"sec": {"urlEnv": "A"}, "team": {"urlEnv": "B"}},
+            "routes": [
+                {"webhook": "sec", "system": ["config-reload-refused"]},
+                {"webhook": "team", "system": ["pack-reload-failed"]},
+            ],
+        }));
+        assert_eq!(r.targets(&refused), [0, 1]);
+        let r = router(serde_json::json!({
+            "webhooks": {"sec": {"urlEnv": "A"}, "team": {"urlEnv": "B"}},
+            "routes": [
+                {"webhook": "sec", "system": ["config-reload-refused"]},
+                {"webhook": "team", "system": ["audit-write-failing"]},
+            ],
+        }));
+        assert_eq!(r.targets(&refused), [0]);
     }
 }

@@ -9,6 +9,7 @@ mod deadline;
 mod outputs;
 pub mod pool;
 mod reload;
+mod reload_guard;
 mod routes;
 pub mod tls;
 
@@ -29,6 +30,7 @@ use crate::engine::Engine;
 use crate::metrics::Metrics;
 
 pub use reload::{run as run_reloads, LoadError, PackSourceSpec, Reloader};
+pub use reload_guard::Weakening;
 
 /// What every request handler shares. Swappable parts are behind [`ArcSwap`]s so a reload
 /// replaces them whole while requests keep the version they started with.
@@ -200,7 +202,11 @@ fn spawn_connection(
             }
         };
         tracing::debug!(%peer, "TLS handshake done");
-        let service = hyper::service::service_fn(move |req| routes::handle(Arc::clone(&state), req));
+        let caller = routes::ClientCertificate(tls::has_client_certificate(tls_stream.get_ref().1));
+        let service = hyper::service::service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
+            req.extensions_mut().insert(caller);
+            routes::handle(Arc::clone(&state), req)
+        });
         let conn = builder.serve_connection(
             TokioIo::new(deadline::FirstByteDeadline::new(tls_stream, header_timeout)),
             service,

@@ -1,5 +1,7 @@
-//! Handing each decision to the audit trail and to Slack, off the answer's path: both only
-//! enqueue. With `audit.required`, a decision the trail cannot take is refused instead of answered.
+//! Handing each decision to the audit trail and to Slack. Without `audit.required` both only
+//! enqueue, off the answer's path. With it, the answer waits until the record is written and
+//! synced (group commit in the writer), and a decision the trail cannot take in time is refused
+//! instead of answered.
 
 use super::ServerState;
 use crate::audit::record::pack_versions;
@@ -68,15 +70,24 @@ pub(super) fn prepare(
 }
 
 impl Prepared {
-    /// Enqueues the record and the event. Never blocks; the only error is a refused record
-    /// under `audit.required`.
-    pub(super) fn send(self, state: &ServerState) -> Result<(), Unrecorded> {
+    /// Enqueues the record and the event. Without `audit.required` it never waits; with it, it
+    /// waits (at most `within`) for the record to be on disk, and the only error is a record the
+    /// trail could not take or confirm in time.
+    pub(super) async fn send(self, state: &ServerState, within: std::time::Duration) -> Result<(), Unrecorded> {
         if let (Some(audit), Some(record)) = (&state.outputs.audit, self.record) {
-            if let Err(e) = audit.record(record) {
-                if audit.is_required() {
+            if audit.is_required() {
+                let committed = match audit.record_durably(record) {
+                    Ok(receipt) => match tokio::time::timeout(within, receipt.written()).await {
+                        Ok(written) => written.map_err(|e| crate::audit::log::error_chain(&e)),
+                        Err(_) => Err(format!("the record was not on disk within {within:?}")),
+                    },
+                    Err(e) => Err(e.to_string()),
+                };
+                if let Err(e) = committed {
                     tracing::error!(error = %e, "decision refused: the audit trail cannot record it");
-                    return Err(Unrecorded(e.to_string()));
+                    return Err(Unrecorded(e));
                 }
+            } else if let Err(e) = audit.record(record) {
                 tracing::warn!(error = %e, "decision answered but not recorded in the audit trail");
             }
         }

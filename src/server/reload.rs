@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
+use super::reload_guard::{self, Guarded, Weakening};
 use super::tls::{CertCheck, CertWatcher};
 use super::ServerState;
 use crate::engine::Engine;
@@ -51,6 +52,8 @@ struct ConfigWatch {
     last_seen: Option<[u8; 32]>,
     /// The tenancy in force (checked against new packs before they are swapped in).
     spec: TenancySpec,
+    /// The security shape of the configuration in force; `None` before the first load.
+    guarded: Option<Guarded>,
 }
 
 /// Errors that stop the first load (later reloads only log).
@@ -74,6 +77,18 @@ pub enum LoadError {
     /// The config file cannot be read or parsed.
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
+    /// The new config file would weaken security; the last good configuration keeps serving.
+    #[error(
+        "config file {path}: reload refused: {}; the last good configuration keeps serving \
+         (restart celgate to start with this file on purpose)",
+        reload_guard::describe(.found)
+    )]
+    Weakened {
+        /// The config file.
+        path: String,
+        /// What it would remove.
+        found: Vec<Weakening>,
+    },
     /// The tenancy sections do not fit the packs.
     #[error("config file {path}:\n{errors}")]
     Tenancy {
@@ -131,31 +146,64 @@ impl Reloader {
             path,
             last_seen: None,
             spec: TenancySpec::default(),
+            guarded: None,
         });
         self
     }
 
     /// Reads the config file's tenancy now and checks it against `engine`. Returns `Ok(None)`
-    /// when there is no config file or its contents are the ones last seen.
+    /// when there is no config file, its contents are the ones last seen, or it changed while it
+    /// was read (the next poll reads it again). The first load waits for the file to settle;
+    /// later loads refuse a file that would weaken security ([`LoadError::Weakened`]).
     pub fn load_tenancy(&mut self, engine: &Engine) -> Result<Option<Tenancy>, LoadError> {
         let Some(watch) = &mut self.config else {
             return Ok(None);
         };
-        let text = std::fs::read_to_string(&watch.path).map_err(|e| crate::config::ConfigError::File {
+        let file_error = |e: std::io::Error| crate::config::ConfigError::File {
             path: watch.path.display().to_string(),
             message: e.to_string(),
-        })?;
-        let digest: [u8; 32] = Sha256::digest(text.as_bytes()).into();
+        };
+        let bytes = if watch.guarded.is_none() {
+            reload_guard::read_settled(&watch.path).map_err(file_error)?
+        } else {
+            let first = std::fs::read(&watch.path).map_err(file_error)?;
+            let digest: [u8; 32] = Sha256::digest(&first).into();
+            if watch.last_seen == Some(digest) {
+                return Ok(None);
+            }
+            let Some(bytes) = reload_guard::read_twice(&watch.path, first).map_err(file_error)? else {
+                tracing::info!(path = %watch.path.display(), "config file changed while it was read; reading it again at the next poll");
+                return Ok(None);
+            };
+            bytes
+        };
+        let digest: [u8; 32] = Sha256::digest(&bytes).into();
         if watch.last_seen == Some(digest) {
             return Ok(None);
         }
         watch.last_seen = Some(digest);
-        let spec = crate::config::parse_tenancy(&watch.path, &text)?;
-        let tenancy = Tenancy::build(&spec, engine, chrono::Utc::now()).map_err(|errors| LoadError::Tenancy {
+        let text = String::from_utf8(bytes).map_err(|e| crate::config::ConfigError::File {
             path: watch.path.display().to_string(),
-            errors,
+            message: format!("not UTF-8: {e}"),
         })?;
-        watch.spec = spec;
+        let reloadable = crate::config::parse_reloadable(&watch.path, &text)?;
+        let guarded = Guarded::of(&reloadable);
+        if let Some(before) = watch.guarded {
+            let found = reload_guard::weakenings(before, guarded);
+            if !found.is_empty() {
+                return Err(LoadError::Weakened {
+                    path: watch.path.display().to_string(),
+                    found,
+                });
+            }
+        }
+        let tenancy =
+            Tenancy::build(&reloadable.tenancy, engine, chrono::Utc::now()).map_err(|errors| LoadError::Tenancy {
+                path: watch.path.display().to_string(),
+                errors,
+            })?;
+        watch.spec = reloadable.tenancy;
+        watch.guarded = Some(guarded);
         Ok(Some(tenancy))
     }
 
@@ -247,6 +295,7 @@ impl Reloader {
                 state.tenancy.store(Arc::new(tenancy));
                 state.metrics.record_reload("config", true);
             }
+            Err(LoadError::Weakened { path, found }) => reload_guard::refused(state, path, found),
             Err(e) => {
                 tracing::error!(error = %e, "config reload refused; the last good tenancy keeps serving");
                 state.metrics.record_reload("config", false);
@@ -255,7 +304,7 @@ impl Reloader {
         }
         if let Some(certs) = &mut self.certs {
             match certs.check() {
-                CertCheck::Unchanged => {}
+                CertCheck::Unchanged | CertCheck::StillFailing => {}
                 CertCheck::Changed(config) => {
                     tracing::info!("TLS certificate reloaded");
                     state.tls.store(config);

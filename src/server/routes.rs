@@ -24,6 +24,26 @@ use crate::report::{DocumentResult, Location};
 use crate::review;
 use crate::tenant::{AccessError, Scope, Tenancy};
 
+/// Whether the connection's client presented a certificate (verified against the client CA
+/// during the handshake); put in each request's extensions by the connection.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct ClientCertificate(pub bool);
+
+/// With a client CA configured, the admission routes answer 401 to a caller without a verified
+/// client certificate (the API server presents one when its `AdmissionConfiguration` says so).
+fn admission_caller(state: &ServerState, req: &Request<Incoming>, route: &str) -> Result<(), HttpResponse> {
+    if !super::tls::requires_admission_client_certificate(&state.tls.load())
+        || req.extensions().get::<ClientCertificate>().is_some_and(|c| c.0)
+    {
+        return Ok(());
+    }
+    tracing::info!(route, "admission request without a client certificate refused");
+    Err(error(
+        StatusCode::UNAUTHORIZED,
+        &format!("{route} requires a client certificate signed by the configured client CA (tls.clientCaFile)"),
+    ))
+}
+
 /// Response type of every route.
 pub(super) type HttpResponse = Response<Full<Bytes>>;
 
@@ -239,6 +259,9 @@ fn parse_go_duration(text: &str) -> Option<Duration> {
 async fn admission(state: &Arc<ServerState>, req: Request<Incoming>, mutating: bool) -> HttpResponse {
     let started = Instant::now();
     let route = if mutating { "/mutate" } else { "/validate" };
+    if let Err(response) = admission_caller(state, &req, route) {
+        return response;
+    }
     let deadline = admission_deadline(req.uri().query(), state.limits.request_timeout);
     let body = match read_body(state, req).await {
         Ok(b) => b,
@@ -266,7 +289,7 @@ async fn admission(state: &Arc<ServerState>, req: Request<Incoming>, mutating: b
     )
     .await;
     let (decision, response) = match outcome {
-        Ok((decision, prepared)) => match prepared.send(state) {
+        Ok((decision, prepared)) => match prepared.send(state, deadline.saturating_sub(started.elapsed())).await {
             Ok(()) => {
                 state.metrics.record_decision(route, &decision);
                 let response = review.respond(&decision, mutating);
@@ -468,7 +491,7 @@ async fn check(state: &Arc<ServerState>, req: Request<Incoming>) -> HttpResponse
     let deadline = state.limits.request_timeout;
     let decision = match evaluate(state, input, who, deadline, Door::CheckApi, None).await {
         Ok((decision, prepared)) => {
-            if let Err(refused) = prepared.send(state) {
+            if let Err(refused) = prepared.send(state, deadline).await {
                 return error(StatusCode::SERVICE_UNAVAILABLE, &refused.message());
             }
             decision

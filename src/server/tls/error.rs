@@ -6,6 +6,37 @@ use std::path::PathBuf;
 use rustls::pki_types::pem;
 use rustls::server::VerifierBuilderError;
 
+/// What a PEM parser error means, in words: the parser's own text prints lines as arrays of
+/// decimal byte values.
+pub(super) fn describe_pem_error(error: &pem::Error) -> String {
+    let text = |bytes: &[u8]| {
+        let shown: String = String::from_utf8_lossy(bytes)
+            .chars()
+            .map(|c| if c.is_control() { '?' } else { c })
+            .take(80)
+            .collect();
+        format!("{shown:?}")
+    };
+    match error {
+        pem::Error::MissingSectionEnd { end_marker } => format!(
+            "a block has no end line (expected '-----END {}-----'): the file is cut short or was half written",
+            String::from_utf8_lossy(end_marker)
+                .chars()
+                .filter(|c| !c.is_control())
+                .take(40)
+                .collect::<String>()
+        ),
+        pem::Error::IllegalSectionStart { line } => {
+            format!("malformed '-----BEGIN ...-----' line: {}", text(line))
+        }
+        pem::Error::Base64Decode(e) => format!("the base64 inside a block does not decode ({e})"),
+        pem::Error::Io(e) => format!("cannot read: {e}"),
+        pem::Error::NoItemsFound => "no PEM block found".to_owned(),
+        pem::Error::SectionTooLarge => "a PEM block is larger than 256 MB".to_owned(),
+        other => other.to_string(),
+    }
+}
+
 /// A minimum TLS version that is neither `1.2` nor `1.3`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown TLS version '{0}' (expected \"1.2\" or \"1.3\")")]
@@ -38,13 +69,12 @@ pub enum TlsError {
         path: PathBuf,
     },
     /// A file is not well-formed PEM.
-    #[error("{path}: not valid PEM: {source}", path = .path.display())]
+    #[error("{path}: not valid PEM: {problem}", path = .path.display())]
     Pem {
         /// The file.
         path: PathBuf,
-        /// What the PEM parser found wrong.
-        #[source]
-        source: pem::Error,
+        /// What is wrong, in words (never the file's bytes as numbers).
+        problem: String,
     },
     /// A PEM file holds no `CERTIFICATE` block.
     #[error("{path}: no certificate (no '-----BEGIN CERTIFICATE-----' block)", path = .path.display())]

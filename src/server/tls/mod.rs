@@ -5,7 +5,9 @@
 //!   minimum [`TlsVersion`], an optional client CA and the extra names of a development certificate.
 //! - [`load_server_config`] reads the pair and builds an `Arc<rustls::ServerConfig>`: the `ring`
 //!   provider (never the process default), protocol versions from the minimum, ALPN `h2` then
-//!   `http/1.1`, and client certificates signed by the client CA required when one is set.
+//!   `http/1.1`, and, when a client CA is set, client certificates asked for and verified against
+//!   it but not required by TLS: `/validate` and `/mutate` then refuse a connection that presented
+//!   none (the check API keeps bearer tokens), see [`has_client_certificate`].
 //!   `tls.crt` is a chain, leaf first, and every certificate in it is sent; `tls.key` may be
 //!   PKCS#8, PKCS#1 or SEC1 and must match the leaf. [`load`] does the same and also returns the
 //!   [`CertFingerprint`] of exactly the bytes it read, to start a [`CertWatcher`] with.
@@ -109,7 +111,8 @@ pub struct TlsSettings {
     pub cert_dir: PathBuf,
     /// The lowest TLS version accepted.
     pub min_version: TlsVersion,
-    /// When set, clients must present a certificate signed by a CA in this PEM file.
+    /// When set, `/validate` and `/mutate` require a client certificate signed by a CA in this
+    /// PEM file (the API server's); other routes do not.
     pub client_ca_file: Option<PathBuf>,
     /// Extra names for a development certificate (`localhost`, `127.0.0.1` and `::1` are always in it).
     pub dns_names: Vec<String>,
@@ -274,17 +277,55 @@ impl Material {
         let builder = ServerConfig::builder_with_provider(Arc::clone(&provider))
             .with_protocol_versions(settings.min_version.protocol_versions())
             .map_err(|source| TlsError::Protocol { source })?;
-        let builder = match (&settings.client_ca_file, &self.client_ca) {
-            (Some(path), Some(pem)) => builder.with_client_cert_verifier(client_verifier(path, pem, provider)?),
-            _ => builder.with_no_client_auth(),
+        let (builder, client_ca) = match (&settings.client_ca_file, &self.client_ca) {
+            (Some(path), Some(pem)) => (
+                builder.with_client_cert_verifier(client_verifier(path, pem, provider)?),
+                true,
+            ),
+            _ => (builder.with_no_client_auth(), false),
         };
         let mut config = builder.with_cert_resolver(Arc::new(SingleCertAndKey::from(certified)));
+        if client_ca {
+            config.key_log = Arc::clone(&ADMISSION_CLIENT_AUTH);
+        }
         config.alpn_protocols = ALPN_PROTOCOLS.iter().map(|p| p.to_vec()).collect();
         Ok(Arc::new(config))
     }
 }
 
-/// A verifier requiring a client certificate that chains to a CA in `pem`.
+/// Marks the configurations built with a client CA (their `key_log`, which logs nothing, is this
+/// one shared instance), so whoever holds a configuration knows the admission routes require a
+/// client certificate without a flag that could be forgotten next to it.
+#[derive(Debug)]
+struct AdmissionClientAuth;
+
+impl rustls::KeyLog for AdmissionClientAuth {
+    fn log(&self, _label: &str, _client_random: &[u8], _secret: &[u8]) {}
+
+    fn will_log(&self, _label: &str) -> bool {
+        false
+    }
+}
+
+static ADMISSION_CLIENT_AUTH: std::sync::LazyLock<Arc<dyn rustls::KeyLog>> =
+    std::sync::LazyLock::new(|| Arc::new(AdmissionClientAuth));
+
+/// True when `config` was built with a client CA: `/validate` and `/mutate` then require a
+/// verified client certificate (the check API keeps bearer tokens).
+pub fn requires_admission_client_certificate(config: &ServerConfig) -> bool {
+    Arc::ptr_eq(&config.key_log, &ADMISSION_CLIENT_AUTH)
+}
+
+/// True when the client of `conn` presented a certificate; with a client CA configured it was
+/// verified against that CA during the handshake (a certificate that does not chain to it fails
+/// the handshake), so this is "the caller is authenticated".
+pub fn has_client_certificate(conn: &rustls::ServerConnection) -> bool {
+    conn.peer_certificates().is_some_and(|chain| !chain.is_empty())
+}
+
+/// A verifier that asks for a client certificate and, when one is presented, requires it to
+/// chain to a CA in `pem`. A client without a certificate still completes the handshake: the
+/// admission routes enforce the certificate per route, the check API authenticates by token.
 fn client_verifier(
     path: &Path,
     pem: &[u8],
@@ -298,6 +339,7 @@ fn client_verifier(
         })?;
     }
     WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+        .allow_unauthenticated()
         .build()
         .map_err(|source| TlsError::ClientVerifier {
             path: path.to_owned(),
@@ -328,7 +370,7 @@ fn parse_certificates(path: &Path, pem: &[u8]) -> Result<Vec<CertificateDer<'sta
         .collect::<Result<Vec<_>, _>>()
         .map_err(|source| TlsError::Pem {
             path: path.to_owned(),
-            source,
+            problem: error::describe_pem_error(&source),
         })?;
     if certs.is_empty() {
         return Err(TlsError::NoCertificate { path: path.to_owned() });
@@ -345,7 +387,7 @@ fn parse_private_key(path: &Path, pem: &[u8]) -> Result<PrivateKeyDer<'static>, 
         pem::Error::NoItemsFound => TlsError::NoPrivateKey { path: path.to_owned() },
         source => TlsError::Pem {
             path: path.to_owned(),
-            source,
+            problem: error::describe_pem_error(&source),
         },
     })
 }

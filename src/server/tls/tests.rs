@@ -270,6 +270,18 @@ fn empty_or_garbage_files_are_refused() {
     write_pair(tmp.path(), truncated, &key);
     let err = load_server_config(&settings(tmp.path())).expect_err("truncated cert");
     assert!(matches!(err, TlsError::Pem { .. }), "{err:?}");
+    let text = err.to_string();
+    assert!(text.contains("no end line"), "{text}");
+    assert!(
+        text.contains("-----END CERTIFICATE-----"),
+        "names the marker as text: {text}"
+    );
+    assert!(!text.contains("[45, 45"), "no bytes as decimals: {text}");
+    write_pair(tmp.path(), "-----BEGIN CERTIFICATE-\n", &key);
+    let text = load_server_config(&settings(tmp.path()))
+        .expect_err("bad begin")
+        .to_string();
+    assert!(!text.contains("[45"), "no bytes as decimals: {text}");
 
     let err = load_server_config(&settings(&tmp.path().join("absent"))).expect_err("no files");
     assert!(matches!(err, TlsError::Missing { .. }), "{err:?}");
@@ -342,7 +354,7 @@ async fn minimum_tls_13_refuses_a_tls_12_client() {
 }
 
 #[tokio::test]
-async fn client_ca_requires_a_client_certificate_it_signed() {
+async fn client_ca_verifies_a_presented_client_certificate_and_lets_others_through_to_the_routes() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let server_ca = test_ca();
     let (cert, key) = server_leaf(&server_ca, &["localhost"]);
@@ -354,14 +366,18 @@ async fn client_ca_requires_a_client_certificate_it_signed() {
     settings.client_ca_file = Some(client_ca_path);
     let config = load_server_config(&settings).expect("loads");
 
-    let err = exchange(
+    assert!(super::requires_admission_client_certificate(&config));
+    let plain = load_server_config(&TlsSettings::new(tmp.path())).expect("loads");
+    assert!(!super::requires_admission_client_certificate(&plain));
+
+    // No certificate: the handshake completes; `/validate` and `/mutate` refuse it per route.
+    exchange(
         Arc::clone(&config),
         client(&server_ca.pem(), all_versions(), None),
         "localhost",
     )
     .await
-    .expect_err("no client certificate");
-    assert!(err.contains("server: peer sent no certificates"), "{err}");
+    .expect("a client without a certificate completes the handshake");
 
     let stranger = client_leaf(&new_ca("stranger CA", YEAR).expect("CA"));
     let err = exchange(
@@ -437,15 +453,18 @@ fn watcher_reloads_good_pairs_and_keeps_the_last_good_one() {
         other => panic!("expected a key mismatch, got {other:?}"),
     }
     assert_eq!(watcher.fingerprint(), good);
-    // Still broken: reported again, still the good fingerprint.
-    assert!(matches!(watcher.check(), CertCheck::Failed(_)));
+    // Still the same broken state: not reported again (counted once), still the good fingerprint.
+    assert!(matches!(watcher.check(), CertCheck::StillFailing));
+    assert!(matches!(watcher.check(), CertCheck::StillFailing));
     assert_eq!(watcher.fingerprint(), good);
 
+    // Another bad state is reported, once.
     fs::remove_file(tmp.path().join(KEY_FILE)).expect("remove");
     assert!(matches!(
         watcher.check(),
         CertCheck::Failed(TlsError::HalfWritten { .. })
     ));
+    assert!(matches!(watcher.check(), CertCheck::StillFailing));
 
     fs::write(tmp.path().join(KEY_FILE), &key3).expect("write");
     assert!(matches!(watcher.check(), CertCheck::Changed(_)));

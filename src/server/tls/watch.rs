@@ -16,6 +16,16 @@ pub enum CertCheck {
     /// The files changed but are unusable (half-written, mismatched, missing): keep serving the
     /// old pair; the next check tries again.
     Failed(TlsError),
+    /// The files are in the same unusable state the last check reported: still serving the old
+    /// pair, nothing new to report (so one bad state is counted and alerted once, not per poll).
+    StillFailing,
+}
+
+/// An unusable state of the files: the fingerprint of what was read, or why it could not be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum BadState {
+    Read(String),
+    Built(CertFingerprint),
 }
 
 /// Watches the certificate files by content.
@@ -28,6 +38,7 @@ pub enum CertCheck {
 pub struct CertWatcher {
     settings: TlsSettings,
     current: CertFingerprint,
+    failing: Option<BadState>,
 }
 
 impl CertWatcher {
@@ -37,6 +48,7 @@ impl CertWatcher {
         Self {
             settings,
             current: initial_fingerprint,
+            failing: None,
         }
     }
 
@@ -53,22 +65,38 @@ impl CertWatcher {
     /// Re-reads the files; when their contents differ from the pair in force, builds a new
     /// configuration from them. On failure the fingerprint in force is kept, so the old pair
     /// keeps serving and the next check retries (and reports again) until the files are fixed.
+    ///
+    /// A failure is reported once per bad state: while the files stay in the state the last
+    /// check refused, [`CertCheck::StillFailing`] is returned instead.
     pub fn check(&mut self) -> CertCheck {
         let material = match Material::read(&self.settings) {
             Ok(material) => material,
-            Err(e) => return CertCheck::Failed(e),
+            Err(e) => return self.failed(BadState::Read(e.to_string()), e),
         };
         let fingerprint = material.fingerprint();
         if fingerprint == self.current {
+            self.failing = None;
             return CertCheck::Unchanged;
+        }
+        if self.failing == Some(BadState::Built(fingerprint)) {
+            return CertCheck::StillFailing;
         }
         match material.build(&self.settings) {
             Ok(config) => {
                 tracing::debug!(from = %self.current, to = %fingerprint, "TLS certificate files changed");
                 self.current = fingerprint;
+                self.failing = None;
                 CertCheck::Changed(config)
             }
-            Err(e) => CertCheck::Failed(e),
+            Err(e) => self.failed(BadState::Built(fingerprint), e),
         }
+    }
+
+    fn failed(&mut self, state: BadState, error: TlsError) -> CertCheck {
+        if self.failing.as_ref() == Some(&state) {
+            return CertCheck::StillFailing;
+        }
+        self.failing = Some(state);
+        CertCheck::Failed(error)
     }
 }

@@ -1,0 +1,126 @@
+use serde_json::{json, Value};
+
+use super::{apply, Patched};
+use crate::source::parse_documents;
+
+/// Applies `patch` (a function of the document's value) to document `index` of `text`.
+fn fix(text: &str, index: usize, patch: impl FnOnce(&mut Value)) -> String {
+    let docs = parse_documents(text.trim_start_matches('\u{feff}')).expect("parses");
+    let doc = docs.iter().find(|d| d.index == index).expect("document");
+    let mut value = doc.value.clone();
+    patch(&mut value);
+    let out = apply(
+        text,
+        &[Patched {
+            index,
+            item: None,
+            value: &value,
+        }],
+    )
+    .expect("applies");
+    let back = parse_documents(out.trim_start_matches('\u{feff}')).expect("output parses");
+    let back = back.iter().find(|d| d.index == index).expect("document in output");
+    assert_eq!(back.value, value, "output does not read back as the patch:\n{out}");
+    out
+}
+
+fn set(value: &mut Value, pointer: &str, new: Value) {
+    let (parent, key) = pointer.rsplit_once('/').expect("pointer");
+    let parent = value.pointer_mut(parent).expect("parent");
+    match parent {
+        Value::Object(map) => {
+            map.insert(key.replace("~1", "/").replace("~0", "~"), new);
+        }
+        Value::Array(items) if key == "-" => items.push(new),
+        Value::Array(items) => items.insert(key.parse().expect("index"), new),
+        _ => panic!("no container at {pointer}"),
+    }
+}
+
+#[test]
+fn adds_a_key_after_its_siblings_keeping_comments() {
+    let text = "# leading\napiVersion: v1\nkind: Pod # the kind\nmetadata:\n  name: p\n  labels:\n    app: web # app\nspec:\n  containers:\n  - name: c\n    image: nginx\n";
+    let out = fix(text, 0, |v| set(v, "/metadata/labels/team", json!("core")));
+    assert_eq!(out, text.replace("    app: web # app\n", "    app: web # app\n    team: core\n"));
+}
+
+#[test]
+fn adds_a_nested_block_where_none_was() {
+    let text = "kind: Pod\nspec:\n  containers:\n  - name: c\n    image: nginx\n";
+    let out = fix(text, 0, |v| {
+        set(v, "/spec/containers/0/securityContext", json!({"allowPrivilegeEscalation": false}));
+    });
+    assert_eq!(
+        out,
+        "kind: Pod\nspec:\n  containers:\n  - name: c\n    image: nginx\n    securityContext:\n      allowPrivilegeEscalation: false\n"
+    );
+}
+
+#[test]
+fn flow_mappings_keep_their_style() {
+    let text = "kind: Pod\nmetadata: {name: p, labels: {app: web}}\n";
+    let out = fix(text, 0, |v| set(v, "/metadata/labels/team", json!("core")));
+    assert_eq!(out, "kind: Pod\nmetadata: {name: p, labels: {app: web, team: core}}\n");
+    let out = fix("kind: Pod\nmetadata: {}\n", 0, |v| set(v, "/metadata/name", json!("p")));
+    assert_eq!(out, "kind: Pod\nmetadata: {name: p}\n");
+}
+
+#[test]
+fn a_null_or_empty_field_is_replaced_not_duplicated() {
+    for text in ["kind: ConfigMap\ndata:\nother: 1\n", "kind: ConfigMap\ndata: null\nother: 1\n", "kind: ConfigMap\ndata: ~ # none\nother: 1\n"] {
+        let out = fix(text, 0, |v| set(v, "/data", json!({"k": "v"})));
+        assert_eq!(out.matches("data:").count(), 1, "{out}");
+        assert!(out.contains("data:\n  k: v\n") || out.contains("data:\n  k: v # none"), "{out}");
+    }
+}
+
+#[test]
+fn crlf_and_multi_document_texts_keep_everything_else() {
+    let text = "---\r\nkind: A\r\nmetadata:\r\n  name: a\r\n---\r\n# second\r\nkind: B\r\nmetadata:\r\n  name: b\r\n";
+    let out = fix(text, 1, |v| set(v, "/metadata/labels", json!({"x": "z"})));
+    assert_eq!(out, text.replace("  name: b\r\n", "  name: b\r\n  labels:\r\n    x: z\r\n"));
+}
+
+#[test]
+fn json_stays_json() {
+    let text = "{\n  \"kind\": \"Pod\",\n  \"metadata\": {\n    \"name\": \"p\"\n  }\n}\n";
+    let out = fix(text, 0, |v| set(v, "/metadata/labels", json!({"a": "b"})));
+    assert_eq!(
+        out,
+        "{\n  \"kind\": \"Pod\",\n  \"metadata\": {\n    \"name\": \"p\",\n    \"labels\": {\n      \"a\": \"b\"\n    }\n  }\n}\n"
+    );
+    serde_json::from_str::<Value>(&out).expect("still JSON");
+}
+
+#[test]
+fn replace_remove_and_list_edits() {
+    let text = "kind: Pod\nspec:\n  replicas: 1 # one\n  image: 'old'\n  drop: x\n  keep: y\n  list:\n  - a\n  - b\n";
+    let out = fix(text, 0, |v| {
+        set(v, "/spec/replicas", json!(3));
+        set(v, "/spec/image", json!("new"));
+        v["spec"].as_object_mut().expect("map").remove("drop");
+        set(v, "/spec/list/-", json!("c"));
+    });
+    assert_eq!(out, "kind: Pod\nspec:\n  replicas: 3 # one\n  image: 'new'\n  keep: y\n  list:\n  - a\n  - b\n  - c\n");
+    let out = fix(text, 0, |v| {
+        v["spec"]["list"].as_array_mut().expect("list").remove(0);
+    });
+    assert_eq!(out, text.replace("  - a\n", ""));
+}
+
+#[test]
+fn escaped_keys_and_an_alias_are_handled() {
+    let text = "kind: Namespace\nmetadata:\n  labels:\n    a: &x b\n    c: *x\n";
+    let out = fix(text, 0, |v| set(v, "/metadata/labels/pod-security.kubernetes.io~1warn", json!("restricted")));
+    assert!(out.ends_with("    c: *x\n    pod-security.kubernetes.io/warn: restricted\n"), "{out}");
+    let text = "kind: A\nbase: &b {x: 1}\nuse: *b\n";
+    let out = fix(text, 0, |v| set(v, "/use/w", json!(2)));
+    assert_eq!(out, "kind: A\nbase: &b {x: 1}\nuse:\n  w: 2\n  x: 1\n");
+}
+
+#[test]
+fn a_list_item_in_a_sequence_of_mappings() {
+    let text = "kind: Deployment\nspec:\n  template:\n    spec:\n      containers:\n        - name: a\n          image: x\n        - name: b\n          image: y\n";
+    let out = fix(text, 0, |v| set(v, "/spec/template/spec/containers/1/securityContext", json!({"runAsNonRoot": true, "seccompProfile": {"type": "RuntimeDefault"}})));
+    assert_eq!(out, format!("{text}          securityContext:\n            runAsNonRoot: true\n            seccompProfile:\n              type: RuntimeDefault\n"));
+}

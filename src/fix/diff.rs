@@ -38,22 +38,26 @@ pub(super) enum Slot<'a> {
 pub(super) struct Planner<'a> {
     text: &'a str,
     style: Style,
+    /// Leave aliases as they are, trusting that the edits to their anchored nodes give them
+    /// their new values (checked when the text is read back).
+    keep_aliases: bool,
     /// The edits planned so far.
     pub edits: Vec<Edit>,
 }
 
 impl<'a> Planner<'a> {
-    pub(super) fn new(text: &'a str, style: Style) -> Self {
+    pub(super) fn new(text: &'a str, style: Style, keep_aliases: bool) -> Self {
         Planner {
             text,
             style,
+            keep_aliases,
             edits: Vec::new(),
         }
     }
 
     /// Plans the edits that turn `node` (which reads as `old`) into `new`.
     pub(super) fn diff(&mut self, node: &Node, old: &Value, new: &Value, slot: Slot<'_>) -> Result<(), Unfit> {
-        if old == new {
+        if old == new || self.keep_aliases && matches!(node.kind, Kind::Alias) {
             return Ok(());
         }
         let mark = self.edits.len();
@@ -243,21 +247,11 @@ impl<'a> Planner<'a> {
                     let multi_line = text[node.start..last.key_start].contains('\n');
                     let col = scan::column(text, last.key_start);
                     let indent = line_indent(text, last.key_start);
-                    let text = added
+                    let rendered: Vec<String> = added
                         .iter()
-                        .map(|(k, v)| {
-                            if multi_line {
-                                format!(",\n{}{}", " ".repeat(col), render(k, v, Some(indent)))
-                            } else {
-                                format!(", {}", render(k, v, None))
-                            }
-                        })
+                        .map(|(k, v)| render(k, v, multi_line.then_some(indent)))
                         .collect();
-                    Edit {
-                        start: last.value.end,
-                        end: last.value.end,
-                        text,
-                    }
+                    after_last(text, last.value.end, multi_line, col, &rendered)
                 }
             }
         } else {
@@ -366,11 +360,7 @@ impl<'a> Planner<'a> {
                     end: before.value.start,
                     text: rendered.iter().map(|r| format!("{r}{separator}")).collect(),
                 },
-                (None, Some(last)) => Edit {
-                    start: last.value.end,
-                    end: last.value.end,
-                    text: rendered.iter().map(|r| format!("{separator}{r}")).collect(),
-                },
+                (None, Some(last)) => after_last(text, last.value.end, multi_line, col, &rendered),
             }
         } else {
             let first_dash = items.first().and_then(|i| i.dash).ok_or(Unfit)?;
@@ -409,6 +399,32 @@ impl<'a> Planner<'a> {
         };
         self.edits.push(edit);
         Ok(())
+    }
+}
+
+/// Inserts `rendered` entries or items after the last one of a flow collection, which ends at
+/// `end`: separated by commas, one per line at `col` when the collection is laid out over lines,
+/// and each followed by a comma when the last one already was (`{a: 1,}`).
+fn after_last(text: &str, end: usize, multi_line: bool, col: usize, rendered: &[String]) -> Edit {
+    let next = scan::skip_blank(text, end);
+    let trailing_comma = text.as_bytes().get(next) == Some(&b',');
+    let lead = if multi_line {
+        format!("\n{}", " ".repeat(col))
+    } else {
+        " ".to_owned()
+    };
+    if trailing_comma {
+        Edit {
+            start: next + 1,
+            end: next + 1,
+            text: rendered.iter().map(|r| format!("{lead}{r},")).collect(),
+        }
+    } else {
+        Edit {
+            start: end,
+            end,
+            text: rendered.iter().map(|r| format!(",{lead}{r}")).collect(),
+        }
     }
 }
 

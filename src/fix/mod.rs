@@ -96,14 +96,22 @@ impl<'a> Fixer<'a> {
     }
 
     fn fix(&self, patched: &[Patched<'_>]) -> String {
-        let planned: Vec<Option<Vec<Edit>>> = patched.iter().map(|p| self.plan(p)).collect();
-        let all: Option<Vec<Edit>> = planned.iter().try_fold(Vec::new(), |mut all, edits| {
-            all.extend(edits.clone()?);
-            Some(all)
-        });
-        if let Some(text) = all.and_then(|edits| self.checked(&edits, self.expected)) {
-            return text;
+        // Aliases first left alone (an edit to their anchor may be all they need), then
+        // rewritten.
+        let has_aliases = self.text.contains('*');
+        for keep_aliases in [true, false] {
+            if keep_aliases && !has_aliases {
+                continue;
+            }
+            let all: Option<Vec<Edit>> = patched.iter().try_fold(Vec::new(), |mut all, p| {
+                all.extend(self.plan(p, keep_aliases)?);
+                Some(all)
+            });
+            if let Some(text) = all.and_then(|edits| self.checked(&edits, self.expected)) {
+                return text;
+            }
         }
+        let planned: Vec<Option<Vec<Edit>>> = patched.iter().map(|p| self.plan(p, false)).collect();
         // Document by document: in place where that reads back right, else the whole document.
         let mut kept = Vec::new();
         for (p, edits) in patched.iter().zip(planned) {
@@ -121,10 +129,10 @@ impl<'a> Fixer<'a> {
     }
 
     /// The in-place edits for one patched document.
-    fn plan(&self, p: &Patched<'_>) -> Option<Vec<Edit>> {
+    fn plan(&self, p: &Patched<'_>, keep_aliases: bool) -> Option<Vec<Edit>> {
         let root = self.tree.as_ref()?.get(p.index)?.as_ref()?;
         let (_, doc) = self.originals.iter().find(|(i, _)| *i == p.index)?;
-        let mut planner = Planner::new(self.text, self.style);
+        let mut planner = Planner::new(self.text, self.style, keep_aliases);
         match p.item {
             None => planner.diff(root, doc, p.value, Slot::Root).ok()?,
             Some(i) => {
@@ -147,7 +155,7 @@ impl<'a> Fixer<'a> {
     fn whole_document(&self, index: usize) -> Option<Vec<Edit>> {
         let root = self.tree.as_ref()?.get(index)?.as_ref()?;
         let (_, value) = self.expected.iter().find(|(i, _)| *i == index)?;
-        let mut planner = Planner::new(self.text, self.style);
+        let mut planner = Planner::new(self.text, self.style, false);
         planner.replace(root, value, Slot::Root).ok()?;
         Some(planner.edits)
     }
@@ -209,7 +217,14 @@ impl<'a> Fixer<'a> {
 /// How the text is laid out: JSON or YAML, its indentation step and where it puts block
 /// sequences under a key.
 fn detect_style(text: &str, tree: Option<&[Option<Node>]>) -> Style {
-    let json = text.trim_start().starts_with(['{', '[']);
+    // JSON: flow roots whose keys are double-quoted (YAML flow style with plain keys is not).
+    let json = tree.into_iter().flatten().flatten().next().is_some_and(|root| match &root.kind {
+        Kind::Map { flow: true, entries } => entries
+            .first()
+            .is_none_or(|e| text.as_bytes().get(e.key_start) == Some(&b'"')),
+        Kind::Seq { flow: true, .. } => true,
+        _ => false,
+    });
     let step = text
         .lines()
         .take(2000)

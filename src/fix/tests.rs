@@ -124,3 +124,12 @@ fn a_list_item_in_a_sequence_of_mappings() {
     let out = fix(text, 0, |v| set(v, "/spec/template/spec/containers/1/securityContext", json!({"runAsNonRoot": true, "seccompProfile": {"type": "RuntimeDefault"}})));
     assert_eq!(out, format!("{text}          securityContext:\n            runAsNonRoot: true\n            seccompProfile:\n              type: RuntimeDefault\n"));
 }
+
+#[test]
+fn flow_documents_with_trailing_commas() {
+    let text = "---\n{\n  apiVersion: \"v1\",\n  kind: \"Secret\",\n  data: {\n    a: \"b\",\n  },\n}\n";
+    let out = fix(text, 0, |v| set(v, "/automountServiceAccountToken", json!(false)));
+    assert_eq!(out, text.replace("  },\n}", "  },\n  automountServiceAccountToken: false,\n}"));
+    let out = fix(text, 0, |v| set(v, "/data/c", json!("d")));
+    assert_eq!(out, text.replace("    a: \"b\",\n", "    a: \"b\",\n    c: d,\n"));
+}

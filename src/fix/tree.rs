@@ -162,7 +162,7 @@ impl Builder<'_> {
                     if let Some((Event::SequenceEnd, end_mark)) = self.events.get(self.at) {
                         self.at += 1;
                         let end = if is_flow {
-                            self.bytes.of(*end_mark) + 1
+                            self.closing(*end_mark) + 1
                         } else {
                             items.last().map_or(start, |i: &Item| i.value.end)
                         };
@@ -193,7 +193,7 @@ impl Builder<'_> {
                     if let Some((Event::MappingEnd, end_mark)) = self.events.get(self.at) {
                         self.at += 1;
                         let end = if is_flow {
-                            self.bytes.of(*end_mark) + 1
+                            self.closing(*end_mark) + 1
                         } else {
                             entries.last().map_or(start, |e: &Entry| e.value.end)
                         };
@@ -276,6 +276,17 @@ impl Builder<'_> {
             self.events.get(self.at),
             Some((Event::SequenceStart(..) | Event::MappingStart(..), next)) if next.index() == mark.index()
         )
+    }
+
+    /// Byte offset of the bracket closing a flow collection whose end event is at `mark`: the
+    /// event is at a trailing comma when there is one (`{a: 1,}`).
+    fn closing(&self, mark: Marker) -> usize {
+        let at = self.bytes.of(mark);
+        if self.text.as_bytes().get(at) == Some(&b',') {
+            scan::skip_blank(self.text, at + 1)
+        } else {
+            at
+        }
     }
 
     /// Where a node whose text starts at `start` really starts: before its tag and anchor.

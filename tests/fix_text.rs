@@ -42,8 +42,8 @@ fn ensure_map<'a>(doc: &'a mut Value, parent: &str, key: &str) -> Option<&'a mut
     slot.as_object_mut()
 }
 
-/// One kind of patch: changes `doc` and says how many lines it may remove and add at most per
-/// document (`None`: no limit checked).
+/// One kind of patch, named by what it does (`add…`, `append…`, `replace…`, `remove…`), and
+/// whether it changed the document.
 type Mutation = (&'static str, fn(&mut Value) -> bool);
 
 fn mutations() -> Vec<Mutation> {
@@ -131,9 +131,12 @@ fn patches_change_only_their_lines_in_real_manifests() {
     paths.sort();
     let mut stats = std::collections::BTreeMap::<&str, (usize, usize, usize)>::new();
     for path in &paths {
-        let Ok(text) = std::fs::read_to_string(path) else { continue };
-        let Ok(docs) = celgate::source::parse_documents(text.trim_start_matches('\u{feff}')) else { continue };
-        for (name, mutate) in mutations() {
+        let Ok(lf) = std::fs::read_to_string(path) else { continue };
+        let Ok(docs) = celgate::source::parse_documents(lf.trim_start_matches('\u{feff}')) else { continue };
+        // Each file as it is and with CRLF line endings.
+        let crlf = lf.replace("\r\n", "\n").replace('\n', "\r\n");
+        for ((name, mutate), text) in mutations().into_iter().flat_map(|m| [(m, &lf), (m, &crlf)]) {
+            let text = text.as_str();
             let mut values = Vec::new();
             for doc in &docs {
                 if doc.value.get("kind").is_none() {
@@ -155,21 +158,34 @@ fn patches_change_only_their_lines_in_real_manifests() {
                     value,
                 })
                 .collect();
-            let out = apply(&text, &patched).expect("applies");
+            let out = apply(text, &patched).expect("applies");
+            if text.contains("\r\n") {
+                assert!(!out.replace("\r\n", "").contains('\n'), "{} {name}: a bare line feed in CRLF text", path.display());
+            }
             let back = celgate::source::parse_documents(out.trim_start_matches('\u{feff}')).expect("output parses");
             for (index, value) in &values {
                 let doc = back.iter().find(|d| d.index == *index).expect("document kept");
                 assert_eq!(&doc.value, value, "{} {name}: document {index} does not read back", path.display());
             }
-            let diff = TextDiff::from_lines(&text, &out);
+            let diff = TextDiff::from_lines(text, &out);
             let removed = diff.iter_all_changes().filter(|c| c.tag() == ChangeTag::Delete).count();
             let added = diff.iter_all_changes().filter(|c| c.tag() == ChangeTag::Insert).count();
             let entry = stats.entry(name).or_default();
             entry.0 += values.len();
             entry.1 += removed;
             entry.2 += added;
-            if removed > 0 && !name.starts_with("re") {
-                eprintln!("{} {name}: {removed} lines removed for {} documents", path.display(), values.len());
+            let n = values.len();
+            let shown = || format!("{} {name}: -{removed} +{added} lines for {n} documents", path.display());
+            if name.starts_with("add") || name.starts_with("append") {
+                // At most one line per document is rewritten: a last line gaining its line break,
+                // or an empty flow mapping (`labels: {}`) gaining the entry.
+                assert!(removed <= n && added >= n, "{}", shown());
+            } else if name.starts_with("replace") {
+                assert!(removed == n && added == n, "{}", shown());
+            } else if name == "remove first label" {
+                assert!(removed == n && added == 0, "{}", shown());
+            } else {
+                assert!(removed >= n && added == 0, "{}", shown());
             }
         }
     }

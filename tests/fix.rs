@@ -47,8 +47,11 @@ fn changed_lines(before: &str, after: &str) -> (usize, usize) {
     (count(ChangeTag::Delete), count(ChangeTag::Insert))
 }
 
-/// The findings of `check --format json` over `text`, by document: (rule, pointer, action).
-fn findings(text: &str) -> Vec<(String, BTreeSet<(String, String, String)>)> {
+/// A finding as compared before and after a fix: rule, pointer, action.
+type Finding = (String, String, String);
+
+/// The decision and findings of `check --format json` over `text`, by document.
+fn findings(text: &str) -> Vec<(String, BTreeSet<Finding>)> {
     let (_, stdout, stderr) = check(&["--format", "json", "-"], text);
     let records: serde_json::Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stderr}"));
     records
@@ -86,7 +89,10 @@ fn fix_and_recheck(path: &str) -> (String, String) {
             .filter(|(_, _, action)| decision != "patch" || action != "patch")
             .cloned()
             .collect();
-        assert_eq!(&expected, now, "findings differ after the fix ({decision} before):\n{fixed}");
+        assert_eq!(
+            &expected, now,
+            "findings differ after the fix ({decision} before):\n{fixed}"
+        );
     }
     (input, fixed)
 }
@@ -120,7 +126,12 @@ fn a_folder_comes_back_whole_and_in_order() {
     files.sort();
     for file in files {
         let text = std::fs::read_to_string(&file).expect("file");
-        expected.extend(celgate::source::parse_documents(&text).expect("parses").into_iter().map(|d| d.value));
+        expected.extend(
+            celgate::source::parse_documents(&text)
+                .expect("parses")
+                .into_iter()
+                .map(|d| d.value),
+        );
     }
     let written: Vec<_> = celgate::source::parse_documents(&stdout)
         .expect("output parses")
@@ -136,13 +147,19 @@ fn a_folder_comes_back_whole_and_in_order() {
 #[case::json("tests/fixtures/fix/pod.json")]
 #[case::kube_prometheus("tests/fixtures/real/upstream/kube-prometheus/manifests/blackboxExporter-deployment.yaml")]
 #[case::argo_cd_install("tests/fixtures/real/upstream/argo-cd/manifests/install.yaml")]
-#[case::argo_workflows_sa("tests/fixtures/real/upstream/argo-workflows/manifests/base/workflow-controller/workflow-controller-sa.yaml")]
+#[case::argo_workflows_sa(
+    "tests/fixtures/real/upstream/argo-workflows/manifests/base/workflow-controller/workflow-controller-sa.yaml"
+)]
 fn a_fix_changes_only_the_patched_lines(#[case] path: &str) {
     let (input, fixed) = fix_and_recheck(path);
     let (removed, added) = changed_lines(&input, &fixed);
     assert!(added > 0, "{path}: nothing patched");
     // Additions only, except a line that gains a comma (JSON) or a flow entry.
-    assert!(removed <= 2, "{path}: {removed} lines removed\n{}", line_diff(&input, &fixed));
+    assert!(
+        removed <= 2,
+        "{path}: {removed} lines removed\n{}",
+        line_diff(&input, &fixed)
+    );
     let name = Path::new(path).file_stem().and_then(|s| s.to_str()).unwrap_or("fix");
     insta::assert_snapshot!(format!("fix_diff_{name}"), line_diff(&input, &fixed));
 }
@@ -156,7 +173,10 @@ fn crlf_line_endings_are_kept() {
     std::fs::write(&path, &crlf).expect("write");
     let path = path.to_str().expect("utf8");
     let (_, fixed, stderr) = check(&["--fix", path], "");
-    assert!(!fixed.replace("\r\n", "").contains('\n'), "a bare line feed: {fixed:?} {stderr}");
+    assert!(
+        !fixed.replace("\r\n", "").contains('\n'),
+        "a bare line feed: {fixed:?} {stderr}"
+    );
     let (_, fixed_lf, _) = check(&["--fix", "tests/fixtures/fix/deployment-comments.yaml"], "");
     assert_eq!(fixed.replace("\r\n", "\n"), fixed_lf);
 }
@@ -181,10 +201,16 @@ fn out_mirrors_every_input_or_only_the_changed_ones() {
 
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().to_str().expect("utf8");
-    let (code, _, stderr) = check(&[&["--fix", "--changed-only", "--out", out][..], &inputs[..]].concat(), "");
+    let (code, _, stderr) = check(
+        &[&["--fix", "--changed-only", "--out", out][..], &inputs[..]].concat(),
+        "",
+    );
     assert_eq!(code, 0, "{stderr}");
     assert!(dir.path().join("tests/fixtures/fix/pod.json").exists());
-    assert!(!dir.path().join("examples/compliant/service.yaml").exists(), "unchanged inputs are skipped");
+    assert!(
+        !dir.path().join("examples/compliant/service.yaml").exists(),
+        "unchanged inputs are skipped"
+    );
 }
 
 #[test]

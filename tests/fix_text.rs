@@ -14,7 +14,10 @@ fn files(dir: &Path, out: &mut Vec<PathBuf>) {
         let path = entry.path();
         if path.is_dir() {
             files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml" || e == "json") {
+        } else if path
+            .extension()
+            .is_some_and(|e| e == "yaml" || e == "yml" || e == "json")
+        {
             out.push(path);
         }
     }
@@ -22,11 +25,15 @@ fn files(dir: &Path, out: &mut Vec<PathBuf>) {
 
 /// The containers lists of a workload, as pointers.
 fn container_lists(doc: &Value) -> Vec<String> {
-    ["/spec/containers", "/spec/template/spec/containers", "/spec/jobTemplate/spec/template/spec/containers"]
-        .into_iter()
-        .filter(|p| doc.pointer(p).is_some_and(Value::is_array))
-        .map(str::to_owned)
-        .collect()
+    [
+        "/spec/containers",
+        "/spec/template/spec/containers",
+        "/spec/jobTemplate/spec/template/spec/containers",
+    ]
+    .into_iter()
+    .filter(|p| doc.pointer(p).is_some_and(Value::is_array))
+    .map(str::to_owned)
+    .collect()
 }
 
 fn object_at<'a>(doc: &'a mut Value, pointer: &str) -> Option<&'a mut serde_json::Map<String, Value>> {
@@ -85,7 +92,9 @@ fn mutations() -> Vec<Mutation> {
             None => false,
         }),
         ("remove first label", |d| {
-            let Some(labels) = object_at(d, "/metadata/labels") else { return false };
+            let Some(labels) = object_at(d, "/metadata/labels") else {
+                return false;
+            };
             if labels.len() < 2 {
                 return false;
             }
@@ -93,14 +102,18 @@ fn mutations() -> Vec<Mutation> {
             labels.remove(&first).is_some()
         }),
         ("append container", |d| {
-            let Some(list) = container_lists(d).into_iter().next() else { return false };
+            let Some(list) = container_lists(d).into_iter().next() else {
+                return false;
+            };
             d.pointer_mut(&list)
                 .and_then(Value::as_array_mut)
                 .map(|l| l.push(json!({"name": "sidecar", "image": "busybox:1.36"})))
                 .is_some()
         }),
         ("remove first container", |d| {
-            let Some(list) = container_lists(d).into_iter().next() else { return false };
+            let Some(list) = container_lists(d).into_iter().next() else {
+                return false;
+            };
             match d.pointer_mut(&list).and_then(Value::as_array_mut) {
                 Some(l) if l.len() >= 2 => {
                     l.remove(0);
@@ -110,7 +123,9 @@ fn mutations() -> Vec<Mutation> {
             }
         }),
         ("replace image in a list item", |d| {
-            let Some(list) = container_lists(d).into_iter().next() else { return false };
+            let Some(list) = container_lists(d).into_iter().next() else {
+                return false;
+            };
             match d.pointer_mut(&format!("{list}/0/image")) {
                 Some(v) => {
                     *v = json!("registry.example.com/fixed:1.0");
@@ -131,8 +146,12 @@ fn patches_change_only_their_lines_in_real_manifests() {
     paths.sort();
     let mut stats = std::collections::BTreeMap::<&str, (usize, usize, usize)>::new();
     for path in &paths {
-        let Ok(lf) = std::fs::read_to_string(path) else { continue };
-        let Ok(docs) = celgate::source::parse_documents(lf.trim_start_matches('\u{feff}')) else { continue };
+        let Ok(lf) = std::fs::read_to_string(path) else {
+            continue;
+        };
+        let Ok(docs) = celgate::source::parse_documents(lf.trim_start_matches('\u{feff}')) else {
+            continue;
+        };
         // Each file as it is and with CRLF line endings.
         let crlf = lf.replace("\r\n", "\n").replace('\n', "\r\n");
         for ((name, mutate), text) in mutations().into_iter().flat_map(|m| [(m, &lf), (m, &crlf)]) {
@@ -160,12 +179,21 @@ fn patches_change_only_their_lines_in_real_manifests() {
                 .collect();
             let out = apply(text, &patched).expect("applies");
             if text.contains("\r\n") {
-                assert!(!out.replace("\r\n", "").contains('\n'), "{} {name}: a bare line feed in CRLF text", path.display());
+                assert!(
+                    !out.replace("\r\n", "").contains('\n'),
+                    "{} {name}: a bare line feed in CRLF text",
+                    path.display()
+                );
             }
             let back = celgate::source::parse_documents(out.trim_start_matches('\u{feff}')).expect("output parses");
             for (index, value) in &values {
                 let doc = back.iter().find(|d| d.index == *index).expect("document kept");
-                assert_eq!(&doc.value, value, "{} {name}: document {index} does not read back", path.display());
+                assert_eq!(
+                    &doc.value,
+                    value,
+                    "{} {name}: document {index} does not read back",
+                    path.display()
+                );
             }
             let diff = TextDiff::from_lines(text, &out);
             let removed = diff.iter_all_changes().filter(|c| c.tag() == ChangeTag::Delete).count();

@@ -254,9 +254,9 @@ fn fix_sources<'a>(
         let mut patched = Vec::new();
         let mut last: Option<(usize, Option<usize>)> = None;
         // Documents of one input are in order: a repeated path starts again at its first one.
-        while let Some((doc, result)) = docs.next_if(|(d, _)| {
-            d.source == input.source && last.is_none_or(|l| (d.index, d.item) > l)
-        }) {
+        while let Some((doc, result)) =
+            docs.next_if(|(d, _)| d.source == input.source && last.is_none_or(|l| (d.index, d.item) > l))
+        {
             last = Some((doc.index, doc.item));
             if let (Verdict::Patch, Some(value)) = (&result.decision.decision, &result.decision.patched_object) {
                 patched.push(Patched {

@@ -167,7 +167,14 @@ impl<'a> Planner<'a> {
         }
     }
 
-    fn map(&mut self, node: &Node, flow: bool, entries: &[Entry], o: &Map<String, Value>, n: &Map<String, Value>) -> Result<(), Unfit> {
+    fn map(
+        &mut self,
+        node: &Node,
+        flow: bool,
+        entries: &[Entry],
+        o: &Map<String, Value>,
+        n: &Map<String, Value>,
+    ) -> Result<(), Unfit> {
         let find = |key: &str| entries.iter().position(|e| e.key == key && e.key != "<<");
         let mut removed = Vec::new();
         let mut added: Vec<(&String, &Value)> = Vec::new();
@@ -221,7 +228,13 @@ impl<'a> Planner<'a> {
         Ok(())
     }
 
-    fn add_entries(&mut self, node: &Node, flow: bool, entries: &[Entry], added: &[(&String, &Value)]) -> Result<(), Unfit> {
+    fn add_entries(
+        &mut self,
+        node: &Node,
+        flow: bool,
+        entries: &[Entry],
+        added: &[(&String, &Value)],
+    ) -> Result<(), Unfit> {
         let text = self.text;
         let style = self.style;
         let edit = if flow {
@@ -261,9 +274,14 @@ impl<'a> Planner<'a> {
             let at = scan::line_end(text, last.value.end.max(last.key_start));
             let text = added
                 .iter()
-                .map(|(k, v)| format!("\n{}", trim_break(render::block_entry(k, v, col, style))))
-                .collect();
-            Edit { start: at, end: at, text }
+                .map(|(k, v)| trim_break(render::block_entry(k, v, col, style)))
+                .collect::<Vec<_>>();
+            let text = surround(&text, "\n", "");
+            Edit {
+                start: at,
+                end: at,
+                text,
+            }
         };
         self.edits.push(edit);
         Ok(())
@@ -315,7 +333,10 @@ impl<'a> Planner<'a> {
             if !scan::first_on_line(text, dash) {
                 return Err(Unfit);
             }
-            (scan::line_start(text, dash), scan::next_line(text, item.value.end.max(dash)))
+            (
+                scan::line_start(text, dash),
+                scan::next_line(text, item.value.end.max(dash)),
+            )
         };
         self.edits.push(Edit {
             start,
@@ -358,7 +379,7 @@ impl<'a> Planner<'a> {
                 (Some(before), _) => Edit {
                     start: before.value.start,
                     end: before.value.start,
-                    text: rendered.iter().map(|r| format!("{r}{separator}")).collect(),
+                    text: surround(&rendered, "", &separator),
                 },
                 (None, Some(last)) => after_last(text, last.value.end, multi_line, col, &rendered),
             }
@@ -373,27 +394,25 @@ impl<'a> Planner<'a> {
                 };
                 format!("{}- {body}", " ".repeat(col))
             };
-            match items.get(at) {
-                Some(before) => {
-                    let dash = before.dash.ok_or(Unfit)?;
-                    if !scan::first_on_line(text, dash) {
-                        return Err(Unfit);
-                    }
-                    let start = scan::line_start(text, dash);
-                    Edit {
-                        start,
-                        end: start,
-                        text: new.iter().map(item_text).collect(),
-                    }
+            if let Some(before) = items.get(at) {
+                let dash = before.dash.ok_or(Unfit)?;
+                if !scan::first_on_line(text, dash) {
+                    return Err(Unfit);
                 }
-                None => {
-                    let last = items.last().ok_or(Unfit)?;
-                    let end = scan::line_end(text, last.value.end.max(last.dash.unwrap_or(0)));
-                    Edit {
-                        start: end,
-                        end,
-                        text: new.iter().map(|v| format!("\n{}", trim_break(item_text(v)))).collect(),
-                    }
+                let start = scan::line_start(text, dash);
+                Edit {
+                    start,
+                    end: start,
+                    text: new.iter().map(item_text).collect(),
+                }
+            } else {
+                let last = items.last().ok_or(Unfit)?;
+                let end = scan::line_end(text, last.value.end.max(last.dash.unwrap_or(0)));
+                let rendered: Vec<String> = new.iter().map(|v| trim_break(item_text(v))).collect();
+                Edit {
+                    start: end,
+                    end,
+                    text: surround(&rendered, "\n", ""),
                 }
             }
         };
@@ -417,15 +436,26 @@ fn after_last(text: &str, end: usize, multi_line: bool, col: usize, rendered: &[
         Edit {
             start: next + 1,
             end: next + 1,
-            text: rendered.iter().map(|r| format!("{lead}{r},")).collect(),
+            text: surround(rendered, &lead, ","),
         }
     } else {
         Edit {
             start: end,
             end,
-            text: rendered.iter().map(|r| format!(",{lead}{r}")).collect(),
+            text: surround(rendered, &format!(",{lead}"), ""),
         }
     }
+}
+
+/// Each of `parts` between `before` and `after`, one after another.
+fn surround(parts: &[String], before: &str, after: &str) -> String {
+    let mut out = String::new();
+    for part in parts {
+        out.push_str(before);
+        out.push_str(part);
+        out.push_str(after);
+    }
+    out
 }
 
 /// Whether `node` is a flow collection.
@@ -450,5 +480,7 @@ fn trim_break(mut text: String) -> String {
 pub(super) fn overlapping(edits: &[Edit]) -> bool {
     let mut spans: Vec<(usize, usize)> = edits.iter().map(|e| (e.start, e.end)).collect();
     spans.sort_unstable();
-    spans.windows(2).any(|w| w[1].0 < w[0].1 || (w[1].0 == w[0].0 && w[0].0 == w[0].1 && w[1].0 == w[1].1))
+    spans
+        .windows(2)
+        .any(|w| w[1].0 < w[0].1 || (w[1].0 == w[0].0 && w[0].0 == w[0].1 && w[1].0 == w[1].1))
 }

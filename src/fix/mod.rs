@@ -136,16 +136,22 @@ impl<'a> Fixer<'a> {
         match p.item {
             None => planner.diff(root, doc, p.value, Slot::Root).ok()?,
             Some(i) => {
-                let Kind::Map { flow, entries } = &root.kind else { return None };
+                let Kind::Map { flow, entries } = &root.kind else {
+                    return None;
+                };
                 let entry = entries.iter().find(|e| e.key == "items")?;
-                let Kind::Seq { items, .. } = &entry.value.kind else { return None };
+                let Kind::Seq { items, .. } = &entry.value.kind else {
+                    return None;
+                };
                 let item = items.get(i)?;
                 let slot = if *flow || matches!(entry.value.kind, Kind::Seq { flow: true, .. }) {
                     Slot::Flow
                 } else {
                     Slot::BlockItem(item)
                 };
-                planner.diff(&item.value, doc.get("items")?.get(i)?, p.value, slot).ok()?;
+                planner
+                    .diff(&item.value, doc.get("items")?.get(i)?, p.value, slot)
+                    .ok()?;
             }
         }
         Some(planner.edits)
@@ -218,13 +224,18 @@ impl<'a> Fixer<'a> {
 /// sequences under a key.
 fn detect_style(text: &str, tree: Option<&[Option<Node>]>) -> Style {
     // JSON: flow roots whose keys are double-quoted (YAML flow style with plain keys is not).
-    let json = tree.into_iter().flatten().flatten().next().is_some_and(|root| match &root.kind {
-        Kind::Map { flow: true, entries } => entries
-            .first()
-            .is_none_or(|e| text.as_bytes().get(e.key_start) == Some(&b'"')),
-        Kind::Seq { flow: true, .. } => true,
-        _ => false,
-    });
+    let json = tree
+        .into_iter()
+        .flatten()
+        .flatten()
+        .next()
+        .is_some_and(|root| match &root.kind {
+            Kind::Map { flow: true, entries } => entries
+                .first()
+                .is_none_or(|e| text.as_bytes().get(e.key_start) == Some(&b'"')),
+            Kind::Seq { flow: true, .. } => true,
+            _ => false,
+        });
     let step = text
         .lines()
         .take(2000)

@@ -133,11 +133,15 @@ pub(super) fn key(key: &str, flow: bool, style: Style) -> String {
 fn flow_string(s: &str, flow: bool) -> String {
     let plain = inline_string(s);
     if flow && !plain.starts_with('"') && plain.contains([',', '[', ']', '{', '}']) {
-        json(&Value::String(s.to_owned()), None, Style {
-            json: true,
-            step: 2,
-            indentless: false,
-        })
+        json(
+            &Value::String(s.to_owned()),
+            None,
+            Style {
+                json: true,
+                step: 2,
+                indentless: false,
+            },
+        )
     } else {
         plain
     }

@@ -97,8 +97,7 @@ pub(super) fn skip_blank(text: &str, at: usize) -> usize {
 
 /// The last byte before `at` that is not a space, tab or line break, if any.
 pub(super) fn before_blank(text: &str, at: usize) -> Option<usize> {
-    text[..at]
-        .rfind(|c: char| !matches!(c, ' ' | '\t' | '\r' | '\n'))
+    text[..at].rfind(|c: char| !matches!(c, ' ' | '\t' | '\r' | '\n'))
 }
 
 /// The line break the text uses: `\r\n` when its first line ends so.

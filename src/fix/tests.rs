@@ -41,14 +41,21 @@ fn set(value: &mut Value, pointer: &str, new: Value) {
 fn adds_a_key_after_its_siblings_keeping_comments() {
     let text = "# leading\napiVersion: v1\nkind: Pod # the kind\nmetadata:\n  name: p\n  labels:\n    app: web # app\nspec:\n  containers:\n  - name: c\n    image: nginx\n";
     let out = fix(text, 0, |v| set(v, "/metadata/labels/team", json!("core")));
-    assert_eq!(out, text.replace("    app: web # app\n", "    app: web # app\n    team: core\n"));
+    assert_eq!(
+        out,
+        text.replace("    app: web # app\n", "    app: web # app\n    team: core\n")
+    );
 }
 
 #[test]
 fn adds_a_nested_block_where_none_was() {
     let text = "kind: Pod\nspec:\n  containers:\n  - name: c\n    image: nginx\n";
     let out = fix(text, 0, |v| {
-        set(v, "/spec/containers/0/securityContext", json!({"allowPrivilegeEscalation": false}));
+        set(
+            v,
+            "/spec/containers/0/securityContext",
+            json!({"allowPrivilegeEscalation": false}),
+        );
     });
     assert_eq!(
         out,
@@ -67,10 +74,17 @@ fn flow_mappings_keep_their_style() {
 
 #[test]
 fn a_null_or_empty_field_is_replaced_not_duplicated() {
-    for text in ["kind: ConfigMap\ndata:\nother: 1\n", "kind: ConfigMap\ndata: null\nother: 1\n", "kind: ConfigMap\ndata: ~ # none\nother: 1\n"] {
+    for text in [
+        "kind: ConfigMap\ndata:\nother: 1\n",
+        "kind: ConfigMap\ndata: null\nother: 1\n",
+        "kind: ConfigMap\ndata: ~ # none\nother: 1\n",
+    ] {
         let out = fix(text, 0, |v| set(v, "/data", json!({"k": "v"})));
         assert_eq!(out.matches("data:").count(), 1, "{out}");
-        assert!(out.contains("data:\n  k: v\n") || out.contains("data:\n  k: v # none"), "{out}");
+        assert!(
+            out.contains("data:\n  k: v\n") || out.contains("data:\n  k: v # none"),
+            "{out}"
+        );
     }
 }
 
@@ -78,7 +92,10 @@ fn a_null_or_empty_field_is_replaced_not_duplicated() {
 fn crlf_and_multi_document_texts_keep_everything_else() {
     let text = "---\r\nkind: A\r\nmetadata:\r\n  name: a\r\n---\r\n# second\r\nkind: B\r\nmetadata:\r\n  name: b\r\n";
     let out = fix(text, 1, |v| set(v, "/metadata/labels", json!({"x": "z"})));
-    assert_eq!(out, text.replace("  name: b\r\n", "  name: b\r\n  labels:\r\n    x: z\r\n"));
+    assert_eq!(
+        out,
+        text.replace("  name: b\r\n", "  name: b\r\n  labels:\r\n    x: z\r\n")
+    );
 }
 
 #[test]
@@ -101,7 +118,10 @@ fn replace_remove_and_list_edits() {
         v["spec"].as_object_mut().expect("map").remove("drop");
         set(v, "/spec/list/-", json!("c"));
     });
-    assert_eq!(out, "kind: Pod\nspec:\n  replicas: 3 # one\n  image: 'new'\n  keep: y\n  list:\n  - a\n  - b\n  - c\n");
+    assert_eq!(
+        out,
+        "kind: Pod\nspec:\n  replicas: 3 # one\n  image: 'new'\n  keep: y\n  list:\n  - a\n  - b\n  - c\n"
+    );
     let out = fix(text, 0, |v| {
         v["spec"]["list"].as_array_mut().expect("list").remove(0);
     });
@@ -111,8 +131,17 @@ fn replace_remove_and_list_edits() {
 #[test]
 fn escaped_keys_and_an_alias_are_handled() {
     let text = "kind: Namespace\nmetadata:\n  labels:\n    a: &x b\n    c: *x\n";
-    let out = fix(text, 0, |v| set(v, "/metadata/labels/pod-security.kubernetes.io~1warn", json!("restricted")));
-    assert!(out.ends_with("    c: *x\n    pod-security.kubernetes.io/warn: restricted\n"), "{out}");
+    let out = fix(text, 0, |v| {
+        set(
+            v,
+            "/metadata/labels/pod-security.kubernetes.io~1warn",
+            json!("restricted"),
+        );
+    });
+    assert!(
+        out.ends_with("    c: *x\n    pod-security.kubernetes.io/warn: restricted\n"),
+        "{out}"
+    );
     let text = "kind: A\nbase: &b {x: 1}\nuse: *b\n";
     let out = fix(text, 0, |v| set(v, "/use/w", json!(2)));
     assert_eq!(out, "kind: A\nbase: &b {x: 1}\nuse:\n  w: 2\n  x: 1\n");
@@ -121,7 +150,13 @@ fn escaped_keys_and_an_alias_are_handled() {
 #[test]
 fn a_list_item_in_a_sequence_of_mappings() {
     let text = "kind: Deployment\nspec:\n  template:\n    spec:\n      containers:\n        - name: a\n          image: x\n        - name: b\n          image: y\n";
-    let out = fix(text, 0, |v| set(v, "/spec/template/spec/containers/1/securityContext", json!({"runAsNonRoot": true, "seccompProfile": {"type": "RuntimeDefault"}})));
+    let out = fix(text, 0, |v| {
+        set(
+            v,
+            "/spec/template/spec/containers/1/securityContext",
+            json!({"runAsNonRoot": true, "seccompProfile": {"type": "RuntimeDefault"}}),
+        );
+    });
     assert_eq!(out, format!("{text}          securityContext:\n            runAsNonRoot: true\n            seccompProfile:\n              type: RuntimeDefault\n"));
 }
 
@@ -129,7 +164,108 @@ fn a_list_item_in_a_sequence_of_mappings() {
 fn flow_documents_with_trailing_commas() {
     let text = "---\n{\n  apiVersion: \"v1\",\n  kind: \"Secret\",\n  data: {\n    a: \"b\",\n  },\n}\n";
     let out = fix(text, 0, |v| set(v, "/automountServiceAccountToken", json!(false)));
-    assert_eq!(out, text.replace("  },\n}", "  },\n  automountServiceAccountToken: false,\n}"));
+    assert_eq!(
+        out,
+        text.replace("  },\n}", "  },\n  automountServiceAccountToken: false,\n}")
+    );
     let out = fix(text, 0, |v| set(v, "/data/c", json!("d")));
     assert_eq!(out, text.replace("    a: \"b\",\n", "    a: \"b\",\n    c: d,\n"));
+}
+
+/// Applies `value` to item `item` of the list document 0 of `text`.
+fn fix_item(text: &str, item: usize, patch: impl FnOnce(&mut Value)) -> String {
+    let docs = parse_documents(text).expect("parses");
+    let mut value = docs[0].value["items"][item].clone();
+    patch(&mut value);
+    let out = apply(
+        text,
+        &[Patched {
+            index: 0,
+            item: Some(item),
+            value: &value,
+        }],
+    )
+    .expect("applies");
+    let back = parse_documents(&out).expect("output parses");
+    assert_eq!(back[0].value["items"][item], value, "{out}");
+    out
+}
+
+#[test]
+fn items_of_lists_are_patched_in_place() {
+    let text = "apiVersion: v1\nkind: List\nitems:\n- kind: ServiceAccount\n  metadata: {name: a}\n- kind: ServiceAccount\n  metadata: {name: b}\n";
+    let out = fix_item(text, 1, |v| set(v, "/automountServiceAccountToken", json!(false)));
+    assert_eq!(out, format!("{text}  automountServiceAccountToken: false\n"));
+    let json_text =
+        "{\"kind\": \"List\", \"items\": [\n  {\"kind\": \"ServiceAccount\", \"metadata\": {\"name\": \"a\"}}\n]}\n";
+    let out = fix_item(json_text, 0, |v| set(v, "/automountServiceAccountToken", json!(false)));
+    assert_eq!(
+        out,
+        "{\"kind\": \"List\", \"items\": [\n  {\"kind\": \"ServiceAccount\", \"metadata\": {\"name\": \"a\"}, \"automountServiceAccountToken\": false}\n]}\n"
+    );
+}
+
+#[test]
+fn flow_sequences_take_items_in_their_style() {
+    let text = "kind: X\nspec:\n  args: [a, b]\n  ports: []\n";
+    let out = fix(text, 0, |v| {
+        set(v, "/spec/args/-", json!("c"));
+        set(v, "/spec/ports/-", json!({"port": 80}));
+    });
+    assert_eq!(out, "kind: X\nspec:\n  args: [a, b, c]\n  ports: [{port: 80}]\n");
+    let out = fix(text, 0, |v| {
+        v["spec"]["args"].as_array_mut().expect("list").remove(0);
+    });
+    assert_eq!(out, "kind: X\nspec:\n  args: [b]\n  ports: []\n");
+    let out = fix(text, 0, |v| set(v, "/spec/args/1", json!("between")));
+    assert_eq!(out, "kind: X\nspec:\n  args: [a, between, b]\n  ports: []\n");
+}
+
+#[test]
+fn block_items_are_inserted_and_removed_as_lines() {
+    let text = "kind: X\nlist:\n  - name: a # first\n    v: 1\n  - name: b\n";
+    let out = fix(text, 0, |v| set(v, "/list/1", json!({"name": "new", "v": 2})));
+    assert_eq!(
+        out,
+        "kind: X\nlist:\n  - name: a # first\n    v: 1\n  - name: new\n    v: 2\n  - name: b\n"
+    );
+    let out = fix(text, 0, |v| {
+        v["list"][0].as_object_mut().expect("map").remove("name");
+    });
+    assert_eq!(out, "kind: X\nlist:\n  - v: 1\n  - name: b\n");
+    let out = fix(text, 0, |v| set(v, "/list", json!([])));
+    assert_eq!(out, "kind: X\nlist: []\n");
+}
+
+#[test]
+fn indentation_and_sequence_style_of_the_document_are_followed() {
+    let text = "kind: X\nspec:\n    containers:\n        -   name: a\n    other: 1\n";
+    let out = fix(text, 0, |v| {
+        set(v, "/spec/volumes", json!([{"name": "v", "emptyDir": {}}]));
+    });
+    assert_eq!(
+        out,
+        format!("{text}    volumes:\n        - emptyDir: {{}}\n          name: v\n")
+    );
+    let text = "kind: X\nspec:\n  containers:\n  - name: a\n";
+    let out = fix(text, 0, |v| set(v, "/spec/volumes", json!(["x"])));
+    assert_eq!(out, format!("{text}  volumes:\n  - x\n"));
+}
+
+#[test]
+fn a_byte_order_mark_and_non_ascii_text_are_kept() {
+    let text = "\u{feff}kind: X # é\nmetadata:\n  name: \"ñandú\"\n";
+    let out = fix(text, 0, |v| set(v, "/metadata/name", json!("ü")));
+    assert_eq!(out, "\u{feff}kind: X # é\nmetadata:\n  name: \"ü\"\n");
+}
+
+#[test]
+fn documents_without_a_patch_are_untouched() {
+    let text = "# only comments and odd spacing\nkind:   X\n---\n\n---\nkind: Y\n...\n";
+    assert_eq!(apply(text, &[]).expect("applies"), text);
+    let out = fix(text, 2, |v| set(v, "/a", json!(1)));
+    assert_eq!(
+        out,
+        "# only comments and odd spacing\nkind:   X\n---\n\n---\nkind: Y\na: 1\n...\n"
+    );
 }

@@ -256,7 +256,7 @@ impl Builder<'_> {
                 }
             }
             _ if value.is_empty() => (start, start, true),
-            _ => (start, scan::content_end(text, start, value)?, false),
+            TScalarStyle::Plain => (start, scan::content_end(text, start, value)?, false),
         };
         Some(Node {
             start: if empty { begin } else { self.props_start(begin, props) },

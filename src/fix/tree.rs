@@ -82,12 +82,13 @@ pub(super) fn parse(text: &str) -> Option<Vec<Option<Node>>> {
                 let root = if matches!(events.get(builder.at), Some((Event::DocumentEnd, _))) {
                     None
                 } else {
-                    let node = builder.node(false, 0)?;
-                    let empty = matches!(node.kind, Kind::Scalar { empty: true, .. });
-                    (!empty).then_some(node)
+                    // A document this tree cannot describe has no tree; the others still do.
+                    builder
+                        .node(false, 0)
+                        .filter(|node| !matches!(node.kind, Kind::Scalar { empty: true, .. }))
                 };
-                if !matches!(events.get(builder.at), Some((Event::DocumentEnd, _))) {
-                    return None;
+                while builder.at < events.len() && !matches!(events[builder.at].0, Event::DocumentEnd) {
+                    builder.at += 1;
                 }
                 builder.at += 1;
                 docs.push(root);

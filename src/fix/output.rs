@@ -112,7 +112,7 @@ pub fn write_fixes(sources: &[FixSource<'_>], destination: FixDestination<'_>) -
             FixDestination::InPlace => {
                 if let (true, Some(fixed)) = (changed, &fixed) {
                     let path = Path::new(source.source);
-                    std::fs::write(path, fixed).map_err(|e| write_error(path, e))?;
+                    replace_file(path, fixed).map_err(|e| write_error(path, e))?;
                 }
             }
         }
@@ -128,6 +128,25 @@ pub fn write_fixes(sources: &[FixSource<'_>], destination: FixDestination<'_>) -
         }
     }
     Ok(outcome)
+}
+
+/// Replaces the contents of `path`: written next to it and renamed over it, so that a failed
+/// write leaves the input as it was, with the input's permissions. A symbolic link is written
+/// through, so that it stays a link.
+fn replace_file(path: &Path, contents: &str) -> std::io::Result<()> {
+    let meta = std::fs::symlink_metadata(path)?;
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+    let (false, Some(name)) = (meta.file_type().is_symlink(), name) else {
+        return std::fs::write(path, contents);
+    };
+    let temporary = path.with_file_name(format!(".{name}.celgate-fix"));
+    let written = std::fs::write(&temporary, contents)
+        .and_then(|()| std::fs::set_permissions(&temporary, meta.permissions()))
+        .and_then(|()| std::fs::rename(&temporary, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temporary);
+    }
+    written
 }
 
 fn write_error(path: &Path, source: std::io::Error) -> FixError {

@@ -36,8 +36,8 @@ pub(super) enum Slot<'a> {
 
 /// Collects the edits of one text.
 pub(super) struct Planner<'a> {
-    text: &'a str,
-    style: Style,
+    pub(super) text: &'a str,
+    pub(super) style: Style,
     /// Leave aliases as they are, trusting that the edits to their anchored nodes give them
     /// their new values (checked when the text is read back).
     keep_aliases: bool,
@@ -286,145 +286,12 @@ impl<'a> Planner<'a> {
         self.edits.push(edit);
         Ok(())
     }
-
-    fn seq(&mut self, node: &Node, flow: bool, items: &[Item], o: &[Value], n: &[Value]) -> Result<(), Unfit> {
-        if items.len() != o.len() {
-            return Err(Unfit);
-        }
-        let shortest = o.len().min(n.len());
-        let prefix = o.iter().zip(n).take_while(|(a, b)| a == b).count().min(shortest);
-        let suffix = o
-            .iter()
-            .rev()
-            .zip(n.iter().rev())
-            .take_while(|(a, b)| a == b)
-            .count()
-            .min(shortest - prefix);
-        let old_middle = &o[prefix..o.len() - suffix];
-        let new_middle = &n[prefix..n.len() - suffix];
-        let pairs = old_middle.len().min(new_middle.len());
-        for j in 0..pairs {
-            let item = &items[prefix + j];
-            let slot = if flow { Slot::Flow } else { Slot::BlockItem(item) };
-            self.diff(&item.value, &old_middle[j], &new_middle[j], slot)?;
-        }
-        for j in pairs..old_middle.len() {
-            self.remove_item(flow, items, prefix + j)?;
-        }
-        if new_middle.len() > pairs {
-            self.insert_items(node, flow, items, prefix + pairs, &new_middle[pairs..])?;
-        }
-        Ok(())
-    }
-
-    fn remove_item(&mut self, flow: bool, items: &[Item], i: usize) -> Result<(), Unfit> {
-        let text = self.text;
-        let item = &items[i];
-        let (start, end) = if flow {
-            if let Some(next) = items.get(i + 1) {
-                (item.value.start, next.value.start)
-            } else if i > 0 {
-                (items[i - 1].value.end, item.value.end)
-            } else {
-                return Err(Unfit);
-            }
-        } else {
-            let dash = item.dash.ok_or(Unfit)?;
-            if !scan::first_on_line(text, dash) {
-                return Err(Unfit);
-            }
-            (
-                scan::line_start(text, dash),
-                scan::next_line(text, item.value.end.max(dash)),
-            )
-        };
-        self.edits.push(Edit {
-            start,
-            end,
-            text: String::new(),
-        });
-        Ok(())
-    }
-
-    fn insert_items(&mut self, node: &Node, flow: bool, items: &[Item], at: usize, new: &[Value]) -> Result<(), Unfit> {
-        let text = self.text;
-        let style = self.style;
-        let edit = if flow {
-            let multi_line = items
-                .first()
-                .is_some_and(|first| text[node.start..first.value.start].contains('\n'));
-            let col = items.first().map_or(0, |first| scan::column(text, first.value.start));
-            let indent = items.first().map_or(0, |first| line_indent(text, first.value.start));
-            let rendered: Vec<String> = new
-                .iter()
-                .map(|v| {
-                    if style.json {
-                        render::json(v, multi_line.then_some(indent), style)
-                    } else {
-                        render::flow(v, style)
-                    }
-                })
-                .collect();
-            let separator = if multi_line {
-                format!(",\n{}", " ".repeat(col))
-            } else {
-                ", ".to_owned()
-            };
-            match (items.get(at), items.last()) {
-                (_, None) => Edit {
-                    start: node.start + 1,
-                    end: node.start + 1,
-                    text: rendered.join(", "),
-                },
-                (Some(before), _) => Edit {
-                    start: before.value.start,
-                    end: before.value.start,
-                    text: surround(&rendered, "", &separator),
-                },
-                (None, Some(last)) => after_last(text, last.value.end, multi_line, col, &rendered),
-            }
-        } else {
-            let first_dash = items.first().and_then(|i| i.dash).ok_or(Unfit)?;
-            let col = scan::column(text, first_dash);
-            let item_text = |v: &Value| {
-                let body = if render::needs_block(v) {
-                    render::block(v, col + 2, true, style)
-                } else {
-                    format!("{}\n", render::scalar(v, col + 2, None, style))
-                };
-                format!("{}- {body}", " ".repeat(col))
-            };
-            if let Some(before) = items.get(at) {
-                let dash = before.dash.ok_or(Unfit)?;
-                if !scan::first_on_line(text, dash) {
-                    return Err(Unfit);
-                }
-                let start = scan::line_start(text, dash);
-                Edit {
-                    start,
-                    end: start,
-                    text: new.iter().map(item_text).collect(),
-                }
-            } else {
-                let last = items.last().ok_or(Unfit)?;
-                let end = scan::line_end(text, last.value.end.max(last.dash.unwrap_or(0)));
-                let rendered: Vec<String> = new.iter().map(|v| trim_break(item_text(v))).collect();
-                Edit {
-                    start: end,
-                    end,
-                    text: surround(&rendered, "\n", ""),
-                }
-            }
-        };
-        self.edits.push(edit);
-        Ok(())
-    }
 }
 
 /// Inserts `rendered` entries or items after the last one of a flow collection, which ends at
 /// `end`: separated by commas, one per line at `col` when the collection is laid out over lines,
 /// and each followed by a comma when the last one already was (`{a: 1,}`).
-fn after_last(text: &str, end: usize, multi_line: bool, col: usize, rendered: &[String]) -> Edit {
+pub(super) fn after_last(text: &str, end: usize, multi_line: bool, col: usize, rendered: &[String]) -> Edit {
     let next = scan::skip_blank(text, end);
     let trailing_comma = text.as_bytes().get(next) == Some(&b',');
     let lead = if multi_line {
@@ -448,7 +315,7 @@ fn after_last(text: &str, end: usize, multi_line: bool, col: usize, rendered: &[
 }
 
 /// Each of `parts` between `before` and `after`, one after another.
-fn surround(parts: &[String], before: &str, after: &str) -> String {
+pub(super) fn surround(parts: &[String], before: &str, after: &str) -> String {
     let mut out = String::new();
     for part in parts {
         out.push_str(before);
@@ -464,12 +331,12 @@ fn node_is_flow(node: &Node) -> bool {
 }
 
 /// Indentation (in spaces) of the line holding `at`.
-fn line_indent(text: &str, at: usize) -> usize {
+pub(super) fn line_indent(text: &str, at: usize) -> usize {
     let start = scan::line_start(text, at);
     text[start..].bytes().take_while(|&b| b == b' ').count()
 }
 
-fn trim_break(mut text: String) -> String {
+pub(super) fn trim_break(mut text: String) -> String {
     while text.ends_with('\n') {
         text.pop();
     }

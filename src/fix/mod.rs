@@ -14,6 +14,7 @@ mod diff;
 mod output;
 mod render;
 mod scan;
+mod seq;
 mod tree;
 
 use serde_json::Value;

@@ -17,6 +17,17 @@ pub(super) struct Style {
     pub indentless: bool,
 }
 
+/// Keys written first in new mappings, in this order, as Kubernetes objects and list items are
+/// written by hand; the others follow in their own order.
+const LEADING_KEYS: [&str; 4] = ["apiVersion", "kind", "metadata", "name"];
+
+/// The entries of `map` in the order they are written.
+fn ordered(map: &Map<String, Value>) -> impl Iterator<Item = (&String, &Value)> {
+    let leading = LEADING_KEYS.iter().filter_map(|k| map.get_key_value(*k));
+    let rest = map.iter().filter(|(k, _)| !LEADING_KEYS.contains(&k.as_str()));
+    leading.chain(rest)
+}
+
 fn pad(out: &mut String, indent: usize) {
     out.extend(std::iter::repeat_n(' ', indent));
 }
@@ -46,7 +57,7 @@ pub(super) fn needs_block(value: &Value) -> bool {
 }
 
 fn block_map(out: &mut String, map: &Map<String, Value>, indent: usize, first_inline: bool, style: Style) {
-    for (i, (key, value)) in map.iter().enumerate() {
+    for (i, (key, value)) in ordered(map).enumerate() {
         if i > 0 || !first_inline {
             pad(out, indent);
         }
@@ -161,7 +172,7 @@ fn flow_into(out: &mut String, value: &Value) {
     match value {
         Value::Object(map) => {
             out.push('{');
-            for (i, (key, value)) in map.iter().enumerate() {
+            for (i, (key, value)) in ordered(map).enumerate() {
                 if i > 0 {
                     out.push_str(", ");
                 }
@@ -189,35 +200,61 @@ fn flow_into(out: &mut String, value: &Value) {
 /// `value` as JSON: on one line, or (with `indent`, the column of the line it starts on) pretty,
 /// nested lines indented from there by the style's step.
 pub(super) fn json(value: &Value, indent: Option<usize>, style: Style) -> String {
-    let Some(indent) = indent.filter(|_| needs_block(value)) else {
-        return compact_json(value);
-    };
-    let unit = " ".repeat(style.step.max(1));
-    let mut bytes = Vec::new();
-    let formatter = serde_json::ser::PrettyFormatter::with_indent(unit.as_bytes());
-    let mut serializer = serde_json::Serializer::with_formatter(&mut bytes, formatter);
-    if serde::Serialize::serialize(value, &mut serializer).is_err() {
-        return compact_json(value);
+    let mut out = String::new();
+    match indent.filter(|_| needs_block(value)) {
+        Some(indent) => pretty_json(&mut out, value, indent, style.step.max(1)),
+        None => compact_json(&mut out, value),
     }
-    let text = String::from_utf8(bytes).unwrap_or_default();
-    let margin = " ".repeat(indent);
-    text.replace('\n', &format!("\n{margin}"))
+    out
+}
+
+/// JSON over lines, each nested level `step` spaces further than `indent`.
+fn pretty_json(out: &mut String, value: &Value, indent: usize, step: usize) {
+    let (open, close, entries): (char, char, Vec<(Option<&String>, &Value)>) = match value {
+        Value::Object(map) if !map.is_empty() => ('{', '}', ordered(map).map(|(k, v)| (Some(k), v)).collect()),
+        Value::Array(items) if !items.is_empty() => ('[', ']', items.iter().map(|v| (None, v)).collect()),
+        other => return compact_json(out, other),
+    };
+    out.push(open);
+    for (i, (key, item)) in entries.iter().enumerate() {
+        out.push_str(if i == 0 { "\n" } else { ",\n" });
+        pad(out, indent + step);
+        if let Some(key) = key {
+            out.push_str(&serde_json::to_string(key).unwrap_or_default());
+            out.push_str(": ");
+        }
+        pretty_json(out, item, indent + step, step);
+    }
+    out.push('\n');
+    pad(out, indent);
+    out.push(close);
 }
 
 /// JSON on one line with a space after `:` and `,`, as people write it by hand.
-fn compact_json(value: &Value) -> String {
+fn compact_json(out: &mut String, value: &Value) {
     match value {
         Value::Object(map) => {
-            let entries: Vec<String> = map
-                .iter()
-                .map(|(k, v)| format!("{}: {}", compact_json(&Value::String(k.clone())), compact_json(v)))
-                .collect();
-            format!("{{{}}}", entries.join(", "))
+            out.push('{');
+            for (i, (key, item)) in ordered(map).enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                out.push_str(&serde_json::to_string(key).unwrap_or_default());
+                out.push_str(": ");
+                compact_json(out, item);
+            }
+            out.push('}');
         }
         Value::Array(items) => {
-            let items: Vec<String> = items.iter().map(compact_json).collect();
-            format!("[{}]", items.join(", "))
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                compact_json(out, item);
+            }
+            out.push(']');
         }
-        other => serde_json::to_string(other).unwrap_or_default(),
+        other => out.push_str(&serde_json::to_string(other).unwrap_or_default()),
     }
 }

@@ -245,7 +245,7 @@ fn indentation_and_sequence_style_of_the_document_are_followed() {
     });
     assert_eq!(
         out,
-        format!("{text}    volumes:\n        - emptyDir: {{}}\n          name: v\n")
+        format!("{text}    volumes:\n        - name: v\n          emptyDir: {{}}\n")
     );
     let text = "kind: X\nspec:\n  containers:\n  - name: a\n";
     let out = fix(text, 0, |v| set(v, "/spec/volumes", json!(["x"])));

@@ -41,6 +41,9 @@ pub(super) struct Planner<'a> {
     /// Leave aliases as they are, trusting that the edits to their anchored nodes give them
     /// their new values (checked when the text is read back).
     keep_aliases: bool,
+    /// Anchors whose aliases are written out as their values, since their anchored node is
+    /// edited and the aliases must keep the old value.
+    pub expand: Vec<usize>,
     /// The edits planned so far.
     pub edits: Vec<Edit>,
 }
@@ -51,13 +54,22 @@ impl<'a> Planner<'a> {
             text,
             style,
             keep_aliases,
+            expand: Vec::new(),
             edits: Vec::new(),
         }
     }
 
     /// Plans the edits that turn `node` (which reads as `old`) into `new`.
     pub(super) fn diff(&mut self, node: &Node, old: &Value, new: &Value, slot: Slot<'_>) -> Result<(), Unfit> {
-        if old == new || self.keep_aliases && matches!(node.kind, Kind::Alias) {
+        if let Kind::Alias(id) = node.kind {
+            if self.expand.contains(&id) {
+                return self.replace(node, new, slot);
+            }
+        }
+        if old == new {
+            return self.expand_aliases(node, old, slot);
+        }
+        if self.keep_aliases && matches!(node.kind, Kind::Alias(_)) {
             return Ok(());
         }
         let mark = self.edits.len();
@@ -75,6 +87,34 @@ impl<'a> Planner<'a> {
         }
         self.edits.truncate(mark);
         self.replace(node, new, slot)
+    }
+
+    /// Writes out the aliases under the unchanged `node` (reading as `value`) whose anchors are
+    /// in [`Planner::expand`].
+    fn expand_aliases(&mut self, node: &Node, value: &Value, slot: Slot<'_>) -> Result<(), Unfit> {
+        if self.expand.is_empty() {
+            return Ok(());
+        }
+        match (&node.kind, value) {
+            (Kind::Alias(id), _) if self.expand.contains(id) => self.replace(node, value, slot),
+            (Kind::Map { flow, entries }, Value::Object(map)) => {
+                for entry in entries {
+                    if let Some(value) = map.get(&entry.key) {
+                        let slot = if *flow { Slot::Flow } else { Slot::BlockValue(entry) };
+                        self.expand_aliases(&entry.value, value, slot)?;
+                    }
+                }
+                Ok(())
+            }
+            (Kind::Seq { flow, items }, Value::Array(values)) => {
+                for (item, value) in items.iter().zip(values) {
+                    let slot = if *flow { Slot::Flow } else { Slot::BlockItem(item) };
+                    self.expand_aliases(&item.value, value, slot)?;
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Rewrites `node` whole as `new`.
@@ -189,6 +229,11 @@ impl<'a> Planner<'a> {
                 }
                 // A merged (`<<`) entry changes by being written explicitly.
                 (Some(new_value), None) if new_value != old_value => added.push((key, new_value)),
+                (Some(_), Some(i)) => {
+                    let entry = &entries[i];
+                    let slot = if flow { Slot::Flow } else { Slot::BlockValue(entry) };
+                    self.expand_aliases(&entry.value, old_value, slot)?;
+                }
                 _ => {}
             }
         }

@@ -100,19 +100,31 @@ impl<'a> Fixer<'a> {
         // Aliases first left alone (an edit to their anchor may be all they need), then
         // rewritten.
         let has_aliases = self.text.contains('*');
-        for keep_aliases in [true, false] {
-            if keep_aliases && !has_aliases {
-                continue;
-            }
-            let all: Option<Vec<Edit>> = patched.iter().try_fold(Vec::new(), |mut all, p| {
-                all.extend(self.plan(p, keep_aliases)?);
+        let plan_all = |keep_aliases: bool, expand: &[usize]| {
+            patched.iter().try_fold(Vec::new(), |mut all, p| {
+                all.extend(self.plan(p, keep_aliases, expand)?);
                 Some(all)
-            });
-            if let Some(text) = all.and_then(|edits| self.checked(&edits, self.expected)) {
+            })
+        };
+        if has_aliases {
+            if let Some(text) = plan_all(true, &[]).and_then(|edits| self.checked(&edits, self.expected)) {
                 return text;
             }
         }
-        let planned: Vec<Option<Vec<Edit>>> = patched.iter().map(|p| self.plan(p, false)).collect();
+        let edits = plan_all(false, &[]);
+        if let Some(text) = edits.as_ref().and_then(|edits| self.checked(edits, self.expected)) {
+            return text;
+        }
+        // Aliases of the anchored nodes that were edited keep their old value written out.
+        let expand = edits
+            .map(|edits| self.touched_anchors(patched, &edits))
+            .unwrap_or_default();
+        if !expand.is_empty() {
+            if let Some(text) = plan_all(false, &expand).and_then(|edits| self.checked(&edits, self.expected)) {
+                return text;
+            }
+        }
+        let planned: Vec<Option<Vec<Edit>>> = patched.iter().map(|p| self.plan(p, false, &expand)).collect();
         // Document by document: in place where that reads back right, else the whole document.
         let mut kept = Vec::new();
         for (p, edits) in patched.iter().zip(planned) {
@@ -130,10 +142,11 @@ impl<'a> Fixer<'a> {
     }
 
     /// The in-place edits for one patched document.
-    fn plan(&self, p: &Patched<'_>, keep_aliases: bool) -> Option<Vec<Edit>> {
+    fn plan(&self, p: &Patched<'_>, keep_aliases: bool, expand: &[usize]) -> Option<Vec<Edit>> {
         let root = self.tree.as_ref()?.get(p.index)?.as_ref()?;
         let (_, doc) = self.originals.iter().find(|(i, _)| *i == p.index)?;
         let mut planner = Planner::new(self.text, self.style, keep_aliases);
+        planner.expand = expand.to_vec();
         match p.item {
             None => planner.diff(root, doc, p.value, Slot::Root).ok()?,
             Some(i) => {
@@ -156,6 +169,22 @@ impl<'a> Fixer<'a> {
             }
         }
         Some(planner.edits)
+    }
+
+    /// The anchors of anchored nodes in the patched documents that `edits` reach.
+    fn touched_anchors(&self, patched: &[Patched<'_>], edits: &[Edit]) -> Vec<usize> {
+        let touched = |start: usize, end: usize| {
+            edits
+                .iter()
+                .any(|e| (e.start < end && start < e.end) || (start <= e.start && e.start <= end))
+        };
+        let mut anchors = Vec::new();
+        for p in patched {
+            if let Some(Some(root)) = self.tree.as_ref().and_then(|t| t.get(p.index)) {
+                root.touched_anchors(&touched, &mut anchors);
+            }
+        }
+        anchors
     }
 
     /// Edits that re-render document `index` whole with its expected value.

@@ -269,3 +269,13 @@ fn documents_without_a_patch_are_untouched() {
         "# only comments and odd spacing\nkind:   X\n---\n\n---\nkind: Y\na: 1\n...\n"
     );
 }
+
+#[test]
+fn an_edited_anchor_keeps_its_aliases_old_value() {
+    let text = "kind: Deployment\nmetadata:\n  labels: &labels\n    app: web\nspec:\n  selector:\n    matchLabels: *labels # same\n";
+    let out = fix(text, 0, |v| set(v, "/metadata/labels/team", json!("core")));
+    assert_eq!(
+        out,
+        "kind: Deployment\nmetadata:\n  labels: &labels\n    app: web\n    team: core\nspec:\n  selector:\n    matchLabels:\n      app: web # same\n"
+    );
+}

@@ -16,6 +16,8 @@ pub(super) struct Node {
     pub start: usize,
     /// Byte offset just after its last character (equal to `start` for an empty scalar).
     pub end: usize,
+    /// The id of its anchor (`&name`), 0 for none.
+    pub anchor: usize,
     /// What it is.
     pub kind: Kind,
 }
@@ -25,8 +27,8 @@ pub(super) struct Node {
 pub(super) enum Kind {
     /// A scalar, in its style; `empty` for the empty (null) scalar, which has no text.
     Scalar { style: TScalarStyle, empty: bool },
-    /// An alias (`*name`), a copy of an anchored node.
-    Alias,
+    /// An alias (`*name`), a copy of the node whose anchor has this id.
+    Alias(usize),
     /// A mapping, in flow (`{}`) or block style.
     Map { flow: bool, entries: Vec<Entry> },
     /// A sequence, in flow (`[]`) or block style.
@@ -145,15 +147,20 @@ impl Builder<'_> {
         self.at += 1;
         let start = self.bytes.of(mark);
         match event {
-            Event::Scalar(value, style, anchor, tag) => self.scalar(&value, style, start, anchor != 0 || tag.is_some()),
-            Event::Alias(_) => {
+            Event::Scalar(value, style, anchor, tag) => {
+                let mut node = self.scalar(&value, style, start, anchor != 0 || tag.is_some())?;
+                node.anchor = anchor;
+                Some(node)
+            }
+            Event::Alias(id) => {
                 let end = self.text[start..]
                     .find(|c: char| c.is_whitespace() || ",[]{}".contains(c))
                     .map_or(self.text.len(), |i| start + i);
                 Some(Node {
                     start,
                     end,
-                    kind: Kind::Alias,
+                    anchor: 0,
+                    kind: Kind::Alias(id),
                 })
             }
             Event::SequenceStart(anchor, _) => {
@@ -175,6 +182,7 @@ impl Builder<'_> {
                         return Some(Node {
                             start: self.props_start(start, anchor != 0),
                             end: end.min(self.text.len()),
+                            anchor,
                             kind: Kind::Seq { flow: is_flow, items },
                         });
                     }
@@ -206,6 +214,7 @@ impl Builder<'_> {
                         return Some(Node {
                             start: self.props_start(start, anchor != 0),
                             end: end.min(self.text.len()),
+                            anchor,
                             kind: Kind::Map { flow: is_flow, entries },
                         });
                     }
@@ -262,6 +271,7 @@ impl Builder<'_> {
         Some(Node {
             start: if empty { begin } else { self.props_start(begin, props) },
             end,
+            anchor: 0,
             kind: Kind::Scalar { style, empty },
         })
     }
@@ -307,5 +317,26 @@ impl Builder<'_> {
             }
         }
         start
+    }
+}
+
+impl Node {
+    /// The anchor ids of the anchored nodes under (and including) this one whose text `touched`
+    /// says an edit reaches.
+    pub(super) fn touched_anchors(&self, touched: &dyn Fn(usize, usize) -> bool, out: &mut Vec<usize>) {
+        let mut pending = vec![self];
+        while let Some(node) = pending.pop() {
+            if !touched(node.start, node.end) {
+                continue;
+            }
+            if node.anchor != 0 {
+                out.push(node.anchor);
+            }
+            match &node.kind {
+                Kind::Map { entries, .. } => pending.extend(entries.iter().map(|e| &e.value)),
+                Kind::Seq { items, .. } => pending.extend(items.iter().map(|i| &i.value)),
+                Kind::Scalar { .. } | Kind::Alias(_) => {}
+            }
+        }
     }
 }

@@ -282,12 +282,13 @@ impl<'a> Planner<'a> {
     ) -> Result<(), Unfit> {
         let text = self.text;
         let style = self.style;
+        let quote = render::shared_quote(entries.iter().map(|e| &e.value));
         let edit = if flow {
             let render = |key: &str, value: &Value, indent: Option<usize>| {
                 let value = if style.json {
                     render::json(value, indent, style)
                 } else {
-                    render::flow(value, style)
+                    render::flow_like(value, quote, style)
                 };
                 format!("{}: {value}", render::key(key, true, style))
             };
@@ -319,7 +320,7 @@ impl<'a> Planner<'a> {
             let at = scan::line_end(text, last.value.end.max(last.key_start));
             let text = added
                 .iter()
-                .map(|(k, v)| trim_break(render::block_entry(k, v, col, style)))
+                .map(|(k, v)| trim_break(render::block_entry(k, v, col, quote, style)))
                 .collect::<Vec<_>>();
             let text = surround(&text, "\n", "");
             Edit {

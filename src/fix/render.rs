@@ -106,13 +106,52 @@ fn block_seq(out: &mut String, items: &[Value], indent: usize, first_inline: boo
 
 /// `key: value` for a new entry of a block mapping whose keys are at `indent`, ending with a
 /// line break.
-pub(super) fn block_entry(key: &str, value: &Value, indent: usize, style: Style) -> String {
+/// A string value is quoted as `quote` (the quoting of its siblings), when given.
+pub(super) fn block_entry(
+    key: &str,
+    value: &Value,
+    indent: usize,
+    quote: Option<TScalarStyle>,
+    style: Style,
+) -> String {
     let mut out = String::new();
     pad(&mut out, indent);
     out.push_str(&inline_string(key));
     out.push(':');
-    block_value(&mut out, value, indent, style);
+    if quote.is_some() && value.is_string() {
+        out.push(' ');
+        out.push_str(&scalar(value, indent + style.step, quote, style));
+        out.push('\n');
+    } else {
+        block_value(&mut out, value, indent, style);
+    }
     out
+}
+
+/// `value` in flow context: a string quoted as `quote` (the quoting of its siblings) when
+/// given, else [`flow`].
+pub(super) fn flow_like(value: &Value, quote: Option<TScalarStyle>, style: Style) -> String {
+    match value {
+        Value::String(s) if quote.is_some() && !s.contains(['\n', '\r']) => scalar(value, 0, quote, style),
+        _ => flow(value, style),
+    }
+}
+
+/// The quoting shared by every non-empty scalar among `nodes` (at least one), if they are all
+/// single- or all double-quoted.
+pub(super) fn shared_quote<'n>(nodes: impl Iterator<Item = &'n super::tree::Node>) -> Option<TScalarStyle> {
+    let mut shared = None;
+    for node in nodes {
+        match node.kind {
+            super::tree::Kind::Scalar { empty: true, .. } => {}
+            super::tree::Kind::Scalar {
+                style: style @ (TScalarStyle::DoubleQuoted | TScalarStyle::SingleQuoted),
+                ..
+            } if shared.is_none_or(|s| s == style) => shared = Some(style),
+            _ => return None,
+        }
+    }
+    shared
 }
 
 /// A scalar or empty collection on one line (or a literal block indented by `indent`), keeping

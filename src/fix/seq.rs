@@ -98,6 +98,7 @@ impl Planner<'_> {
     ) -> Result<(), Unfit> {
         let text = self.text;
         let style = self.style;
+        let quote = render::shared_quote(items.iter().map(|i| &i.value));
         let edit = if flow {
             let multi_line = items
                 .first()
@@ -110,7 +111,7 @@ impl Planner<'_> {
                     if style.json {
                         render::json(v, multi_line.then_some(indent), style)
                     } else {
-                        render::flow(v, style)
+                        render::flow_like(v, quote, style)
                     }
                 })
                 .collect();
@@ -139,7 +140,7 @@ impl Planner<'_> {
                 let body = if render::needs_block(v) {
                     render::block(v, col + 2, true, style)
                 } else {
-                    format!("{}\n", render::scalar(v, col + 2, None, style))
+                    format!("{}\n", render::scalar(v, col + 2, quote, style))
                 };
                 format!("{}- {body}", " ".repeat(col))
             };

@@ -169,7 +169,7 @@ fn flow_documents_with_trailing_commas() {
         text.replace("  },\n}", "  },\n  automountServiceAccountToken: false,\n}")
     );
     let out = fix(text, 0, |v| set(v, "/data/c", json!("d")));
-    assert_eq!(out, text.replace("    a: \"b\",\n", "    a: \"b\",\n    c: d,\n"));
+    assert_eq!(out, text.replace("    a: \"b\",\n", "    a: \"b\",\n    c: \"d\",\n"));
 }
 
 /// Applies `value` to item `item` of the list document 0 of `text`.
@@ -277,5 +277,19 @@ fn an_edited_anchor_keeps_its_aliases_old_value() {
     assert_eq!(
         out,
         "kind: Deployment\nmetadata:\n  labels: &labels\n    app: web\n    team: core\nspec:\n  selector:\n    matchLabels:\n      app: web # same\n"
+    );
+}
+
+#[test]
+fn new_strings_are_quoted_like_their_siblings() {
+    let text = "kind: X\ndrop: [ \"NET_RAW\", \"MKNOD\" ]\nlist:\n  - 'a'\nsel:\n  \"k\": \"v\"\n";
+    let out = fix(text, 0, |v| {
+        set(v, "/drop/-", json!("ALL"));
+        set(v, "/list/-", json!("b"));
+        set(v, "/sel/k2", json!("v2"));
+    });
+    assert_eq!(
+        out,
+        "kind: X\ndrop: [ \"NET_RAW\", \"MKNOD\", \"ALL\" ]\nlist:\n  - 'a'\n  - 'b'\nsel:\n  \"k\": \"v\"\n  k2: \"v2\"\n"
     );
 }

@@ -143,6 +143,9 @@ fn patches_change_only_their_lines_in_real_manifests() {
     files(Path::new("tests/fixtures/real"), &mut paths);
     files(Path::new("tests/fixtures/manifests"), &mut paths);
     files(Path::new("examples"), &mut paths);
+    // Rule packs and the deployment manifests: long block scalars, comments, flow lists.
+    files(Path::new("policies"), &mut paths);
+    files(Path::new("deploy"), &mut paths);
     paths.sort();
     let mut stats = std::collections::BTreeMap::<&str, (usize, usize, usize)>::new();
     for path in &paths {

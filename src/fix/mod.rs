@@ -145,7 +145,7 @@ impl<'a> Fixer<'a> {
     fn plan(&self, p: &Patched<'_>, keep_aliases: bool, expand: &[usize]) -> Option<Vec<Edit>> {
         let root = self.tree.as_ref()?.get(p.index)?.as_ref()?;
         let (_, doc) = self.originals.iter().find(|(i, _)| *i == p.index)?;
-        let mut planner = Planner::new(self.text, self.style, keep_aliases);
+        let mut planner = Planner::new(self.text, self.style_of(root), keep_aliases);
         planner.expand = expand.to_vec();
         match p.item {
             None => planner.diff(root, doc, p.value, Slot::Root).ok()?,
@@ -171,6 +171,14 @@ impl<'a> Fixer<'a> {
         Some(planner.edits)
     }
 
+    /// The text's style, JSON or not as the document with this root is.
+    fn style_of(&self, root: &Node) -> Style {
+        Style {
+            json: is_json(self.text, root),
+            ..self.style
+        }
+    }
+
     /// The anchors of anchored nodes in the patched documents that `edits` reach.
     fn touched_anchors(&self, patched: &[Patched<'_>], edits: &[Edit]) -> Vec<usize> {
         let touched = |start: usize, end: usize| {
@@ -191,7 +199,7 @@ impl<'a> Fixer<'a> {
     fn whole_document(&self, index: usize) -> Option<Vec<Edit>> {
         let root = self.tree.as_ref()?.get(index)?.as_ref()?;
         let (_, value) = self.expected.iter().find(|(i, _)| *i == index)?;
-        let mut planner = Planner::new(self.text, self.style, false);
+        let mut planner = Planner::new(self.text, self.style_of(root), false);
         planner.replace(root, value, Slot::Root).ok()?;
         Some(planner.edits)
     }
@@ -253,19 +261,12 @@ impl<'a> Fixer<'a> {
 /// How the text is laid out: JSON or YAML, its indentation step and where it puts block
 /// sequences under a key.
 fn detect_style(text: &str, tree: Option<&[Option<Node>]>) -> Style {
-    // JSON: flow roots whose keys are double-quoted (YAML flow style with plain keys is not).
     let json = tree
         .into_iter()
         .flatten()
         .flatten()
         .next()
-        .is_some_and(|root| match &root.kind {
-            Kind::Map { flow: true, entries } => entries
-                .first()
-                .is_none_or(|e| text.as_bytes().get(e.key_start) == Some(&b'"')),
-            Kind::Seq { flow: true, .. } => true,
-            _ => false,
-        });
+        .is_some_and(|root| is_json(text, root));
     let step = text
         .lines()
         .take(2000)
@@ -282,6 +283,18 @@ fn detect_style(text: &str, tree: Option<&[Option<Node>]>) -> Style {
         .find_map(|root| indentless_in(text, root, 0))
         .unwrap_or(false);
     Style { json, step, indentless }
+}
+
+/// Whether a document is JSON: a flow root whose keys are double-quoted (YAML flow style with
+/// plain keys is not).
+fn is_json(text: &str, root: &Node) -> bool {
+    match &root.kind {
+        Kind::Map { flow: true, entries } => entries
+            .first()
+            .is_none_or(|e| text.as_bytes().get(e.key_start) == Some(&b'"')),
+        Kind::Seq { flow: true, .. } => true,
+        _ => false,
+    }
 }
 
 /// Whether the first block sequence under a block mapping key in `node` starts at the key's

@@ -293,3 +293,15 @@ fn new_strings_are_quoted_like_their_siblings() {
         "kind: X\ndrop: [ \"NET_RAW\", \"MKNOD\", \"ALL\" ]\nlist:\n  - 'a'\n  - 'b'\nsel:\n  \"k\": \"v\"\n  k2: \"v2\"\n"
     );
 }
+
+#[test]
+fn json_and_yaml_documents_of_one_stream_keep_their_own_style() {
+    let text = "kind: A\nmetadata:\n  name: a\n---\n{\"kind\": \"B\", \"metadata\": {\"name\": \"b\"}}\n";
+    let out = fix(text, 1, |v| set(v, "/metadata/labels", json!({"x": "z"})));
+    assert_eq!(out, "kind: A\nmetadata:\n  name: a\n---\n{\"kind\": \"B\", \"metadata\": {\"name\": \"b\", \"labels\": {\"x\": \"z\"}}}\n");
+    let out = fix(text, 0, |v| set(v, "/metadata/labels", json!({"x": "z"})));
+    assert!(
+        out.starts_with("kind: A\nmetadata:\n  name: a\n  labels:\n    x: z\n---\n"),
+        "{out}"
+    );
+}

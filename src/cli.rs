@@ -155,12 +155,19 @@ pub struct CheckArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
-    /// Write the patched documents (to stdout, the report then going to stderr; or to `--out`).
+    /// Write every input document back, patched where a patch applies and otherwise unchanged
+    /// (to stdout, the report then going to stderr; or to `--out`, or `--in-place`).
     #[arg(long)]
     pub fix: bool,
-    /// Folder to write patched documents into (with `--fix`), mirroring the input paths.
+    /// Folder to write the fixed inputs into (with `--fix`), mirroring the input paths.
     #[arg(long, value_name = "DIR", requires = "fix")]
     pub out: Option<PathBuf>,
+    /// With `--fix`: write only the inputs a patch changed.
+    #[arg(long, requires = "fix")]
+    pub changed_only: bool,
+    /// With `--fix`: rewrite the input files that a patch changed (not stdin).
+    #[arg(long, requires = "fix", conflicts_with = "out")]
+    pub in_place: bool,
     /// Colour text output.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,

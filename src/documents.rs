@@ -59,6 +59,19 @@ pub struct Collected {
     pub documents: Vec<Document>,
     /// Inputs that could not be read or parsed.
     pub problems: Vec<InputProblem>,
+    /// The text of every input that was read, in input order (for `--fix`, which writes them
+    /// back).
+    pub texts: Vec<InputText>,
+}
+
+/// The text of one input as read.
+#[derive(Debug, Clone)]
+pub struct InputText {
+    /// The path as given (or `-`).
+    pub source: String,
+    /// The text, byte for byte (a byte-order mark included); `None` when the input is not UTF-8
+    /// text.
+    pub text: Option<Arc<str>>,
 }
 
 impl Collected {
@@ -128,6 +141,7 @@ pub fn collect(inputs: &[PathBuf], stdin: &mut dyn Read) -> Collected {
     for part in parts {
         collected.documents.extend(part.documents);
         collected.problems.extend(part.problems);
+        collected.texts.extend(part.texts);
     }
     collected
 }
@@ -188,6 +202,10 @@ fn read_file(path: &Path, collected: &mut Collected) {
 /// Parses one input's bytes into documents (or problems).
 pub fn parse_bytes(source: &str, bytes: &[u8], collected: &mut Collected) {
     if bytes.contains(&0) {
+        collected.texts.push(InputText {
+            source: source.to_owned(),
+            text: None,
+        });
         collected.problems.push(problem(
             source,
             "binary file (contains NUL bytes); expected YAML or JSON text".to_owned(),
@@ -197,6 +215,10 @@ pub fn parse_bytes(source: &str, bytes: &[u8], collected: &mut Collected) {
     let text = match std::str::from_utf8(bytes) {
         Ok(t) => t,
         Err(e) => {
+            collected.texts.push(InputText {
+                source: source.to_owned(),
+                text: None,
+            });
             collected.problems.push(problem(
                 source,
                 format!("not UTF-8 text (invalid byte at offset {})", e.valid_up_to()),
@@ -204,6 +226,10 @@ pub fn parse_bytes(source: &str, bytes: &[u8], collected: &mut Collected) {
             return;
         }
     };
+    collected.texts.push(InputText {
+        source: source.to_owned(),
+        text: Some(Arc::from(text)),
+    });
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let docs = match source::parse_documents(text) {
         Ok(d) => d,

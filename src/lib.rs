@@ -10,6 +10,7 @@
 //! - [`source`]: reading YAML/JSON documents with their line and column;
 //! - [`packs`]: finding pack files on disk or embedded in the binary;
 //! - [`documents`]: turning files, folders and stdin into documents to check;
+//! - [`fix`]: writing patched documents back into their text, changing only what the patch changes;
 //! - [`files`]: finding files in folders and working on them on every core, in order;
 //! - [`report`]: rendering decisions as text, JSON, SARIF and `JUnit`;
 //! - [`testing`]: running packs' own test cases;
@@ -28,6 +29,7 @@ pub mod docs;
 pub mod documents;
 pub mod engine;
 pub mod files;
+pub mod fix;
 pub mod metrics;
 pub mod notify;
 pub mod packs;

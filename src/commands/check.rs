@@ -2,15 +2,14 @@
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
-use std::path::{Component, Path, PathBuf};
 
 use crate::audit::record::pack_versions;
 use crate::audit::{AuditConfig, AuditRecord, AuditWriter, Door};
 use crate::cli::{CheckArgs, ColorChoice, Format};
 use crate::documents::{self, Document};
 use crate::engine::{Engine, Input, NoOverrides, UnconfiguredParam, Verdict};
+use crate::fix::{write_fixes, FixDestination, FixSource, Patched};
 use crate::report::{self, CheckReport, DocumentResult, PackInfo};
-use crate::source;
 use crate::tenant::{EnvironmentRef, Scope, Tenancy};
 
 use super::{load_engine, load_tenancy, CommandError, Streams, EXIT_ERROR};
@@ -23,6 +22,13 @@ struct CheckTenancy {
 
 /// Runs `check`; returns the exit code of design §6.
 pub fn run(args: &CheckArgs, streams: &mut Streams<'_>) -> Result<u8, CommandError> {
+    if args.in_place && args.paths.iter().any(|p| p.as_os_str() == "-") {
+        writeln!(
+            streams.stderr,
+            "error: --in-place cannot rewrite standard input; use --fix without it (fixed documents go to stdout)"
+        )?;
+        return Ok(EXIT_ERROR);
+    }
     let (engine, _) = load_engine(&args.selection.packs)?;
     let engine = engine.filtered(&args.selection.frameworks)?;
     let engine = super::params::with_param_files(&engine, &args.params)?;
@@ -108,7 +114,7 @@ pub fn run(args: &CheckArgs, streams: &mut Streams<'_>) -> Result<u8, CommandErr
             writeln!(streams.stderr, "warning: {line}")?;
         }
     }
-    let fix_to_stdout = args.fix && args.out.is_none();
+    let fix_to_stdout = args.fix && args.out.is_none() && !args.in_place;
     let color = match args.color {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
@@ -129,14 +135,27 @@ pub fn run(args: &CheckArgs, streams: &mut Streams<'_>) -> Result<u8, CommandErr
     };
     if fix_to_stdout {
         streams.stderr.write_all(rendered.as_bytes())?;
-        write_fixes_to(&mut *streams.stdout, &collected.documents, &report)?;
     } else {
         streams.stdout.write_all(rendered.as_bytes())?;
-        if let Some(out) = &args.out {
-            if let Err(e) = write_fixes_to_dir(out, &collected.documents, &report) {
-                writeln!(streams.stderr, "error: {e}")?;
-                return Ok(EXIT_ERROR);
-            }
+    }
+    if args.fix {
+        let sources = fix_sources(&collected.texts, &collected.documents, &report);
+        let destination = match &args.out {
+            Some(dir) => FixDestination::Folder {
+                dir,
+                changed_only: args.changed_only,
+            },
+            None if args.in_place => FixDestination::InPlace,
+            None => FixDestination::Stream(&mut *streams.stdout),
+        };
+        let sources = if args.changed_only && args.out.is_none() {
+            sources.into_iter().filter(|s| !s.patched.is_empty()).collect()
+        } else {
+            sources
+        };
+        if let Err(e) = write_fixes(&sources, destination) {
+            writeln!(streams.stderr, "error: {e}")?;
+            return Ok(EXIT_ERROR);
         }
     }
     Ok(report.exit_code())
@@ -223,89 +242,35 @@ fn judge(
     (result, record, unconfigured)
 }
 
-/// The documents of each source with the patched ones replaced, grouped by source file; only
-/// sources with at least one patched document.
-fn patched_sources<'a>(docs: &'a [Document], report: &'a CheckReport) -> Vec<(&'a str, Vec<serde_json::Value>)> {
-    let mut by_source: Vec<(&str, Vec<serde_json::Value>, bool)> = Vec::new();
-    let mut lists: BTreeMap<(String, usize), usize> = BTreeMap::new();
-    for (doc, result) in docs.iter().zip(&report.results) {
-        let value = match (&result.decision.decision, &result.decision.patched_object) {
-            (Verdict::Patch, Some(patched)) => patched.clone(),
-            _ => doc.value.clone(),
-        };
-        let patched = result.decision.decision == Verdict::Patch;
-        if by_source.last().is_none_or(|(s, _, _)| *s != doc.source) {
-            by_source.push((&doc.source, Vec::new(), false));
-        }
-        let Some(entry) = by_source.last_mut() else { continue };
-        entry.2 |= patched;
-        if doc.item.is_none() {
-            entry.1.push(value);
-        } else {
-            let key = (doc.source.clone(), doc.index);
-            if let Some(&pos) = lists.get(&key) {
-                if let Some(items) = entry.1[pos].get_mut("items").and_then(|i| i.as_array_mut()) {
-                    items.push(value);
-                }
-            } else {
-                lists.insert(key, entry.1.len());
-                entry
-                    .1
-                    .push(serde_json::json!({"apiVersion": "v1", "kind": "List", "items": [value]}));
+/// Every input with its patched documents, in input order, for `--fix`.
+fn fix_sources<'a>(
+    texts: &'a [documents::InputText],
+    docs: &'a [Document],
+    report: &'a CheckReport,
+) -> Vec<FixSource<'a>> {
+    let mut docs = docs.iter().zip(&report.results).peekable();
+    let mut sources = Vec::with_capacity(texts.len());
+    for input in texts {
+        let mut patched = Vec::new();
+        let mut last: Option<(usize, Option<usize>)> = None;
+        // Documents of one input are in order: a repeated path starts again at its first one.
+        while let Some((doc, result)) =
+            docs.next_if(|(d, _)| d.source == input.source && last.is_none_or(|l| (d.index, d.item) > l))
+        {
+            last = Some((doc.index, doc.item));
+            if let (Verdict::Patch, Some(value)) = (&result.decision.decision, &result.decision.patched_object) {
+                patched.push(Patched {
+                    index: doc.index,
+                    item: doc.item,
+                    value,
+                });
             }
         }
+        sources.push(FixSource {
+            source: &input.source,
+            text: input.text.as_deref(),
+            patched,
+        });
     }
-    by_source
-        .into_iter()
-        .filter(|(_, _, patched)| *patched)
-        .map(|(s, docs, _)| (s, docs))
-        .collect()
-}
-
-fn render_documents(source: &str, docs: &[serde_json::Value]) -> String {
-    if Path::new(source)
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("json"))
-        && docs.len() == 1
-    {
-        let mut s = serde_json::to_string_pretty(&docs[0]).unwrap_or_default();
-        s.push('\n');
-        return s;
-    }
-    let mut out = String::new();
-    for doc in docs {
-        out.push_str("---\n");
-        out.push_str(&source::to_yaml_string(doc));
-        if !out.ends_with('\n') {
-            out.push('\n');
-        }
-    }
-    out
-}
-
-fn write_fixes_to(out: &mut dyn std::io::Write, docs: &[Document], report: &CheckReport) -> std::io::Result<()> {
-    for (source, values) in patched_sources(docs, report) {
-        writeln!(out, "# celgate --fix: {source}")?;
-        out.write_all(render_documents(source, &values).as_bytes())?;
-    }
-    Ok(())
-}
-
-fn write_fixes_to_dir(dir: &Path, docs: &[Document], report: &CheckReport) -> Result<(), String> {
-    for (source, values) in patched_sources(docs, report) {
-        let relative = if source == "-" {
-            PathBuf::from("stdin.yaml")
-        } else {
-            Path::new(source)
-                .components()
-                .filter(|c| matches!(c, Component::Normal(_)))
-                .collect()
-        };
-        let target = dir.join(relative);
-        if let Some(parent) = target.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
-        }
-        std::fs::write(&target, render_documents(source, &values)).map_err(|e| format!("{}: {e}", target.display()))?;
-    }
-    Ok(())
+    sources
 }

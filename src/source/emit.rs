@@ -211,6 +211,26 @@ fn write_literal(out: &mut String, s: &str, indent: usize) {
     }
 }
 
+/// A scalar (or empty collection) as it is written after `key: ` or `- `, without the final line
+/// break; the lines of a literal block are indented by `block_indent`. Used by `--fix` to write
+/// values into existing text.
+pub(crate) fn scalar_text(value: &Value, block_indent: usize) -> String {
+    let mut out = String::new();
+    write_scalar(&mut out, value, block_indent);
+    if out.ends_with('\n') {
+        out.pop();
+    }
+    out
+}
+
+/// A string as written on one line: plain when that reads back as the same string, else
+/// double-quoted.
+pub(crate) fn inline_string(s: &str) -> String {
+    let mut out = String::new();
+    write_string_inline(&mut out, s);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

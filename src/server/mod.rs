@@ -5,7 +5,11 @@
 //! The server takes already-bound listeners and a shutdown future, so tests bind `127.0.0.1:0`.
 
 mod admin;
+mod body;
+pub mod caps;
 mod deadline;
+mod guard;
+mod judging;
 mod outputs;
 pub mod pool;
 mod reload;
@@ -28,6 +32,8 @@ use crate::config::Limits;
 use crate::engine::Engine;
 use crate::metrics::Metrics;
 
+pub use body::BodyBudget;
+pub use guard::install_panic_hook;
 pub use reload::{run as run_reloads, LoadError, PackSourceSpec, Reloader};
 
 /// What every request handler shares. Swappable parts are behind [`ArcSwap`]s so a reload
@@ -47,6 +53,8 @@ pub struct ServerState {
     pub limits: Limits,
     /// The threads that run the engine; their number bounds concurrent evaluations.
     pub pool: pool::EvalPool,
+    /// The budget of request bytes being read or judged at once (`limits.maxBufferedBytes`).
+    pub bodies: body::BodyBudget,
     /// True once packs and certificates are loaded.
     pub ready: AtomicBool,
     /// True once shutdown began: `/readyz` answers 503.
@@ -110,6 +118,7 @@ impl ServerState {
             metrics,
             registry,
             pool: pool::EvalPool::new(limits.max_concurrent_evaluations),
+            bodies: body::BodyBudget::new(limits.max_buffered_bytes),
             limits,
             ready: AtomicBool::new(true),
             draining: AtomicBool::new(false),
@@ -133,9 +142,18 @@ pub async fn serve(
     grace: Duration,
 ) {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let admin_task = tokio::spawn(admin::serve(admin, Arc::clone(&state)));
+    let admin_thread = admin::spawn(admin, Arc::clone(&state));
+    // Beyond `limits.maxConnections` open connections, new ones wait in the listen backlog.
+    let connections = Arc::new(tokio::sync::Semaphore::new(state.limits.max_connections.max(1)));
     tokio::pin!(shutdown);
     loop {
+        let permit = tokio::select! {
+            () = &mut shutdown => break,
+            permit = Arc::clone(&connections).acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => break,
+            },
+        };
         tokio::select! {
             () = &mut shutdown => break,
             accepted = listener.accept() => {
@@ -150,7 +168,7 @@ pub async fn serve(
                 };
                 let _ = stream.set_nodelay(true);
                 tracing::debug!(%peer, "accepted");
-                spawn_connection(stream, peer, Arc::clone(&state), &graceful);
+                spawn_connection(stream, peer, Arc::clone(&state), &graceful, permit);
             }
         }
     }
@@ -163,7 +181,7 @@ pub async fn serve(
     if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
         tracing::warn!("grace period over; closing remaining connections");
     }
-    admin_task.abort();
+    admin_thread.stop();
 }
 
 fn spawn_connection(
@@ -171,6 +189,7 @@ fn spawn_connection(
     peer: SocketAddr,
     state: Arc<ServerState>,
     graceful: &hyper_util::server::graceful::GracefulShutdown,
+    permit: tokio::sync::OwnedSemaphorePermit,
 ) {
     let acceptor = tls::acceptor(&state.tls);
     let handshake_timeout = state.limits.handshake_timeout;
@@ -188,6 +207,7 @@ fn spawn_connection(
         .max_concurrent_streams(256);
     let watcher = graceful.watcher();
     tokio::spawn(async move {
+        let _permit = permit;
         let tls_stream = match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
             Ok(Ok(s)) => s,
             Ok(Err(e)) => {

@@ -403,3 +403,66 @@ async fn many_stalled_bodies_are_refused_or_timed_out_and_release_the_budget() {
     assert_eq!(review["response"]["allowed"], true);
     server.stop().await;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Item 4 in the engine: a rule keeps at most MAX_FINDINGS_PER_RULE findings, same verdict, whole
+// patch
+
+fn basic_engine() -> celgate::engine::Engine {
+    let text = std::fs::read_to_string("tests/fixtures/packs/basic/pack.yaml").expect("fixture pack");
+    celgate::engine::Engine::load(&[celgate::engine::PackSource {
+        origin: "basic/pack.yaml".into(),
+        text,
+    }])
+    .expect("fixture pack loads")
+}
+
+#[test]
+fn a_rule_failing_on_thousands_of_items_keeps_a_hundred_findings_and_the_verdict() {
+    use celgate::engine::{omitted_note, split_omitted_note, Input, Verdict};
+    let input = Input {
+        object: deployment(2000),
+        ..Input::default()
+    };
+    let decision = basic_engine().evaluate(&input);
+    assert_eq!(decision.decision, Verdict::Deny);
+    let privileged: Vec<_> = decision
+        .violations
+        .iter()
+        .filter(|v| v.rule == "basic-no-privileged")
+        .collect();
+    assert_eq!(privileged.len(), 100);
+    let noted: Vec<usize> = privileged
+        .iter()
+        .map(|v| split_omitted_note(&v.message).1)
+        .filter(|n| *n > 0)
+        .collect();
+    assert_eq!(noted, vec![1900], "{:?}", privileged.last().map(|v| &v.message));
+    assert!(privileged.iter().any(|v| v.message.ends_with(&omitted_note(1900))));
+}
+
+#[test]
+fn a_patching_rule_past_the_cap_still_patches_every_item() {
+    use celgate::engine::{Input, Verdict};
+    let containers: Vec<Value> = (0..300)
+        .map(|i| json!({"name": format!("c{i}"), "image": "registry.example/app:1.0", "securityContext": {}}))
+        .collect();
+    let object = json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": "default"},
+        "spec": {"replicas": 2, "template": {"spec": {"containers": containers}}}
+    });
+    let decision = basic_engine().evaluate(&Input {
+        object,
+        ..Input::default()
+    });
+    assert_eq!(decision.decision, Verdict::Patch, "{:?}", decision.violations.first());
+    assert_eq!(decision.violations.iter().filter(|v| v.patched).count(), 100);
+    let patched = decision.patched_object.expect("the patched object");
+    let all = patched["spec"]["template"]["spec"]["containers"]
+        .as_array()
+        .expect("containers")
+        .iter()
+        .all(|c| c["securityContext"]["allowPrivilegeEscalation"] == false);
+    assert!(all, "every container is patched, not only the first hundred");
+}

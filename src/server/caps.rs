@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::engine::Decision;
+use crate::engine::{omitted_note, split_omitted_note, Decision};
 
 /// Most findings of one rule kept for an answer.
 pub const PER_RULE: usize = 10;
@@ -81,6 +81,13 @@ pub fn apply(decision: &mut Decision) -> Omitted {
     let mut dropped: BTreeMap<(String, String), usize> = BTreeMap::new();
     for mut violation in std::mem::take(&mut decision.violations) {
         let key = (violation.pack.clone(), violation.rule.clone());
+        // The engine's own count of findings it left out (it keeps 100 a rule).
+        let (text, more) = split_omitted_note(&violation.message);
+        if more > 0 {
+            let len = text.len();
+            violation.message.truncate(len);
+            *dropped.entry(key.clone()).or_insert(0) += more;
+        }
         let seen = per_rule.entry(key.clone()).or_insert(0);
         *seen += 1;
         if *seen > PER_RULE || kept.len() >= PER_REQUEST {
@@ -95,7 +102,7 @@ pub fn apply(decision: &mut Decision) -> Omitted {
         omitted.total += n;
         *omitted.by_rule.entry(key.1.clone()).or_insert(0) += n;
         if let Some(v) = last_kept.get(&key).and_then(|i| kept.get_mut(*i)) {
-            v.message.push_str(&format!(" (…and {n} more findings of this rule)"));
+            v.message.push_str(&omitted_note(n));
         }
     }
     decision.violations = kept;
@@ -155,6 +162,18 @@ mod tests {
         assert_eq!(decision.warnings.len(), WARNINGS + 1);
         assert_eq!(omitted.warnings, 100 - WARNINGS);
         assert!(omitted.summary().starts_with("…and 4990 more findings not shown (a: 4990)"));
+    }
+
+    #[test]
+    fn the_engines_count_of_left_out_findings_is_added() {
+        let mut decision = Decision::allow();
+        decision.violations = (0..100).map(|n| finding("a", n)).collect();
+        decision.violations[99].message.push_str(&omitted_note(99_900));
+        let omitted = apply(&mut decision);
+        assert_eq!(omitted.total, 90 + 99_900);
+        assert!(decision.violations[PER_RULE - 1]
+            .message
+            .ends_with("(…and 99990 more findings of this rule)"));
     }
 
     #[test]

@@ -12,6 +12,10 @@ use super::ServerState;
 use crate::engine::{Decision, Door, Engine, Input};
 use crate::tenant::{Scope, Tenancy};
 
+/// A body larger than `limits.maxBodyBytes / LARGE_FRACTION` is judged alone (see
+/// [`evaluate`]).
+pub const LARGE_FRACTION: usize = 8;
+
 /// Why an evaluation produced no decision.
 pub(super) enum EvalFailure {
     Timeout,
@@ -87,6 +91,7 @@ pub(super) async fn evaluate<T, A, E>(
     state: &Arc<ServerState>,
     deadline: Duration,
     door: Door,
+    body_bytes: usize,
     read: impl FnOnce(&Tenancy) -> Result<Judgeable<T>, E> + Send + 'static,
     answer: impl FnOnce(&Decision, &Omitted, T) -> A + Send + 'static,
 ) -> Result<Result<Judgment<A>, E>, EvalFailure>
@@ -95,6 +100,19 @@ where
     A: Send + 'static,
     E: Send + 'static,
 {
+    let started = tokio::time::Instant::now();
+    // A large body can take hundreds of times its size to judge (100 000 containers, each
+    // a finding and a patch): those are judged one at a time, so the memory ceiling holds
+    // one of them, not one per evaluation thread.
+    let _large = if body_bytes > state.limits.max_body_bytes / LARGE_FRACTION {
+        match tokio::time::timeout(deadline, Arc::clone(&state.large_evaluations).acquire_owned()).await {
+            Ok(Ok(permit)) => Some(permit),
+            _ => return Err(EvalFailure::Timeout),
+        }
+    } else {
+        None
+    };
+    let deadline = deadline.saturating_sub(started.elapsed());
     let engine = state.engine.load_full();
     let tenancy = state.tenancy.load_full();
     let shared = Arc::clone(state);

@@ -55,6 +55,8 @@ pub struct ServerState {
     pub pool: pool::EvalPool,
     /// The budget of request bytes being read or judged at once (`limits.maxBufferedBytes`).
     pub bodies: body::BodyBudget,
+    /// One permit: large bodies are judged one at a time.
+    pub large_evaluations: Arc<tokio::sync::Semaphore>,
     /// True once packs and certificates are loaded.
     pub ready: AtomicBool,
     /// True once shutdown began: `/readyz` answers 503.
@@ -119,6 +121,7 @@ impl ServerState {
             registry,
             pool: pool::EvalPool::new(limits.max_concurrent_evaluations),
             bodies: body::BodyBudget::new(limits.max_buffered_bytes),
+            large_evaluations: Arc::new(tokio::sync::Semaphore::new(1)),
             limits,
             ready: AtomicBool::new(true),
             draining: AtomicBool::new(false),

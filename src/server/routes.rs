@@ -187,7 +187,7 @@ async fn admission(state: &Arc<ServerState>, req: Request<Incoming>, mutating: b
         };
         (response, facts)
     };
-    let outcome = evaluate(state, deadline, Door::Admission, read, answer).await;
+    let outcome = evaluate(state, deadline, Door::Admission, bytes.len(), read, answer).await;
     let (decision, response, facts) = match outcome {
         Ok(Ok(judgment)) => {
             let (response, facts) = judgment.answer;
@@ -382,9 +382,10 @@ async fn check(state: &Arc<ServerState>, req: Request<Incoming>) -> HttpResponse
         expansion_bytes: state.limits.max_body_bytes,
         limit_name: "limits.maxBodyBytes",
     };
+    let body_bytes = bytes.len();
     let read = move |tenancy: &Tenancy| read_check(&bytes, &format, limits, caller, tenancy);
     let answer = |decision: &Decision, omitted: &Omitted, context: CheckContext| context.answer(decision, omitted);
-    let judgment = match evaluate(state, deadline, Door::CheckApi, read, answer).await {
+    let judgment = match evaluate(state, deadline, Door::CheckApi, body_bytes, read, answer).await {
         Ok(Ok(judgment)) => judgment,
         Ok(Err(response)) => return response,
         Err(failure) => return error(StatusCode::SERVICE_UNAVAILABLE, &failure.message(deadline)),

@@ -109,7 +109,8 @@ async fn stall_h2(addr: &str, connector: TlsConnector, streams: usize, bytes: us
         Err(e) => return println!("stall-h2: cannot connect: {e}"),
     };
     let (sender, connection) =
-        match hyper::client::conn::http2::handshake::<_, _, Stalling>(TokioExecutor::new(), TokioIo::new(stream)).await {
+        match hyper::client::conn::http2::handshake::<_, _, Stalling>(TokioExecutor::new(), TokioIo::new(stream)).await
+        {
             Ok(pair) => pair,
             Err(e) => return println!("stall-h2: handshake failed: {e}"),
         };
@@ -209,7 +210,9 @@ async fn main() {
             post(addr, connector, path, content_type, file, number(&args, 7).max(1)).await;
         }
         _ => {
-            eprintln!("usage: redteam-client ADDR CA_PEM (stall-h1|stall-h2) N BYTES HOLD_SECONDS | post PATH TYPE FILE N");
+            eprintln!(
+                "usage: redteam-client ADDR CA_PEM (stall-h1|stall-h2) N BYTES HOLD_SECONDS | post PATH TYPE FILE N"
+            );
             std::process::exit(2);
         }
     }

@@ -389,10 +389,18 @@ fn apply_file(config: &mut ServeConfig, path: &Path) -> Result<(), ConfigError> 
         config.limits.max_body_bytes = to_usize("limits.maxBodyBytes", v, &origin)?;
     }
     if let Some(v) = l.max_buffered_bytes {
-        config.limits.max_buffered_bytes = to_usize("limits.maxBufferedBytes", positive("limits.maxBufferedBytes", v, &origin)?, &origin)?;
+        config.limits.max_buffered_bytes = to_usize(
+            "limits.maxBufferedBytes",
+            positive("limits.maxBufferedBytes", v, &origin)?,
+            &origin,
+        )?;
     }
     if let Some(v) = l.max_connections {
-        config.limits.max_connections = to_usize("limits.maxConnections", positive("limits.maxConnections", v, &origin)?, &origin)?;
+        config.limits.max_connections = to_usize(
+            "limits.maxConnections",
+            positive("limits.maxConnections", v, &origin)?,
+            &origin,
+        )?;
     }
     if let Some(v) = l.body_read_timeout_ms {
         config.limits.body_read_timeout = Duration::from_millis(positive("limits.bodyReadTimeoutMs", v, &origin)?);

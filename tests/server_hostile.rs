@@ -105,7 +105,11 @@ async fn a_body_that_stops_arriving_is_a_408_within_the_deadline() {
     let response = conn.read_response().await.expect("an answer");
     assert_eq!(response.status, 408, "{}", response.text());
     assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
-    assert!(response.text().contains("limits.bodyReadTimeoutMs"), "{}", response.text());
+    assert!(
+        response.text().contains("limits.bodyReadTimeoutMs"),
+        "{}",
+        response.text()
+    );
     assert_eq!(server.metric("celgate_in_flight_requests").await, 0);
     server.stop().await;
 }
@@ -127,20 +131,36 @@ async fn bodies_beyond_the_memory_budget_wait_then_get_503() {
     stalled.write_raw(head.as_bytes()).await.expect("head");
     stalled.write_raw(b"{").await.expect("a byte");
     tokio::time::sleep(Duration::from_millis(100)).await;
-    assert_eq!(server.state.bodies.available(), 1_000_000usize.div_ceil(1024) * 1024 - 600_000usize.div_ceil(1024) * 1024);
+    assert_eq!(
+        server.state.bodies.available(),
+        1_000_000usize.div_ceil(1024) * 1024 - 600_000usize.div_ceil(1024) * 1024
+    );
     // A second one of the same size does not fit: it waits (here within the 450 ms its
     // webhook timeout leaves, less than the stalled body's deadline), then is refused with 503.
     let mut second = server.client().connect().await.expect("connect");
-    let head_short = request_head("POST", "/validate?timeout=500ms", Some("application/json"), 600_000, true);
+    let head_short = request_head(
+        "POST",
+        "/validate?timeout=500ms",
+        Some("application/json"),
+        600_000,
+        true,
+    );
     second.write_raw(head_short.as_bytes()).await.expect("head");
     let response = second.read_response().await.expect("an answer");
     assert_eq!(response.status, 503, "{}", response.text());
     assert_eq!(response.header("retry-after"), Some("1"));
-    assert!(response.text().contains("limits.maxBufferedBytes"), "{}", response.text());
+    assert!(
+        response.text().contains("limits.maxBufferedBytes"),
+        "{}",
+        response.text()
+    );
     // After the stalled body's deadline, the budget is whole again and a review fits.
     let first = stalled.read_response().await.expect("the stalled body's answer");
     assert_eq!(first.status, 408);
-    let review = server.client().review("/validate", &support::fixture("allow.json")).await;
+    let review = server
+        .client()
+        .review("/validate", &support::fixture("allow.json"))
+        .await;
     assert_eq!(review["response"]["allowed"], true);
     assert_eq!(server.state.bodies.available(), server.state.bodies.total());
     server.stop().await;
@@ -162,7 +182,10 @@ async fn connections_beyond_the_cap_wait_for_a_free_slot() {
     assert!(third.is_err(), "a third connection was served beyond the cap of 2");
     drop(first);
     let third = tokio::time::timeout(Duration::from_secs(3), client.connect()).await;
-    assert!(matches!(third, Ok(Ok(_))), "the third connection is served once one closes");
+    assert!(
+        matches!(third, Ok(Ok(_))),
+        "the third connection is served once one closes"
+    );
     server.stop().await;
 }
 
@@ -188,7 +211,9 @@ async fn thousands_of_findings_are_capped_with_counts() {
         .expect("answered");
     assert_eq!(check.status, 200, "{}", check.text());
     let record = check.json();
-    let findings = record["findings"].as_array().or_else(|| record["violations"].as_array());
+    let findings = record["findings"]
+        .as_array()
+        .or_else(|| record["violations"].as_array());
     let kept = findings.map_or(0, Vec::len);
     assert!(kept <= celgate::server::caps::PER_REQUEST, "{kept} findings kept");
     let omitted = &record["findingsOmitted"];
@@ -234,7 +259,9 @@ async fn probes_answer_while_large_yaml_bodies_are_judged() {
         let client = client.clone();
         let yaml = yaml.clone();
         load.push(tokio::spawn(async move {
-            client.send("POST", "/v1/check", Some("application/yaml"), yaml.as_bytes()).await
+            client
+                .send("POST", "/v1/check", Some("application/yaml"), yaml.as_bytes())
+                .await
         }));
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -295,7 +322,11 @@ fn curl_post(
     command.arg(format!("https://127.0.0.1:{}{path}", server.addr.port()));
     let output = command.output().expect("curl runs");
     let written = String::from_utf8_lossy(&output.stdout).to_string();
-    let status = written.split_whitespace().next().and_then(|s| s.parse().ok()).unwrap_or(0);
+    let status = written
+        .split_whitespace()
+        .next()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
     let answer = std::fs::read_to_string(out.path()).unwrap_or_default();
     let stderr = String::from_utf8_lossy(&output.stderr).to_string();
     (output.status.code(), status, answer, format!("{written} {stderr}"))
@@ -338,7 +369,12 @@ async fn early_answers_reach_curl_whole_over_http2_and_http1() {
             &large,
             415,
         ),
-        ("unsupported type, small", vec![auth.as_str(), "Content-Type: text/plain"], &small, 415),
+        (
+            "unsupported type, small",
+            vec![auth.as_str(), "Content-Type: text/plain"],
+            &small,
+            415,
+        ),
     ];
     for http in ["--http2", "--http1.1"] {
         for (what, headers, body, expected) in &cases {
@@ -346,9 +382,8 @@ async fn early_answers_reach_curl_whole_over_http2_and_http1() {
                 let server_ref = &server;
                 let (headers, body) = (headers.clone(), body.to_path_buf());
                 let http = http.to_owned();
-                let (code, status, answer, said) = tokio::task::block_in_place(|| {
-                    curl_post(server_ref, &http, "/v1/check", &headers, &body)
-                });
+                let (code, status, answer, said) =
+                    tokio::task::block_in_place(|| curl_post(server_ref, &http, "/v1/check", &headers, &body));
                 assert_eq!(code, Some(0), "{http} {what} (try {attempt}): curl failed: {said}");
                 assert_eq!(status, *expected, "{http} {what} (try {attempt}): {said} {answer}");
                 let json: Value = serde_json::from_str(&answer)
@@ -399,7 +434,10 @@ async fn many_stalled_bodies_are_refused_or_timed_out_and_release_the_budget() {
     })
     .await;
     // And nobody else was kept out for good.
-    let review = server.client().review("/validate", &support::fixture("allow.json")).await;
+    let review = server
+        .client()
+        .review("/validate", &support::fixture("allow.json"))
+        .await;
     assert_eq!(review["response"]["allowed"], true);
     server.stop().await;
 }
@@ -465,4 +503,139 @@ fn a_patching_rule_past_the_cap_still_patches_every_item() {
         .iter()
         .all(|c| c["securityContext"]["allowPrivilegeEscalation"] == false);
     assert!(all, "every container is patched, not only the first hundred");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Item 5: no input makes a handler panic (property test over the HTTP surface)
+
+/// One raw HTTP/1.1 request from generated parts.
+fn raw_request(method: &str, path: &str, query: &str, headers: &[(String, String)], body: &[u8]) -> Vec<u8> {
+    let mut out = format!("{method} {path}{query} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        out.push_str(&format!("{name}: {value}\r\n"));
+    }
+    out.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
+    let mut bytes = out.into_bytes();
+    bytes.extend_from_slice(body);
+    bytes
+}
+
+fn surface() -> impl proptest::strategy::Strategy<Value = (String, String, String, Vec<(String, String)>, Vec<u8>)> {
+    use proptest::prelude::*;
+    let method = prop_oneof![
+        3 => Just("POST"),
+        1 => prop::sample::select(vec!["GET", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD"]),
+    ];
+    let path = prop_oneof![
+        4 => prop::sample::select(vec!["/validate", "/mutate", "/v1/check"]).prop_map(str::to_owned),
+        1 => prop::sample::select(vec!["/v1/packs", "/", "/livez", "//validate"]).prop_map(str::to_owned),
+        1 => "/[a-zA-Z0-9%._~/-]{0,40}",
+    ];
+    let query = prop_oneof![
+        Just(String::new()),
+        "\\?timeout=[0-9]{0,25}(ms|s|m|h|us|ns|x)?([0-9]{0,25}(s|m))?",
+        // Parts that each fit a Duration (up to about 1.8e19 s) and whose sum may not.
+        "\\?(a=b&)?timeout=1[0-7][0-9]{17,18}s(1[0-7][0-9]{18}s|[0-9]{14,15}(h|m))",
+        "\\?[a-z=&%0-9.]{0,30}",
+    ];
+    let header = (
+        prop::sample::select(vec![
+            "Content-Type",
+            "Authorization",
+            "Accept",
+            "Transfer-Encoding-X",
+            "X-Any",
+        ]),
+        prop_oneof![
+            prop::sample::select(vec![
+                "application/json",
+                "application/yaml",
+                "text/yaml; charset=utf-8",
+                "Bearer ",
+                "Bearer cgt_x",
+                "bearer",
+                "application/merge-patch+json",
+            ])
+            .prop_map(str::to_owned),
+            "[ -~]{0,40}",
+        ],
+    )
+        .prop_map(|(n, v)| (n.to_owned(), v.trim().to_owned()));
+    let review = String::from_utf8(support::fixture("allow.json")).expect("UTF-8");
+    let body = prop_oneof![
+        prop::collection::vec(any::<u8>(), 0..300),
+        // A real review with a slice cut out, or a byte changed: nearly valid JSON.
+        (0..review.len(), 0..review.len(), any::<u8>()).prop_map(move |(a, b, byte)| {
+            let (a, b) = (a.min(b), a.max(b));
+            let mut bytes = review.as_bytes().to_vec();
+            if b - a > 40 {
+                bytes.drain(a..b);
+            } else if let Some(slot) = bytes.get_mut(a) {
+                *slot = byte;
+            }
+            bytes
+        }),
+        "[a-z:{}\\[\\], \\n&*!|>-]{0,200}".prop_map(String::into_bytes),
+    ];
+    (
+        method.prop_map(str::to_owned),
+        path,
+        query,
+        prop::collection::vec(header, 0..4),
+        body,
+    )
+}
+
+#[test]
+fn no_generated_request_makes_the_server_panic_or_lose_count() {
+    use proptest::test_runner::{Config, TestRunner};
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut limits = limits();
+    limits.body_read_timeout = Duration::from_millis(300);
+    let server = runtime.block_on(TestServer::start(Options {
+        limits,
+        ..Options::default()
+    }));
+    let client = server.client();
+    let mut runner = TestRunner::new(Config {
+        cases: 160,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let outcome = runner.run(&surface(), |(method, path, query, headers, body)| {
+        let request = raw_request(&method, &path, &query, &headers, &body);
+        let answered = runtime.block_on(async {
+            let mut conn = client.connect().await.expect("connect");
+            conn.write_raw(&request).await.ok();
+            conn.read_response().await
+        });
+        // Malformed HTTP may be refused by closing; any answer must not be the caught-panic 500.
+        if let Ok(response) = answered {
+            let text = response.text();
+            proptest::prop_assert!(
+                !(response.status == 500 && text.contains("internal error while handling")),
+                "{method} {path}{query} {headers:?}: a handler panicked"
+            );
+        }
+        Ok(())
+    });
+    if let Err(e) = outcome {
+        panic!("{e}");
+    }
+    runtime.block_on(async {
+        support::eventually("no request left in flight", || async {
+            server.metric("celgate_in_flight_requests").await == 0
+        })
+        .await;
+        let review = server
+            .client()
+            .review("/validate", &support::fixture("allow.json"))
+            .await;
+        assert_eq!(review["response"]["allowed"], true);
+        server.stop().await;
+    });
 }

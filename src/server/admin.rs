@@ -40,7 +40,10 @@ pub(super) fn spawn(listener: TcpListener, state: Arc<ServerState>) -> AdminThre
         Ok(l) => l,
         Err(e) => {
             tracing::error!(error = %e, "the admin listener cannot be moved to its thread");
-            return AdminThread { stop: None, thread: None };
+            return AdminThread {
+                stop: None,
+                thread: None,
+            };
         }
     };
     let run = move || {
@@ -72,7 +75,10 @@ pub(super) fn spawn(listener: TcpListener, state: Arc<ServerState>) -> AdminThre
         },
         Err(e) => {
             tracing::error!(error = %e, "cannot start the admin thread");
-            AdminThread { stop: None, thread: None }
+            AdminThread {
+                stop: None,
+                thread: None,
+            }
         }
     }
 }

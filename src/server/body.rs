@@ -102,7 +102,11 @@ fn too_large(limit: usize) -> HttpResponse {
 }
 
 /// Reads the body of `req` within `deadline`, the body limit and the memory budget.
-pub(super) async fn read(state: &ServerState, req: Request<Incoming>, deadline: Duration) -> Result<Body, HttpResponse> {
+pub(super) async fn read(
+    state: &ServerState,
+    req: Request<Incoming>,
+    deadline: Duration,
+) -> Result<Body, HttpResponse> {
     let limit = state.limits.max_body_bytes;
     let until = Instant::now() + deadline;
     let declared = req

@@ -157,11 +157,20 @@ mod tests {
         assert_eq!(omitted.by_rule.get("a"), Some(&(5000 - PER_RULE)));
         assert_eq!(omitted.by_rule.get("b"), None);
         let last_a = &decision.violations[PER_RULE - 1];
-        assert!(last_a.message.ends_with("(…and 4990 more findings of this rule)"), "{}", last_a.message);
-        assert!(decision.violations.iter().all(|v| v.message.len() <= MESSAGE_BYTES + 64));
+        assert!(
+            last_a.message.ends_with("(…and 4990 more findings of this rule)"),
+            "{}",
+            last_a.message
+        );
+        assert!(decision
+            .violations
+            .iter()
+            .all(|v| v.message.len() <= MESSAGE_BYTES + 64));
         assert_eq!(decision.warnings.len(), WARNINGS + 1);
         assert_eq!(omitted.warnings, 100 - WARNINGS);
-        assert!(omitted.summary().starts_with("…and 4990 more findings not shown (a: 4990)"));
+        assert!(omitted
+            .summary()
+            .starts_with("…and 4990 more findings not shown (a: 4990)"));
     }
 
     #[test]

@@ -83,3 +83,28 @@ pub fn install_panic_hook() {
         }
     }));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_handler_is_caught_and_leaves_the_gauge_where_it_was() {
+        let gauge = Gauge::default();
+        let caught = {
+            let gauge = gauge.clone();
+            CatchPanic::new(async move {
+                let _in_flight = InFlight::enter(&gauge);
+                assert_eq!(gauge.get(), 1);
+                tokio::task::yield_now().await;
+                let overflow: Option<u8> = None;
+                overflow.expect("a handler that panics after a yield")
+            })
+            .await
+        };
+        assert_eq!(caught, Err(()));
+        assert_eq!(gauge.get(), 0);
+        let answered = CatchPanic::new(async { 7 }).await;
+        assert_eq!(answered, Ok(7));
+    }
+}

@@ -16,8 +16,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::body::{self, Body};
-use super::guard::{CatchPanic, InFlight};
 use super::caps::Omitted;
+use super::guard::{CatchPanic, InFlight};
 use super::judging::{evaluate, Judgeable, Judged};
 use super::ServerState;
 use crate::engine::{Decision, Door, Input, Operation};
@@ -39,7 +39,10 @@ pub(super) async fn handle(state: Arc<ServerState>, req: Request<Incoming>) -> R
     let response = match CatchPanic::new(dispatch(&state, route, req)).await {
         Ok(response) => response,
         // The panic hook has logged it (one line); the caller gets an answer, not a reset.
-        Err(()) => error(StatusCode::INTERNAL_SERVER_ERROR, "internal error while handling the request"),
+        Err(()) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal error while handling the request",
+        ),
     };
     state
         .metrics
@@ -151,11 +154,10 @@ async fn admission(state: &Arc<ServerState>, req: Request<Incoming>, mutating: b
     let started = Instant::now();
     let route = if mutating { "/mutate" } else { "/validate" };
     let deadline = admission_deadline(req.uri().query(), state.limits.request_timeout);
-    let Body { bytes, reservation } =
-        match body::read(state, req, deadline.min(state.limits.body_read_timeout)).await {
-            Ok(b) => b,
-            Err(response) => return response,
-        };
+    let Body { bytes, reservation } = match body::read(state, req, deadline.min(state.limits.body_read_timeout)).await {
+        Ok(b) => b,
+        Err(response) => return response,
+    };
     let body = bytes.clone();
     // Parsed, judged and answered on the evaluation pool; the review's facts come back for
     // the log line.

@@ -158,7 +158,16 @@ fn alias_bomb_is_capped() {
     let start = std::time::Instant::now();
     let err = parse_documents(&text).expect_err("bomb");
     // The bytes of the copies reach the expansion limit before their nodes reach MAX_NODES.
-    assert!(matches!(err, SourceError::TooLarge { max: DEFAULT_EXPANSION_BYTES, .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            SourceError::TooLarge {
+                max: DEFAULT_EXPANSION_BYTES,
+                ..
+            }
+        ),
+        "{err}"
+    );
     assert!(start.elapsed() < std::time::Duration::from_secs(10));
 }
 
@@ -198,7 +207,17 @@ fn aliases_to_a_long_string_are_bounded_by_bytes_and_the_error_names_the_limit()
         limit_name: "limits.maxBodyBytes",
     };
     let err = parse_documents_within(&text, limits).expect_err("bomb");
-    assert!(matches!(err, SourceError::TooLarge { line: 11, max: 1_000_000, .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            SourceError::TooLarge {
+                line: 11,
+                max: 1_000_000,
+                ..
+            }
+        ),
+        "{err}"
+    );
     let message = err.to_string();
     assert!(message.contains("limits.maxBodyBytes"), "{message}");
     assert!(message.contains("1000000 bytes"), "{message}");

@@ -101,10 +101,11 @@ where
     E: Send + 'static,
 {
     let started = tokio::time::Instant::now();
-    // A large body can take hundreds of times its size to judge (100 000 containers, each
-    // a finding and a patch): those are judged one at a time, so the memory ceiling holds
-    // one of them, not one per evaluation thread.
-    let _large = if body_bytes > state.limits.max_body_bytes / LARGE_FRACTION {
+    // A large body can take a hundred times its size to judge (100 000 containers, each a
+    // patch): those are judged one at a time, so the memory ceiling holds one of them, not
+    // one per evaluation thread. The job holds the permit: one whose caller gave up still
+    // runs to its end, and the next large one waits for that.
+    let large = if body_bytes > state.limits.max_body_bytes / LARGE_FRACTION {
         match tokio::time::timeout(deadline, Arc::clone(&state.large_evaluations).acquire_owned()).await {
             Ok(Ok(permit)) => Some(permit),
             _ => return Err(EvalFailure::Timeout),
@@ -117,6 +118,7 @@ where
     let tenancy = state.tenancy.load_full();
     let shared = Arc::clone(state);
     let job = state.pool.run(move || {
+        let _large = large;
         let judgeable = match read(&tenancy) {
             Ok(j) => j,
             Err(e) => return Err(e),

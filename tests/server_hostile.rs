@@ -6,6 +6,7 @@
 
 mod support;
 
+use std::fmt::Write as _;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -35,7 +36,7 @@ fn alias_bomb() -> String {
         "x".repeat(100_000)
     );
     for i in 0..1000 {
-        text.push_str(&format!("  k{i}: *s\n"));
+        let _ = writeln!(text, "  k{i}: *s");
     }
     text
 }
@@ -298,7 +299,7 @@ fn curl() -> Command {
     Command::new("curl")
 }
 
-/// `curl` POSTing `body` (a file) to `path`, over `http` ("--http2" or "--http1.1"); returns
+/// curl posting `body` (a file) to `path`, over `http` (`--http2` or `--http1.1`); returns
 /// curl's exit code, the status and the answer body.
 fn curl_post(
     server: &TestServer,
@@ -512,9 +513,9 @@ fn a_patching_rule_past_the_cap_still_patches_every_item() {
 fn raw_request(method: &str, path: &str, query: &str, headers: &[(String, String)], body: &[u8]) -> Vec<u8> {
     let mut out = format!("{method} {path}{query} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
     for (name, value) in headers {
-        out.push_str(&format!("{name}: {value}\r\n"));
+        let _ = write!(out, "{name}: {value}\r\n");
     }
-    out.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
+    let _ = write!(out, "Content-Length: {}\r\n\r\n", body.len());
     let mut bytes = out.into_bytes();
     bytes.extend_from_slice(body);
     bytes

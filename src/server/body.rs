@@ -122,12 +122,11 @@ pub(super) async fn read(
     let mut permits = Vec::new();
     if let Some(length) = declared.filter(|n| *n > 0) {
         let wanted = Arc::clone(&state.bodies.units).acquire_many_owned(units(length));
-        match tokio::time::timeout_at(until, wanted).await {
-            Ok(Ok(permit)) => permits.push(permit),
-            _ => {
-                drain(body);
-                return Err(busy(state));
-            }
+        if let Ok(Ok(permit)) = tokio::time::timeout_at(until, wanted).await {
+            permits.push(permit);
+        } else {
+            drain(body);
+            return Err(busy(state));
         }
     }
     let mut reserved = declared.unwrap_or(0).div_ceil(UNIT) * UNIT;
@@ -160,15 +159,12 @@ pub(super) async fn read(
         if total > reserved {
             // More than declared (or nothing declared): reserve what arrived, without waiting.
             let more = units(total - reserved);
-            match Arc::clone(&state.bodies.units).try_acquire_many_owned(more) {
-                Ok(permit) => {
-                    permits.push(permit);
-                    reserved += more as usize * UNIT;
-                }
-                Err(_) => {
-                    drain(body);
-                    return Err(busy(state));
-                }
+            if let Ok(permit) = Arc::clone(&state.bodies.units).try_acquire_many_owned(more) {
+                permits.push(permit);
+                reserved += more as usize * UNIT;
+            } else {
+                drain(body);
+                return Err(busy(state));
             }
         }
         buffer.extend_from_slice(&data);

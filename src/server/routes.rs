@@ -380,9 +380,11 @@ async fn check(state: &Arc<ServerState>, req: Request<Incoming>) -> HttpResponse
         Ok(b) => b,
         Err(response) => return response,
     };
+    // Copies may add half the body limit: a refused bomb then peaks well under twice the
+    // body limit (its body, the copies made before the refusal, the parser's own state).
     let limits = ParseLimits {
-        expansion_bytes: state.limits.max_body_bytes,
-        limit_name: "limits.maxBodyBytes",
+        expansion_bytes: state.limits.max_body_bytes / 2,
+        limit_name: "half of limits.maxBodyBytes",
     };
     let body_bytes = bytes.len();
     let read = move |tenancy: &Tenancy| read_check(&bytes, &format, limits, caller, tenancy);

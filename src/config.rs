@@ -24,6 +24,13 @@ pub enum MinTlsVersion {
 pub struct Limits {
     /// Largest request body; larger gets 413.
     pub max_body_bytes: usize,
+    /// Request bytes being read or judged at once (the memory budget); beyond it, requests
+    /// wait (within the body-read deadline) or get 503.
+    pub max_buffered_bytes: usize,
+    /// Open client connections at once; beyond it, new ones wait in the listen backlog.
+    pub max_connections: usize,
+    /// Deadline for receiving a whole request body; a slower one gets 408.
+    pub body_read_timeout: Duration,
     /// Evaluations running at once; more wait for a slot.
     pub max_concurrent_evaluations: usize,
     /// TLS handshake deadline.
@@ -35,6 +42,11 @@ pub struct Limits {
     /// CEL cost budgets of the engine (per expression, per request).
     pub cel_cost: crate::engine::cost::CostLimits,
 }
+
+/// The default of `limits.maxBufferedBytes`: with the deploy/ memory limit of 256 MiB, room for
+/// the peak of what these bytes become once parsed and judged (about 10 times their size for
+/// many small containers), above the idle process.
+pub const DEFAULT_MAX_BUFFERED_BYTES: usize = 16 * 1024 * 1024;
 
 /// The resolved server configuration.
 #[derive(Debug, Clone)]
@@ -83,6 +95,9 @@ impl Default for ServeConfig {
             dns_names: Vec::new(),
             limits: Limits {
                 max_body_bytes: 3 * 1024 * 1024,
+                max_buffered_bytes: DEFAULT_MAX_BUFFERED_BYTES,
+                max_connections: 1024,
+                body_read_timeout: Duration::from_secs(10),
                 max_concurrent_evaluations: 2 * cores,
                 handshake_timeout: Duration::from_secs(5),
                 header_read_timeout: Duration::from_secs(5),
@@ -206,6 +221,9 @@ struct FileTls {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct FileLimits {
     max_body_bytes: Option<u64>,
+    max_buffered_bytes: Option<u64>,
+    max_connections: Option<u64>,
+    body_read_timeout_ms: Option<u64>,
     max_concurrent_evaluations: Option<u64>,
     handshake_timeout_ms: Option<u64>,
     header_read_timeout_ms: Option<u64>,
@@ -241,6 +259,14 @@ pub fn resolve(
     apply_flags(&mut config, flags)?;
     if config.limits.max_body_bytes == 0 {
         return Err(invalid("limits.maxBodyBytes", "0", "resolved", "must be positive"));
+    }
+    if config.limits.max_buffered_bytes < config.limits.max_body_bytes {
+        return Err(invalid(
+            "limits.maxBufferedBytes",
+            &config.limits.max_buffered_bytes.to_string(),
+            "resolved",
+            "must be at least limits.maxBodyBytes (one largest body must fit)",
+        ));
     }
     if config.limits.max_concurrent_evaluations == 0 {
         return Err(invalid(
@@ -380,6 +406,23 @@ fn apply_file(config: &mut ServeConfig, path: &Path) -> Result<(), ConfigError> 
     let l = &file.limits;
     if let Some(v) = l.max_body_bytes {
         config.limits.max_body_bytes = to_usize("limits.maxBodyBytes", v, &origin)?;
+    }
+    if let Some(v) = l.max_buffered_bytes {
+        config.limits.max_buffered_bytes = to_usize(
+            "limits.maxBufferedBytes",
+            positive("limits.maxBufferedBytes", v, &origin)?,
+            &origin,
+        )?;
+    }
+    if let Some(v) = l.max_connections {
+        config.limits.max_connections = to_usize(
+            "limits.maxConnections",
+            positive("limits.maxConnections", v, &origin)?,
+            &origin,
+        )?;
+    }
+    if let Some(v) = l.body_read_timeout_ms {
+        config.limits.body_read_timeout = Duration::from_millis(positive("limits.bodyReadTimeoutMs", v, &origin)?);
     }
     if let Some(v) = l.max_concurrent_evaluations {
         config.limits.max_concurrent_evaluations = to_usize("limits.maxConcurrentEvaluations", v, &origin)?;

@@ -24,6 +24,7 @@ pub fn run(args: &ServeArgs, _streams: &mut Streams<'_>) -> Result<u8, CommandEr
         dns_names: args.dns_names.clone(),
     };
     let config = config::resolve(args.config.as_deref(), &|k| std::env::var(k).ok(), &flags)?;
+    server::install_panic_hook();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

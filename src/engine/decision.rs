@@ -38,6 +38,23 @@ pub enum FindingType {
     EvaluationError,
 }
 
+/// The note the last kept finding of a rule gets when `n` more of the same kind were left out
+/// (see [`super::eval::MAX_FINDINGS_PER_RULE`]).
+pub fn omitted_note(n: usize) -> String {
+    format!(" (…and {n} more findings of this rule)")
+}
+
+/// `message` without its [`omitted_note`], and the number in it (0 without one).
+pub fn split_omitted_note(message: &str) -> (&str, usize) {
+    let Some(head) = message.strip_suffix(" more findings of this rule)") else {
+        return (message, 0);
+    };
+    match head.rsplit_once(" (…and ") {
+        Some((text, n)) => n.parse().map_or((message, 0), |n| (text, n)),
+        None => (message, 0),
+    }
+}
+
 /// One rule finding, with everything a person needs to act on it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Violation {

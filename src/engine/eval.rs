@@ -31,6 +31,57 @@ pub(crate) struct Finding {
     pub ops: Vec<ResolvedOp>,
 }
 
+/// Most findings of one kind (violation, evaluation error) one `forEach` rule keeps per pass;
+/// the last one kept says how many more there were (see [`super::decision::omitted_note`]).
+/// Every item is still checked, so the verdict is the same; for a patching rule, the patch
+/// operations of the findings left out are carried by the last one kept.
+pub const MAX_FINDINGS_PER_RULE: usize = 100;
+
+/// Counts the findings of one `forEach` rule by kind, and where the last kept one of each is.
+struct Kept {
+    /// Per kind (violation, evaluation error): findings seen, index of the last kept one.
+    seen: [(usize, Option<usize>); 2],
+}
+
+impl Kept {
+    fn new(_rule: &CompiledRule) -> Self {
+        Kept {
+            seen: [(0, None), (0, None)],
+        }
+    }
+
+    /// Counts one more finding of `kind`; true when it is to be kept (pushed next).
+    fn room(&mut self, kind: FindingType, findings: &[Finding]) -> bool {
+        let slot = &mut self.seen[usize::from(kind == FindingType::EvaluationError)];
+        slot.0 += 1;
+        if slot.0 > MAX_FINDINGS_PER_RULE {
+            return false;
+        }
+        slot.1 = Some(findings.len());
+        true
+    }
+
+    /// Adds the patch operations of a violation left out to the last violation kept.
+    fn carry(&self, ops: Vec<ResolvedOp>, findings: &mut [Finding]) {
+        if let Some(finding) = self.seen[0].1.and_then(|i| findings.get_mut(i)) {
+            finding.ops.extend(ops);
+        }
+    }
+
+    /// Notes on the last kept finding of each kind how many were left out.
+    fn finish(self, findings: &mut [Finding]) {
+        for (seen, last) in self.seen {
+            let left_out = seen.saturating_sub(MAX_FINDINGS_PER_RULE);
+            if let (true, Some(finding)) = (left_out > 0, last.and_then(|i| findings.get_mut(i))) {
+                finding
+                    .violation
+                    .message
+                    .push_str(&super::decision::omitted_note(left_out));
+            }
+        }
+    }
+}
+
 /// Result of one pass over the rules.
 #[derive(Debug, Default)]
 pub(crate) struct Pass {
@@ -507,6 +558,10 @@ impl<'a, 'v> RuleContext<'a, '_, 'v> {
             }
             found.push(matches);
         }
+        // Every item is checked (the verdict may depend on any of them), but past
+        // MAX_FINDINGS_PER_RULE findings of one kind only counted: a document with 100 000
+        // containers must not become 100 000 rendered findings.
+        let mut kept = Kept::new(rule);
         for (value, pointer) in found.iter().filter_map(|m| m.as_ref().as_ref().ok()).flatten() {
             let mut scope = self.scope.new_inner_scope();
             scope.add_variable_as_val("item", json_view(value));
@@ -518,11 +573,34 @@ impl<'a, 'v> RuleContext<'a, '_, 'v> {
                 item_json: Some(*value),
             };
             if let Some(message) = self.declared_bound_exceeded(rule, target) {
-                findings.push(self.error_finding(rule, pointer, &message));
+                if kept.room(FindingType::EvaluationError, findings) {
+                    findings.push(self.error_finding(rule, pointer, &message));
+                }
                 continue;
             }
-            self.check_target(rule, target, pointer, findings);
+            match self.check_bool(&rule.validate, target) {
+                Ok(true) => {}
+                Ok(false) => {
+                    if kept.room(FindingType::Violation, findings) {
+                        findings.push(self.violation_finding(rule, target, pointer));
+                    } else if rule.spec.action == Action::Patch {
+                        // Its part of the patch rides on the last finding kept; a fix that
+                        // cannot be computed is a finding of its own.
+                        match self.resolve_ops(rule, target, pointer) {
+                            Ok(ops) => kept.carry(ops, findings),
+                            Err(_) => findings.push(self.violation_finding(rule, target, pointer)),
+                        }
+                    }
+                }
+                Err(e) => {
+                    if kept.room(FindingType::EvaluationError, findings) {
+                        let message = explain(rule, &e, "validate", &rule.validate.source);
+                        findings.push(self.error_finding(rule, pointer, &message));
+                    }
+                }
+            }
         }
+        kept.finish(findings);
     }
 
     /// Checks `validate` in `scope`; `base` is the pointer of the `forEach` item (`""` without).

@@ -34,7 +34,7 @@ use std::sync::Arc;
 use cel::{Context, Env};
 
 pub use cost::CostLimits;
-pub use decision::{Decision, FindingType, PatchOp, Verdict, Violation};
+pub use decision::{omitted_note, split_omitted_note, Decision, FindingType, PatchOp, Verdict, Violation};
 pub use input::{Door, Input, Operation, UserInfo};
 pub use load::{CompiledPack, CompiledRule, LoadErrors, PackError, PackSource};
 pub use overrides::{AppliedMode, ExceptionUse, Mode, NoOverrides, Overrides};

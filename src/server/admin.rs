@@ -1,4 +1,6 @@
-//! The plain-HTTP admin port: `/livez`, `/readyz` and `/metrics`.
+//! The plain-HTTP admin port: `/livez`, `/readyz` and `/metrics`, served by a thread of its
+//! own with its own single-threaded runtime, so probes are answered however busy the request
+//! workers are.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -12,8 +14,77 @@ use tokio::net::TcpListener;
 
 use super::ServerState;
 
-/// Serves the admin endpoints until the task is aborted.
-pub(super) async fn serve(listener: TcpListener, state: Arc<ServerState>) {
+/// The admin thread; [`AdminThread::stop`] ends it.
+pub(super) struct AdminThread {
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl AdminThread {
+    /// Stops serving and waits for the thread (briefly: it only has to leave its loop).
+    pub(super) fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Serves the admin endpoints on `listener` from a new thread. Should the thread or its
+/// runtime not start, that is logged and the probes fail (so the pod is restarted).
+pub(super) fn spawn(listener: TcpListener, state: Arc<ServerState>) -> AdminThread {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let std_listener = match listener.into_std() {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!(error = %e, "the admin listener cannot be moved to its thread");
+            return AdminThread {
+                stop: None,
+                thread: None,
+            };
+        }
+    };
+    let run = move || {
+        let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot start the admin runtime");
+                return;
+            }
+        };
+        runtime.block_on(async move {
+            let listener = match TcpListener::from_std(std_listener) {
+                Ok(l) => l,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot serve the admin listener");
+                    return;
+                }
+            };
+            tokio::select! {
+                () = serve(listener, state) => {}
+                _ = stopped => {}
+            }
+        });
+    };
+    match std::thread::Builder::new().name("celgate-admin".to_owned()).spawn(run) {
+        Ok(thread) => AdminThread {
+            stop: Some(stop),
+            thread: Some(thread),
+        },
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the admin thread");
+            AdminThread {
+                stop: None,
+                thread: None,
+            }
+        }
+    }
+}
+
+/// Serves the admin endpoints until the future is dropped.
+async fn serve(listener: TcpListener, state: Arc<ServerState>) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;

@@ -5,7 +5,11 @@
 //! The server takes already-bound listeners and a shutdown future, so tests bind `127.0.0.1:0`.
 
 mod admin;
+mod body;
+pub mod caps;
 mod deadline;
+mod guard;
+mod judging;
 mod outputs;
 pub mod pool;
 mod reload;
@@ -29,6 +33,8 @@ use crate::config::Limits;
 use crate::engine::Engine;
 use crate::metrics::Metrics;
 
+pub use body::BodyBudget;
+pub use guard::install_panic_hook;
 pub use reload::{run as run_reloads, LoadError, PackSourceSpec, Reloader};
 pub use reload_guard::Weakening;
 
@@ -49,6 +55,10 @@ pub struct ServerState {
     pub limits: Limits,
     /// The threads that run the engine; their number bounds concurrent evaluations.
     pub pool: pool::EvalPool,
+    /// The budget of request bytes being read or judged at once (`limits.maxBufferedBytes`).
+    pub bodies: body::BodyBudget,
+    /// One permit: large bodies are judged one at a time.
+    pub large_evaluations: Arc<tokio::sync::Semaphore>,
     /// True once packs and certificates are loaded.
     pub ready: AtomicBool,
     /// True once shutdown began: `/readyz` answers 503.
@@ -112,6 +122,8 @@ impl ServerState {
             metrics,
             registry,
             pool: pool::EvalPool::new(limits.max_concurrent_evaluations),
+            bodies: body::BodyBudget::new(limits.max_buffered_bytes),
+            large_evaluations: Arc::new(tokio::sync::Semaphore::new(1)),
             limits,
             ready: AtomicBool::new(true),
             draining: AtomicBool::new(false),
@@ -135,9 +147,18 @@ pub async fn serve(
     grace: Duration,
 ) {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let admin_task = tokio::spawn(admin::serve(admin, Arc::clone(&state)));
+    let admin_thread = admin::spawn(admin, Arc::clone(&state));
+    // Beyond `limits.maxConnections` open connections, new ones wait in the listen backlog.
+    let connections = Arc::new(tokio::sync::Semaphore::new(state.limits.max_connections.max(1)));
     tokio::pin!(shutdown);
     loop {
+        let permit = tokio::select! {
+            () = &mut shutdown => break,
+            permit = Arc::clone(&connections).acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => break,
+            },
+        };
         tokio::select! {
             () = &mut shutdown => break,
             accepted = listener.accept() => {
@@ -152,7 +173,7 @@ pub async fn serve(
                 };
                 let _ = stream.set_nodelay(true);
                 tracing::debug!(%peer, "accepted");
-                spawn_connection(stream, peer, Arc::clone(&state), &graceful);
+                spawn_connection(stream, peer, Arc::clone(&state), &graceful, permit);
             }
         }
     }
@@ -165,7 +186,7 @@ pub async fn serve(
     if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
         tracing::warn!("grace period over; closing remaining connections");
     }
-    admin_task.abort();
+    admin_thread.stop();
 }
 
 fn spawn_connection(
@@ -173,6 +194,7 @@ fn spawn_connection(
     peer: SocketAddr,
     state: Arc<ServerState>,
     graceful: &hyper_util::server::graceful::GracefulShutdown,
+    permit: tokio::sync::OwnedSemaphorePermit,
 ) {
     let acceptor = tls::acceptor(&state.tls);
     let handshake_timeout = state.limits.handshake_timeout;
@@ -190,6 +212,7 @@ fn spawn_connection(
         .max_concurrent_streams(256);
     let watcher = graceful.watcher();
     tokio::spawn(async move {
+        let _permit = permit;
         let tls_stream = match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
             Ok(Ok(s)) => s,
             Ok(Err(e)) => {

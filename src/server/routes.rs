@@ -10,19 +10,22 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{header, Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::Full;
 use hyper::body::Incoming;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::outputs::{self, Prepared};
-use super::pool::JobFailure;
+use super::body::{self, Body};
+use super::caps::Omitted;
+use super::guard::{CatchPanic, InFlight};
+use super::judging::{evaluate, Judgeable, Judged};
 use super::ServerState;
-use crate::engine::{Decision, Door, Engine, Input, Operation};
+use crate::engine::{Decision, Door, Input, Operation};
 use crate::metrics::{RequestLabels, RouteLabels};
 use crate::report::{DocumentResult, Location};
 use crate::review;
-use crate::tenant::{AccessError, Scope, Tenancy};
+use crate::source::ParseLimits;
+use crate::tenant::{AccessError, Tenancy};
 
 /// Whether the connection's client presented a certificate (verified against the client CA
 /// during the handshake); put in each request's extensions by the connection.
@@ -52,9 +55,15 @@ pub(super) async fn handle(state: Arc<ServerState>, req: Request<Incoming>) -> R
     let started = Instant::now();
     let route = route_name(req.uri().path());
     tracing::debug!(route, "request received");
-    state.metrics.in_flight.inc();
-    let response = dispatch(&state, route, req).await;
-    state.metrics.in_flight.dec();
+    let _in_flight = InFlight::enter(&state.metrics.in_flight);
+    let response = match CatchPanic::new(dispatch(&state, route, req)).await {
+        Ok(response) => response,
+        // The panic hook has logged it (one line); the caller gets an answer, not a reset.
+        Err(()) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal error while handling the request",
+        ),
+    };
     state
         .metrics
         .requests
@@ -89,12 +98,24 @@ async fn dispatch(state: &Arc<ServerState>, route: &str, req: Request<Incoming>)
         (&Method::POST, "/mutate") => admission(state, req, true).await,
         (&Method::POST, "/v1/check") => check(state, req).await,
         (&Method::GET, "/v1/packs") => packs(state, &req),
-        (_, "other") => error(StatusCode::NOT_FOUND, &format!("no route {}", req.uri().path())),
-        _ => error(
-            StatusCode::METHOD_NOT_ALLOWED,
-            &format!("{} is not allowed on {route}", req.method()),
-        ),
+        (_, "other") => {
+            let response = error(StatusCode::NOT_FOUND, &format!("no route {}", req.uri().path()));
+            early(req, response)
+        }
+        _ => {
+            let response = error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                &format!("{} is not allowed on {route}", req.method()),
+            );
+            early(req, response)
+        }
     }
+}
+
+/// `response`, given before the body of `req` was read: the body is drained after it.
+fn early(req: Request<Incoming>, response: HttpResponse) -> HttpResponse {
+    body::drain(req.into_body());
+    response
 }
 
 pub(super) fn json_response(status: StatusCode, body: &Value) -> HttpResponse {
@@ -108,115 +129,8 @@ pub(super) fn json_response(status: StatusCode, body: &Value) -> HttpResponse {
     response
 }
 
-fn error(status: StatusCode, message: &str) -> HttpResponse {
+pub(super) fn error(status: StatusCode, message: &str) -> HttpResponse {
     json_response(status, &json!({"error": message, "code": status.as_u16()}))
-}
-
-/// Reads the body up to the limit; a larger one is a 413.
-async fn read_body(state: &ServerState, req: Request<Incoming>) -> Result<Bytes, HttpResponse> {
-    let limit = state.limits.max_body_bytes;
-    let too_large = || {
-        error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            &format!("request body is larger than the {limit}-byte limit"),
-        )
-    };
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > limit) {
-        return Err(too_large());
-    }
-    match Limited::new(req.into_body(), limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => Err(too_large()),
-        Err(e) => Err(error(
-            StatusCode::BAD_REQUEST,
-            &format!("cannot read request body: {e}"),
-        )),
-    }
-}
-
-/// Why an evaluation produced no decision.
-enum EvalFailure {
-    Timeout,
-    Crashed,
-}
-
-impl EvalFailure {
-    fn message(&self, deadline: Duration) -> String {
-        match self {
-            EvalFailure::Timeout => {
-                format!("evaluation did not finish within {deadline:?} (waiting for a free evaluation thread included)")
-            }
-            EvalFailure::Crashed => "evaluation failed unexpectedly".to_owned(),
-        }
-    }
-}
-
-/// Whose modes, params and exceptions apply to an evaluation.
-enum Judged {
-    /// The tenant owning the object's namespace (admission).
-    ByNamespace,
-    /// The check-API caller's tenant (from its token) and the environment it asked for.
-    Caller {
-        tenant: Option<String>,
-        environment: Option<String>,
-    },
-}
-
-/// Judges `input` for the tenant and environment `who` resolves to; returns the input as judged
-/// (with the tenant's params) for the audit trail.
-fn judge(engine: &Engine, tenancy: &Tenancy, mut input: Input, who: &Judged) -> (Decision, Input, u128) {
-    let now = chrono::Utc::now();
-    let scope = match who {
-        Judged::ByNamespace => Scope::of_input(tenancy, &input, now),
-        Judged::Caller { tenant, environment } => {
-            let tenant = tenant.as_deref().and_then(|t| tenancy.tenant(t).ok());
-            let environment = match environment {
-                Some(e) => tenancy.environment(e).ok(),
-                None => tenancy.environment_of_namespace(tenant, input.effective_namespace()),
-            };
-            Scope::new(tenancy, tenant, environment, now)
-        }
-    };
-    scope.prepare(&mut input);
-    let (decision, cost) = engine.evaluate_with_cost(&input, &scope);
-    (decision, input, cost)
-}
-
-/// Runs the engine on the evaluation pool (off the async workers), within `deadline`; the
-/// outputs' record and event are built there too, and the input is dropped there.
-async fn evaluate(
-    state: &Arc<ServerState>,
-    input: Input,
-    who: Judged,
-    deadline: Duration,
-    door: Door,
-    uid: Option<String>,
-) -> Result<(Decision, Prepared), EvalFailure> {
-    let engine = state.engine.load_full();
-    let tenancy = state.tenancy.load_full();
-    let shared = Arc::clone(state);
-    let job = state.pool.run(move || {
-        let begun = Instant::now();
-        let (decision, input, cost) = judge(&engine, &tenancy, input, &who);
-        let took = begun.elapsed();
-        let prepared = outputs::prepare(&shared, door, &input, &decision, uid.as_deref());
-        (decision, prepared, cost, took)
-    });
-    match tokio::time::timeout(deadline, job).await {
-        Ok(Ok((decision, prepared, cost, took))) => {
-            state.metrics.evaluation_seconds.observe(took.as_secs_f64());
-            #[allow(clippy::cast_precision_loss)] // a histogram observation; exactness is not needed
-            state.metrics.evaluation_cost.observe(cost as f64);
-            Ok((decision, prepared))
-        }
-        Ok(Err(JobFailure::Panicked)) => Err(EvalFailure::Crashed),
-        Err(_) => Err(EvalFailure::Timeout),
-    }
 }
 
 /// The apiserver calls webhooks with `?timeout=10s` (the webhook's `timeoutSeconds`): answer
@@ -250,7 +164,7 @@ fn parse_go_duration(text: &str) -> Option<Duration> {
             "h" => number * 3600.0,
             _ => return None,
         };
-        total += Duration::try_from_secs_f64(seconds).ok()?;
+        total = total.checked_add(Duration::try_from_secs_f64(seconds).ok()?)?;
         rest = &rest[unit_len..];
     }
     (!total.is_zero()).then_some(total)
@@ -263,61 +177,84 @@ async fn admission(state: &Arc<ServerState>, req: Request<Incoming>, mutating: b
         return response;
     }
     let deadline = admission_deadline(req.uri().query(), state.limits.request_timeout);
-    let body = match read_body(state, req).await {
+    let Body { bytes, reservation } = match body::read(state, req, deadline.min(state.limits.body_read_timeout)).await {
         Ok(b) => b,
         Err(response) => return response,
     };
-    let mut review = match review::parse(&body) {
-        Ok(r) => r,
-        Err(e) => {
-            tracing::info!(route, uid = e.uid().unwrap_or(""), error = %e, "bad admission review");
+    let body = bytes.clone();
+    // Parsed, judged and answered on the evaluation pool; the review's facts come back for
+    // the log line.
+    let read = move |_: &Tenancy| {
+        let mut review = review::parse(&body).map_err(|e| (e.uid().map(str::to_owned), e.to_string()))?;
+        let uid = review.request.uid.clone();
+        let input = review.take_input(None);
+        Ok(Judgeable {
+            input,
+            who: Judged::ByNamespace,
+            uid: Some(uid),
+            context: review,
+        })
+    };
+    let answer = move |decision: &Decision, omitted: &Omitted, review: review::Review| {
+        let mut response = review.respond(decision, mutating);
+        if !omitted.is_empty() {
+            if let Some(Value::String(message)) = response.pointer_mut("/response/status/message") {
+                message.push('\n');
+                message.push_str(&omitted.summary());
+            }
+        }
+        let facts = ReviewFacts {
+            uid: review.request.uid.clone(),
+            kind: review.request.kind.kind.clone(),
+            namespace: review.request.namespace.clone().unwrap_or_default(),
+            operation: format!("{:?}", review.request.operation),
+            dry_run: review.request.dry_run,
+        };
+        (response, facts)
+    };
+    let outcome = evaluate(state, deadline, Door::Admission, bytes.len(), read, answer).await;
+    let (decision, response, facts) = match outcome {
+        Ok(Ok(judgment)) => {
+            let (response, facts) = judgment.answer;
+            match judgment.prepared.send(state, deadline.saturating_sub(started.elapsed())).await {
+                Ok(()) => {
+                    state.metrics.record_decision(route, &judgment.decision);
+                    (Ok(judgment.decision), response, facts)
+                }
+                Err(refused) => {
+                    let message = refused.message();
+                    let response = review::error_response(Some(&facts.uid), 500, &message);
+                    (Err(message), response, facts)
+                }
+            }
+        }
+        Ok(Err((uid, message))) => {
+            tracing::info!(route, uid = uid.as_deref().unwrap_or(""), error = %message, "bad admission review");
+            drop(reservation);
             return json_response(
                 StatusCode::BAD_REQUEST,
-                &review::error_response(e.uid(), 400, &e.to_string()),
+                &review::error_response(uid.as_deref(), 400, &message),
             );
         }
-    };
-    let uid = review.request.uid.clone();
-    let input = review.take_input(None);
-    let outcome = evaluate(
-        state,
-        input,
-        Judged::ByNamespace,
-        deadline,
-        Door::Admission,
-        Some(uid.clone()),
-    )
-    .await;
-    let (decision, response) = match outcome {
-        Ok((decision, prepared)) => match prepared.send(state, deadline.saturating_sub(started.elapsed())).await {
-            Ok(()) => {
-                state.metrics.record_decision(route, &decision);
-                let response = review.respond(&decision, mutating);
-                (Ok(decision), response)
-            }
-            Err(refused) => {
-                let message = refused.message();
-                let response = review::error_response(Some(&uid), 500, &message);
-                (Err(message), response)
-            }
-        },
         // Fail closed with a well-formed review the apiserver shows to the user.
         Err(failure) => {
             let message = failure.message(deadline);
-            let response = review::error_response(Some(&uid), 500, &message);
-            (Err(message), response)
+            let facts = ReviewFacts::scan(bytes).await;
+            let response = review::error_response(Some(&facts.uid), 500, &message);
+            (Err(message), response, facts)
         }
     };
+    drop(reservation);
     // One span per review, made once everything is known (recording fields into a span later
     // costs a second formatting of all of them): what was judged and how, never the document.
     let span = tracing::info_span!(
         "review",
         route,
-        uid = %uid,
-        kind = %review.request.kind.kind,
-        namespace = review.request.namespace.as_deref().unwrap_or(""),
-        operation = ?review.request.operation,
-        dry_run = review.request.dry_run,
+        uid = %facts.uid,
+        kind = %facts.kind,
+        namespace = facts.namespace,
+        operation = facts.operation,
+        dry_run = facts.dry_run,
         decision = decision.as_ref().map_or("error", |d| d.decision.as_str()),
         duration_ms = started.elapsed().as_secs_f64() * 1000.0,
     );
@@ -332,6 +269,55 @@ async fn admission(state: &Arc<ServerState>, req: Request<Incoming>, mutating: b
         Err(message) => tracing::warn!(error = %message, "admission review answered with an error"),
     }
     json_response(StatusCode::OK, &response)
+}
+
+/// What the per-review log line says about the review.
+#[derive(Default)]
+struct ReviewFacts {
+    uid: String,
+    kind: String,
+    namespace: String,
+    operation: String,
+    dry_run: bool,
+}
+
+impl ReviewFacts {
+    /// The uid (and kind) of a review whose evaluation failed before it was parsed, read on the
+    /// blocking pool without building the document, so the error answer still carries the uid.
+    async fn scan(body: Bytes) -> ReviewFacts {
+        #[derive(Deserialize, Default)]
+        #[serde(default)]
+        struct Envelope {
+            request: Inner,
+        }
+        #[derive(Deserialize, Default)]
+        #[serde(default)]
+        struct Inner {
+            uid: String,
+            kind: Kind,
+            namespace: Option<String>,
+            operation: String,
+            #[serde(rename = "dryRun")]
+            dry_run: Option<bool>,
+        }
+        #[derive(Deserialize, Default)]
+        #[serde(default)]
+        struct Kind {
+            kind: String,
+        }
+        let scanned = tokio::task::spawn_blocking(move || serde_json::from_slice::<Envelope>(&body)).await;
+        let Ok(Ok(envelope)) = scanned else {
+            return ReviewFacts::default();
+        };
+        let r = envelope.request;
+        ReviewFacts {
+            uid: r.uid,
+            kind: r.kind.kind,
+            namespace: r.namespace.unwrap_or_default(),
+            operation: r.operation,
+            dry_run: r.dry_run.unwrap_or(false),
+        }
+    }
 }
 
 /// Body of `POST /v1/check`.
@@ -406,20 +392,94 @@ async fn check(state: &Arc<ServerState>, req: Request<Incoming>) -> HttpResponse
     // the token's own tenant.
     let caller = match tenancy.authorize(bearer(&req), None) {
         Ok(t) => t.map(|t| t.name.clone()),
-        Err(e) => return refused(&e),
+        Err(e) => return early(req, refused(&e)),
     };
     let format = match body_format(&req) {
         Ok(f) => f,
-        Err(response) => return response,
+        Err(response) => return early(req, response),
     };
-    let body = match read_body(state, req).await {
+    let deadline = state.limits.request_timeout;
+    let Body { bytes, reservation } = match body::read(state, req, state.limits.body_read_timeout).await {
         Ok(b) => b,
         Err(response) => return response,
     };
-    let (value, positions) = match parse_check_body(&body, &format) {
-        Ok(v) => v,
-        Err(message) => return error(StatusCode::BAD_REQUEST, &message),
+    // Copies may add half the body limit: a refused bomb then peaks well under twice the
+    // body limit (its body, the copies made before the refusal, the parser's own state).
+    let limits = ParseLimits {
+        expansion_bytes: state.limits.max_body_bytes / 2,
+        limit_name: "half of limits.maxBodyBytes",
     };
+    let body_bytes = bytes.len();
+    let read = move |tenancy: &Tenancy| read_check(&bytes, &format, limits, caller, tenancy);
+    let answer = |decision: &Decision, omitted: &Omitted, context: CheckContext| context.answer(decision, omitted);
+    let judgment = match evaluate(state, deadline, Door::CheckApi, body_bytes, read, answer).await {
+        Ok(Ok(judgment)) => judgment,
+        Ok(Err(response)) => return response,
+        Err(failure) => return error(StatusCode::SERVICE_UNAVAILABLE, &failure.message(deadline)),
+    };
+    drop(reservation);
+    if let Err(refused) = judgment.prepared.send(state, deadline).await {
+        return error(StatusCode::SERVICE_UNAVAILABLE, &refused.message());
+    }
+    state.metrics.record_decision("/v1/check", &judgment.decision);
+    json_response(StatusCode::OK, &judgment.answer)
+}
+
+/// What the check API's answer needs besides the decision.
+struct CheckContext {
+    positions: Option<crate::source::PositionMap>,
+    prefix: &'static str,
+    api_version: String,
+    kind: String,
+    name: String,
+    namespace: String,
+}
+
+impl CheckContext {
+    /// The JSON record of the decision (as `celgate check -o json` writes one document), with
+    /// `findingsOmitted` when the caps left findings out.
+    fn answer(self, decision: &Decision, omitted: &Omitted) -> Value {
+        let locations = decision
+            .violations
+            .iter()
+            .map(|v| {
+                self.positions.as_ref().and_then(|p| {
+                    p.locate(&format!("{}{}", self.prefix, v.pointer)).map(|pos| Location {
+                        line: pos.line,
+                        column: pos.column,
+                    })
+                })
+            })
+            .collect();
+        let result = DocumentResult {
+            source: "request".to_owned(),
+            document: 0,
+            item: None,
+            api_version: self.api_version,
+            kind: self.kind,
+            name: self.name,
+            namespace: self.namespace,
+            line: 1,
+            decision: decision.clone(),
+            locations,
+        };
+        let mut record = serde_json::to_value(crate::report::json::document_record(&result)).unwrap_or(Value::Null);
+        if !omitted.is_empty() {
+            record["findingsOmitted"] = serde_json::to_value(omitted).unwrap_or(Value::Null);
+        }
+        record
+    }
+}
+
+/// Reads a check-API body (on the evaluation pool): the request, its checks, and the input.
+fn read_check(
+    body: &[u8],
+    format: &BodyFormat,
+    limits: ParseLimits,
+    caller: Option<String>,
+    tenancy: &Tenancy,
+) -> Result<Judgeable<CheckContext>, HttpResponse> {
+    let (value, positions) = parse_check_body(body, format, limits).map_err(|m| error(StatusCode::BAD_REQUEST, &m))?;
     let prefix = if value.get("object").is_some() { "/object" } else { "" };
     // A bare manifest (a mapping with `kind` and no `object`) is checked as the object.
     let value = match value {
@@ -428,46 +488,44 @@ async fn check(state: &Arc<ServerState>, req: Request<Incoming>) -> HttpResponse
         }
         other => other,
     };
-    let request: CheckRequest = match serde_path_to_error::deserialize(value) {
-        Ok(r) => r,
-        Err(e) => return error(StatusCode::BAD_REQUEST, &format!("{}: {}", e.path(), e.inner())),
-    };
+    let request: CheckRequest = serde_path_to_error::deserialize(value)
+        .map_err(|e| error(StatusCode::BAD_REQUEST, &format!("{}: {}", e.path(), e.inner())))?;
     let operation = match request.operation.as_deref().map(Operation::parse) {
         None => Operation::Create,
         Some(Some(op)) => op,
         Some(None) => {
-            return error(
+            return Err(error(
                 StatusCode::BAD_REQUEST,
                 "operation: expected CREATE, UPDATE, DELETE or CONNECT",
-            )
+            ))
         }
     };
     if !request.object.is_object() && operation != Operation::Delete {
-        return error(
+        return Err(error(
             StatusCode::BAD_REQUEST,
             "object: expected a mapping with apiVersion and kind",
-        );
+        ));
     }
     let tenant = match (caller, &request.tenant) {
         (Some(own), Some(asked)) if own != *asked => {
-            return refused(&AccessError::OtherTenant {
+            return Err(refused(&AccessError::OtherTenant {
                 own,
                 asked: asked.clone(),
-            })
+            }))
         }
         (Some(own), _) => Some(own),
         (None, asked) => asked.clone(),
     };
     if let Some(environment) = &request.environment {
         if let Err(e) = tenancy.environment(environment) {
-            return error(StatusCode::BAD_REQUEST, &format!("environment: {e}"));
+            return Err(error(StatusCode::BAD_REQUEST, &format!("environment: {e}")));
         }
         let own = tenant.as_deref().and_then(|t| tenancy.tenant(t).ok());
         if let Some(t) = own.filter(|t| !t.may_use_environment(environment, tenancy.default_environment())) {
-            return error(
+            return Err(error(
                 StatusCode::FORBIDDEN,
                 &format!("tenant '{}' has no namespaces in environment '{environment}'", t.name),
-            );
+            ));
         }
     }
     let who = Judged::Caller {
@@ -482,62 +540,38 @@ async fn check(state: &Arc<ServerState>, req: Request<Incoming>) -> HttpResponse
         environment: request.environment,
         ..Input::default()
     };
-    let (api_version, kind, name) = (
-        input.api_version().to_owned(),
-        input.kind().to_owned(),
-        input.name().to_owned(),
-    );
-    let namespace = input.effective_namespace().unwrap_or("").to_owned();
-    let deadline = state.limits.request_timeout;
-    let decision = match evaluate(state, input, who, deadline, Door::CheckApi, None).await {
-        Ok((decision, prepared)) => {
-            if let Err(refused) = prepared.send(state, deadline).await {
-                return error(StatusCode::SERVICE_UNAVAILABLE, &refused.message());
-            }
-            decision
-        }
-        Err(failure) => return error(StatusCode::SERVICE_UNAVAILABLE, &failure.message(deadline)),
+    let context = CheckContext {
+        positions,
+        prefix,
+        api_version: input.api_version().to_owned(),
+        kind: input.kind().to_owned(),
+        name: input.name().to_owned(),
+        namespace: input.effective_namespace().unwrap_or("").to_owned(),
     };
-    state.metrics.record_decision("/v1/check", &decision);
-    let locations = decision
-        .violations
-        .iter()
-        .map(|v| {
-            positions.as_ref().and_then(|p| {
-                p.locate(&format!("{prefix}{}", v.pointer)).map(|pos| Location {
-                    line: pos.line,
-                    column: pos.column,
-                })
-            })
-        })
-        .collect();
-    let result = DocumentResult {
-        source: "request".to_owned(),
-        document: 0,
-        item: None,
-        api_version,
-        kind,
-        name,
-        namespace,
-        line: 1,
-        decision,
-        locations,
-    };
-    let record = serde_json::to_value(crate::report::json::document_record(&result)).unwrap_or(Value::Null);
-    json_response(StatusCode::OK, &record)
+    Ok(Judgeable {
+        input,
+        who,
+        uid: None,
+        context,
+    })
 }
 
 /// The body as JSON, with source positions when it was YAML (JSON bodies are parsed by
-/// `serde_json` for speed and carry no positions).
-fn parse_check_body(body: &[u8], format: &BodyFormat) -> Result<(Value, Option<crate::source::PositionMap>), String> {
+/// `serde_json` for speed and carry no positions). YAML aliases may expand the body by at most
+/// `limits` (the body limit).
+fn parse_check_body(
+    body: &[u8],
+    format: &BodyFormat,
+    limits: ParseLimits,
+) -> Result<(Value, Option<crate::source::PositionMap>), String> {
     match format {
         BodyFormat::Json => serde_json::from_slice(body)
             .map(|v| (v, None))
             .map_err(|e| format!("request body is not JSON: {e}")),
         BodyFormat::Yaml => {
             let text = std::str::from_utf8(body).map_err(|e| format!("request body is not UTF-8: {e}"))?;
-            let mut docs =
-                crate::source::parse_documents(text).map_err(|e| format!("request body is not YAML: {e}"))?;
+            let mut docs = crate::source::parse_documents_within(text, limits)
+                .map_err(|e| format!("request body is not YAML: {e}"))?;
             if docs.is_empty() {
                 return Err("request body is empty".to_owned());
             }
@@ -617,5 +651,8 @@ mod tests {
         assert_eq!(admission_deadline(None, ten), ten);
         assert_eq!(admission_deadline(Some("timeout=bogus"), ten), ten);
         assert_eq!(parse_go_duration("1m30s"), Some(Duration::from_secs(90)));
+        // Each part fits a Duration, their sum does not: an unparsable timeout, not a panic.
+        let huge = "timeout=10000000000000000000s10000000000000000000s";
+        assert_eq!(admission_deadline(Some(huge), ten), ten);
     }
 }

@@ -1,6 +1,6 @@
 //! The document builder: turns the parser events of one document into a [`serde_json::Value`]
 //! and its [`PositionMap`], with an explicit stack instead of recursion, enforcing
-//! [`MAX_DEPTH`] and the [`MAX_NODES`] budget.
+//! [`MAX_DEPTH`], the [`MAX_NODES`] budget and the stream's [`Expansion`] budget.
 
 use std::collections::HashMap;
 
@@ -11,11 +11,30 @@ use yaml_rust2::scanner::{Marker, TScalarStyle};
 use super::scalar::resolve_scalar;
 use super::{Position, PositionMap, SourceError, MAX_DEPTH, MAX_NODES};
 
+/// What one node costs the expansion budget besides its text: about what a `Value` and its
+/// place in a collection take in memory.
+pub(super) const NODE_BYTES: usize = 48;
+
+/// The bytes that copies of anchored nodes (anchors kept, aliases expanded) may add to one
+/// stream. Shared by the documents of a stream, so many documents cannot each spend it.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Expansion {
+    /// Most bytes of copies.
+    pub max: usize,
+    /// Bytes of copies made so far.
+    pub used: usize,
+    /// The name of the setting `max` comes from, for the error.
+    pub limit: &'static str,
+}
+
 /// A node kept for later aliases.
 struct Anchored {
     value: Value,
     /// Nodes in `value`, counted against the budget at each copy.
     nodes: usize,
+    /// Bytes of `value` (text plus [`NODE_BYTES`] a node), counted against the expansion budget
+    /// at each copy.
+    bytes: usize,
     /// Collections nested in `value` (0 for a scalar).
     height: usize,
     /// For a scalar, its text, so that an alias to it can be used as a mapping key.
@@ -52,6 +71,8 @@ struct Frame {
     anchor: usize,
     /// Nodes in the collection so far, itself included.
     nodes: usize,
+    /// Bytes of the collection so far (its keys and values, itself included).
+    bytes: usize,
     /// Collections nested in it, itself included.
     height: usize,
     /// Source index of its start event, and whether its position came from that event (rather
@@ -64,11 +85,11 @@ struct Frame {
 struct Built {
     value: Value,
     nodes: usize,
+    bytes: usize,
     height: usize,
 }
 
 /// Builds one document from parser events, without recursion.
-#[derive(Default)]
 pub(super) struct DocBuilder {
     stack: Vec<Frame>,
     positions: PositionMap,
@@ -78,9 +99,29 @@ pub(super) struct DocBuilder {
     root: Option<Value>,
     /// The root is the implicit empty scalar of a document with no content.
     root_is_empty: bool,
+    /// The stream's budget for copies, as this document found it and spends it.
+    expansion: Expansion,
 }
 
 impl DocBuilder {
+    /// A builder for the next document of a stream whose copies so far are in `expansion`.
+    pub(super) fn new(expansion: Expansion) -> Self {
+        DocBuilder {
+            stack: Vec::new(),
+            positions: PositionMap::default(),
+            anchors: HashMap::new(),
+            budget_used: 0,
+            root: None,
+            root_is_empty: false,
+            expansion,
+        }
+    }
+
+    /// The stream's expansion budget after this document's copies.
+    pub(super) fn expansion(&self) -> Expansion {
+        self.expansion
+    }
+
     /// The document's value and positions, or `None` for an empty document.
     pub(super) fn finish(self) -> Option<(Value, PositionMap)> {
         if self.root_is_empty {
@@ -99,7 +140,8 @@ impl DocBuilder {
                         // Keys are used as written, so a tag on a key is never an error.
                         let value = resolve_scalar(&text, style, tag.as_ref(), at)
                             .unwrap_or_else(|_| Value::String(text.clone()));
-                        self.register_anchor(anchor, value, 1, 0, Some(text.clone()), at)?;
+                        let bytes = text.len() + NODE_BYTES;
+                        self.register_anchor(anchor, value, 1, bytes, 0, Some(text.clone()), at)?;
                     }
                     self.set_key(text, at, mark, merge)
                 } else {
@@ -110,8 +152,9 @@ impl DocBuilder {
                         && tag.is_none();
                     let value = resolve_scalar(&text, style, tag.as_ref(), at)?;
                     self.spend(1, at)?;
+                    let bytes = text.len() + NODE_BYTES;
                     if anchor != 0 {
-                        self.register_anchor(anchor, value.clone(), 1, 0, Some(text), at)?;
+                        self.register_anchor(anchor, value.clone(), 1, bytes, 0, Some(text), at)?;
                     }
                     if empty_root {
                         self.root_is_empty = true;
@@ -121,6 +164,7 @@ impl DocBuilder {
                         Built {
                             value,
                             nodes: 1,
+                            bytes,
                             height: 0,
                         },
                         at,
@@ -147,11 +191,21 @@ impl DocBuilder {
                 if self.stack.len() + anchored.height > MAX_DEPTH {
                     return Err(SourceError::too_deep(self.located_at(at)));
                 }
-                let (nodes, height) = (anchored.nodes, anchored.height);
+                let (nodes, bytes, height) = (anchored.nodes, anchored.bytes, anchored.height);
+                // Both budgets are checked before the copy is made.
                 self.spend(nodes, at)?;
+                self.copy(bytes, at)?;
                 let value = self.anchors.get(&id).map_or(Value::Null, |a| a.value.clone());
                 self.place(at);
-                self.attach(Built { value, nodes, height }, at)
+                self.attach(
+                    Built {
+                        value,
+                        nodes,
+                        bytes,
+                        height,
+                    },
+                    at,
+                )
             }
             Event::SequenceStart(anchor, _) => self.open(Content::Seq(Vec::new()), anchor, at, mark),
             Event::MappingStart(anchor, _) => self.open(
@@ -192,22 +246,41 @@ impl DocBuilder {
         Ok(())
     }
 
+    /// Counts a copy of `bytes` bytes against the stream's expansion budget.
+    fn copy(&mut self, bytes: usize, at: Position) -> Result<(), SourceError> {
+        let used = self.expansion.used.saturating_add(bytes);
+        if used > self.expansion.max {
+            return Err(SourceError::TooLarge {
+                line: at.line,
+                column: at.column,
+                max: self.expansion.max,
+                limit: self.expansion.limit,
+            });
+        }
+        self.expansion.used = used;
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
     fn register_anchor(
         &mut self,
         id: usize,
         value: Value,
         nodes: usize,
+        bytes: usize,
         height: usize,
         key_text: Option<String>,
         at: Position,
     ) -> Result<(), SourceError> {
         // Keeping a copy costs as much as making one.
         self.spend(nodes, at)?;
+        self.copy(bytes, at)?;
         self.anchors.insert(
             id,
             Anchored {
                 value,
                 nodes,
+                bytes,
                 height,
                 key_text,
             },
@@ -309,6 +382,7 @@ impl DocBuilder {
             node,
             anchor,
             nodes: 1,
+            bytes: NODE_BYTES,
             height: 1,
             start_index: mark.index(),
             own_position,
@@ -341,12 +415,21 @@ impl DocBuilder {
             }
         };
         if frame.anchor != 0 {
-            self.register_anchor(frame.anchor, value.clone(), frame.nodes, frame.height, None, at)?;
+            self.register_anchor(
+                frame.anchor,
+                value.clone(),
+                frame.nodes,
+                frame.bytes,
+                frame.height,
+                None,
+                at,
+            )?;
         }
         self.attach(
             Built {
                 value,
                 nodes: frame.nodes,
+                bytes: frame.bytes,
                 height: frame.height,
             },
             at,
@@ -360,6 +443,7 @@ impl DocBuilder {
             return Ok(());
         };
         frame.nodes = frame.nodes.saturating_add(built.nodes);
+        frame.bytes = frame.bytes.saturating_add(built.bytes);
         frame.height = frame.height.max(built.height + 1);
         match &mut frame.content {
             Content::Seq(items) => items.push(built.value),
@@ -369,6 +453,7 @@ impl DocBuilder {
                 let Some(key) = key.take() else {
                     return Err(SourceError::unsupported(at, "mapping value without a key"));
                 };
+                frame.bytes = frame.bytes.saturating_add(key.text.len());
                 if key.merge {
                     merge_into(merged, built.value, key.position)?;
                 } else {

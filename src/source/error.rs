@@ -41,6 +41,24 @@ pub enum SourceError {
         /// The limit, [`MAX_NODES`].
         max: usize,
     },
+    /// Copies of anchored nodes (aliases) would add more than `max` bytes to the stream: an
+    /// "alias bomb" whose few bytes of text expand to far more in memory. Refused before the
+    /// copies are made.
+    #[error(
+        "line {line}, column {column}: aliases expand the input by more than {max} bytes \
+         ({limit}; a copy counts its text and {node_bytes} bytes a node)",
+        node_bytes = super::builder::NODE_BYTES
+    )]
+    TooLarge {
+        /// Line of the alias (or anchor) that went past the limit (1-based).
+        line: usize,
+        /// Column of the alias (or anchor) that went past the limit (1-based).
+        column: usize,
+        /// The limit in bytes.
+        max: usize,
+        /// The setting the limit comes from.
+        limit: &'static str,
+    },
     /// A mapping has the same key twice.
     #[error(
         "line {line}, column {column}: duplicate key {key:?} in mapping \
@@ -91,6 +109,7 @@ impl SourceError {
             SourceError::Syntax { line, column, .. }
             | SourceError::TooDeep { line, column, .. }
             | SourceError::TooManyNodes { line, column, .. }
+            | SourceError::TooLarge { line, column, .. }
             | SourceError::DuplicateKey { line, column, .. }
             | SourceError::InvalidScalar { line, column, .. }
             | SourceError::Unsupported { line, column, .. } => (*line, *column),

@@ -20,4 +20,7 @@ mod test_support;
 
 pub use emit::to_yaml_string;
 pub use lists::{is_list_kind, list_items};
-pub use yaml::{escape_segment, parse_documents, Position, PositionMap, SourceDoc, SourceError, MAX_DEPTH, MAX_NODES};
+pub use yaml::{
+    escape_segment, parse_documents, parse_documents_within, ParseLimits, Position, PositionMap, SourceDoc,
+    SourceError, DEFAULT_EXPANSION_BYTES, MAX_DEPTH, MAX_NODES,
+};

@@ -22,8 +22,11 @@
 //! * Mapping keys must be scalars and are used as written (`80: x` gives the key `"80"`,
 //!   `true: x` gives `"true"`, an empty key gives `""`). Duplicate keys are an error.
 //! * Anchors and aliases are supported: an alias is a copy of the anchored node. Copies count
-//!   against a per-document budget of [`MAX_NODES`] nodes ("billion laughs" protection), and an
-//!   alias may not push nesting past [`MAX_DEPTH`]. An alias must refer to an anchor defined
+//!   against a per-document budget of [`MAX_NODES`] nodes, and against a per-stream budget of
+//!   bytes ([`ParseLimits::expansion_bytes`], by default [`DEFAULT_EXPANSION_BYTES`], or the
+//!   text's own length when larger): "billion laughs" protection decided before a copy is made,
+//!   so a few kilobytes of aliases cannot grow into gigabytes. An alias may not push nesting
+//!   past [`MAX_DEPTH`]. An alias must refer to an anchor defined
 //!   earlier in the same document, outside the node that contains the alias.
 //! * Merge keys are supported: a plain (unquoted) `<<` key whose value is a mapping, or a
 //!   sequence of mappings, merges those entries into the enclosing mapping. Keys written in the
@@ -41,7 +44,7 @@
 use serde_json::Value;
 use yaml_rust2::parser::{Event, Parser};
 
-use super::builder::DocBuilder;
+use super::builder::{DocBuilder, Expansion};
 pub use super::error::SourceError;
 pub use super::positions::{escape_segment, Position, PositionMap};
 
@@ -50,6 +53,30 @@ pub const MAX_DEPTH: usize = 128;
 
 /// Most nodes one document may produce, counting the copies made for anchors and aliases.
 pub const MAX_NODES: usize = 1_000_000;
+
+/// The default of [`ParseLimits::expansion_bytes`]: the server's default body limit
+/// (`limits.maxBodyBytes`, 3 MiB).
+pub const DEFAULT_EXPANSION_BYTES: usize = 3 * 1024 * 1024;
+
+/// Bounds on what a text may expand to beyond its own size.
+#[derive(Debug, Clone, Copy)]
+pub struct ParseLimits {
+    /// Most bytes that copies made for aliases (and kept for anchors) may add to the whole
+    /// stream; a text longer than this may add its own length. Each copy counts its text plus
+    /// 48 bytes a node, about what it takes in memory.
+    pub expansion_bytes: usize,
+    /// The setting `expansion_bytes` comes from, named in the error.
+    pub limit_name: &'static str,
+}
+
+impl Default for ParseLimits {
+    fn default() -> Self {
+        ParseLimits {
+            expansion_bytes: DEFAULT_EXPANSION_BYTES,
+            limit_name: "the expansion limit",
+        }
+    }
+}
 
 /// One document of a (possibly multi-document) source.
 #[derive(Debug, Clone)]
@@ -77,9 +104,25 @@ pub struct SourceDoc {
 /// # Errors
 ///
 /// Any [`SourceError`]: malformed text, nesting deeper than [`MAX_DEPTH`], more than
-/// [`MAX_NODES`] nodes in a document, duplicate keys, invalid tagged scalars, or constructs with
-/// no JSON equivalent. The first error in the stream stops parsing.
+/// [`MAX_NODES`] nodes in a document, aliases expanding past the default [`ParseLimits`],
+/// duplicate keys, invalid tagged scalars, or constructs with no JSON equivalent. The first
+/// error in the stream stops parsing.
 pub fn parse_documents(text: &str) -> Result<Vec<SourceDoc>, SourceError> {
+    parse_documents_within(text, ParseLimits::default())
+}
+
+/// [`parse_documents`] with the expansion bounded by `limits` (the server ties it to its body
+/// limit).
+///
+/// # Errors
+///
+/// As [`parse_documents`].
+pub fn parse_documents_within(text: &str, limits: ParseLimits) -> Result<Vec<SourceDoc>, SourceError> {
+    let mut expansion = Expansion {
+        max: limits.expansion_bytes.max(text.len()),
+        used: 0,
+        limit: limits.limit_name,
+    };
     let mut parser = Parser::new_from_str(text);
     let mut docs = Vec::new();
     let mut index = 0;
@@ -90,10 +133,11 @@ pub fn parse_documents(text: &str) -> Result<Vec<SourceDoc>, SourceError> {
             Event::StreamEnd => break,
             Event::StreamStart | Event::Nothing => {}
             Event::DocumentStart => {
-                current = Some((DocBuilder::default(), mark.line().max(1)));
+                current = Some((DocBuilder::new(expansion), mark.line().max(1)));
             }
             Event::DocumentEnd => {
                 if let Some((builder, line)) = current.take() {
+                    expansion = builder.expansion();
                     if let Some((value, positions)) = builder.finish() {
                         docs.push(SourceDoc {
                             index,

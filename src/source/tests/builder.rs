@@ -3,7 +3,9 @@ use std::fmt::Write as _;
 use serde_json::json;
 
 use crate::source::test_support::{one, pos};
-use crate::source::{parse_documents, SourceError, MAX_DEPTH, MAX_NODES};
+use crate::source::{
+    parse_documents, parse_documents_within, ParseLimits, SourceError, DEFAULT_EXPANSION_BYTES, MAX_DEPTH, MAX_NODES,
+};
 
 #[test]
 fn duplicate_key_is_an_error() {
@@ -155,8 +157,100 @@ fn alias_bomb_is_capped() {
     }
     let start = std::time::Instant::now();
     let err = parse_documents(&text).expect_err("bomb");
-    assert!(matches!(err, SourceError::TooManyNodes { max: MAX_NODES, .. }), "{err}");
+    // The bytes of the copies reach the expansion limit before their nodes reach MAX_NODES.
+    assert!(
+        matches!(
+            err,
+            SourceError::TooLarge {
+                max: DEFAULT_EXPANSION_BYTES,
+                ..
+            }
+        ),
+        "{err}"
+    );
     assert!(start.elapsed() < std::time::Duration::from_secs(10));
+}
+
+#[test]
+fn the_node_budget_still_holds_with_a_large_expansion_budget() {
+    let mut text = String::from("a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n");
+    let mut prev = "a".to_owned();
+    for name in ["b", "c", "d", "e", "f", "g", "h", "i"] {
+        let refs = vec![format!("*{prev}"); 9].join(",");
+        writeln!(text, "{name}: &{name} [{refs}]").expect("writing to a String");
+        prev = name.to_owned();
+    }
+    let limits = ParseLimits {
+        expansion_bytes: usize::MAX,
+        limit_name: "test",
+    };
+    let err = parse_documents_within(&text, limits).expect_err("bomb");
+    assert!(matches!(err, SourceError::TooManyNodes { max: MAX_NODES, .. }), "{err}");
+}
+
+/// Aliases to one long string: each alias is a single node, so only the bytes stop it (the
+/// red team's 100 KB file that expanded to 100 MB).
+fn long_string_bomb(copies: usize) -> String {
+    let mut text = format!("s: &s \"{}\"\nl:\n", "x".repeat(100_000));
+    for _ in 0..copies {
+        text.push_str("- *s\n");
+    }
+    text
+}
+
+#[test]
+fn aliases_to_a_long_string_are_bounded_by_bytes_and_the_error_names_the_limit() {
+    let text = long_string_bomb(1000);
+    assert!(text.len() < 110_000);
+    let limits = ParseLimits {
+        expansion_bytes: 1_000_000,
+        limit_name: "limits.maxBodyBytes",
+    };
+    let err = parse_documents_within(&text, limits).expect_err("bomb");
+    assert!(
+        matches!(
+            err,
+            SourceError::TooLarge {
+                line: 11,
+                max: 1_000_000,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let message = err.to_string();
+    assert!(message.contains("limits.maxBodyBytes"), "{message}");
+    assert!(message.contains("1000000 bytes"), "{message}");
+    // Within the budget, the copies are made.
+    let docs = parse_documents_within(&long_string_bomb(5), limits).expect("five copies fit");
+    assert_eq!(docs[0].value["l"].as_array().map(Vec::len), Some(5));
+}
+
+#[test]
+fn the_expansion_budget_is_shared_by_the_documents_of_a_stream() {
+    let doc = format!("s: &s \"{}\"\nl: [*s, *s, *s]\n", "x".repeat(100_000));
+    let limits = ParseLimits {
+        expansion_bytes: 1_000_000,
+        limit_name: "test",
+    };
+    // Each document copies 400 KB (the anchor kept and three aliases): two fit, three do not.
+    assert!(parse_documents_within(&format!("{doc}---\n{doc}"), limits).is_ok());
+    let err = parse_documents_within(&format!("{doc}---\n{doc}---\n{doc}"), limits).expect_err("third");
+    assert!(matches!(err, SourceError::TooLarge { .. }), "{err}");
+}
+
+#[test]
+fn a_text_without_aliases_is_never_refused_for_its_size() {
+    let mut text = String::from("items:\n");
+    for i in 0..100_000 {
+        writeln!(text, "- name: item-{i}").expect("writing to a String");
+    }
+    let limits = ParseLimits {
+        expansion_bytes: 10,
+        limit_name: "test",
+    };
+    let docs = parse_documents_within(&text, limits).expect("no copies at all");
+    assert_eq!(docs[0].value["items"].as_array().map(Vec::len), Some(100_000));
 }
 
 #[test]

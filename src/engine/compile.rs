@@ -238,6 +238,7 @@ pub fn compile_with_roots(env: &Env, source: &str, extra: &[&str]) -> Result<Com
     }
     let mut expr = program.expression().clone();
     rewrite_matches(&mut expr)?;
+    k8s::compat::rewrite(&mut expr);
     opt_chain::fuse(&mut expr);
     let known = |n: &str| ROOT_VARIABLES.contains(&n) || extra.contains(&n) || k8s::types::TYPE_NAMES.contains(&n);
     if let Some(name) = facts.free.iter().find(|n| !known(n)) {

@@ -153,6 +153,18 @@ pub enum CompileError {
     /// The estimated cost at the expression's input bounds is over the per-expression limit.
     #[error(transparent)]
     TooCostly(Box<cost::TooCostly>),
+    /// What the API server's compiler refuses (see [`super::typecheck`]): an undeclared
+    /// function, no overload for literal arguments, a heterogeneous literal, a regex outside RE2,
+    /// a format string that does not fit its arguments.
+    #[error("line {line}, column {column}: {message}")]
+    Check {
+        /// 1-based line inside the expression.
+        line: usize,
+        /// 1-based column inside the expression.
+        column: usize,
+        /// The finding.
+        message: String,
+    },
     /// A name that is neither a known variable nor bound by a macro.
     #[error("unknown variable '{name}' (known: {known})")]
     UnknownVariable {
@@ -236,6 +248,7 @@ pub fn compile_with_roots(env: &Env, source: &str, extra: &[&str]) -> Result<Com
     if facts.unbounded_range {
         return Err(CompileError::UnboundedRange);
     }
+    typecheck_against(env, &program, source)?;
     let mut expr = program.expression().clone();
     rewrite_matches(&mut expr)?;
     k8s::compat::rewrite(&mut expr);
@@ -302,6 +315,43 @@ fn rewrite_matches(expr: &mut IdedExpr) -> Result<(), CompileError> {
         CACHED_MATCHES.clone_into(&mut call.func_name);
     }
     Ok(())
+}
+
+/// Runs the load-time checks of [`super::typecheck`] when `env` is the shared environment (the
+/// one they know how to ask); the first finding is the error, with its position.
+fn typecheck_against(env: &Env, program: &cel::Program, source: &str) -> Result<(), CompileError> {
+    let shared = environment();
+    if !std::ptr::eq(env, Arc::as_ptr(&shared)) {
+        return Ok(());
+    }
+    let Some(first) = super::typecheck::check(&shared, program.expression()).into_iter().next() else {
+        return Ok(());
+    };
+    let offset = program
+        .source_info()
+        .offset_for(first.id)
+        .map_or(0, |(start, _)| usize::try_from(start).unwrap_or(0));
+    let (line, column) = line_column(source, offset);
+    Err(CompileError::Check {
+        line,
+        column,
+        message: first.message,
+    })
+}
+
+/// 1-based line and column of the `offset`-th character of `source`.
+fn line_column(source: &str, offset: usize) -> (usize, usize) {
+    let mut line = 1;
+    let mut column = 1;
+    for c in source.chars().take(offset) {
+        if c == '\n' {
+            line += 1;
+            column = 1;
+        } else {
+            column += 1;
+        }
+    }
+    (line, column)
 }
 
 fn syntax_error(errors: &cel::ParseErrors) -> CompileError {

@@ -26,6 +26,7 @@ pub mod request;
 mod rule_compile;
 pub mod select;
 pub mod template;
+pub mod typecheck;
 pub mod value;
 pub mod vap;
 

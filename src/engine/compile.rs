@@ -248,7 +248,6 @@ pub fn compile_with_roots(env: &Env, source: &str, extra: &[&str]) -> Result<Com
     if facts.unbounded_range {
         return Err(CompileError::UnboundedRange);
     }
-    typecheck_against(env, &program, source)?;
     let mut expr = program.expression().clone();
     rewrite_matches(&mut expr)?;
     k8s::compat::rewrite(&mut expr);
@@ -260,6 +259,7 @@ pub fn compile_with_roots(env: &Env, source: &str, extra: &[&str]) -> Result<Com
             known: ROOT_VARIABLES.join(", "),
         });
     }
+    typecheck_against(env, &program, source)?;
     Ok(CompiledExpr {
         source: source.to_owned(),
         free_variables: facts.free,

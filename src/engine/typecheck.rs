@@ -279,7 +279,10 @@ impl Checker<'_> {
             (Some(t), None) => Some(self.walk(t, bound, exempt)),
             _ => None,
         };
-        let exempt_args = exempt || (name == "format" && target_ty.is_some());
+        // cel-go exempts the arguments of `format`; the math extension (celgate's, not
+        // Kubernetes') compares mixed numbers by design.
+        let exempt_args = exempt || (name == "format" && target_ty.is_some()) || namespace == Some("math")
+            || name.starts_with("math.");
         let arg_tys: Vec<Ty> = call.args.iter().map(|a| self.walk(a, bound, exempt_args)).collect();
         // Operators and celgate's own internal names are not user-callable functions.
         if !name.starts_with(|c: char| c.is_ascii_alphabetic()) {
@@ -359,8 +362,15 @@ impl Checker<'_> {
                     call.args.get(1)
                 };
                 if let Some((p, pid)) = pattern.and_then(|p| string_lit(p).map(|s| (s, p.id))) {
-                    if let Err(e) = re2_check(&p) {
-                        self.report(pid, format!("invalid matches argument: error parsing regexp: {e}"));
+                    let problem = re2_check(&p)
+                        .map_err(|e| format!("error parsing regexp: {e}"))
+                        .and_then(|()| {
+                            regex::Regex::new(&p)
+                                .map(|_| ())
+                                .map_err(|e| format!("'{p}' is not a valid regex: {e}"))
+                        });
+                    if let Err(e) = problem {
+                        self.report(pid, format!("invalid {full} argument: {e}"));
                     }
                 }
             }

@@ -26,6 +26,10 @@ pub fn run(args: &CheckArgs, streams: &mut Streams<'_>) -> Result<u8, CommandErr
     let (engine, _) = load_engine(&args.selection.packs)?;
     let engine = engine.filtered(&args.selection.frameworks)?;
     let engine = super::params::with_param_files(&engine, &args.params)?;
+    let engine = if args.bind_all { engine.with_bind_all() } else { engine };
+    for policy in engine.unbound_policies() {
+        writeln!(streams.stderr, "warning: {policy}")?;
+    }
     let tenancy = match &args.config {
         Some(path) => {
             let now = chrono::Utc::now();

@@ -55,6 +55,8 @@ pub struct Engine {
     param_objects: Arc<vap::ParamStore>,
     /// Runtime cost limits per expression and per input.
     cost_limits: CostLimits,
+    /// `celgate check --bind-all`: admission policies without a binding run as if bound.
+    bind_all: bool,
 }
 
 impl std::fmt::Debug for Engine {
@@ -99,6 +101,7 @@ impl Engine {
             packs: packs.into_iter().map(Arc::new).collect(),
             param_objects: Arc::new(vap::ParamStore::default()),
             cost_limits: CostLimits::default(),
+            bind_all: false,
         })
     }
 
@@ -116,6 +119,22 @@ impl Engine {
     /// The runtime cost limits in force.
     pub fn cost_limits(&self) -> CostLimits {
         self.cost_limits
+    }
+
+    /// The same engine applying every admission policy that has no binding as if bound to every
+    /// namespace with `validationActions: [Deny]` (`celgate check --bind-all`).
+    #[must_use]
+    pub fn with_bind_all(&self) -> Engine {
+        Engine {
+            bind_all: true,
+            ..self.clone()
+        }
+    }
+
+    /// The loaded admission policies no binding binds (a policy without one does nothing in a
+    /// cluster); with [`Engine::with_bind_all`], each says it is applied anyway.
+    pub fn unbound_policies(&self) -> Vec<vap::UnboundPolicy> {
+        vap::unbound(self.packs.iter().map(AsRef::as_ref), self.bind_all)
     }
 
     /// The loaded packs in load order.
@@ -167,6 +186,7 @@ impl Engine {
                 .collect(),
             param_objects: Arc::clone(&self.param_objects),
             cost_limits: self.cost_limits,
+            bind_all: self.bind_all,
         })
     }
 
@@ -189,6 +209,7 @@ impl Engine {
             packs: self.packs.clone(),
             param_objects: Arc::new(store),
             cost_limits: self.cost_limits,
+            bind_all: self.bind_all,
         })
     }
 
@@ -229,7 +250,10 @@ impl Engine {
                 &self.packs,
                 &subject,
                 object,
-                &self.param_objects,
+                vap::AdmissionOptions {
+                    params: &self.param_objects,
+                    bind_all: self.bind_all,
+                },
                 overrides,
                 meter,
             );

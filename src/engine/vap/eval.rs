@@ -31,6 +31,8 @@ pub(crate) struct Policy<'a> {
     pub pack: &'a CompiledPack,
     pub admission: &'a CompiledAdmission,
     pub rules: &'a [&'a Arc<CompiledRule>],
+    /// `--bind-all`: run a policy that has no binding as if bound by [`super::implied_binding`].
+    pub bind_all: bool,
 }
 
 /// One (binding, param) evaluation in progress.
@@ -58,7 +60,8 @@ impl Policy<'_> {
         if !self.admission.constraints.matches(&facts, input) {
             return;
         }
-        for binding in &self.admission.bindings {
+        let implied = (self.bind_all && self.admission.bindings.is_empty()).then(super::implied_binding);
+        for binding in self.admission.bindings.iter().chain(implied.as_ref()) {
             if binding.resources.as_ref().is_some_and(|m| !m.matches(&facts, input)) {
                 continue;
             }

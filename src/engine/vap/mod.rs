@@ -100,3 +100,86 @@ pub struct CompiledBinding {
     /// `spec.validationActions` (`[Deny]` for a mutating binding, whose failures deny).
     pub actions: Vec<ValidationAction>,
 }
+
+/// How admission policies are applied for one evaluation besides their own documents.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AdmissionOptions<'a> {
+    /// Param objects given besides those loaded with the policies.
+    pub params: &'a ParamStore,
+    /// `celgate check --bind-all`: a policy without a binding runs as if bound by [`implied_binding`].
+    pub bind_all: bool,
+}
+
+/// Name of the binding `--bind-all` implies for a policy that has none.
+pub const IMPLIED_BINDING: &str = "implied by --bind-all";
+
+/// The binding `--bind-all` implies: every namespace and object the policy's own constraints
+/// match, no params, `validationActions: [Deny]`.
+pub fn implied_binding() -> CompiledBinding {
+    CompiledBinding {
+        name: IMPLIED_BINDING.to_owned(),
+        resources: None,
+        param_ref: None,
+        not_found: ParamNotFoundAction::Deny,
+        actions: vec![ValidationAction::Deny],
+    }
+}
+
+/// A loaded admission policy that no binding binds: in a cluster it does nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnboundPolicy {
+    /// Validating or mutating.
+    pub kind: PolicyKind,
+    /// The policy name.
+    pub name: String,
+    /// Whether `--bind-all` applies it anyway.
+    pub implied: bool,
+}
+
+impl UnboundPolicy {
+    /// The kind of binding it lacks.
+    pub fn binding_kind(&self) -> &'static str {
+        match self.kind {
+            PolicyKind::Validating => "ValidatingAdmissionPolicyBinding",
+            PolicyKind::Mutating => "MutatingAdmissionPolicyBinding",
+        }
+    }
+}
+
+impl std::fmt::Display for UnboundPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.implied {
+            let applied = match self.kind {
+                PolicyKind::Validating => "validationActions: [Deny]",
+                PolicyKind::Mutating => "its mutations applied",
+            };
+            write!(
+                f,
+                "policy {} has no {}: checked as if bound to every namespace ({IMPLIED_BINDING}, {applied})",
+                self.name,
+                self.binding_kind()
+            )
+        } else {
+            write!(
+                f,
+                "policy {} has no {}: it does nothing (add a binding, or try it with `celgate check --bind-all`)",
+                self.name,
+                self.binding_kind()
+            )
+        }
+    }
+}
+
+/// The admission policies among `packs` that no binding binds, in load order.
+pub fn unbound<'a>(packs: impl IntoIterator<Item = &'a crate::engine::CompiledPack>, bind_all: bool) -> Vec<UnboundPolicy> {
+    packs
+        .into_iter()
+        .filter_map(|p| p.admission.as_deref())
+        .filter(|a| a.bindings.is_empty())
+        .map(|a| UnboundPolicy {
+            kind: a.kind,
+            name: a.policy.clone(),
+            implied: bind_all,
+        })
+        .collect()
+}

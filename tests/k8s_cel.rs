@@ -10,6 +10,9 @@
 //! Where the godoc's example text and the library's code disagree, the code (what the
 //! apiserver does) wins, and the case says so.
 
+#[path = "k8s_cel/upstream.rs"]
+mod upstream;
+
 use celgate::engine::{Engine, Input};
 use rstest::rstest;
 use serde_json::{json, Value};

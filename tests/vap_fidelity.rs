@@ -101,3 +101,17 @@ fn bind_all_applies_unbound_policies_and_names_the_implied_binding() {
     assert_eq!(decision("few")["decision"], "allow");
     assert_eq!(decision("app")["decision"], "patch");
 }
+
+#[test]
+fn a_field_the_kind_does_not_have_is_a_warning_not_a_refusal() {
+    let (code, stdout, stderr) = check(&["--bind-all", "--packs", "typechecking", "inputs/demo.yaml"]);
+    assert!(
+        stderr.contains("apps/v1, Kind=Deployment: undefined field 'replicas' (column 7 of `object.replicas > 1`)"),
+        "{stderr}"
+    );
+    // Only the misspelt selection: map keys, has() and real fields are not reported.
+    assert_eq!(stderr.matches("undefined field").count(), 1, "{stderr}");
+    // As in the cluster: the expression fails when it runs, and `failurePolicy: Fail` denies.
+    assert_eq!(code, 1, "{stdout}");
+    assert!(stdout.contains("no such key: replicas"), "{stdout}");
+}

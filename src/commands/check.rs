@@ -27,8 +27,10 @@ pub fn run(args: &CheckArgs, streams: &mut Streams<'_>) -> Result<u8, CommandErr
     let engine = engine.filtered(&args.selection.frameworks)?;
     let engine = super::params::with_param_files(&engine, &args.params)?;
     let engine = if args.bind_all { engine.with_bind_all() } else { engine };
-    for policy in engine.unbound_policies() {
-        writeln!(streams.stderr, "warning: {policy}")?;
+    let mut notices = engine.type_warnings();
+    notices.extend(engine.unbound_policies().iter().map(ToString::to_string));
+    for line in notices {
+        writeln!(streams.stderr, "warning: {line}")?;
     }
     let tenancy = match &args.config {
         Some(path) => {

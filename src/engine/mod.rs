@@ -137,6 +137,12 @@ impl Engine {
         vap::unbound(self.packs.iter().map(AsRef::as_ref), self.bind_all)
     }
 
+    /// The type-checking warnings the API server would give the loaded admission policies
+    /// (`status.typeChecking.expressionWarnings`), as far as the built-in kinds' schemas tell.
+    pub fn type_warnings(&self) -> Vec<String> {
+        self.packs.iter().flat_map(|p| vap::schema_check::warnings(p)).collect()
+    }
+
     /// The loaded packs in load order.
     pub fn packs(&self) -> &[Arc<CompiledPack>] {
         &self.packs

@@ -21,6 +21,7 @@ pub mod params;
 mod policy;
 mod policy_kinds;
 pub mod resources;
+pub mod schema_check;
 
 use std::sync::Arc;
 

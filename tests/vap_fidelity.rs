@@ -115,3 +115,27 @@ fn a_field_the_kind_does_not_have_is_a_warning_not_a_refusal() {
     assert_eq!(code, 1, "{stdout}");
     assert!(stdout.contains("no such key: replicas"), "{stdout}");
 }
+
+#[test]
+fn apply_configuration_merges_as_server_side_apply() {
+    let out = Command::cargo_bin("celgate")
+        .expect("binary")
+        .current_dir(fixtures())
+        .args(["check", "--bind-all", "--format", "json", "--packs", "apply-configuration", "inputs/pod.yaml"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let records: Vec<Value> = serde_json::from_slice(&out.stdout).expect("JSON records");
+    let pod = records.iter().find(|r| r["kind"] == "Pod").expect("the pod");
+    assert_eq!(pod["decision"], "patch");
+    // The existing init container is kept; the sidecar is added by name.
+    let patch = &pod["patch"];
+    assert_eq!(patch[0]["path"], "/spec/initContainers", "{patch}");
+    let names: Vec<&str> = patch[0]["value"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c["name"].as_str())
+        .collect();
+    assert_eq!(names, ["setup", "mesh-proxy"], "{patch}");
+}

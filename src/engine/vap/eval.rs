@@ -149,7 +149,10 @@ impl Policy<'_> {
             let mut found = Vec::new();
             match self.admission.kind {
                 PolicyKind::Validating => run.ctx.evaluate_rule(rule, &mut found),
-                PolicyKind::Mutating => found.extend(run.mutate(rule)),
+                PolicyKind::Mutating => {
+                    let apply = self.admission.apply_configurations.get(index).copied().unwrap_or(false);
+                    found.extend(run.mutate(rule, apply));
+                }
             }
             for finding in found {
                 run.enforce(finding, self.admission.status_codes.get(index).copied().flatten(), pass);
@@ -229,20 +232,33 @@ impl Run<'_, '_, '_> {
     /// Runs a mutation: a finding with its ops when applying them changes the object, none when
     /// the object already is as the mutation wants it (which is how the engine's second pass
     /// over the mutated object converges).
-    fn mutate(&self, rule: &CompiledRule) -> Option<Finding> {
+    fn mutate(&self, rule: &CompiledRule, apply_configuration: bool) -> Option<Finding> {
         let failed = |message: String| {
             Some(
                 self.ctx
                     .error_finding(rule, "", &format!("{} (mutation {})", message, rule.spec.id)),
             )
         };
+        let field = if apply_configuration {
+            "applyConfiguration.expression"
+        } else {
+            "jsonPatch.expression"
+        };
         let value = match self.value(&rule.validate) {
             Ok(v) => value_to_json(&v),
-            Err(e) => return failed(e.describe("jsonPatch.expression", &rule.validate.source)),
+            Err(e) => return failed(e.describe(field, &rule.validate.source)),
         };
-        let ops = match ops_from_json(&value) {
-            Ok(ops) => ops,
-            Err(e) => return failed(format!("jsonPatch.expression {e}")),
+        let ops = if apply_configuration {
+            if !value.is_object() {
+                return failed(format!("{field} must return an object, got {value}"));
+            }
+            let merged = super::apply_config::merge(self.ctx.object, &value);
+            super::apply_config::diff(self.ctx.object, &merged)
+        } else {
+            match ops_from_json(&value) {
+                Ok(ops) => ops,
+                Err(e) => return failed(format!("{field} {e}")),
+            }
         };
         let mut builder = PatchBuilder::new(self.ctx.object.clone());
         for op in &ops {

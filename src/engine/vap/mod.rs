@@ -11,6 +11,7 @@
 //! - [`params`]: param objects and `paramRef` resolution; [`jsonpatch`]: the JSONPatch form.
 //! - `eval`: one policy against one input, per binding and per param object.
 
+pub mod apply_config;
 mod binding;
 pub mod convert;
 pub(crate) mod eval;
@@ -78,6 +79,9 @@ pub struct CompiledAdmission {
     pub audit_annotations: Vec<(String, CompiledExpr)>,
     /// Per rule (same index as the pack's rules): the HTTP code of the validation's `reason`.
     pub status_codes: Vec<Option<u16>>,
+    /// Per rule of a mutating policy: true when the mutation is an `ApplyConfiguration` (its
+    /// expression returns a partial object to merge), false for `JSONPatch`.
+    pub apply_configurations: Vec<bool>,
     /// Indexes of every pack variable the match conditions and annotations read (each rule
     /// lists its own; a mutating policy's rules hold its JSONPatch expressions).
     pub variables: Vec<usize>,

@@ -171,7 +171,7 @@ pub struct CheckArgs {
     #[arg(long = "params", value_name = "FILE")]
     pub params: Vec<PathBuf>,
     /// Apply admission policies that have no binding as if bound to every namespace with
-    /// `validationActions: [Deny]` (MutatingAdmissionPolicies: applied), to try a policy alone.
+    /// `validationActions: [Deny]` (a `MutatingAdmissionPolicy`'s mutations are applied), to try a policy alone.
     #[arg(long)]
     pub bind_all: bool,
 }

@@ -97,7 +97,10 @@ fn bind_all_applies_unbound_policies_and_names_the_implied_binding() {
     assert_eq!(denied["decision"], "deny");
     let title = denied["violations"][0]["title"].as_str().unwrap_or_default();
     assert!(title.contains("with binding 'implied by --bind-all'"), "{title}");
-    assert_eq!(denied["violations"][0]["message"], "failed expression: object.spec.replicas <= 5");
+    assert_eq!(
+        denied["violations"][0]["message"],
+        "failed expression: object.spec.replicas <= 5"
+    );
     assert_eq!(decision("few")["decision"], "allow");
     assert_eq!(decision("app")["decision"], "patch");
 }
@@ -121,7 +124,15 @@ fn apply_configuration_merges_as_server_side_apply() {
     let out = Command::cargo_bin("celgate")
         .expect("binary")
         .current_dir(fixtures())
-        .args(["check", "--bind-all", "--format", "json", "--packs", "apply-configuration", "inputs/pod.yaml"])
+        .args([
+            "check",
+            "--bind-all",
+            "--format",
+            "json",
+            "--packs",
+            "apply-configuration",
+            "inputs/pod.yaml",
+        ])
         .output()
         .expect("runs");
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));

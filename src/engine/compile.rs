@@ -324,7 +324,10 @@ fn typecheck_against(env: &Env, program: &cel::Program, source: &str) -> Result<
     if !std::ptr::eq(env, Arc::as_ptr(&shared)) {
         return Ok(());
     }
-    let Some(first) = super::typecheck::check(&shared, program.expression()).into_iter().next() else {
+    let Some(first) = super::typecheck::check(&shared, program.expression())
+        .into_iter()
+        .next()
+    else {
         return Ok(());
     };
     let offset = program

@@ -35,25 +35,149 @@ pub struct Finding {
 
 /// Names the suggestions are drawn from (only those the environment declares are offered).
 const VOCABULARY: &[&str] = &[
-    "size", "contains", "startsWith", "endsWith", "matches", "int", "uint", "double", "string", "bytes", "bool",
-    "duration", "timestamp", "dyn", "type", "getFullYear", "getMonth", "getDayOfYear", "getDayOfMonth", "getDate",
-    "getDayOfWeek", "getHours", "getMinutes", "getSeconds", "getMilliseconds", "charAt", "indexOf", "lastIndexOf",
-    "lowerAscii", "upperAscii", "replace", "split", "substring", "trim", "join", "format", "strings.quote",
-    "reverse", "isSorted", "sum", "min", "max", "includes", "slice", "flatten", "distinct", "sort", "sortBy",
-    "lists.range", "sets.contains", "sets.equivalent", "sets.intersects", "find", "findAll", "url", "isURL",
-    "getScheme", "getHost", "getHostname", "getPort", "getEscapedPath", "getQuery", "ip", "isIP", "ip.isCanonical",
-    "family", "isUnspecified", "isLoopback", "isLinkLocalMulticast", "isLinkLocalUnicast", "isGlobalUnicast", "cidr",
-    "isCIDR", "containsIP", "containsCIDR", "prefixLength", "masked", "quantity", "isQuantity", "sign",
-    "isInteger", "asInteger", "asApproximateFloat", "add", "sub", "compareTo", "isGreaterThan", "isLessThan",
-    "semver", "isSemver", "major", "minor", "patch", "format.named", "validate", "optional.of", "optional.none",
-    "optional.ofNonZeroValue", "hasValue", "value", "or", "orValue", "optMap", "optFlatMap", "math.greatest",
-    "math.least", "math.abs", "math.ceil", "math.floor", "math.round", "math.trunc", "math.sign", "math.isNaN",
-    "math.isInf", "math.isFinite", "math.bitAnd", "math.bitOr", "math.bitXor", "math.bitNot",
-    "math.bitShiftLeft", "math.bitShiftRight", "math.sqrt", "base64.encode", "base64.decode",
-    "jsonpatch.escapeKey", "promql.valid", "promql.error", "promql.metrics", "celgate.durationSeconds",
-    "celgate.isDuration", "celgate.isCron", "format.dns1123Label", "format.dns1123Subdomain",
-    "format.dns1035Label", "format.qualifiedName", "format.dns1123LabelPrefix", "format.dns1123SubdomainPrefix",
-    "format.dns1035LabelPrefix", "format.labelValue", "format.uri", "format.uuid", "format.byte", "format.date",
+    "size",
+    "contains",
+    "startsWith",
+    "endsWith",
+    "matches",
+    "int",
+    "uint",
+    "double",
+    "string",
+    "bytes",
+    "bool",
+    "duration",
+    "timestamp",
+    "dyn",
+    "type",
+    "getFullYear",
+    "getMonth",
+    "getDayOfYear",
+    "getDayOfMonth",
+    "getDate",
+    "getDayOfWeek",
+    "getHours",
+    "getMinutes",
+    "getSeconds",
+    "getMilliseconds",
+    "charAt",
+    "indexOf",
+    "lastIndexOf",
+    "lowerAscii",
+    "upperAscii",
+    "replace",
+    "split",
+    "substring",
+    "trim",
+    "join",
+    "format",
+    "strings.quote",
+    "reverse",
+    "isSorted",
+    "sum",
+    "min",
+    "max",
+    "includes",
+    "slice",
+    "flatten",
+    "distinct",
+    "sort",
+    "sortBy",
+    "lists.range",
+    "sets.contains",
+    "sets.equivalent",
+    "sets.intersects",
+    "find",
+    "findAll",
+    "url",
+    "isURL",
+    "getScheme",
+    "getHost",
+    "getHostname",
+    "getPort",
+    "getEscapedPath",
+    "getQuery",
+    "ip",
+    "isIP",
+    "ip.isCanonical",
+    "family",
+    "isUnspecified",
+    "isLoopback",
+    "isLinkLocalMulticast",
+    "isLinkLocalUnicast",
+    "isGlobalUnicast",
+    "cidr",
+    "isCIDR",
+    "containsIP",
+    "containsCIDR",
+    "prefixLength",
+    "masked",
+    "quantity",
+    "isQuantity",
+    "sign",
+    "isInteger",
+    "asInteger",
+    "asApproximateFloat",
+    "add",
+    "sub",
+    "compareTo",
+    "isGreaterThan",
+    "isLessThan",
+    "semver",
+    "isSemver",
+    "major",
+    "minor",
+    "patch",
+    "format.named",
+    "validate",
+    "optional.of",
+    "optional.none",
+    "optional.ofNonZeroValue",
+    "hasValue",
+    "value",
+    "or",
+    "orValue",
+    "optMap",
+    "optFlatMap",
+    "math.greatest",
+    "math.least",
+    "math.abs",
+    "math.ceil",
+    "math.floor",
+    "math.round",
+    "math.trunc",
+    "math.sign",
+    "math.isNaN",
+    "math.isInf",
+    "math.isFinite",
+    "math.bitAnd",
+    "math.bitOr",
+    "math.bitXor",
+    "math.bitNot",
+    "math.bitShiftLeft",
+    "math.bitShiftRight",
+    "math.sqrt",
+    "base64.encode",
+    "base64.decode",
+    "jsonpatch.escapeKey",
+    "promql.valid",
+    "promql.error",
+    "promql.metrics",
+    "celgate.durationSeconds",
+    "celgate.isDuration",
+    "celgate.isCron",
+    "format.dns1123Label",
+    "format.dns1123Subdomain",
+    "format.dns1035Label",
+    "format.qualifiedName",
+    "format.dns1123LabelPrefix",
+    "format.dns1123SubdomainPrefix",
+    "format.dns1035LabelPrefix",
+    "format.labelValue",
+    "format.uri",
+    "format.uuid",
+    "format.byte",
+    "format.date",
     "format.datetime",
 ];
 
@@ -281,7 +405,9 @@ impl Checker<'_> {
         };
         // cel-go exempts the arguments of `format`; the math extension (celgate's, not
         // Kubernetes') compares mixed numbers by design.
-        let exempt_args = exempt || (name == "format" && target_ty.is_some()) || namespace == Some("math")
+        let exempt_args = exempt
+            || (name == "format" && target_ty.is_some())
+            || namespace == Some("math")
             || name.starts_with("math.");
         let arg_tys: Vec<Ty> = call.args.iter().map(|a| self.walk(a, bound, exempt_args)).collect();
         // Operators and celgate's own internal names are not user-callable functions.
@@ -387,7 +513,10 @@ impl Checker<'_> {
                 if let Some(Ty::List(elem)) = target_ty {
                     if let Ty::Scalar(s) = elem.as_ref() {
                         if !matches!(*s, "int" | "uint" | "double" | "google.protobuf.Duration") {
-                            self.report(id, format!("found no matching overload for 'sum' applied to 'list({s}).()'"));
+                            self.report(
+                                id,
+                                format!("found no matching overload for 'sum' applied to 'list({s}).()'"),
+                            );
                         }
                     }
                 }
@@ -603,7 +732,16 @@ mod tests {
         for bad in ["x++", "x**", "a{2}{3}", "x*??", "a{1001}", "x*+"] {
             assert!(re2_check(bad).is_err(), "{bad}");
         }
-        for good in ["x+?", "a{2,3}?", "[+*]+", "\\++", "(?i)a+", "a{,3}", "[[:alpha:]]+", "\\p{L}+"] {
+        for good in [
+            "x+?",
+            "a{2,3}?",
+            "[+*]+",
+            "\\++",
+            "(?i)a+",
+            "a{,3}",
+            "[[:alpha:]]+",
+            "\\p{L}+",
+        ] {
             assert_eq!(re2_check(good), Ok(()), "{good}");
         }
     }
@@ -615,7 +753,10 @@ mod tests {
         let findings = check(&env, program.expression());
         assert_eq!(findings.len(), 1, "{findings:?}");
         assert!(findings[0].message.contains("'startWith'"), "{findings:?}");
-        assert!(findings[0].message.contains("did you mean 'startsWith'"), "{findings:?}");
+        assert!(
+            findings[0].message.contains("did you mean 'startsWith'"),
+            "{findings:?}"
+        );
     }
 
     #[test]

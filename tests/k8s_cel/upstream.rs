@@ -64,7 +64,7 @@ fn run(case: &Case) -> Option<String> {
     }
 }
 
-/// `known-differences.yaml`: reason -> ["<source> :: <expr>", ...].
+/// `known-differences.yaml`: reason -> list of `<source> :: <expr>`.
 fn known() -> BTreeMap<String, String> {
     let text = std::fs::read_to_string(dir().join("known-differences.yaml")).expect("known-differences.yaml");
     let by_reason: BTreeMap<String, Vec<String>> = match yaml_to_json(&text) {
@@ -109,7 +109,11 @@ fn upstream_cases_match_kubernetes() {
     }
     let stale: Vec<&String> = known.keys().filter(|k| !seen.contains(k)).collect();
     let rate = passed * 1000 / total.max(1);
-    eprintln!("upstream cases: {passed} of {total} pass ({}.{}%)", rate / 10, rate % 10);
+    eprintln!(
+        "upstream cases: {passed} of {total} pass ({}.{}%)",
+        rate / 10,
+        rate % 10
+    );
     assert!(
         unexpected.is_empty() && now_passing.is_empty() && stale.is_empty(),
         "failing, not listed:\n  {}\nlisted, but passing:\n  {}\nlisted, no such case:\n  {:?}",

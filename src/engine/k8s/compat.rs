@@ -48,7 +48,12 @@ pub(super) fn register(env: &mut Env) -> Result<(), DeclarationError> {
         last_index_of_offset,
     )?;
     env.add_overload(OF_NON_ZERO, "celgate_of_non_zero_value", vec![DYN_TYPE], of_non_zero)?;
-    env.add_overload(ESCAPE_KEY, "celgate_jsonpatch_escape_key", vec![STRING_TYPE], escape_key)?;
+    env.add_overload(
+        ESCAPE_KEY,
+        "celgate_jsonpatch_escape_key",
+        vec![STRING_TYPE],
+        escape_key,
+    )?;
     Ok(())
 }
 
@@ -79,14 +84,19 @@ pub fn rewrite(expr: &mut IdedExpr) {
 }
 
 /// The receiver, needle and offset of an `indexOf`-style call.
-fn offset_args<'a>(function: &str, args: &'a [CowVal<'_, '_>]) -> Result<(Vec<char>, Vec<char>, i64), ExecutionError> {
+fn offset_args(function: &str, args: &[CowVal<'_, '_>]) -> Result<(Vec<char>, Vec<char>, i64), ExecutionError> {
     match (
         args.first().and_then(|a| a.downcast_ref::<CelString>()),
         args.get(1).and_then(|a| a.downcast_ref::<CelString>()),
         args.get(2).and_then(|a| a.downcast_ref::<CelInt>()),
     ) {
-        (Some(s), Some(sub), Some(off)) => Ok((s.inner().chars().collect(), sub.inner().chars().collect(), *off.inner())),
-        _ => Err(ExecutionError::function_error(function, "expects (string, string, int)")),
+        (Some(s), Some(sub), Some(off)) => {
+            Ok((s.inner().chars().collect(), sub.inner().chars().collect(), *off.inner()))
+        }
+        _ => Err(ExecutionError::function_error(
+            function,
+            "expects (string, string, int)",
+        )),
     }
 }
 
@@ -94,7 +104,10 @@ fn offset_args<'a>(function: &str, args: &'a [CowVal<'_, '_>]) -> Result<(Vec<ch
 fn find_from(function: &str, args: &[CowVal<'_, '_>], last: bool) -> Result<i64, ExecutionError> {
     let (runes, sub, offset) = offset_args(function, args)?;
     if offset < 0 {
-        return Err(ExecutionError::function_error(function, format!("index out of range: {offset}")));
+        return Err(ExecutionError::function_error(
+            function,
+            format!("index out of range: {offset}"),
+        ));
     }
     let len = i64::try_from(runes.len()).unwrap_or(i64::MAX);
     if sub.is_empty() {

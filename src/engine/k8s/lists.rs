@@ -84,7 +84,10 @@ fn sum<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionErr
     // Kubernetes declares `sum` on lists of int, uint, double and duration only.
     let summable = |v: &dyn Val| {
         use cel::common::types::Kind;
-        matches!(v.get_type().kind(), Kind::Int | Kind::UInt | Kind::Double | Kind::Duration)
+        matches!(
+            v.get_type().kind(),
+            Kind::Int | Kind::UInt | Kind::Double | Kind::Duration
+        )
     };
     if let Some(bad) = items.iter().find(|v| !summable(**v)) {
         return Err(ExecutionError::function_error(

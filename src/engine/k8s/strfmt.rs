@@ -9,6 +9,8 @@
 //! [`parse`] walks a format string once for both: the runtime formatter ([`format_fn`]) and the
 //! load-time check of literal format strings against literal argument lists.
 
+use std::fmt::Write as _;
+
 use cel::common::types::CelString;
 use cel::common::value::CowVal;
 use cel::{ExecutionError, Value};
@@ -76,7 +78,9 @@ pub fn parse(format: &str, arg_count: usize) -> Result<Vec<Piece>, String> {
         }
         let (read, clause) = clause(&bytes[i + 1..]).map_err(|e| format!("could not parse formatting clause: {e}"))?;
         if !text.is_empty() {
-            pieces.push(Piece::Text(String::from_utf8_lossy(&std::mem::take(&mut text)).into_owned()));
+            pieces.push(Piece::Text(
+                String::from_utf8_lossy(&std::mem::take(&mut text)).into_owned(),
+            ));
         }
         pieces.push(Piece::Clause(clause));
         i += 1 + read;
@@ -234,8 +238,8 @@ fn apply(clause: Clause, value: &Value) -> Result<String, String> {
             let text = match value {
                 Value::Int(i) => signed(*i, |u| format!("{u:x}")),
                 Value::UInt(u) => format!("{u:x}"),
-                Value::String(s) => s.bytes().map(|b| format!("{b:02x}")).collect(),
-                Value::Bytes(b) => b.iter().map(|b| format!("{b:02x}")).collect(),
+                Value::String(s) => hex_bytes(s.as_bytes()),
+                Value::Bytes(b) => hex_bytes(b),
                 _ => return Err(bad()),
             };
             Ok(if upper { text.to_uppercase() } else { text })
@@ -246,6 +250,15 @@ fn apply(clause: Clause, value: &Value) -> Result<String, String> {
             _ => Err(bad()),
         },
     }
+}
+
+/// Lowercase hex of each byte, two digits each.
+fn hex_bytes(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(out, "{b:02x}");
+    }
+    out
 }
 
 /// Go prints a negative number in base 2, 8 or 16 as `-` and its magnitude.
@@ -318,8 +331,15 @@ fn timestamp_text(t: &chrono::DateTime<chrono::FixedOffset>) -> String {
 
 /// cel-go's duration text: seconds in Go's shortest `%f` form, then `s`.
 fn duration_text(d: chrono::Duration) -> String {
-    let nanos = d.num_nanoseconds().map_or_else(|| d.num_seconds() as f64, |n| n as f64 / 1e9);
-    format!("{}s", go_shortest_fixed(nanos))
+    // Whole seconds and nanoseconds apart, so the text is exact for every duration.
+    let secs = d.num_seconds();
+    let nanos = (d - chrono::Duration::seconds(secs)).num_nanoseconds().unwrap_or(0);
+    if nanos == 0 {
+        return format!("{secs}s");
+    }
+    let sign = if secs < 0 || nanos < 0 { "-" } else { "" };
+    let fraction = format!("{:09}", nanos.unsigned_abs());
+    format!("{sign}{}.{}s", secs.unsigned_abs(), fraction.trim_end_matches('0'))
 }
 
 /// Go's `strconv.FormatFloat(x, 'f', -1, 64)`.
@@ -355,11 +375,11 @@ pub fn go_g(x: f64) -> String {
     let sci = format!("{x:e}");
     let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
     let exp: i32 = exp.parse().unwrap_or(0);
-    if !(-4..6).contains(&exp) {
+    if (-4..6).contains(&exp) {
+        go_shortest_fixed(x)
+    } else {
         let sign = if exp < 0 { '-' } else { '+' };
         format!("{mantissa}e{sign}{:02}", exp.unsigned_abs())
-    } else {
-        go_shortest_fixed(x)
     }
 }
 
@@ -372,7 +392,9 @@ fn locale_fixed(x: f64, precision: usize) -> String {
         return if x > 0.0 { "∞" } else { "-∞" }.to_owned();
     }
     let text = format!("{:.precision$}", x.abs());
-    let (int, frac) = text.split_once('.').map_or((text.as_str(), None), |(i, f)| (i, Some(f)));
+    let (int, frac) = text
+        .split_once('.')
+        .map_or((text.as_str(), None), |(i, f)| (i, Some(f)));
     let mut grouped = String::new();
     for (n, c) in int.chars().enumerate() {
         if n > 0 && (int.len() - n) % 3 == 0 {
@@ -434,12 +456,14 @@ pub fn go_quote(s: &str) -> String {
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
             '\u{b}' => out.push_str("\\v"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                let _ = write!(out, "\\x{:02x}", c as u32);
+            }
             c if c.is_control() => {
                 if (c as u32) < 0x10000 {
-                    out.push_str(&format!("\\u{:04x}", c as u32));
+                    let _ = write!(out, "\\u{:04x}", c as u32);
                 } else {
-                    out.push_str(&format!("\\U{:08x}", c as u32));
+                    let _ = write!(out, "\\U{:08x}", c as u32);
                 }
             }
             c => out.push(c),
@@ -462,14 +486,18 @@ mod tests {
         assert_eq!(go_g(123_456.0), "123456");
         assert_eq!(go_g(100.0), "100");
         assert_eq!(locale_fixed(1234.5, 6), "1,234.500000");
-        assert_eq!(locale_scientific(2.71828, 6), "2.718280\u{202f}×\u{202f}10⁰⁰");
-        assert_eq!(locale_scientific(1052.032911275, 6), "1.052033\u{202f}×\u{202f}10⁰³");
+        assert_eq!(locale_scientific(2.5, 6), "2.500000\u{202f}×\u{202f}10⁰⁰");
+        assert_eq!(locale_scientific(-0.025, 2), "-2.50\u{202f}×\u{202f}10⁻⁰²");
+        assert_eq!(locale_scientific(1_052.032_911_275, 6), "1.052033\u{202f}×\u{202f}10⁰³");
     }
 
     #[test]
     fn clauses_and_errors() {
         let v = |s: &str| Value::String(std::sync::Arc::new(s.to_owned()));
-        assert_eq!(format_values("%s and %d", &[v("a"), Value::Int(3)]), Ok("a and 3".into()));
+        assert_eq!(
+            format_values("%s and %d", &[v("a"), Value::Int(3)]),
+            Ok("a and 3".into())
+        );
         assert_eq!(
             format_values("%s", &[Value::List(std::sync::Arc::new(vec![v("a"), v("b")]))]),
             Ok("[\"a\", \"b\"]".into())

@@ -41,9 +41,7 @@ pub fn merge(object: &Value, config: &Value) -> Value {
 
 /// Whether every item is an object with a string `name` (an associative list on `name`).
 fn keyed_by_name(items: &[Value]) -> bool {
-    items
-        .iter()
-        .all(|i| i.get("name").is_some_and(Value::is_string))
+    items.iter().all(|i| i.get("name").is_some_and(Value::is_string))
 }
 
 /// The operations that turn `before` into `after` (`after` only adds and changes: a merge never
@@ -103,7 +101,10 @@ mod tests {
         assert_eq!(ops.len(), 1);
         assert_eq!(ops[0].path, "/spec/initContainers");
         assert_eq!(merge(&merged, &config), merged, "applying twice changes nothing");
-        let labels = merge(&json!({"metadata": {"name": "x"}}), &json!({"metadata": {"labels": {"a/b": "1"}}}));
+        let labels = merge(
+            &json!({"metadata": {"name": "x"}}),
+            &json!({"metadata": {"labels": {"a/b": "1"}}}),
+        );
         let ops = diff(&json!({"metadata": {"name": "x"}}), &labels);
         assert_eq!(ops[0].path, "/metadata/labels");
         assert!(matches!(ops[0].op, PatchOpKind::Add));

@@ -215,9 +215,10 @@ pub(super) fn compile_cel(
     errors: &mut Vec<PackError>,
 ) -> Option<CompiledExpr> {
     match compile_within(env, source, InputLimits::default(), BoundsSite::Policy) {
-        Ok(_) if !field.ends_with("jsonPatch.expression")
-            && !field.ends_with("applyConfiguration.expression")
-            && uses_escape_key(source) =>
+        Ok(_)
+            if !field.ends_with("jsonPatch.expression")
+                && !field.ends_with("applyConfiguration.expression")
+                && uses_escape_key(source) =>
         {
             errors.push(ctx.invalid(
                 pointer,

@@ -176,7 +176,10 @@ impl std::fmt::Display for UnboundPolicy {
 }
 
 /// The admission policies among `packs` that no binding binds, in load order.
-pub fn unbound<'a>(packs: impl IntoIterator<Item = &'a crate::engine::CompiledPack>, bind_all: bool) -> Vec<UnboundPolicy> {
+pub fn unbound<'a>(
+    packs: impl IntoIterator<Item = &'a crate::engine::CompiledPack>,
+    bind_all: bool,
+) -> Vec<UnboundPolicy> {
     packs
         .into_iter()
         .filter_map(|p| p.admission.as_deref())

@@ -109,7 +109,7 @@ fn bind_all_applies_unbound_policies_and_names_the_implied_binding() {
 fn a_field_the_kind_does_not_have_is_a_warning_not_a_refusal() {
     let (code, stdout, stderr) = check(&["--bind-all", "--packs", "typechecking", "inputs/demo.yaml"]);
     assert!(
-        stderr.contains("apps/v1, Kind=Deployment: undefined field 'replicas' (column 7 of `object.replicas > 1`)"),
+        stderr.contains("spec.validations[0].expression: apps/v1, Kind=Deployment: undefined field 'replicas' (column 7 of `object.replicas > 1`)"),
         "{stderr}"
     );
     // Only the misspelt selection: map keys, has() and real fields are not reported.
@@ -149,4 +149,21 @@ fn apply_configuration_merges_as_server_side_apply() {
         .filter_map(|c| c["name"].as_str())
         .collect();
     assert_eq!(names, ["setup", "mesh-proxy"], "{patch}");
+}
+
+#[test]
+fn the_engine_lists_unbound_policies_for_every_door() {
+    // `GET /v1/packs` (its `warnings`) and the server's start log print these sentences.
+    let found = celgate::packs::from_paths(&[fixtures().join("unbound")]).expect("readable");
+    let engine = celgate::engine::Engine::load(&found.packs).expect("loads");
+    let lines: Vec<String> = engine.unbound_policies().iter().map(ToString::to_string).collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(
+        lines[0].starts_with("policy demo-policy.example.com has no ValidatingAdmissionPolicyBinding: it does nothing")
+    );
+    let bound = celgate::packs::from_paths(&[fixtures().join("demo")]).expect("readable");
+    let bound = celgate::engine::Engine::load(&bound.packs).expect("loads");
+    assert!(bound.unbound_policies().is_empty());
+    let implied = engine.with_bind_all().unbound_policies();
+    assert!(implied[0].to_string().contains("implied by --bind-all"), "{implied:?}");
 }

@@ -156,7 +156,7 @@ pub enum CompileError {
     /// What the API server's compiler refuses (see [`super::typecheck`]): an undeclared
     /// function, no overload for literal arguments, a heterogeneous literal, a regex outside RE2,
     /// a format string that does not fit its arguments.
-    #[error("line {line}, column {column}: {message}")]
+    #[error("line {line}, column {column}: {message}\n | {excerpt}\n | {caret}^")]
     Check {
         /// 1-based line inside the expression.
         line: usize,
@@ -164,6 +164,10 @@ pub enum CompileError {
         column: usize,
         /// The finding.
         message: String,
+        /// The expression's line the finding is on.
+        excerpt: String,
+        /// Dots up to the column, under [`CompileError::Check::excerpt`] (as cel-go points).
+        caret: String,
     },
     /// A name that is neither a known variable nor bound by a macro.
     #[error("unknown variable '{name}' (known: {known})")]
@@ -339,6 +343,8 @@ fn typecheck_against(env: &Env, program: &cel::Program, source: &str) -> Result<
         line,
         column,
         message: first.message,
+        excerpt: source.lines().nth(line - 1).unwrap_or_default().to_owned(),
+        caret: ".".repeat(column - 1),
     })
 }
 

@@ -54,16 +54,20 @@ pub fn warnings(pack: &CompiledPack) -> Vec<String> {
         return Vec::new();
     };
     let mut places: Vec<(String, &CompiledExpr)> = Vec::new();
-    for v in &pack.variables {
-        places.push((format!("variable '{}'", v.name), &v.expr));
+    for (i, v) in pack.variables.iter().enumerate() {
+        places.push((format!("spec.variables[{i}].expression"), &v.expr));
     }
-    for (name, e) in &admission.match_conditions {
-        places.push((format!("match condition '{name}'"), e));
+    for (i, (_, e)) in admission.match_conditions.iter().enumerate() {
+        places.push((format!("spec.matchConditions[{i}].expression"), e));
     }
-    for rule in &pack.rules {
-        places.push((format!("rule '{}'", rule.spec.id), &rule.validate));
+    let list = match admission.kind {
+        super::PolicyKind::Validating => "validations",
+        super::PolicyKind::Mutating => "mutations",
+    };
+    for (i, rule) in pack.rules.iter().enumerate() {
+        places.push((format!("spec.{list}[{i}].expression"), &rule.validate));
         if let Some(m) = &rule.message_expression {
-            places.push((format!("rule '{}' messageExpression", rule.spec.id), m));
+            places.push((format!("spec.{list}[{i}].messageExpression"), m));
         }
     }
     let env = crate::engine::compile::environment();
@@ -78,7 +82,7 @@ pub fn warnings(pack: &CompiledPack) -> Vec<String> {
             let offset = program.source_info().offset_for(id).map_or(0, |(s, _)| s as usize);
             let column = expr.source.chars().take(offset).filter(|c| *c != '\n').count() + 1;
             out.push(format!(
-                "{} '{}' {place}: {api_version}, Kind={kind}: undefined field '{field}' (column {column} of `{}`); the API server reports it as a type-checking warning and the expression fails when it runs",
+                "{} '{}': {place}: {api_version}, Kind={kind}: undefined field '{field}' (column {column} of `{}`); the API server reports it as a type-checking warning and the expression fails when it runs",
                 admission.kind.as_str(),
                 admission.policy,
                 expr.source.trim()

@@ -225,13 +225,21 @@ impl CompiledExpr {
     }
 }
 
-/// Compiles `source` in the shared environment and checks its limits and names.
+/// Compiles an expression of a policy or pack in the shared environment and checks its limits,
+/// names, and what the API server refuses when a policy is created ([`super::typecheck`]),
+/// heterogeneous list and map literals included.
 pub fn compile(env: &Env, source: &str) -> Result<CompiledExpr, CompileError> {
-    compile_with_roots(env, source, &[])
+    compile_checked(env, source, &[], true)
 }
 
-/// Like [`compile`], also accepting the root variables in `extra` (`celgate eval --var`).
+/// Like [`compile`], also accepting the root variables in `extra`, as `celgate eval` compiles
+/// one expression: every check but the homogeneous-literal rule of Kubernetes' policy
+/// environment, which cel-go (and its own tests) apply only when configured.
 pub fn compile_with_roots(env: &Env, source: &str, extra: &[&str]) -> Result<CompiledExpr, CompileError> {
+    compile_checked(env, source, extra, false)
+}
+
+fn compile_checked(env: &Env, source: &str, extra: &[&str], homogeneous: bool) -> Result<CompiledExpr, CompileError> {
     if source.trim().is_empty() {
         return Err(CompileError::Empty);
     }
@@ -263,7 +271,7 @@ pub fn compile_with_roots(env: &Env, source: &str, extra: &[&str]) -> Result<Com
             known: ROOT_VARIABLES.join(", "),
         });
     }
-    typecheck_against(env, &program, source)?;
+    typecheck_against(env, &program, source, homogeneous)?;
     Ok(CompiledExpr {
         source: source.to_owned(),
         free_variables: facts.free,
@@ -323,12 +331,12 @@ fn rewrite_matches(expr: &mut IdedExpr) -> Result<(), CompileError> {
 
 /// Runs the load-time checks of [`super::typecheck`] when `env` is the shared environment (the
 /// one they know how to ask); the first finding is the error, with its position.
-fn typecheck_against(env: &Env, program: &cel::Program, source: &str) -> Result<(), CompileError> {
+fn typecheck_against(env: &Env, program: &cel::Program, source: &str, homogeneous: bool) -> Result<(), CompileError> {
     let shared = environment();
     if !std::ptr::eq(env, Arc::as_ptr(&shared)) {
         return Ok(());
     }
-    let Some(first) = super::typecheck::check(&shared, program.expression())
+    let Some(first) = super::typecheck::check(&shared, program.expression(), homogeneous)
         .into_iter()
         .next()
     else {

@@ -271,7 +271,7 @@ fn compile_checked(env: &Env, source: &str, extra: &[&str], homogeneous: bool) -
             known: ROOT_VARIABLES.join(", "),
         });
     }
-    typecheck_against(env, &program, source, homogeneous)?;
+    super::typecheck::refuse(env, &program, source, homogeneous)?;
     Ok(CompiledExpr {
         source: source.to_owned(),
         free_variables: facts.free,
@@ -327,48 +327,6 @@ fn rewrite_matches(expr: &mut IdedExpr) -> Result<(), CompileError> {
         CACHED_MATCHES.clone_into(&mut call.func_name);
     }
     Ok(())
-}
-
-/// Runs the load-time checks of [`super::typecheck`] when `env` is the shared environment (the
-/// one they know how to ask); the first finding is the error, with its position.
-fn typecheck_against(env: &Env, program: &cel::Program, source: &str, homogeneous: bool) -> Result<(), CompileError> {
-    let shared = environment();
-    if !std::ptr::eq(env, Arc::as_ptr(&shared)) {
-        return Ok(());
-    }
-    let Some(first) = super::typecheck::check(&shared, program.expression(), homogeneous)
-        .into_iter()
-        .next()
-    else {
-        return Ok(());
-    };
-    let offset = program
-        .source_info()
-        .offset_for(first.id)
-        .map_or(0, |(start, _)| usize::try_from(start).unwrap_or(0));
-    let (line, column) = line_column(source, offset);
-    Err(CompileError::Check {
-        line,
-        column,
-        message: first.message,
-        excerpt: source.lines().nth(line - 1).unwrap_or_default().to_owned(),
-        caret: ".".repeat(column - 1),
-    })
-}
-
-/// 1-based line and column of the `offset`-th character of `source`.
-fn line_column(source: &str, offset: usize) -> (usize, usize) {
-    let mut line = 1;
-    let mut column = 1;
-    for c in source.chars().take(offset) {
-        if c == '\n' {
-            line += 1;
-            column = 1;
-        } else {
-            column += 1;
-        }
-    }
-    (line, column)
 }
 
 fn syntax_error(errors: &cel::ParseErrors) -> CompileError {

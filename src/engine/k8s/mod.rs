@@ -24,6 +24,7 @@
 
 pub mod compat;
 pub mod format;
+mod gofmt;
 pub mod ip;
 pub mod lists;
 pub mod quantity;

@@ -177,6 +177,10 @@ pub struct CheckArgs {
     /// Param objects for admission policies' `paramRef` (YAML/JSON, any kinds; repeatable).
     #[arg(long = "params", value_name = "FILE")]
     pub params: Vec<PathBuf>,
+    /// Apply admission policies that have no binding as if bound to every namespace with
+    /// `validationActions: [Deny]` (a `MutatingAdmissionPolicy`'s mutations are applied), to try a policy alone.
+    #[arg(long)]
+    pub bind_all: bool,
 }
 
 /// `celgate eval`.

@@ -31,15 +31,19 @@ use run::{fixture_dir, run_all, run_case, Case, Expected, Outcome};
 use typed::{render, Typed};
 
 /// Section, cases in its fixture, minimum passing cases (the rate measured when the gap list
-/// was last regenerated; raise it when gaps close, never lower it to hide a regression).
+/// was last regenerated; raise it when gaps close, never lower it to hide a regression). Where
+/// Kubernetes' CEL environment and cel-spec differ (cel-go's `string.format`, undeclared
+/// functions refused), celgate follows Kubernetes and the cel-spec cases are listed as gaps.
+/// (Heterogeneous literals, which Kubernetes refuses in policies, are refused where policies
+/// and packs load; this test compiles as `celgate eval` does.)
 const SECTIONS: &[(&str, usize, usize)] = &[
-    ("basic", 43, 42),
+    ("basic", 43, 41),
     ("comparisons", 406, 334),
     ("logic", 30, 30),
     ("macros", 44, 44),
     ("macros2", 46, 46),
     ("string", 51, 51),
-    ("string_ext", 209, 209),
+    ("string_ext", 209, 190),
     ("lists", 39, 39),
     ("fields", 60, 50),
     ("optionals", 70, 59),

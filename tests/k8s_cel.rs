@@ -10,6 +10,9 @@
 //! Where the godoc's example text and the library's code disagree, the code (what the
 //! apiserver does) wins, and the case says so.
 
+#[path = "k8s_cel/upstream.rs"]
+mod upstream;
+
 use celgate::engine::{Engine, Input};
 use rstest::rstest;
 use serde_json::{json, Value};
@@ -410,6 +413,7 @@ fn types_optionals_and_macros(#[case] src: &str, #[case] expected: Value) {
 #[case("[].max()", "max called on empty list")]
 #[case("[1, 'a'].isSorted()", "not comparable")]
 #[case("[1, 2u].sum()", "cannot add")]
+#[case("object.spec.mixed.isSorted()", "not comparable")]
 #[case("'abc'.find('(')", "not a valid regex")]
 #[case("'abc'.findAll('[')", "findAll")]
 #[case("quantity(1)", "'quantity' applied to '(int)'")]

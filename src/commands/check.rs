@@ -32,6 +32,12 @@ pub fn run(args: &CheckArgs, streams: &mut Streams<'_>) -> Result<u8, CommandErr
     let (engine, _) = load_engine(&args.selection.packs)?;
     let engine = engine.filtered(&args.selection.frameworks)?;
     let engine = super::params::with_param_files(&engine, &args.params)?;
+    let engine = if args.bind_all { engine.with_bind_all() } else { engine };
+    let mut notices = engine.type_warnings();
+    notices.extend(engine.unbound_policies().iter().map(ToString::to_string));
+    for line in notices {
+        writeln!(streams.stderr, "warning: {line}")?;
+    }
     let tenancy = match &args.config {
         Some(path) => {
             let now = chrono::Utc::now();

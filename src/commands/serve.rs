@@ -89,6 +89,9 @@ async fn serve(config: ServeConfig, config_file: Option<std::path::PathBuf>) -> 
         rules = engine.rule_count(),
         "rule packs loaded"
     );
+    for policy in engine.unbound_policies() {
+        tracing::warn!(policy = %policy.name, "{policy}");
+    }
     for unconfigured in engine.unconfigured_params(&serde_json::Map::new(), &crate::engine::NoOverrides) {
         tracing::warn!(
             pack = %unconfigured.pack,

@@ -153,6 +153,22 @@ pub enum CompileError {
     /// The estimated cost at the expression's input bounds is over the per-expression limit.
     #[error(transparent)]
     TooCostly(Box<cost::TooCostly>),
+    /// What the API server's compiler refuses (see [`super::typecheck`]): an undeclared
+    /// function, no overload for literal arguments, a heterogeneous literal, a regex outside RE2,
+    /// a format string that does not fit its arguments.
+    #[error("line {line}, column {column}: {message}\n | {excerpt}\n | {caret}^")]
+    Check {
+        /// 1-based line inside the expression.
+        line: usize,
+        /// 1-based column inside the expression.
+        column: usize,
+        /// The finding.
+        message: String,
+        /// The expression's line the finding is on.
+        excerpt: String,
+        /// Dots up to the column, under [`CompileError::Check::excerpt`] (as cel-go points).
+        caret: String,
+    },
     /// A name that is neither a known variable nor bound by a macro.
     #[error("unknown variable '{name}' (known: {known})")]
     UnknownVariable {
@@ -209,13 +225,21 @@ impl CompiledExpr {
     }
 }
 
-/// Compiles `source` in the shared environment and checks its limits and names.
+/// Compiles an expression of a policy or pack in the shared environment and checks its limits,
+/// names, and what the API server refuses when a policy is created ([`super::typecheck`]),
+/// heterogeneous list and map literals included.
 pub fn compile(env: &Env, source: &str) -> Result<CompiledExpr, CompileError> {
-    compile_with_roots(env, source, &[])
+    compile_checked(env, source, &[], true)
 }
 
-/// Like [`compile`], also accepting the root variables in `extra` (`celgate eval --var`).
+/// Like [`compile`], also accepting the root variables in `extra`, as `celgate eval` compiles
+/// one expression: every check but the homogeneous-literal rule of Kubernetes' policy
+/// environment, which cel-go (and its own tests) apply only when configured.
 pub fn compile_with_roots(env: &Env, source: &str, extra: &[&str]) -> Result<CompiledExpr, CompileError> {
+    compile_checked(env, source, extra, false)
+}
+
+fn compile_checked(env: &Env, source: &str, extra: &[&str], homogeneous: bool) -> Result<CompiledExpr, CompileError> {
     if source.trim().is_empty() {
         return Err(CompileError::Empty);
     }
@@ -238,6 +262,7 @@ pub fn compile_with_roots(env: &Env, source: &str, extra: &[&str]) -> Result<Com
     }
     let mut expr = program.expression().clone();
     rewrite_matches(&mut expr)?;
+    k8s::compat::rewrite(&mut expr);
     opt_chain::fuse(&mut expr);
     let known = |n: &str| ROOT_VARIABLES.contains(&n) || extra.contains(&n) || k8s::types::TYPE_NAMES.contains(&n);
     if let Some(name) = facts.free.iter().find(|n| !known(n)) {
@@ -246,6 +271,7 @@ pub fn compile_with_roots(env: &Env, source: &str, extra: &[&str]) -> Result<Com
             known: ROOT_VARIABLES.join(", "),
         });
     }
+    super::typecheck::refuse(env, &program, source, homogeneous)?;
     Ok(CompiledExpr {
         source: source.to_owned(),
         free_variables: facts.free,

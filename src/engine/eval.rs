@@ -97,7 +97,7 @@ pub(crate) fn run_rules(
     packs: &[Arc<CompiledPack>],
     subject: &Subject<'_>,
     object: &serde_json::Value,
-    param_objects: &super::vap::ParamStore,
+    admission_options: super::vap::AdmissionOptions<'_>,
     overrides: &dyn Overrides,
     meter: &CostMeter,
 ) -> Pass {
@@ -137,14 +137,19 @@ pub(crate) fn run_rules(
     let results = SharedResults::default();
     for ((pack, rules), params) in matched.iter().zip(&params) {
         if let Some(admission) = &pack.admission {
-            let policy = super::vap::eval::Policy { pack, admission, rules };
+            let policy = super::vap::eval::Policy {
+                pack,
+                admission,
+                rules,
+                bind_all: admission_options.bind_all,
+            };
             let costing = Costing {
                 meter,
                 sizes: &sizes,
                 roots,
                 variables: *pack,
             };
-            policy.run(&root, costing, input, object, param_objects, &mut pass);
+            policy.run(&root, costing, input, object, admission_options.params, &mut pass);
             continue;
         }
         let mut scope = root.new_inner_scope();

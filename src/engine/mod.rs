@@ -26,6 +26,7 @@ pub mod request;
 mod rule_compile;
 pub mod select;
 pub mod template;
+pub mod typecheck;
 pub mod value;
 pub mod vap;
 
@@ -54,6 +55,8 @@ pub struct Engine {
     param_objects: Arc<vap::ParamStore>,
     /// Runtime cost limits per expression and per input.
     cost_limits: CostLimits,
+    /// `celgate check --bind-all`: admission policies without a binding run as if bound.
+    bind_all: bool,
 }
 
 impl std::fmt::Debug for Engine {
@@ -98,6 +101,7 @@ impl Engine {
             packs: packs.into_iter().map(Arc::new).collect(),
             param_objects: Arc::new(vap::ParamStore::default()),
             cost_limits: CostLimits::default(),
+            bind_all: false,
         })
     }
 
@@ -115,6 +119,28 @@ impl Engine {
     /// The runtime cost limits in force.
     pub fn cost_limits(&self) -> CostLimits {
         self.cost_limits
+    }
+
+    /// The same engine applying every admission policy that has no binding as if bound to every
+    /// namespace with `validationActions: [Deny]` (`celgate check --bind-all`).
+    #[must_use]
+    pub fn with_bind_all(&self) -> Engine {
+        Engine {
+            bind_all: true,
+            ..self.clone()
+        }
+    }
+
+    /// The loaded admission policies no binding binds (a policy without one does nothing in a
+    /// cluster); with [`Engine::with_bind_all`], each says it is applied anyway.
+    pub fn unbound_policies(&self) -> Vec<vap::UnboundPolicy> {
+        vap::unbound(self.packs.iter().map(AsRef::as_ref), self.bind_all)
+    }
+
+    /// The type-checking warnings the API server would give the loaded admission policies
+    /// (`status.typeChecking.expressionWarnings`), as far as the built-in kinds' schemas tell.
+    pub fn type_warnings(&self) -> Vec<String> {
+        self.packs.iter().flat_map(|p| vap::schema_check::warnings(p)).collect()
     }
 
     /// The loaded packs in load order.
@@ -166,6 +192,7 @@ impl Engine {
                 .collect(),
             param_objects: Arc::clone(&self.param_objects),
             cost_limits: self.cost_limits,
+            bind_all: self.bind_all,
         })
     }
 
@@ -188,6 +215,7 @@ impl Engine {
             packs: self.packs.clone(),
             param_objects: Arc::new(store),
             cost_limits: self.cost_limits,
+            bind_all: self.bind_all,
         })
     }
 
@@ -228,7 +256,10 @@ impl Engine {
                 &self.packs,
                 &subject,
                 object,
-                &self.param_objects,
+                vap::AdmissionOptions {
+                    params: &self.param_objects,
+                    bind_all: self.bind_all,
+                },
                 overrides,
                 meter,
             );

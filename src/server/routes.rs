@@ -624,6 +624,11 @@ fn packs(state: &ServerState, req: &Request<Incoming>) -> HttpResponse {
         })
         .collect();
     let mut body = json!({"packs": packs});
+    // Admission policies no binding binds do nothing: say so (design §6, issue 16).
+    let unbound: Vec<String> = engine.unbound_policies().iter().map(ToString::to_string).collect();
+    if !unbound.is_empty() {
+        body["warnings"] = json!(unbound);
+    }
     if let Some(t) = tenant {
         body["tenant"] = json!({
             "name": t.name,

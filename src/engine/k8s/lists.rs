@@ -81,6 +81,23 @@ fn sum<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionErr
     let Some((first, rest)) = items.split_first() else {
         return Ok(CowVal::owned(CelInt::from(0)));
     };
+    // Kubernetes declares `sum` on lists of int, uint, double and duration only.
+    let summable = |v: &dyn Val| {
+        use cel::common::types::Kind;
+        matches!(
+            v.get_type().kind(),
+            Kind::Int | Kind::UInt | Kind::Double | Kind::Duration
+        )
+    };
+    if let Some(bad) = items.iter().find(|v| !summable(**v)) {
+        return Err(ExecutionError::function_error(
+            "sum",
+            format!(
+                "no such overload: sum is declared on lists of int, uint, double and duration, not of {}",
+                bad.get_type().name()
+            ),
+        ));
+    }
     let mut total: Box<dyn Val + 'v> = first.clone_as_boxed();
     for item in rest {
         let adder = total.as_adder().ok_or_else(|| {

@@ -22,13 +22,16 @@
 //! [`types`] holds the opaque value types (`net.IP`, `kubernetes.Quantity`, ...) and the type
 //! names an expression may write (`type(x) == string`).
 
+pub mod compat;
 pub mod format;
+mod gofmt;
 pub mod ip;
 pub mod lists;
 pub mod quantity;
 pub mod regex;
 pub mod semver;
 pub mod sets;
+pub mod strfmt;
 pub mod types;
 pub mod url;
 
@@ -57,6 +60,7 @@ pub fn register(env: &mut Env) -> Result<(), DeclarationError> {
     quantity::register(env)?;
     semver::register(env)?;
     format::register(env)?;
+    compat::register(env)?;
     Ok(())
 }
 

@@ -215,6 +215,19 @@ pub(super) fn compile_cel(
     errors: &mut Vec<PackError>,
 ) -> Option<CompiledExpr> {
     match compile_within(env, source, InputLimits::default(), BoundsSite::Policy) {
+        Ok(_)
+            if !field.ends_with("jsonPatch.expression")
+                && !field.ends_with("applyConfiguration.expression")
+                && uses_escape_key(source) =>
+        {
+            errors.push(ctx.invalid(
+                pointer,
+                subject.to_owned(),
+                field,
+                "undeclared reference to 'jsonpatch.escapeKey': Kubernetes declares it only in MutatingAdmissionPolicy mutations".to_owned(),
+            ));
+            None
+        }
         Ok(mut expr) => {
             jsonpatch::rewrite(&mut expr.expr);
             Some(expr)
@@ -233,4 +246,22 @@ pub(super) fn compile_cel(
             None
         }
     }
+}
+
+/// Whether `source` calls `jsonpatch.escapeKey` (parsed, so a mention in a string does not count).
+fn uses_escape_key(source: &str) -> bool {
+    fn walk(e: &mut cel::common::ast::IdedExpr) -> bool {
+        use cel::common::ast::Expr;
+        if let Expr::Call(c) = &e.expr {
+            if c.func_name == "escapeKey"
+                && matches!(c.target.as_deref().map(|t| &t.expr), Some(Expr::Ident(ns)) if ns == "jsonpatch")
+            {
+                return true;
+            }
+        }
+        crate::engine::ast::children_mut(e).into_iter().any(walk)
+    }
+    crate::engine::compile::environment()
+        .compile(source)
+        .is_ok_and(|p| walk(&mut p.expression().clone()))
 }

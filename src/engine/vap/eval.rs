@@ -31,6 +31,8 @@ pub(crate) struct Policy<'a> {
     pub pack: &'a CompiledPack,
     pub admission: &'a CompiledAdmission,
     pub rules: &'a [&'a Arc<CompiledRule>],
+    /// `--bind-all`: run a policy that has no binding as if bound by [`super::implied_binding`].
+    pub bind_all: bool,
 }
 
 /// One (binding, param) evaluation in progress.
@@ -58,7 +60,8 @@ impl Policy<'_> {
         if !self.admission.constraints.matches(&facts, input) {
             return;
         }
-        for binding in &self.admission.bindings {
+        let implied = (self.bind_all && self.admission.bindings.is_empty()).then(super::implied_binding);
+        for binding in self.admission.bindings.iter().chain(implied.as_ref()) {
             if binding.resources.as_ref().is_some_and(|m| !m.matches(&facts, input)) {
                 continue;
             }
@@ -146,7 +149,10 @@ impl Policy<'_> {
             let mut found = Vec::new();
             match self.admission.kind {
                 PolicyKind::Validating => run.ctx.evaluate_rule(rule, &mut found),
-                PolicyKind::Mutating => found.extend(run.mutate(rule)),
+                PolicyKind::Mutating => {
+                    let apply = self.admission.apply_configurations.get(index).copied().unwrap_or(false);
+                    found.extend(run.mutate(rule, apply));
+                }
             }
             for finding in found {
                 run.enforce(finding, self.admission.status_codes.get(index).copied().flatten(), pass);
@@ -226,20 +232,33 @@ impl Run<'_, '_, '_> {
     /// Runs a mutation: a finding with its ops when applying them changes the object, none when
     /// the object already is as the mutation wants it (which is how the engine's second pass
     /// over the mutated object converges).
-    fn mutate(&self, rule: &CompiledRule) -> Option<Finding> {
+    fn mutate(&self, rule: &CompiledRule, apply_configuration: bool) -> Option<Finding> {
         let failed = |message: String| {
             Some(
                 self.ctx
                     .error_finding(rule, "", &format!("{} (mutation {})", message, rule.spec.id)),
             )
         };
+        let field = if apply_configuration {
+            "applyConfiguration.expression"
+        } else {
+            "jsonPatch.expression"
+        };
         let value = match self.value(&rule.validate) {
             Ok(v) => value_to_json(&v),
-            Err(e) => return failed(e.describe("jsonPatch.expression", &rule.validate.source)),
+            Err(e) => return failed(e.describe(field, &rule.validate.source)),
         };
-        let ops = match ops_from_json(&value) {
-            Ok(ops) => ops,
-            Err(e) => return failed(format!("jsonPatch.expression {e}")),
+        let ops = if apply_configuration {
+            if !value.is_object() {
+                return failed(format!("{field} must return an object, got {value}"));
+            }
+            let merged = super::apply_config::merge(self.ctx.object, &value);
+            super::apply_config::diff(self.ctx.object, &merged)
+        } else {
+            match ops_from_json(&value) {
+                Ok(ops) => ops,
+                Err(e) => return failed(format!("{field} {e}")),
+            }
         };
         let mut builder = PatchBuilder::new(self.ctx.object.clone());
         for op in &ops {

@@ -117,6 +117,11 @@ pub struct CompiledMatch {
 }
 
 impl CompiledMatch {
+    /// The spec it was compiled from.
+    pub fn spec(&self) -> &MatchResources {
+        &self.spec
+    }
+
     /// Checks `spec`; `rules_required` is true for a policy's `matchConstraints`.
     pub fn new(spec: MatchResources, rules_required: bool) -> Result<Self, MatchResourcesError> {
         for (list, rules) in [

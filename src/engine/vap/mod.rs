@@ -11,6 +11,7 @@
 //! - [`params`]: param objects and `paramRef` resolution; [`jsonpatch`]: the JSONPatch form.
 //! - `eval`: one policy against one input, per binding and per param object.
 
+pub mod apply_config;
 mod binding;
 pub mod convert;
 pub(crate) mod eval;
@@ -21,6 +22,7 @@ pub mod params;
 mod policy;
 mod policy_kinds;
 pub mod resources;
+pub mod schema_check;
 
 use std::sync::Arc;
 
@@ -77,6 +79,9 @@ pub struct CompiledAdmission {
     pub audit_annotations: Vec<(String, CompiledExpr)>,
     /// Per rule (same index as the pack's rules): the HTTP code of the validation's `reason`.
     pub status_codes: Vec<Option<u16>>,
+    /// Per rule of a mutating policy: true when the mutation is an `ApplyConfiguration` (its
+    /// expression returns a partial object to merge), false for `JSONPatch`.
+    pub apply_configurations: Vec<bool>,
     /// Indexes of every pack variable the match conditions and annotations read (each rule
     /// lists its own; a mutating policy's rules hold its JSONPatch expressions).
     pub variables: Vec<usize>,
@@ -99,4 +104,90 @@ pub struct CompiledBinding {
     pub not_found: ParamNotFoundAction,
     /// `spec.validationActions` (`[Deny]` for a mutating binding, whose failures deny).
     pub actions: Vec<ValidationAction>,
+}
+
+/// How admission policies are applied for one evaluation besides their own documents.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AdmissionOptions<'a> {
+    /// Param objects given besides those loaded with the policies.
+    pub params: &'a ParamStore,
+    /// `celgate check --bind-all`: a policy without a binding runs as if bound by [`implied_binding`].
+    pub bind_all: bool,
+}
+
+/// Name of the binding `--bind-all` implies for a policy that has none.
+pub const IMPLIED_BINDING: &str = "implied by --bind-all";
+
+/// The binding `--bind-all` implies: every namespace and object the policy's own constraints
+/// match, no params, `validationActions: [Deny]`.
+pub fn implied_binding() -> CompiledBinding {
+    CompiledBinding {
+        name: IMPLIED_BINDING.to_owned(),
+        resources: None,
+        param_ref: None,
+        not_found: ParamNotFoundAction::Deny,
+        actions: vec![ValidationAction::Deny],
+    }
+}
+
+/// A loaded admission policy that no binding binds: in a cluster it does nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnboundPolicy {
+    /// Validating or mutating.
+    pub kind: PolicyKind,
+    /// The policy name.
+    pub name: String,
+    /// Whether `--bind-all` applies it anyway.
+    pub implied: bool,
+}
+
+impl UnboundPolicy {
+    /// The kind of binding it lacks.
+    pub fn binding_kind(&self) -> &'static str {
+        match self.kind {
+            PolicyKind::Validating => "ValidatingAdmissionPolicyBinding",
+            PolicyKind::Mutating => "MutatingAdmissionPolicyBinding",
+        }
+    }
+}
+
+impl std::fmt::Display for UnboundPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.implied {
+            let applied = match self.kind {
+                PolicyKind::Validating => "validationActions: [Deny]",
+                PolicyKind::Mutating => "its mutations applied",
+            };
+            write!(
+                f,
+                "policy {} has no {}: checked as if bound to every namespace ({IMPLIED_BINDING}, {applied})",
+                self.name,
+                self.binding_kind()
+            )
+        } else {
+            write!(
+                f,
+                "policy {} has no {}: it does nothing (add a binding, or try it with `celgate check --bind-all`)",
+                self.name,
+                self.binding_kind()
+            )
+        }
+    }
+}
+
+/// The admission policies among `packs` that no binding binds, in load order.
+pub fn unbound<'a>(
+    packs: impl IntoIterator<Item = &'a crate::engine::CompiledPack>,
+    bind_all: bool,
+) -> Vec<UnboundPolicy> {
+    packs
+        .into_iter()
+        .filter_map(|p| p.admission.as_deref())
+        .filter(|a| a.bindings.is_empty())
+        .map(|a| UnboundPolicy {
+            kind: a.kind,
+            name: a.policy.clone(),
+            implied: bind_all,
+        })
+        .collect()
 }

@@ -227,6 +227,7 @@ pub(super) fn common(
             match_conditions: conditions,
             audit_annotations: Vec::new(),
             status_codes: Vec::new(),
+            apply_configurations: Vec::new(),
             variables: Vec::new(),
             bindings: Vec::new(),
             params: Arc::new(ParamStore::default()),

@@ -189,14 +189,15 @@ pub(super) fn mutating_policy(
     for (i, m) in spec.mutations.iter().enumerate() {
         let pointer = format!("/spec/mutations/{i}");
         let field = format!("spec.mutations[{i}]");
-        let source = match (m.patch_type.as_str(), &m.json_patch, &m.apply_configuration) {
-            ("JSONPatch", Some(j), None) => &j.expression,
+        let (source, form) = match (m.patch_type.as_str(), &m.json_patch, &m.apply_configuration) {
+            ("JSONPatch", Some(j), None) => (&j.expression, "jsonPatch"),
+            ("ApplyConfiguration", None, Some(a)) => (&a.expression, "applyConfiguration"),
             ("ApplyConfiguration", _, _) => {
                 errors.push(ctx.invalid(
                     &pointer,
                     subject.clone(),
-                    &format!("{field}.patchType"),
-                    "ApplyConfiguration is not supported yet; write the mutation as a JSONPatch".to_owned(),
+                    &format!("{field}.applyConfiguration"),
+                    "patchType ApplyConfiguration needs applyConfiguration.expression (and no jsonPatch)".to_owned(),
                 ));
                 continue;
             }
@@ -224,7 +225,7 @@ pub(super) fn mutating_policy(
             ctx,
             &pointer,
             &subject,
-            &format!("{field}.jsonPatch.expression"),
+            &format!("{field}.{form}.expression"),
             source,
             errors,
         ) else {
@@ -240,6 +241,7 @@ pub(super) fn mutating_policy(
         if let Some(r) = rule(&common, ctx.file, format!("{policy}[{i}]"), expr, message, extra) {
             rules.push(r);
             common.admission.status_codes.push(None);
+            common.admission.apply_configurations.push(form == "applyConfiguration");
         }
     }
     if errors.len() != before {

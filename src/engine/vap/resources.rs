@@ -96,6 +96,11 @@ pub fn resource_for_kind(kind: &str) -> String {
     plural(&kind.to_ascii_lowercase())
 }
 
+/// The built-in kind whose resource (lowercase plural) is `resource`, if the table knows it.
+pub fn kind_for_resource(resource: &str) -> Option<&'static str> {
+    KINDS.iter().find(|(_, r, _)| *r == resource).map(|(k, _, _)| *k)
+}
+
 /// True when `kind` is a built-in cluster-scoped kind; `None` when the table does not know it.
 pub fn is_cluster_scoped(kind: &str) -> Option<bool> {
     KINDS

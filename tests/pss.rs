@@ -245,3 +245,73 @@ fn the_pod_security_variables_are_the_same_in_every_pack() {
         assert_eq!(pss_block(pack), soc2, "{pack}'s Pod Security variables differ from soc2's");
     }
 }
+
+/// A node agent in `kube-system` (params.podSecurityExemptNamespaces) or in a namespace labelled
+/// `privileged`: each pack admits it and records what the exemption let through, at audit,
+/// naming the exemption, the control and the field; the controls no node agent needs still deny.
+#[test]
+fn exemptions_are_reported_at_audit_and_cover_only_node_access() {
+    let all = Engine::load(&celgate::packs::embedded().packs).expect("shipped packs load");
+    let agent = |namespace: &str, sysctl: bool| {
+        let mut spec = json!({"hostNetwork": true, "containers": [{"name": "agent", "image": "registry.example.com/a:1",
+            "securityContext": {"privileged": true}}]});
+        if sysctl {
+            spec["securityContext"] = json!({"sysctls": [{"name": "kernel.msgmax", "value": "1"}]});
+        }
+        json!({"apiVersion": "v1", "kind": "Pod", "spec": spec, "metadata": {"name": "agent", "namespace": namespace,
+            "labels": {"compliance.celgate.io/data-classification": "phi"}}})
+    };
+    let cases = [
+        ("kube-system", BTreeMap::new(), "namespace kube-system is in params.podSecurityExemptNamespaces"),
+        (
+            "logging",
+            BTreeMap::from([("pod-security.kubernetes.io/enforce".to_owned(), "privileged".to_owned())]),
+            "namespace logging is labelled pod-security.kubernetes.io/enforce: privileged",
+        ),
+    ];
+    for pack in ["soc2", "gdpr", "hipaa"] {
+        let engine = all.filtered(&[pack.to_owned()]).expect("a shipped pack");
+        for (namespace, labels, why) in &cases {
+            let mut input = Input::new(agent(namespace, false));
+            input.namespace = Some((*namespace).to_owned());
+            input.namespace_labels = Some(labels.clone());
+            let decision = engine.evaluate(&input);
+            let exempted: Vec<_> = decision
+                .violations
+                .iter()
+                .filter(|v| v.rule == format!("{pack}-pss-exempted"))
+                .collect();
+            assert_eq!(exempted.len(), 1, "{pack} {namespace}: {:?}", decision.violations);
+            let v = exempted[0];
+            assert_eq!(v.action, Action::Audit);
+            assert_eq!(v.pointer, "/spec/hostNetwork");
+            for part in [
+                format!("exempted: {why}: "),
+                "host namespaces: hostNetwork: true at /spec/hostNetwork".to_owned(),
+                "privileged containers: container agent sets privileged: true at /spec/containers/0/securityContext/privileged"
+                    .to_owned(),
+            ] {
+                assert!(v.message.contains(&part), "{pack} {namespace}: {}", v.message);
+            }
+            let denied: Vec<&str> = decision
+                .violations
+                .iter()
+                .filter(|v| v.action == Action::Deny && is_pss_rule(&v.rule) && v.message.contains("privileged: true"))
+                .map(|v| v.rule.as_str())
+                .collect();
+            assert!(denied.is_empty(), "{pack} {namespace}: denied by {denied:?}");
+        }
+        // In kube-system an unsafe sysctl is still denied: no node agent needs it.
+        let mut input = Input::new(agent("kube-system", true));
+        input.namespace = Some("kube-system".to_owned());
+        let decision = engine.evaluate(&input);
+        assert!(
+            decision
+                .violations
+                .iter()
+                .any(|v| v.action == Action::Deny && is_pss_rule(&v.rule) && v.message.contains("kernel.msgmax")),
+            "{pack}: {:?}",
+            decision.violations
+        );
+    }
+}

@@ -49,7 +49,11 @@ fn each_finding_names_the_element_and_its_line() {
     );
     assert_eq!(
         at("soc2-pss-privileged"),
-        [("/spec/template/spec/containers/0/securityContext/privileged".to_owned(), 19, 29)]
+        [(
+            "/spec/template/spec/containers/0/securityContext/privileged".to_owned(),
+            19,
+            29
+        )]
     );
     assert_eq!(
         at("soc2-no-inline-credentials"),
@@ -64,7 +68,10 @@ fn each_finding_names_the_element_and_its_line() {
             .to_owned()
     };
     for (rule, part) in [
-        ("soc2-pss-host-path", "volume root mounts host path / at /spec/template/spec/volumes/1/hostPath"),
+        (
+            "soc2-pss-host-path",
+            "volume root mounts host path / at /spec/template/spec/volumes/1/hostPath",
+        ),
         ("soc2-pss-privileged", "container a sets privileged: true"),
         ("soc2-pss-host-ports", "container a binds host port 9100"),
     ] {

@@ -8,7 +8,7 @@
 //! denied by any Pod Security rule. A level is labelled the ways an operator labels it: the
 //! namespace's `pod-security.kubernetes.io/enforce` label, and for restricted also the data
 //! classifications `confidential`, `pii` and `phi`; and each pod is judged as a Pod and inside
-//! the pod templates of a Deployment and a CronJob. Deliberate differences are listed in
+//! the pod templates of a `Deployment` and a `CronJob`. Deliberate differences are listed in
 //! [`DIFFERENCES`]; a listed case that agrees with the reference fails the test, so the list
 //! stays exact.
 
@@ -29,14 +29,26 @@ const DIFFERENCES: &[&str] = &[];
 /// The reference's check id (the fixture file name without its number) and the soc2 rule and
 /// the control name (as gdpr and hipaa messages give it) that judge it.
 const CHECKS: &[(&str, &str, &str)] = &[
-    ("allowprivilegeescalation", "soc2-pss-privilege-escalation", "privilege escalation"),
+    (
+        "allowprivilegeescalation",
+        "soc2-pss-privilege-escalation",
+        "privilege escalation",
+    ),
     ("apparmorprofile", "soc2-pss-apparmor", "AppArmor"),
     ("capabilities_baseline", "soc2-pss-capabilities", "capabilities"),
-    ("capabilities_restricted", "soc2-pss-capabilities-restricted", "capabilities (restricted)"),
+    (
+        "capabilities_restricted",
+        "soc2-pss-capabilities-restricted",
+        "capabilities (restricted)",
+    ),
     ("hostnamespaces", "soc2-pss-host-namespaces", "host namespaces"),
     ("hostpathvolumes", "soc2-pss-host-path", "hostPath volumes"),
     ("hostports", "soc2-pss-host-ports", "host ports"),
-    ("hostprobesandhostlifecycle", "soc2-pss-probe-hosts", "probe and lifecycle hosts"),
+    (
+        "hostprobesandhostlifecycle",
+        "soc2-pss-probe-hosts",
+        "probe and lifecycle hosts",
+    ),
     ("privileged", "soc2-pss-privileged", "privileged containers"),
     ("procmount", "soc2-pss-proc-mount", "/proc mount type"),
     ("procmount_restricted", "soc2-pss-proc-mount", "/proc mount type"),
@@ -44,7 +56,11 @@ const CHECKS: &[(&str, &str, &str)] = &[
     ("runasnonroot", "soc2-pss-run-as-non-root", "running as non-root"),
     ("runasuser", "soc2-pss-run-as-user", "running as non-root user"),
     ("seccompprofile_baseline", "soc2-pss-seccomp", "seccomp"),
-    ("seccompprofile_restricted", "soc2-pss-seccomp-restricted", "seccomp (restricted)"),
+    (
+        "seccompprofile_restricted",
+        "soc2-pss-seccomp-restricted",
+        "seccomp (restricted)",
+    ),
     ("selinuxoptions", "soc2-pss-selinux", "SELinux"),
     ("sysctls", "soc2-pss-sysctls", "sysctls"),
     ("windowshostprocess", "soc2-pss-host-process", "HostProcess"),
@@ -68,7 +84,12 @@ struct Fixture {
 
 impl Fixture {
     fn key(&self) -> String {
-        format!("{}/{}/{}", self.level, if self.passes { "pass" } else { "fail" }, self.file)
+        format!(
+            "{}/{}/{}",
+            self.level,
+            if self.passes { "pass" } else { "fail" },
+            self.file
+        )
     }
 
     /// The reference's check id: the file name without `.yaml` and its trailing number.
@@ -93,7 +114,12 @@ fn fixtures() -> Vec<Fixture> {
                     .and_then(|n| n.to_str())
                     .unwrap_or("")
                     .to_owned();
-                out.push(Fixture { level, passes, file, pod: doc.value });
+                out.push(Fixture {
+                    level,
+                    passes,
+                    file,
+                    pod: doc.value,
+                });
             }
         }
     }
@@ -126,9 +152,19 @@ fn labellings(level: &str) -> Vec<(String, &'static str, Value, BTreeMap<String,
     let enforce = |l: &str| BTreeMap::from([("pod-security.kubernetes.io/enforce".to_owned(), l.to_owned())]);
     let mut out = vec![(format!("namespace enforce {level}"), "soc2", json!({}), enforce(level))];
     if level == "baseline" {
-        out.push(("no label (every workload)".to_owned(), "soc2", json!({}), BTreeMap::new()));
+        out.push((
+            "no label (every workload)".to_owned(),
+            "soc2",
+            json!({}),
+            BTreeMap::new(),
+        ));
     } else {
-        for (pack, cls) in [("soc2", "confidential"), ("soc2", "pii"), ("gdpr", "pii"), ("hipaa", "phi")] {
+        for (pack, cls) in [
+            ("soc2", "confidential"),
+            ("soc2", "pii"),
+            ("gdpr", "pii"),
+            ("hipaa", "phi"),
+        ] {
             let labels = json!({"compliance.celgate.io/data-classification": cls});
             out.push((format!("{pack}, classification {cls}"), pack, labels, BTreeMap::new()));
         }
@@ -211,7 +247,10 @@ fn celgate_agrees_with_the_reference_fixtures_per_control() {
         unlisted.len(),
         unlisted.join("\n")
     );
-    let agreeing: Vec<&&str> = DIFFERENCES.iter().filter(|d| !disagreements.contains_key(**d)).collect();
+    let agreeing: Vec<&&str> = DIFFERENCES
+        .iter()
+        .filter(|d| !disagreements.contains_key(**d))
+        .collect();
     assert!(agreeing.is_empty(), "listed differences that now agree: {agreeing:?}");
 }
 
@@ -242,7 +281,11 @@ fn the_pod_security_variables_are_the_same_in_every_pack() {
     let soc2 = pss_block("soc2");
     assert!(soc2.contains("name: pssFindings"));
     for pack in ["gdpr", "hipaa"] {
-        assert_eq!(pss_block(pack), soc2, "{pack}'s Pod Security variables differ from soc2's");
+        assert_eq!(
+            pss_block(pack),
+            soc2,
+            "{pack}'s Pod Security variables differ from soc2's"
+        );
     }
 }
 
@@ -262,7 +305,11 @@ fn exemptions_are_reported_at_audit_and_cover_only_node_access() {
             "labels": {"compliance.celgate.io/data-classification": "phi"}}})
     };
     let cases = [
-        ("kube-system", BTreeMap::new(), "namespace kube-system is in params.podSecurityExemptNamespaces"),
+        (
+            "kube-system",
+            BTreeMap::new(),
+            "namespace kube-system is in params.podSecurityExemptNamespaces",
+        ),
         (
             "logging",
             BTreeMap::from([("pod-security.kubernetes.io/enforce".to_owned(), "privileged".to_owned())]),

@@ -1,4 +1,6 @@
-//! `celgate check --fix` driven as a process with the shipped packs: every input document is
+//! `celgate check --fix` driven as a process with the shipped packs (read from `policies/`) and a
+//! fixture pack of Kyverno-style mutations (the shipped packs deny rather than patch workloads):
+//! every input document is
 //! written back, unchanged unless patched; a patch changes only its lines (snapshots of the line
 //! diff); the fixed output judges the same as the patched object; `--out`, `--changed-only`,
 //! `--in-place`.
@@ -15,11 +17,21 @@ fn celgate() -> Command {
     cmd
 }
 
-/// `check --color never ARGS`, with `stdin`: exit code, stdout, stderr.
+/// The packs when a test names none: the shipped ones plus the mutating fixture pack.
+const DEFAULT_PACKS: &[&str] = &["--packs", "policies", "--packs", "tests/fixtures/packs/fixreal"];
+
+/// `check --color never ARGS` (with [`DEFAULT_PACKS`] unless ARGS name packs), with `stdin`:
+/// exit code, stdout, stderr.
 fn check(args: &[&str], stdin: &str) -> (i32, String, String) {
+    let packs = if args.contains(&"--packs") {
+        &[][..]
+    } else {
+        DEFAULT_PACKS
+    };
     let out = celgate()
         .arg("check")
         .args(["--color", "never"])
+        .args(packs)
         .args(args)
         .write_stdin(stdin.to_owned())
         .output()
@@ -143,22 +155,31 @@ fn a_folder_comes_back_whole_and_in_order() {
 }
 
 const OPS_PACK: &[&str] = &["--packs", "tests/fixtures/packs/fixops"];
+/// Only the mutating fixture pack: its patches apply even where a shipped pack would deny the
+/// document (a denied document is written back unpatched).
+const MUTATIONS: &[&str] = &["--packs", "tests/fixtures/packs/fixreal"];
 
 #[rstest::rstest]
-#[case::comments_quotes_flow("tests/fixtures/fix/deployment-comments.yaml", &[])]
-#[case::anchors_aliases_merge_multi("tests/fixtures/fix/anchors-multi.yaml", &[])]
-#[case::json("tests/fixtures/fix/pod.json", &[])]
+#[case::comments_quotes_flow("tests/fixtures/fix/deployment-comments.yaml", MUTATIONS)]
+#[case::anchors_aliases_merge_multi("tests/fixtures/fix/anchors-multi.yaml", MUTATIONS)]
+#[case::json("tests/fixtures/fix/pod.json", MUTATIONS)]
 #[case::every_operation("tests/fixtures/fix/ops.yaml", OPS_PACK)]
 #[case::every_operation_json("tests/fixtures/fix/ops.json", OPS_PACK)]
-#[case::kube_prometheus("tests/fixtures/real/upstream/kube-prometheus/manifests/blackboxExporter-deployment.yaml", &[])]
-#[case::argo_cd_install("tests/fixtures/real/upstream/argo-cd/manifests/install.yaml", &[])]
-#[case::argo_workflows_sa("tests/fixtures/real/upstream/argo-workflows/manifests/base/workflow-controller/workflow-controller-sa.yaml", &[])]
+#[case::kube_prometheus(
+    "tests/fixtures/real/upstream/kube-prometheus/manifests/blackboxExporter-deployment.yaml",
+    MUTATIONS
+)]
+#[case::argo_cd_install("tests/fixtures/real/upstream/argo-cd/manifests/install.yaml", MUTATIONS)]
+#[case::argo_workflows_sa(
+    "tests/fixtures/real/upstream/argo-workflows/manifests/base/workflow-controller/workflow-controller-sa.yaml",
+    MUTATIONS
+)]
 fn a_fix_changes_only_the_patched_lines(#[case] path: &str, #[case] packs: &[&str]) {
     let (input, fixed) = fix_and_recheck(path, packs);
     let (removed, added) = changed_lines(&input, &fixed);
     assert!(added > 0, "{path}: nothing patched");
-    if packs.is_empty() {
-        // The shipped packs only add fields: additions only, except a line that gains a comma
+    if packs == MUTATIONS {
+        // The fixture pack only adds fields: additions only, except a line that gains a comma
         // (JSON) or a flow entry.
         assert!(
             removed <= 2,
@@ -197,7 +218,7 @@ fn out_mirrors_every_input_or_only_the_changed_ones() {
         "tests/fixtures/fix/pod.json",
         "examples/compliant/service.yaml",
     ];
-    let (code, stdout, stderr) = check(&[&["--fix", "--out", out][..], &inputs[..]].concat(), "");
+    let (code, stdout, stderr) = check(&[MUTATIONS, &["--fix", "--out", out][..], &inputs[..]].concat(), "");
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("PATCH"), "the report goes to stdout: {stdout}");
     for file in ["anchors-multi.yaml", "deployment-comments.yaml", "pod.json"] {
@@ -213,7 +234,7 @@ fn out_mirrors_every_input_or_only_the_changed_ones() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().to_str().expect("utf8");
     let (code, _, stderr) = check(
-        &[&["--fix", "--changed-only", "--out", out][..], &inputs[..]].concat(),
+        &[MUTATIONS, &["--fix", "--changed-only", "--out", out][..], &inputs[..]].concat(),
         "",
     );
     assert_eq!(code, 0, "{stderr}");

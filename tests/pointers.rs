@@ -38,26 +38,45 @@ fn each_finding_names_the_element_and_its_line() {
             })
             .collect()
     };
-    // The first of the host escapes (in pod-spec order) is where the finding points.
+    // Each Pod Security control points at its own element.
     assert_eq!(
-        at("soc2-pod-no-host-escape"),
+        at("soc2-pss-host-path"),
         [("/spec/template/spec/volumes/1/hostPath".to_owned(), 11, 24)]
+    );
+    assert_eq!(
+        at("soc2-pss-host-ports"),
+        [("/spec/template/spec/containers/0/ports/1/hostPort".to_owned(), 15, 62)]
+    );
+    assert_eq!(
+        at("soc2-pss-privileged"),
+        [(
+            "/spec/template/spec/containers/0/securityContext/privileged".to_owned(),
+            19,
+            29
+        )]
     );
     assert_eq!(
         at("soc2-no-inline-credentials"),
         [("/spec/template/spec/containers/0/env/1/value".to_owned(), 18, 35)]
     );
-    let escape = found
-        .iter()
-        .find(|v| v["rule"] == "soc2-pod-no-host-escape")
-        .and_then(|v| v["message"].as_str())
-        .unwrap_or("");
-    for part in [
-        "volume root mounts host path /",
-        "container a is privileged",
-        "host port 9100",
+    let message = |rule: &str| -> String {
+        found
+            .iter()
+            .find(|v| v["rule"] == rule)
+            .and_then(|v| v["message"].as_str())
+            .unwrap_or("")
+            .to_owned()
+    };
+    for (rule, part) in [
+        (
+            "soc2-pss-host-path",
+            "volume root mounts host path / at /spec/template/spec/volumes/1/hostPath",
+        ),
+        ("soc2-pss-privileged", "container a sets privileged: true"),
+        ("soc2-pss-host-ports", "container a binds host port 9100"),
     ] {
-        assert!(escape.contains(part), "{escape}");
+        let text = message(rule);
+        assert!(text.contains(part), "{rule}: {text}");
     }
     for v in &found {
         assert!(!v["rationale"].as_str().unwrap_or("").is_empty(), "no rationale: {v}");

@@ -239,22 +239,23 @@ fn the_payment_agent_exception_covers_objects_by_label() {
     let before = at(2027, 2, 15, 11, 59, 59);
     let d = judge(&engine, &tenancy, agent(&labelled), before);
     assert_eq!(d.tenant.as_deref(), Some("retail"));
-    let privilege = finding(&d, "soc2-pod-least-privilege");
+    let privilege = finding(&d, "soc2-pss-capabilities");
     assert_eq!(privilege.action, Action::Audit, "{:?}", d.violations);
     assert_eq!(
         privilege.exception.as_ref().map(|x| x.id.as_str()),
         Some("EXC-2026-019")
     );
-    assert!(d.patch.is_empty(), "an excepted patch rule does not patch");
+    let restricted = finding(&d, "soc2-pss-capabilities-restricted");
+    assert_eq!(restricted.action, Action::Audit, "{:?}", d.violations);
 
     let d = judge(&engine, &tenancy, agent(&labelled), at(2027, 2, 15, 12, 0, 0));
-    let privilege = finding(&d, "soc2-pod-least-privilege");
+    let privilege = finding(&d, "soc2-pss-capabilities");
     assert_ne!(privilege.action, Action::Audit, "expired at 12:00 UTC");
     assert!(privilege.exception.as_ref().is_some_and(|x| x.expired));
 
     let unlabelled = json!({"app.kubernetes.io/name": "checkout", "data-classification": "pii"});
     let d = judge(&engine, &tenancy, agent(&unlabelled), before);
-    assert!(finding(&d, "soc2-pod-least-privilege").exception.is_none());
+    assert!(finding(&d, "soc2-pss-capabilities").exception.is_none());
 }
 
 #[test]

@@ -661,17 +661,21 @@ mod tests {
     fn equal_rule_expressions_share_ids_across_the_shipped_packs() {
         let env = super::super::compile::environment();
         let packs = load_packs(&env, &crate::packs::embedded().packs).unwrap();
-        // Same validate, reading params.allowedCaps (equal in both) and the shared podSpec.
-        let soc2 = rule(&packs, "soc2", "soc2-pod-least-privilege");
+        // Same validate, reading params.podSecurityExemptNamespaces (equal in all three) and the
+        // Pod Security variables every pack carries.
+        let gdpr = rule(&packs, "gdpr", "gdpr-pod-security-restricted");
         let hipaa = rule(&packs, "hipaa", "hipaa-workload-isolation-container");
-        assert!(soc2.validate.param_keys.contains("allowedCaps"));
-        assert!(soc2.validate.share_id.is_some());
-        assert_eq!(soc2.validate.share_id, hipaa.validate.share_id);
-        let host = rule(&packs, "soc2", "soc2-pod-no-host-escape");
+        assert!(gdpr.validate.share_id.is_some());
+        assert_eq!(gdpr.validate.share_id, hipaa.validate.share_id);
+        let host = rule(&packs, "gdpr", "gdpr-pod-security-baseline");
         let phi_host = rule(&packs, "hipaa", "hipaa-workload-isolation");
         assert_eq!(host.validate.share_id, phi_host.validate.share_id);
-        assert_ne!(host.validate.share_id, soc2.validate.share_id);
-        // `!variables.isSystemNamespace` and `variables.phi`: both shared, not alike.
+        assert_ne!(host.validate.share_id, gdpr.validate.share_id);
+        let exempted = |pack: &str| rule(&packs, pack, &format!("{pack}-pss-exempted")).validate.share_id;
+        assert!(exempted("soc2").is_some());
+        assert_eq!(exempted("soc2"), exempted("hipaa"));
+        assert_eq!(exempted("soc2"), exempted("gdpr"));
+        // `variables.personalData && ...` and `variables.phi && ...`: both shared, not alike.
         let condition = |r: &CompiledRule| r.condition.as_ref().and_then(|c| c.share_id);
         assert!(condition(host).is_some() && condition(phi_host).is_some());
         assert_ne!(condition(host), condition(phi_host));

@@ -216,7 +216,11 @@ async fn admission(state: &Arc<ServerState>, req: Request<Incoming>, mutating: b
     let (decision, response, facts) = match outcome {
         Ok(Ok(judgment)) => {
             let (response, facts) = judgment.answer;
-            match judgment.prepared.send(state, deadline.saturating_sub(started.elapsed())).await {
+            match judgment
+                .prepared
+                .send(state, deadline.saturating_sub(started.elapsed()))
+                .await
+            {
                 Ok(()) => {
                     state.metrics.record_decision(route, &judgment.decision);
                     (Ok(judgment.decision), response, facts)

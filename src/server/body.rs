@@ -31,7 +31,10 @@ use super::ServerState;
 const UNIT: usize = 1024;
 
 /// Most bytes a drain task reads from a body that was answered early.
-const DRAIN_BYTES: usize = 4 * 1024 * 1024;
+/// Large enough for what an API server or CI client sends unasked (a 20 MB body is read and
+/// discarded in milliseconds); nothing is kept, so it costs no memory, and the time bound stops a
+/// slow sender.
+const DRAIN_BYTES: usize = 64 * 1024 * 1024;
 
 /// Longest a drain task reads from a body that was answered early.
 const DRAIN_TIME: Duration = Duration::from_secs(2);

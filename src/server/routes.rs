@@ -174,7 +174,7 @@ async fn admission(state: &Arc<ServerState>, req: Request<Incoming>, mutating: b
     let started = Instant::now();
     let route = if mutating { "/mutate" } else { "/validate" };
     if let Err(response) = admission_caller(state, &req, route) {
-        return response;
+        return early(req, response);
     }
     let deadline = admission_deadline(req.uri().query(), state.limits.request_timeout);
     let Body { bytes, reservation } = match body::read(state, req, deadline.min(state.limits.body_read_timeout)).await {

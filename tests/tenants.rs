@@ -392,6 +392,52 @@ tenants:
     );
 }
 
+#[test]
+fn a_retired_rule_id_names_what_replaced_it() {
+    let text = "apiVersion: celgate.io/v1\nkind: RulePack\nmetadata: {name: basic, version: 1.1.0}\n\
+                spec:\n  retiredRules:\n    basic-old: replaced by basic-no-privileged\n";
+    let mut sources = vec![PackSource {
+        origin: "retired.yaml".to_owned(),
+        text: text.to_owned(),
+    }];
+    let path = manifest_dir().join("tests/fixtures/packs/basic/pack.yaml");
+    let basic = std::fs::read_to_string(&path)
+        .expect("basic pack")
+        .replace("version: 1.0.0", "version: 1.1.0");
+    sources.push(PackSource {
+        origin: path.display().to_string(),
+        text: basic,
+    });
+    let engine = Engine::load(&sources).expect("packs load");
+    for (yaml, field) in [
+        (
+            "tenants: [{name: a, modes: {basic-old: warn}}]",
+            "tenants[0].modes.basic-old",
+        ),
+        (
+            "exceptions: [{id: X, rules: [basic-old], reason: r, owner: o, expires: 2026-12-01}]",
+            "exceptions[0].rules[0]",
+        ),
+    ] {
+        let spec = celgate::config::parse_tenancy(Path::new("celgate.yaml"), yaml).expect("parses");
+        let err = Tenancy::build(&spec, &engine, now()).expect_err("refused").to_string();
+        assert!(
+            err.contains(&format!(
+                "{field}: rule 'basic-old' was retired by basic 1.1.0: replaced by basic-no-privileged (see CHANGELOG.md)"
+            )),
+            "{err}"
+        );
+    }
+    // A pack cannot retire a rule it still has.
+    let still = text.replace("basic-old", "basic-no-latest");
+    sources[0].text = still;
+    let err = Engine::load(&sources).expect_err("refused").to_string();
+    assert!(
+        err.contains("'basic-no-latest' is retired but still a rule of the pack"),
+        "{err}"
+    );
+}
+
 #[rstest]
 #[case::version_without_changes(
     "tenants: [{name: a, modes: {basic@2.0.0: warn}}]",

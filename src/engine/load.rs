@@ -46,6 +46,8 @@ pub struct CompiledPack {
     /// The params whose shipped values are examples (`spec.paramsToConfigure`) and the rules
     /// that read them.
     pub params_to_configure: super::placeholders::ParamsToConfigure,
+    /// Rule ids earlier versions had, with what replaced each (`spec.retiredRules`).
+    pub retired_rules: std::collections::BTreeMap<String, String>,
 }
 
 /// A compiled pack variable.
@@ -167,6 +169,7 @@ pub fn load_packs(env: &Env, sources: &[PackSource]) -> Result<Vec<CompiledPack>
                     rules: Vec::new(),
                     admission: None,
                     params_to_configure: super::placeholders::ParamsToConfigure::default(),
+                    retired_rules: std::collections::BTreeMap::new(),
                 });
                 packs.len() - 1
             };
@@ -177,6 +180,19 @@ pub fn load_packs(env: &Env, sources: &[PackSource]) -> Result<Vec<CompiledPack>
         // Neither a pack, a policy nor a param object: report it as before.
         let ctx = DocContext::new(&pending.origin, &pending.doc.positions);
         parse_document(&ctx, pending.doc.value, &mut errors);
+    }
+    for pack in &packs {
+        for retired in pack.retired_rules.keys() {
+            if pack.rules.iter().any(|r| &r.spec.id == retired) {
+                errors.push(PackError::Invalid {
+                    file: pack.origins.join(", "),
+                    line: 0,
+                    subject: format!("pack '{}'", pack.metadata.name),
+                    field: "spec.retiredRules".to_owned(),
+                    message: format!("'{retired}' is retired but still a rule of the pack"),
+                });
+            }
+        }
     }
     if errors.is_empty() {
         packs.iter_mut().for_each(resolve_variable_reads);
@@ -523,6 +539,7 @@ fn compile_into(
     if let serde_json::Value::Object(params) = &mut pack.params {
         params.extend(doc.spec.params);
     }
+    pack.retired_rules.extend(doc.spec.retired_rules);
     let limits = doc.spec.input_limits;
     if let Err(message) = limits.map_or(Ok(()), validate_limits) {
         errors.push(ctx.invalid(

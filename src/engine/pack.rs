@@ -53,6 +53,12 @@ pub struct PackSpec {
     /// reads it warns instead of denying (see `engine::placeholders`).
     #[serde(default)]
     pub params_to_configure: BTreeMap<String, serde_json::Value>,
+    /// Rule ids an earlier version of the pack had and this one no longer has, each with what
+    /// replaced it (`soc2-pod-no-host-escape: replaced by soc2-pss-host-namespaces, …`): a
+    /// tenancy config that still names one is refused with that note instead of a bare
+    /// "unknown rule".
+    #[serde(default)]
+    pub retired_rules: BTreeMap<String, String>,
     /// Named CEL expressions shared by the pack's rules, visible as `variables.<name>`.
     #[serde(default)]
     pub variables: Vec<VariableSpec>,

@@ -38,6 +38,20 @@ struct Known {
     packs: HashSet<String>,
     rules: HashSet<String>,
     changes: PackChanges,
+    /// Retired rule id -> `(pack, version, what replaced it)`.
+    retired: std::collections::HashMap<String, (String, String, String)>,
+}
+
+impl Known {
+    /// "unknown rule 'x'", with what replaced it when a pack retired it.
+    fn unknown_rule(&self, rule: &str) -> String {
+        match self.retired.get(rule) {
+            Some((pack, version, note)) => {
+                format!("rule '{rule}' was retired by {pack} {version}: {note} (see CHANGELOG.md)")
+            }
+            None => format!("unknown rule '{rule}'"),
+        }
+    }
 }
 
 impl Tenancy {
@@ -52,6 +66,18 @@ impl Tenancy {
                 .flat_map(|p| p.rules.iter().map(|r| r.spec.id.clone()))
                 .collect(),
             changes: PackChanges::of(engine),
+            retired: engine
+                .packs()
+                .iter()
+                .flat_map(|p| {
+                    p.retired_rules.iter().map(|(id, note)| {
+                        (
+                            id.clone(),
+                            (p.metadata.name.clone(), p.metadata.version.clone(), note.clone()),
+                        )
+                    })
+                })
+                .collect(),
         };
         let mut errors = Vec::new();
         let mut err = |field: String, message: String| errors.push(TenancyError { field, message });
@@ -281,6 +307,8 @@ fn mode_table(
             }
         } else if known.packs.contains(key) {
             table.packs.insert(key.clone(), *mode);
+        } else if known.retired.contains_key(key) {
+            err(format!("{field}.{key}"), known.unknown_rule(key));
         } else {
             err(
                 format!("{field}.{key}"),
@@ -309,7 +337,7 @@ fn build_exception(
     }
     for (j, rule) in x.rules.iter().enumerate() {
         if !known.rules.contains(rule) {
-            err(format!("{field}.rules[{j}]"), format!("unknown rule '{rule}'"));
+            err(format!("{field}.rules[{j}]"), known.unknown_rule(rule));
         }
     }
     for (name, value) in [("reason", &x.reason), ("owner", &x.owner)] {

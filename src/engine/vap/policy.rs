@@ -142,6 +142,7 @@ pub(super) fn common(
         rules: Vec::new(),
         admission: None,
         params_to_configure: crate::engine::placeholders::ParamsToConfigure::default(),
+        retired_rules: std::collections::BTreeMap::new(),
     };
     for (i, var) in variables.iter().enumerate() {
         let pointer = format!("/spec/variables/{i}");

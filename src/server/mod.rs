@@ -7,6 +7,7 @@
 mod admin;
 mod body;
 pub mod caps;
+mod check_api;
 mod deadline;
 mod guard;
 mod judging;

@@ -1,0 +1,343 @@
+//! The check API: `POST /v1/check` (a document judged for a tenant, JSON or YAML) and
+//! `GET /v1/packs` (the packs and rules that apply to the caller), both behind bearer tokens
+//! (design §6). The admission routes live in `routes.rs`.
+
+// Early returns carry a ready `Response`; boxing it would only add an allocation per error.
+#![allow(clippy::result_large_err)]
+
+use std::sync::Arc;
+
+use http::{header, Request, StatusCode};
+use hyper::body::Incoming;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::body::{self, Body};
+use super::caps::Omitted;
+use super::judging::{evaluate, Judgeable, Judged};
+use super::routes::{early, error, json_response, HttpResponse};
+use super::ServerState;
+use crate::engine::{Decision, Door, Input, Operation};
+use crate::report::{DocumentResult, Location};
+use crate::source::ParseLimits;
+use crate::tenant::{AccessError, Tenancy};
+
+/// Body of `POST /v1/check`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct CheckRequest {
+    object: Value,
+    #[serde(default)]
+    old_object: Option<Value>,
+    #[serde(default)]
+    operation: Option<String>,
+    #[serde(default)]
+    tenant: Option<String>,
+    #[serde(default)]
+    environment: Option<String>,
+}
+
+/// How the body was written.
+enum BodyFormat {
+    Json,
+    Yaml,
+}
+
+fn body_format(req: &Request<Incoming>) -> Result<BodyFormat, HttpResponse> {
+    let Some(value) = req.headers().get(header::CONTENT_TYPE) else {
+        return Ok(BodyFormat::Json);
+    };
+    let media = value
+        .to_str()
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    match media.as_str() {
+        "application/json" | "" => Ok(BodyFormat::Json),
+        m if m.ends_with("+json") => Ok(BodyFormat::Json),
+        "application/yaml" | "application/x-yaml" | "text/yaml" | "text/x-yaml" => Ok(BodyFormat::Yaml),
+        _ => Err(error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            &format!("Content-Type {media} is not supported; send application/json or application/yaml"),
+        )),
+    }
+}
+
+/// The token of an `Authorization: Bearer <token>` header.
+fn bearer(req: &Request<Incoming>) -> Option<&str> {
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// The 401 / 403 answer to a refused check-API call.
+fn refused(e: &AccessError) -> HttpResponse {
+    match e {
+        AccessError::Unauthenticated => {
+            let mut response = error(StatusCode::UNAUTHORIZED, &e.to_string());
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer realm=\"celgate\""),
+            );
+            response
+        }
+        AccessError::OtherTenant { .. } => error(StatusCode::FORBIDDEN, &e.to_string()),
+    }
+}
+
+pub(super) async fn check(state: &Arc<ServerState>, req: Request<Incoming>) -> HttpResponse {
+    let tenancy = state.tenancy.load_full();
+    // Refuse a missing or unknown token before reading the body; the body may then only name
+    // the token's own tenant.
+    let caller = match tenancy.authorize(bearer(&req), None) {
+        Ok(t) => t.map(|t| t.name.clone()),
+        Err(e) => return early(req, refused(&e)),
+    };
+    let format = match body_format(&req) {
+        Ok(f) => f,
+        Err(response) => return early(req, response),
+    };
+    let deadline = state.limits.request_timeout;
+    let Body { bytes, reservation } = match body::read(state, req, state.limits.body_read_timeout).await {
+        Ok(b) => b,
+        Err(response) => return response,
+    };
+    // Copies may add half the body limit: a refused bomb then peaks well under twice the
+    // body limit (its body, the copies made before the refusal, the parser's own state).
+    let limits = ParseLimits {
+        expansion_bytes: state.limits.max_body_bytes / 2,
+        limit_name: "half of limits.maxBodyBytes",
+    };
+    let body_bytes = bytes.len();
+    let read = move |tenancy: &Tenancy| read_check(&bytes, &format, limits, caller, tenancy);
+    let answer = |decision: &Decision, omitted: &Omitted, context: CheckContext| context.answer(decision, omitted);
+    let judgment = match evaluate(state, deadline, Door::CheckApi, body_bytes, read, answer).await {
+        Ok(Ok(judgment)) => judgment,
+        Ok(Err(response)) => return response,
+        Err(failure) => return error(StatusCode::SERVICE_UNAVAILABLE, &failure.message(deadline)),
+    };
+    drop(reservation);
+    if let Err(refused) = judgment.prepared.send(state, deadline).await {
+        return error(StatusCode::SERVICE_UNAVAILABLE, &refused.message());
+    }
+    state.metrics.record_decision("/v1/check", &judgment.decision);
+    json_response(StatusCode::OK, &judgment.answer)
+}
+
+/// What the check API's answer needs besides the decision.
+struct CheckContext {
+    positions: Option<crate::source::PositionMap>,
+    prefix: &'static str,
+    api_version: String,
+    kind: String,
+    name: String,
+    namespace: String,
+}
+
+impl CheckContext {
+    /// The JSON record of the decision (as `celgate check -o json` writes one document), with
+    /// `findingsOmitted` when the caps left findings out.
+    fn answer(self, decision: &Decision, omitted: &Omitted) -> Value {
+        let locations = decision
+            .violations
+            .iter()
+            .map(|v| {
+                self.positions.as_ref().and_then(|p| {
+                    p.locate(&format!("{}{}", self.prefix, v.pointer)).map(|pos| Location {
+                        line: pos.line,
+                        column: pos.column,
+                    })
+                })
+            })
+            .collect();
+        let result = DocumentResult {
+            source: "request".to_owned(),
+            document: 0,
+            item: None,
+            api_version: self.api_version,
+            kind: self.kind,
+            name: self.name,
+            namespace: self.namespace,
+            line: 1,
+            decision: decision.clone(),
+            locations,
+        };
+        let mut record = serde_json::to_value(crate::report::json::document_record(&result)).unwrap_or(Value::Null);
+        if !omitted.is_empty() {
+            record["findingsOmitted"] = serde_json::to_value(omitted).unwrap_or(Value::Null);
+        }
+        record
+    }
+}
+
+/// Reads a check-API body (on the evaluation pool): the request, its checks, and the input.
+fn read_check(
+    body: &[u8],
+    format: &BodyFormat,
+    limits: ParseLimits,
+    caller: Option<String>,
+    tenancy: &Tenancy,
+) -> Result<Judgeable<CheckContext>, HttpResponse> {
+    let (value, positions) = parse_check_body(body, format, limits).map_err(|m| error(StatusCode::BAD_REQUEST, &m))?;
+    let prefix = if value.get("object").is_some() { "/object" } else { "" };
+    // A bare manifest (a mapping with `kind` and no `object`) is checked as the object.
+    let value = match value {
+        Value::Object(map) if !map.contains_key("object") && map.contains_key("kind") => {
+            json!({"object": Value::Object(map)})
+        }
+        other => other,
+    };
+    let request: CheckRequest = serde_path_to_error::deserialize(value)
+        .map_err(|e| error(StatusCode::BAD_REQUEST, &format!("{}: {}", e.path(), e.inner())))?;
+    let operation = match request.operation.as_deref().map(Operation::parse) {
+        None => Operation::Create,
+        Some(Some(op)) => op,
+        Some(None) => {
+            return Err(error(
+                StatusCode::BAD_REQUEST,
+                "operation: expected CREATE, UPDATE, DELETE or CONNECT",
+            ))
+        }
+    };
+    if !request.object.is_object() && operation != Operation::Delete {
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            "object: expected a mapping with apiVersion and kind",
+        ));
+    }
+    let tenant = match (caller, &request.tenant) {
+        (Some(own), Some(asked)) if own != *asked => {
+            return Err(refused(&AccessError::OtherTenant {
+                own,
+                asked: asked.clone(),
+            }))
+        }
+        (Some(own), _) => Some(own),
+        (None, asked) => asked.clone(),
+    };
+    if let Some(environment) = &request.environment {
+        if let Err(e) = tenancy.environment(environment) {
+            return Err(error(StatusCode::BAD_REQUEST, &format!("environment: {e}")));
+        }
+        let own = tenant.as_deref().and_then(|t| tenancy.tenant(t).ok());
+        if let Some(t) = own.filter(|t| !t.may_use_environment(environment, tenancy.default_environment())) {
+            return Err(error(
+                StatusCode::FORBIDDEN,
+                &format!("tenant '{}' has no namespaces in environment '{environment}'", t.name),
+            ));
+        }
+    }
+    let who = Judged::Caller {
+        tenant: tenant.clone(),
+        environment: request.environment.clone(),
+    };
+    let input = Input {
+        object: request.object,
+        old_object: request.old_object,
+        operation,
+        tenant,
+        environment: request.environment,
+        ..Input::default()
+    };
+    let context = CheckContext {
+        positions,
+        prefix,
+        api_version: input.api_version().to_owned(),
+        kind: input.kind().to_owned(),
+        name: input.name().to_owned(),
+        namespace: input.effective_namespace().unwrap_or("").to_owned(),
+    };
+    Ok(Judgeable {
+        input,
+        who,
+        uid: None,
+        context,
+    })
+}
+
+/// The body as JSON, with source positions when it was YAML (JSON bodies are parsed by
+/// `serde_json` for speed and carry no positions). YAML aliases may expand the body by at most
+/// `limits` (the body limit).
+fn parse_check_body(
+    body: &[u8],
+    format: &BodyFormat,
+    limits: ParseLimits,
+) -> Result<(Value, Option<crate::source::PositionMap>), String> {
+    match format {
+        BodyFormat::Json => serde_json::from_slice(body)
+            .map(|v| (v, None))
+            .map_err(|e| format!("request body is not JSON: {e}")),
+        BodyFormat::Yaml => {
+            let text = std::str::from_utf8(body).map_err(|e| format!("request body is not UTF-8: {e}"))?;
+            let mut docs = crate::source::parse_documents_within(text, limits)
+                .map_err(|e| format!("request body is not YAML: {e}"))?;
+            if docs.is_empty() {
+                return Err("request body is empty".to_owned());
+            }
+            let doc = docs.remove(0);
+            Ok((doc.value, Some(doc.positions)))
+        }
+    }
+}
+
+/// `GET /v1/packs`: the packs and rules; with tenants configured, only what applies to the
+/// caller's tenant, with its own modes, params and exceptions (never another tenant's).
+pub(super) fn packs(state: &ServerState, req: &Request<Incoming>) -> HttpResponse {
+    let tenancy = state.tenancy.load();
+    let tenant = match tenancy.authorize(bearer(req), None) {
+        Ok(t) => t,
+        Err(e) => return refused(&e),
+    };
+    let engine = state.engine.load();
+    let applies = |pack: &str| tenant.is_none_or(|t| t.frameworks().is_none_or(|f| f.contains(&pack)));
+    let packs: Vec<Value> = engine
+        .packs()
+        .iter()
+        .filter(|p| applies(&p.metadata.name))
+        .map(|p| {
+            let rules: Vec<Value> = p
+                .rules
+                .iter()
+                .map(|r| {
+                    let mut rule = json!({
+                        "id": r.spec.id,
+                        "title": r.spec.title,
+                        "controls": r.spec.controls,
+                        "severity": r.spec.severity,
+                        "action": r.spec.action,
+                        "kinds": r.spec.match_.kinds,
+                        "remediation": r.spec.remediation,
+                    });
+                    if let Some(mode) = tenant.and_then(|t| t.mode_for(&p.metadata.name, &r.spec.id)) {
+                        rule["mode"] = Value::from(mode.as_str());
+                    }
+                    rule
+                })
+                .collect();
+            json!({
+                "name": p.metadata.name,
+                "version": p.metadata.version,
+                "framework": p.metadata.framework,
+                "rules": rules,
+            })
+        })
+        .collect();
+    let mut body = json!({"packs": packs});
+    // Admission policies no binding binds do nothing: say so (design §6, issue 16).
+    let unbound: Vec<String> = engine.unbound_policies().iter().map(ToString::to_string).collect();
+    if !unbound.is_empty() {
+        body["warnings"] = json!(unbound);
+    }
+    if let Some(t) = tenant {
+        body["tenant"] = json!({
+            "name": t.name,
+            "frameworks": t.frameworks(),
+            "params": t.params,
+            "exceptions": tenancy.exceptions_of(t),
+        });
+    }
+    json_response(StatusCode::OK, &body)
+}

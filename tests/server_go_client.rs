@@ -12,7 +12,6 @@ use std::sync::OnceLock;
 
 use serde_json::{json, Value};
 
-use celgate::tenant::token;
 use support::{Ca, Options, TestServer};
 
 const TOKEN: &str = "cgt_go-client-test-token";
@@ -123,15 +122,7 @@ fn assert_answers(server: &TestServer, cases: &[(&str, &str, Vec<&str>, &Path, u
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn early_answers_reach_gos_client_over_http2_and_http1() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = dir.path().join("celgate.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "tenants:\n  - name: acme\n    namespaces: ['acme-*']\n    tokens: [{{sha256: {}}}]\n",
-            token::to_hex(&token::hash(TOKEN))
-        ),
-    )
-    .expect("config");
+    let config = support::one_tenant_config(dir.path(), TOKEN);
     let server = TestServer::start(Options {
         config_file: Some(config),
         ..Options::default()

@@ -14,7 +14,6 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use celgate::config::ServeConfig;
-use celgate::tenant::token;
 use support::{admin_get, fixture_json, request_head, Options, TestServer};
 
 /// A Deployment with `containers` privileged containers (each fails `basic-no-privileged`).
@@ -336,15 +335,7 @@ fn curl_post(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn early_answers_reach_curl_whole_over_http2_and_http1() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = dir.path().join("celgate.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "tenants:\n  - name: acme\n    namespaces: ['acme-*']\n    tokens: [{{sha256: {}}}]\n",
-            token::to_hex(&token::hash(TOKEN))
-        ),
-    )
-    .expect("config");
+    let config = support::one_tenant_config(dir.path(), TOKEN);
     let server = TestServer::start(Options {
         config_file: Some(config),
         ..Options::default()

@@ -59,6 +59,16 @@ pub fn basic_pack_dir() -> PathBuf {
     manifest_dir().join("tests/fixtures/packs/basic")
 }
 
+/// Writes `dir/celgate.yaml` with one tenant, `acme` (namespaces `acme-*`), whose check-API
+/// token is `token`, and returns its path.
+pub fn one_tenant_config(dir: &Path, token: &str) -> PathBuf {
+    let config = dir.join("celgate.yaml");
+    let hash = celgate::tenant::token::to_hex(&celgate::tenant::token::hash(token));
+    let text = format!("tenants:\n  - name: acme\n    namespaces: ['acme-*']\n    tokens: [{{sha256: {hash}}}]\n");
+    std::fs::write(&config, text).expect("write celgate.yaml");
+    config
+}
+
 /// The bytes of `tests/fixtures/admission/<name>`.
 pub fn fixture(name: &str) -> Vec<u8> {
     let path = manifest_dir().join("tests/fixtures/admission").join(name);

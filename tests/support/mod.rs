@@ -59,6 +59,24 @@ pub fn basic_pack_dir() -> PathBuf {
     manifest_dir().join("tests/fixtures/packs/basic")
 }
 
+/// Whether the client program `name` (curl, go) runs here. A missing one fails the test when
+/// `CELGATE_REQUIRE_CLIENTS=1` (`.ci/run`, which installs them); elsewhere the test says why and
+/// passes, so `cargo test` works with only the Rust toolchain.
+pub fn client_available(name: &str) -> bool {
+    let found = std::process::Command::new(name).arg("version").output().is_ok()
+        || std::process::Command::new(name).arg("--version").output().is_ok();
+    if found {
+        return true;
+    }
+    let required = std::env::var("CELGATE_REQUIRE_CLIENTS").is_ok_and(|v| v == "1");
+    assert!(
+        !required,
+        "CELGATE_REQUIRE_CLIENTS=1, but {name} is not on PATH (.ci/run installs it with apt-get)"
+    );
+    eprintln!("skipping: {name} is not on PATH (CELGATE_REQUIRE_CLIENTS=1 makes this a failure)");
+    false
+}
+
 /// Writes `dir/celgate.yaml` with one tenant, `acme` (namespaces `acme-*`), whose check-API
 /// token is `token`, and returns its path.
 pub fn one_tenant_config(dir: &Path, token: &str) -> PathBuf {

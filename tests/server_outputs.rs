@@ -86,12 +86,40 @@ async fn every_decision_is_in_the_audit_trail_without_the_document() {
         .await
         .expect("check answered");
     assert_eq!(checked.status, 200);
+    // The check API's request id: generated, or the caller's when it is a plausible id; in the
+    // answer (header and body) and, below, in the audit record.
+    let generated = checked.header("x-request-id").expect("a request id").to_owned();
+    assert_eq!(checked.json()["requestId"], generated.as_str());
+    assert_eq!(generated.len(), 36, "UUID form: {generated}");
+    let config_map =
+        json!({"object": {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "d"}}}).to_string();
+    let given = client
+        .send_with_headers(
+            "POST",
+            "/v1/check",
+            &[("X-Request-Id", "ci-run-42.job:7")],
+            config_map.as_bytes(),
+        )
+        .await
+        .expect("check answered");
+    assert_eq!(given.header("x-request-id"), Some("ci-run-42.job:7"));
+    let refused_id = client
+        .send_with_headers(
+            "POST",
+            "/v1/check",
+            &[("X-Request-Id", "no spaces or <tags>")],
+            config_map.as_bytes(),
+        )
+        .await
+        .expect("check answered");
+    let replaced = refused_id.header("x-request-id").expect("a request id").to_owned();
+    assert_ne!(replaced, "no spaces or <tags>");
     let state = std::sync::Arc::clone(&server.state);
     server.stop().await;
     state.outputs.close(Duration::from_secs(2)).await;
 
     let records = audit_lines(&audit_dir);
-    assert_eq!(records.len(), 3, "{records:#?}");
+    assert_eq!(records.len(), 5, "{records:#?}");
     let by_uid = |uid: &str| {
         records
             .iter()
@@ -107,7 +135,17 @@ async fn every_decision_is_in_the_audit_trail_without_the_document() {
         .is_some_and(|r| r.iter().any(|r| r["rule"] == "basic-no-privileged")));
     assert_eq!(deny["documentSha256"].as_str().map(str::len), Some(64));
     assert_eq!(by_uid("uid-allow")["decision"], "allow");
-    assert!(records.iter().any(|r| r["door"] == "check-api"));
+    for id in [generated.as_str(), "ci-run-42.job:7", replaced.as_str()] {
+        let record = by_uid(id);
+        assert_eq!(record["door"], "check-api");
+        // The packs that judged it, by name and version.
+        assert!(
+            record["packs"]
+                .as_array()
+                .is_some_and(|p| p.iter().any(|p| p == "basic@1.0.0")),
+            "{record}"
+        );
+    }
 
     let verify = assert_cmd::Command::cargo_bin("celgate")
         .expect("binary")

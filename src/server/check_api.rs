@@ -101,6 +101,7 @@ pub(super) async fn check(state: &Arc<ServerState>, req: Request<Incoming>) -> H
         Err(response) => return early(req, response),
     };
     let deadline = state.limits.request_timeout;
+    let request_id = request_id(&req);
     let Body { bytes, reservation } = match body::read(state, req, state.limits.body_read_timeout).await {
         Ok(b) => b,
         Err(response) => return response,
@@ -112,7 +113,8 @@ pub(super) async fn check(state: &Arc<ServerState>, req: Request<Incoming>) -> H
         limit_name: "half of limits.maxBodyBytes",
     };
     let body_bytes = bytes.len();
-    let read = move |tenancy: &Tenancy| read_check(&bytes, &format, limits, caller, tenancy);
+    let id = request_id.clone();
+    let read = move |tenancy: &Tenancy| read_check(&bytes, &format, limits, caller, id, tenancy);
     let answer = |decision: &Decision, omitted: &Omitted, context: CheckContext| context.answer(decision, omitted);
     let judgment = match evaluate(state, deadline, Door::CheckApi, body_bytes, read, answer).await {
         Ok(Ok(judgment)) => judgment,
@@ -124,11 +126,58 @@ pub(super) async fn check(state: &Arc<ServerState>, req: Request<Incoming>) -> H
         return error(StatusCode::SERVICE_UNAVAILABLE, &refused.message());
     }
     state.metrics.record_decision("/v1/check", &judgment.decision);
-    json_response(StatusCode::OK, &judgment.answer)
+    let mut response = json_response(StatusCode::OK, &judgment.answer);
+    if let Ok(value) = header::HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert(REQUEST_ID, value);
+    }
+    response
+}
+
+/// The header that carries a check request's id, both ways.
+const REQUEST_ID: &str = "x-request-id";
+
+/// The caller's `X-Request-Id` when it is a plausible id (1–128 of `A-Za-z0-9._:-`), else a
+/// fresh random one (UUID v4 form). The id goes into the answer (header and `requestId`), the
+/// audit record (`uid`) and the Slack event, so a CI log line leads to its audit record.
+fn request_id(req: &Request<Incoming>) -> String {
+    let given = req
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| {
+            (1..=128).contains(&v.len())
+                && v.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-'))
+        });
+    given.map_or_else(random_id, str::to_owned)
+}
+
+/// A random UUID v4 in its usual text form; a counter-free fallback if the OS has no randomness.
+fn random_id() -> String {
+    let mut bytes = [0u8; 16];
+    if ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes).is_err() {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        bytes = nanos.to_be_bytes();
+    }
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
 }
 
 /// What the check API's answer needs besides the decision.
 struct CheckContext {
+    request_id: String,
     positions: Option<crate::source::PositionMap>,
     prefix: &'static str,
     api_version: String,
@@ -169,6 +218,7 @@ impl CheckContext {
         if !omitted.is_empty() {
             record["findingsOmitted"] = serde_json::to_value(omitted).unwrap_or(Value::Null);
         }
+        record["requestId"] = Value::String(self.request_id);
         record
     }
 }
@@ -179,6 +229,7 @@ fn read_check(
     format: &BodyFormat,
     limits: ParseLimits,
     caller: Option<String>,
+    request_id: String,
     tenancy: &Tenancy,
 ) -> Result<Judgeable<CheckContext>, HttpResponse> {
     let (value, positions) = parse_check_body(body, format, limits).map_err(|m| error(StatusCode::BAD_REQUEST, &m))?;
@@ -243,6 +294,7 @@ fn read_check(
         ..Input::default()
     };
     let context = CheckContext {
+        request_id: request_id.clone(),
         positions,
         prefix,
         api_version: input.api_version().to_owned(),
@@ -253,7 +305,7 @@ fn read_check(
     Ok(Judgeable {
         input,
         who,
-        uid: None,
+        uid: Some(request_id),
         context,
     })
 }

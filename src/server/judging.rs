@@ -127,7 +127,7 @@ where
         let (mut decision, input, cost) = judge(&engine, &tenancy, judgeable.input, &judgeable.who);
         let took = begun.elapsed();
         let omitted = caps::apply(&mut decision);
-        let prepared = outputs::prepare(&shared, door, &input, &decision, judgeable.uid.as_deref());
+        let prepared = outputs::prepare(&shared, &engine, door, &input, &decision, judgeable.uid.as_deref());
         drop(input);
         let answer = answer(&decision, &omitted, judgeable.context);
         Ok((

@@ -6,7 +6,7 @@
 use super::ServerState;
 use crate::audit::record::pack_versions;
 use crate::audit::AuditRecord;
-use crate::engine::{Decision, Door, Input};
+use crate::engine::{Decision, Door, Engine, Input};
 use crate::notify::DecisionEvent;
 
 /// The audit trail could not take the record and `audit.required` is set.
@@ -33,16 +33,18 @@ pub(super) struct Prepared {
 }
 
 /// Builds the audit record of `decision` on `input` (never the document: its SHA-256) and the
-/// Slack event when it has findings, for the outputs `state` has.
+/// Slack event when it has findings, for the outputs `state` has. The record names the packs of
+/// `engine`, the one that judged (a reload may have swapped `state.engine` since).
 pub(super) fn prepare(
     state: &ServerState,
+    engine: &Engine,
     door: Door,
     input: &Input,
     decision: &Decision,
     uid: Option<&str>,
 ) -> Prepared {
     let record = state.outputs.audit.as_ref().map(|_| {
-        let record = AuditRecord::new(door, input, decision).with_packs(pack_versions(&state.engine.load()));
+        let record = AuditRecord::new(door, input, decision).with_packs(pack_versions(engine));
         match uid {
             Some(uid) => record.with_uid(uid),
             None => record,

@@ -5,6 +5,7 @@
 // Early returns carry a ready `Response`; boxing it would only add an allocation per error.
 #![allow(clippy::result_large_err)]
 
+use std::fmt::Write as _;
 use std::sync::Arc;
 
 use http::{header, Request, StatusCode};
@@ -164,7 +165,10 @@ fn random_id() -> String {
     }
     bytes[6] = (bytes[6] & 0x0f) | 0x40;
     bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let hex = bytes.iter().fold(String::with_capacity(32), |mut out, b| {
+        let _ = write!(out, "{b:02x}");
+        out
+    });
     format!(
         "{}-{}-{}-{}-{}",
         &hex[..8],

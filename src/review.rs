@@ -223,17 +223,23 @@ impl Review {
                 };
                 reason.clone_into(&mut response.result.reason);
             }
-            Verdict::Patch if mutating && !decision.patch.is_empty() => {
-                if let Ok(patch) = serde_json::from_value::<json_patch::Patch>(decision.json_patch()) {
-                    if let Ok(with) = response.clone().with_patch(patch) {
-                        patch_b64 = with
-                            .patch
-                            .as_ref()
-                            .map(|bytes| base64::engine::general_purpose::STANDARD.encode(bytes));
-                        response = with;
-                    }
+            Verdict::Patch if mutating && !decision.patch.is_empty() => match with_json_patch(&response, decision) {
+                Ok((with, encoded)) => {
+                    patch_b64 = encoded;
+                    response = with;
                 }
-            }
+                // Fail closed: an object whose patch cannot be sent is refused, never admitted
+                // unpatched.
+                Err(cause) => {
+                    response = response.deny(format!(
+                        "celgate decided to patch this object but could not build the JSONPatch ({cause}); \
+                         it is refused rather than admitted unpatched"
+                    ));
+                    response.result.status = Some(kube_core::response::StatusSummary::Failure);
+                    response.result.code = 500;
+                    "InternalError".clone_into(&mut response.result.reason);
+                }
+            },
             Verdict::Allow | Verdict::Patch => {}
         }
         let mut review = serde_json::to_value(response.into_review()).unwrap_or(Value::Null);
@@ -245,6 +251,20 @@ impl Review {
         review["kind"] = Value::String("AdmissionReview".to_owned());
         review
     }
+}
+
+/// `response` with `decision`'s patch, and the patch as base64 (what the API server reads).
+fn with_json_patch(
+    response: &AdmissionResponse,
+    decision: &Decision,
+) -> Result<(AdmissionResponse, Option<String>), String> {
+    let patch = serde_json::from_value::<json_patch::Patch>(decision.json_patch()).map_err(|e| e.to_string())?;
+    let with = response.clone().with_patch(patch).map_err(|e| e.to_string())?;
+    let encoded = with
+        .patch
+        .as_ref()
+        .map(|bytes| base64::engine::general_purpose::STANDARD.encode(bytes));
+    Ok((with, encoded))
 }
 
 fn operation(operation: &KubeOperation) -> Operation {
@@ -354,4 +374,59 @@ pub fn denial_message(decision: &Decision) -> String {
         lines.push(format!("... and {} more", blocking.len() - MAX_DENIAL_FINDINGS));
     }
     lines.join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::PatchOp;
+    use serde_json::json;
+
+    fn patch_review() -> Review {
+        let text = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/admission/patch.json"
+        ))
+        .expect("fixture");
+        parse(&text).expect("a valid review")
+    }
+
+    fn patching(op: serde_json::Value) -> Decision {
+        let mut decision = Decision::allow();
+        decision.decision = Verdict::Patch;
+        decision.patch = vec![PatchOp {
+            op,
+            rule: "x-rule".to_owned(),
+        }];
+        decision
+    }
+
+    #[test]
+    fn a_patch_is_sent_as_base64_json_patch() {
+        let review = patch_review();
+        let answer = review.respond(
+            &patching(json!({"op": "add", "path": "/metadata/labels/x", "value": "y"})),
+            true,
+        );
+        assert_eq!(answer["response"]["allowed"], true);
+        assert_eq!(answer["response"]["patchType"], "JSONPatch");
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(answer["response"]["patch"].as_str().expect("a base64 patch"))
+            .expect("base64");
+        let sent: serde_json::Value = serde_json::from_slice(&bytes).expect("JSON");
+        assert_eq!(sent[0]["path"], "/metadata/labels/x");
+    }
+
+    #[test]
+    fn a_patch_that_cannot_be_built_is_refused_not_admitted_unpatched() {
+        let review = patch_review();
+        let answer = review.respond(&patching(json!({"op": "frobnicate", "path": "/x"})), true);
+        let response = &answer["response"];
+        assert_eq!(response["allowed"], false, "{answer}");
+        assert_eq!(response["status"]["code"], 500);
+        assert!(response.get("patch").is_none_or(serde_json::Value::is_null), "{answer}");
+        let message = response["status"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains("refused rather than admitted unpatched"), "{message}");
+        assert_eq!(response["uid"], review.request.uid.as_str());
+    }
 }

@@ -14,6 +14,7 @@
 //! - [`files`]: finding files in folders and working on them on every core, in order;
 //! - [`report`]: rendering decisions as text, JSON, SARIF and `JUnit`;
 //! - [`testing`]: running packs' own test cases;
+//! - [`text`]: cutting texts to a byte budget;
 //! - [`review`]: the only module that knows the `AdmissionReview` v1 wire format;
 //! - [`server`]: TLS, routes, reloads, graceful shutdown; [`config`] and [`metrics`] for it;
 //! - [`audit`]: the hash-chained, optionally encrypted decision log, its verification and reading;
@@ -39,3 +40,4 @@ pub mod server;
 pub mod source;
 pub mod tenant;
 pub mod testing;
+pub mod text;

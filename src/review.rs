@@ -9,6 +9,8 @@ use kube_core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview,
 use kube_core::DynamicObject;
 use serde_json::Value;
 
+use crate::text::truncate;
+
 use crate::engine::{
     Action, Decision, GroupVersionKind, GroupVersionResource, Input, Operation, RequestFacts, UserInfo, Verdict,
     Violation,
@@ -317,17 +319,6 @@ fn audit_key(rule: &str) -> String {
         .collect();
     key.truncate(63);
     key
-}
-
-fn truncate(text: &str, max: usize) -> String {
-    if text.len() <= max {
-        return text.to_owned();
-    }
-    let mut end = max.saturating_sub(3);
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}...", &text[..end])
 }
 
 /// What `kubectl` shows on a denial: each blocking finding with its control, field and fix.

@@ -58,19 +58,6 @@ impl Omitted {
     }
 }
 
-/// Cuts `text` to at most `max` bytes at a character boundary, marking the cut.
-pub fn truncate(text: &mut String, max: usize) {
-    if text.len() <= max {
-        return;
-    }
-    let mut end = max.saturating_sub(3);
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    text.truncate(end);
-    text.push('…');
-}
-
 /// Applies the caps to `decision` in place; returns what was left out.
 pub fn apply(decision: &mut Decision) -> Omitted {
     let mut omitted = Omitted::default();
@@ -94,7 +81,9 @@ pub fn apply(decision: &mut Decision) -> Omitted {
             *dropped.entry(key).or_insert(0) += 1;
             continue;
         }
-        truncate(&mut violation.message, MESSAGE_BYTES);
+        if violation.message.len() > MESSAGE_BYTES {
+            violation.message = crate::text::truncate(&violation.message, MESSAGE_BYTES);
+        }
         last_kept.insert(key, kept.len());
         kept.push(violation);
     }
@@ -113,8 +102,8 @@ pub fn apply(decision: &mut Decision) -> Omitted {
             .warnings
             .push(format!("…and {} more warnings from celgate", omitted.warnings));
     }
-    for warning in &mut decision.warnings {
-        truncate(warning, MESSAGE_BYTES);
+    for warning in decision.warnings.iter_mut().filter(|w| w.len() > MESSAGE_BYTES) {
+        *warning = crate::text::truncate(warning, MESSAGE_BYTES);
     }
     omitted
 }

@@ -181,6 +181,6 @@ fn escape_key<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, Execu
         return Err(ExecutionError::function_error("escapeKey", "expects (string)"));
     };
     Ok(CowVal::owned(CelString::from(
-        key.inner().replace('~', "~0").replace('/', "~1"),
+        crate::source::escape_segment(key.inner()).into_owned(),
     )))
 }

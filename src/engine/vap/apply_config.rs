@@ -69,7 +69,7 @@ fn diff_at(path: String, before: &Value, after: &Value, ops: &mut Vec<ResolvedOp
 
 fn diff_objects(path: &str, before: &Map<String, Value>, after: &Map<String, Value>, ops: &mut Vec<ResolvedOp>) {
     for (k, v) in after {
-        let child = format!("{path}/{}", k.replace('~', "~0").replace('/', "~1"));
+        let child = format!("{path}/{}", crate::source::escape_segment(k));
         match before.get(k) {
             Some(old) => diff_at(child, old, v, ops),
             None => ops.push(ResolvedOp {

@@ -138,11 +138,40 @@ pub struct FlagOverrides {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The config file could not be read.
-    #[error("config file {path}: {message}")]
-    File {
+    #[error("config file {path}: {source}")]
+    Read {
         /// The file.
         path: String,
-        /// Why.
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The config file is not UTF-8.
+    #[error("config file {path}: not UTF-8: {source}")]
+    NotUtf8 {
+        /// The file.
+        path: String,
+        /// Where the text stops being UTF-8.
+        #[source]
+        source: std::string::FromUtf8Error,
+    },
+    /// The config file is not YAML.
+    #[error("config file {path}: {source}")]
+    Syntax {
+        /// The file.
+        path: String,
+        /// The parser's error, with line and column.
+        #[source]
+        source: crate::source::SourceError,
+    },
+    /// A field of the config file is unknown or of the wrong type.
+    #[error("config file {path}: {field}: {message}")]
+    Schema {
+        /// The file.
+        path: String,
+        /// Path of the field (`tls.minVersion`).
+        field: String,
+        /// What is wrong.
         message: String,
     },
     /// A value that does not parse or is out of range.
@@ -355,24 +384,27 @@ pub fn parse_reloadable(path: &Path, text: &str) -> Result<Reloadable, ConfigErr
 }
 
 fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
         path: path.display().to_string(),
-        message: e.to_string(),
+        source,
     })?;
     parse_file(path, &text)
 }
 
 fn parse_file(path: &Path, text: &str) -> Result<FileConfig, ConfigError> {
-    let file_error = |message: String| ConfigError::File {
+    let docs = crate::source::parse_documents(text).map_err(|source| ConfigError::Syntax {
         path: path.display().to_string(),
-        message,
-    };
-    let docs = crate::source::parse_documents(text).map_err(|e| file_error(e.to_string()))?;
+        source,
+    })?;
     let value = match docs.into_iter().next() {
         Some(doc) => doc.value,
         None => serde_json::Value::Object(serde_json::Map::new()),
     };
-    serde_path_to_error::deserialize(value).map_err(|e| file_error(format!("{}: {}", e.path(), e.inner())))
+    serde_path_to_error::deserialize(value).map_err(|e| ConfigError::Schema {
+        path: path.display().to_string(),
+        field: e.path().to_string(),
+        message: e.inner().to_string(),
+    })
 }
 
 fn apply_file(config: &mut ServeConfig, path: &Path) -> Result<(), ConfigError> {
@@ -574,6 +606,19 @@ mod tests {
         assert_eq!(c.min_tls_version, MinTlsVersion::Tls13, "file beats default");
         assert_eq!(c.limits.max_body_bytes, 1000);
         assert_eq!(c.reload_interval, Duration::from_secs(10), "default");
+    }
+
+    #[test]
+    fn file_errors_keep_their_cause() {
+        let missing = read_file(Path::new("/nonexistent/celgate.yaml")).expect_err("no such file");
+        assert!(matches!(missing, ConfigError::Read { .. }), "{missing:?}");
+        assert!(std::error::Error::source(&missing).is_some());
+        let bad = parse_file(Path::new("c.yaml"), "a: [").expect_err("not YAML");
+        assert!(matches!(bad, ConfigError::Syntax { .. }), "{bad:?}");
+        assert!(std::error::Error::source(&bad).is_some());
+        let unknown = parse_file(Path::new("c.yaml"), "nosuchsetting: 1").expect_err("unknown field");
+        assert!(unknown.to_string().starts_with("config file c.yaml: "), "{unknown}");
+        assert!(matches!(unknown, ConfigError::Schema { .. }), "{unknown:?}");
     }
 
     #[test]

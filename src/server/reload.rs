@@ -159,9 +159,9 @@ impl Reloader {
         let Some(watch) = &mut self.config else {
             return Ok(None);
         };
-        let file_error = |e: std::io::Error| crate::config::ConfigError::File {
+        let file_error = |source: std::io::Error| crate::config::ConfigError::Read {
             path: watch.path.display().to_string(),
-            message: e.to_string(),
+            source,
         };
         let bytes = if watch.guarded.is_none() {
             reload_guard::read_settled(&watch.path).map_err(file_error)?
@@ -182,9 +182,9 @@ impl Reloader {
             return Ok(None);
         }
         watch.last_seen = Some(digest);
-        let text = String::from_utf8(bytes).map_err(|e| crate::config::ConfigError::File {
+        let text = String::from_utf8(bytes).map_err(|source| crate::config::ConfigError::NotUtf8 {
             path: watch.path.display().to_string(),
-            message: format!("not UTF-8: {e}"),
+            source,
         })?;
         let reloadable = crate::config::parse_reloadable(&watch.path, &text)?;
         let guarded = Guarded::of(&reloadable);

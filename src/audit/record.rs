@@ -6,6 +6,7 @@ use std::time::SystemTime;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::engine::pack::{Action, Severity};
 pub use crate::engine::Door;
 use crate::engine::{Decision, Engine, Input, Verdict};
 
@@ -20,9 +21,9 @@ pub struct RuleHit {
     /// Control clauses the rule supports.
     pub controls: Vec<String>,
     /// What the finding did (`deny`, `warn`, `audit`, `patch`).
-    pub action: String,
+    pub action: Action,
     /// Rule severity.
-    pub severity: String,
+    pub severity: Severity,
     /// True when the rule could not be evaluated (an evaluation error, not a failed check).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub error: bool,
@@ -149,8 +150,8 @@ impl AuditRecord {
                     rule: v.rule.clone(),
                     pack: v.pack.clone(),
                     controls: v.controls.clone(),
-                    action: v.action.as_str().to_owned(),
-                    severity: v.severity.as_str().to_owned(),
+                    action: v.action,
+                    severity: v.severity,
                     error: v.finding == crate::engine::FindingType::EvaluationError,
                 })
                 .collect(),

@@ -228,7 +228,7 @@ pub fn render_text(records: &[Shown]) -> String {
             let rules: Vec<String> = r
                 .rules
                 .iter()
-                .map(|h| format!("{}:{}[{}]", h.action, h.rule, h.controls.join("; ")))
+                .map(|h| format!("{}:{}[{}]", h.action.as_str(), h.rule, h.controls.join("; ")))
                 .collect();
             let _ = write!(out, " rules={}", rules.join(","));
         }

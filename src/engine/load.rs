@@ -660,8 +660,8 @@ mod tests {
             let pack = packs.iter().find(|p| p.metadata.name == pack).unwrap();
             pack.variables.iter().find(|v| v.name == name).unwrap().share_id
         };
-        assert!(id("soc2", "hostEscapes").is_some());
-        assert_eq!(id("soc2", "hostEscapes"), id("hipaa", "hostEscapes"));
+        assert!(id("soc2", "pssHostPath").is_some());
+        assert_eq!(id("soc2", "pssHostPath"), id("hipaa", "pssHostPath"));
         assert_eq!(id("soc2", "ownLabels"), id("gdpr", "ownLabels"));
         assert_ne!(id("soc2", "ownLabels"), id("soc2", "nsLabels"));
         // Reads params.defaultClassification, which each pack sets to the same default.

@@ -6,6 +6,8 @@
 //!   admission policies run as packs ([`engine::vap`]), selecting rules ([`engine::select`]),
 //!   evaluating one [`engine::Input`] into one [`engine::Decision`] under a tenant's modes and
 //!   exceptions ([`engine::overrides`]), and `JSONPatch` ([`engine::patch`]);
+//! - [`service`]: the one service behind every door — `judge(door, input, caller)` resolves the
+//!   tenant and environment, evaluates, and returns the decision with its audit record and alert;
 //! - [`tenant`]: tenants, environments, modes, params, exceptions and check-API tokens;
 //! - [`source`]: reading YAML/JSON documents with their line and column;
 //! - [`packs`]: finding pack files on disk or embedded in the binary;
@@ -37,6 +39,7 @@ pub mod packs;
 pub mod report;
 pub mod review;
 pub mod server;
+pub mod service;
 pub mod source;
 pub mod tenant;
 pub mod testing;

@@ -216,11 +216,11 @@ async fn thousands_of_findings_are_capped_with_counts() {
         .as_array()
         .or_else(|| record["violations"].as_array());
     let kept = findings.map_or(0, Vec::len);
-    assert!(kept <= celgate::server::caps::PER_REQUEST, "{kept} findings kept");
+    assert!(kept <= celgate::service::caps::PER_REQUEST, "{kept} findings kept");
     let omitted = &record["findingsOmitted"];
     assert_eq!(
         omitted["byRule"]["basic-no-privileged"],
-        3000 - celgate::server::caps::PER_RULE,
+        3000 - celgate::service::caps::PER_RULE,
         "{omitted}"
     );
     assert!(check.body.len() < 512 * 1024, "{} bytes", check.body.len());

@@ -3,14 +3,14 @@
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 
-use crate::audit::record::pack_versions;
 use crate::audit::{AuditConfig, AuditRecord, AuditWriter, Door};
 use crate::cli::{CheckArgs, ColorChoice, Format};
 use crate::documents::{self, Document};
-use crate::engine::{Engine, Input, NoOverrides, UnconfiguredParam, Verdict};
+use crate::engine::{Input, NoOverrides, UnconfiguredParam, Verdict};
 use crate::fix::{write_fixes, FixDestination, FixSource, Patched};
 use crate::report::{self, CheckReport, DocumentResult, PackInfo};
-use crate::tenant::{EnvironmentRef, Scope, Tenancy};
+use crate::service::{Caller, CallerError, Outputs, Service, TenantChoice};
+use crate::tenant::Tenancy;
 
 use super::{load_engine, load_tenancy, CommandError, Streams, EXIT_ERROR};
 
@@ -70,6 +70,26 @@ pub fn run(args: &CheckArgs, streams: &mut Streams<'_>) -> Result<u8, CommandErr
         }
         opened => opened.and_then(Result::ok),
     };
+    let caller = Caller {
+        tenant: args
+            .tenant
+            .clone()
+            .map_or(TenantChoice::OwnerOfNamespace, TenantChoice::Named),
+        environment: args.environment.clone(),
+        request_id: None,
+    };
+    let outputs = Outputs {
+        audit: args.audit.is_some(),
+        unconfigured: tenancy.is_some(),
+        ..Outputs::default()
+    };
+    let service = Service::new(
+        &engine,
+        tenancy.as_ref().map(|t| &t.tenancy),
+        tenancy.as_ref().map_or_else(chrono::Utc::now, |t| t.now),
+        outputs,
+    );
+    service.authorize(Door::Ci, &caller)?;
     let collected = documents::collect(&args.paths, streams.stdin);
     let namespaces = collected.namespace_labels();
     let mut results = Vec::new();
@@ -80,17 +100,17 @@ pub fn run(args: &CheckArgs, streams: &mut Streams<'_>) -> Result<u8, CommandErr
     } else {
         Vec::new()
     };
-    for (result, record, params) in judge_all(&engine, tenancy.as_ref(), &collected.documents, &namespaces, args) {
+    for judged in judge_all(&service, &caller, &collected.documents, &namespaces) {
+        let (result, record, params) = judged?;
         results.push(result);
         records.push(record);
         report::merge_unconfigured(&mut unconfigured, params);
     }
     if let Some(writer) = audit.as_mut() {
-        let packs = pack_versions(&engine);
         let written = records
             .into_iter()
             .flatten()
-            .try_for_each(|r| writer.append(&r.with_packs(packs.clone())).map(|_| ()))
+            .try_for_each(|r| writer.append(&r).map(|_| ()))
             .and_then(|()| writer.sync());
         if let Err(e) = written {
             writeln!(streams.stderr, "error: {}", super::audit::error_chain(&e))?;
@@ -171,68 +191,43 @@ pub fn run(args: &CheckArgs, streams: &mut Streams<'_>) -> Result<u8, CommandErr
 /// tenants, the params that still held their examples for it.
 type Judged = (DocumentResult, Option<AuditRecord>, Vec<UnconfiguredParam>);
 
-/// Judges every document, spreading the work over the machine's cores; with `--audit`, also
-/// the audit record of each decision.
+/// Judges every document through the service, spreading the work over the machine's cores;
+/// with `--audit`, also the audit record of each decision.
 fn judge_all(
-    engine: &Engine,
-    tenancy: Option<&CheckTenancy>,
+    service: &Service<'_>,
+    caller: &Caller,
     docs: &[Document],
     namespaces: &BTreeMap<String, BTreeMap<String, String>>,
-    args: &CheckArgs,
-) -> Vec<Judged> {
-    crate::files::map_in_order(docs.iter().collect(), 16, |d| {
-        judge(engine, tenancy, d, namespaces, args)
-    })
-}
-
-/// The scope of one document: the `--tenant` (else the tenant owning its namespace) and the
-/// `--environment` (else the one its namespace maps to, else the config's default).
-fn scope_of<'a>(t: &'a CheckTenancy, input: &Input, args: &CheckArgs) -> Scope<'a> {
-    let by_namespace = Scope::of_input(&t.tenancy, input, t.now);
-    let tenant = match &args.tenant {
-        Some(name) => t.tenancy.tenant(name).ok(),
-        None => by_namespace.tenant_ref(),
-    };
-    let namespace = input.effective_namespace();
-    let environment: Option<EnvironmentRef<'_>> = match &args.environment {
-        Some(name) => t.tenancy.environment(name).ok(),
-        None => t.tenancy.environment_of_namespace(tenant, namespace),
-    };
-    Scope::new(&t.tenancy, tenant, environment, t.now)
+) -> Vec<Result<Judged, CallerError>> {
+    crate::files::map_in_order(docs.iter().collect(), 16, |d| judge(service, caller, d, namespaces))
 }
 
 fn judge(
-    engine: &Engine,
-    tenancy: Option<&CheckTenancy>,
+    service: &Service<'_>,
+    caller: &Caller,
     doc: &Document,
     namespaces: &BTreeMap<String, BTreeMap<String, String>>,
-    args: &CheckArgs,
-) -> Judged {
+) -> Result<Judged, CallerError> {
     let namespace = doc.metadata_str("namespace");
     let mut input = Input::new(doc.value.clone());
-    input.tenant.clone_from(&args.tenant);
-    input.environment.clone_from(&args.environment);
     if !namespace.is_empty() {
         input.namespace_labels = namespaces.get(namespace).cloned();
     }
-    let (decision, unconfigured) = match tenancy {
-        Some(t) => {
-            let scope = scope_of(t, &input, args);
-            scope.prepare(&mut input);
-            let unconfigured = engine.unconfigured_params(&input.params, &scope);
-            (engine.evaluate_with(&input, &scope), unconfigured)
-        }
-        // `run` lists the unconfigured params once for all documents.
-        None => (engine.evaluate_with(&input, &NoOverrides), Vec::new()),
-    };
-    let locations = decision.violations.iter().map(|v| doc.locate(&v.pointer)).collect();
-    let record = args.audit.is_some().then(|| {
+    let judgment = service.judge(Door::Ci, input, caller)?;
+    let locations = judgment
+        .decision
+        .violations
+        .iter()
+        .map(|v| doc.locate(&v.pointer))
+        .collect();
+    let record = judgment.record.map(|record| {
         let source = match doc.item {
             Some(item) => format!("{}#{}.{item}", doc.source, doc.index),
             None => format!("{}#{}", doc.source, doc.index),
         };
-        AuditRecord::new(Door::Ci, &input, &decision).with_source(source)
+        record.with_source(source)
     });
+    let input = judgment.input;
     let result = DocumentResult {
         source: doc.source.clone(),
         document: doc.index,
@@ -242,10 +237,10 @@ fn judge(
         name: input.name().to_owned(),
         namespace: namespace.to_owned(),
         line: doc.line,
-        decision,
+        decision: judgment.decision,
         locations,
     };
-    (result, record, unconfigured)
+    Ok((result, record, judgment.unconfigured))
 }
 
 /// Every input with its patched documents, in input order, for `--fix`.

@@ -60,6 +60,9 @@ pub enum CommandError {
     /// `--tenant` / `--environment` named something the config does not have.
     #[error(transparent)]
     UnknownName(#[from] crate::tenant::UnknownName),
+    /// `--environment` named an environment the config does not have.
+    #[error(transparent)]
+    Caller(#[from] crate::service::CallerError),
     /// The audit trail could not be opened or written.
     #[error(transparent)]
     Audit(#[from] crate::audit::AuditError),

@@ -18,13 +18,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use http::{header, Request, StatusCode};
+use http::{header, Request};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
-use super::routes::{error, HttpResponse};
+use super::api_error::ApiError;
 use super::ServerState;
 
 /// Budget units are KiB, so a reservation of any allowed body fits the semaphore's `u32`.
@@ -83,33 +83,21 @@ pub(super) struct Body {
     pub reservation: Reservation,
 }
 
-fn busy(state: &ServerState) -> HttpResponse {
-    let mut response = error(
-        StatusCode::SERVICE_UNAVAILABLE,
-        &format!(
-            "the server is at its memory budget for request bodies (limits.maxBufferedBytes, {} bytes); retry shortly",
-            state.bodies.total()
-        ),
-    );
-    response
-        .headers_mut()
-        .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
-    response
+fn busy(state: &ServerState) -> ApiError {
+    ApiError::Busy(format!(
+        "the server is at its memory budget for request bodies (limits.maxBufferedBytes, {} bytes); retry shortly",
+        state.bodies.total()
+    ))
 }
 
-fn too_large(limit: usize) -> HttpResponse {
-    error(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        &format!("request body is larger than the {limit}-byte limit (limits.maxBodyBytes)"),
-    )
+fn too_large(limit: usize) -> ApiError {
+    ApiError::PayloadTooLarge(format!(
+        "request body is larger than the {limit}-byte limit (limits.maxBodyBytes)"
+    ))
 }
 
 /// Reads the body of `req` within `deadline`, the body limit and the memory budget.
-pub(super) async fn read(
-    state: &ServerState,
-    req: Request<Incoming>,
-    deadline: Duration,
-) -> Result<Body, HttpResponse> {
+pub(super) async fn read(state: &ServerState, req: Request<Incoming>, deadline: Duration) -> Result<Body, ApiError> {
     let limit = state.limits.max_body_bytes;
     let until = Instant::now() + deadline;
     let declared = req
@@ -137,17 +125,14 @@ pub(super) async fn read(
     loop {
         let frame = match tokio::time::timeout_at(until, body.frame()).await {
             Err(_) => {
-                return Err(error(
-                    StatusCode::REQUEST_TIMEOUT,
-                    &format!(
-                        "the request body was not received within {deadline:?} (limits.bodyReadTimeoutMs); {} bytes arrived",
-                        buffer.len()
-                    ),
-                ))
+                return Err(ApiError::RequestTimeout(format!(
+                "the request body was not received within {deadline:?} (limits.bodyReadTimeoutMs); {} bytes arrived",
+                buffer.len()
+            )))
             }
             Ok(None) => break,
             Ok(Some(Err(e))) => {
-                return Err(error(StatusCode::BAD_REQUEST, &format!("cannot read request body: {e}")));
+                return Err(ApiError::BadRequest(format!("cannot read request body: {e}")));
             }
             Ok(Some(Ok(frame))) => frame,
         };

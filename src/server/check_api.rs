@@ -10,16 +10,17 @@ use std::sync::Arc;
 
 use http::{header, Request, StatusCode};
 use hyper::body::Incoming;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use super::api_error::ApiError;
 use super::body::{self, Body};
-use super::caps::Omitted;
-use super::judging::{evaluate, Judgeable, Judged};
-use super::routes::{early, error, json_response, HttpResponse};
+use super::judging::{evaluate, Judgeable};
+use super::routes::{bytes_response, early, json_response, HttpResponse};
 use super::ServerState;
 use crate::engine::{Decision, Door, Input, Operation};
 use crate::report::{DocumentResult, Location};
+use crate::service::{Caller, Omitted, TenantChoice};
 use crate::source::ParseLimits;
 use crate::tenant::{AccessError, Tenancy};
 
@@ -44,7 +45,7 @@ enum BodyFormat {
     Yaml,
 }
 
-fn body_format(req: &Request<Incoming>) -> Result<BodyFormat, HttpResponse> {
+fn body_format(req: &Request<Incoming>) -> Result<BodyFormat, ApiError> {
     let Some(value) = req.headers().get(header::CONTENT_TYPE) else {
         return Ok(BodyFormat::Json);
     };
@@ -60,10 +61,9 @@ fn body_format(req: &Request<Incoming>) -> Result<BodyFormat, HttpResponse> {
         "application/json" | "" => Ok(BodyFormat::Json),
         m if m.ends_with("+json") => Ok(BodyFormat::Json),
         "application/yaml" | "application/x-yaml" | "text/yaml" | "text/x-yaml" => Ok(BodyFormat::Yaml),
-        _ => Err(error(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            &format!("Content-Type {media} is not supported; send application/json or application/yaml"),
-        )),
+        _ => Err(ApiError::UnsupportedMediaType(format!(
+            "Content-Type {media} is not supported; send application/json or application/yaml"
+        ))),
     }
 }
 
@@ -74,38 +74,23 @@ fn bearer(req: &Request<Incoming>) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
-/// The 401 / 403 answer to a refused check-API call.
-fn refused(e: &AccessError) -> HttpResponse {
-    match e {
-        AccessError::Unauthenticated => {
-            let mut response = error(StatusCode::UNAUTHORIZED, &e.to_string());
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                header::HeaderValue::from_static("Bearer realm=\"celgate\""),
-            );
-            response
-        }
-        AccessError::OtherTenant { .. } => error(StatusCode::FORBIDDEN, &e.to_string()),
-    }
-}
-
 pub(super) async fn check(state: &Arc<ServerState>, req: Request<Incoming>) -> HttpResponse {
     let tenancy = state.tenancy.load_full();
     // Refuse a missing or unknown token before reading the body; the body may then only name
     // the token's own tenant.
     let caller = match tenancy.authorize(bearer(&req), None) {
         Ok(t) => t.map(|t| t.name.clone()),
-        Err(e) => return early(req, refused(&e)),
+        Err(e) => return early(req, ApiError::from(e).into_response()),
     };
     let format = match body_format(&req) {
         Ok(f) => f,
-        Err(response) => return early(req, response),
+        Err(refusal) => return early(req, refusal.into_response()),
     };
     let deadline = state.limits.request_timeout;
     let request_id = request_id(&req);
     let Body { bytes, reservation } = match body::read(state, req, state.limits.body_read_timeout).await {
         Ok(b) => b,
-        Err(response) => return response,
+        Err(refusal) => return refusal.into_response(),
     };
     // Copies may add half the body limit: a refused bomb then peaks well under twice the
     // body limit (its body, the copies made before the refusal, the parser's own state).
@@ -115,19 +100,23 @@ pub(super) async fn check(state: &Arc<ServerState>, req: Request<Incoming>) -> H
     };
     let body_bytes = bytes.len();
     let id = request_id.clone();
-    let read = move |tenancy: &Tenancy| read_check(&bytes, &format, limits, caller, id, tenancy);
+    let read = move |_: &Tenancy| read_check(&bytes, &format, limits, caller, id);
     let answer = |decision: &Decision, omitted: &Omitted, context: CheckContext| context.answer(decision, omitted);
     let judgment = match evaluate(state, deadline, Door::CheckApi, body_bytes, read, answer).await {
         Ok(Ok(judgment)) => judgment,
-        Ok(Err(response)) => return response,
-        Err(failure) => return error(StatusCode::SERVICE_UNAVAILABLE, &failure.message(deadline)),
+        Ok(Err(refusal)) => return refusal.into_response(),
+        Err(failure) => return ApiError::Unavailable(failure.message(deadline)).into_response(),
     };
     drop(reservation);
     if let Err(refused) = judgment.prepared.send(state, deadline).await {
-        return error(StatusCode::SERVICE_UNAVAILABLE, &refused.message());
+        return ApiError::Unavailable(refused.message()).into_response();
     }
+    let bytes = match judgment.answer {
+        Ok(bytes) => bytes,
+        Err(refusal) => return refusal.into_response(),
+    };
     state.metrics.record_decision("/v1/check", &judgment.decision);
-    let mut response = json_response(StatusCode::OK, &judgment.answer);
+    let mut response = bytes_response(StatusCode::OK, bytes);
     if let Ok(value) = header::HeaderValue::from_str(&request_id) {
         response.headers_mut().insert(REQUEST_ID, value);
     }
@@ -190,10 +179,21 @@ struct CheckContext {
     namespace: String,
 }
 
+/// The check API's answer: the JSON record of the decision (as `celgate check -o json` writes
+/// one document), with `findingsOmitted` when the caps left findings out, and the request id.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CheckAnswer<'a> {
+    #[serde(flatten)]
+    record: crate::report::json::Record<'a>,
+    #[serde(skip_serializing_if = "Omitted::is_empty")]
+    findings_omitted: &'a Omitted,
+    request_id: &'a str,
+}
+
 impl CheckContext {
-    /// The JSON record of the decision (as `celgate check -o json` writes one document), with
-    /// `findingsOmitted` when the caps left findings out.
-    fn answer(self, decision: &Decision, omitted: &Omitted) -> Value {
+    /// The answer's JSON bytes, written once on the evaluation pool.
+    fn answer(self, decision: &Decision, omitted: &Omitted) -> Result<Vec<u8>, ApiError> {
         let locations = decision
             .violations
             .iter()
@@ -218,25 +218,24 @@ impl CheckContext {
             decision: decision.clone(),
             locations,
         };
-        let mut record = serde_json::to_value(crate::report::json::document_record(&result)).unwrap_or(Value::Null);
-        if !omitted.is_empty() {
-            record["findingsOmitted"] = serde_json::to_value(omitted).unwrap_or(Value::Null);
-        }
-        record["requestId"] = Value::String(self.request_id);
-        record
+        let answer = CheckAnswer {
+            record: crate::report::json::document_record(&result),
+            findings_omitted: omitted,
+            request_id: &self.request_id,
+        };
+        serde_json::to_vec(&answer).map_err(|e| ApiError::Internal(format!("celgate could not write its answer: {e}")))
     }
 }
 
-/// Reads a check-API body (on the evaluation pool): the request, its checks, and the input.
+/// Reads a check-API body (on the evaluation pool): the request, its caller, and the input.
 fn read_check(
     body: &[u8],
     format: &BodyFormat,
     limits: ParseLimits,
-    caller: Option<String>,
+    token_tenant: Option<String>,
     request_id: String,
-    tenancy: &Tenancy,
-) -> Result<Judgeable<CheckContext>, HttpResponse> {
-    let (value, positions) = parse_check_body(body, format, limits).map_err(|m| error(StatusCode::BAD_REQUEST, &m))?;
+) -> Result<Judgeable<CheckContext>, ApiError> {
+    let (value, positions) = parse_check_body(body, format, limits).map_err(ApiError::BadRequest)?;
     let prefix = if value.get("object").is_some() { "/object" } else { "" };
     // A bare manifest (a mapping with `kind` and no `object`) is checked as the object.
     let value = match value {
@@ -246,59 +245,40 @@ fn read_check(
         other => other,
     };
     let request: CheckRequest = serde_path_to_error::deserialize(value)
-        .map_err(|e| error(StatusCode::BAD_REQUEST, &format!("{}: {}", e.path(), e.inner())))?;
+        .map_err(|e| ApiError::BadRequest(format!("{}: {}", e.path(), e.inner())))?;
     let operation = match request.operation.as_deref().map(Operation::parse) {
         None => Operation::Create,
         Some(Some(op)) => op,
         Some(None) => {
-            return Err(error(
-                StatusCode::BAD_REQUEST,
-                "operation: expected CREATE, UPDATE, DELETE or CONNECT",
+            return Err(ApiError::BadRequest(
+                "operation: expected CREATE, UPDATE, DELETE or CONNECT".to_owned(),
             ))
         }
     };
     if !request.object.is_object() && operation != Operation::Delete {
-        return Err(error(
-            StatusCode::BAD_REQUEST,
-            "object: expected a mapping with apiVersion and kind",
+        return Err(ApiError::BadRequest(
+            "object: expected a mapping with apiVersion and kind".to_owned(),
         ));
     }
-    let tenant = match (caller, &request.tenant) {
-        (Some(own), Some(asked)) if own != *asked => {
-            return Err(refused(&AccessError::OtherTenant {
-                own,
-                asked: asked.clone(),
-            }))
-        }
+    // A token's tenant may only act as itself; without tokens the body names the tenant.
+    let tenant = match (token_tenant, request.tenant) {
+        (Some(own), Some(asked)) if own != asked => return Err(AccessError::OtherTenant { own, asked }.into()),
         (Some(own), _) => Some(own),
-        (None, asked) => asked.clone(),
+        (None, asked) => asked,
     };
-    if let Some(environment) = &request.environment {
-        if let Err(e) = tenancy.environment(environment) {
-            return Err(error(StatusCode::BAD_REQUEST, &format!("environment: {e}")));
-        }
-        let own = tenant.as_deref().and_then(|t| tenancy.tenant(t).ok());
-        if let Some(t) = own.filter(|t| !t.may_use_environment(environment, tenancy.default_environment())) {
-            return Err(error(
-                StatusCode::FORBIDDEN,
-                &format!("tenant '{}' has no namespaces in environment '{environment}'", t.name),
-            ));
-        }
-    }
-    let who = Judged::Caller {
-        tenant: tenant.clone(),
-        environment: request.environment.clone(),
+    let caller = Caller {
+        tenant: tenant.map_or(TenantChoice::Unnamed, TenantChoice::Named),
+        environment: request.environment,
+        request_id: Some(request_id.clone()),
     };
     let input = Input {
         object: request.object,
         old_object: request.old_object,
         operation,
-        tenant,
-        environment: request.environment,
         ..Input::default()
     };
     let context = CheckContext {
-        request_id: request_id.clone(),
+        request_id,
         positions,
         prefix,
         api_version: input.api_version().to_owned(),
@@ -306,12 +286,7 @@ fn read_check(
         name: input.name().to_owned(),
         namespace: input.effective_namespace().unwrap_or("").to_owned(),
     };
-    Ok(Judgeable {
-        input,
-        who,
-        uid: Some(request_id),
-        context,
-    })
+    Ok(Judgeable { input, caller, context })
 }
 
 /// The body as JSON, with source positions when it was YAML (JSON bodies are parsed by
@@ -345,7 +320,7 @@ pub(super) fn packs(state: &ServerState, req: &Request<Incoming>) -> HttpRespons
     let tenancy = state.tenancy.load();
     let tenant = match tenancy.authorize(bearer(req), None) {
         Ok(t) => t,
-        Err(e) => return refused(&e),
+        Err(e) => return ApiError::from(e).into_response(),
     };
     let engine = state.engine.load();
     let applies = |pack: &str| tenant.is_none_or(|t| t.frameworks().is_none_or(|f| f.contains(&pack)));

@@ -5,12 +5,12 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::caps::{self, Omitted};
-use super::outputs::{self, Prepared};
+use super::outputs::Prepared;
 use super::pool::JobFailure;
 use super::ServerState;
-use crate::engine::{Decision, Door, Engine, Input};
-use crate::tenant::{Scope, Tenancy};
+use crate::engine::{Decision, Door, Input};
+use crate::service::{Caller, CallerError, Omitted, Outputs, Service};
+use crate::tenant::Tenancy;
 
 /// A body larger than `limits.maxBodyBytes / LARGE_FRACTION` is judged alone (see
 /// [`evaluate`]).
@@ -33,25 +33,12 @@ impl EvalFailure {
     }
 }
 
-/// Whose modes, params and exceptions apply to an evaluation.
-pub(super) enum Judged {
-    /// The tenant owning the object's namespace (admission).
-    ByNamespace,
-    /// The check-API caller's tenant (from its token) and the environment it asked for.
-    Caller {
-        tenant: Option<String>,
-        environment: Option<String>,
-    },
-}
-
-/// What a request's body gives the engine, read on the pool.
+/// What a request's body gives the service, read on the pool.
 pub(super) struct Judgeable<T> {
     /// The input to judge.
     pub input: Input,
-    /// Whose rules apply.
-    pub who: Judged,
-    /// The AdmissionReview's uid, for the audit record and Slack.
-    pub uid: Option<String>,
+    /// Who asks: whose rules apply, and the request's id.
+    pub caller: Caller,
     /// What the answer needs besides the decision.
     pub context: T,
 }
@@ -63,30 +50,10 @@ pub(super) struct Judgment<A> {
     pub answer: A,
 }
 
-/// Judges `input` for the tenant and environment `who` resolves to; returns the input as judged
-/// (with the tenant's params) for the audit trail.
-fn judge(engine: &Engine, tenancy: &Tenancy, mut input: Input, who: &Judged) -> (Decision, Input, u128) {
-    let now = chrono::Utc::now();
-    let scope = match who {
-        Judged::ByNamespace => Scope::of_input(tenancy, &input, now),
-        Judged::Caller { tenant, environment } => {
-            let tenant = tenant.as_deref().and_then(|t| tenancy.tenant(t).ok());
-            let environment = match environment {
-                Some(e) => tenancy.environment(e).ok(),
-                None => tenancy.environment_of_namespace(tenant, input.effective_namespace()),
-            };
-            Scope::new(tenancy, tenant, environment, now)
-        }
-    };
-    scope.prepare(&mut input);
-    let (decision, cost) = engine.evaluate_with_cost(&input, &scope);
-    (decision, input, cost)
-}
-
 /// On the evaluation pool, within `deadline` (queueing included): `read` turns the body into a
-/// [`Judgeable`] (or refuses it with `E`), the engine judges it, the findings are capped, the
-/// outputs' record and event are built, and `answer` renders the answer. The input is dropped
-/// there too.
+/// [`Judgeable`] (or refuses it with `E`), the [`Service`] judges it (capping the findings and
+/// building the outputs' record and event), and `answer` renders the answer. The input is
+/// dropped there too.
 pub(super) async fn evaluate<T, A, E>(
     state: &Arc<ServerState>,
     deadline: Duration,
@@ -98,7 +65,7 @@ pub(super) async fn evaluate<T, A, E>(
 where
     T: Send + 'static,
     A: Send + 'static,
-    E: Send + 'static,
+    E: From<CallerError> + Send + 'static,
 {
     let started = tokio::time::Instant::now();
     // A large body can take a hundred times its size to judge (100 000 containers, each a
@@ -124,12 +91,19 @@ where
             Err(e) => return Err(e),
         };
         let begun = Instant::now();
-        let (mut decision, input, cost) = judge(&engine, &tenancy, judgeable.input, &judgeable.who);
+        let outputs = Outputs {
+            audit: shared.outputs.audit.is_some(),
+            alerts: shared.outputs.notifier.is_some(),
+            caps: true,
+            unconfigured: false,
+        };
+        let service = Service::new(&engine, Some(&tenancy), chrono::Utc::now(), outputs);
+        let judged = service.judge(door, judgeable.input, &judgeable.caller)?;
         let took = begun.elapsed();
-        let omitted = caps::apply(&mut decision);
-        let prepared = outputs::prepare(&shared, &engine, door, &input, &decision, judgeable.uid.as_deref());
-        drop(input);
-        let answer = answer(&decision, &omitted, judgeable.context);
+        let (decision, cost) = (judged.decision, judged.cost);
+        let prepared = Prepared::new(judged.record, judged.event);
+        drop(judged.input);
+        let answer = answer(&decision, &judged.omitted, judgeable.context);
         Ok((
             Judgment {
                 decision,

@@ -5,8 +5,8 @@
 //! The server takes already-bound listeners and a shutdown future, so tests bind `127.0.0.1:0`.
 
 mod admin;
+mod api_error;
 mod body;
-pub mod caps;
 mod check_api;
 mod deadline;
 mod guard;

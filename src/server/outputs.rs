@@ -4,9 +4,7 @@
 //! instead of answered.
 
 use super::ServerState;
-use crate::audit::record::pack_versions;
 use crate::audit::AuditRecord;
-use crate::engine::{Decision, Door, Engine, Input};
 use crate::notify::DecisionEvent;
 
 /// The audit trail could not take the record and `audit.required` is set.
@@ -23,55 +21,21 @@ impl Unrecorded {
     }
 }
 
-/// What one decision hands to the audit trail and to Slack, built next to the evaluation (the
-/// record hashes the whole document) and sent by [`Prepared::send`] once the answer is certain,
-/// so a review that timed out is never recorded as decided.
+/// What one decision hands to the audit trail and to Slack, built by the service next to the
+/// evaluation (the record hashes the whole document) and sent by [`Prepared::send`] once the
+/// answer is certain, so a review that timed out is never recorded as decided.
 #[derive(Default)]
 pub(super) struct Prepared {
     record: Option<AuditRecord>,
     event: Option<DecisionEvent>,
 }
 
-/// Builds the audit record of `decision` on `input` (never the document: its SHA-256) and the
-/// Slack event when it has findings, for the outputs `state` has. The record names the packs of
-/// `engine`, the one that judged (a reload may have swapped `state.engine` since).
-pub(super) fn prepare(
-    state: &ServerState,
-    engine: &Engine,
-    door: Door,
-    input: &Input,
-    decision: &Decision,
-    uid: Option<&str>,
-) -> Prepared {
-    let record = state.outputs.audit.as_ref().map(|_| {
-        let record = AuditRecord::new(door, input, decision).with_packs(pack_versions(engine));
-        match uid {
-            Some(uid) => record.with_uid(uid),
-            None => record,
-        }
-    });
-    let event = state
-        .outputs
-        .notifier
-        .as_ref()
-        .filter(|_| !decision.violations.is_empty())
-        .map(|_| {
-            let event = DecisionEvent::new(
-                door,
-                decision.tenant.as_deref(),
-                decision.environment.as_deref(),
-                input,
-                decision,
-            );
-            match uid {
-                Some(uid) => event.with_request_uid(uid),
-                None => event,
-            }
-        });
-    Prepared { record, event }
-}
-
 impl Prepared {
+    /// What to send once the answer is certain: the judgment's record and event.
+    pub(super) fn new(record: Option<AuditRecord>, event: Option<DecisionEvent>) -> Prepared {
+        Prepared { record, event }
+    }
+
     /// Enqueues the record and the event. Without `audit.required` it never waits; with it, it
     /// waits (at most `within`) for the record to be on disk, and the only error is a record the
     /// trail could not take or confirm in time.

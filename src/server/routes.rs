@@ -14,16 +14,16 @@ use http::{header, Method, Request, Response, StatusCode};
 use http_body_util::Full;
 use hyper::body::Incoming;
 use serde::Deserialize;
-use serde_json::{json, Value};
 
+use super::api_error::ApiError;
 use super::body::{self, Body};
-use super::caps::Omitted;
 use super::guard::{CatchPanic, InFlight};
-use super::judging::{evaluate, Judgeable, Judged};
+use super::judging::{evaluate, Judgeable};
 use super::{check_api, ServerState};
 use crate::engine::{Decision, Door};
 use crate::metrics::{RequestLabels, RouteLabels};
-use crate::review;
+use crate::review::{self, Refusal};
+use crate::service::{Caller, CallerError, Omitted};
 use crate::tenant::Tenancy;
 
 /// Whether the connection's client presented a certificate (verified against the client CA
@@ -33,17 +33,16 @@ pub(super) struct ClientCertificate(pub bool);
 
 /// With a client CA configured, the admission routes answer 401 to a caller without a verified
 /// client certificate (the API server presents one when its `AdmissionConfiguration` says so).
-fn admission_caller(state: &ServerState, req: &Request<Incoming>, route: &str) -> Result<(), HttpResponse> {
+fn admission_caller(state: &ServerState, req: &Request<Incoming>, route: &str) -> Result<(), ApiError> {
     if !super::tls::requires_admission_client_certificate(&state.tls.load())
         || req.extensions().get::<ClientCertificate>().is_some_and(|c| c.0)
     {
         return Ok(());
     }
     tracing::info!(route, "admission request without a client certificate refused");
-    Err(error(
-        StatusCode::UNAUTHORIZED,
-        &format!("{route} requires a client certificate signed by the configured client CA (tls.clientCaFile)"),
-    ))
+    Err(ApiError::ClientCertificateRequired(format!(
+        "{route} requires a client certificate signed by the configured client CA (tls.clientCaFile)"
+    )))
 }
 
 /// Response type of every route.
@@ -58,10 +57,7 @@ pub(super) async fn handle(state: Arc<ServerState>, req: Request<Incoming>) -> R
     let response = match CatchPanic::new(dispatch(&state, route, req)).await {
         Ok(response) => response,
         // The panic hook has logged it (one line); the caller gets an answer, not a reset.
-        Err(()) => error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal error while handling the request",
-        ),
+        Err(()) => ApiError::Internal("internal error while handling the request".to_owned()).into_response(),
     };
     state
         .metrics
@@ -98,15 +94,12 @@ async fn dispatch(state: &Arc<ServerState>, route: &str, req: Request<Incoming>)
         (&Method::POST, "/v1/check") => check_api::check(state, req).await,
         (&Method::GET, "/v1/packs") => check_api::packs(state, &req),
         (_, "other") => {
-            let response = error(StatusCode::NOT_FOUND, &format!("no route {}", req.uri().path()));
-            early(req, response)
+            let refusal = ApiError::NotFound(format!("no route {}", req.uri().path()));
+            early(req, refusal.into_response())
         }
         _ => {
-            let response = error(
-                StatusCode::METHOD_NOT_ALLOWED,
-                &format!("{} is not allowed on {route}", req.method()),
-            );
-            early(req, response)
+            let refusal = ApiError::MethodNotAllowed(format!("{} is not allowed on {route}", req.method()));
+            early(req, refusal.into_response())
         }
     }
 }
@@ -117,8 +110,16 @@ pub(super) fn early(req: Request<Incoming>, response: HttpResponse) -> HttpRespo
     response
 }
 
-pub(super) fn json_response(status: StatusCode, body: &Value) -> HttpResponse {
-    let bytes = serde_json::to_vec(body).unwrap_or_default();
+/// `body` as JSON with `status`; a body that cannot be written becomes a 500 that says so.
+pub(super) fn json_response(status: StatusCode, body: &impl serde::Serialize) -> HttpResponse {
+    match serde_json::to_vec(body) {
+        Ok(bytes) => bytes_response(status, bytes),
+        Err(e) => ApiError::Internal(format!("celgate could not write its answer: {e}")).into_response(),
+    }
+}
+
+/// JSON `bytes`, already serialised, with `status`.
+pub(super) fn bytes_response(status: StatusCode, bytes: Vec<u8>) -> HttpResponse {
     let mut response = Response::new(Full::new(Bytes::from(bytes)));
     *response.status_mut() = status;
     response.headers_mut().insert(
@@ -126,10 +127,6 @@ pub(super) fn json_response(status: StatusCode, body: &Value) -> HttpResponse {
         header::HeaderValue::from_static("application/json"),
     );
     response
-}
-
-pub(super) fn error(status: StatusCode, message: &str) -> HttpResponse {
-    json_response(status, &json!({"error": message, "code": status.as_u16()}))
 }
 
 /// The apiserver calls webhooks with `?timeout=10s` (the webhook's `timeoutSeconds`): answer
@@ -172,35 +169,35 @@ fn parse_go_duration(text: &str) -> Option<Duration> {
 async fn admission(state: &Arc<ServerState>, req: Request<Incoming>, mutating: bool) -> HttpResponse {
     let started = Instant::now();
     let route = if mutating { "/mutate" } else { "/validate" };
-    if let Err(response) = admission_caller(state, &req, route) {
-        return early(req, response);
+    if let Err(refusal) = admission_caller(state, &req, route) {
+        return early(req, refusal.into_response());
     }
     let deadline = admission_deadline(req.uri().query(), state.limits.request_timeout);
     let Body { bytes, reservation } = match body::read(state, req, deadline.min(state.limits.body_read_timeout)).await {
         Ok(b) => b,
-        Err(response) => return response,
+        Err(refusal) => return refusal.into_response(),
     };
     let body = bytes.clone();
     // Parsed, judged and answered on the evaluation pool; the review's facts come back for
     // the log line.
     let read = move |_: &Tenancy| {
-        let mut review = review::parse(&body).map_err(|e| (e.uid().map(str::to_owned), e.to_string()))?;
-        let uid = review.request.uid.clone();
+        let mut review = review::parse(&body).map_err(|e| BadReview {
+            uid: e.uid().map(str::to_owned),
+            message: e.to_string(),
+        })?;
         let input = review.take_input(None);
         Ok(Judgeable {
             input,
-            who: Judged::ByNamespace,
-            uid: Some(uid),
+            caller: Caller::admission(review.request.uid.clone()),
             context: review,
         })
     };
     let answer = move |decision: &Decision, omitted: &Omitted, review: review::Review| {
-        let mut response = review.respond(decision, mutating);
-        if !omitted.is_empty() {
-            if let Some(Value::String(message)) = response.pointer_mut("/response/status/message") {
-                message.push('\n');
-                message.push_str(&omitted.summary());
-            }
+        let mut answer = review.respond(decision, mutating);
+        if !omitted.is_empty() && !answer.response.status.message.is_empty() {
+            let message = &mut answer.response.status.message;
+            message.push('\n');
+            message.push_str(&omitted.summary());
         }
         let facts = ReviewFacts {
             uid: review.request.uid.clone(),
@@ -209,7 +206,7 @@ async fn admission(state: &Arc<ServerState>, req: Request<Incoming>, mutating: b
             operation: format!("{:?}", review.request.operation),
             dry_run: review.request.dry_run,
         };
-        (response, facts)
+        (answer, facts)
     };
     let outcome = evaluate(state, deadline, Door::Admission, bytes.len(), read, answer).await;
     let (decision, response, facts) = match outcome {
@@ -226,24 +223,22 @@ async fn admission(state: &Arc<ServerState>, req: Request<Incoming>, mutating: b
                 }
                 Err(refused) => {
                     let message = refused.message();
-                    let response = review::error_response(Some(&facts.uid), 500, &message);
+                    let response = review::error_response(Some(&facts.uid), Refusal::InternalError, &message);
                     (Err(message), response, facts)
                 }
             }
         }
-        Ok(Err((uid, message))) => {
+        Ok(Err(BadReview { uid, message })) => {
             tracing::info!(route, uid = uid.as_deref().unwrap_or(""), error = %message, "bad admission review");
             drop(reservation);
-            return json_response(
-                StatusCode::BAD_REQUEST,
-                &review::error_response(uid.as_deref(), 400, &message),
-            );
+            let answer = review::error_response(uid.as_deref(), Refusal::BadRequest, &message);
+            return bytes_response(StatusCode::BAD_REQUEST, answer.to_bytes());
         }
         // Fail closed with a well-formed review the apiserver shows to the user.
         Err(failure) => {
             let message = failure.message(deadline);
             let facts = ReviewFacts::scan(bytes).await;
-            let response = review::error_response(Some(&facts.uid), 500, &message);
+            let response = review::error_response(Some(&facts.uid), Refusal::InternalError, &message);
             (Err(message), response, facts)
         }
     };
@@ -271,7 +266,22 @@ async fn admission(state: &Arc<ServerState>, req: Request<Incoming>, mutating: b
         ),
         Err(message) => tracing::warn!(error = %message, "admission review answered with an error"),
     }
-    json_response(StatusCode::OK, &response)
+    bytes_response(StatusCode::OK, response.to_bytes())
+}
+
+/// An AdmissionReview that cannot be judged: its uid when it could be read, and why.
+struct BadReview {
+    uid: Option<String>,
+    message: String,
+}
+
+impl From<CallerError> for BadReview {
+    fn from(e: CallerError) -> Self {
+        BadReview {
+            uid: None,
+            message: e.to_string(),
+        }
+    }
 }
 
 /// What the per-review log line says about the review.

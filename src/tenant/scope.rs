@@ -34,9 +34,23 @@ impl<'a> Scope<'a> {
     /// The scope of an input by its namespace (the admission door): the namespace's tenant and
     /// environment; a Namespace object is its own namespace.
     pub fn of_input(tenancy: &'a Tenancy, input: &Input, now: DateTime<Utc>) -> Self {
-        let namespace = input
+        let tenant = Self::owner_of_namespace(tenancy, input);
+        let environment = tenancy.environment_of_namespace(tenant, Self::placement(input));
+        Scope::new(tenancy, tenant, environment, now)
+    }
+
+    /// The namespace that places an input in a tenant and an environment: its own, or a
+    /// Namespace object's name.
+    pub fn placement(input: &Input) -> Option<&str> {
+        input
             .effective_namespace()
-            .or_else(|| (input.kind() == "Namespace").then(|| input.name()));
+            .or_else(|| (input.kind() == "Namespace").then(|| input.name()))
+    }
+
+    /// The tenant owning the input's namespace ([`Scope::placement`]), by the namespace's name
+    /// and labels (a Namespace object's own labels).
+    pub fn owner_of_namespace(tenancy: &'a Tenancy, input: &Input) -> Option<&'a Tenant> {
+        let namespace = Self::placement(input);
         // A Namespace object is placed by its own labels; anything else by its namespace's, when known.
         let own_labels: Option<std::collections::BTreeMap<String, String>> = (input.kind() == "Namespace").then(|| {
             input
@@ -46,9 +60,7 @@ impl<'a> Scope<'a> {
                 .collect()
         });
         let labels = own_labels.as_ref().or(input.namespace_labels.as_ref());
-        let tenant = namespace.and_then(|ns| tenancy.tenant_of_namespace(ns, labels));
-        let environment = tenancy.environment_of_namespace(tenant, namespace);
-        Scope::new(tenancy, tenant, environment, now)
+        namespace.and_then(|ns| tenancy.tenant_of_namespace(ns, labels))
     }
 
     /// The tenant, if any.

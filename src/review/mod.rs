@@ -4,8 +4,11 @@
 
 use std::collections::BTreeMap;
 
-use base64::Engine as _;
-use kube_core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview, Operation as KubeOperation};
+mod answer;
+
+pub use answer::{AnswerBody, AnswerStatus, Refusal, ReviewAnswer};
+
+use kube_core::admission::{AdmissionRequest, AdmissionReview, Operation as KubeOperation};
 use kube_core::DynamicObject;
 use serde_json::Value;
 
@@ -179,94 +182,68 @@ impl Review {
         }
     }
 
-    /// The AdmissionReview response for `decision`. `mutating` selects whether a patch decision
+    /// The AdmissionReview answer for `decision`. `mutating` selects whether a patch decision
     /// returns the JSONPatch (the mutating webhook) or just admits (the validating webhook sees
-    /// the object after mutation).
-    pub fn respond(&self, decision: &Decision, mutating: bool) -> Value {
-        let mut response = AdmissionResponse::from(&self.request);
-        response.warnings = (!decision.warnings.is_empty()).then(|| decision.warnings.clone());
-        for v in decision.violations.iter().filter(|v| v.action == Action::Audit) {
-            let mut text = format!("{} ({})", v.message, v.controls.join(", "));
-            if let Some(x) = &v.exception {
-                text = format!("{text}; {}", crate::report::exception_line(x));
-            } else if let Some(mode) = &v.mode {
-                text = format!("{text}; mode {} set by {}", mode.mode.as_str(), mode.source);
-            }
-            response
-                .audit_annotations
-                .insert(audit_key(&v.rule), truncate(&text, 1024));
-        }
-        for (key, value) in [("tenant", &decision.tenant), ("environment", &decision.environment)] {
-            if let Some(value) = value {
-                response.audit_annotations.insert(key.to_owned(), truncate(value, 1024));
-            }
-        }
-        for (key, value) in &decision.audit_annotations {
-            response.audit_annotations.insert(key.clone(), truncate(value, 1024));
-        }
-        let mut patch_b64 = None;
-        match decision.decision {
+    /// the object after mutation). A patch that cannot be written refuses the request: never
+    /// admitted unpatched.
+    pub fn respond(&self, decision: &Decision, mutating: bool) -> ReviewAnswer {
+        let uid = self.request.uid.as_str();
+        let mut answer = match decision.decision {
             Verdict::Deny => {
-                response = response.deny(denial_message(decision));
-                response.result.status = Some(kube_core::response::StatusSummary::Failure);
                 // A Kubernetes validation's `reason` chooses the code; rule packs answer 403.
                 let code = decision
                     .violations
                     .iter()
                     .filter(|v| v.action == Action::Deny)
-                    .find_map(|v| v.status_code)
-                    .unwrap_or(403);
-                response.result.code = code;
-                let reason = match code {
-                    401 => "Unauthorized",
-                    413 => "RequestEntityTooLarge",
-                    422 => "Invalid",
-                    _ => "Forbidden",
-                };
-                reason.clone_into(&mut response.result.reason);
+                    .find_map(|v| v.status_code);
+                ReviewAnswer::refuse(uid, Refusal::of_code(code), denial_message(decision))
             }
-            Verdict::Patch if mutating && !decision.patch.is_empty() => match with_json_patch(&response, decision) {
-                Ok((with, encoded)) => {
-                    patch_b64 = encoded;
-                    response = with;
+            Verdict::Patch if mutating && !decision.patch.is_empty() => {
+                match ReviewAnswer::allow(uid).with_patch(decision) {
+                    Ok(answer) => answer,
+                    Err(cause) => {
+                        return ReviewAnswer::refuse(
+                            uid,
+                            Refusal::InternalError,
+                            format!(
+                                "celgate decided to patch this object but could not build the JSONPatch ({cause}); \
+                                 it is refused rather than admitted unpatched"
+                            ),
+                        )
+                    }
                 }
-                // Fail closed: an object whose patch cannot be sent is refused, never admitted
-                // unpatched.
-                Err(cause) => {
-                    response = response.deny(format!(
-                        "celgate decided to patch this object but could not build the JSONPatch ({cause}); \
-                         it is refused rather than admitted unpatched"
-                    ));
-                    response.result.status = Some(kube_core::response::StatusSummary::Failure);
-                    response.result.code = 500;
-                    "InternalError".clone_into(&mut response.result.reason);
-                }
-            },
-            Verdict::Allow | Verdict::Patch => {}
-        }
-        let mut review = serde_json::to_value(response.into_review()).unwrap_or(Value::Null);
-        // The apiserver reads `patch` as base64 (Go's []byte); kube-core writes a byte array.
-        if let Some(p) = review.get_mut("response").and_then(|r| r.get_mut("patch")) {
-            *p = patch_b64.map_or(Value::Null, Value::String);
-        }
-        review["apiVersion"] = Value::String(ADMISSION_API_VERSION.to_owned());
-        review["kind"] = Value::String("AdmissionReview".to_owned());
-        review
+            }
+            Verdict::Allow | Verdict::Patch => ReviewAnswer::allow(uid),
+        };
+        let response = &mut answer.response;
+        response.warnings = (!decision.warnings.is_empty()).then(|| decision.warnings.clone());
+        response.audit_annotations = audit_annotations(decision);
+        answer
     }
 }
 
-/// `response` with `decision`'s patch, and the patch as base64 (what the API server reads).
-fn with_json_patch(
-    response: &AdmissionResponse,
-    decision: &Decision,
-) -> Result<(AdmissionResponse, Option<String>), String> {
-    let patch = serde_json::from_value::<json_patch::Patch>(decision.json_patch()).map_err(|e| e.to_string())?;
-    let with = response.clone().with_patch(patch).map_err(|e| e.to_string())?;
-    let encoded = with
-        .patch
-        .as_ref()
-        .map(|bytes| base64::engine::general_purpose::STANDARD.encode(bytes));
-    Ok((with, encoded))
+/// The audit annotations of `decision`: each audited finding (with its exception or mode), the
+/// tenant and environment, and the admission policies' own annotations.
+fn audit_annotations(decision: &Decision) -> BTreeMap<String, String> {
+    let mut annotations = BTreeMap::new();
+    for v in decision.violations.iter().filter(|v| v.action == Action::Audit) {
+        let mut text = format!("{} ({})", v.message, v.controls.join(", "));
+        if let Some(x) = &v.exception {
+            text = format!("{text}; {}", crate::report::exception_line(x));
+        } else if let Some(mode) = &v.mode {
+            text = format!("{text}; mode {} set by {}", mode.mode.as_str(), mode.source);
+        }
+        annotations.insert(audit_key(&v.rule), truncate(&text, 1024));
+    }
+    for (key, value) in [("tenant", &decision.tenant), ("environment", &decision.environment)] {
+        if let Some(value) = value {
+            annotations.insert(key.to_owned(), truncate(value, 1024));
+        }
+    }
+    for (key, value) in &decision.audit_annotations {
+        annotations.insert(key.clone(), truncate(value, 1024));
+    }
+    annotations
 }
 
 fn operation(operation: &KubeOperation) -> Operation {
@@ -294,15 +271,10 @@ fn gvr(resource: &kube_core::GroupVersionResource) -> GroupVersionResource {
     }
 }
 
-/// A well-formed AdmissionReview that refuses a request that could not be read.
-pub fn error_response(uid: Option<&str>, code: u16, message: &str) -> Value {
-    let mut response = AdmissionResponse::invalid(message);
-    uid.unwrap_or_default().clone_into(&mut response.uid);
-    response.result.code = code;
-    let mut review = serde_json::to_value(response.into_review()).unwrap_or(Value::Null);
-    review["apiVersion"] = Value::String(ADMISSION_API_VERSION.to_owned());
-    review["kind"] = Value::String("AdmissionReview".to_owned());
-    review
+/// A well-formed AdmissionReview that refuses a request that could not be read (`uid` when it
+/// was readable) or judged.
+pub fn error_response(uid: Option<&str>, refusal: Refusal, message: &str) -> ReviewAnswer {
+    ReviewAnswer::refuse(uid.unwrap_or_default(), refusal, message)
 }
 
 /// `celgate.io/<rule>`: an audit annotation key (the apiserver prefixes the webhook name).
@@ -371,6 +343,7 @@ pub fn denial_message(decision: &Decision) -> String {
 mod tests {
     use super::*;
     use crate::engine::PatchOp;
+    use base64::Engine as _;
     use serde_json::json;
 
     fn patch_review() -> Review {
@@ -399,6 +372,7 @@ mod tests {
             &patching(json!({"op": "add", "path": "/metadata/labels/x", "value": "y"})),
             true,
         );
+        let answer: Value = serde_json::from_slice(&answer.to_bytes()).expect("JSON");
         assert_eq!(answer["response"]["allowed"], true);
         assert_eq!(answer["response"]["patchType"], "JSONPatch");
         let bytes = base64::engine::general_purpose::STANDARD
@@ -412,6 +386,7 @@ mod tests {
     fn a_patch_that_cannot_be_built_is_refused_not_admitted_unpatched() {
         let review = patch_review();
         let answer = review.respond(&patching(json!({"op": "frobnicate", "path": "/x"})), true);
+        let answer: Value = serde_json::from_slice(&answer.to_bytes()).expect("JSON");
         let response = &answer["response"];
         assert_eq!(response["allowed"], false, "{answer}");
         assert_eq!(response["status"]["code"], 500);

@@ -360,11 +360,18 @@ mod tests {
 
         std::fs::write(dir.path().join("two.yaml"), "a: 1\n---\nb: 2\n").unwrap();
         let err = load_object_file(&test_in(Some(dir.path()), "t.yaml"), "two.yaml").unwrap_err();
-        assert!(matches!(err, ObjectFileError::NotOneDocument { found: 2, .. }), "{err:?}");
+        assert!(
+            matches!(err, ObjectFileError::NotOneDocument { found: 2, .. }),
+            "{err:?}"
+        );
 
         std::fs::write(dir.path().join("bad.yaml"), "a: [1\n").unwrap();
         let err = load_object_file(&test_in(Some(dir.path()), "t.yaml"), "bad.yaml").unwrap_err();
         assert!(matches!(err, ObjectFileError::Parse { .. }), "{err:?}");
-        assert!(err.to_string().starts_with(&dir.path().join("bad.yaml").display().to_string()), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with(&dir.path().join("bad.yaml").display().to_string()),
+            "{err}"
+        );
     }
 }

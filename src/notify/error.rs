@@ -1,5 +1,5 @@
 //! Why a `slack:` section cannot be used: [`SlackConfigError`], raised by checking it
-//! ([`super::resolve`]) and by compiling its routes ([`super::route`]). Each error names the field.
+//! ([`super::resolve`]) and by compiling its routes (`route`). Each error names the field.
 
 use std::path::PathBuf;
 

@@ -45,9 +45,9 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 pub use config::{SlackConfig, WebhookConfig};
+pub use error::SlackConfigError;
 pub use event::{DecisionEvent, Door, Event, SystemEvent, ViolationSummary};
 pub use metrics::NotifyMetrics;
-pub use error::SlackConfigError;
 pub use resolve::{ResolvedSlackConfig, ResolvedWebhook};
 pub use url::{UrlError, WebhookUrl};
 pub use vocab::{DecisionClass, SystemClass};

@@ -149,11 +149,17 @@ mod tests {
         assert!(!format!("{err:?}").contains("SECRET"), "{err:?}");
 
         let err = WebhookUrl::parse("ftp://127.0.0.1/SECRET").unwrap_err();
-        assert!(matches!(&err, UrlError::Scheme { scheme } if scheme == "ftp"), "{err:?}");
+        assert!(
+            matches!(&err, UrlError::Scheme { scheme } if scheme == "ftp"),
+            "{err:?}"
+        );
         assert_eq!(err.to_string(), "has scheme 'ftp'; use https://");
 
         assert!(matches!(WebhookUrl::parse("/just/a/path"), Err(UrlError::NoHost)));
-        assert!(matches!(WebhookUrl::parse("hooks.slack.com:443"), Err(UrlError::NoScheme)));
+        assert!(matches!(
+            WebhookUrl::parse("hooks.slack.com:443"),
+            Err(UrlError::NoScheme)
+        ));
 
         let err = WebhookUrl::parse("https://exa mple.com/x").unwrap_err();
         assert!(matches!(err, UrlError::NotAUrl { .. }), "{err:?}");

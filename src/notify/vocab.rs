@@ -1,7 +1,7 @@
 //! The notify vocabulary: the names the `slack:` config, the events and the routes share — how
 //! severe an event is, which kinds of decision and of celgate's own trouble a route can carry, and
 //! how those kinds match. [`super::config`] parses into these types, [`super::event`] classifies
-//! events with them and [`super::route`] matches with them; this module imports none of those.
+//! events with them and `route` matches with them; this module imports none of those.
 
 use serde::Deserialize;
 

@@ -214,7 +214,10 @@ mod tests {
     fn unknown_packs_versions_and_conflicts_are_named() {
         let mut modes = VersionModes::default();
         let err = add(&mut modes, "sox@0.2.0", Mode::Warn).unwrap_err();
-        assert!(matches!(&err, VersionKeyError::UnknownPack { pack } if pack == "sox"), "{err:?}");
+        assert!(
+            matches!(&err, VersionKeyError::UnknownPack { pack } if pack == "sox"),
+            "{err:?}"
+        );
         assert_eq!(err.to_string(), "'sox' is not a loaded framework");
         let err = add(&mut modes, "soc2@0.9.0", Mode::Warn).unwrap_err();
         assert!(matches!(&err, VersionKeyError::NoChanges { versions, .. } if versions == &["0.2.0", "0.3.0"]));
@@ -235,8 +238,13 @@ mod tests {
         let Some(Err(err)) = parse_key("soc2@ next") else {
             panic!("'next' parsed as a version");
         };
-        assert!(matches!(&err, VersionKeyError::BadVersion { version, .. } if version == "next"), "{err:?}");
-        let cause = std::error::Error::source(&err).map(ToString::to_string).unwrap_or_default();
+        assert!(
+            matches!(&err, VersionKeyError::BadVersion { version, .. } if version == "next"),
+            "{err:?}"
+        );
+        let cause = std::error::Error::source(&err)
+            .map(ToString::to_string)
+            .unwrap_or_default();
         assert!(!cause.is_empty() && err.to_string().ends_with(&cause), "{err}");
         assert!(parse_key("soc2@0.2.x.y").unwrap().is_err());
     }

@@ -25,7 +25,10 @@ fn import_graph() -> BTreeMap<String, BTreeSet<String>> {
         for prefix in ["super::", "crate::notify::"] {
             for (at, _) in code.match_indices(prefix) {
                 let rest = &code[at + prefix.len()..];
-                let target: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+                let target: String = rest
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
                 if !target.is_empty() && target != name && rest[target.len()..].starts_with("::") {
                     uses.insert(target);
                 }
@@ -35,7 +38,11 @@ fn import_graph() -> BTreeMap<String, BTreeSet<String>> {
             // The parent declares every module; only its `use` lines count.
             uses = code
                 .lines()
-                .filter_map(|l| l.trim().strip_prefix("use ").or_else(|| l.trim().strip_prefix("pub use ")))
+                .filter_map(|l| {
+                    l.trim()
+                        .strip_prefix("use ")
+                        .or_else(|| l.trim().strip_prefix("pub use "))
+                })
                 .filter_map(|l| l.split("::").next())
                 .map(str::to_owned)
                 .collect();
@@ -74,9 +81,18 @@ fn cycle_through(graph: &BTreeMap<String, BTreeSet<String>>, start: &str) -> Opt
 #[test]
 fn notify_modules_have_no_import_cycle() {
     let graph = import_graph();
-    assert!(graph.contains_key("route") && graph.contains_key("resolve"), "{graph:?}");
-    assert!(graph["route"].contains("vocab"), "route matches with the vocabulary: {graph:?}");
-    assert!(graph["config"].contains("vocab"), "config parses into the vocabulary: {graph:?}");
+    assert!(
+        graph.contains_key("route") && graph.contains_key("resolve"),
+        "{graph:?}"
+    );
+    assert!(
+        graph["route"].contains("vocab"),
+        "route matches with the vocabulary: {graph:?}"
+    );
+    assert!(
+        graph["config"].contains("vocab"),
+        "config parses into the vocabulary: {graph:?}"
+    );
     for module in graph.keys() {
         if let Some(cycle) = cycle_through(&graph, module) {
             panic!("import cycle {}", cycle.join(" -> "));

@@ -175,7 +175,7 @@ fn run_case(engine: &Engine, test: &TestSource, case: TestCase) -> CaseOutcome {
         (None, Some(path)) => match load_object_file(test, path) {
             Ok(o) => o,
             Err(e) => {
-                outcome.detail = e;
+                outcome.detail = e.to_string();
                 return outcome;
             }
         },
@@ -246,26 +246,132 @@ fn run_case(engine: &Engine, test: &TestSource, case: TestCase) -> CaseOutcome {
     outcome
 }
 
+/// Why a case's `objectFile` could not be read; shown as the case's failure.
+#[derive(Debug, thiserror::Error)]
+enum ObjectFileError {
+    /// The file could not be read from disk.
+    #[error("{source}")]
+    Read {
+        /// Why (names the path).
+        #[source]
+        source: crate::packs::PacksError,
+    },
+    /// A shipped test names a file the binary does not carry.
+    #[error("objectFile {path}: {wanted} is not among the shipped files")]
+    NotShipped {
+        /// The path as the test gives it.
+        path: String,
+        /// The shipped path it resolves to.
+        wanted: String,
+    },
+    /// The test file has no folder to resolve the path against.
+    #[error("objectFile {path}: no folder to resolve it in")]
+    NoFolder {
+        /// The path as the test gives it.
+        path: String,
+    },
+    /// The file is not YAML or JSON the parser accepts.
+    #[error("{shown}: {source}")]
+    Parse {
+        /// The file.
+        shown: String,
+        /// The parser's complaint.
+        #[source]
+        source: source::SourceError,
+    },
+    /// The file holds no document or several.
+    #[error("{shown}: expected one document, found {found}")]
+    NotOneDocument {
+        /// The file.
+        shown: String,
+        /// How many documents it holds.
+        found: usize,
+    },
+}
+
 /// Reads `objectFile`, relative to the test file (inside the binary for shipped tests).
-fn load_object_file(test: &TestSource, path: &str) -> Result<serde_json::Value, String> {
+fn load_object_file(test: &TestSource, path: &str) -> Result<serde_json::Value, ObjectFileError> {
     let (shown, text) = match (&test.dir, test.origin.strip_prefix("embedded:")) {
         (Some(dir), _) => {
             let full = dir.join(path);
-            let text = crate::packs::read_text(&full).map_err(|e| e.to_string())?;
+            let text = crate::packs::read_text(&full).map_err(|source| ObjectFileError::Read { source })?;
             (full.display().to_string(), text)
         }
         (None, Some(origin)) => {
             let dir = origin.rsplit_once('/').map_or("", |(d, _)| d);
             let wanted = format!("{dir}/{path}");
-            let text = crate::packs::embedded_file(&wanted)
-                .ok_or_else(|| format!("objectFile {path}: {wanted} is not among the shipped files"))?;
+            let Some(text) = crate::packs::embedded_file(&wanted) else {
+                return Err(ObjectFileError::NotShipped {
+                    path: path.to_owned(),
+                    wanted,
+                });
+            };
             (wanted, text.to_owned())
         }
-        (None, None) => return Err(format!("objectFile {path}: no folder to resolve it in")),
+        (None, None) => return Err(ObjectFileError::NoFolder { path: path.to_owned() }),
     };
-    let mut docs = source::parse_documents(&text).map_err(|e| format!("{shown}: {e}"))?;
+    let mut docs = match source::parse_documents(&text) {
+        Ok(docs) => docs,
+        Err(source) => return Err(ObjectFileError::Parse { shown, source }),
+    };
     if docs.len() != 1 {
-        return Err(format!("{shown}: expected one document, found {}", docs.len()));
+        return Err(ObjectFileError::NotOneDocument {
+            shown,
+            found: docs.len(),
+        });
     }
     Ok(docs.remove(0).value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn test_in(dir: Option<&std::path::Path>, origin: &str) -> TestSource {
+        TestSource {
+            origin: origin.to_owned(),
+            text: String::new(),
+            pack_dir: String::new(),
+            dir: dir.map(std::path::Path::to_path_buf),
+        }
+    }
+
+    #[test]
+    fn object_file_errors_name_the_file_and_keep_their_cause() {
+        let shipped = test_in(None, "embedded:policies/soc2/tests/x.yaml");
+        let err = load_object_file(&shipped, "nope.yaml").unwrap_err();
+        assert!(
+            matches!(&err, ObjectFileError::NotShipped { path, wanted }
+                if path == "nope.yaml" && wanted == "policies/soc2/tests/nope.yaml"),
+            "{err:?}"
+        );
+        assert_eq!(
+            err.to_string(),
+            "objectFile nope.yaml: policies/soc2/tests/nope.yaml is not among the shipped files"
+        );
+        let err = load_object_file(&test_in(None, "stdin"), "o.yaml").unwrap_err();
+        assert!(matches!(err, ObjectFileError::NoFolder { .. }), "{err:?}");
+
+        let dir = tempfile::tempdir().unwrap();
+        let err = load_object_file(&test_in(Some(dir.path()), "t.yaml"), "missing.yaml").unwrap_err();
+        assert!(matches!(err, ObjectFileError::Read { .. }), "{err:?}");
+        assert!(std::error::Error::source(&err).is_some());
+        assert!(err.to_string().contains("missing.yaml"), "{err}");
+
+        std::fs::write(dir.path().join("two.yaml"), "a: 1\n---\nb: 2\n").unwrap();
+        let err = load_object_file(&test_in(Some(dir.path()), "t.yaml"), "two.yaml").unwrap_err();
+        assert!(
+            matches!(err, ObjectFileError::NotOneDocument { found: 2, .. }),
+            "{err:?}"
+        );
+
+        std::fs::write(dir.path().join("bad.yaml"), "a: [1\n").unwrap();
+        let err = load_object_file(&test_in(Some(dir.path()), "t.yaml"), "bad.yaml").unwrap_err();
+        assert!(matches!(err, ObjectFileError::Parse { .. }), "{err:?}");
+        assert!(
+            err.to_string()
+                .starts_with(&dir.path().join("bad.yaml").display().to_string()),
+            "{err}"
+        );
+    }
 }

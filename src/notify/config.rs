@@ -1,6 +1,7 @@
 //! The `slack:` section of `celgate.yaml`: webhooks (their URLs come from a file or an environment
 //! variable, never inline), routes, filters, links and delivery limits, with their defaults.
-//! Checking and reading the URLs is in [`super::resolve`].
+//! The names routes use (severities, kinds of decision and trouble) are in [`super::vocab`];
+//! checking the section and reading the URLs is in [`super::resolve`].
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -8,8 +9,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 
-use super::route::{DecisionClass, SystemClass};
-use crate::engine::Severity;
+use super::vocab::{DecisionClass, Severity, SystemClass};
 
 /// Slack alerting: where to post, what to post, and how hard to try.
 #[derive(Debug, Clone, Deserialize)]
@@ -172,7 +172,7 @@ pub struct RouteConfig {
 }
 
 fn default_decisions() -> Vec<DecisionClass> {
-    vec![DecisionClass::Deny, DecisionClass::EvaluationError]
+    DecisionClass::DEFAULT.to_vec()
 }
 
 /// Links shown in messages; each must be `https://` (or `http://` to a loopback host).

@@ -175,12 +175,7 @@ async fn sleep_or_never(at: Option<Instant>) {
 fn about(event: &Event) -> String {
     match event {
         Event::Decision(d) => format!("{} {}", d.verdict.as_str(), d.object()),
-        Event::System(s) => match s {
-            super::event::SystemEvent::PackReloadFailed { .. } => "pack reload failed".to_owned(),
-            super::event::SystemEvent::CertificateExpiring { .. } => "certificate expiring".to_owned(),
-            super::event::SystemEvent::AuditWriteFailing { .. } => "audit writes failing".to_owned(),
-            super::event::SystemEvent::ConfigReloadRefused { .. } => "config reload refused".to_owned(),
-        },
+        Event::System(s) => s.class().about().to_owned(),
     }
 }
 

@@ -7,8 +7,9 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 
+use super::vocab::{DecisionClass, Severity, SystemClass};
 pub use crate::engine::Door;
-use crate::engine::{Action, Decision, FindingType, Input, Severity, Verdict};
+use crate::engine::{Action, Decision, FindingType, Input, Verdict};
 
 /// One finding as a message shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -138,6 +139,15 @@ impl DecisionEvent {
     pub fn has_warning(&self) -> bool {
         !self.is_deny() && self.violations.iter().any(|v| v.action == Action::Warn)
     }
+
+    /// True when the decision is of `class` (one decision can be of several).
+    pub fn is_of(&self, class: DecisionClass) -> bool {
+        match class {
+            DecisionClass::Deny => self.is_deny(),
+            DecisionClass::EvaluationError => self.has_evaluation_error(),
+            DecisionClass::Warn => self.has_warning(),
+        }
+    }
 }
 
 /// celgate's own trouble.
@@ -193,6 +203,16 @@ impl SystemEvent {
             not_after,
             days_left: left.num_days(),
         })
+    }
+
+    /// The kind of trouble, as routes name it.
+    pub fn class(&self) -> SystemClass {
+        match self {
+            SystemEvent::PackReloadFailed { .. } => SystemClass::PackReloadFailed,
+            SystemEvent::CertificateExpiring { .. } => SystemClass::CertificateExpiring,
+            SystemEvent::AuditWriteFailing { .. } => SystemClass::AuditWriteFailing,
+            SystemEvent::ConfigReloadRefused { .. } => SystemClass::ConfigReloadRefused,
+        }
     }
 
     /// Fixed severity of each kind of trouble.

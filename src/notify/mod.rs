@@ -2,14 +2,22 @@
 //! trouble (pack reloads refused, certificates about to expire, audit writes failing), posted as
 //! Block Kit messages to incoming webhooks.
 //!
+//! - [`vocab`]: the names config, events and routes share (severity, kinds of decision and of
+//!   trouble, how they match); it imports no other notify module;
 //! - [`config`]: the `slack:` section of `celgate.yaml` — webhooks (URL from a file or the
 //!   environment, never inline), routes, filters, links, limits; [`resolve`]: checking it and
-//!   reading the URLs;
+//!   reading the URLs ([`url`]: which URLs are accepted), failing with a [`SlackConfigError`];
 //! - [`event`]: what can be alerted on, built from the engine's `Input` and `Decision`;
+//! - `route`: which webhooks an event goes to;
 //! - [`blocks`]: Block Kit rendering within Slack's limits;
 //! - [`Notifier`]: the handle the doors call; delivery (queue, grouping, rate limit, retries)
 //!   runs in tasks off the request path and never blocks or fails an answer;
 //! - [`metrics`]: `celgate_slack_*` counters.
+//!
+//! Imports go one way: `vocab` and `url` import no notify module; `error` → `url`; `config`,
+//! `event` → `vocab`; `route` → `config`, `error`, `event`, `vocab`; `resolve` → `config`,
+//! `error`, `route`, `url`; `blocks`, `group`, `http`, `delivery` and this module sit above them
+//! (a test in `tests/` keeps it so).
 //!
 //! Only kind, namespace, name, rule ids, controls, messages and remediation leave the cluster:
 //! never the document.
@@ -17,14 +25,16 @@
 pub mod blocks;
 pub mod config;
 mod delivery;
+pub mod error;
 pub mod event;
 mod group;
 mod http;
 pub mod metrics;
 mod rate_limit;
 pub mod resolve;
-pub mod route;
+mod route;
 pub mod url;
+pub mod vocab;
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -35,9 +45,12 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 pub use config::{SlackConfig, WebhookConfig};
+pub use error::SlackConfigError;
 pub use event::{DecisionEvent, Door, Event, SystemEvent, ViolationSummary};
 pub use metrics::NotifyMetrics;
-pub use resolve::{ResolvedSlackConfig, ResolvedWebhook, SlackConfigError};
+pub use resolve::{ResolvedSlackConfig, ResolvedWebhook};
+pub use url::{UrlError, WebhookUrl};
+pub use vocab::{DecisionClass, SystemClass};
 
 /// The notifier's handle: cheap to clone, shared by every door.
 #[derive(Clone, Debug)]

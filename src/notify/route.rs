@@ -1,39 +1,11 @@
 //! Routing: which webhooks an event goes to (tenant glob, severity, kind of decision or trouble).
 
 use globset::{Glob, GlobMatcher};
-use serde::Deserialize;
 
 use super::config::{RouteConfig, SlackConfig};
-use super::event::{Event, SystemEvent};
-use super::resolve::SlackConfigError;
-use crate::engine::Severity;
-
-/// Kinds of decisions a route can carry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum DecisionClass {
-    /// The request was denied.
-    Deny,
-    /// A rule could not be evaluated (whatever the verdict).
-    EvaluationError,
-    /// The request was admitted with warnings.
-    Warn,
-}
-
-/// Kinds of celgate's own trouble a route can carry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum SystemClass {
-    /// A pack reload was refused.
-    PackReloadFailed,
-    /// A certificate expires within `certificateWarningDays`.
-    CertificateExpiring,
-    /// Audit records cannot be written.
-    AuditWriteFailing,
-    /// A config reload that would weaken security was refused (also posted to routes carrying
-    /// `pack-reload-failed`).
-    ConfigReloadRefused,
-}
+use super::error::SlackConfigError;
+use super::event::Event;
+use super::vocab::{DecisionClass, Severity, SystemClass};
 
 struct CompiledRoute {
     webhook: usize,
@@ -132,27 +104,10 @@ fn route_matches(route: &CompiledRoute, event: &Event) -> bool {
                 || d.tenant
                     .as_deref()
                     .is_some_and(|t| route.tenants.iter().any(|g| g.is_match(t)));
-            let class_ok = route.decisions.iter().any(|class| match class {
-                DecisionClass::Deny => d.is_deny(),
-                DecisionClass::EvaluationError => d.has_evaluation_error(),
-                DecisionClass::Warn => d.has_warning(),
-            });
+            let class_ok = route.decisions.iter().any(|class| d.is_of(*class));
             tenant_ok && class_ok
         }
-        Event::System(s) => {
-            let class = match s {
-                SystemEvent::PackReloadFailed { .. } => SystemClass::PackReloadFailed,
-                SystemEvent::CertificateExpiring { .. } => SystemClass::CertificateExpiring,
-                SystemEvent::AuditWriteFailing { .. } => SystemClass::AuditWriteFailing,
-                SystemEvent::ConfigReloadRefused { .. } => {
-                    if route.system.contains(&SystemClass::PackReloadFailed) {
-                        return true;
-                    }
-                    SystemClass::ConfigReloadRefused
-                }
-            };
-            route.system.contains(&class)
-        }
+        Event::System(s) => s.class().is_carried_by(&route.system),
     }
 }
 
@@ -160,7 +115,7 @@ fn route_matches(route: &CompiledRoute, event: &Event) -> bool {
 mod tests {
     use super::*;
     use crate::engine::{Action, Decision, FindingType, Input, Verdict, Violation};
-    use crate::notify::event::{DecisionEvent, Door};
+    use crate::notify::event::{DecisionEvent, Door, SystemEvent};
 
     fn router(yaml: serde_json::Value) -> Router {
         let config: SlackConfig = serde_json::from_value(yaml).unwrap();

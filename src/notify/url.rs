@@ -22,9 +22,44 @@ impl fmt::Debug for WebhookUrl {
     }
 }
 
+/// Why a webhook or link URL is refused. The message says what is wrong without repeating the URL
+/// (a webhook URL is a secret); it reads as the end of a sentence about the URL ("the URL in
+/// file X has no host").
+#[derive(Debug, thiserror::Error)]
+pub enum UrlError {
+    /// The text does not parse as a URL.
+    #[error("is not a URL ({source})")]
+    NotAUrl {
+        /// The parser's complaint.
+        #[source]
+        source: http::uri::InvalidUri,
+    },
+    /// No host (a bare path, say).
+    #[error("has no host")]
+    NoHost,
+    /// No scheme.
+    #[error("has no scheme; use https://")]
+    NoScheme,
+    /// `http://` to a host that is not loopback.
+    #[error(
+        "uses http:// to {host}, which is not a loopback host; use https:// (http:// is allowed \
+         only to 127.0.0.0/8, ::1 or localhost)"
+    )]
+    PlainHttp {
+        /// The host (not secret; the path is).
+        host: String,
+    },
+    /// A scheme other than `https` or `http`.
+    #[error("has scheme '{scheme}'; use https://")]
+    Scheme {
+        /// The scheme given.
+        scheme: String,
+    },
+}
+
 impl WebhookUrl {
     /// Parses and checks `text`; the error says what is wrong without repeating the URL.
-    pub fn parse(text: &str) -> Result<WebhookUrl, String> {
+    pub fn parse(text: &str) -> Result<WebhookUrl, UrlError> {
         let (uri, tls, host) = parse_checked(text)?;
         let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
         Ok(WebhookUrl { uri, tls, host, port })
@@ -52,31 +87,28 @@ impl WebhookUrl {
 }
 
 /// Checks a link URL shown in messages (same scheme rules as webhooks).
-pub(crate) fn check_link_url(text: &str) -> Result<(), String> {
+pub(crate) fn check_link_url(text: &str) -> Result<(), UrlError> {
     parse_checked(text).map(|_| ())
 }
 
-fn parse_checked(text: &str) -> Result<(Uri, bool, String), String> {
-    let uri: Uri = text
-        .parse()
-        .map_err(|e: http::uri::InvalidUri| format!("is not a URL ({e})"))?;
+fn parse_checked(text: &str) -> Result<(Uri, bool, String), UrlError> {
+    let uri: Uri = text.parse().map_err(|source| UrlError::NotAUrl { source })?;
     let host = uri
         .host()
-        .ok_or_else(|| "has no host".to_owned())?
+        .ok_or(UrlError::NoHost)?
         .trim_start_matches('[')
         .trim_end_matches(']')
         .to_owned();
     let tls = match uri.scheme_str() {
         Some("https") => true,
         Some("http") if is_loopback(&host) => false,
-        Some("http") => {
-            return Err(format!(
-                "uses http:// to {host}, which is not a loopback host; use https:// (http:// is \
-                 allowed only to 127.0.0.0/8, ::1 or localhost)"
-            ))
+        Some("http") => return Err(UrlError::PlainHttp { host }),
+        Some(other) => {
+            return Err(UrlError::Scheme {
+                scheme: other.to_owned(),
+            })
         }
-        Some(other) => return Err(format!("has scheme '{other}'; use https://")),
-        None => return Err("has no scheme; use https://".to_owned()),
+        None => return Err(UrlError::NoScheme),
     };
     Ok((uri, tls, host))
 }
@@ -101,9 +133,38 @@ mod tests {
     #[test]
     fn refuses_plain_http_elsewhere_and_other_schemes() {
         let err = WebhookUrl::parse("http://hooks.slack.com/services/T/B/X").unwrap_err();
-        assert!(err.contains("not a loopback host"), "{err}");
+        assert!(err.to_string().contains("not a loopback host"), "{err}");
         assert!(WebhookUrl::parse("ftp://127.0.0.1/x").is_err());
         assert!(WebhookUrl::parse("/just/a/path").is_err());
+    }
+
+    #[test]
+    fn errors_name_the_offending_part_and_never_the_secret_path() {
+        let err = WebhookUrl::parse("http://hooks.slack.com/services/T0/B0/SECRET").unwrap_err();
+        assert!(
+            matches!(&err, UrlError::PlainHttp { host } if host == "hooks.slack.com"),
+            "{err:?}"
+        );
+        assert!(!err.to_string().contains("SECRET"), "{err}");
+        assert!(!format!("{err:?}").contains("SECRET"), "{err:?}");
+
+        let err = WebhookUrl::parse("ftp://127.0.0.1/SECRET").unwrap_err();
+        assert!(
+            matches!(&err, UrlError::Scheme { scheme } if scheme == "ftp"),
+            "{err:?}"
+        );
+        assert_eq!(err.to_string(), "has scheme 'ftp'; use https://");
+
+        assert!(matches!(WebhookUrl::parse("/just/a/path"), Err(UrlError::NoHost)));
+        assert!(matches!(
+            WebhookUrl::parse("hooks.slack.com:443"),
+            Err(UrlError::NoScheme)
+        ));
+
+        let err = WebhookUrl::parse("https://exa mple.com/x").unwrap_err();
+        assert!(matches!(err, UrlError::NotAUrl { .. }), "{err:?}");
+        let cause = std::error::Error::source(&err).map(ToString::to_string);
+        assert!(cause.is_some_and(|c| err.to_string().contains(&c)), "{err}");
     }
 
     #[test]

@@ -303,7 +303,7 @@ fn mode_table(
             table.rules.insert(key.clone(), *mode);
         } else if let Some(parsed) = parse_key(key) {
             if let Err(message) = parsed.and_then(|p| table.versions.add(key, &p, *mode, &known.changes)) {
-                err(format!("{field}.{key}"), message);
+                err(format!("{field}.{key}"), message.to_string());
             }
         } else if known.packs.contains(key) {
             table.packs.insert(key.clone(), *mode);

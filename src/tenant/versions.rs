@@ -31,6 +31,58 @@ impl PackChanges {
     }
 }
 
+/// Why a `pack@version` mode key cannot be used. The message is shown after the key's field
+/// path (`tenants.a.modes.soc2@0.9.0: ...`).
+#[derive(Debug, thiserror::Error)]
+pub(super) enum VersionKeyError {
+    /// The part after `@` is neither a version nor a requirement.
+    #[error("'{version}' is neither a version (0.2.0) nor a version requirement (>0.1.0): {source}")]
+    BadVersion {
+        /// The text after `@`, trimmed.
+        version: String,
+        /// The semver parser's complaint.
+        #[source]
+        source: semver::Error,
+    },
+    /// The pack is not loaded.
+    #[error("'{pack}' is not a loaded framework")]
+    UnknownPack {
+        /// The pack named before `@`.
+        pack: String,
+    },
+    /// An exact version in which the pack changed no rule.
+    #[error(
+        "no rule of {pack} was added or tightened in that version (versions with changes: {})",
+        or_none(versions)
+    )]
+    NoChanges {
+        /// The pack.
+        pack: String,
+        /// The versions in which it did change rules, sorted.
+        versions: Vec<String>,
+    },
+    /// Two keys of the same kind (both exact, or both ranges) give one rule different modes.
+    #[error("gives rule {rule} mode {} where '{other_key}' gives it {}", mode.as_str(), other.as_str())]
+    Conflict {
+        /// The rule.
+        rule: String,
+        /// The mode this key gives it.
+        mode: Mode,
+        /// The key that gave it a mode first.
+        other_key: String,
+        /// The mode that key gives it.
+        other: Mode,
+    },
+}
+
+fn or_none(list: &[String]) -> String {
+    if list.is_empty() {
+        "none".to_owned()
+    } else {
+        list.join(", ")
+    }
+}
+
 /// A mode table key of the form `pack@version` or `pack@requirement`, parsed.
 #[derive(Debug)]
 pub(super) struct VersionKey<'a> {
@@ -43,7 +95,7 @@ pub(super) struct VersionKey<'a> {
 
 /// Splits `soc2@0.2.0` into its pack and version requirement; `None` when `key` has no `@`.
 /// A bare version matches exactly (not as Cargo's caret would).
-pub(super) fn parse_key(key: &str) -> Option<Result<VersionKey<'_>, String>> {
+pub(super) fn parse_key(key: &str) -> Option<Result<VersionKey<'_>, VersionKeyError>> {
     let (pack, version) = key.split_once('@')?;
     let version = version.trim();
     let exact = version.starts_with(|c: char| c.is_ascii_digit());
@@ -58,9 +110,10 @@ pub(super) fn parse_key(key: &str) -> Option<Result<VersionKey<'_>, String>> {
             requirement,
             exact,
         }),
-        Err(e) => Err(format!(
-            "'{version}' is neither a version (0.2.0) nor a version requirement (>0.1.0): {e}"
-        )),
+        Err(source) => Err(VersionKeyError::BadVersion {
+            version: version.to_owned(),
+            source,
+        }),
     })
 }
 
@@ -81,9 +134,11 @@ impl VersionModes {
         parsed: &VersionKey<'_>,
         mode: Mode,
         changes: &PackChanges,
-    ) -> Result<(), String> {
+    ) -> Result<(), VersionKeyError> {
         let Some(rules) = changes.by_pack.get(parsed.pack) else {
-            return Err(format!("'{}' is not a loaded framework", parsed.pack));
+            return Err(VersionKeyError::UnknownPack {
+                pack: parsed.pack.to_owned(),
+            });
         };
         let matching: Vec<&String> = rules
             .iter()
@@ -94,25 +149,21 @@ impl VersionModes {
             let mut versions: Vec<String> = rules.iter().map(|(_, v)| v.to_string()).collect();
             versions.sort();
             versions.dedup();
-            return Err(format!(
-                "no rule of {} was added or tightened in that version (versions with changes: {})",
-                parsed.pack,
-                if versions.is_empty() {
-                    "none".to_owned()
-                } else {
-                    versions.join(", ")
-                }
-            ));
+            return Err(VersionKeyError::NoChanges {
+                pack: parsed.pack.to_owned(),
+                versions,
+            });
         }
         for id in matching {
             match self.rules.get(id) {
                 Some((_, _, true)) if !parsed.exact => {}
                 Some((other, other_key, other_exact)) if *other_exact == parsed.exact && *other != mode => {
-                    return Err(format!(
-                        "gives rule {id} mode {} where '{other_key}' gives it {}",
-                        mode.as_str(),
-                        other.as_str()
-                    ));
+                    return Err(VersionKeyError::Conflict {
+                        rule: id.clone(),
+                        mode,
+                        other_key: other_key.clone(),
+                        other: *other,
+                    });
                 }
                 _ => {
                     self.rules.insert(id.clone(), (mode, key.to_owned(), parsed.exact));
@@ -142,7 +193,7 @@ mod tests {
         }
     }
 
-    fn add(modes: &mut VersionModes, key: &str, mode: Mode) -> Result<(), String> {
+    fn add(modes: &mut VersionModes, key: &str, mode: Mode) -> Result<(), VersionKeyError> {
         let parsed = parse_key(key).unwrap()?;
         modes.add(key, &parsed, mode, &changes())
     }
@@ -162,13 +213,39 @@ mod tests {
     #[test]
     fn unknown_packs_versions_and_conflicts_are_named() {
         let mut modes = VersionModes::default();
-        assert!(add(&mut modes, "sox@0.2.0", Mode::Warn).unwrap_err().contains("'sox'"));
+        let err = add(&mut modes, "sox@0.2.0", Mode::Warn).unwrap_err();
+        assert!(
+            matches!(&err, VersionKeyError::UnknownPack { pack } if pack == "sox"),
+            "{err:?}"
+        );
+        assert_eq!(err.to_string(), "'sox' is not a loaded framework");
         let err = add(&mut modes, "soc2@0.9.0", Mode::Warn).unwrap_err();
-        assert!(err.contains("versions with changes: 0.2.0, 0.3.0"), "{err}");
-        assert!(parse_key("soc2@next").unwrap().is_err());
+        assert!(matches!(&err, VersionKeyError::NoChanges { versions, .. } if versions == &["0.2.0", "0.3.0"]));
+        assert!(err.to_string().contains("versions with changes: 0.2.0, 0.3.0"), "{err}");
         assert!(parse_key("soc2").is_none());
         add(&mut modes, "soc2@>0.1.0", Mode::Warn).unwrap();
         let err = add(&mut modes, "soc2@>=0.3.0", Mode::Audit).unwrap_err();
-        assert!(err.contains("'soc2@>0.1.0' gives it warn"), "{err}");
+        assert!(
+            matches!(&err, VersionKeyError::Conflict { rule, mode: Mode::Audit, other_key, other: Mode::Warn }
+                if rule == "soc2-b" && other_key == "soc2@>0.1.0"),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("'soc2@>0.1.0' gives it warn"), "{err}");
+    }
+
+    #[test]
+    fn a_bad_version_keeps_the_parsers_cause() {
+        let Some(Err(err)) = parse_key("soc2@ next") else {
+            panic!("'next' parsed as a version");
+        };
+        assert!(
+            matches!(&err, VersionKeyError::BadVersion { version, .. } if version == "next"),
+            "{err:?}"
+        );
+        let cause = std::error::Error::source(&err)
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        assert!(!cause.is_empty() && err.to_string().ends_with(&cause), "{err}");
+        assert!(parse_key("soc2@0.2.x.y").unwrap().is_err());
     }
 }

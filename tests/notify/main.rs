@@ -4,6 +4,7 @@
 mod blocks;
 mod config;
 mod delivery;
+mod modules;
 mod stub;
 
 use std::path::Path;

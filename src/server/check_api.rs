@@ -1,6 +1,6 @@
-//! The check API: `POST /v1/check` (a document judged for a tenant, JSON or YAML) and
-//! `GET /v1/packs` (the packs and rules that apply to the caller), both behind bearer tokens
-//! (design §6). The admission routes live in `routes.rs`.
+//! The check API's `POST /v1/check` (design §6): a document judged for a tenant, JSON or YAML,
+//! behind bearer tokens. Its body is read in `check_body.rs`; `GET /v1/packs` lives in
+//! `packs_api.rs` and the admission routes in `routes.rs`.
 
 // Early returns carry a ready `Response`; boxing it would only add an allocation per error.
 #![allow(clippy::result_large_err)]
@@ -10,65 +10,21 @@ use std::sync::Arc;
 
 use http::{header, Request, StatusCode};
 use hyper::body::Incoming;
-use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde::Serialize;
 
 use super::api_error::ApiError;
 use super::body::{self, Body};
 use super::judging::{evaluate, Judgeable};
-use super::routes::{bytes_response, early, json_response, HttpResponse};
-use super::ServerState;
-use crate::engine::{Decision, Door, Input, Operation};
+use super::routes::{bytes_response, early, HttpResponse};
+use super::{check_body, ServerState};
+use crate::engine::{Decision, Door};
 use crate::report::{DocumentResult, Location};
-use crate::service::{Caller, Omitted, TenantChoice};
+use crate::service::Omitted;
 use crate::source::ParseLimits;
-use crate::tenant::{AccessError, Tenancy};
-
-/// Body of `POST /v1/check`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct CheckRequest {
-    object: Value,
-    #[serde(default)]
-    old_object: Option<Value>,
-    #[serde(default)]
-    operation: Option<String>,
-    #[serde(default)]
-    tenant: Option<String>,
-    #[serde(default)]
-    environment: Option<String>,
-}
-
-/// How the body was written.
-enum BodyFormat {
-    Json,
-    Yaml,
-}
-
-fn body_format(req: &Request<Incoming>) -> Result<BodyFormat, ApiError> {
-    let Some(value) = req.headers().get(header::CONTENT_TYPE) else {
-        return Ok(BodyFormat::Json);
-    };
-    let media = value
-        .to_str()
-        .unwrap_or("")
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    match media.as_str() {
-        "application/json" | "" => Ok(BodyFormat::Json),
-        m if m.ends_with("+json") => Ok(BodyFormat::Json),
-        "application/yaml" | "application/x-yaml" | "text/yaml" | "text/x-yaml" => Ok(BodyFormat::Yaml),
-        _ => Err(ApiError::UnsupportedMediaType(format!(
-            "Content-Type {media} is not supported; send application/json or application/yaml"
-        ))),
-    }
-}
+use crate::tenant::Tenancy;
 
 /// The token of an `Authorization: Bearer <token>` header.
-fn bearer(req: &Request<Incoming>) -> Option<&str> {
+pub(super) fn bearer(req: &Request<Incoming>) -> Option<&str> {
     let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.trim().split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
@@ -82,7 +38,7 @@ pub(super) async fn check(state: &Arc<ServerState>, req: Request<Incoming>) -> H
         Ok(t) => t.map(|t| t.name.clone()),
         Err(e) => return early(req, ApiError::from(e).into_response()),
     };
-    let format = match body_format(&req) {
+    let format = match check_body::body_format(&req) {
         Ok(f) => f,
         Err(refusal) => return early(req, refusal.into_response()),
     };
@@ -100,7 +56,23 @@ pub(super) async fn check(state: &Arc<ServerState>, req: Request<Incoming>) -> H
     };
     let body_bytes = bytes.len();
     let id = request_id.clone();
-    let read = move |_: &Tenancy| read_check(&bytes, &format, limits, caller, id);
+    let read = move |_: &Tenancy| {
+        let body = check_body::read(&bytes, &format, limits, caller, id.clone())?;
+        let context = CheckContext {
+            request_id: id,
+            positions: body.positions,
+            prefix: body.prefix,
+            api_version: body.input.api_version().to_owned(),
+            kind: body.input.kind().to_owned(),
+            name: body.input.name().to_owned(),
+            namespace: body.input.effective_namespace().unwrap_or("").to_owned(),
+        };
+        Ok::<_, ApiError>(Judgeable {
+            input: body.input,
+            caller: body.caller,
+            context,
+        })
+    };
     let answer = |decision: &Decision, omitted: &Omitted, context: CheckContext| context.answer(decision, omitted);
     let judgment = match evaluate(state, deadline, Door::CheckApi, body_bytes, read, answer).await {
         Ok(Ok(judgment)) => judgment,
@@ -225,150 +197,4 @@ impl CheckContext {
         };
         serde_json::to_vec(&answer).map_err(|e| ApiError::Internal(format!("celgate could not write its answer: {e}")))
     }
-}
-
-/// Reads a check-API body (on the evaluation pool): the request, its caller, and the input.
-fn read_check(
-    body: &[u8],
-    format: &BodyFormat,
-    limits: ParseLimits,
-    token_tenant: Option<String>,
-    request_id: String,
-) -> Result<Judgeable<CheckContext>, ApiError> {
-    let (value, positions) = parse_check_body(body, format, limits).map_err(ApiError::BadRequest)?;
-    let prefix = if value.get("object").is_some() { "/object" } else { "" };
-    // A bare manifest (a mapping with `kind` and no `object`) is checked as the object.
-    let value = match value {
-        Value::Object(map) if !map.contains_key("object") && map.contains_key("kind") => {
-            json!({"object": Value::Object(map)})
-        }
-        other => other,
-    };
-    let request: CheckRequest = serde_path_to_error::deserialize(value)
-        .map_err(|e| ApiError::BadRequest(format!("{}: {}", e.path(), e.inner())))?;
-    let operation = match request.operation.as_deref().map(Operation::parse) {
-        None => Operation::Create,
-        Some(Some(op)) => op,
-        Some(None) => {
-            return Err(ApiError::BadRequest(
-                "operation: expected CREATE, UPDATE, DELETE or CONNECT".to_owned(),
-            ))
-        }
-    };
-    if !request.object.is_object() && operation != Operation::Delete {
-        return Err(ApiError::BadRequest(
-            "object: expected a mapping with apiVersion and kind".to_owned(),
-        ));
-    }
-    // A token's tenant may only act as itself; without tokens the body names the tenant.
-    let tenant = match (token_tenant, request.tenant) {
-        (Some(own), Some(asked)) if own != asked => return Err(AccessError::OtherTenant { own, asked }.into()),
-        (Some(own), _) => Some(own),
-        (None, asked) => asked,
-    };
-    let caller = Caller {
-        tenant: tenant.map_or(TenantChoice::Unnamed, TenantChoice::Named),
-        environment: request.environment,
-        request_id: Some(request_id.clone()),
-    };
-    let input = Input {
-        object: request.object,
-        old_object: request.old_object,
-        operation,
-        ..Input::default()
-    };
-    let context = CheckContext {
-        request_id,
-        positions,
-        prefix,
-        api_version: input.api_version().to_owned(),
-        kind: input.kind().to_owned(),
-        name: input.name().to_owned(),
-        namespace: input.effective_namespace().unwrap_or("").to_owned(),
-    };
-    Ok(Judgeable { input, caller, context })
-}
-
-/// The body as JSON, with source positions when it was YAML (JSON bodies are parsed by
-/// `serde_json` for speed and carry no positions). YAML aliases may expand the body by at most
-/// `limits` (the body limit).
-fn parse_check_body(
-    body: &[u8],
-    format: &BodyFormat,
-    limits: ParseLimits,
-) -> Result<(Value, Option<crate::source::PositionMap>), String> {
-    match format {
-        BodyFormat::Json => serde_json::from_slice(body)
-            .map(|v| (v, None))
-            .map_err(|e| format!("request body is not JSON: {e}")),
-        BodyFormat::Yaml => {
-            let text = std::str::from_utf8(body).map_err(|e| format!("request body is not UTF-8: {e}"))?;
-            let mut docs = crate::source::parse_documents_within(text, limits)
-                .map_err(|e| format!("request body is not YAML: {e}"))?;
-            if docs.is_empty() {
-                return Err("request body is empty".to_owned());
-            }
-            let doc = docs.remove(0);
-            Ok((doc.value, Some(doc.positions)))
-        }
-    }
-}
-
-/// `GET /v1/packs`: the packs and rules; with tenants configured, only what applies to the
-/// caller's tenant, with its own modes, params and exceptions (never another tenant's).
-pub(super) fn packs(state: &ServerState, req: &Request<Incoming>) -> HttpResponse {
-    let tenancy = state.tenancy.load();
-    let tenant = match tenancy.authorize(bearer(req), None) {
-        Ok(t) => t,
-        Err(e) => return ApiError::from(e).into_response(),
-    };
-    let engine = state.engine.load();
-    let applies = |pack: &str| tenant.is_none_or(|t| t.frameworks().is_none_or(|f| f.contains(&pack)));
-    let packs: Vec<Value> = engine
-        .packs()
-        .iter()
-        .filter(|p| applies(&p.metadata.name))
-        .map(|p| {
-            let rules: Vec<Value> = p
-                .rules
-                .iter()
-                .map(|r| {
-                    let mut rule = json!({
-                        "id": r.spec.id,
-                        "title": r.spec.title,
-                        "controls": r.spec.controls,
-                        "severity": r.spec.severity,
-                        "action": r.spec.action,
-                        "kinds": r.spec.match_.kinds,
-                        "remediation": r.spec.remediation,
-                    });
-                    if let Some(mode) = tenant.and_then(|t| t.mode_for(&p.metadata.name, &r.spec.id)) {
-                        rule["mode"] = Value::from(mode.as_str());
-                    }
-                    rule
-                })
-                .collect();
-            json!({
-                "name": p.metadata.name,
-                "version": p.metadata.version,
-                "framework": p.metadata.framework,
-                "rules": rules,
-            })
-        })
-        .collect();
-    let mut body = json!({"packs": packs});
-    // Admission policies no binding binds do nothing: say so (design §6, issue 16).
-    let unbound: Vec<String> = engine.unbound_policies().iter().map(ToString::to_string).collect();
-    if !unbound.is_empty() {
-        body["warnings"] = json!(unbound);
-    }
-    if let Some(t) = tenant {
-        body["tenant"] = json!({
-            "name": t.name,
-            "frameworks": t.frameworks(),
-            "params": t.params,
-            "exceptions": tenancy.exceptions_of(t),
-        });
-    }
-    json_response(StatusCode::OK, &body)
 }

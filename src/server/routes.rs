@@ -19,7 +19,7 @@ use super::api_error::ApiError;
 use super::body::{self, Body};
 use super::guard::{CatchPanic, InFlight};
 use super::judging::{evaluate, Judgeable};
-use super::{check_api, ServerState};
+use super::{check_api, packs_api, ServerState};
 use crate::engine::{Decision, Door};
 use crate::metrics::{RequestLabels, RouteLabels};
 use crate::review::{self, Refusal};
@@ -92,7 +92,7 @@ async fn dispatch(state: &Arc<ServerState>, route: &str, req: Request<Incoming>)
         (&Method::POST, "/validate") => admission(state, req, false).await,
         (&Method::POST, "/mutate") => admission(state, req, true).await,
         (&Method::POST, "/v1/check") => check_api::check(state, req).await,
-        (&Method::GET, "/v1/packs") => check_api::packs(state, &req),
+        (&Method::GET, "/v1/packs") => packs_api::packs(state, &req),
         (_, "other") => {
             let refusal = ApiError::NotFound(format!("no route {}", req.uri().path()));
             early(req, refusal.into_response())

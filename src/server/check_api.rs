@@ -2,8 +2,6 @@
 //! behind bearer tokens. Its body is read in `check_body.rs`; `GET /v1/packs` lives in
 //! `packs_api.rs` and the admission routes in `routes.rs`.
 
-// Early returns carry a ready `Response`; boxing it would only add an allocation per error.
-#![allow(clippy::result_large_err)]
 
 use std::fmt::Write as _;
 use std::sync::Arc;

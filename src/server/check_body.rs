@@ -1,8 +1,6 @@
 //! Reading a `POST /v1/check` body: its media type, JSON or YAML (with positions), the
 //! request's fields, the caller it acts for and the input to judge. Runs on the evaluation pool.
 
-// Refusals carry their message; boxing them would only add an allocation per error.
-#![allow(clippy::result_large_err)]
 
 use http::{header, Request};
 use hyper::body::Incoming;

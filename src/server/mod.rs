@@ -5,6 +5,7 @@
 //! The server takes already-bound listeners and a shutdown future, so tests bind `127.0.0.1:0`.
 
 mod admin;
+mod admission;
 mod api_error;
 mod body;
 mod check_api;

@@ -2,7 +2,6 @@
 //! behind bearer tokens. Its body is read in `check_body.rs`; `GET /v1/packs` lives in
 //! `packs_api.rs` and the admission routes in `routes.rs`.
 
-
 use std::fmt::Write as _;
 use std::sync::Arc;
 

@@ -1,7 +1,6 @@
 //! Reading a `POST /v1/check` body: its media type, JSON or YAML (with positions), the
 //! request's fields, the caller it acts for and the input to judge. Runs on the evaluation pool.
 
-
 use http::{header, Request};
 use hyper::body::Incoming;
 use serde::Deserialize;

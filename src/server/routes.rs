@@ -2,7 +2,6 @@
 //! (`admission.rs`), `POST /v1/check` (`check_api.rs`) and `GET /v1/packs` (`packs_api.rs`),
 //! and the count of every request. Refusals become responses in `api_error.rs` only.
 
-
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Instant;

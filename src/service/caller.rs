@@ -32,6 +32,18 @@ pub struct Caller {
     pub request_id: Option<String>,
 }
 
+impl Default for Caller {
+    /// A caller judged by the object's namespace, naming no environment and no request id
+    /// (`celgate check` without `--tenant` or `--environment`).
+    fn default() -> Caller {
+        Caller {
+            tenant: TenantChoice::OwnerOfNamespace,
+            environment: None,
+            request_id: None,
+        }
+    }
+}
+
 impl Caller {
     /// The API server sending an AdmissionReview with `uid`: judged for the namespace's tenant.
     pub fn admission(uid: impl Into<String>) -> Caller {

@@ -3,11 +3,11 @@
 
 use std::collections::BTreeSet;
 
-use super::matching::CompiledMatch;
-use super::model::{AdmissionKind, BindingDocument, ParamNotFoundAction, ValidationAction};
-use super::{CompiledAdmission, CompiledBinding};
-use crate::engine::load::DocContext;
-use crate::engine::pack_error::PackError;
+use crate::engine::pack::admission::matching::CompiledMatch;
+use crate::engine::pack::admission::model::{AdmissionKind, BindingDocument, ParamNotFoundAction, ValidationAction};
+use crate::engine::pack::admission::{CompiledAdmission, CompiledBinding};
+use crate::engine::pack::error::PackError;
+use crate::engine::pack::load::DocContext;
 
 pub(super) fn compile_binding(
     ctx: &DocContext<'_>,

@@ -8,16 +8,19 @@ use std::sync::Arc;
 
 use cel::Env;
 
-use super::model::{
+use super::jsonpatch;
+use crate::engine::cel::compile::compile_within;
+use crate::engine::cel::compile::{CompileError, CompiledExpr};
+use crate::engine::cel::cost::BoundsSite;
+use crate::engine::cel::cost::InputLimits;
+use crate::engine::pack::admission::model::{
     AdmissionKind, BindingDocument, MutatingPolicySpec, PolicyDocument, ValidatingPolicySpec, API_GROUP, API_VERSIONS,
 };
-use super::params::ParamStore;
-use super::{jsonpatch, CompiledAdmission, PolicyKind};
-use crate::engine::compile::{CompileError, CompiledExpr};
-use crate::engine::cost::{compile_within, BoundsSite};
-use crate::engine::load::{CompiledPack, DocContext};
-use crate::engine::pack::InputLimits;
-use crate::engine::pack_error::PackError;
+use crate::engine::pack::admission::params::ParamStore;
+use crate::engine::pack::admission::{CompiledAdmission, PolicyKind};
+use crate::engine::pack::compiled::{CompiledPack, PackKind};
+use crate::engine::pack::error::PackError;
+use crate::engine::pack::load::DocContext;
 use crate::source::SourceDoc;
 
 /// A document read from a packs file that is not a rule pack, kept until every file is read
@@ -166,7 +169,7 @@ pub fn convert(
     let bundled = Arc::new(bundled);
     for (mut pack, mut admission) in policies {
         admission.params = Arc::clone(&bundled);
-        pack.admission = Some(Box::new(admission));
+        pack.kind = PackKind::AdmissionPolicies(Box::new(admission));
         packs.push(pack);
     }
     rest
@@ -259,9 +262,9 @@ fn uses_escape_key(source: &str) -> bool {
                 return true;
             }
         }
-        crate::engine::ast::children_mut(e).into_iter().any(walk)
+        crate::engine::cel::ast::children_mut(e).into_iter().any(walk)
     }
-    crate::engine::compile::environment()
+    crate::engine::cel::compile::environment()
         .compile(source)
         .is_ok_and(|p| walk(&mut p.expression().clone()))
 }

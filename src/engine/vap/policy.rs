@@ -7,16 +7,18 @@ use std::sync::Arc;
 use cel::Env;
 
 use super::convert::compile_cel;
-use super::matching::CompiledMatch;
-use super::model::{FailurePolicy, Metadata, Variable};
-use super::params::ParamStore;
-use super::{CompiledAdmission, PolicyKind};
-use crate::engine::compile::CompiledExpr;
-use crate::engine::load::{variable_dependencies, CompiledPack, CompiledRule, CompiledVariable, DocContext};
-use crate::engine::pack::{Action, MatchSpec, OnError, PackMetadata, RuleSpec, Severity};
-use crate::engine::pack_error::PackError;
-use crate::engine::select::Matcher;
-use crate::engine::template::{Segment, Template};
+use crate::engine::cel::compile::CompiledExpr;
+use crate::engine::facts::decision::{Action, Severity};
+use crate::engine::pack::admission::matching::CompiledMatch;
+use crate::engine::pack::admission::model::{FailurePolicy, Metadata, Variable};
+use crate::engine::pack::admission::params::ParamStore;
+use crate::engine::pack::admission::{CompiledAdmission, PolicyKind};
+use crate::engine::pack::compiled::{CompiledPack, CompiledRule, CompiledVariable, PackKind};
+use crate::engine::pack::error::PackError;
+use crate::engine::pack::load::{variable_dependencies, DocContext};
+use crate::engine::pack::select::Matcher;
+use crate::engine::pack::template::{Segment, Template};
+use crate::engine::pack::{MatchSpec, OnError, PackMetadata, RuleSpec};
 
 /// What a policy of either kind shares: header checks, constraints, variables, conditions.
 pub(super) struct Common {
@@ -34,10 +36,10 @@ pub(super) fn common(
     ctx: &DocContext<'_>,
     kind: PolicyKind,
     metadata: &Metadata,
-    match_constraints: Option<super::model::MatchResources>,
+    match_constraints: Option<crate::engine::pack::admission::model::MatchResources>,
     variables: &[Variable],
-    match_conditions: &[super::model::MatchCondition],
-    param_kind: Option<super::model::ParamKind>,
+    match_conditions: &[crate::engine::pack::admission::model::MatchCondition],
+    param_kind: Option<crate::engine::pack::admission::model::ParamKind>,
     failure_policy: Option<FailurePolicy>,
     packs: &[CompiledPack],
     policies: &[(CompiledPack, CompiledAdmission)],
@@ -140,14 +142,14 @@ pub(super) fn common(
         params: serde_json::Value::Null,
         variables: Vec::new(),
         rules: Vec::new(),
-        admission: None,
-        params_to_configure: crate::engine::placeholders::ParamsToConfigure::default(),
+        kind: PackKind::Rules,
+        params_to_configure: crate::engine::pack::placeholders::ParamsToConfigure::default(),
         retired_rules: std::collections::BTreeMap::new(),
     };
     for (i, var) in variables.iter().enumerate() {
         let pointer = format!("/spec/variables/{i}");
         let field = format!("spec.variables[{i}]");
-        if !crate::engine::load::is_cel_identifier(&var.name) {
+        if !crate::engine::pack::load::is_cel_identifier(&var.name) {
             errors.push(ctx.invalid(
                 &pointer,
                 subject.clone(),
@@ -181,9 +183,9 @@ pub(super) fn common(
             name: var.name.clone(),
             expr,
             deps,
-            input_limits: crate::engine::pack::InputLimits::default(),
+            input_limits: crate::engine::cel::cost::InputLimits::default(),
             share_id: None,
-            reads: crate::engine::cost::reads::VariableReads::default(),
+            reads: crate::engine::cel::cost::reads::VariableReads::default(),
         });
     }
     let mut conditions = Vec::new();
@@ -315,7 +317,7 @@ pub(super) fn rule(
         pointer: None,
         patch: Vec::new(),
         variables,
-        input_limits: crate::engine::pack::InputLimits::default(),
+        input_limits: crate::engine::cel::cost::InputLimits::default(),
     })
 }
 

@@ -7,14 +7,15 @@ use std::sync::Arc;
 use cel::Env;
 
 use super::convert::compile_cel;
-use super::model::{MutatingPolicySpec, PolicyDocument, ValidatingPolicySpec};
 use super::policy::{common, rule, transitive, RuleExtra};
-use super::{CompiledAdmission, PolicyKind};
-use crate::engine::compile::CompiledExpr;
-use crate::engine::load::variable_dependencies;
-use crate::engine::load::{CompiledPack, DocContext};
-use crate::engine::pack::Action;
-use crate::engine::pack_error::PackError;
+use crate::engine::cel::compile::CompiledExpr;
+use crate::engine::facts::decision::Action;
+use crate::engine::pack::admission::model::{MutatingPolicySpec, PolicyDocument, ValidatingPolicySpec};
+use crate::engine::pack::admission::{CompiledAdmission, PolicyKind};
+use crate::engine::pack::compiled::CompiledPack;
+use crate::engine::pack::error::PackError;
+use crate::engine::pack::load::variable_dependencies;
+use crate::engine::pack::load::DocContext;
 
 pub(super) fn validating_policy(
     env: &Env,
@@ -91,7 +92,7 @@ pub(super) fn validating_policy(
                 common
                     .admission
                     .status_codes
-                    .push(v.reason.map(super::model::Reason::status_code));
+                    .push(v.reason.map(crate::engine::pack::admission::model::Reason::status_code));
             }
         }
     }

@@ -38,7 +38,7 @@ pub enum FindingType {
 }
 
 /// The note the last kept finding of a rule gets when `n` more of the same kind were left out
-/// (see [`super::eval::MAX_FINDINGS_PER_RULE`]).
+/// (see `engine::eval::MAX_FINDINGS_PER_RULE`).
 pub fn omitted_note(n: usize) -> String {
     format!(" (…and {n} more findings of this rule)")
 }

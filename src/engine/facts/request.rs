@@ -33,7 +33,7 @@ pub struct GroupVersionResource {
 /// operation and user this is design §1's `RequestFacts`: kind, resource, subresource,
 /// operation, user.
 ///
-/// [`Input`]: super::Input
+/// [`Input`]: super::input::Input
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RequestFacts {
     /// Kind of `object` (`autoscaling/v1 Scale` for `deployments/scale`).

@@ -73,13 +73,13 @@ pub struct CompiledVariable {
     /// The pack's input bounds it was estimated at (`spec.inputLimits` of its document).
     pub input_limits: crate::engine::cel::cost::InputLimits,
     /// Equal for the variables of the packs loaded together that always compute the same value
-    /// (see [`assign_share_ids`]), which an evaluation then computes once; `None` when the
+    /// (see `pack::share::assign_share_ids`), which an evaluation then computes once; `None` when the
     /// variable reads another unshared variable or `params` its pack sets differently (a
     /// variable of another pack with the same source then computes its own), or belongs to an
     /// admission policy.
     pub share_id: Option<usize>,
     /// How a read of `variables.<name>` is charged (resolved once every variable of the pack
-    /// is compiled, see [`resolve_variable_reads`]).
+    /// is compiled, see `pack::load::resolve_variable_reads`).
     pub reads: crate::engine::cel::cost::reads::VariableReads,
 }
 

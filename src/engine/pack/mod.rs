@@ -1,8 +1,8 @@
 //! Packs: the strict serde model of a rule pack ([`model`], re-exported here), the compiled model
 //! every pack becomes ([`compiled`], a rule pack or an admission policy, whose admission part is
-//! in [`admission`]), loading rule packs ([`load`], [`rule_compile`], with their errors in
+//! in [`admission`]), loading rule packs ([`load`], `rule_compile`, with their errors in
 //! [`error`]), selecting rules ([`select`]), message templates ([`template`]), patches
-//! ([`patch`]), example params ([`placeholders`]), sharing work across packs ([`share`]) and the
+//! ([`patch`]), example params ([`placeholders`]), sharing work across packs (`share`) and the
 //! cost report ([`cost_report`]). Imports `cel/` and `facts/`, never `vap/` or `eval/`.
 
 pub mod admission;

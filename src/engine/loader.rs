@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use cel::Env;
 
 use crate::engine::pack::compiled::{CompiledPack, PackKind, PackSource};
-use crate::engine::pack::error::{LoadErrors, PackError};
+use crate::engine::pack::error::{LoadErrors, Location, PackError, PackErrorKind};
 use crate::engine::pack::load::{compile_into, is_pack_document, parse_document, resolve_variable_reads, DocContext};
 use crate::engine::pack::share;
 use crate::engine::vap;
@@ -27,10 +27,10 @@ pub fn load_packs(env: &Env, sources: &[PackSource]) -> Result<Vec<CompiledPack>
         let docs = match source::parse_documents(&src.text) {
             Ok(docs) => docs,
             Err(e) => {
-                errors.push(PackError::Syntax {
-                    file: src.origin.clone(),
-                    source: e,
-                });
+                errors.push(PackError::new(
+                    Location::file(src.origin.clone()),
+                    PackErrorKind::Syntax(e),
+                ));
                 continue;
             }
         };
@@ -62,12 +62,11 @@ pub fn load_packs(env: &Env, sources: &[PackSource]) -> Result<Vec<CompiledPack>
                         "/metadata/version",
                         format!("pack '{}'", parsed.metadata.name),
                         "metadata.version",
-                        format!(
-                            "'{}' differs from version '{}' in {}",
-                            parsed.metadata.version,
-                            packs[i].metadata.version,
-                            packs[i].origins.join(", ")
-                        ),
+                        PackErrorKind::VersionDiffers {
+                            found: parsed.metadata.version.clone(),
+                            version: packs[i].metadata.version.clone(),
+                            origins: packs[i].origins.join(", "),
+                        },
                     ));
                     continue;
                 }
@@ -96,13 +95,15 @@ pub fn load_packs(env: &Env, sources: &[PackSource]) -> Result<Vec<CompiledPack>
     for pack in &packs {
         for retired in pack.retired_rules.keys() {
             if pack.rules.iter().any(|r| &r.spec.id == retired) {
-                errors.push(PackError::Invalid {
-                    file: pack.origins.join(", "),
-                    line: 0,
-                    subject: format!("pack '{}'", pack.metadata.name),
-                    field: "spec.retiredRules".to_owned(),
-                    message: format!("'{retired}' is retired but still a rule of the pack"),
-                });
+                // A pack may come from several files: no one line to point at.
+                errors.push(PackError::new(
+                    Location {
+                        subject: Some(format!("pack '{}'", pack.metadata.name)),
+                        field: Some("spec.retiredRules".to_owned()),
+                        ..Location::file(pack.origins.join(", "))
+                    },
+                    PackErrorKind::RetiredStillARule { id: retired.clone() },
+                ));
             }
         }
     }

@@ -33,7 +33,7 @@ pub use facts::input::{Door, Input, Operation, UserInfo};
 pub use facts::overrides::{AppliedMode, ExceptionUse, Mode, NoOverrides, Overrides};
 pub use facts::request::{GroupVersionKind, GroupVersionResource, RequestFacts};
 pub use pack::compiled::{CompiledPack, CompiledRule, PackKind, PackSource};
-pub use pack::error::{LoadErrors, PackError};
+pub use pack::error::{LoadErrors, PackError, PackErrorKind};
 pub use pack::placeholders::UnconfiguredParam;
 pub use pack::OnError;
 

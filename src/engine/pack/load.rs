@@ -10,7 +10,7 @@ use super::rule_compile::compile_rule;
 use crate::engine::cel::compile::{compile, CompileError, CompiledExpr};
 use crate::engine::cel::cost::{check_load, validate_limits, BoundsSite};
 use crate::engine::pack::compiled::{CompiledPack, CompiledVariable};
-pub use crate::engine::pack::error::{LoadErrors, PackError};
+use crate::engine::pack::error::{Location, PackError, PackErrorKind};
 use crate::engine::pack::{PackDocument, PackMetadata, RuleSpec, PACK_API_VERSION, PACK_KIND};
 use crate::source::PositionMap;
 
@@ -52,7 +52,7 @@ pub(crate) fn variable_dependencies(
                 pointer,
                 subject.to_owned(),
                 field,
-                format!("reads variables.{name}, which is not defined before it"),
+                PackErrorKind::VariableNotYetDefined { name: name.clone() },
             )),
         }
     }
@@ -86,12 +86,17 @@ impl<'a> DocContext<'a> {
             Ok(doc) => Some(doc),
             Err(e) => {
                 let path = e.path().to_string();
-                errors.push(PackError::Schema {
-                    file: self.file.to_owned(),
-                    line: self.line(&path_to_pointer(&path)),
-                    path,
-                    message: e.into_inner().to_string(),
-                });
+                let pointer = path_to_pointer(&path);
+                errors.push(PackError::new(
+                    Location {
+                        file: self.file.to_owned(),
+                        line: Some(self.line(&pointer)),
+                        pointer: Some(pointer),
+                        subject: None,
+                        field: Some(path),
+                    },
+                    PackErrorKind::Schema(e.into_inner()),
+                ));
                 None
             }
         }
@@ -101,24 +106,25 @@ impl<'a> DocContext<'a> {
         self.positions.locate(pointer).map_or(1, |p| p.line)
     }
 
-    pub(crate) fn invalid(&self, pointer: &str, subject: String, field: &str, message: String) -> PackError {
-        PackError::Invalid {
+    /// Where `pointer` (in this document) is, for the field `field` of `subject`.
+    pub(crate) fn at(&self, pointer: &str, subject: Option<String>, field: &str) -> Location {
+        Location {
             file: self.file.to_owned(),
-            line: self.line(pointer),
+            line: Some(self.line(pointer)),
+            pointer: Some(pointer.to_owned()),
             subject,
-            field: field.to_owned(),
-            message,
+            field: Some(field.to_owned()),
         }
     }
 
+    /// `kind` at `pointer`, the field `field` of `subject` (`rule 'id'`, `pack 'name'`, ...).
+    pub(crate) fn invalid(&self, pointer: &str, subject: String, field: &str, kind: PackErrorKind) -> PackError {
+        PackError::new(self.at(pointer, Some(subject), field), kind)
+    }
+
+    /// An expression at `pointer` that does not compile.
     pub(crate) fn cel(&self, pointer: &str, subject: String, field: &str, source: CompileError) -> PackError {
-        PackError::Cel {
-            file: self.file.to_owned(),
-            line: self.line(pointer),
-            subject,
-            field: field.to_owned(),
-            source,
-        }
+        self.invalid(pointer, subject, field, PackErrorKind::Cel(source))
     }
 }
 
@@ -134,13 +140,13 @@ pub(crate) fn parse_document(
     ] {
         let found = value.get(field).and_then(|v| v.as_str()).unwrap_or("");
         if found != expected {
-            errors.push(PackError::Header {
-                file: ctx.file.to_owned(),
-                line: ctx.line(pointer),
-                field,
-                found: found.to_owned(),
-                expected,
-            });
+            errors.push(PackError::new(
+                ctx.at(pointer, None, field),
+                PackErrorKind::Header {
+                    found: found.to_owned(),
+                    expected,
+                },
+            ));
             return None;
         }
     }
@@ -151,16 +157,14 @@ pub(crate) fn parse_document(
             "/metadata/version",
             subject.clone(),
             "metadata.version",
-            format!("'{}' is not a semantic version: {e}", parsed.metadata.version),
+            PackErrorKind::NotSemver {
+                text: parsed.metadata.version.clone(),
+                source: e,
+            },
         ));
     }
     if !is_identifier_like(&parsed.metadata.name) {
-        errors.push(ctx.invalid(
-            "/metadata/name",
-            subject,
-            "metadata.name",
-            "must be lowercase letters, digits and '-'".to_owned(),
-        ));
+        errors.push(ctx.invalid("/metadata/name", subject, "metadata.name", PackErrorKind::NotKebabCase));
         return None;
     }
     Some(parsed)
@@ -220,23 +224,23 @@ pub(crate) fn compile_into(
     }
     pack.retired_rules.extend(doc.spec.retired_rules);
     let limits = doc.spec.input_limits;
-    if let Err(message) = limits.map_or(Ok(()), validate_limits) {
+    if let Err(e) = limits.map_or(Ok(()), validate_limits) {
         errors.push(ctx.invalid(
             "/spec/inputLimits",
             format!("pack '{}'", pack.metadata.name),
             "spec.inputLimits",
-            message,
+            PackErrorKind::InputLimits(e),
         ));
     }
     for (i, var) in doc.spec.variables.into_iter().enumerate() {
         let pointer = format!("/spec/variables/{i}/expression");
         let subject = format!("variable '{}'", var.name);
         if !is_cel_identifier(&var.name) {
-            errors.push(ctx.invalid(&pointer, subject, "name", "must be a CEL identifier".to_owned()));
+            errors.push(ctx.invalid(&pointer, subject, "name", PackErrorKind::NotCelIdentifier));
             continue;
         }
         if pack.variables.iter().any(|v| v.name == var.name) {
-            errors.push(ctx.invalid(&pointer, subject, "name", "is defined twice in this pack".to_owned()));
+            errors.push(ctx.invalid(&pointer, subject, "name", PackErrorKind::DefinedTwiceInPack));
             continue;
         }
         match compile(env, &var.expression) {
@@ -262,12 +266,20 @@ pub(crate) fn compile_into(
     for (i, rule) in doc.spec.rules.into_iter().enumerate() {
         let base = format!("/spec/rules/{i}");
         if let Some(first) = rule_origins.get(&rule.id) {
-            errors.push(PackError::DuplicateRule {
-                file: ctx.file.to_owned(),
-                line: ctx.line(&format!("{base}/id")),
-                rule: rule.id.clone(),
-                first: first.clone(),
-            });
+            let pointer = format!("{base}/id");
+            errors.push(PackError::new(
+                Location {
+                    file: ctx.file.to_owned(),
+                    line: Some(ctx.line(&pointer)),
+                    pointer: Some(pointer),
+                    subject: None,
+                    field: None,
+                },
+                PackErrorKind::DuplicateRule {
+                    rule: rule.id.clone(),
+                    first: first.clone(),
+                },
+            ));
             continue;
         }
         rule_origins.insert(
@@ -299,7 +311,10 @@ fn check_changed_in(
             &pointer,
             subject,
             "changedIn",
-            format!("'{text}' is not a semantic version: {e}"),
+            PackErrorKind::NotSemver {
+                text: text.clone(),
+                source: e,
+            },
         )),
         Ok(changed) => {
             if semver::Version::parse(&metadata.version).is_ok_and(|pack| changed > pack) {
@@ -307,7 +322,10 @@ fn check_changed_in(
                     &pointer,
                     subject,
                     "changedIn",
-                    format!("'{text}' is later than the pack's version '{}'", metadata.version),
+                    PackErrorKind::ChangedInLater {
+                        changed_in: text.clone(),
+                        version: metadata.version.clone(),
+                    },
                 ));
             }
         }

@@ -19,7 +19,7 @@ use crate::engine::cel::compile::CompiledExpr;
 use crate::engine::facts::decision::Action;
 use crate::engine::facts::overrides::{Mode, Overrides};
 use crate::engine::pack::compiled::{CompiledPack, CompiledRule};
-use crate::engine::pack::error::PackError;
+use crate::engine::pack::error::{PackError, PackErrorKind};
 
 /// The params of one pack that must be configured, and the rules each one softens.
 #[derive(Debug, Clone, Default)]
@@ -148,7 +148,10 @@ pub(crate) fn record(
             &format!("/spec/paramsToConfigure/{}", crate::source::escape_segment(name)),
             format!("pack '{pack_name}'"),
             "spec.paramsToConfigure",
-            format!("names '{name}', which is not a param of the pack (its params: {known})"),
+            PackErrorKind::UnknownParam {
+                name: name.clone(),
+                known,
+            },
         ));
     }
 }

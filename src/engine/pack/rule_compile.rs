@@ -15,7 +15,7 @@ use crate::engine::cel::cost::InputLimits;
 use crate::engine::cel::cost::{validate_limits, BoundsSite};
 use crate::engine::facts::decision::Action;
 use crate::engine::pack::compiled::{CompiledPack, CompiledRule};
-use crate::engine::pack::error::PackError;
+use crate::engine::pack::error::{PackError, PackErrorKind};
 use crate::engine::pack::{PatchOpKind, RuleSpec};
 
 pub(crate) fn compile_rule(
@@ -31,23 +31,25 @@ pub(crate) fn compile_rule(
     let subject = format!("rule '{}'", rule.id);
     let at = |field: &str| format!("{base}/{field}");
     let limits = rule.input_limits.unwrap_or_default().or(pack_limits);
-    if let Err(message) = rule.input_limits.map_or(Ok(()), validate_limits) {
-        errors.push(ctx.invalid(&at("inputLimits"), subject.clone(), "inputLimits", message));
+    if let Err(e) = rule.input_limits.map_or(Ok(()), validate_limits) {
+        errors.push(ctx.invalid(
+            &at("inputLimits"),
+            subject.clone(),
+            "inputLimits",
+            PackErrorKind::InputLimits(e),
+        ));
     }
     let compile = |src: &str| compile_within(env, src, limits, BoundsSite::Pack);
     if !is_identifier_like(&rule.id) {
-        errors.push(ctx.invalid(
-            &at("id"),
-            subject.clone(),
-            "id",
-            "must be lowercase letters, digits and '-'".to_owned(),
-        ));
+        errors.push(ctx.invalid(&at("id"), subject.clone(), "id", PackErrorKind::NotKebabCase));
     } else if !rule.id.starts_with(&format!("{}-", pack.metadata.name)) {
         errors.push(ctx.invalid(
             &at("id"),
             subject.clone(),
             "id",
-            format!("must start with the pack name '{}-'", pack.metadata.name),
+            PackErrorKind::MissingPackPrefix {
+                pack: pack.metadata.name.clone(),
+            },
         ));
     }
     for (field, value) in [
@@ -56,19 +58,14 @@ pub(crate) fn compile_rule(
         ("message", &rule.message),
     ] {
         if value.trim().is_empty() {
-            errors.push(ctx.invalid(&at(field), subject.clone(), field, "must not be empty".to_owned()));
+            errors.push(ctx.invalid(&at(field), subject.clone(), field, PackErrorKind::Empty));
         }
     }
     if rule.controls.is_empty() || rule.controls.iter().any(|c| c.trim().is_empty()) {
-        errors.push(ctx.invalid(
-            &at("controls"),
-            subject.clone(),
-            "controls",
-            "must list at least one control clause, none empty".to_owned(),
-        ));
+        errors.push(ctx.invalid(&at("controls"), subject.clone(), "controls", PackErrorKind::NoControls));
     }
     let matcher = Matcher::new(&rule.match_).map_err(|e: MatchError| {
-        errors.push(ctx.invalid(&at("match"), subject.clone(), "match", e.to_string()));
+        errors.push(ctx.invalid(&at("match"), subject.clone(), "match", PackErrorKind::Match(e)));
     });
     let cel = |field: &str, pointer: String, source: &str, errors: &mut Vec<PackError>| -> Option<CompiledExpr> {
         match compile(source) {
@@ -96,7 +93,7 @@ pub(crate) fn compile_rule(
                     &pointer,
                     subject.clone(),
                     field,
-                    format!("unbalanced '{{' or '}}' at byte {offset} (write '{{{{' or '}}}}' for a literal brace)"),
+                    PackErrorKind::UnbalancedBrace { offset },
                 ));
                 None
             }
@@ -105,7 +102,7 @@ pub(crate) fn compile_rule(
                     &pointer,
                     subject.clone(),
                     field,
-                    format!("in {{{expression}}}: {source}"),
+                    PackErrorKind::TemplateCel { expression, source },
                 ));
                 None
             }
@@ -128,26 +125,25 @@ pub(crate) fn compile_rule(
                 &op_base,
                 subject.clone(),
                 &field,
-                "give value or valueExpression, not both".to_owned(),
+                PackErrorKind::ValueAndValueExpression,
             ));
         } else if needs_value != has_value {
-            let msg = if needs_value {
-                format!("'{}' needs a value or valueExpression", op.op.as_str())
+            let kind = if needs_value {
+                PackErrorKind::ValueMissing { op: op.op.as_str() }
             } else {
-                format!("'{}' takes no value", op.op.as_str())
+                PackErrorKind::ValueNotTaken { op: op.op.as_str() }
             };
-            errors.push(ctx.invalid(&op_base, subject.clone(), &field, msg));
+            errors.push(ctx.invalid(&op_base, subject.clone(), &field, kind));
         }
         if needs_from != op.from.is_some() {
             errors.push(ctx.invalid(
                 &op_base,
                 subject.clone(),
                 &field,
-                format!(
-                    "'from' is {} for '{}'",
-                    if needs_from { "required" } else { "not allowed" },
-                    op.op.as_str()
-                ),
+                PackErrorKind::From {
+                    op: op.op.as_str(),
+                    required: needs_from,
+                },
             ));
         }
         let path = template(&format!("{field}.path"), format!("{op_base}/path"), &op.path, errors);
@@ -170,21 +166,11 @@ pub(crate) fn compile_rule(
         }
     }
     if rule.action == Action::Patch && rule.patch.is_empty() {
-        errors.push(ctx.invalid(
-            &at("action"),
-            subject.clone(),
-            "action",
-            "'patch' needs at least one op in 'patch'".to_owned(),
-        ));
+        errors.push(ctx.invalid(&at("action"), subject.clone(), "action", PackErrorKind::PatchWithoutOps));
     }
     let for_each = rule.for_each.as_ref().map(|paths| {
         if paths.paths().is_empty() {
-            errors.push(ctx.invalid(
-                &at("forEach"),
-                subject.clone(),
-                "forEach",
-                "lists no JSONPath".to_owned(),
-            ));
+            errors.push(ctx.invalid(&at("forEach"), subject.clone(), "forEach", PackErrorKind::NoJsonPath));
         }
         paths
             .paths()
@@ -196,7 +182,10 @@ pub(crate) fn compile_rule(
                         &at("forEach"),
                         subject.clone(),
                         "forEach",
-                        format!("bad JSONPath '{path}': {e}"),
+                        PackErrorKind::BadJsonPath {
+                            path: path.clone(),
+                            source: e,
+                        },
                     ));
                     None
                 }
@@ -231,15 +220,22 @@ pub(crate) fn compile_rule(
     for name in &used_variables {
         match pack.variables.iter().position(|v| &v.name == name) {
             Some(idx) => collect_deps(pack, idx, &mut variables),
-            None => errors.push(ctx.invalid(
-                base,
-                subject.clone(),
-                "variables",
-                format!(
-                    "reads variables.{name}, which the pack does not define (defined: {})",
-                    pack.variables.iter().map(|v| v.name.as_str()).collect::<Vec<_>>().join(", ")
+            None => errors.push(
+                ctx.invalid(
+                    base,
+                    subject.clone(),
+                    "variables",
+                    PackErrorKind::UnknownVariable {
+                        name: name.clone(),
+                        defined: pack
+                            .variables
+                            .iter()
+                            .map(|v| v.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    },
                 ),
-            )),
+            ),
         }
     }
     if errors.len() != before {

@@ -19,7 +19,7 @@ use crate::engine::pack::admission::model::{
 use crate::engine::pack::admission::params::ParamStore;
 use crate::engine::pack::admission::{CompiledAdmission, PolicyKind};
 use crate::engine::pack::compiled::{CompiledPack, PackKind};
-use crate::engine::pack::error::PackError;
+use crate::engine::pack::error::{Location, PackError, PackErrorKind};
 use crate::engine::pack::load::DocContext;
 use crate::source::SourceDoc;
 
@@ -94,7 +94,7 @@ pub fn convert(
                 "/metadata/name",
                 subject.clone(),
                 "metadata.name",
-                format!("is already defined in {first}"),
+                PackErrorKind::AlreadyDefined { first: first.clone() },
             ));
             continue;
         }
@@ -116,16 +116,15 @@ pub fn convert(
                 "/spec/policyName",
                 subject,
                 "spec.policyName",
-                format!(
-                    "no {} named '{}' is loaded (loaded: {})",
-                    wanted.as_str(),
-                    doc.spec.policy_name,
-                    if known.is_empty() {
+                PackErrorKind::NoSuchPolicy {
+                    kind: wanted.as_str(),
+                    name: doc.spec.policy_name.clone(),
+                    loaded: if known.is_empty() {
                         "none".to_owned()
                     } else {
                         known.join(", ")
-                    }
-                ),
+                    },
+                },
             ));
             continue;
         };
@@ -157,13 +156,15 @@ pub fn convert(
         }
         let origin = format!("{}#{}", pending.origin, pending.doc.locator());
         if let Err(e) = bundled.add(origin, pending.doc.value) {
-            errors.push(PackError::Invalid {
-                file: pending.origin.clone(),
-                line: pending.doc.line,
-                subject: format!("param object {kind}"),
-                field: "metadata".to_owned(),
-                message: e.to_string(),
-            });
+            errors.push(PackError::new(
+                Location {
+                    line: Some(pending.doc.line),
+                    subject: Some(format!("param object {kind}")),
+                    field: Some("metadata".to_owned()),
+                    ..Location::file(pending.origin.clone())
+                },
+                PackErrorKind::ParamObject(e),
+            ));
         }
     }
     let bundled = Arc::new(bundled);
@@ -183,24 +184,30 @@ fn check_header(ctx: &DocContext<'_>, value: &serde_json::Value, errors: &mut Ve
             "/kind",
             format!("{api_version} document"),
             "kind",
-            format!(
-                "'{kind_text}' is not ValidatingAdmissionPolicy, ValidatingAdmissionPolicyBinding, MutatingAdmissionPolicy or MutatingAdmissionPolicyBinding"
-            ),
+            PackErrorKind::UnknownAdmissionKind {
+                kind: kind_text.clone(),
+            },
         ));
         return None;
     };
     let version = api_version.split_once('/').map_or("", |(_, v)| v);
     if !API_VERSIONS.contains(&version) {
-        errors.push(ctx.invalid(
-            "/apiVersion",
-            format!("{} document", kind.as_str()),
-            "apiVersion",
-            format!(
-                "'{api_version}' is not a published version of {} (expected one of {})",
-                kind.as_str(),
-                API_VERSIONS.iter().map(|v| format!("{API_GROUP}/{v}")).collect::<Vec<_>>().join(", ")
+        errors.push(
+            ctx.invalid(
+                "/apiVersion",
+                format!("{} document", kind.as_str()),
+                "apiVersion",
+                PackErrorKind::UnpublishedVersion {
+                    api_version: api_version.clone(),
+                    kind: kind.as_str(),
+                    expected: API_VERSIONS
+                        .iter()
+                        .map(|v| format!("{API_GROUP}/{v}"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                },
             ),
-        ));
+        );
         return None;
     }
     Some(kind)
@@ -227,7 +234,7 @@ pub(super) fn compile_cel(
                 pointer,
                 subject.to_owned(),
                 field,
-                "undeclared reference to 'jsonpatch.escapeKey': Kubernetes declares it only in MutatingAdmissionPolicy mutations".to_owned(),
+                PackErrorKind::EscapeKeyOutsideMutation,
             ));
             None
         }
@@ -236,12 +243,7 @@ pub(super) fn compile_cel(
             Some(expr)
         }
         Err(CompileError::UnknownVariable { name, .. }) if name == "authorizer" => {
-            errors.push(ctx.invalid(
-                pointer,
-                subject.to_owned(),
-                field,
-                "uses `authorizer`, which celgate cannot offer: authorization checks need the cluster's authorizer, and celgate judges offline; keep this policy for the apiserver, or drop the authorizer check".to_owned(),
-            ));
+            errors.push(ctx.invalid(pointer, subject.to_owned(), field, PackErrorKind::Authorizer));
             None
         }
         Err(e) => {

@@ -14,7 +14,7 @@ use crate::engine::pack::admission::model::{FailurePolicy, Metadata, Variable};
 use crate::engine::pack::admission::params::ParamStore;
 use crate::engine::pack::admission::{CompiledAdmission, PolicyKind};
 use crate::engine::pack::compiled::{CompiledPack, CompiledRule, CompiledVariable, PackKind};
-use crate::engine::pack::error::PackError;
+use crate::engine::pack::error::{PackError, PackErrorKind};
 use crate::engine::pack::load::{variable_dependencies, DocContext};
 use crate::engine::pack::select::Matcher;
 use crate::engine::pack::template::{Segment, Template};
@@ -49,19 +49,16 @@ pub(super) fn common(
     let name = metadata.name.clone();
     let subject = format!("{} '{name}'", kind.as_str());
     if name.trim().is_empty() {
-        errors.push(ctx.invalid(
-            "/metadata",
-            subject.clone(),
-            "metadata.name",
-            "must not be empty".to_owned(),
-        ));
+        errors.push(ctx.invalid("/metadata", subject.clone(), "metadata.name", PackErrorKind::Empty));
     }
     if let Some(other) = packs.iter().find(|p| p.metadata.name == name) {
         errors.push(ctx.invalid(
             "/metadata/name",
             subject.clone(),
             "metadata.name",
-            format!("is also the name of the rule pack from {}", other.origins.join(", ")),
+            PackErrorKind::NameOfRulePack {
+                origins: other.origins.join(", "),
+            },
         ));
     }
     if let Some((other, _)) = policies.iter().find(|(p, _)| p.metadata.name == name) {
@@ -69,10 +66,9 @@ pub(super) fn common(
             "/metadata/name",
             subject.clone(),
             "metadata.name",
-            format!(
-                "a policy of this name is already defined in {}",
-                other.origins.join(", ")
-            ),
+            PackErrorKind::PolicyDefinedTwice {
+                origins: other.origins.join(", "),
+            },
         ));
     }
     let constraints = match match_constraints {
@@ -81,7 +77,7 @@ pub(super) fn common(
                 "/spec",
                 subject.clone(),
                 "spec.matchConstraints",
-                "is required (with resourceRules): without it the policy matches nothing".to_owned(),
+                PackErrorKind::NoMatchConstraints,
             ));
             None
         }
@@ -90,7 +86,7 @@ pub(super) fn common(
                 "/spec/matchConstraints",
                 subject.clone(),
                 "spec.matchConstraints.resourceRules",
-                "must list at least one rule: without one the policy matches nothing".to_owned(),
+                PackErrorKind::NoResourceRules,
             ));
             None
         }
@@ -100,7 +96,7 @@ pub(super) fn common(
                     "/spec/matchConstraints",
                     subject.clone(),
                     "spec.matchConstraints",
-                    e.to_string(),
+                    PackErrorKind::MatchResources(e),
                 ));
             })
             .ok(),
@@ -115,7 +111,9 @@ pub(super) fn common(
                 "/metadata/annotations",
                 subject.clone(),
                 super::SEVERITY_ANNOTATION,
-                format!("'{other}' is not low, medium, high or critical"),
+                PackErrorKind::BadSeverity {
+                    value: other.to_owned(),
+                },
             ));
             Severity::High
         }
@@ -154,7 +152,7 @@ pub(super) fn common(
                 &pointer,
                 subject.clone(),
                 &field,
-                format!("name '{}' is not a CEL identifier", var.name),
+                PackErrorKind::VariableName { name: var.name.clone() },
             ));
             continue;
         }
@@ -163,7 +161,7 @@ pub(super) fn common(
                 &pointer,
                 subject.clone(),
                 &field,
-                format!("'{}' is defined twice", var.name),
+                PackErrorKind::VariableTwice { name: var.name.clone() },
             ));
             continue;
         }
@@ -197,7 +195,9 @@ pub(super) fn common(
                 &pointer,
                 subject.clone(),
                 &field,
-                format!("name '{}' must be non-empty and unique", condition.name),
+                PackErrorKind::ConditionName {
+                    name: condition.name.clone(),
+                },
             ));
             continue;
         }

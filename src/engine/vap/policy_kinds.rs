@@ -13,7 +13,7 @@ use crate::engine::facts::decision::Action;
 use crate::engine::pack::admission::model::{MutatingPolicySpec, PolicyDocument, ValidatingPolicySpec};
 use crate::engine::pack::admission::{CompiledAdmission, PolicyKind};
 use crate::engine::pack::compiled::CompiledPack;
-use crate::engine::pack::error::PackError;
+use crate::engine::pack::error::{PackError, PackErrorKind};
 use crate::engine::pack::load::variable_dependencies;
 use crate::engine::pack::load::DocContext;
 
@@ -48,7 +48,7 @@ pub(super) fn validating_policy(
             "/spec",
             subject.clone(),
             "spec.validations",
-            "a policy needs at least one validation or auditAnnotation".to_owned(),
+            PackErrorKind::NoValidations,
         ));
     }
     let mut rules = Vec::new();
@@ -110,10 +110,7 @@ pub(super) fn validating_policy(
                 &pointer,
                 subject.clone(),
                 &format!("{field}.key"),
-                format!(
-                    "'{}' must be a unique name of letters, digits, '-', '_' and '.', at most 63 long",
-                    a.key
-                ),
+                PackErrorKind::AnnotationKey { key: a.key.clone() },
             ));
             continue;
         }
@@ -175,16 +172,11 @@ pub(super) fn mutating_policy(
             "/spec/reinvocationPolicy",
             subject.clone(),
             "spec.reinvocationPolicy",
-            format!("'{r}' is not Never or IfNeeded"),
+            PackErrorKind::Reinvocation { value: r.to_string() },
         ));
     }
     if spec.mutations.is_empty() {
-        errors.push(ctx.invalid(
-            "/spec",
-            subject.clone(),
-            "spec.mutations",
-            "a policy needs at least one mutation".to_owned(),
-        ));
+        errors.push(ctx.invalid("/spec", subject.clone(), "spec.mutations", PackErrorKind::NoMutations));
     }
     let mut rules = Vec::new();
     for (i, m) in spec.mutations.iter().enumerate() {
@@ -198,7 +190,7 @@ pub(super) fn mutating_policy(
                     &pointer,
                     subject.clone(),
                     &format!("{field}.applyConfiguration"),
-                    "patchType ApplyConfiguration needs applyConfiguration.expression (and no jsonPatch)".to_owned(),
+                    PackErrorKind::ApplyConfigurationMissing,
                 ));
                 continue;
             }
@@ -207,7 +199,7 @@ pub(super) fn mutating_policy(
                     &pointer,
                     subject.clone(),
                     &format!("{field}.jsonPatch"),
-                    "patchType JSONPatch needs jsonPatch.expression (and no applyConfiguration)".to_owned(),
+                    PackErrorKind::JsonPatchMissing,
                 ));
                 continue;
             }
@@ -216,7 +208,9 @@ pub(super) fn mutating_policy(
                     &pointer,
                     subject.clone(),
                     &format!("{field}.patchType"),
-                    format!("'{other}' is not JSONPatch or ApplyConfiguration"),
+                    PackErrorKind::PatchType {
+                        value: other.to_string(),
+                    },
                 ));
                 continue;
             }

@@ -223,14 +223,22 @@ fn legend(cost: &Poly, sizes: Sizes) -> String {
     out
 }
 
+/// A declared input bound of 0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("{name} must be at least 1")]
+pub struct ZeroBound {
+    /// `maxListLength` or `maxStringLength`.
+    pub name: &'static str,
+}
+
 /// Checks declared bounds for sense: each at least 1.
-pub fn validate_limits(limits: InputLimits) -> Result<(), String> {
+pub fn validate_limits(limits: InputLimits) -> Result<(), ZeroBound> {
     for (name, value) in [
         ("maxListLength", limits.max_list_length),
         ("maxStringLength", limits.max_string_length),
     ] {
         if value == Some(0) {
-            return Err(format!("{name} must be at least 1"));
+            return Err(ZeroBound { name });
         }
     }
     Ok(())

@@ -1,4 +1,4 @@
-//! CEL cost limits (`engine::cost`): the load-time estimate against declared or default input
+//! CEL cost limits (`engine::cel::cost`): the load-time estimate against declared or default input
 //! bounds, the runtime per-expression limit, declared bounds enforced on the input, and the
 //! per-request budget. Fixtures: `tests/fixtures/cost/`.
 

@@ -1,7 +1,7 @@
-//! Loading pack sources: each document goes to the rule-pack loader ([`pack::load`]) or, when
-//! it is an admission policy, a binding or a param object, to [`vap::convert`]; then the packs
-//! loaded together are checked and linked as a whole. It sits above both so that `pack` never
-//! needs `vap`.
+//! Loading pack sources: each document goes to the rule-pack loader
+//! ([`crate::engine::pack::load`]) or, when it is an admission policy, a binding or a param
+//! object, to [`vap::convert`]; then the packs loaded together are checked and linked as a whole.
+//! It sits above both so that `pack` never needs `vap`.
 
 use std::collections::HashMap;
 

@@ -32,7 +32,7 @@ pub(crate) struct Policy<'a> {
     pub pack: &'a CompiledPack,
     pub admission: &'a CompiledAdmission,
     pub rules: &'a [&'a Arc<CompiledRule>],
-    /// `--bind-all`: run a policy that has no binding as if bound by [`super::implied_binding`].
+    /// `--bind-all`: run a policy that has no binding as if bound by [`crate::engine::vap::implied_binding`].
     pub bind_all: bool,
 }
 

@@ -13,7 +13,7 @@ use crate::engine::pack::compiled::CompiledPack;
 
 use super::pointers::normalized_path_to_pointer;
 
-/// The values of the shared pack variables ([`super::load::CompiledVariable::share_id`])
+/// The values of the shared pack variables ([`CompiledVariable::share_id`](crate::engine::pack::compiled::CompiledVariable::share_id))
 /// computed so far in one pass, by id: a later pack reuses them instead of evaluating the same
 /// expression again.
 #[derive(Default)]
@@ -157,7 +157,7 @@ impl<'v> ForEachCache<'v> {
     }
 }
 
-/// The results of the shared rule expressions ([`CompiledExpr::share_id`]) evaluated so far in
+/// The results of the shared rule expressions ([`CompiledExpr::share_id`](crate::engine::cel::compile::CompiledExpr::share_id)) evaluated so far in
 /// one pass, by share id and `forEach` item: a later pack's rule that asks the same of the same
 /// item reuses them (charged as if it ran). Refusals for cost are never stored: they depend on
 /// the meter, not on the expression.

@@ -15,7 +15,7 @@ use crate::engine::pack::{PackDocument, PackMetadata, RuleSpec, PACK_API_VERSION
 use crate::source::PositionMap;
 
 /// Resolves what reading each variable of `pack` reads of the documents
-/// ([`crate::engine::cost::reads::resolve_variables`]).
+/// ([`crate::engine::cel::cost::reads::resolve_variables`]).
 pub(crate) fn resolve_variable_reads(pack: &mut CompiledPack) {
     let names: Vec<&str> = pack.variables.iter().map(|v| v.name.as_str()).collect();
     let reads: Vec<&crate::engine::cel::cost::reads::ExprReads> =

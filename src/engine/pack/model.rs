@@ -53,7 +53,7 @@ pub struct PackSpec {
     /// Params whose shipped values are examples an operator must replace, each with that example
     /// (`allowedRegistries: [registry.example.com/]`): while a param still holds its example (the
     /// pack's params unchanged, and no tenant or caller setting it), a finding of a rule that
-    /// reads it warns instead of denying (see `engine::placeholders`).
+    /// reads it warns instead of denying (see `engine::pack::placeholders`).
     #[serde(default)]
     pub params_to_configure: BTreeMap<String, serde_json::Value>,
     /// Rule ids an earlier version of the pack had and this one no longer has, each with what
@@ -69,7 +69,7 @@ pub struct PackSpec {
     #[serde(default)]
     pub rules: Vec<RuleSpec>,
     /// Largest input the expressions of this document are written for; bounds the load-time
-    /// cost estimate and, once declared, is enforced at run time (see `engine::cost`).
+    /// cost estimate and, once declared, is enforced at run time (see `engine::cel::cost`).
     #[serde(default)]
     pub input_limits: Option<InputLimits>,
 }

@@ -22,7 +22,7 @@ const SHARED_ROOTS: [&str; 6] = [
     "variables",
 ];
 
-/// Sets [`CompiledVariable::share_id`]: rule-pack variables with the same [`share_key`] (same
+/// Sets [`CompiledVariable::share_id`](crate::engine::pack::compiled::CompiledVariable::share_id): rule-pack variables with the same [`share_key`] (same
 /// source, dependencies of the same names sharing ids, equal pack defaults for the params they
 /// read) get the same id; they evaluate to equal values in every pack (soc2, gdpr and hipaa
 /// define the same `podSpec`, `containers`, `cls`, ...).

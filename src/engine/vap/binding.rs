@@ -71,7 +71,7 @@ pub(super) fn compile_binding(
             },
         ),
         (Some(_), Some(r)) if r.name.is_some() == r.selector.is_some() => {
-            err("/spec/paramRef", "spec.paramRef", PackErrorKind::ParamRefNameOrSelector)
+            err("/spec/paramRef", "spec.paramRef", PackErrorKind::ParamRefNameOrSelector);
         }
         _ => {}
     }

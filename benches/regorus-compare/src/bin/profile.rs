@@ -8,7 +8,7 @@
 //! ```
 //!
 //! `split` rebuilds `Engine::evaluate`'s steps from celgate's public API (the same calls as
-//! `engine/eval.rs::run_rules`, minus matching, forEach and finding rendering) and times cumulative
+//! `engine/eval/rules.rs::run_rules`, minus matching, forEach and finding rendering) and times cumulative
 //! prefixes of them, each as the median of five 0.5 s batches on one pinned core.
 
 use std::collections::HashMap;

@@ -16,8 +16,8 @@ use std::time::Duration;
 use cel::common::types::CelBool;
 use cel::common::value::Val;
 use cel::{Context, Env, Program, Value};
-use celgate::engine::json_val::json_view;
-use celgate::engine::value::{json_to_val, ValueStats};
+use celgate::engine::cel::json_val::json_view;
+use celgate::engine::cel::value::{json_to_val, ValueStats};
 
 const DEPLOYMENT: &str = include_str!("fixtures/deployment.json");
 const RULES: &str = include_str!("fixtures/rules.txt");
@@ -29,7 +29,7 @@ struct Fixture {
 }
 
 static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
-    let env = celgate::engine::compile::environment();
+    let env = celgate::engine::cel::compile::environment();
     let rules = RULES
         .lines()
         .filter_map(|line| line.split_once('\t'))

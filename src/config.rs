@@ -40,7 +40,7 @@ pub struct Limits {
     /// Whole-request deadline for the check API (admission uses the webhook timeout).
     pub request_timeout: Duration,
     /// CEL cost budgets of the engine (per expression, per request).
-    pub cel_cost: crate::engine::cost::CostLimits,
+    pub cel_cost: crate::engine::cel::cost::CostLimits,
 }
 
 /// The default of `limits.maxBufferedBytes`: with the deploy/ memory limit of 256 MiB, room for
@@ -102,7 +102,7 @@ impl Default for ServeConfig {
                 handshake_timeout: Duration::from_secs(5),
                 header_read_timeout: Duration::from_secs(5),
                 request_timeout: Duration::from_secs(10),
-                cel_cost: crate::engine::cost::CostLimits::default(),
+                cel_cost: crate::engine::cel::cost::CostLimits::default(),
             },
             reload_interval: Duration::from_secs(10),
             shutdown_grace: Duration::from_secs(20),

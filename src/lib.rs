@@ -1,11 +1,12 @@
 //! celgate: an admission webhook and compliance policy engine whose rules are CEL expressions.
 //!
 //! One engine, several doors (see `../shared/design.md`):
-//! - [`engine`]: the pure core — rule packs ([`engine::pack`]), compiling CEL
-//!   ([`engine::compile`]) with the Kubernetes CEL libraries ([`engine::k8s`]), Kubernetes
-//!   admission policies run as packs ([`engine::vap`]), selecting rules ([`engine::select`]),
-//!   evaluating one [`engine::Input`] into one [`engine::Decision`] under a tenant's modes and
-//!   exceptions ([`engine::overrides`]), and `JSONPatch` ([`engine::patch`]);
+//! - [`engine`]: the pure core, in layers that import downward only (map in its docs): the CEL
+//!   dialect with the Kubernetes CEL libraries ([`engine::cel`]), the subject of a judgement and
+//!   its [`engine::Decision`] ([`engine::facts`], with a tenant's modes and exceptions in
+//!   [`engine::facts::overrides`]), rule packs, their compiled form, selection and `JSONPatch`
+//!   ([`engine::pack`]), Kubernetes admission policies run as packs ([`engine::vap`]), and one
+//!   evaluation kernel judging one [`engine::Input`] into one [`engine::Decision`];
 //! - [`service`]: the one service behind every door — `judge(door, input, caller)` resolves the
 //!   tenant and environment, evaluates, and returns the decision with its audit record and alert;
 //! - [`tenant`]: tenants, environments, modes, params, exceptions and check-API tokens;

@@ -24,7 +24,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use celgate::engine::compile;
+use celgate::engine::cel::compile;
 use gaps::{KnownGaps, UNCLASSIFIED};
 use rstest::rstest;
 use run::{fixture_dir, run_all, run_case, Case, Expected, Outcome};

@@ -1,8 +1,8 @@
-//! CEL cost limits (`engine::cost`): the load-time estimate against declared or default input
+//! CEL cost limits (`engine::cel::cost`): the load-time estimate against declared or default input
 //! bounds, the runtime per-expression limit, declared bounds enforced on the input, and the
 //! per-request budget. Fixtures: `tests/fixtures/cost/`.
 
-use celgate::engine::cost::{self, CostLimits, MAX_EXPRESSION_COST};
+use celgate::engine::cel::cost::{self, CostLimits, MAX_EXPRESSION_COST};
 use celgate::engine::{Engine, FindingType, Input, NoOverrides, PackSource, Verdict, Violation};
 use rstest::rstest;
 use serde_json::{json, Value};
@@ -271,7 +271,7 @@ fn shipped_packs_stay_under_the_limit() {
         }
     }
     let engine = Engine::load(&sources).expect("shipped packs and VAP fixtures load");
-    let report = cost::report(engine.packs());
+    let report = celgate::engine::pack::cost_report::report(engine.packs());
     for e in report.iter().take(5) {
         println!(
             "{:>10} ({:.0}% of the limit) {} {} {} at L={} S={}, grows as {}",
@@ -349,8 +349,8 @@ fn functions_that_build_collections_are_charged_by_what_they_build() {
     ] {
         assert!(err.contains(part), "missing {part:?} in:\n{err}");
     }
-    let estimate = celgate::engine::compile::compile(
-        &celgate::engine::compile::environment(),
+    let estimate = celgate::engine::cel::compile::compile(
+        &celgate::engine::cel::compile::environment(),
         "object.s.split(',').size() == 2",
     )
     .expect("compiles")

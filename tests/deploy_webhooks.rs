@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use celgate::documents;
-use celgate::engine::vap::resources::resource_for_kind;
+use celgate::engine::facts::resources::resource_for_kind;
 use celgate::engine::Engine;
 use serde_json::Value;
 

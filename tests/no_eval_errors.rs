@@ -16,7 +16,7 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use serde_json::{json, Map, Value};
 
-use celgate::engine::builtin::{FieldType, Schema, Struct};
+use celgate::engine::facts::builtin::{FieldType, Schema, Struct};
 use celgate::engine::{Engine, FindingType, Input, Operation};
 use celgate::packs;
 

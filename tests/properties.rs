@@ -100,7 +100,7 @@ proptest! {
                 // The patch applies to the object as the API server holds it: a built-in kind
                 // decoded into its typed object (null fields absent, engine::builtin).
                 let mut patched = doc.clone();
-                celgate::engine::builtin::normalize_document(&mut patched);
+                celgate::engine::facts::builtin::normalize_document(&mut patched);
                 json_patch::patch(&mut patched, &ops).expect("patch applies to its input");
                 prop_assert_eq!(Some(&patched), decision.patched_object.as_ref());
             } else {

@@ -117,7 +117,11 @@ pub fn load_engine(pack_paths: &[std::path::PathBuf]) -> Result<(Engine, packs::
                 .collect::<Vec<_>>()
                 .join(", ")
         };
-        return Err(LoadErrors(vec![crate::engine::PackError::Empty(place)]).into());
+        return Err(LoadErrors(vec![crate::engine::PackError::new(
+            crate::engine::pack::error::Location::file(place),
+            crate::engine::pack::error::PackErrorKind::NoPacks,
+        )])
+        .into());
     }
     let engine = Engine::load(&found.packs)?;
     Ok((engine, found))

@@ -1,50 +1,46 @@
 //! The pure core (design §1–4): compiled rule packs and the evaluation of one [`Input`] into one
 //! [`Decision`]. No I/O, no async: everything here is testable with nothing running.
+//!
+//! Layers, lowest first; each imports only the layers before it (`tests/layering.rs` keeps it so,
+//! with no import cycle between folders):
+//! - [`cel`]: the CEL dialect: the environment, the Kubernetes CEL libraries, macros, compiling
+//!   and type-checking one expression, value views, cost estimates and the cost meter;
+//! - [`facts`]: the subject of a judgement and its outcome: [`Input`], [`RequestFacts`], the
+//!   built-in kinds' schemas and normalization, [`Decision`], a tenant's [`Overrides`];
+//! - [`pack`]: the pack model, the compiled model ([`CompiledPack`], a [`PackKind`]: rules or an
+//!   admission policy), loading rule packs, selecting rules, templates, patches, example params;
+//! - [`vap`]: reading Kubernetes admission policies, bindings and param objects into packs;
+//! - `eval`: the one evaluation kernel of rule packs and admission policies;
+//! - this module: [`Engine`] (load, filter, evaluate) and `loader`, which sends each source
+//!   document to the rule-pack loader or to [`vap`].
 
-pub mod ast;
-pub mod builtin;
-pub mod compile;
-pub mod cost;
-pub mod decision;
-pub mod equality;
-mod error_text;
+pub mod cel;
 mod eval;
-mod expr_eval;
-pub mod functions;
-pub mod input;
-pub mod json_val;
-pub mod k8s;
-pub mod load;
-pub mod macros2;
-pub mod opt_chain;
-pub mod overrides;
+pub mod facts;
+mod loader;
 pub mod pack;
-mod pack_error;
-pub mod patch;
-pub mod placeholders;
-pub mod request;
-mod rule_compile;
-pub mod select;
-pub mod template;
-pub mod typecheck;
-pub mod value;
 pub mod vap;
 
 use std::sync::Arc;
 
-use cel::{Context, Env};
+use ::cel::{Context, Env};
 
-pub use cost::CostLimits;
-pub use decision::{omitted_note, split_omitted_note, Decision, FindingType, PatchOp, Verdict, Violation};
-pub use input::{Door, Input, Operation, UserInfo};
-pub use load::{CompiledPack, CompiledRule, LoadErrors, PackError, PackSource};
-pub use overrides::{AppliedMode, ExceptionUse, Mode, NoOverrides, Overrides};
-pub use pack::{Action, OnError, Severity};
-pub use placeholders::UnconfiguredParam;
-pub use request::{GroupVersionKind, GroupVersionResource, RequestFacts};
+pub use self::cel::cost::CostLimits;
+pub use facts::decision::{
+    omitted_note, split_omitted_note, Action, Decision, FindingType, PatchOp, Severity, Verdict, Violation,
+};
+pub use facts::input::{Door, Input, Operation, UserInfo};
+pub use facts::overrides::{AppliedMode, ExceptionUse, Mode, NoOverrides, Overrides};
+pub use facts::request::{GroupVersionKind, GroupVersionResource, RequestFacts};
+pub use pack::compiled::{CompiledPack, CompiledRule, PackKind, PackSource};
+pub use pack::error::{LoadErrors, PackError, PackErrorKind};
+pub use pack::placeholders::UnconfiguredParam;
+pub use pack::OnError;
 
+use self::cel::{compile, cost, json_val, value};
 use eval::{run_rules, Finding};
-use patch::PatchBuilder;
+use facts::{builtin, decision};
+use pack::patch::PatchBuilder;
 
 /// Compiled, immutable rule packs. Cheap to clone (shared), safe to share across threads.
 #[derive(Clone)]
@@ -85,7 +81,7 @@ pub enum EvalError {
     Compile(#[from] compile::CompileError),
     /// It failed at run time.
     #[error("evaluation failed: {0}")]
-    Execution(#[from] cel::ExecutionError),
+    Execution(#[from] ::cel::ExecutionError),
     /// Its estimated cost on this input is over the per-expression limit.
     #[error("not evaluated: {0}")]
     Cost(#[from] cost::CostFailure),
@@ -95,7 +91,7 @@ impl Engine {
     /// Parses and compiles every source; all errors are reported, and none is partial.
     pub fn load(sources: &[PackSource]) -> Result<Engine, LoadErrors> {
         let env = compile::environment();
-        let packs = load::load_packs(&env, sources)?;
+        let packs = loader::load_packs(&env, sources)?;
         Ok(Engine {
             env,
             packs: packs.into_iter().map(Arc::new).collect(),
@@ -156,7 +152,7 @@ impl Engine {
         params: &serde_json::Map<String, serde_json::Value>,
         overrides: &dyn Overrides,
     ) -> Vec<UnconfiguredParam> {
-        placeholders::unconfigured(self.packs.iter().map(AsRef::as_ref), params, overrides)
+        pack::placeholders::unconfigured(self.packs.iter().map(AsRef::as_ref), params, overrides)
     }
 
     /// Number of rules across all packs.
@@ -205,7 +201,7 @@ impl Engine {
     ) -> Result<Engine, Vec<vap::ParamError>> {
         let mut store = vap::ParamStore::new(objects)?;
         // The bundled params of the policies are looked up separately; check duplicates here.
-        if let Some(admission) = self.packs.iter().find_map(|p| p.admission.as_ref()) {
+        if let Some(admission) = self.packs.iter().find_map(|p| p.admission()) {
             let mut probe = (*admission.params).clone();
             probe.merge(&store)?;
         }
@@ -265,7 +261,7 @@ impl Engine {
             );
             for finding in &mut pass.findings {
                 apply_overrides(finding, input, overrides);
-                placeholders::soften(finding, &self.packs, input);
+                eval::soften::soften(finding, &self.packs, input);
             }
             pass
         };
@@ -368,7 +364,7 @@ impl Engine {
             &sizes,
         );
         cost::CostMeter::new(CostLimits::default()).charge(&expr.cost, cost::Sizes::of_reads(stats))?;
-        let result = cel::Value::resolve_val(&expr.expr, &ctx)?;
+        let result = ::cel::Value::resolve_val(&expr.expr, &ctx)?;
         Ok(value::value_to_json(&json_val::to_value(&*result)?))
     }
 }

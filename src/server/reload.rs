@@ -34,7 +34,7 @@ pub struct Reloader {
     config: Option<ConfigWatch>,
     params: Vec<PathBuf>,
     expiry: ExpiryWatch,
-    cost: crate::engine::cost::CostLimits,
+    cost: crate::engine::cel::cost::CostLimits,
 }
 
 /// How often the serving certificate's expiry is looked at, and when it was last.
@@ -110,7 +110,7 @@ impl Reloader {
             certs,
             config: None,
             params: Vec::new(),
-            cost: crate::engine::cost::CostLimits::default(),
+            cost: crate::engine::cel::cost::CostLimits::default(),
             expiry: ExpiryWatch {
                 warning_days: 21,
                 last_checked: None,
@@ -120,7 +120,7 @@ impl Reloader {
 
     /// Run every loaded engine with these CEL cost budgets (`limits.celCost*`).
     #[must_use]
-    pub fn with_cost_limits(mut self, limits: crate::engine::cost::CostLimits) -> Self {
+    pub fn with_cost_limits(mut self, limits: crate::engine::cel::cost::CostLimits) -> Self {
         self.cost = limits;
         self
     }

@@ -10,7 +10,7 @@ use super::pattern::{NamePattern, PatternIndex};
 use super::spec::{ExceptionSpec, TenancySpec, TenantSpec};
 use super::versions::{parse_key, PackChanges};
 use super::{token, Environment, Exception, ModeTable, Tenancy, Tenant};
-use crate::engine::select::check_selector;
+use crate::engine::pack::select::check_selector;
 use crate::engine::{Engine, Mode};
 
 /// One problem in the tenancy configuration.

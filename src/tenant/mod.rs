@@ -210,7 +210,7 @@ impl Tenancy {
         self.tenants.iter().find(|t| {
             t.namespace_selector
                 .as_ref()
-                .is_some_and(|s| crate::engine::select::selector_matches(s, &labels))
+                .is_some_and(|s| crate::engine::pack::select::selector_matches(s, &labels))
         })
     }
 

@@ -109,7 +109,7 @@ impl<'a> Scope<'a> {
         let labels_ok = x
             .selector
             .as_ref()
-            .is_none_or(|s| crate::engine::select::selector_matches(s, &input.labels()));
+            .is_none_or(|s| crate::engine::pack::select::selector_matches(s, &input.labels()));
         tenant_ok && namespace_ok && name_ok && kind_ok && labels_ok
     }
 }

@@ -6,7 +6,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use celgate::engine::compile;
+use celgate::engine::cel::compile;
 use serde::Deserialize;
 
 use crate::typed::{render, Typed};

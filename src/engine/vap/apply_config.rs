@@ -7,8 +7,8 @@
 
 use serde_json::{Map, Value};
 
+use crate::engine::pack::patch::ResolvedOp;
 use crate::engine::pack::PatchOpKind;
-use crate::engine::patch::ResolvedOp;
 
 /// Merges `config` into `object` as server-side apply would.
 pub fn merge(object: &Value, config: &Value) -> Value {

@@ -3,11 +3,11 @@
 
 use std::collections::BTreeSet;
 
-use super::matching::CompiledMatch;
-use super::model::{AdmissionKind, BindingDocument, ParamNotFoundAction, ValidationAction};
-use super::{CompiledAdmission, CompiledBinding};
-use crate::engine::load::DocContext;
-use crate::engine::pack_error::PackError;
+use crate::engine::pack::admission::matching::CompiledMatch;
+use crate::engine::pack::admission::model::{AdmissionKind, BindingDocument, ParamNotFoundAction, ValidationAction};
+use crate::engine::pack::admission::{CompiledAdmission, CompiledBinding};
+use crate::engine::pack::error::{PackError, PackErrorKind};
+use crate::engine::pack::load::DocContext;
 
 pub(super) fn compile_binding(
     ctx: &DocContext<'_>,
@@ -19,31 +19,27 @@ pub(super) fn compile_binding(
 ) -> Option<CompiledBinding> {
     let before = errors.len();
     let spec = doc.spec;
-    let mut err = |pointer: &str, field: &str, message: String| {
-        errors.push(ctx.invalid(pointer, subject.to_owned(), field, message));
+    let mut err = |pointer: &str, field: &str, kind: PackErrorKind| {
+        errors.push(ctx.invalid(pointer, subject.to_owned(), field, kind));
     };
     let actions = if kind == AdmissionKind::ValidatingBinding {
         let actions = spec.validation_actions.clone();
         if actions.is_empty() {
-            err(
-                "/spec",
-                "spec.validationActions",
-                "must list at least one of Deny, Warn, Audit".to_owned(),
-            );
+            err("/spec", "spec.validationActions", PackErrorKind::NoValidationActions);
         }
         let unique: BTreeSet<String> = actions.iter().map(|a| format!("{a:?}")).collect();
         if unique.len() != actions.len() {
             err(
                 "/spec/validationActions",
                 "spec.validationActions",
-                "lists an action twice".to_owned(),
+                PackErrorKind::ActionTwice,
             );
         }
         if actions.contains(&ValidationAction::Deny) && actions.contains(&ValidationAction::Warn) {
             err(
                 "/spec/validationActions",
                 "spec.validationActions",
-                "Deny and Warn may not be used together (the failure would be reported twice)".to_owned(),
+                PackErrorKind::DenyAndWarn,
             );
         }
         actions
@@ -52,7 +48,7 @@ pub(super) fn compile_binding(
             err(
                 "/spec/validationActions",
                 "spec.validationActions",
-                "is not a field of a MutatingAdmissionPolicyBinding".to_owned(),
+                PackErrorKind::ActionsOnMutatingBinding,
             );
         }
         vec![ValidationAction::Deny]
@@ -61,24 +57,22 @@ pub(super) fn compile_binding(
         (None, Some(_)) => err(
             "/spec/paramRef",
             "spec.paramRef",
-            format!(
-                "policy '{}' declares no paramKind, so there is nothing to reference",
-                admission.policy
-            ),
+            PackErrorKind::ParamRefWithoutParamKind {
+                policy: admission.policy.clone(),
+            },
         ),
         (Some(k), None) => err(
             "/spec",
             "spec.paramRef",
-            format!(
-                "policy '{}' declares paramKind {} {}, so the binding must say which params to use",
-                admission.policy, k.api_version, k.kind
-            ),
+            PackErrorKind::ParamRefMissing {
+                policy: admission.policy.clone(),
+                api_version: k.api_version.clone(),
+                kind: k.kind.clone(),
+            },
         ),
-        (Some(_), Some(r)) if r.name.is_some() == r.selector.is_some() => err(
-            "/spec/paramRef",
-            "spec.paramRef",
-            "give exactly one of name and selector".to_owned(),
-        ),
+        (Some(_), Some(r)) if r.name.is_some() == r.selector.is_some() => {
+            err("/spec/paramRef", "spec.paramRef", PackErrorKind::ParamRefNameOrSelector);
+        }
         _ => {}
     }
     let resources = spec.match_resources.map(|m| {
@@ -87,7 +81,7 @@ pub(super) fn compile_binding(
                 "/spec/matchResources",
                 subject.to_owned(),
                 "spec.matchResources",
-                e.to_string(),
+                PackErrorKind::MatchResources(e),
             ));
         })
     });

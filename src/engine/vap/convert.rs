@@ -8,16 +8,19 @@ use std::sync::Arc;
 
 use cel::Env;
 
-use super::model::{
+use super::jsonpatch;
+use crate::engine::cel::compile::compile_within;
+use crate::engine::cel::compile::{CompileError, CompiledExpr};
+use crate::engine::cel::cost::BoundsSite;
+use crate::engine::cel::cost::InputLimits;
+use crate::engine::pack::admission::model::{
     AdmissionKind, BindingDocument, MutatingPolicySpec, PolicyDocument, ValidatingPolicySpec, API_GROUP, API_VERSIONS,
 };
-use super::params::ParamStore;
-use super::{jsonpatch, CompiledAdmission, PolicyKind};
-use crate::engine::compile::{CompileError, CompiledExpr};
-use crate::engine::cost::{compile_within, BoundsSite};
-use crate::engine::load::{CompiledPack, DocContext};
-use crate::engine::pack::InputLimits;
-use crate::engine::pack_error::PackError;
+use crate::engine::pack::admission::params::ParamStore;
+use crate::engine::pack::admission::{CompiledAdmission, PolicyKind};
+use crate::engine::pack::compiled::{CompiledPack, PackKind};
+use crate::engine::pack::error::{Location, PackError, PackErrorKind};
+use crate::engine::pack::load::DocContext;
 use crate::source::SourceDoc;
 
 /// A document read from a packs file that is not a rule pack, kept until every file is read
@@ -91,7 +94,7 @@ pub fn convert(
                 "/metadata/name",
                 subject.clone(),
                 "metadata.name",
-                format!("is already defined in {first}"),
+                PackErrorKind::AlreadyDefined { first: first.clone() },
             ));
             continue;
         }
@@ -113,16 +116,15 @@ pub fn convert(
                 "/spec/policyName",
                 subject,
                 "spec.policyName",
-                format!(
-                    "no {} named '{}' is loaded (loaded: {})",
-                    wanted.as_str(),
-                    doc.spec.policy_name,
-                    if known.is_empty() {
+                PackErrorKind::NoSuchPolicy {
+                    kind: wanted.as_str(),
+                    name: doc.spec.policy_name.clone(),
+                    loaded: if known.is_empty() {
                         "none".to_owned()
                     } else {
                         known.join(", ")
-                    }
-                ),
+                    },
+                },
             ));
             continue;
         };
@@ -154,19 +156,21 @@ pub fn convert(
         }
         let origin = format!("{}#{}", pending.origin, pending.doc.locator());
         if let Err(e) = bundled.add(origin, pending.doc.value) {
-            errors.push(PackError::Invalid {
-                file: pending.origin.clone(),
-                line: pending.doc.line,
-                subject: format!("param object {kind}"),
-                field: "metadata".to_owned(),
-                message: e.to_string(),
-            });
+            errors.push(PackError::new(
+                Location {
+                    line: Some(pending.doc.line),
+                    subject: Some(format!("param object {kind}")),
+                    field: Some("metadata".to_owned()),
+                    ..Location::file(pending.origin.clone())
+                },
+                PackErrorKind::ParamObject(e),
+            ));
         }
     }
     let bundled = Arc::new(bundled);
     for (mut pack, mut admission) in policies {
         admission.params = Arc::clone(&bundled);
-        pack.admission = Some(Box::new(admission));
+        pack.kind = PackKind::AdmissionPolicies(Box::new(admission));
         packs.push(pack);
     }
     rest
@@ -180,24 +184,30 @@ fn check_header(ctx: &DocContext<'_>, value: &serde_json::Value, errors: &mut Ve
             "/kind",
             format!("{api_version} document"),
             "kind",
-            format!(
-                "'{kind_text}' is not ValidatingAdmissionPolicy, ValidatingAdmissionPolicyBinding, MutatingAdmissionPolicy or MutatingAdmissionPolicyBinding"
-            ),
+            PackErrorKind::UnknownAdmissionKind {
+                kind: kind_text.clone(),
+            },
         ));
         return None;
     };
     let version = api_version.split_once('/').map_or("", |(_, v)| v);
     if !API_VERSIONS.contains(&version) {
-        errors.push(ctx.invalid(
-            "/apiVersion",
-            format!("{} document", kind.as_str()),
-            "apiVersion",
-            format!(
-                "'{api_version}' is not a published version of {} (expected one of {})",
-                kind.as_str(),
-                API_VERSIONS.iter().map(|v| format!("{API_GROUP}/{v}")).collect::<Vec<_>>().join(", ")
+        errors.push(
+            ctx.invalid(
+                "/apiVersion",
+                format!("{} document", kind.as_str()),
+                "apiVersion",
+                PackErrorKind::UnpublishedVersion {
+                    api_version: api_version.clone(),
+                    kind: kind.as_str(),
+                    expected: API_VERSIONS
+                        .iter()
+                        .map(|v| format!("{API_GROUP}/{v}"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                },
             ),
-        ));
+        );
         return None;
     }
     Some(kind)
@@ -224,7 +234,7 @@ pub(super) fn compile_cel(
                 pointer,
                 subject.to_owned(),
                 field,
-                "undeclared reference to 'jsonpatch.escapeKey': Kubernetes declares it only in MutatingAdmissionPolicy mutations".to_owned(),
+                PackErrorKind::EscapeKeyOutsideMutation,
             ));
             None
         }
@@ -233,12 +243,7 @@ pub(super) fn compile_cel(
             Some(expr)
         }
         Err(CompileError::UnknownVariable { name, .. }) if name == "authorizer" => {
-            errors.push(ctx.invalid(
-                pointer,
-                subject.to_owned(),
-                field,
-                "uses `authorizer`, which celgate cannot offer: authorization checks need the cluster's authorizer, and celgate judges offline; keep this policy for the apiserver, or drop the authorizer check".to_owned(),
-            ));
+            errors.push(ctx.invalid(pointer, subject.to_owned(), field, PackErrorKind::Authorizer));
             None
         }
         Err(e) => {
@@ -259,9 +264,9 @@ fn uses_escape_key(source: &str) -> bool {
                 return true;
             }
         }
-        crate::engine::ast::children_mut(e).into_iter().any(walk)
+        crate::engine::cel::ast::children_mut(e).into_iter().any(walk)
     }
-    crate::engine::compile::environment()
+    crate::engine::cel::compile::environment()
         .compile(source)
         .is_ok_and(|p| walk(&mut p.expression().clone()))
 }

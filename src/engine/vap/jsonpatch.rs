@@ -6,14 +6,14 @@
 use cel::common::ast::{EntryExpr, Expr, IdedEntryExpr, IdedExpr, LiteralValue, MapEntryExpr, MapExpr};
 use cel::common::types::CelString;
 
+use crate::engine::pack::patch::ResolvedOp;
 use crate::engine::pack::PatchOpKind;
-use crate::engine::patch::ResolvedOp;
 
 /// Rewrites `expr` in place: every typed object construction becomes a map literal with string
 /// keys, and `jsonpatch.escapeKey(k)` becomes `k.replace('~', '~0').replace('/', '~1')`.
 pub fn rewrite(expr: &mut IdedExpr) {
     // Recurse first, so the replacement nodes below are built from rewritten children.
-    for child in crate::engine::ast::children_mut(expr) {
+    for child in crate::engine::cel::ast::children_mut(expr) {
         rewrite(child);
     }
     let id = expr.id;
@@ -126,7 +126,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::engine::compile::{compile, environment};
+    use crate::engine::cel::compile::{compile, environment};
 
     fn run(src: &str) -> serde_json::Value {
         let env = environment();
@@ -134,8 +134,8 @@ mod tests {
         rewrite(&mut expr.expr);
         let ctx = cel::Context::with_env(env);
         let v = cel::Value::resolve_val(&expr.expr, &ctx).expect("runs");
-        let v = crate::engine::json_val::to_value(&*v).expect("value");
-        crate::engine::value::value_to_json(&v)
+        let v = crate::engine::cel::json_val::to_value(&*v).expect("value");
+        crate::engine::cel::value::value_to_json(&v)
     }
 
     #[test]

@@ -7,16 +7,18 @@ use std::sync::Arc;
 use cel::Env;
 
 use super::convert::compile_cel;
-use super::matching::CompiledMatch;
-use super::model::{FailurePolicy, Metadata, Variable};
-use super::params::ParamStore;
-use super::{CompiledAdmission, PolicyKind};
-use crate::engine::compile::CompiledExpr;
-use crate::engine::load::{variable_dependencies, CompiledPack, CompiledRule, CompiledVariable, DocContext};
-use crate::engine::pack::{Action, MatchSpec, OnError, PackMetadata, RuleSpec, Severity};
-use crate::engine::pack_error::PackError;
-use crate::engine::select::Matcher;
-use crate::engine::template::{Segment, Template};
+use crate::engine::cel::compile::CompiledExpr;
+use crate::engine::facts::decision::{Action, Severity};
+use crate::engine::pack::admission::matching::CompiledMatch;
+use crate::engine::pack::admission::model::{FailurePolicy, Metadata, Variable};
+use crate::engine::pack::admission::params::ParamStore;
+use crate::engine::pack::admission::{CompiledAdmission, PolicyKind};
+use crate::engine::pack::compiled::{CompiledPack, CompiledRule, CompiledVariable, PackKind};
+use crate::engine::pack::error::{PackError, PackErrorKind};
+use crate::engine::pack::load::{variable_dependencies, DocContext};
+use crate::engine::pack::select::Matcher;
+use crate::engine::pack::template::{Segment, Template};
+use crate::engine::pack::{MatchSpec, OnError, PackMetadata, RuleSpec};
 
 /// What a policy of either kind shares: header checks, constraints, variables, conditions.
 pub(super) struct Common {
@@ -34,10 +36,10 @@ pub(super) fn common(
     ctx: &DocContext<'_>,
     kind: PolicyKind,
     metadata: &Metadata,
-    match_constraints: Option<super::model::MatchResources>,
+    match_constraints: Option<crate::engine::pack::admission::model::MatchResources>,
     variables: &[Variable],
-    match_conditions: &[super::model::MatchCondition],
-    param_kind: Option<super::model::ParamKind>,
+    match_conditions: &[crate::engine::pack::admission::model::MatchCondition],
+    param_kind: Option<crate::engine::pack::admission::model::ParamKind>,
     failure_policy: Option<FailurePolicy>,
     packs: &[CompiledPack],
     policies: &[(CompiledPack, CompiledAdmission)],
@@ -47,19 +49,16 @@ pub(super) fn common(
     let name = metadata.name.clone();
     let subject = format!("{} '{name}'", kind.as_str());
     if name.trim().is_empty() {
-        errors.push(ctx.invalid(
-            "/metadata",
-            subject.clone(),
-            "metadata.name",
-            "must not be empty".to_owned(),
-        ));
+        errors.push(ctx.invalid("/metadata", subject.clone(), "metadata.name", PackErrorKind::Empty));
     }
     if let Some(other) = packs.iter().find(|p| p.metadata.name == name) {
         errors.push(ctx.invalid(
             "/metadata/name",
             subject.clone(),
             "metadata.name",
-            format!("is also the name of the rule pack from {}", other.origins.join(", ")),
+            PackErrorKind::NameOfRulePack {
+                origins: other.origins.join(", "),
+            },
         ));
     }
     if let Some((other, _)) = policies.iter().find(|(p, _)| p.metadata.name == name) {
@@ -67,10 +66,9 @@ pub(super) fn common(
             "/metadata/name",
             subject.clone(),
             "metadata.name",
-            format!(
-                "a policy of this name is already defined in {}",
-                other.origins.join(", ")
-            ),
+            PackErrorKind::PolicyDefinedTwice {
+                origins: other.origins.join(", "),
+            },
         ));
     }
     let constraints = match match_constraints {
@@ -79,7 +77,7 @@ pub(super) fn common(
                 "/spec",
                 subject.clone(),
                 "spec.matchConstraints",
-                "is required (with resourceRules): without it the policy matches nothing".to_owned(),
+                PackErrorKind::NoMatchConstraints,
             ));
             None
         }
@@ -88,7 +86,7 @@ pub(super) fn common(
                 "/spec/matchConstraints",
                 subject.clone(),
                 "spec.matchConstraints.resourceRules",
-                "must list at least one rule: without one the policy matches nothing".to_owned(),
+                PackErrorKind::NoResourceRules,
             ));
             None
         }
@@ -98,7 +96,7 @@ pub(super) fn common(
                     "/spec/matchConstraints",
                     subject.clone(),
                     "spec.matchConstraints",
-                    e.to_string(),
+                    PackErrorKind::MatchResources(e),
                 ));
             })
             .ok(),
@@ -113,7 +111,9 @@ pub(super) fn common(
                 "/metadata/annotations",
                 subject.clone(),
                 super::SEVERITY_ANNOTATION,
-                format!("'{other}' is not low, medium, high or critical"),
+                PackErrorKind::BadSeverity {
+                    value: other.to_owned(),
+                },
             ));
             Severity::High
         }
@@ -140,19 +140,19 @@ pub(super) fn common(
         params: serde_json::Value::Null,
         variables: Vec::new(),
         rules: Vec::new(),
-        admission: None,
-        params_to_configure: crate::engine::placeholders::ParamsToConfigure::default(),
+        kind: PackKind::Rules,
+        params_to_configure: crate::engine::pack::placeholders::ParamsToConfigure::default(),
         retired_rules: std::collections::BTreeMap::new(),
     };
     for (i, var) in variables.iter().enumerate() {
         let pointer = format!("/spec/variables/{i}");
         let field = format!("spec.variables[{i}]");
-        if !crate::engine::load::is_cel_identifier(&var.name) {
+        if !crate::engine::pack::load::is_cel_identifier(&var.name) {
             errors.push(ctx.invalid(
                 &pointer,
                 subject.clone(),
                 &field,
-                format!("name '{}' is not a CEL identifier", var.name),
+                PackErrorKind::VariableName { name: var.name.clone() },
             ));
             continue;
         }
@@ -161,7 +161,7 @@ pub(super) fn common(
                 &pointer,
                 subject.clone(),
                 &field,
-                format!("'{}' is defined twice", var.name),
+                PackErrorKind::VariableTwice { name: var.name.clone() },
             ));
             continue;
         }
@@ -181,9 +181,9 @@ pub(super) fn common(
             name: var.name.clone(),
             expr,
             deps,
-            input_limits: crate::engine::pack::InputLimits::default(),
+            input_limits: crate::engine::cel::cost::InputLimits::default(),
             share_id: None,
-            reads: crate::engine::cost::reads::VariableReads::default(),
+            reads: crate::engine::cel::cost::reads::VariableReads::default(),
         });
     }
     let mut conditions = Vec::new();
@@ -195,7 +195,9 @@ pub(super) fn common(
                 &pointer,
                 subject.clone(),
                 &field,
-                format!("name '{}' must be non-empty and unique", condition.name),
+                PackErrorKind::ConditionName {
+                    name: condition.name.clone(),
+                },
             ));
             continue;
         }
@@ -315,7 +317,7 @@ pub(super) fn rule(
         pointer: None,
         patch: Vec::new(),
         variables,
-        input_limits: crate::engine::pack::InputLimits::default(),
+        input_limits: crate::engine::cel::cost::InputLimits::default(),
     })
 }
 

@@ -7,14 +7,15 @@ use std::sync::Arc;
 use cel::Env;
 
 use super::convert::compile_cel;
-use super::model::{MutatingPolicySpec, PolicyDocument, ValidatingPolicySpec};
 use super::policy::{common, rule, transitive, RuleExtra};
-use super::{CompiledAdmission, PolicyKind};
-use crate::engine::compile::CompiledExpr;
-use crate::engine::load::variable_dependencies;
-use crate::engine::load::{CompiledPack, DocContext};
-use crate::engine::pack::Action;
-use crate::engine::pack_error::PackError;
+use crate::engine::cel::compile::CompiledExpr;
+use crate::engine::facts::decision::Action;
+use crate::engine::pack::admission::model::{MutatingPolicySpec, PolicyDocument, ValidatingPolicySpec};
+use crate::engine::pack::admission::{CompiledAdmission, PolicyKind};
+use crate::engine::pack::compiled::CompiledPack;
+use crate::engine::pack::error::{PackError, PackErrorKind};
+use crate::engine::pack::load::variable_dependencies;
+use crate::engine::pack::load::DocContext;
 
 pub(super) fn validating_policy(
     env: &Env,
@@ -47,7 +48,7 @@ pub(super) fn validating_policy(
             "/spec",
             subject.clone(),
             "spec.validations",
-            "a policy needs at least one validation or auditAnnotation".to_owned(),
+            PackErrorKind::NoValidations,
         ));
     }
     let mut rules = Vec::new();
@@ -91,7 +92,7 @@ pub(super) fn validating_policy(
                 common
                     .admission
                     .status_codes
-                    .push(v.reason.map(super::model::Reason::status_code));
+                    .push(v.reason.map(crate::engine::pack::admission::model::Reason::status_code));
             }
         }
     }
@@ -109,10 +110,7 @@ pub(super) fn validating_policy(
                 &pointer,
                 subject.clone(),
                 &format!("{field}.key"),
-                format!(
-                    "'{}' must be a unique name of letters, digits, '-', '_' and '.', at most 63 long",
-                    a.key
-                ),
+                PackErrorKind::AnnotationKey { key: a.key.clone() },
             ));
             continue;
         }
@@ -174,16 +172,11 @@ pub(super) fn mutating_policy(
             "/spec/reinvocationPolicy",
             subject.clone(),
             "spec.reinvocationPolicy",
-            format!("'{r}' is not Never or IfNeeded"),
+            PackErrorKind::Reinvocation { value: r.to_string() },
         ));
     }
     if spec.mutations.is_empty() {
-        errors.push(ctx.invalid(
-            "/spec",
-            subject.clone(),
-            "spec.mutations",
-            "a policy needs at least one mutation".to_owned(),
-        ));
+        errors.push(ctx.invalid("/spec", subject.clone(), "spec.mutations", PackErrorKind::NoMutations));
     }
     let mut rules = Vec::new();
     for (i, m) in spec.mutations.iter().enumerate() {
@@ -197,7 +190,7 @@ pub(super) fn mutating_policy(
                     &pointer,
                     subject.clone(),
                     &format!("{field}.applyConfiguration"),
-                    "patchType ApplyConfiguration needs applyConfiguration.expression (and no jsonPatch)".to_owned(),
+                    PackErrorKind::ApplyConfigurationMissing,
                 ));
                 continue;
             }
@@ -206,7 +199,7 @@ pub(super) fn mutating_policy(
                     &pointer,
                     subject.clone(),
                     &format!("{field}.jsonPatch"),
-                    "patchType JSONPatch needs jsonPatch.expression (and no applyConfiguration)".to_owned(),
+                    PackErrorKind::JsonPatchMissing,
                 ));
                 continue;
             }
@@ -215,7 +208,9 @@ pub(super) fn mutating_policy(
                     &pointer,
                     subject.clone(),
                     &format!("{field}.patchType"),
-                    format!("'{other}' is not JSONPatch or ApplyConfiguration"),
+                    PackErrorKind::PatchType {
+                        value: other.to_string(),
+                    },
                 ));
                 continue;
             }

@@ -7,11 +7,11 @@
 
 use cel::common::ast::{Expr, IdedExpr};
 
-use super::resources::kind_for_resource;
-use super::CompiledAdmission;
-use crate::engine::builtin::schema::{FieldType, Schema, Struct};
-use crate::engine::compile::CompiledExpr;
-use crate::engine::CompiledPack;
+use crate::engine::cel::compile::CompiledExpr;
+use crate::engine::facts::builtin::schema::{FieldType, Schema, Struct};
+use crate::engine::facts::resources::kind_for_resource;
+use crate::engine::pack::admission::CompiledAdmission;
+use crate::engine::pack::compiled::{CompiledPack, PackKind};
 
 /// The single built-in kind (`apiVersion`, kind) the policy's constraints match, if exactly one.
 fn single_kind(admission: &CompiledAdmission) -> Option<(String, &'static str)> {
@@ -41,7 +41,7 @@ fn single_kind(admission: &CompiledAdmission) -> Option<(String, &'static str)> 
 /// The type-checking warnings of an admission policy's expressions: one line each, naming the
 /// policy, the expression's place, the kind, the field and its position.
 pub fn warnings(pack: &CompiledPack) -> Vec<String> {
-    let Some(admission) = pack.admission.as_deref() else {
+    let PackKind::AdmissionPolicies(admission) = &pack.kind else {
         return Vec::new();
     };
     let Some((api_version, kind)) = single_kind(admission) else {
@@ -61,8 +61,8 @@ pub fn warnings(pack: &CompiledPack) -> Vec<String> {
         places.push((format!("spec.matchConditions[{i}].expression"), e));
     }
     let list = match admission.kind {
-        super::PolicyKind::Validating => "validations",
-        super::PolicyKind::Mutating => "mutations",
+        crate::engine::pack::admission::PolicyKind::Validating => "validations",
+        crate::engine::pack::admission::PolicyKind::Mutating => "mutations",
     };
     for (i, rule) in pack.rules.iter().enumerate() {
         places.push((format!("spec.{list}[{i}].expression"), &rule.validate));
@@ -70,7 +70,7 @@ pub fn warnings(pack: &CompiledPack) -> Vec<String> {
             places.push((format!("spec.{list}[{i}].messageExpression"), m));
         }
     }
-    let env = crate::engine::compile::environment();
+    let env = crate::engine::cel::compile::environment();
     let mut out = Vec::new();
     for (place, expr) in places {
         let Ok(program) = env.compile(&expr.source) else {
@@ -115,7 +115,7 @@ fn undefined_fields(schema: &Schema, root: &Struct, e: &IdedExpr, found: &mut Ve
         }
     }
     let mut children = e.clone();
-    for child in crate::engine::ast::children_mut(&mut children) {
+    for child in crate::engine::cel::ast::children_mut(&mut children) {
         undefined_fields(schema, root, child, found);
     }
 }

@@ -8,7 +8,7 @@
 //! ```
 //!
 //! `split` rebuilds `Engine::evaluate`'s steps from celgate's public API (the same calls as
-//! `engine/eval.rs::run_rules`, minus matching, forEach and finding rendering) and times cumulative
+//! `engine/eval/rules.rs::run_rules`, minus matching, forEach and finding rendering) and times cumulative
 //! prefixes of them, each as the median of five 0.5 s batches on one pinned core.
 
 use std::collections::HashMap;
@@ -19,8 +19,9 @@ use std::time::{Duration, Instant};
 use cel::common::types::{CelBool, CelMap, CelMapKey};
 use cel::common::value::Val;
 use cel::{Context, Value};
-use celgate::engine::value::{json_to_val, ValueStats};
-use celgate::engine::{compile, Engine, Input, PackSource};
+use celgate::engine::cel::value::{json_to_val, ValueStats};
+use celgate::engine::cel::compile;
+use celgate::engine::{Engine, Input, PackSource};
 
 const RULES: &str = include_str!("../../fixture/rules.txt");
 const DEPLOYMENT: &str = include_str!("../../fixture/deployment.json");
@@ -123,7 +124,7 @@ fn split(engine: &Engine, input: &Input) {
             scope.add_variable_as_val("variables", Box::new(CelMap::from(vars)));
             if eval_rules {
                 for rule in pack.rules.iter().filter(|r| r.matcher.matches(input)) {
-                    black_box(rule.validate.estimated_cost(celgate::engine::cost::Sizes::of(pack_stats)));
+                    black_box(rule.validate.estimated_cost(celgate::engine::cel::cost::Sizes::of(pack_stats)));
                     let v = Value::resolve_val(rule.validate.program.expression(), &scope).expect("evaluates");
                     passed += usize::from(v.downcast_ref::<CelBool>().is_some_and(|b| *b.inner()));
                 }

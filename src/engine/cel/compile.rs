@@ -1,0 +1,588 @@
+//! The CEL environment shared by every pack, and compiling one expression with its limits and
+//! static facts (free variables, pack variables used, comprehension nesting, size).
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, OnceLock};
+
+use cel::common::ast::{operators, Expr, IdedExpr};
+use cel::common::types::{CelBool, CelString, DYN_TYPE, STRING_TYPE};
+use cel::common::value::CowVal;
+use cel::{Env, ExecutionError};
+
+use super::cost::{self, Poly, Sizes};
+use super::{ast, equality, functions, k8s, macros2, opt_chain};
+
+/// Longest expression source accepted, in bytes.
+pub const MAX_EXPRESSION_LEN: usize = 5_000;
+/// Deepest expression tree accepted (the parser itself stops at 96).
+pub const MAX_EXPRESSION_DEPTH: usize = 64;
+/// Deepest nesting of comprehension macros (`all`, `exists`, `map`, ...) accepted.
+pub const MAX_COMPREHENSION_NESTING: usize = 3;
+
+/// Largest `lists.range(n)` accepted; the size must be a literal so its cost can be estimated.
+pub const MAX_RANGE: i64 = 10_000;
+
+pub(crate) use super::functions::FUNCTION_NAMESPACES;
+
+/// Names an expression may read besides comprehension variables.
+pub const ROOT_VARIABLES: &[&str] = &[
+    "object",
+    "oldObject",
+    "request",
+    "params",
+    "namespaceObject",
+    "variables",
+    "item",
+    "itemPointer",
+];
+
+/// The one CEL environment (standard library, extensions), built once per process.
+pub fn environment() -> Arc<Env> {
+    static ENV: OnceLock<Arc<Env>> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let mut env = Env::stdlib();
+        // The extensions only fail on a name clash, which a fixed set of them cannot have;
+        // should a future `cel` clash, the environment simply lacks that extension.
+        let _ = env.add_extension(cel::extensions::strings);
+        let _ = env.add_extension(cel::extensions::lists);
+        let _ = env.add_extension(cel::extensions::math);
+        let _ = env.add_extension(cel::extensions::encoders);
+        functions::register(&mut env);
+        macros2::register(&mut env);
+        let _ = env.add_extension(k8s::register);
+        let _ = env.add_overload(
+            CACHED_MATCHES,
+            "celgate_matches_string_string",
+            vec![STRING_TYPE, STRING_TYPE],
+            cached_matches,
+        );
+        for (name, id, f) in [
+            (
+                equality::EQUALS,
+                "celgate_equals_dyn_dyn",
+                equality::equals_fn as cel::common::functions::Function,
+            ),
+            (
+                equality::NOT_EQUALS,
+                "celgate_not_equals_dyn_dyn",
+                equality::not_equals_fn,
+            ),
+            (equality::IN, "celgate_in_dyn_dyn", equality::in_fn),
+        ] {
+            let _ = env.add_overload(name, id, vec![DYN_TYPE, DYN_TYPE], f);
+        }
+        for fields in 1..=opt_chain::MAX_FIELDS {
+            let id = format!("celgate_opt_or_{fields}");
+            let _ = env.add_overload(
+                opt_chain::OPT_OR,
+                &id,
+                (0..fields + 2).map(|_| DYN_TYPE).collect(),
+                opt_chain::opt_or,
+            );
+        }
+        Arc::new(env)
+    })
+    .clone()
+}
+
+/// Name `matches` calls are rewritten to: the same semantics, with compiled regexes cached.
+const CACHED_MATCHES: &str = "__celgate_matches";
+
+/// `string.matches(pattern)` (RE2 syntax, unanchored) with the compiled regex cached, so a rule
+/// does not recompile its pattern for every value it checks.
+#[allow(clippy::needless_pass_by_value)] // the signature is `cel::common::functions::Function`
+fn cached_matches<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError> {
+    let (Some(text), Some(pattern)) = (
+        args.first().and_then(|a| a.downcast_ref::<CelString>()),
+        args.get(1).and_then(|a| a.downcast_ref::<CelString>()),
+    ) else {
+        return Err(ExecutionError::function_error("matches", "expects (string, string)"));
+    };
+    let matched = k8s::regex::with_regex("matches", pattern.inner(), |re| re.is_match(text.inner()))?;
+    Ok(CowVal::owned(CelBool::from(matched)))
+}
+
+/// Why an expression was refused at load time.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CompileError {
+    /// The expression is empty.
+    #[error("expression is empty")]
+    Empty,
+    /// The source is longer than [`MAX_EXPRESSION_LEN`].
+    #[error("expression is {len} bytes long; the limit is {MAX_EXPRESSION_LEN}")]
+    TooLong {
+        /// Actual length.
+        len: usize,
+    },
+    /// The parser rejected the source.
+    #[error("line {line}, column {column}: {message}")]
+    Syntax {
+        /// 1-based line inside the expression.
+        line: usize,
+        /// 1-based column inside the expression.
+        column: usize,
+        /// The parser's message.
+        message: String,
+    },
+    /// The tree is deeper than [`MAX_EXPRESSION_DEPTH`].
+    #[error("expression nests {depth} levels deep; the limit is {MAX_EXPRESSION_DEPTH}")]
+    TooDeep {
+        /// Actual depth.
+        depth: usize,
+    },
+    /// Comprehensions nest deeper than [`MAX_COMPREHENSION_NESTING`].
+    #[error("macros (all/exists/map/filter) nest {depth} levels deep; the limit is {MAX_COMPREHENSION_NESTING}")]
+    TooManyNestedMacros {
+        /// Actual nesting.
+        depth: usize,
+    },
+    /// `lists.range` with a size that is not a small literal.
+    #[error("lists.range needs a literal size between 0 and {MAX_RANGE}, so its cost is known at load")]
+    UnboundedRange,
+    /// A literal regex in `matches` that does not compile.
+    #[error("'{pattern}' is not a valid regex: {message}")]
+    BadRegex {
+        /// The pattern.
+        pattern: String,
+        /// The regex crate's reason.
+        message: String,
+    },
+    /// The estimated cost at the expression's input bounds is over the per-expression limit.
+    #[error(transparent)]
+    TooCostly(Box<cost::TooCostly>),
+    /// What the API server's compiler refuses (see [`super::typecheck`]): an undeclared
+    /// function, no overload for literal arguments, a heterogeneous literal, a regex outside RE2,
+    /// a format string that does not fit its arguments.
+    #[error("line {line}, column {column}: {message}\n | {excerpt}\n | {caret}^")]
+    Check {
+        /// 1-based line inside the expression.
+        line: usize,
+        /// 1-based column inside the expression.
+        column: usize,
+        /// The finding.
+        message: String,
+        /// The expression's line the finding is on.
+        excerpt: String,
+        /// Dots up to the column, under [`CompileError::Check::excerpt`] (as cel-go points).
+        caret: String,
+    },
+    /// A name that is neither a known variable nor bound by a macro.
+    #[error("unknown variable '{name}' (known: {known})")]
+    UnknownVariable {
+        /// The name as written.
+        name: String,
+        /// What could have been meant.
+        known: String,
+    },
+}
+
+/// A compiled CEL expression with what was learned about it at load.
+#[derive(Debug)]
+pub struct CompiledExpr {
+    /// The source, for error messages.
+    pub source: String,
+    /// The expression tree to execute (macros expanded, `matches` rewritten to its cached form).
+    pub expr: IdedExpr,
+    /// Root variables it reads (`object`, `params`, ...).
+    pub free_variables: BTreeSet<String>,
+    /// Pack variables it reads by name: `variables.x`, `has(variables.x)`, `variables.?x`,
+    /// `variables['x']`, `variables[?'x']`.
+    pub pack_variables: BTreeSet<String>,
+    /// Params it reads by name, the same ways.
+    pub param_keys: BTreeSet<String>,
+    /// Of `params` and `variables`, those it also reads other than by name (`params[k]` with a
+    /// computed key, or the whole map): what it reads of them is only known when it runs.
+    pub whole_roots: BTreeSet<String>,
+    /// Equal for the rule expressions of the packs loaded together that always compute the
+    /// same result for the same `item` (see `load::assign_result_share_ids`), so a pass
+    /// evaluates them once; `None` when not shared.
+    pub share_id: Option<usize>,
+    /// Deepest nesting of comprehensions.
+    pub comprehension_depth: usize,
+    /// Largest collection the expression itself writes (list literals, `lists.range`).
+    pub max_literal_collection: usize,
+    /// Worst-case steps as a polynomial in `L` (most entries of an input list or map) and `S`
+    /// (most bytes of an input string): see [`cost::estimate`].
+    pub cost: Poly,
+    /// What it reads of its inputs: at run time `L` and `S` are the sizes of those values
+    /// ([`cost::reads`]).
+    pub reads: cost::reads::ExprReads,
+}
+
+impl CompiledExpr {
+    /// True when it reads `variables` other than by a name written in it (`variables[k]`, the
+    /// whole map): every pack variable must then be computed for it.
+    pub fn reads_all_variables(&self) -> bool {
+        self.whole_roots.contains("variables")
+    }
+
+    /// Worst-case steps on an input of these sizes.
+    pub fn estimated_cost(&self, sizes: Sizes) -> u128 {
+        sizes.estimate(&self.cost)
+    }
+}
+
+/// Compiles an expression of a policy or pack in the shared environment and checks its limits,
+/// names, and what the API server refuses when a policy is created ([`super::typecheck`]),
+/// heterogeneous list and map literals included.
+pub fn compile(env: &Env, source: &str) -> Result<CompiledExpr, CompileError> {
+    compile_checked(env, source, &[], true)
+}
+
+/// Like [`compile`], also accepting the root variables in `extra`, as `celgate eval` compiles
+/// one expression: every check but the homogeneous-literal rule of Kubernetes' policy
+/// environment, which cel-go (and its own tests) apply only when configured.
+pub fn compile_with_roots(env: &Env, source: &str, extra: &[&str]) -> Result<CompiledExpr, CompileError> {
+    compile_checked(env, source, extra, false)
+}
+
+fn compile_checked(env: &Env, source: &str, extra: &[&str], homogeneous: bool) -> Result<CompiledExpr, CompileError> {
+    if source.trim().is_empty() {
+        return Err(CompileError::Empty);
+    }
+    if source.len() > MAX_EXPRESSION_LEN {
+        return Err(CompileError::TooLong { len: source.len() });
+    }
+    let program = env.compile(source).map_err(|errors| syntax_error(&errors))?;
+    let mut facts = Facts::default();
+    analyse(program.expression(), &mut facts);
+    if facts.max_depth > MAX_EXPRESSION_DEPTH {
+        return Err(CompileError::TooDeep { depth: facts.max_depth });
+    }
+    if facts.comprehension_depth > MAX_COMPREHENSION_NESTING {
+        return Err(CompileError::TooManyNestedMacros {
+            depth: facts.comprehension_depth,
+        });
+    }
+    if facts.unbounded_range {
+        return Err(CompileError::UnboundedRange);
+    }
+    let mut expr = program.expression().clone();
+    rewrite_matches(&mut expr)?;
+    k8s::compat::rewrite(&mut expr);
+    opt_chain::fuse(&mut expr);
+    let known = |n: &str| ROOT_VARIABLES.contains(&n) || extra.contains(&n) || k8s::types::TYPE_NAMES.contains(&n);
+    if let Some(name) = facts.free.iter().find(|n| !known(n)) {
+        return Err(CompileError::UnknownVariable {
+            name: name.clone(),
+            known: ROOT_VARIABLES.join(", "),
+        });
+    }
+    // The checks know how to ask the shared environment only.
+    let shared = environment();
+    if std::ptr::eq(env, Arc::as_ptr(&shared)) {
+        super::typecheck::refuse(&shared, &program, source, homogeneous).map_err(|r| CompileError::Check {
+            caret: ".".repeat(r.column - 1),
+            line: r.line,
+            column: r.column,
+            message: r.message,
+            excerpt: r.excerpt,
+        })?;
+    }
+    Ok(CompiledExpr {
+        source: source.to_owned(),
+        free_variables: facts.free,
+        pack_variables: facts.pack_variables,
+        param_keys: facts.param_keys,
+        whole_roots: facts.whole_roots,
+        share_id: None,
+        comprehension_depth: facts.comprehension_depth,
+        max_literal_collection: facts.max_literal_collection,
+        cost: cost::estimate(program.expression()),
+        reads: cost::reads::analyse(program.expression()),
+        expr,
+    })
+}
+
+/// Turns `s.matches(p)` and `matches(s, p)` into the cached form; a literal pattern is checked
+/// here so a bad regex is a load error. Called after the depth checks.
+fn rewrite_matches(expr: &mut IdedExpr) -> Result<(), CompileError> {
+    for child in ast::children_mut(expr) {
+        rewrite_matches(child)?;
+    }
+    let Expr::Call(call) = &mut expr.expr else {
+        return Ok(());
+    };
+    if call.target.is_none() && call.args.len() == 2 {
+        let literal_scalar = |e: &IdedExpr| matches!(e.expr, Expr::Literal(_));
+        let scalar_list = |e: &IdedExpr| matches!(&e.expr, Expr::List(l) if l.elements.iter().all(literal_scalar));
+        let renamed = match call.func_name.as_str() {
+            "_==_" if !call.args.iter().any(literal_scalar) => Some(equality::EQUALS),
+            "_!=_" if !call.args.iter().any(literal_scalar) => Some(equality::NOT_EQUALS),
+            "@in" if !scalar_list(&call.args[1]) => Some(equality::IN),
+            _ => None,
+        };
+        if let Some(name) = renamed {
+            name.clone_into(&mut call.func_name);
+            return Ok(());
+        }
+    }
+    let arity = call.args.len() + usize::from(call.target.is_some());
+    if call.func_name == "matches" && arity == 2 {
+        let mut args = Vec::with_capacity(2);
+        if let Some(t) = call.target.take() {
+            args.push(*t);
+        }
+        args.append(&mut call.args);
+        if let Some(Expr::Literal(cel::common::ast::LiteralValue::String(p))) = args.get(1).map(|a| &a.expr) {
+            regex::Regex::new(p.inner()).map_err(|e| CompileError::BadRegex {
+                pattern: p.inner().to_owned(),
+                message: e.to_string(),
+            })?;
+        }
+        call.args = args;
+        CACHED_MATCHES.clone_into(&mut call.func_name);
+    }
+    Ok(())
+}
+
+fn syntax_error(errors: &cel::ParseErrors) -> CompileError {
+    let Some(first) = errors.errors.first() else {
+        return CompileError::Syntax {
+            line: 1,
+            column: 1,
+            message: "could not parse expression".to_owned(),
+        };
+    };
+    CompileError::Syntax {
+        line: usize::try_from(first.pos.0).unwrap_or(0).max(1),
+        column: usize::try_from(first.pos.1).unwrap_or(0) + 1,
+        message: first.msg.clone(),
+    }
+}
+
+#[derive(Default)]
+struct Facts {
+    free: BTreeSet<String>,
+    pack_variables: BTreeSet<String>,
+    param_keys: BTreeSet<String>,
+    whole_roots: BTreeSet<String>,
+    /// Addresses of the `params`/`variables` identifiers that are the operand of a read by name.
+    selected_roots: BTreeSet<usize>,
+    max_depth: usize,
+    comprehension_depth: usize,
+    max_literal_collection: usize,
+    unbounded_range: bool,
+}
+
+/// Walks the tree with an explicit stack: (node, depth, comprehension depth, bound names).
+fn analyse(root: &IdedExpr, facts: &mut Facts) {
+    let mut stack: Vec<(&IdedExpr, usize, usize, Arc<Vec<String>>)> = vec![(root, 1, 0, Arc::new(Vec::new()))];
+    while let Some((node, depth, comp, bound)) = stack.pop() {
+        facts.max_depth = facts.max_depth.max(depth);
+        facts.comprehension_depth = facts.comprehension_depth.max(comp);
+        match &node.expr {
+            Expr::Ident(name) => {
+                if !bound.iter().any(|b| b == name) {
+                    facts.free.insert(name.clone());
+                    let map_root = name == "params" || name == "variables";
+                    if map_root && !facts.selected_roots.contains(&std::ptr::from_ref(node).addr()) {
+                        facts.whole_roots.insert(name.clone());
+                    }
+                }
+            }
+            Expr::Select(select) => {
+                record_named_read(facts, &bound, &select.operand, &select.field);
+                stack.push((&select.operand, depth + 1, comp, bound));
+            }
+            Expr::Call(call) => {
+                let namespace = match call.target.as_deref().map(|t| &t.expr) {
+                    Some(Expr::Ident(ns))
+                        if (FUNCTION_NAMESPACES.contains(&ns.as_str()) || k8s::NAMESPACES.contains(&ns.as_str()))
+                            && !bound.contains(ns) =>
+                    {
+                        Some(ns.as_str())
+                    }
+                    _ => None,
+                };
+                if namespace == Some("lists") && call.func_name == "range" {
+                    match call.args.first().map(|a| &a.expr) {
+                        Some(Expr::Literal(cel::common::ast::LiteralValue::Int(n)))
+                            if (0..=MAX_RANGE).contains(n.inner()) =>
+                        {
+                            let n = usize::try_from(*n.inner()).unwrap_or(0);
+                            facts.max_literal_collection = facts.max_literal_collection.max(n);
+                        }
+                        _ => facts.unbounded_range = true,
+                    }
+                }
+                // `variables.?x`, `variables['x']` and `variables[?'x']` read `x` by name too.
+                let by_name =
+                    [operators::OPT_SELECT, operators::INDEX, operators::OPT_INDEX].contains(&call.func_name.as_str());
+                if let (true, None, [operand, key]) = (by_name, &call.target, call.args.as_slice()) {
+                    if let Expr::Literal(cel::common::ast::LiteralValue::String(field)) = &key.expr {
+                        record_named_read(facts, &bound, operand, field.inner());
+                    }
+                }
+                if let (Some(target), None) = (&call.target, namespace) {
+                    stack.push((target, depth + 1, comp, bound.clone()));
+                }
+                for arg in &call.args {
+                    stack.push((arg, depth + 1, comp, bound.clone()));
+                }
+            }
+            Expr::Comprehension(c) => {
+                stack.push((&c.iter_range, depth + 1, comp, bound.clone()));
+                stack.push((&c.accu_init, depth + 1, comp, bound.clone()));
+                let mut inner: Vec<String> = bound.as_ref().clone();
+                inner.push(c.iter_var.clone());
+                if let Some(v2) = &c.iter_var2 {
+                    inner.push(v2.clone());
+                }
+                inner.push(c.accu_var.clone());
+                let inner = Arc::new(inner);
+                stack.push((&c.loop_cond, depth + 1, comp + 1, inner.clone()));
+                stack.push((&c.loop_step, depth + 1, comp + 1, inner.clone()));
+                stack.push((&c.result, depth + 1, comp, inner));
+            }
+            Expr::List(list) => {
+                facts.max_literal_collection = facts.max_literal_collection.max(list.elements.len());
+                for e in &list.elements {
+                    stack.push((e, depth + 1, comp, bound.clone()));
+                }
+            }
+            Expr::Map(map) => {
+                for entry in &map.entries {
+                    push_entry(&mut stack, entry, depth, comp, &bound);
+                }
+            }
+            Expr::Struct(s) => {
+                for entry in &s.entries {
+                    push_entry(&mut stack, entry, depth, comp, &bound);
+                }
+            }
+            Expr::Literal(_) | Expr::Unspecified => {}
+        }
+    }
+}
+
+/// Records `field` as read by name when `operand` is the unbound `params` or `variables`.
+fn record_named_read(facts: &mut Facts, bound: &[String], operand: &IdedExpr, field: &str) {
+    let Expr::Ident(root) = &operand.expr else {
+        return;
+    };
+    let fields = match root.as_str() {
+        "variables" => &mut facts.pack_variables,
+        "params" => &mut facts.param_keys,
+        _ => return,
+    };
+    if !bound.iter().any(|b| b == root) {
+        fields.insert(field.to_owned());
+        facts.selected_roots.insert(std::ptr::from_ref(operand).addr());
+    }
+}
+
+fn push_entry<'a>(
+    stack: &mut Vec<(&'a IdedExpr, usize, usize, Arc<Vec<String>>)>,
+    entry: &'a cel::common::ast::IdedEntryExpr,
+    depth: usize,
+    comp: usize,
+    bound: &Arc<Vec<String>>,
+) {
+    use cel::common::ast::EntryExpr;
+    match &entry.expr {
+        EntryExpr::StructField(f) => stack.push((&f.value, depth + 1, comp, bound.clone())),
+        EntryExpr::MapEntry(m) => {
+            stack.push((&m.key, depth + 1, comp, bound.clone()));
+            stack.push((&m.value, depth + 1, comp, bound.clone()));
+        }
+    }
+}
+
+/// Compiles `source` ([`compile`]) and checks its estimate at `limits` ([`cost::check_load`]).
+pub fn compile_within(
+    env: &Env,
+    source: &str,
+    limits: cost::InputLimits,
+    site: cost::BoundsSite,
+) -> Result<CompiledExpr, CompileError> {
+    let expr = compile(env, source)?;
+    cost::check_load(&expr.cost, limits, site).map_err(CompileError::TooCostly)?;
+    Ok(expr)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn free_variables_exclude_macro_bindings() {
+        let env = environment();
+        let e = compile(
+            &env,
+            "object.spec.containers.all(c, c.image != '' && variables.podSpec != null)",
+        )
+        .expect("compiles");
+        assert_eq!(e.free_variables.iter().collect::<Vec<_>>(), ["object", "variables"]);
+        assert_eq!(e.pack_variables.iter().collect::<Vec<_>>(), ["podSpec"]);
+        assert_eq!(e.comprehension_depth, 1);
+        // One loop: a constant part plus a body that runs once per element.
+        assert_eq!(e.cost.degrees().0, 1, "{:?}", e.cost);
+        let nested = compile(&env, "object.a.all(x, x.b.all(y, y > 0))").expect("compiles");
+        assert_eq!(nested.cost.degrees().0, 2, "{:?}", nested.cost);
+        assert!(nested.estimated_cost(Sizes::new(100, 10)) < 100 * 100 * 20);
+    }
+
+    #[test]
+    fn unknown_variable_is_named() {
+        let env = environment();
+        let err = compile(&env, "objet.spec == null").expect_err("refused");
+        assert!(matches!(err, CompileError::UnknownVariable { ref name, .. } if name == "objet"));
+    }
+
+    #[test]
+    fn syntax_error_has_position() {
+        let env = environment();
+        let err = compile(&env, "object.spec.\n  ==").expect_err("refused");
+        assert!(matches!(err, CompileError::Syntax { line: 2, .. }), "{err:?}");
+    }
+
+    #[test]
+    fn extension_namespaces_are_not_variables() {
+        let env = environment();
+        let e = compile(
+            &env,
+            "lists.range(3).size() == 3 && strings.quote('a') != '' && math.greatest(1, 2) == 2",
+        )
+        .expect("compiles");
+        assert!(e.free_variables.is_empty(), "{:?}", e.free_variables);
+        assert_eq!(e.max_literal_collection, 3);
+        assert!(matches!(
+            compile(&env, "lists.range(object.n).size() > 0"),
+            Err(CompileError::UnboundedRange)
+        ));
+        assert!(matches!(
+            compile(&env, "lists.range(100000).size() > 0"),
+            Err(CompileError::UnboundedRange)
+        ));
+    }
+
+    #[test]
+    fn matches_is_cached_and_literal_patterns_are_checked() {
+        let env = environment();
+        let e = compile(&env, "object.s.matches('^a+$') && matches(object.s, 'a')").expect("compiles");
+        let doc = serde_json::json!({"s": "aaa"});
+        let mut ctx = cel::Context::with_env(env.clone());
+        let mut stats = super::super::value::ValueStats::default();
+        ctx.add_variable_as_val("object", super::super::value::json_to_val(&doc, &mut stats));
+        let v = cel::Value::resolve_val(&e.expr, &ctx).expect("runs");
+        assert_eq!(cel::Value::try_from(&*v), Ok(cel::Value::Bool(true)));
+        assert!(matches!(
+            compile(&env, "object.s.matches('(')"),
+            Err(CompileError::BadRegex { .. })
+        ));
+        // A dynamic bad pattern is an evaluation error, not a panic.
+        let dynamic = compile(&env, "'x'.matches(object.s + '(')").expect("compiles");
+        assert!(cel::Value::resolve_val(&dynamic.expr, &ctx).is_err());
+    }
+
+    #[test]
+    fn deep_macro_nesting_is_refused() {
+        let env = environment();
+        let src = "object.a.all(a, a.all(b, b.all(c, c.all(d, d))))";
+        assert!(matches!(
+            compile(&env, src),
+            Err(CompileError::TooManyNestedMacros { depth: 4 })
+        ));
+    }
+}

@@ -1,0 +1,44 @@
+//! The one evaluation kernel of rule packs and admission policies: one pass over the rules that
+//! apply to an input ([`rules`]), with the documents bound once ([`roots`]) and what packs share
+//! computed once ([`shared`]); one rule at a time ([`rule`], [`pointers`]); an admission policy
+//! per binding and param object ([`policies`]); example params softening findings ([`soften`]).
+//! Imports every layer below it: `cel/`, `facts/`, `pack/`, `vap/`.
+
+mod pointers;
+pub(crate) mod policies;
+mod roots;
+mod rule;
+mod rules;
+mod shared;
+pub(crate) mod soften;
+
+use crate::engine::facts::decision::Violation;
+use crate::engine::pack::patch::ResolvedOp;
+
+pub(crate) use crate::engine::cel::expr_eval::{eval_bool, eval_value, Costing, ExprFailure};
+pub(crate) use roots::{bind_roots, DerivedDocuments, Subject};
+pub(crate) use rule::RuleContext;
+pub(crate) use rules::run_rules;
+pub(crate) use shared::{compute_variables, ForEachCache, SharedResults, SharedVariables};
+
+/// A finding plus the patch ops its rule asks for.
+#[derive(Debug, Clone)]
+pub(crate) struct Finding {
+    pub violation: Violation,
+    pub ops: Vec<ResolvedOp>,
+}
+
+/// Most findings of one kind (violation, evaluation error) one `forEach` rule keeps per pass;
+/// the last one kept says how many more there were (see [`super::decision::omitted_note`]).
+/// Every item is still checked, so the verdict is the same; for a patching rule, the patch
+/// operations of the findings left out are carried by the last one kept.
+pub const MAX_FINDINGS_PER_RULE: usize = 100;
+
+/// Result of one pass over the rules.
+#[derive(Debug, Default)]
+pub(crate) struct Pass {
+    pub findings: Vec<Finding>,
+    pub evaluated: Vec<String>,
+    /// Audit annotations computed by admission policies (`<policy>/<key>` -> value).
+    pub annotations: std::collections::BTreeMap<String, String>,
+}

@@ -1,0 +1,122 @@
+//! One pass over the rules of every pack that apply to an input.
+
+use std::borrow::Cow;
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use cel::{Context, Env};
+
+use crate::engine::cel::cost::sizes::SizeMemo;
+use crate::engine::cel::cost::CostMeter;
+use crate::engine::cel::expr_eval::Costing;
+use crate::engine::cel::json_val::json_view;
+use crate::engine::facts::input::Input;
+use crate::engine::facts::overrides::{Mode, Overrides};
+use crate::engine::pack::compiled::{CompiledPack, CompiledRule, PackKind};
+
+use super::roots::{bind_roots, Subject};
+use super::rule::RuleContext;
+use super::shared::{compute_variables, ForEachCache, SharedResults, SharedVariables};
+use super::Pass;
+
+/// Evaluates every rule of `packs` that applies to `input`, with `object` as the document.
+pub(crate) fn run_rules(
+    env: &Arc<Env>,
+    packs: &[Arc<CompiledPack>],
+    subject: &Subject<'_>,
+    object: &serde_json::Value,
+    admission_options: crate::engine::vap::AdmissionOptions<'_>,
+    overrides: &dyn Overrides,
+    meter: &CostMeter,
+) -> Pass {
+    let input = subject.input;
+    let mut pass = Pass::default();
+    let switched_off = |pack: &CompiledPack, rule: &CompiledRule| {
+        overrides
+            .mode(&pack.metadata.name, &rule.spec.id)
+            .is_some_and(|m| m.mode == Mode::Off)
+    };
+    let facts = crate::engine::pack::select::MatchFacts::of(input);
+    let matched: Vec<(&CompiledPack, Vec<&Arc<CompiledRule>>)> = packs
+        .iter()
+        .map(|p| {
+            (
+                p.as_ref(),
+                p.rules
+                    .iter()
+                    .filter(|r| r.matcher.matches_facts(&facts) && !switched_off(p, r))
+                    .collect::<Vec<_>>(),
+            )
+        })
+        .filter(|(p, rules)| !rules.is_empty() || matches!(p.kind, PackKind::AdmissionPolicies(_)))
+        .collect();
+    if matched.is_empty() {
+        return pass;
+    }
+    let derived = subject.derived();
+    let params: Vec<Cow<'_, serde_json::Value>> = matched.iter().map(|(p, _)| merged_params(p, input)).collect();
+
+    let mut root = Context::with_env(Arc::clone(env));
+    let roots = bind_roots(&mut root, input, object, derived);
+    let sizes = SizeMemo::default();
+
+    let for_each = ForEachCache::default();
+    let shared = SharedVariables::default();
+    let results = SharedResults::default();
+    for ((pack, rules), params) in matched.iter().zip(&params) {
+        if let PackKind::AdmissionPolicies(admission) = &pack.kind {
+            let policy = crate::engine::eval::policies::Policy {
+                pack,
+                admission,
+                rules,
+                bind_all: admission_options.bind_all,
+            };
+            let costing = Costing {
+                meter,
+                sizes: &sizes,
+                roots,
+                variables: *pack,
+            };
+            policy.run(&root, costing, input, object, admission_options.params, &mut pass);
+            continue;
+        }
+        let mut scope = root.new_inner_scope();
+        scope.add_variable_as_val("params", json_view(params));
+        let needed: BTreeSet<usize> = rules.iter().flat_map(|r| r.variables.iter().copied()).collect();
+        let costing = Costing {
+            meter,
+            sizes: &sizes,
+            roots: roots.with_params(params),
+            variables: *pack,
+        };
+        let (variables, failed) = compute_variables(pack, &needed, &scope, costing, &shared);
+        scope.add_variable_as_val("variables", Box::new(variables));
+        let ctx = RuleContext {
+            for_each: &for_each,
+            results: &results,
+            pack,
+            scope: &scope,
+            costing,
+            failed_variables: &failed,
+            object,
+        };
+        for rule in rules {
+            pass.evaluated.push(rule.spec.id.clone());
+            ctx.evaluate_rule(rule, &mut pass.findings);
+        }
+    }
+    pass
+}
+
+/// The pack's params with the input's merged over them (per key); borrowed when the input
+/// overrides nothing, which is the common case.
+fn merged_params<'a>(pack: &'a CompiledPack, input: &Input) -> Cow<'a, serde_json::Value> {
+    if input.params.is_empty() {
+        return Cow::Borrowed(&pack.params);
+    }
+    let mut params = pack.params.as_object().cloned().unwrap_or_default();
+    for (k, v) in &input.params {
+        params.insert(k.clone(), v.clone());
+    }
+    Cow::Owned(serde_json::Value::Object(params))
+}

@@ -407,6 +407,7 @@ fn parse_file(path: &Path, text: &str) -> Result<FileConfig, ConfigError> {
     })
 }
 
+/// Applies the settings a config file sets over `config`.
 fn apply_file(config: &mut ServeConfig, path: &Path) -> Result<(), ConfigError> {
     let shown = path.display().to_string();
     let file = read_file(path)?;
@@ -435,45 +436,7 @@ fn apply_file(config: &mut ServeConfig, path: &Path) -> Result<(), ConfigError> 
     if let Some(v) = file.tls.dns_names {
         config.dns_names = v;
     }
-    let l = &file.limits;
-    if let Some(v) = l.max_body_bytes {
-        config.limits.max_body_bytes = to_usize("limits.maxBodyBytes", v, &origin)?;
-    }
-    if let Some(v) = l.max_buffered_bytes {
-        config.limits.max_buffered_bytes = to_usize(
-            "limits.maxBufferedBytes",
-            positive("limits.maxBufferedBytes", v, &origin)?,
-            &origin,
-        )?;
-    }
-    if let Some(v) = l.max_connections {
-        config.limits.max_connections = to_usize(
-            "limits.maxConnections",
-            positive("limits.maxConnections", v, &origin)?,
-            &origin,
-        )?;
-    }
-    if let Some(v) = l.body_read_timeout_ms {
-        config.limits.body_read_timeout = Duration::from_millis(positive("limits.bodyReadTimeoutMs", v, &origin)?);
-    }
-    if let Some(v) = l.max_concurrent_evaluations {
-        config.limits.max_concurrent_evaluations = to_usize("limits.maxConcurrentEvaluations", v, &origin)?;
-    }
-    if let Some(v) = l.handshake_timeout_ms {
-        config.limits.handshake_timeout = Duration::from_millis(positive("limits.handshakeTimeoutMs", v, &origin)?);
-    }
-    if let Some(v) = l.header_read_timeout_ms {
-        config.limits.header_read_timeout = Duration::from_millis(positive("limits.headerReadTimeoutMs", v, &origin)?);
-    }
-    if let Some(v) = l.request_timeout_ms {
-        config.limits.request_timeout = Duration::from_millis(positive("limits.requestTimeoutMs", v, &origin)?);
-    }
-    if let Some(v) = l.cel_cost_per_expression {
-        config.limits.cel_cost.per_expression = u128::from(positive("limits.celCostPerExpression", v, &origin)?);
-    }
-    if let Some(v) = l.cel_cost_per_request {
-        config.limits.cel_cost.per_request = u128::from(positive("limits.celCostPerRequest", v, &origin)?);
-    }
+    apply_limits(&mut config.limits, &file.limits, &origin)?;
     if let Some(v) = file.reload.interval_seconds {
         config.reload_interval = Duration::from_secs(positive("reload.intervalSeconds", v, &origin)?);
     }
@@ -489,6 +452,49 @@ fn apply_file(config: &mut ServeConfig, path: &Path) -> Result<(), ConfigError> 
         config.slack = Some(slack);
     }
     config.params = file.params;
+    Ok(())
+}
+
+/// Applies the `limits` section of a config file.
+fn apply_limits(limits: &mut Limits, l: &FileLimits, origin: &str) -> Result<(), ConfigError> {
+    if let Some(v) = l.max_body_bytes {
+        limits.max_body_bytes = to_usize("limits.maxBodyBytes", v, origin)?;
+    }
+    if let Some(v) = l.max_buffered_bytes {
+        limits.max_buffered_bytes = to_usize(
+            "limits.maxBufferedBytes",
+            positive("limits.maxBufferedBytes", v, origin)?,
+            origin,
+        )?;
+    }
+    if let Some(v) = l.max_connections {
+        limits.max_connections = to_usize(
+            "limits.maxConnections",
+            positive("limits.maxConnections", v, origin)?,
+            origin,
+        )?;
+    }
+    if let Some(v) = l.body_read_timeout_ms {
+        limits.body_read_timeout = Duration::from_millis(positive("limits.bodyReadTimeoutMs", v, origin)?);
+    }
+    if let Some(v) = l.max_concurrent_evaluations {
+        limits.max_concurrent_evaluations = to_usize("limits.maxConcurrentEvaluations", v, origin)?;
+    }
+    if let Some(v) = l.handshake_timeout_ms {
+        limits.handshake_timeout = Duration::from_millis(positive("limits.handshakeTimeoutMs", v, origin)?);
+    }
+    if let Some(v) = l.header_read_timeout_ms {
+        limits.header_read_timeout = Duration::from_millis(positive("limits.headerReadTimeoutMs", v, origin)?);
+    }
+    if let Some(v) = l.request_timeout_ms {
+        limits.request_timeout = Duration::from_millis(positive("limits.requestTimeoutMs", v, origin)?);
+    }
+    if let Some(v) = l.cel_cost_per_expression {
+        limits.cel_cost.per_expression = u128::from(positive("limits.celCostPerExpression", v, origin)?);
+    }
+    if let Some(v) = l.cel_cost_per_request {
+        limits.cel_cost.per_request = u128::from(positive("limits.celCostPerRequest", v, origin)?);
+    }
     Ok(())
 }
 

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Deserialize;
 
-use crate::engine::{Engine, Input, Operation, UserInfo, Verdict};
+use crate::engine::{Decision, Engine, Input, Operation, UserInfo, Verdict};
 use crate::packs::TestSource;
 use crate::source;
 
@@ -161,6 +161,7 @@ fn run_file(engine: &Engine, test: &TestSource, outcomes: &mut Vec<CaseOutcome>)
     }
 }
 
+/// Runs one case: builds its input, judges it and compares the decision with what it expects.
 fn run_case(engine: &Engine, test: &TestSource, case: TestCase) -> CaseOutcome {
     let mut outcome = CaseOutcome {
         file: test.origin.clone(),
@@ -170,15 +171,35 @@ fn run_case(engine: &Engine, test: &TestSource, case: TestCase) -> CaseOutcome {
         evaluated: BTreeSet::new(),
         fired: BTreeSet::new(),
     };
+    let (input, expect) = match case_input(test, case) {
+        Ok(built) => built,
+        Err(detail) => {
+            outcome.detail = detail;
+            return outcome;
+        }
+    };
+    let decision = engine.evaluate(&input);
+    outcome.evaluated = decision.evaluated_rules.iter().cloned().collect();
+    outcome.fired = decision.violations.iter().map(|v| v.rule.clone()).collect();
+    let problems = differences(&decision, &expect);
+    if !problems.is_empty() {
+        let findings: Vec<String> = decision
+            .violations
+            .iter()
+            .map(|v| format!("{} ({}): {}", v.rule, v.action.as_str(), v.message))
+            .collect();
+        outcome.detail = format!("{}; findings: [{}]", problems.join("; "), findings.join(" | "));
+        return outcome;
+    }
+    outcome.passed = true;
+    outcome
+}
+
+/// The input a case describes, with what it expects; or why the case is malformed.
+fn case_input(test: &TestSource, case: TestCase) -> Result<(Input, Expectation), String> {
     let object = match (case.object, &case.object_file) {
         (Some(o), None) => o,
-        (None, Some(path)) => match load_object_file(test, path) {
-            Ok(o) => o,
-            Err(e) => {
-                outcome.detail = e.to_string();
-                return outcome;
-            }
-        },
+        (None, Some(path)) => load_object_file(test, path).map_err(|e| e.to_string())?,
         (None, None)
             if case
                 .operation
@@ -187,17 +208,13 @@ fn run_case(engine: &Engine, test: &TestSource, case: TestCase) -> CaseOutcome {
         {
             serde_json::Value::Null
         }
-        _ => {
-            "give exactly one of object and objectFile".clone_into(&mut outcome.detail);
-            return outcome;
-        }
+        _ => return Err("give exactly one of object and objectFile".to_owned()),
     };
     let operation = match case.operation.as_deref().map(Operation::parse) {
         None => Operation::Create,
         Some(Some(op)) => op,
         Some(None) => {
-            outcome.detail = format!("unknown operation {:?}", case.operation.unwrap_or_default());
-            return outcome;
+            return Err(format!("unknown operation {:?}", case.operation.unwrap_or_default()));
         }
     };
     let input = Input {
@@ -213,19 +230,21 @@ fn run_case(engine: &Engine, test: &TestSource, case: TestCase) -> CaseOutcome {
         dry_run: false,
         request: None,
     };
-    let decision = engine.evaluate(&input);
-    outcome.evaluated = decision.evaluated_rules.iter().cloned().collect();
-    outcome.fired = decision.violations.iter().map(|v| v.rule.clone()).collect();
+    Ok((input, case.expect))
+}
+
+/// How `decision` differs from what the case expects: its verdict and the rules that fired.
+fn differences(decision: &Decision, expect: &Expectation) -> Vec<String> {
     let fired: BTreeSet<&str> = decision.violations.iter().map(|v| v.rule.as_str()).collect();
     let mut problems = Vec::new();
-    if decision.decision != case.expect.decision {
+    if decision.decision != expect.decision {
         problems.push(format!(
             "expected decision {}, got {}",
-            case.expect.decision.as_str(),
+            expect.decision.as_str(),
             decision.decision.as_str()
         ));
     }
-    if let Some(expected) = &case.expect.rules {
+    if let Some(expected) = &expect.rules {
         let expected: BTreeSet<&str> = expected.iter().map(String::as_str).collect();
         if expected != fired {
             let missing: Vec<_> = expected.difference(&fired).collect();
@@ -233,17 +252,7 @@ fn run_case(engine: &Engine, test: &TestSource, case: TestCase) -> CaseOutcome {
             problems.push(format!("rules fired differ: missing {missing:?}, unexpected {extra:?}"));
         }
     }
-    if !problems.is_empty() {
-        let findings: Vec<String> = decision
-            .violations
-            .iter()
-            .map(|v| format!("{} ({}): {}", v.rule, v.action.as_str(), v.message))
-            .collect();
-        outcome.detail = format!("{}; findings: [{}]", problems.join("; "), findings.join(" | "));
-        return outcome;
-    }
-    outcome.passed = true;
-    outcome
+    problems
 }
 
 /// Why a case's `objectFile` could not be read; shown as the case's failure.

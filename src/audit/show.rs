@@ -151,40 +151,7 @@ pub fn read(paths: &[PathBuf], keyring: &Keyring, filter: &Filter) -> Result<Sho
                 continue;
             }
             let seq = header.seq;
-            let record: AuditRecord = match &header.key_id {
-                None => serde_json::from_slice(piece).map_err(|source| ShowError::Content {
-                    at: at.clone(),
-                    seq,
-                    source,
-                })?,
-                Some(key_id) => {
-                    let Some(key) = keyring.get(key_id) else {
-                        return Err(ShowError::NoKey {
-                            at,
-                            seq,
-                            key_id: key_id.clone(),
-                        });
-                    };
-                    let sealed: Sealed = serde_json::from_slice(piece).map_err(|source| ShowError::Content {
-                        at: at.clone(),
-                        seq,
-                        source,
-                    })?;
-                    let aad = chain::associated_data(&header.replica, seq, &header.prev, key_id);
-                    let plain =
-                        key.open(&aad, &sealed.nonce, &sealed.ciphertext)
-                            .map_err(|source| ShowError::Decrypt {
-                                at: at.clone(),
-                                seq,
-                                source,
-                            })?;
-                    serde_json::from_slice(&plain).map_err(|source| ShowError::Content {
-                        at: at.clone(),
-                        seq,
-                        source,
-                    })?
-                }
-            };
+            let record = open_record(piece, &header, &at, keyring)?;
             if filter.matches(&record) {
                 out.records.push(Shown {
                     replica: header.replica,
@@ -198,6 +165,50 @@ pub fn read(paths: &[PathBuf], keyring: &Keyring, filter: &Filter) -> Result<Sho
     out.records
         .sort_by(|a, b| (&a.record.time, &a.replica, a.seq).cmp(&(&b.record.time, &b.replica, b.seq)));
     Ok(out)
+}
+
+/// The record on one line (`header` decoded from it), decrypted with its key when sealed.
+fn open_record(
+    piece: &[u8],
+    header: &chain::LineHeader,
+    at: &Location,
+    keyring: &Keyring,
+) -> Result<AuditRecord, ShowError> {
+    let seq = header.seq;
+    match &header.key_id {
+        None => serde_json::from_slice(piece).map_err(|source| ShowError::Content {
+            at: at.clone(),
+            seq,
+            source,
+        }),
+        Some(key_id) => {
+            let Some(key) = keyring.get(key_id) else {
+                return Err(ShowError::NoKey {
+                    at: at.clone(),
+                    seq,
+                    key_id: key_id.clone(),
+                });
+            };
+            let sealed: Sealed = serde_json::from_slice(piece).map_err(|source| ShowError::Content {
+                at: at.clone(),
+                seq,
+                source,
+            })?;
+            let aad = chain::associated_data(&header.replica, seq, &header.prev, key_id);
+            let plain = key
+                .open(&aad, &sealed.nonce, &sealed.ciphertext)
+                .map_err(|source| ShowError::Decrypt {
+                    at: at.clone(),
+                    seq,
+                    source,
+                })?;
+            serde_json::from_slice(&plain).map_err(|source| ShowError::Content {
+                at: at.clone(),
+                seq,
+                source,
+            })
+        }
+    }
 }
 
 /// One line per record, for people.

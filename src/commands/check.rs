@@ -3,11 +3,11 @@
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 
-use crate::audit::{AuditConfig, AuditRecord, AuditWriter, Door};
+use crate::audit::{AuditConfig, AuditError, AuditRecord, AuditWriter, Door};
 use crate::cli::{CheckArgs, ColorChoice, Format};
 use crate::documents::{self, Document};
-use crate::engine::{Input, NoOverrides, UnconfiguredParam, Verdict};
-use crate::fix::{write_fixes, FixDestination, FixSource, Patched};
+use crate::engine::{Engine, Input, NoOverrides, UnconfiguredParam, Verdict};
+use crate::fix::{write_fixes, FixDestination, FixError, FixOutcome, FixSource, Patched};
 use crate::report::{self, CheckReport, DocumentResult, PackInfo};
 use crate::service::{Caller, CallerError, Outputs, Service, TenantChoice};
 use crate::tenant::Tenancy;
@@ -29,46 +29,16 @@ pub fn run(args: &CheckArgs, streams: &mut Streams<'_>) -> Result<u8, CommandErr
         )?;
         return Ok(EXIT_ERROR);
     }
-    let (engine, _) = load_engine(&args.selection.packs)?;
-    let engine = engine.filtered(&args.selection.frameworks)?;
-    let engine = super::params::with_param_files(&engine, &args.params)?;
-    let engine = if args.bind_all { engine.with_bind_all() } else { engine };
-    let mut notices = engine.type_warnings();
-    notices.extend(engine.unbound_policies().iter().map(ToString::to_string));
-    for line in notices {
-        writeln!(streams.stderr, "warning: {line}")?;
-    }
-    let tenancy = match &args.config {
-        Some(path) => {
-            let now = chrono::Utc::now();
-            let tenancy = load_tenancy(path, &engine, now)?;
-            if let Some(name) = &args.tenant {
-                tenancy.tenant(name)?;
-            }
-            if let Some(name) = &args.environment {
-                tenancy.environment(name)?;
-            }
-            for id in tenancy.expired_exceptions() {
-                writeln!(
-                    streams.stderr,
-                    "warning: exception {id} in {} has expired and no longer applies",
-                    path.display()
-                )?;
-            }
-            Some(CheckTenancy { tenancy, now })
-        }
-        None => None,
-    };
+    let engine = load_check_engine(args, streams)?;
+    let tenancy = load_check_tenancy(args, &engine, streams)?;
     let mut audit = match args
         .audit
         .as_deref()
         .map(|p| AuditWriter::open(&AuditConfig::single_file(p)))
+        .transpose()
     {
-        Some(Err(e)) => {
-            writeln!(streams.stderr, "error: {}", super::audit::error_chain(&e))?;
-            return Ok(EXIT_ERROR);
-        }
-        opened => opened.and_then(Result::ok),
+        Ok(audit) => audit,
+        Err(e) => return audit_failed(streams, &e),
     };
     let caller = Caller {
         tenant: args
@@ -91,46 +61,133 @@ pub fn run(args: &CheckArgs, streams: &mut Streams<'_>) -> Result<u8, CommandErr
     );
     service.authorize(Door::Ci, &caller)?;
     let collected = documents::collect(&args.paths, streams.stdin);
-    let namespaces = collected.namespace_labels();
-    let mut results = Vec::new();
-    let mut records = Vec::new();
-    // Without tenants every document has the packs' own params: one answer for all of them.
-    let mut unconfigured = if tenancy.is_none() || collected.documents.is_empty() {
-        engine.unconfigured_params(&serde_json::Map::new(), &NoOverrides)
-    } else {
-        Vec::new()
-    };
-    for judged in judge_all(&service, &caller, &collected.documents, &namespaces) {
-        let (result, record, params) = judged?;
-        results.push(result);
-        records.push(record);
-        report::merge_unconfigured(&mut unconfigured, params);
-    }
+    let (results, records, unconfigured) = judge_documents(&engine, &service, &caller, &collected, tenancy.is_some())?;
     if let Some(writer) = audit.as_mut() {
-        let written = records
-            .into_iter()
-            .flatten()
-            .try_for_each(|r| writer.append(&r).map(|_| ()))
-            .and_then(|()| writer.sync());
-        if let Err(e) = written {
-            writeln!(streams.stderr, "error: {}", super::audit::error_chain(&e))?;
-            return Ok(EXIT_ERROR);
+        if let Err(e) = write_audit(writer, records) {
+            return audit_failed(streams, &e);
         }
     }
     let report = CheckReport {
         results,
         problems: collected.problems,
-        packs: engine
-            .packs()
-            .iter()
-            .map(|p| PackInfo {
-                name: p.metadata.name.clone(),
-                version: p.metadata.version.clone(),
-                framework: p.metadata.framework.clone(),
-            })
-            .collect(),
+        packs: pack_infos(&engine),
         unconfigured,
     };
+    render(args, &report, streams)?;
+    if args.fix {
+        let sources = fix_sources(&collected.texts, &collected.documents, &report);
+        if let Err(e) = write_check_fixes(args, sources, streams) {
+            writeln!(streams.stderr, "error: {e}")?;
+            return Ok(EXIT_ERROR);
+        }
+    }
+    Ok(report.exit_code())
+}
+
+/// Loads the packs `check` judges with (selected, with param files and `--bind-all`) and warns
+/// on stderr about type warnings and unbound policies.
+fn load_check_engine(args: &CheckArgs, streams: &mut Streams<'_>) -> Result<Engine, CommandError> {
+    let (engine, _) = load_engine(&args.selection.packs)?;
+    let engine = engine.filtered(&args.selection.frameworks)?;
+    let engine = super::params::with_param_files(&engine, &args.params)?;
+    let engine = if args.bind_all { engine.with_bind_all() } else { engine };
+    let mut notices = engine.type_warnings();
+    notices.extend(engine.unbound_policies().iter().map(ToString::to_string));
+    for line in notices {
+        writeln!(streams.stderr, "warning: {line}")?;
+    }
+    Ok(engine)
+}
+
+/// With `--config`, the tenancy it declares, after checking that the named tenant and
+/// environment exist; warns about expired exceptions.
+fn load_check_tenancy(
+    args: &CheckArgs,
+    engine: &Engine,
+    streams: &mut Streams<'_>,
+) -> Result<Option<CheckTenancy>, CommandError> {
+    let Some(path) = &args.config else {
+        return Ok(None);
+    };
+    let now = chrono::Utc::now();
+    let tenancy = load_tenancy(path, engine, now)?;
+    if let Some(name) = &args.tenant {
+        tenancy.tenant(name)?;
+    }
+    if let Some(name) = &args.environment {
+        tenancy.environment(name)?;
+    }
+    for id in tenancy.expired_exceptions() {
+        writeln!(
+            streams.stderr,
+            "warning: exception {id} in {} has expired and no longer applies",
+            path.display()
+        )?;
+    }
+    Ok(Some(CheckTenancy { tenancy, now }))
+}
+
+/// Reports an audit failure on stderr; `check` then exits with the error code.
+fn audit_failed(streams: &mut Streams<'_>, error: &AuditError) -> Result<u8, CommandError> {
+    writeln!(streams.stderr, "error: {}", super::audit::error_chain(error))?;
+    Ok(EXIT_ERROR)
+}
+
+/// Every document's result and audit record, in input order, with the params that still hold
+/// their examples.
+type Judgments = (Vec<DocumentResult>, Vec<Option<AuditRecord>>, Vec<UnconfiguredParam>);
+
+/// Judges every collected document with the service over `engine`; `tenanted` says whether a config with tenants is in use.
+fn judge_documents(
+    engine: &Engine,
+    service: &Service<'_>,
+    caller: &Caller,
+    collected: &documents::Collected,
+    tenanted: bool,
+) -> Result<Judgments, CallerError> {
+    let namespaces = collected.namespace_labels();
+    let mut results = Vec::new();
+    let mut records = Vec::new();
+    // Without tenants every document has the packs' own params: one answer for all of them.
+    let mut unconfigured = if !tenanted || collected.documents.is_empty() {
+        engine.unconfigured_params(&serde_json::Map::new(), &NoOverrides)
+    } else {
+        Vec::new()
+    };
+    for judged in judge_all(service, caller, &collected.documents, &namespaces) {
+        let (result, record, params) = judged?;
+        results.push(result);
+        records.push(record);
+        report::merge_unconfigured(&mut unconfigured, params);
+    }
+    Ok((results, records, unconfigured))
+}
+
+/// Appends every audit record and syncs the file.
+fn write_audit(writer: &mut AuditWriter, records: Vec<Option<AuditRecord>>) -> Result<(), AuditError> {
+    records
+        .into_iter()
+        .flatten()
+        .try_for_each(|r| writer.append(&r).map(|_| ()))
+        .and_then(|()| writer.sync())
+}
+
+/// The name, version and framework of every pack that judged, for the report.
+fn pack_infos(engine: &Engine) -> Vec<PackInfo> {
+    engine
+        .packs()
+        .iter()
+        .map(|p| PackInfo {
+            name: p.metadata.name.clone(),
+            version: p.metadata.version.clone(),
+            framework: p.metadata.framework.clone(),
+        })
+        .collect()
+}
+
+/// Writes the problems and notices to stderr and the report in the chosen format to stdout
+/// (to stderr when fixed documents go to stdout).
+fn render(args: &CheckArgs, report: &CheckReport, streams: &mut Streams<'_>) -> Result<(), CommandError> {
     for problem in &report.problems {
         writeln!(streams.stderr, "error: {problem}")?;
     }
@@ -154,37 +211,39 @@ pub fn run(args: &CheckArgs, streams: &mut Streams<'_>) -> Result<u8, CommandErr
         }
     };
     let rendered = match args.format {
-        Format::Text => report::text::render(&report, color),
-        Format::Json => report::json::render(&report),
-        Format::Sarif => report::sarif::render(&report),
-        Format::Junit => report::junit::render(&report),
+        Format::Text => report::text::render(report, color),
+        Format::Json => report::json::render(report),
+        Format::Sarif => report::sarif::render(report),
+        Format::Junit => report::junit::render(report),
     };
     if fix_to_stdout {
         streams.stderr.write_all(rendered.as_bytes())?;
     } else {
         streams.stdout.write_all(rendered.as_bytes())?;
     }
-    if args.fix {
-        let sources = fix_sources(&collected.texts, &collected.documents, &report);
-        let destination = match &args.out {
-            Some(dir) => FixDestination::Folder {
-                dir,
-                changed_only: args.changed_only,
-            },
-            None if args.in_place => FixDestination::InPlace,
-            None => FixDestination::Stream(&mut *streams.stdout),
-        };
-        let sources = if args.changed_only && args.out.is_none() {
-            sources.into_iter().filter(|s| !s.patched.is_empty()).collect()
-        } else {
-            sources
-        };
-        if let Err(e) = write_fixes(&sources, destination) {
-            writeln!(streams.stderr, "error: {e}")?;
-            return Ok(EXIT_ERROR);
-        }
-    }
-    Ok(report.exit_code())
+    Ok(())
+}
+
+/// Writes the fixed documents where `--out`, `--in-place` or stdout say.
+fn write_check_fixes(
+    args: &CheckArgs,
+    sources: Vec<FixSource<'_>>,
+    streams: &mut Streams<'_>,
+) -> Result<FixOutcome, FixError> {
+    let destination = match &args.out {
+        Some(dir) => FixDestination::Folder {
+            dir,
+            changed_only: args.changed_only,
+        },
+        None if args.in_place => FixDestination::InPlace,
+        None => FixDestination::Stream(&mut *streams.stdout),
+    };
+    let sources: Vec<_> = if args.changed_only && args.out.is_none() {
+        sources.into_iter().filter(|s| !s.patched.is_empty()).collect()
+    } else {
+        sources
+    };
+    write_fixes(&sources, destination)
 }
 
 /// What judging one document gives: its result, its audit record (with `--audit`) and, with

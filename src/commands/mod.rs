@@ -66,7 +66,10 @@ pub enum CommandError {
     /// The audit trail could not be opened or written.
     #[error(transparent)]
     Audit(#[from] crate::audit::AuditError),
-    /// `--params` files could not be read or hold bad param objects.
+    /// `--params` files could not be read.
+    #[error(transparent)]
+    ParamFiles(#[from] crate::packs::ParamsError),
+    /// `--params` files hold bad param objects.
     #[error("{0}")]
     Params(String),
     /// Writing output failed.

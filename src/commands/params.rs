@@ -15,7 +15,7 @@ pub fn with_param_files(engine: &Engine, files: &[PathBuf]) -> Result<Engine, Co
     if files.is_empty() {
         return Ok(engine.clone());
     }
-    let objects = packs::read_param_objects(files).map_err(CommandError::Params)?;
+    let objects = packs::read_params(files)?;
     engine.with_param_objects(objects).map_err(|errors| {
         CommandError::Params(
             errors

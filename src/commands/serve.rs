@@ -59,6 +59,49 @@ async fn serve(config: ServeConfig, config_file: Option<std::path::PathBuf>) -> 
     }
     let loaded = tls::load(&settings)?;
     let watcher = tls::CertWatcher::new(settings, loaded.fingerprint);
+    let mut reloader = pack_reloader(&config, config_file, watcher);
+    let engine = reloader
+        .load_packs()?
+        .ok_or_else(|| CommandError::Usage("no rule packs loaded".to_owned()))?;
+    let tenancy = reloader.load_tenancy(&engine)?.unwrap_or_default();
+    log_loaded(&engine, &tenancy);
+    let state = ServerState::with_outputs(engine, loaded.config, config.limits.clone(), |registry| {
+        start_outputs(&config, registry)
+    })?;
+    state.tenancy.store(Arc::new(tenancy));
+    if config.client_ca_file.is_some() {
+        tracing::info!("/validate and /mutate require a client certificate signed by the client CA; the check API keeps bearer tokens");
+    }
+    let listener = bind(config.listen).await?;
+    let admin = bind(config.admin_listen).await?;
+    // Log the bound addresses (a `:0` port is resolved here), so scripts and tests can find them.
+    let bound = |l: &tokio::net::TcpListener, fallback| l.local_addr().unwrap_or(fallback);
+    tracing::info!(
+        listen = %bound(&listener, config.listen),
+        admin = %bound(&admin, config.admin_listen),
+        "celgate serving"
+    );
+    let reloads = tokio::spawn(server::run_reloads(
+        reloader,
+        Arc::clone(&state),
+        config.reload_interval,
+    ));
+    server::serve(
+        listener,
+        admin,
+        Arc::clone(&state),
+        shutdown_signal(),
+        config.shutdown_grace,
+    )
+    .await;
+    reloads.abort();
+    state.outputs.close(config.shutdown_grace).await;
+    tracing::info!("celgate stopped");
+    Ok(())
+}
+
+/// The reloader of packs, config and certificates `serve` runs with.
+fn pack_reloader(config: &ServeConfig, config_file: Option<std::path::PathBuf>, watcher: tls::CertWatcher) -> Reloader {
     let spec = if config.packs.is_empty() {
         PackSourceSpec::Embedded
     } else {
@@ -73,10 +116,11 @@ async fn serve(config: ServeConfig, config_file: Option<std::path::PathBuf>) -> 
     if let Some(slack) = &config.slack {
         reloader = reloader.with_certificate_warning_days(slack.certificate_warning_days);
     }
-    let engine = reloader
-        .load_packs()?
-        .ok_or_else(|| CommandError::Usage("no rule packs loaded".to_owned()))?;
-    let tenancy = reloader.load_tenancy(&engine)?.unwrap_or_default();
+    reloader
+}
+
+/// Logs what was loaded: tenants, packs, unbound policies and params still holding examples.
+fn log_loaded(engine: &crate::engine::Engine, tenancy: &crate::tenant::Tenancy) {
     if !tenancy.is_empty() {
         tracing::info!(
             tenants = tenancy.tenants().len(),
@@ -103,43 +147,13 @@ async fn serve(config: ServeConfig, config_file: Option<std::path::PathBuf>) -> 
             unconfigured.param
         );
     }
-    let state = ServerState::with_outputs(engine, loaded.config, config.limits.clone(), |registry| {
-        start_outputs(&config, registry)
-    })?;
-    state.tenancy.store(Arc::new(tenancy));
-    if config.client_ca_file.is_some() {
-        tracing::info!("/validate and /mutate require a client certificate signed by the client CA; the check API keeps bearer tokens");
-    }
-    let listener = tokio::net::TcpListener::bind(config.listen)
+}
+
+/// Listens on `addr`.
+async fn bind(addr: std::net::SocketAddr) -> Result<tokio::net::TcpListener, CommandError> {
+    tokio::net::TcpListener::bind(addr)
         .await
-        .map_err(|e| CommandError::Usage(format!("cannot listen on {}: {e}", config.listen)))?;
-    let admin = tokio::net::TcpListener::bind(config.admin_listen)
-        .await
-        .map_err(|e| CommandError::Usage(format!("cannot listen on {}: {e}", config.admin_listen)))?;
-    // Log the bound addresses (a `:0` port is resolved here), so scripts and tests can find them.
-    let bound = |l: &tokio::net::TcpListener, fallback| l.local_addr().unwrap_or(fallback);
-    tracing::info!(
-        listen = %bound(&listener, config.listen),
-        admin = %bound(&admin, config.admin_listen),
-        "celgate serving"
-    );
-    let reloads = tokio::spawn(server::run_reloads(
-        reloader,
-        Arc::clone(&state),
-        config.reload_interval,
-    ));
-    server::serve(
-        listener,
-        admin,
-        Arc::clone(&state),
-        shutdown_signal(),
-        config.shutdown_grace,
-    )
-    .await;
-    reloads.abort();
-    state.outputs.close(config.shutdown_grace).await;
-    tracing::info!("celgate stopped");
-    Ok(())
+        .map_err(|e| CommandError::Usage(format!("cannot listen on {addr}: {e}")))
 }
 
 /// The audit trail and the Slack notifier the configuration asks for, their metrics in `registry`.

@@ -4,6 +4,7 @@
 //! corresponding items edited in place.
 
 use serde_json::Value;
+use yaml_rust2::scanner::TScalarStyle;
 
 use super::diff::{after_last, line_indent, surround, trim_break, Edit, Planner, Slot, Unfit};
 use super::render;
@@ -88,6 +89,8 @@ impl Planner<'_> {
         Ok(())
     }
 
+    /// Inserts the `new` values before item `at` of the sequence `node` (after its last item when
+    /// `at` is past the end).
     pub(super) fn insert_items(
         &mut self,
         node: &Node,
@@ -96,78 +99,97 @@ impl Planner<'_> {
         at: usize,
         new: &[Value],
     ) -> Result<(), Unfit> {
-        let text = self.text;
-        let style = self.style;
         let quote = render::shared_quote(items.iter().map(|i| &i.value));
         let edit = if flow {
-            let multi_line = items
-                .first()
-                .is_some_and(|first| text[node.start..first.value.start].contains('\n'));
-            let col = items.first().map_or(0, |first| scan::column(text, first.value.start));
-            let indent = items.first().map_or(0, |first| line_indent(text, first.value.start));
-            let rendered: Vec<String> = new
-                .iter()
-                .map(|v| {
-                    if style.json {
-                        render::json(v, multi_line.then_some(indent), style)
-                    } else {
-                        render::flow_like(v, quote, style)
-                    }
-                })
-                .collect();
-            let separator = if multi_line {
-                format!(",\n{}", " ".repeat(col))
-            } else {
-                ", ".to_owned()
-            };
-            match (items.get(at), items.last()) {
-                (_, None) => Edit {
-                    start: node.start + 1,
-                    end: node.start + 1,
-                    text: rendered.join(", "),
-                },
-                (Some(before), _) => Edit {
-                    start: before.value.start,
-                    end: before.value.start,
-                    text: surround(&rendered, "", &separator),
-                },
-                (None, Some(last)) => after_last(text, last.value.end, multi_line, col, &rendered),
-            }
+            self.flow_insert(node, items, at, new, quote)
         } else {
-            let first_dash = items.first().and_then(|i| i.dash).ok_or(Unfit)?;
-            let col = scan::column(text, first_dash);
-            let item_text = |v: &Value| {
-                let body = if render::needs_block(v) {
-                    render::block(v, col + 2, true, style)
-                } else {
-                    format!("{}\n", render::scalar(v, col + 2, quote, style))
-                };
-                format!("{}- {body}", " ".repeat(col))
-            };
-            if let Some(before) = items.get(at) {
-                let dash = before.dash.ok_or(Unfit)?;
-                if !scan::first_on_line(text, dash) {
-                    return Err(Unfit);
-                }
-                let start = scan::line_start(text, dash);
-                Edit {
-                    start,
-                    end: start,
-                    text: new.iter().map(item_text).collect(),
-                }
-            } else {
-                let last = items.last().ok_or(Unfit)?;
-                let end = scan::line_end(text, last.value.end.max(last.dash.unwrap_or(0)));
-                let rendered: Vec<String> = new.iter().map(|v| trim_break(item_text(v))).collect();
-                Edit {
-                    start: end,
-                    end,
-                    text: surround(&rendered, "\n", ""),
-                }
-            }
+            self.block_insert(items, at, new, quote)?
         };
         self.edits.push(edit);
         Ok(())
+    }
+
+    /// The edit inserting `new` into a flow sequence: one line or one item a line, as it is.
+    fn flow_insert(&self, node: &Node, items: &[Item], at: usize, new: &[Value], quote: Option<TScalarStyle>) -> Edit {
+        let text = self.text;
+        let style = self.style;
+        let multi_line = items
+            .first()
+            .is_some_and(|first| text[node.start..first.value.start].contains('\n'));
+        let col = items.first().map_or(0, |first| scan::column(text, first.value.start));
+        let indent = items.first().map_or(0, |first| line_indent(text, first.value.start));
+        let rendered: Vec<String> = new
+            .iter()
+            .map(|v| {
+                if style.json {
+                    render::json(v, multi_line.then_some(indent), style)
+                } else {
+                    render::flow_like(v, quote, style)
+                }
+            })
+            .collect();
+        let separator = if multi_line {
+            format!(",\n{}", " ".repeat(col))
+        } else {
+            ", ".to_owned()
+        };
+        match (items.get(at), items.last()) {
+            (_, None) => Edit {
+                start: node.start + 1,
+                end: node.start + 1,
+                text: rendered.join(", "),
+            },
+            (Some(before), _) => Edit {
+                start: before.value.start,
+                end: before.value.start,
+                text: surround(&rendered, "", &separator),
+            },
+            (None, Some(last)) => after_last(text, last.value.end, multi_line, col, &rendered),
+        }
+    }
+
+    /// The edit inserting `new` into a block sequence, as whole `- ` lines at the column of its
+    /// first dash.
+    fn block_insert(
+        &self,
+        items: &[Item],
+        at: usize,
+        new: &[Value],
+        quote: Option<TScalarStyle>,
+    ) -> Result<Edit, Unfit> {
+        let text = self.text;
+        let style = self.style;
+        let first_dash = items.first().and_then(|i| i.dash).ok_or(Unfit)?;
+        let col = scan::column(text, first_dash);
+        let item_text = |v: &Value| {
+            let body = if render::needs_block(v) {
+                render::block(v, col + 2, true, style)
+            } else {
+                format!("{}\n", render::scalar(v, col + 2, quote, style))
+            };
+            format!("{}- {body}", " ".repeat(col))
+        };
+        if let Some(before) = items.get(at) {
+            let dash = before.dash.ok_or(Unfit)?;
+            if !scan::first_on_line(text, dash) {
+                return Err(Unfit);
+            }
+            let start = scan::line_start(text, dash);
+            Ok(Edit {
+                start,
+                end: start,
+                text: new.iter().map(item_text).collect(),
+            })
+        } else {
+            let last = items.last().ok_or(Unfit)?;
+            let end = scan::line_end(text, last.value.end.max(last.dash.unwrap_or(0)));
+            let rendered: Vec<String> = new.iter().map(|v| trim_break(item_text(v))).collect();
+            Ok(Edit {
+                start: end,
+                end,
+                text: surround(&rendered, "\n", ""),
+            })
+        }
     }
 }
 

@@ -152,76 +152,89 @@ impl Builder<'_> {
                 node.anchor = anchor;
                 Some(node)
             }
-            Event::Alias(id) => {
-                let end = self.text[start..]
-                    .find(|c: char| c.is_whitespace() || ",[]{}".contains(c))
-                    .map_or(self.text.len(), |i| start + i);
-                Some(Node {
-                    start,
-                    end,
-                    anchor: 0,
-                    kind: Kind::Alias(id),
-                })
-            }
+            Event::Alias(id) => Some(self.alias(id, start)),
             Event::SequenceStart(anchor, _) => {
-                let is_flow = flow || self.opens_flow(start, b'[', mark);
-                let mut items = Vec::new();
-                loop {
-                    if let Some((Event::SequenceEnd, end_mark)) = self.events.get(self.at) {
-                        self.at += 1;
-                        let end = if is_flow {
-                            self.closing(*end_mark) + 1
-                        } else {
-                            items.last().map_or(start, |i: &Item| i.value.end)
-                        };
-                        let start = if is_flow {
-                            start
-                        } else {
-                            items.first().and_then(|i| i.dash).unwrap_or(start)
-                        };
-                        return Some(Node {
-                            start: self.props_start(start, anchor != 0),
-                            end: end.min(self.text.len()),
-                            anchor,
-                            kind: Kind::Seq { flow: is_flow, items },
-                        });
-                    }
-                    let value = self.node(is_flow, depth + 1)?;
-                    let dash = if is_flow || matches!(value.kind, Kind::Scalar { empty: true, .. }) {
-                        None
-                    } else {
-                        scan::before_blank(self.text, value.start).filter(|&d| self.text.as_bytes()[d] == b'-')
-                    };
-                    items.push(Item { dash, value });
-                }
+                self.sequence(anchor, start, flow || self.opens_flow(start, b'[', mark), depth)
             }
             Event::MappingStart(anchor, _) => {
-                let is_flow = flow || self.opens_flow(start, b'{', mark);
-                let mut entries = Vec::new();
-                loop {
-                    if let Some((Event::MappingEnd, end_mark)) = self.events.get(self.at) {
-                        self.at += 1;
-                        let end = if is_flow {
-                            self.closing(*end_mark) + 1
-                        } else {
-                            entries.last().map_or(start, |e: &Entry| e.value.end)
-                        };
-                        let start = if is_flow {
-                            start
-                        } else {
-                            entries.first().map_or(start, |e| e.key_start)
-                        };
-                        return Some(Node {
-                            start: self.props_start(start, anchor != 0),
-                            end: end.min(self.text.len()),
-                            anchor,
-                            kind: Kind::Map { flow: is_flow, entries },
-                        });
-                    }
-                    entries.push(self.entry(is_flow, depth)?);
-                }
+                self.mapping(anchor, start, flow || self.opens_flow(start, b'{', mark), depth)
             }
             _ => None,
+        }
+    }
+
+    /// An alias (`*name`) starting at `start`: it ends at the first blank or flow indicator.
+    fn alias(&self, id: usize, start: usize) -> Node {
+        let end = self.text[start..]
+            .find(|c: char| c.is_whitespace() || ",[]{}".contains(c))
+            .map_or(self.text.len(), |i| start + i);
+        Node {
+            start,
+            end,
+            anchor: 0,
+            kind: Kind::Alias(id),
+        }
+    }
+
+    /// A sequence whose start event (at `start`) was just read, up to and including its end
+    /// event; `is_flow` for a flow sequence.
+    fn sequence(&mut self, anchor: usize, start: usize, is_flow: bool, depth: usize) -> Option<Node> {
+        let mut items = Vec::new();
+        loop {
+            if let Some((Event::SequenceEnd, end_mark)) = self.events.get(self.at) {
+                self.at += 1;
+                let end = if is_flow {
+                    self.closing(*end_mark) + 1
+                } else {
+                    items.last().map_or(start, |i: &Item| i.value.end)
+                };
+                let start = if is_flow {
+                    start
+                } else {
+                    items.first().and_then(|i| i.dash).unwrap_or(start)
+                };
+                return Some(Node {
+                    start: self.props_start(start, anchor != 0),
+                    end: end.min(self.text.len()),
+                    anchor,
+                    kind: Kind::Seq { flow: is_flow, items },
+                });
+            }
+            let value = self.node(is_flow, depth + 1)?;
+            let dash = if is_flow || matches!(value.kind, Kind::Scalar { empty: true, .. }) {
+                None
+            } else {
+                scan::before_blank(self.text, value.start).filter(|&d| self.text.as_bytes()[d] == b'-')
+            };
+            items.push(Item { dash, value });
+        }
+    }
+
+    /// A mapping whose start event (at `start`) was just read, up to and including its end
+    /// event; `is_flow` for a flow mapping.
+    fn mapping(&mut self, anchor: usize, start: usize, is_flow: bool, depth: usize) -> Option<Node> {
+        let mut entries = Vec::new();
+        loop {
+            if let Some((Event::MappingEnd, end_mark)) = self.events.get(self.at) {
+                self.at += 1;
+                let end = if is_flow {
+                    self.closing(*end_mark) + 1
+                } else {
+                    entries.last().map_or(start, |e: &Entry| e.value.end)
+                };
+                let start = if is_flow {
+                    start
+                } else {
+                    entries.first().map_or(start, |e| e.key_start)
+                };
+                return Some(Node {
+                    start: self.props_start(start, anchor != 0),
+                    end: end.min(self.text.len()),
+                    anchor,
+                    kind: Kind::Map { flow: is_flow, entries },
+                });
+            }
+            entries.push(self.entry(is_flow, depth)?);
         }
     }
 

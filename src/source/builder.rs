@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use serde_json::{Map, Value};
-use yaml_rust2::parser::Event;
+use yaml_rust2::parser::{Event, Tag};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
 
 use super::scalar::resolve_scalar;
@@ -130,83 +130,12 @@ impl DocBuilder {
         self.root.map(|value| (value, self.positions))
     }
 
+    /// Takes the next parser event: builds the value it adds, or opens or closes a collection.
     pub(super) fn on_event(&mut self, event: Event, mark: Marker) -> Result<(), SourceError> {
         let at = Position::from_marker(mark);
         match event {
-            Event::Scalar(text, style, anchor, tag) => {
-                if self.expects_key() {
-                    let merge = style == TScalarStyle::Plain && tag.is_none() && text == "<<";
-                    if anchor != 0 {
-                        // Keys are used as written, so a tag on a key is never an error.
-                        let value = resolve_scalar(&text, style, tag.as_ref(), at)
-                            .unwrap_or_else(|_| Value::String(text.clone()));
-                        let bytes = text.len() + NODE_BYTES;
-                        self.register_anchor(anchor, value, 1, bytes, 0, Some(text.clone()), at)?;
-                    }
-                    self.set_key(text, at, mark, merge)
-                } else {
-                    let empty_root = self.stack.is_empty()
-                        && text.is_empty()
-                        && style == TScalarStyle::Plain
-                        && anchor == 0
-                        && tag.is_none();
-                    let value = resolve_scalar(&text, style, tag.as_ref(), at)?;
-                    self.spend(1, at)?;
-                    let bytes = text.len() + NODE_BYTES;
-                    if anchor != 0 {
-                        self.register_anchor(anchor, value.clone(), 1, bytes, 0, Some(text), at)?;
-                    }
-                    if empty_root {
-                        self.root_is_empty = true;
-                    }
-                    self.place(at);
-                    self.attach(
-                        Built {
-                            value,
-                            nodes: 1,
-                            bytes,
-                            height: 0,
-                        },
-                        at,
-                    )
-                }
-            }
-            Event::Alias(id) => {
-                let Some(anchored) = self.anchors.get(&id) else {
-                    return Err(SourceError::unsupported(
-                        at,
-                        "alias refers to an anchor that is not defined earlier in this document \
-                         (or to a node that contains the alias itself)",
-                    ));
-                };
-                if self.expects_key() {
-                    let Some(text) = anchored.key_text.clone() else {
-                        return Err(SourceError::unsupported(
-                            at,
-                            "an alias to a sequence or mapping cannot be used as a mapping key",
-                        ));
-                    };
-                    return self.set_key(text, at, mark, false);
-                }
-                if self.stack.len() + anchored.height > MAX_DEPTH {
-                    return Err(SourceError::too_deep(self.located_at(at)));
-                }
-                let (nodes, bytes, height) = (anchored.nodes, anchored.bytes, anchored.height);
-                // Both budgets are checked before the copy is made.
-                self.spend(nodes, at)?;
-                self.copy(bytes, at)?;
-                let value = self.anchors.get(&id).map_or(Value::Null, |a| a.value.clone());
-                self.place(at);
-                self.attach(
-                    Built {
-                        value,
-                        nodes,
-                        bytes,
-                        height,
-                    },
-                    at,
-                )
-            }
+            Event::Scalar(text, style, anchor, tag) => self.on_scalar(text, style, anchor, tag.as_ref(), mark),
+            Event::Alias(id) => self.on_alias(id, mark),
             Event::SequenceStart(anchor, _) => self.open(Content::Seq(Vec::new()), anchor, at, mark),
             Event::MappingStart(anchor, _) => self.open(
                 Content::Map {
@@ -224,6 +153,93 @@ impl DocBuilder {
                 Ok(())
             }
         }
+    }
+
+    /// A scalar: a mapping key (registered as an anchor when it has one) or a value.
+    fn on_scalar(
+        &mut self,
+        text: String,
+        style: TScalarStyle,
+        anchor: usize,
+        tag: Option<&Tag>,
+        mark: Marker,
+    ) -> Result<(), SourceError> {
+        let at = Position::from_marker(mark);
+        if self.expects_key() {
+            let merge = style == TScalarStyle::Plain && tag.is_none() && text == "<<";
+            if anchor != 0 {
+                // Keys are used as written, so a tag on a key is never an error.
+                let value = resolve_scalar(&text, style, tag, at).unwrap_or_else(|_| Value::String(text.clone()));
+                let bytes = text.len() + NODE_BYTES;
+                self.register_anchor(anchor, value, 1, bytes, 0, Some(text.clone()), at)?;
+            }
+            self.set_key(text, at, mark, merge)
+        } else {
+            let empty_root = self.stack.is_empty()
+                && text.is_empty()
+                && style == TScalarStyle::Plain
+                && anchor == 0
+                && tag.is_none();
+            let value = resolve_scalar(&text, style, tag, at)?;
+            self.spend(1, at)?;
+            let bytes = text.len() + NODE_BYTES;
+            if anchor != 0 {
+                self.register_anchor(anchor, value.clone(), 1, bytes, 0, Some(text), at)?;
+            }
+            if empty_root {
+                self.root_is_empty = true;
+            }
+            self.place(at);
+            self.attach(
+                Built {
+                    value,
+                    nodes: 1,
+                    bytes,
+                    height: 0,
+                },
+                at,
+            )
+        }
+    }
+
+    /// An alias: the anchored key text as a key, or a copy of the anchored value, within the
+    /// depth, node and expansion budgets.
+    fn on_alias(&mut self, id: usize, mark: Marker) -> Result<(), SourceError> {
+        let at = Position::from_marker(mark);
+        let Some(anchored) = self.anchors.get(&id) else {
+            return Err(SourceError::unsupported(
+                at,
+                "alias refers to an anchor that is not defined earlier in this document \
+                 (or to a node that contains the alias itself)",
+            ));
+        };
+        if self.expects_key() {
+            let Some(text) = anchored.key_text.clone() else {
+                return Err(SourceError::unsupported(
+                    at,
+                    "an alias to a sequence or mapping cannot be used as a mapping key",
+                ));
+            };
+            return self.set_key(text, at, mark, false);
+        }
+        if self.stack.len() + anchored.height > MAX_DEPTH {
+            return Err(SourceError::too_deep(self.located_at(at)));
+        }
+        let (nodes, bytes, height) = (anchored.nodes, anchored.bytes, anchored.height);
+        // Both budgets are checked before the copy is made.
+        self.spend(nodes, at)?;
+        self.copy(bytes, at)?;
+        let value = self.anchors.get(&id).map_or(Value::Null, |a| a.value.clone());
+        self.place(at);
+        self.attach(
+            Built {
+                value,
+                nodes,
+                bytes,
+                height,
+            },
+            at,
+        )
     }
 
     /// Whether the next node is a mapping key.

@@ -1,15 +1,17 @@
 //! Checking a [`TenancySpec`] against the loaded packs and compiling it into a [`Tenancy`]. Every
 //! problem is collected and named by its field path (`tenants[1].namespaces[0]`).
 
+mod exception;
+
 use std::collections::HashSet;
 use std::fmt;
 
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Duration, Utc};
 
 use super::pattern::{NamePattern, PatternIndex};
-use super::spec::{ExceptionSpec, TenancySpec, TenantSpec};
+use super::spec::{TenancySpec, TenantSpec};
 use super::versions::{parse_key, PackChanges};
-use super::{token, Environment, Exception, ModeTable, Tenancy, Tenant};
+use super::{token, Environment, ModeTable, Tenancy, Tenant};
 use crate::engine::pack::select::check_selector;
 use crate::engine::{Engine, Mode};
 
@@ -52,13 +54,10 @@ impl Known {
             None => format!("unknown rule '{rule}'"),
         }
     }
-}
 
-impl Tenancy {
-    /// Checks `spec` against the packs of `engine` and compiles it. `now` decides which
-    /// exceptions have expired and how far ahead an expiry may be.
-    pub fn build(spec: &TenancySpec, engine: &Engine, now: DateTime<Utc>) -> Result<Tenancy, TenancyErrors> {
-        let known = Known {
+    /// The packs, rules, version changes and retired rules of `engine`.
+    fn of(engine: &Engine) -> Known {
+        Known {
             packs: engine.packs().iter().map(|p| p.metadata.name.clone()).collect(),
             rules: engine
                 .packs()
@@ -78,7 +77,15 @@ impl Tenancy {
                     })
                 })
                 .collect(),
-        };
+        }
+    }
+}
+
+impl Tenancy {
+    /// Checks `spec` against the packs of `engine` and compiles it. `now` decides which
+    /// exceptions have expired and how far ahead an expiry may be.
+    pub fn build(spec: &TenancySpec, engine: &Engine, now: DateTime<Utc>) -> Result<Tenancy, TenancyErrors> {
+        let known = Known::of(engine);
         let mut errors = Vec::new();
         let mut err = |field: String, message: String| errors.push(TenancyError { field, message });
         let mut tenancy = Tenancy::default();
@@ -88,7 +95,18 @@ impl Tenancy {
             check_env(&env_names, name, "environment".to_owned(), &mut err);
         }
         tenancy.default_environment.clone_from(&spec.environment);
+        tenancy.add_environments(spec, &known, &mut err);
+        tenancy.add_tenants(spec, &known, &env_names, &mut err);
+        tenancy.add_exceptions(spec, &known, now, &mut err);
+        if errors.is_empty() {
+            Ok(tenancy)
+        } else {
+            Err(TenancyErrors(errors))
+        }
+    }
 
+    /// Adds the environments `spec` declares, each named once.
+    fn add_environments(&mut self, spec: &TenancySpec, known: &Known, err: &mut ErrSink<'_>) {
         for (i, e) in spec.environments.iter().enumerate() {
             let field = format!("environments[{i}]");
             if e.name.trim().is_empty() {
@@ -100,18 +118,21 @@ impl Tenancy {
                     format!("environment '{}' is declared twice", e.name),
                 );
             }
-            tenancy.environments.push(Environment {
+            self.environments.push(Environment {
                 name: e.name.clone(),
                 namespaces: e.namespaces.iter().map(|n| NamePattern::new(n)).collect(),
-                modes: mode_table(&e.modes, &known, &format!("{field}.modes"), &mut err),
+                modes: mode_table(&e.modes, known, &format!("{field}.modes"), err),
             });
         }
+    }
 
+    /// Adds the tenants `spec` declares, with their token hashes and namespaces.
+    fn add_tenants(&mut self, spec: &TenancySpec, known: &Known, env_names: &HashSet<&str>, err: &mut ErrSink<'_>) {
         let mut owned = Owned::default();
         for (i, t) in spec.tenants.iter().enumerate() {
             let field = format!("tenants[{i}]");
-            let tenant = build_tenant(t, &field, &known, &env_names, &mut owned, &mut err);
-            if tenancy.by_name.insert(t.name.clone(), i).is_some() {
+            let tenant = build_tenant(t, &field, known, env_names, &mut owned, err);
+            if self.by_name.insert(t.name.clone(), i).is_some() {
                 err(
                     format!("{field}.name"),
                     format!("tenant '{}' is declared twice", t.name),
@@ -119,11 +140,11 @@ impl Tenancy {
             }
             for (j, tok) in t.tokens.iter().enumerate() {
                 match token::from_hex(&tok.sha256) {
-                    Some(hash) if tenancy.tokens.iter().any(|(h, _)| *h == hash) => err(
+                    Some(hash) if self.tokens.iter().any(|(h, _)| *h == hash) => err(
                         format!("{field}.tokens[{j}].sha256"),
                         "the same token hash is configured twice".to_owned(),
                     ),
-                    Some(hash) => tenancy.tokens.push((hash, i)),
+                    Some(hash) => self.tokens.push((hash, i)),
                     None => err(
                         format!("{field}.tokens[{j}].sha256"),
                         "must be 64 hex digits (the SHA-256 `celgate token new` prints)".to_owned(),
@@ -131,11 +152,14 @@ impl Tenancy {
                 }
             }
             for pattern in &tenant.namespaces {
-                tenancy.by_namespace.insert(pattern, i);
+                self.by_namespace.insert(pattern, i);
             }
-            tenancy.tenants.push(tenant);
+            self.tenants.push(tenant);
         }
+    }
 
+    /// Adds the exceptions `spec` declares (after the tenants they scope to), noting the expired.
+    fn add_exceptions(&mut self, spec: &TenancySpec, known: &Known, now: DateTime<Utc>, err: &mut ErrSink<'_>) {
         if spec.exception_policy.max_days == 0 {
             err("exceptionPolicy.maxDays".to_owned(), "must be positive".to_owned());
         }
@@ -146,40 +170,27 @@ impl Tenancy {
                 err(format!("{field}.id"), format!("exception '{}' is declared twice", x.id));
             }
             for (j, name) in x.scope.tenants.iter().enumerate() {
-                if !tenancy.by_name.contains_key(name) {
+                if !self.by_name.contains_key(name) {
                     err(
                         format!("{field}.scope.tenants[{j}]"),
                         format!("unknown tenant '{name}'"),
                     );
                 }
             }
-            if let Some(exception) = build_exception(
-                x,
-                &field,
-                &known,
-                now,
-                horizon,
-                spec.exception_policy.max_days,
-                &mut err,
-            ) {
-                let index = tenancy.exceptions.len();
+            let max_days = spec.exception_policy.max_days;
+            if let Some(exception) = exception::build_exception(x, &field, known, now, horizon, max_days, err) {
+                let index = self.exceptions.len();
                 for rule in &x.rules {
-                    tenancy
-                        .exceptions_by_rule
+                    self.exceptions_by_rule
                         .entry(rule.clone())
                         .or_default()
                         .add(&x.scope.tenants, index);
                 }
                 if exception.expires_at <= now {
-                    tenancy.expired.push(exception.id.clone());
+                    self.expired.push(exception.id.clone());
                 }
-                tenancy.exceptions.push(exception);
+                self.exceptions.push(exception);
             }
-        }
-        if errors.is_empty() {
-            Ok(tenancy)
-        } else {
-            Err(TenancyErrors(errors))
         }
     }
 }
@@ -205,6 +216,47 @@ fn build_tenant(
     if t.name.trim().is_empty() {
         err(format!("{field}.name"), "must not be empty".to_owned());
     }
+    let namespaces = claim_namespaces(t, field, owned, err);
+    if let Some(selector) = &t.namespace_selector {
+        if let Err(e) = check_selector(selector) {
+            err(format!("{field}.namespaceSelector"), e.to_string());
+        }
+    }
+    if let Some(frameworks) = &t.frameworks {
+        for (j, f) in frameworks.iter().enumerate() {
+            if !known.packs.contains(f) {
+                err(
+                    format!("{field}.frameworks[{j}]"),
+                    format!("unknown framework '{f}' (loaded packs: {})", sorted(&known.packs)),
+                );
+            }
+        }
+    }
+    let environments = tenant_environments(t, field, env_names, &namespaces, err);
+    let mut params = t.params.clone();
+    if let Some(class) = &t.data_classification {
+        if class.trim().is_empty() {
+            err(format!("{field}.dataClassification"), "must not be empty".to_owned());
+        }
+        params.insert(
+            "defaultClassification".to_owned(),
+            serde_json::Value::String(class.to_lowercase()),
+        );
+    }
+    Tenant {
+        name: t.name.clone(),
+        namespaces,
+        namespace_selector: t.namespace_selector.clone(),
+        environments,
+        frameworks: t.frameworks.as_ref().map(|f| f.iter().cloned().collect()),
+        modes: mode_table(&t.modes, known, &format!("{field}.modes"), err),
+        params,
+    }
+}
+
+/// The namespace patterns of tenant `t`, claimed in `owned`; a pattern overlapping another
+/// tenant's is an error.
+fn claim_namespaces(t: &TenantSpec, field: &str, owned: &mut Owned, err: &mut ErrSink<'_>) -> Vec<NamePattern> {
     let mut namespaces = Vec::new();
     for (j, ns) in t.namespaces.iter().enumerate() {
         let pattern = NamePattern::new(ns);
@@ -227,21 +279,17 @@ fn build_tenant(
         owned.entries.push((t.name.clone(), here));
         namespaces.push(pattern);
     }
-    if let Some(selector) = &t.namespace_selector {
-        if let Err(e) = check_selector(selector) {
-            err(format!("{field}.namespaceSelector"), e.to_string());
-        }
-    }
-    if let Some(frameworks) = &t.frameworks {
-        for (j, f) in frameworks.iter().enumerate() {
-            if !known.packs.contains(f) {
-                err(
-                    format!("{field}.frameworks[{j}]"),
-                    format!("unknown framework '{f}' (loaded packs: {})", sorted(&known.packs)),
-                );
-            }
-        }
-    }
+    namespaces
+}
+
+/// The environments of tenant `t`, each with namespace patterns among the tenant's own.
+fn tenant_environments(
+    t: &TenantSpec,
+    field: &str,
+    env_names: &HashSet<&str>,
+    namespaces: &[NamePattern],
+    err: &mut ErrSink<'_>,
+) -> Vec<(String, Vec<NamePattern>)> {
     let mut environments = Vec::new();
     for (env, patterns) in &t.environments {
         check_env(env_names, env, format!("{field}.environments.{env}"), err);
@@ -260,25 +308,7 @@ fn build_tenant(
         }
         environments.push((env.clone(), patterns));
     }
-    let mut params = t.params.clone();
-    if let Some(class) = &t.data_classification {
-        if class.trim().is_empty() {
-            err(format!("{field}.dataClassification"), "must not be empty".to_owned());
-        }
-        params.insert(
-            "defaultClassification".to_owned(),
-            serde_json::Value::String(class.to_lowercase()),
-        );
-    }
-    Tenant {
-        name: t.name.clone(),
-        namespaces,
-        namespace_selector: t.namespace_selector.clone(),
-        environments,
-        frameworks: t.frameworks.as_ref().map(|f| f.iter().cloned().collect()),
-        modes: mode_table(&t.modes, known, &format!("{field}.modes"), err),
-        params,
-    }
+    environments
 }
 
 /// When environments are declared, every environment name used must be one of them.
@@ -320,105 +350,6 @@ fn mode_table(
         }
     }
     table
-}
-
-#[allow(clippy::too_many_arguments)]
-fn build_exception(
-    x: &ExceptionSpec,
-    field: &str,
-    known: &Known,
-    now: DateTime<Utc>,
-    horizon: DateTime<Utc>,
-    max_days: u32,
-    err: &mut ErrSink<'_>,
-) -> Option<Exception> {
-    if x.rules.is_empty() {
-        err(format!("{field}.rules"), "must name at least one rule".to_owned());
-    }
-    for (j, rule) in x.rules.iter().enumerate() {
-        if !known.rules.contains(rule) {
-            err(format!("{field}.rules[{j}]"), known.unknown_rule(rule));
-        }
-    }
-    for (name, value) in [("reason", &x.reason), ("owner", &x.owner)] {
-        if value.trim().is_empty() {
-            err(format!("{field}.{name}"), "must not be empty".to_owned());
-        }
-    }
-    if let Some(selector) = &x.scope.selector {
-        if let Err(e) = check_selector(selector) {
-            err(format!("{field}.scope.selector"), e.to_string());
-        }
-    }
-    let Some(text) = &x.expires else {
-        err(
-            format!("{field}.expires"),
-            format!("every exception needs an expiry date, at most {max_days} days ahead (exceptionPolicy.maxDays)"),
-        );
-        return None;
-    };
-    let Some(expires_at) = parse_expiry(text) else {
-        err(
-            format!("{field}.expires"),
-            format!("'{text}' is not a date (2026-12-31) or an RFC 3339 date-time"),
-        );
-        return None;
-    };
-    // A date means the end of that day: it may be the day `max_days` from today.
-    let too_far = if is_date_only(text) {
-        expires_at.date_naive() > horizon.date_naive().succ_opt().unwrap_or(horizon.date_naive())
-    } else {
-        expires_at > horizon
-    };
-    if too_far {
-        err(
-            format!("{field}.expires"),
-            format!(
-                "{text} is {} days ahead, more than the {max_days} days exceptionPolicy.maxDays allows",
-                (expires_at - now).num_days()
-            ),
-        );
-    }
-    Some(Exception {
-        id: x.id.clone(),
-        tenants: x.scope.tenants.clone(),
-        namespaces: x.scope.namespaces.iter().map(|n| NamePattern::new(n)).collect(),
-        names: x.scope.names.iter().map(|n| NamePattern::new(n)).collect(),
-        kinds: x.scope.kinds.clone(),
-        selector: scope_selector(&x.scope),
-        reason: x.reason.clone(),
-        owner: x.owner.clone(),
-        ticket: x.ticket.clone(),
-        expires_text: text.clone(),
-        expires_at,
-    })
-}
-
-/// The scope's selector with its `labels` shorthand folded into `matchLabels`.
-fn scope_selector(scope: &super::spec::ExceptionScopeSpec) -> Option<crate::engine::pack::LabelSelector> {
-    if scope.labels.is_empty() {
-        return scope.selector.clone();
-    }
-    let mut selector = scope.selector.clone().unwrap_or_default();
-    for (k, v) in &scope.labels {
-        selector.match_labels.insert(k.clone(), v.clone());
-    }
-    Some(selector)
-}
-
-/// True for a bare date (`2026-12-31`), which means the end of that day.
-fn is_date_only(text: &str) -> bool {
-    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").is_ok()
-}
-
-/// `2026-12-31` (the end of that day, UTC) or an RFC 3339 date-time.
-fn parse_expiry(text: &str) -> Option<DateTime<Utc>> {
-    let text = text.trim();
-    if let Ok(at) = DateTime::parse_from_rfc3339(text) {
-        return Some(at.with_timezone(&Utc));
-    }
-    let day = NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?;
-    Some(day.succ_opt()?.and_hms_opt(0, 0, 0)?.and_utc())
 }
 
 fn sorted(set: &HashSet<String>) -> String {

@@ -317,10 +317,13 @@ fn finding_key(v: &Violation) -> String {
 struct AuditEverything;
 
 impl celgate::engine::Overrides for AuditEverything {
-    fn mode(&self, _pack: &str, _rule: &str) -> Option<celgate::engine::AppliedMode> {
+    fn mode(&self, pack: &str, _rule: &str) -> Option<celgate::engine::AppliedMode> {
         Some(celgate::engine::AppliedMode {
             mode: celgate::engine::Mode::Audit,
-            source: "test".to_owned(),
+            source: celgate::engine::ModeSource::Framework {
+                layer: celgate::engine::Layer::Environment("test".to_owned()),
+                pack: pack.to_owned(),
+            },
         })
     }
 

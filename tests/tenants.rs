@@ -10,7 +10,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use rstest::rstest;
 use serde_json::{json, Value};
 
-use celgate::engine::{Action, Engine, Input, Mode, PackSource, Verdict};
+use celgate::engine::{Action, Engine, Input, Layer, Mode, ModeSource, PackSource, Verdict};
 use celgate::tenant::{token, AccessError, Scope, Tenancy};
 
 fn manifest_dir() -> &'static Path {
@@ -208,7 +208,8 @@ fn environment_overrides_the_same_rule_per_environment() {
     let privileged = finding(&prod, "basic-no-privileged");
     assert_eq!(privileged.action, Action::Deny);
     let mode = privileged.mode.as_ref().expect("mode explained");
-    assert_eq!((mode.mode, mode.source.as_str()), (Mode::Enforce, "rule default"));
+    assert_eq!((mode.mode, &mode.source), (Mode::Enforce, &ModeSource::RuleDefault));
+    assert_eq!(mode.source.to_string(), "rule default");
 
     let staging = judge(&t, deployment("web", "acme-stg", 3), now());
     assert_eq!(
@@ -225,14 +226,21 @@ fn environment_overrides_the_same_rule_per_environment() {
     let privileged = finding(&staging, "basic-no-privileged");
     assert_eq!(privileged.action, Action::Warn);
     let mode = privileged.mode.as_ref().expect("mode explained");
-    assert_eq!(mode.source, "environment staging (framework basic)");
+    assert_eq!(
+        mode.source,
+        ModeSource::Framework {
+            layer: Layer::Environment("staging".to_owned()),
+            pack: "basic".to_owned()
+        }
+    );
+    assert_eq!(mode.source.to_string(), "environment staging (framework basic)");
     assert!(staging.warnings.iter().any(|w| w.contains("basic-no-privileged")));
     // A rule id beats a pack name at any layer: acme's own mode for basic-no-latest wins over
     // staging's mode for the whole pack.
     let latest = finding(&staging, "basic-no-latest");
     assert_eq!(latest.action, Action::Deny);
     assert_eq!(
-        latest.mode.as_ref().map(|m| m.source.as_str()),
+        latest.mode.as_ref().map(|m| m.source.to_string()).as_deref(),
         Some("tenant acme (rule basic-no-latest)")
     );
 }
@@ -331,7 +339,7 @@ fn tenant_modes_raise_and_lower_rules_and_frameworks_switch_packs_off() {
     let latest = finding(&acme, "basic-no-latest");
     assert_eq!(latest.action, Action::Deny, "acme enforces a warn rule");
     assert_eq!(
-        latest.mode.as_ref().map(|m| m.source.as_str()),
+        latest.mode.as_ref().map(|m| m.source.to_string()).as_deref(),
         Some("tenant acme (rule basic-no-latest)")
     );
 
@@ -342,7 +350,8 @@ fn tenant_modes_raise_and_lower_rules_and_frameworks_switch_packs_off() {
         finding(&beta, "basic-no-privileged")
             .mode
             .as_ref()
-            .map(|m| m.source.as_str()),
+            .map(|m| m.source.to_string())
+            .as_deref(),
         Some("tenant beta (framework basic)")
     );
 }
@@ -369,7 +378,7 @@ tenants:
     let privileged = finding(&gamma, "basic-no-privileged");
     assert_eq!(privileged.action, Action::Warn, "changed in 1.0.0: warn first");
     assert_eq!(
-        privileged.mode.as_ref().map(|m| m.source.as_str()),
+        privileged.mode.as_ref().map(|m| m.source.to_string()).as_deref(),
         Some("tenant gamma (basic@1.0.0: rule basic-no-privileged changed in that version)")
     );
     assert_eq!(

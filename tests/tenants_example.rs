@@ -137,7 +137,8 @@ fn modes_follow_the_documented_precedence(
     assert_eq!(scope.tenant(), tenant);
     assert_eq!(scope.environment(), Some(environment));
     let mode = scope.mode(pack, rule);
-    assert_eq!(mode.as_ref().map(|m| (m.mode, m.source.as_str())), expected);
+    let shown = mode.as_ref().map(|m| (m.mode, m.source.to_string()));
+    assert_eq!(shown.as_ref().map(|(m, s)| (*m, s.as_str())), expected);
 }
 
 fn deployment(name: &str, namespace: &str, labels: &Value, container: &Value) -> Value {

@@ -30,7 +30,7 @@ pub use facts::decision::{
     omitted_note, split_omitted_note, Action, Decision, FindingType, PatchOp, Severity, Verdict, Violation,
 };
 pub use facts::input::{Door, Input, Operation, UserInfo};
-pub use facts::overrides::{AppliedMode, ExceptionUse, Mode, NoOverrides, Overrides};
+pub use facts::overrides::{AppliedMode, ExceptionUse, Layer, Mode, ModeSource, NoOverrides, Overrides};
 pub use facts::request::{GroupVersionKind, GroupVersionResource, RequestFacts};
 pub use pack::compiled::{CompiledPack, CompiledRule, PackKind, PackSource};
 pub use pack::error::{LoadErrors, PackError, PackErrorKind};
@@ -391,7 +391,7 @@ fn apply_overrides(finding: &mut Finding, input: &Input, overrides: &dyn Overrid
         None if overrides.tenant().is_some() || overrides.environment().is_some() => {
             violation.mode = Some(AppliedMode {
                 mode: Mode::of_action(violation.action),
-                source: "rule default".to_owned(),
+                source: ModeSource::RuleDefault,
             });
         }
         None => {}

@@ -219,7 +219,7 @@ fn result(document: &DocumentResult, v: &Violation, location: Option<Location>, 
         properties["patched"] = Value::Bool(true);
     }
     if let Some(mode) = &v.mode {
-        properties["mode"] = json!({ "mode": mode.mode.as_str(), "source": mode.source });
+        properties["mode"] = json!({ "mode": mode.mode.as_str(), "source": mode.source.to_string() });
     }
     if let Some(x) = &v.exception {
         properties["exception"] = serde_json::to_value(x).unwrap_or(Value::Null);

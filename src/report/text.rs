@@ -216,7 +216,11 @@ fn render_violation(
         detail(out, &painter.paint(style, text));
     }
     if let Some(mode) = &violation.mode {
-        let text = format!("mode: {} (set by {})", mode.mode.as_str(), clean(&mode.source));
+        let text = format!(
+            "mode: {} (set by {})",
+            mode.mode.as_str(),
+            clean(&mode.source.to_string())
+        );
         detail(out, &painter.paint(DIM_STYLE, &text));
     }
     if let Some(x) = &violation.exception {

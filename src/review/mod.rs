@@ -15,8 +15,8 @@ use serde_json::Value;
 use crate::text::truncate;
 
 use crate::engine::{
-    Action, Decision, GroupVersionKind, GroupVersionResource, Input, Operation, RequestFacts, UserInfo, Verdict,
-    Violation,
+    Action, Decision, GroupVersionKind, GroupVersionResource, Input, ModeSource, Operation, RequestFacts, UserInfo,
+    Verdict, Violation,
 };
 
 /// The only AdmissionReview version served.
@@ -320,7 +320,9 @@ pub fn denial_message(decision: &Decision) -> String {
             format!(" at {}", v.pointer)
         };
         let mode = match &v.mode {
-            Some(m) if m.source != "rule default" => format!(" [mode {} set by {}]", m.mode.as_str(), m.source),
+            Some(m) if m.source != ModeSource::RuleDefault => {
+                format!(" [mode {} set by {}]", m.mode.as_str(), m.source)
+            }
             _ => String::new(),
         };
         lines.push(format!(

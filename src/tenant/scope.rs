@@ -3,8 +3,8 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{EnvironmentRef, Exception, Tenancy, Tenant};
-use crate::engine::{AppliedMode, ExceptionUse, Input, Mode, Overrides};
+use super::{EnvironmentRef, Exception, ModeTable, Tenancy, Tenant};
+use crate::engine::{AppliedMode, ExceptionUse, Input, Layer, Mode, ModeSource, Overrides};
 
 /// The tenant and environment one input is judged for, at one instant.
 #[derive(Debug, Clone)]
@@ -120,7 +120,10 @@ impl Overrides for Scope<'_> {
             if t.frameworks.as_ref().is_some_and(|f| !f.contains(pack)) {
                 return Some(AppliedMode {
                     mode: Mode::Off,
-                    source: format!("tenant {} (framework {pack} does not apply to it)", t.name),
+                    source: ModeSource::FrameworkNotApplied {
+                        tenant: t.name.clone(),
+                        pack: pack.to_owned(),
+                    },
                 });
             }
         }
@@ -130,34 +133,49 @@ impl Overrides for Scope<'_> {
             Some(EnvironmentRef::Configured(e)) => Some(*e),
             _ => None,
         };
-        let applied = |mode: &Mode, source: String| Some(AppliedMode { mode: *mode, source });
-        if let Some(m) = environment.and_then(|e| e.modes.rules.get(rule).map(|m| (m, e))) {
-            return applied(m.0, format!("environment {} (rule {rule})", m.1.name));
+        let layers: Vec<(Layer, &ModeTable)> = environment
+            .map(|e| (Layer::Environment(e.name.clone()), &e.modes))
+            .into_iter()
+            .chain(self.tenant.map(|t| (Layer::Tenant(t.name.clone()), &t.modes)))
+            .collect();
+        let applied = |mode: Mode, source: ModeSource| Some(AppliedMode { mode, source });
+        for (layer, modes) in &layers {
+            if let Some(mode) = modes.rules.get(rule) {
+                let rule = rule.to_owned();
+                return applied(
+                    *mode,
+                    ModeSource::Rule {
+                        layer: layer.clone(),
+                        rule,
+                    },
+                );
+            }
         }
-        if let Some(m) = self.tenant.and_then(|t| t.modes.rules.get(rule).map(|m| (m, t))) {
-            return applied(m.0, format!("tenant {} (rule {rule})", m.1.name));
+        for (layer, modes) in &layers {
+            if let Some((mode, key)) = modes.versions.get(rule) {
+                let (key, rule) = (key.to_string(), rule.to_owned());
+                return applied(
+                    mode,
+                    ModeSource::Version {
+                        layer: layer.clone(),
+                        key,
+                        rule,
+                    },
+                );
+            }
         }
-        if let Some((m, key, e)) = environment.and_then(|e| e.modes.versions.get(rule).map(|(m, k)| (m, k, e))) {
-            return applied(
-                &m,
-                format!("environment {} ({key}: rule {rule} changed in that version)", e.name),
-            );
+        for (layer, modes) in layers {
+            if let Some(mode) = modes.packs.get(pack) {
+                return applied(
+                    *mode,
+                    ModeSource::Framework {
+                        layer,
+                        pack: pack.to_owned(),
+                    },
+                );
+            }
         }
-        if let Some((m, key, t)) = self
-            .tenant
-            .and_then(|t| t.modes.versions.get(rule).map(|(m, k)| (m, k, t)))
-        {
-            return applied(
-                &m,
-                format!("tenant {} ({key}: rule {rule} changed in that version)", t.name),
-            );
-        }
-        if let Some(m) = environment.and_then(|e| e.modes.packs.get(pack).map(|m| (m, e))) {
-            return applied(m.0, format!("environment {} (framework {pack})", m.1.name));
-        }
-        let t = self.tenant?;
-        let mode = t.modes.packs.get(pack)?;
-        applied(mode, format!("tenant {} (framework {pack})", t.name))
+        None
     }
 
     fn exception(&self, rule: &str, input: &Input) -> Option<ExceptionUse> {

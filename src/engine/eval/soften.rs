@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::Finding;
 use crate::engine::facts::decision::{Action, FindingType};
 use crate::engine::facts::input::Input;
-use crate::engine::facts::overrides::{AppliedMode, Mode};
+use crate::engine::facts::overrides::{AppliedMode, Mode, ModeSource};
 use crate::engine::pack::compiled::CompiledPack;
 
 /// Turns `finding` into a warning when it would deny or patch and its rule reads a param of its
@@ -52,14 +52,13 @@ pub(crate) fn soften(finding: &mut Finding, packs: &[Arc<CompiledPack>], input: 
             "denies"
         },
     );
-    let over = violation
-        .mode
-        .as_ref()
-        .map(|m| format!(", over {} set by {}", m.mode.as_str(), m.source))
-        .unwrap_or_default();
+    let over = violation.mode.take().map(Box::new);
     violation.mode = Some(AppliedMode {
         mode: Mode::Warn,
-        source: format!("unconfigured {names}{over}"),
+        source: ModeSource::Unconfigured {
+            params: names.clone(),
+            over,
+        },
     });
     violation.action = Action::Warn;
     finding.ops.clear();

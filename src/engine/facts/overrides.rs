@@ -5,6 +5,8 @@
 //! finding it made. The tenant layer (`crate::tenant`) implements it; [`NoOverrides`] keeps every
 //! rule as its pack wrote it.
 
+use std::fmt;
+
 use serde::{Deserialize, Serialize};
 
 use super::decision::FindingType;
@@ -68,8 +70,96 @@ impl Mode {
 pub struct AppliedMode {
     /// The mode.
     pub mode: Mode,
-    /// Where it came from, e.g. `tenant acme (framework soc2)` or `environment staging (rule soc2-x)`.
-    pub source: String,
+    /// Where it came from; written as text, e.g. `tenant acme (framework soc2)` or
+    /// `environment staging (rule soc2-x)`.
+    #[serde(serialize_with = "serialize_display")]
+    pub source: ModeSource,
+}
+
+/// A configuration layer that sets modes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Layer {
+    /// A tenant, by name.
+    Tenant(String),
+    /// An environment, by name.
+    Environment(String),
+}
+
+impl fmt::Display for Layer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Layer::Tenant(name) => write!(f, "tenant {name}"),
+            Layer::Environment(name) => write!(f, "environment {name}"),
+        }
+    }
+}
+
+/// Which part of the configuration chose a finding's mode (its provenance).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ModeSource {
+    /// Nothing overrode it: the rule acts as its pack wrote it (`rule default`).
+    RuleDefault,
+    /// The tenant's `frameworks` leave the rule's pack out, so the rule is off.
+    FrameworkNotApplied {
+        /// The tenant.
+        tenant: String,
+        /// The pack it does not take.
+        pack: String,
+    },
+    /// A mode keyed by the rule's id.
+    Rule {
+        /// Who set it.
+        layer: Layer,
+        /// The rule id.
+        rule: String,
+    },
+    /// A mode keyed by a pack version (`soc2@0.2.0`) the rule changed in.
+    Version {
+        /// Who set it.
+        layer: Layer,
+        /// The key as written.
+        key: String,
+        /// The rule id.
+        rule: String,
+    },
+    /// A mode keyed by the pack's name.
+    Framework {
+        /// Who set it.
+        layer: Layer,
+        /// The pack name.
+        pack: String,
+    },
+    /// The rule warns because params it reads still hold their pack's example values.
+    Unconfigured {
+        /// The params, as the message names them.
+        params: String,
+        /// The mode this replaced, if one was set.
+        over: Option<Box<AppliedMode>>,
+    },
+}
+
+impl fmt::Display for ModeSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ModeSource::RuleDefault => f.write_str("rule default"),
+            ModeSource::FrameworkNotApplied { tenant, pack } => {
+                write!(f, "tenant {tenant} (framework {pack} does not apply to it)")
+            }
+            ModeSource::Rule { layer, rule } => write!(f, "{layer} (rule {rule})"),
+            ModeSource::Version { layer, key, rule } => {
+                write!(f, "{layer} ({key}: rule {rule} changed in that version)")
+            }
+            ModeSource::Framework { layer, pack } => write!(f, "{layer} (framework {pack})"),
+            ModeSource::Unconfigured { params, over: None } => write!(f, "unconfigured {params}"),
+            ModeSource::Unconfigured { params, over: Some(m) } => {
+                write!(f, "unconfigured {params}, over {} set by {}", m.mode.as_str(), m.source)
+            }
+        }
+    }
+}
+
+fn serialize_display<S: serde::Serializer>(value: &ModeSource, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_str(value)
 }
 
 /// An exception that covers a finding: the rule still ran, but its finding does not block.

@@ -194,6 +194,17 @@ fn the_record_and_event_carry_the_request_id_and_the_judging_packs() {
         .expect("judged");
     let record = judged.record.expect("a record");
     assert_eq!(record.uid.as_deref(), Some("req-1"));
+    // One set of request facts, derived once from the kind, is what the record shows too.
+    let facts = judged
+        .input
+        .request
+        .as_ref()
+        .expect("the service fills the request facts");
+    assert_eq!(facts.resource.resource, "deployments");
+    assert_eq!(
+        (record.resource.as_str(), record.sub_resource.as_str()),
+        ("deployments", "")
+    );
     let packs: Vec<String> = engine
         .packs()
         .iter()

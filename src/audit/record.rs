@@ -69,6 +69,13 @@ pub struct AuditRecord {
     pub api_version: String,
     /// `kind` of the object.
     pub kind: String,
+    /// The resource requested (`deployments`, `pods`), as the API server named it or as the
+    /// kind implies.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub resource: String,
+    /// The subresource requested (`exec`, `scale`, `status`), if any.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub sub_resource: String,
     /// Namespace of the request (empty for cluster-scoped objects).
     #[serde(default)]
     pub namespace: String,
@@ -127,6 +134,7 @@ impl AuditRecord {
     /// with the `with_*` setters.
     pub fn new(door: Door, input: &Input, decision: &Decision) -> Self {
         let user = &input.user;
+        let facts = input.request_facts();
         AuditRecord {
             time: format_time(SystemTime::now()),
             door,
@@ -137,6 +145,8 @@ impl AuditRecord {
             operation: input.operation.as_str().to_owned(),
             api_version: input.api_version().to_owned(),
             kind: input.kind().to_owned(),
+            resource: facts.resource.resource.clone(),
+            sub_resource: facts.sub_resource.clone(),
             namespace: input.effective_namespace().unwrap_or("").to_owned(),
             name: input.name().to_owned(),
             user: user.username.clone(),

@@ -116,6 +116,7 @@ impl<'a> Service<'a> {
     /// the outputs the service was asked for.
     pub fn judge(&self, door: Door, mut input: Input, caller: &Caller) -> Result<Judgment, CallerError> {
         self.authorize(door, caller)?;
+        input.ensure_request_facts();
         if let Some(name) = caller.named_tenant() {
             input.tenant = Some(name.to_owned());
         }

@@ -180,6 +180,15 @@ impl Input {
         }
     }
 
+    /// Fills [`Input::request`] with the facts derived from the object's kind when the door
+    /// gave none, so that selection, admission-policy matching, CEL's `request` and the audit
+    /// record all read the one [`RequestFacts`] computed here (the service calls this once).
+    pub fn ensure_request_facts(&mut self) {
+        if self.request.is_none() {
+            self.request = Some(RequestFacts::derived(self.api_version(), self.kind(), self.name()));
+        }
+    }
+
     /// The request namespace, else `metadata.namespace`.
     pub fn effective_namespace(&self) -> Option<&str> {
         self.namespace.as_deref().or_else(|| self.metadata_str("namespace"))

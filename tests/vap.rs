@@ -247,7 +247,7 @@ fn mutation_produces_the_expected_patch_and_converges() {
     let d = e.evaluate(&Input::new(pod.clone()));
     assert_eq!(d.decision, Verdict::Patch);
     assert_eq!(
-        d.json_patch(),
+        serde_json::to_value(d.json_patch()).expect("a patch serialises"),
         json!([
             {"op": "add", "path": "/spec/initContainers/-",
              "value": {"name": "mesh-proxy", "image": "mesh-proxy/v1.0.0", "restartPolicy": "Always"}},
@@ -312,7 +312,11 @@ fn params_given_to_the_library() {
         d.violations[0].message,
         "object.spec.replicas must be no greater than 1"
     );
-    assert_eq!(d.violations[0].status_code, Some(422));
+    assert_eq!(d.violations[0].reason, Some(celgate::engine::StatusReason::Invalid));
+    assert_eq!(
+        d.violations[0].reason.map(celgate::engine::StatusReason::code),
+        Some(422)
+    );
     let bad = engine("replicalimit").with_param_objects(vec![("f.yaml#0".to_owned(), json!({"kind": "ReplicaLimit"}))]);
     assert!(bad.is_err());
 }

@@ -27,7 +27,8 @@ use ::cel::{Context, Env};
 
 pub use self::cel::cost::CostLimits;
 pub use facts::decision::{
-    omitted_note, split_omitted_note, Action, Decision, FindingType, PatchOp, Severity, Verdict, Violation,
+    omitted_note, split_omitted_note, Action, Decision, FindingType, PatchOp, Severity, StatusReason, Verdict,
+    Violation,
 };
 pub use facts::input::{Door, Input, Operation, UserInfo};
 pub use facts::overrides::{AppliedMode, ExceptionUse, Layer, Mode, ModeSource, NoOverrides, Overrides};

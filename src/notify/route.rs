@@ -139,7 +139,7 @@ mod tests {
             patched: false,
             mode: None,
             exception: None,
-            status_code: None,
+            reason: None,
         };
         let decision = Decision {
             decision: verdict,

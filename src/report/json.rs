@@ -37,7 +37,7 @@ pub struct Record<'a> {
     /// Warning texts.
     pub warnings: &'a [String],
     /// RFC 6902 operations (empty unless patched).
-    pub patch: serde_json::Value,
+    pub patch: json_patch::Patch,
     /// Audit annotations from Kubernetes admission policies (`<policy>/<key>` -> value).
     #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub audit_annotations: &'a std::collections::BTreeMap<String, String>,
@@ -113,7 +113,7 @@ pub fn document_record(result: &DocumentResult) -> Record<'_> {
                 patched: v.patched,
                 mode: v.mode.as_ref(),
                 exception: v.exception.as_ref(),
-                status_code: v.status_code,
+                status_code: v.reason.map(crate::engine::StatusReason::code),
             }
         })
         .collect();

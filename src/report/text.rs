@@ -461,7 +461,7 @@ pub(crate) mod fixture {
             patched: false,
             mode: None,
             exception: None,
-            status_code: None,
+            reason: None,
         }
     }
 
@@ -538,7 +538,10 @@ pub(crate) mod fixture {
         fixed.patched = true;
         let mut patched = decision(Verdict::Patch, vec![fixed], &["soc2-run-as-non-root", "soc2-labels"]);
         patched.patch = vec![PatchOp {
-            op: serde_json::json!({"op": "add", "path": "/spec/securityContext/runAsNonRoot", "value": true}),
+            op: serde_json::from_value(
+                serde_json::json!({"op": "add", "path": "/spec/securityContext/runAsNonRoot", "value": true}),
+            )
+            .expect("an RFC 6902 operation"),
             rule: "soc2-run-as-non-root".to_owned(),
         }];
         let mut db = document("-", 1, "Deployment", "db", patched);

@@ -8,7 +8,7 @@ use base64::Engine as _;
 use serde::Serialize;
 
 use super::ADMISSION_API_VERSION;
-use crate::engine::Decision;
+use crate::engine::{Decision, StatusReason};
 
 /// A whole AdmissionReview answer.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -105,13 +105,13 @@ impl Refusal {
         }
     }
 
-    /// The refusal a Kubernetes validation's `reason` code chooses; rule packs answer 403.
-    pub fn of_code(code: Option<u16>) -> Refusal {
-        match code {
-            Some(401) => Refusal::Unauthorized,
-            Some(413) => Refusal::RequestEntityTooLarge,
-            Some(422) => Refusal::Invalid,
-            _ => Refusal::Forbidden,
+    /// The refusal a Kubernetes validation's `reason` chooses; rule packs answer 403.
+    pub fn of_reason(reason: Option<StatusReason>) -> Refusal {
+        match reason {
+            Some(StatusReason::Unauthorized) => Refusal::Unauthorized,
+            Some(StatusReason::RequestEntityTooLarge) => Refusal::RequestEntityTooLarge,
+            Some(StatusReason::Invalid) => Refusal::Invalid,
+            Some(StatusReason::Forbidden) | None => Refusal::Forbidden,
         }
     }
 }
@@ -149,8 +149,7 @@ impl ReviewAnswer {
 
     /// The same answer carrying `decision`'s patch (base64 of its RFC 6902 JSON).
     pub(super) fn with_patch(mut self, decision: &Decision) -> Result<ReviewAnswer, serde_json::Error> {
-        let patch: json_patch::Patch = serde_json::from_value(decision.json_patch())?;
-        let bytes = serde_json::to_vec(&patch)?;
+        let bytes = serde_json::to_vec(&decision.json_patch())?;
         self.response.patch = Some(base64::engine::general_purpose::STANDARD.encode(bytes));
         self.response.patch_type = Some("JSONPatch");
         Ok(self)

@@ -191,12 +191,12 @@ impl Review {
         let mut answer = match decision.decision {
             Verdict::Deny => {
                 // A Kubernetes validation's `reason` chooses the code; rule packs answer 403.
-                let code = decision
+                let reason = decision
                     .violations
                     .iter()
                     .filter(|v| v.action == Action::Deny)
-                    .find_map(|v| v.status_code);
-                ReviewAnswer::refuse(uid, Refusal::of_code(code), denial_message(decision))
+                    .find_map(|v| v.reason);
+                ReviewAnswer::refuse(uid, Refusal::of_reason(reason), denial_message(decision))
             }
             Verdict::Patch if mutating && !decision.patch.is_empty() => {
                 match ReviewAnswer::allow(uid).with_patch(decision) {
@@ -344,7 +344,7 @@ pub fn denial_message(decision: &Decision) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::PatchOp;
+    use crate::engine::{PatchOp, StatusReason};
     use base64::Engine as _;
     use serde_json::json;
 
@@ -361,7 +361,7 @@ mod tests {
         let mut decision = Decision::allow();
         decision.decision = Verdict::Patch;
         decision.patch = vec![PatchOp {
-            op,
+            op: serde_json::from_value(op).expect("an RFC 6902 operation"),
             rule: "x-rule".to_owned(),
         }];
         decision
@@ -385,16 +385,49 @@ mod tests {
     }
 
     #[test]
-    fn a_patch_that_cannot_be_built_is_refused_not_admitted_unpatched() {
+    fn the_validating_webhook_admits_a_patch_decision_without_the_patch() {
         let review = patch_review();
-        let answer = review.respond(&patching(json!({"op": "frobnicate", "path": "/x"})), true);
-        let answer: Value = serde_json::from_slice(&answer.to_bytes()).expect("JSON");
-        let response = &answer["response"];
-        assert_eq!(response["allowed"], false, "{answer}");
-        assert_eq!(response["status"]["code"], 500);
-        assert!(response.get("patch").is_none_or(serde_json::Value::is_null), "{answer}");
-        let message = response["status"]["message"].as_str().unwrap_or_default();
-        assert!(message.contains("refused rather than admitted unpatched"), "{message}");
-        assert_eq!(response["uid"], review.request.uid.as_str());
+        let decision = patching(json!({"op": "add", "path": "/metadata/labels/x", "value": "y"}));
+        let answer: Value = serde_json::from_slice(&review.respond(&decision, false).to_bytes()).expect("JSON");
+        assert_eq!(answer["response"]["allowed"], true);
+        assert!(answer["response"].get("patch").is_none(), "{answer}");
+        assert!(answer["response"].get("patchType").is_none(), "{answer}");
+    }
+
+    #[test]
+    fn a_denial_answers_with_the_code_and_reason_its_finding_chose() {
+        let review = patch_review();
+        let mut decision = Decision::allow();
+        decision.decision = Verdict::Deny;
+        for (reason, expected) in [
+            (None, (403, "Forbidden")),
+            (Some(StatusReason::Invalid), (422, "Invalid")),
+        ] {
+            decision.violations = vec![Violation {
+                pack: "k8s".to_owned(),
+                rule: "policy".to_owned(),
+                title: "a policy".to_owned(),
+                controls: Vec::new(),
+                severity: crate::engine::Severity::High,
+                action: Action::Deny,
+                finding: crate::engine::FindingType::Violation,
+                message: "no".to_owned(),
+                pointer: String::new(),
+                rationale: String::new(),
+                remediation: String::new(),
+                patched: false,
+                mode: None,
+                exception: None,
+                reason,
+            }];
+            let answer: Value = serde_json::from_slice(&review.respond(&decision, false).to_bytes()).expect("JSON");
+            let status = &answer["response"]["status"];
+            assert_eq!(answer["response"]["allowed"], false);
+            assert_eq!(
+                (status["code"].as_u64(), status["reason"].as_str()),
+                (Some(expected.0), Some(expected.1))
+            );
+            assert_eq!(answer["response"]["uid"], review.request.uid.as_str());
+        }
     }
 }

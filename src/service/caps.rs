@@ -130,7 +130,7 @@ mod tests {
             patched: false,
             mode: None,
             exception: None,
-            status_code: None,
+            reason: None,
         }
     }
 

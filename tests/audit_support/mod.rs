@@ -35,7 +35,7 @@ pub fn record(i: u64, tenant: &str) -> AuditRecord {
             patched: false,
             mode: None,
             exception: None,
-            status_code: None,
+            reason: None,
         });
     }
     AuditRecord::new(Door::Admission, &input, &decision)

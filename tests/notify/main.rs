@@ -53,7 +53,7 @@ pub fn violation(rule: &str, severity: Severity, finding: FindingType) -> Violat
         patched: false,
         mode: None,
         exception: None,
-        status_code: None,
+        reason: None,
     }
 }
 

@@ -3,6 +3,7 @@
 //! conditions, the validations (or mutations) and the audit annotations; failures follow the
 //! policy's `failurePolicy` and the binding's `validationActions`.
 
+use crate::engine::facts::decision::StatusReason;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
@@ -156,7 +157,7 @@ impl Policy<'_> {
                 }
             }
             for finding in found {
-                run.enforce(finding, self.admission.status_codes.get(index).copied().flatten(), pass);
+                run.enforce(finding, self.admission.reasons.get(index).copied().flatten(), pass);
             }
         }
         run.annotate(pass);
@@ -181,7 +182,7 @@ impl Policy<'_> {
             rationale: template.spec.rationale.clone().unwrap_or_default(),
             remediation: template.spec.remediation.clone(),
             patched: false,
-            status_code: None,
+            reason: None,
             mode: None,
             exception: None,
         };
@@ -281,8 +282,8 @@ impl Run<'_, '_, '_> {
         Some(finding)
     }
 
-    fn enforce(&self, finding: Finding, status_code: Option<u16>, pass: &mut Pass) {
-        enforce(self.policy.admission, self.binding, finding, status_code, pass);
+    fn enforce(&self, finding: Finding, reason: Option<StatusReason>, pass: &mut Pass) {
+        enforce(self.policy.admission, self.binding, finding, reason, pass);
     }
 
     /// `auditAnnotations`: a string value is published as `<policy>/<key>`; null publishes
@@ -321,7 +322,7 @@ fn enforce(
     admission: &CompiledAdmission,
     binding: &CompiledBinding,
     mut finding: Finding,
-    status_code: Option<u16>,
+    reason: Option<StatusReason>,
     pass: &mut Pass,
 ) {
     let kind = admission.kind.as_str();
@@ -338,7 +339,7 @@ fn enforce(
             return;
         }
     } else {
-        finding.violation.status_code = status_code;
+        finding.violation.reason = reason;
     }
     for action in &binding.actions {
         let mut copy = finding.clone();

@@ -361,7 +361,7 @@ impl<'a, 'v> RuleContext<'a, '_, 'v> {
                 rationale: rule.spec.rationale.clone().unwrap_or_default(),
                 remediation: rule.spec.remediation.clone(),
                 patched: false,
-                status_code: None,
+                reason: None,
                 mode: None,
                 exception: None,
             },

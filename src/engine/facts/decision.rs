@@ -90,17 +90,68 @@ pub struct Violation {
     /// The exception that covers this finding (or matched but expired).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exception: Option<ExceptionUse>,
-    /// HTTP status code a denial should answer with (from a Kubernetes validation's `reason`:
-    /// 401, 403, 413 or 422); `None`: the door's default (403).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub status_code: Option<u16>,
+    /// The reason a denial answers with (a Kubernetes validation's `reason`); `None`: the
+    /// door's default (`Forbidden`, 403). Written as its HTTP code, `statusCode`.
+    #[serde(
+        rename = "statusCode",
+        serialize_with = "serialize_reason_code",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub reason: Option<StatusReason>,
+}
+
+/// Why a denial refuses a request, as `metav1.StatusReason` names it (a Kubernetes
+/// validation's `reason`); each implies the HTTP code the API server answers with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum StatusReason {
+    /// 401.
+    Unauthorized,
+    /// 403 (the default).
+    Forbidden,
+    /// 422.
+    Invalid,
+    /// 413.
+    RequestEntityTooLarge,
+}
+
+impl StatusReason {
+    /// The HTTP status code the API server uses for this reason.
+    pub fn code(self) -> u16 {
+        match self {
+            StatusReason::Unauthorized => 401,
+            StatusReason::Forbidden => 403,
+            StatusReason::Invalid => 422,
+            StatusReason::RequestEntityTooLarge => 413,
+        }
+    }
+
+    /// The reason as written (`Invalid`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StatusReason::Unauthorized => "Unauthorized",
+            StatusReason::Forbidden => "Forbidden",
+            StatusReason::Invalid => "Invalid",
+            StatusReason::RequestEntityTooLarge => "RequestEntityTooLarge",
+        }
+    }
+}
+
+#[allow(clippy::ref_option)] // serde's `serialize_with` passes the field by reference
+fn serialize_reason_code<S: serde::Serializer>(
+    reason: &Option<StatusReason>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match reason {
+        Some(r) => serializer.serialize_u16(r.code()),
+        None => serializer.serialize_none(),
+    }
 }
 
 /// One RFC 6902 operation of the emitted patch, with the rule that produced it.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct PatchOp {
-    /// The operation as RFC 6902 JSON (`{"op": "add", "path": ..., "value": ...}`).
-    pub op: serde_json::Value,
+    /// The RFC 6902 operation (written `{"op": "add", "path": ..., "value": ...}`).
+    pub op: json_patch::PatchOperation,
     /// Id of the rule that asked for it.
     pub rule: String,
 }
@@ -155,9 +206,9 @@ impl Decision {
         self.decision == Verdict::Deny
     }
 
-    /// The patch as a plain RFC 6902 document (`[{"op": ...}, ...]`).
-    pub fn json_patch(&self) -> serde_json::Value {
-        serde_json::Value::Array(self.patch.iter().map(|p| p.op.clone()).collect())
+    /// The patch as an RFC 6902 document (written `[{"op": ...}, ...]`).
+    pub fn json_patch(&self) -> json_patch::Patch {
+        json_patch::Patch(self.patch.iter().map(|p| p.op.clone()).collect())
     }
 }
 

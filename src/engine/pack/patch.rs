@@ -5,6 +5,10 @@ use super::template::Template;
 use crate::engine::cel::compile::CompiledExpr;
 use crate::engine::facts::decision::PatchOp;
 use crate::engine::pack::PatchOpKind;
+use json_patch::jsonptr::PointerBuf;
+use json_patch::{
+    AddOperation, CopyOperation, MoveOperation, PatchOperation, RemoveOperation, ReplaceOperation, TestOperation,
+};
 
 /// A patch op as compiled from a pack.
 #[derive(Debug)]
@@ -35,18 +39,36 @@ pub struct ResolvedOp {
 }
 
 impl ResolvedOp {
-    fn to_json(&self) -> serde_json::Value {
-        let mut op = serde_json::Map::new();
-        op.insert("op".into(), self.op.as_str().into());
-        op.insert("path".into(), self.path.clone().into());
-        if let Some(from) = &self.from {
-            op.insert("from".into(), from.clone().into());
-        }
-        if let Some(value) = &self.value {
-            op.insert("value".into(), value.clone());
-        }
-        serde_json::Value::Object(op)
+    /// The typed RFC 6902 operation; `Err` with the reason when a pointer does not parse or a
+    /// value or source the operation needs is missing.
+    fn to_operation(&self) -> Result<PatchOperation, String> {
+        let pointer = |text: &str| PointerBuf::parse(text).map_err(|e| e.to_string());
+        let path = pointer(&self.path)?;
+        let value = || self.value.clone().ok_or_else(|| "missing field `value`".to_owned());
+        let from = || {
+            self.from
+                .as_deref()
+                .ok_or_else(|| "missing field `from`".to_owned())
+                .and_then(pointer)
+        };
+        Ok(match self.op {
+            PatchOpKind::Add => PatchOperation::Add(AddOperation { path, value: value()? }),
+            PatchOpKind::Remove => PatchOperation::Remove(RemoveOperation { path }),
+            PatchOpKind::Replace => PatchOperation::Replace(ReplaceOperation { path, value: value()? }),
+            PatchOpKind::Move => PatchOperation::Move(MoveOperation { from: from()?, path }),
+            PatchOpKind::Copy => PatchOperation::Copy(CopyOperation { from: from()?, path }),
+            PatchOpKind::Test => PatchOperation::Test(TestOperation { path, value: value()? }),
+        })
     }
+}
+
+/// An `add` of an empty object at `path` (a missing parent of a rule's `add`).
+fn add_empty_object(path: &str) -> Result<PatchOperation, String> {
+    let path = PointerBuf::parse(path).map_err(|e| e.to_string())?;
+    Ok(PatchOperation::Add(AddOperation {
+        path,
+        value: serde_json::Value::Object(serde_json::Map::new()),
+    }))
 }
 
 /// Why an op could not be applied.
@@ -94,21 +116,19 @@ impl PatchBuilder {
                 return Err(PatchApplyError::BadPointer(pointer.clone()));
             }
         }
-        let mut batch: Vec<serde_json::Value> = Vec::new();
-        if op.op == PatchOpKind::Add {
-            for parent in missing_object_parents(&self.doc, &op.path) {
-                batch.push(serde_json::json!({"op": "add", "path": parent, "value": {}}));
-            }
-        }
-        batch.push(op.to_json());
         let refused = |message: String| PatchApplyError::Refused {
             op: op.op.as_str(),
             path: op.path.clone(),
             message,
         };
-        let patch: json_patch::Patch =
-            serde_json::from_value(serde_json::Value::Array(batch.clone())).map_err(|e| refused(e.to_string()))?;
-        json_patch::patch(&mut self.doc, &patch).map_err(|e| refused(e.to_string()))?;
+        let mut batch: Vec<PatchOperation> = Vec::new();
+        if op.op == PatchOpKind::Add {
+            for parent in missing_object_parents(&self.doc, &op.path) {
+                batch.push(add_empty_object(&parent).map_err(refused)?);
+            }
+        }
+        batch.push(op.to_operation().map_err(refused)?);
+        json_patch::patch(&mut self.doc, &batch).map_err(|e| refused(e.to_string()))?;
         self.ops.extend(batch.into_iter().map(|op| PatchOp {
             op,
             rule: rule.to_owned(),
@@ -189,8 +209,7 @@ mod tests {
         assert_eq!(ops.len(), 2);
         // The emitted ops apply to the original document.
         let mut again = doc;
-        let p: json_patch::Patch =
-            serde_json::from_value(serde_json::Value::Array(ops.into_iter().map(|o| o.op).collect())).expect("ops");
+        let p: Vec<PatchOperation> = ops.into_iter().map(|o| o.op).collect();
         json_patch::patch(&mut again, &p).expect("applies");
         assert_eq!(again, patched);
     }

@@ -229,7 +229,7 @@ pub(super) fn common(
             failure_policy: failure_policy.unwrap_or_default(),
             match_conditions: conditions,
             audit_annotations: Vec::new(),
-            status_codes: Vec::new(),
+            reasons: Vec::new(),
             apply_configurations: Vec::new(),
             variables: Vec::new(),
             bindings: Vec::new(),

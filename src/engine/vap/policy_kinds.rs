@@ -89,10 +89,7 @@ pub(super) fn validating_policy(
             };
             if let Some(r) = rule(&common, ctx.file, format!("{policy}[{i}]"), expr, message, extra) {
                 rules.push(r);
-                common
-                    .admission
-                    .status_codes
-                    .push(v.reason.map(crate::engine::pack::admission::model::Reason::status_code));
+                common.admission.reasons.push(v.reason);
             }
         }
     }
@@ -235,7 +232,7 @@ pub(super) fn mutating_policy(
         let message = format!("mutation {i} of MutatingAdmissionPolicy '{policy}' changes the object");
         if let Some(r) = rule(&common, ctx.file, format!("{policy}[{i}]"), expr, message, extra) {
             rules.push(r);
-            common.admission.status_codes.push(None);
+            common.admission.reasons.push(None);
             common.admission.apply_configurations.push(form == "applyConfiguration");
         }
     }

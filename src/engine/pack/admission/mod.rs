@@ -8,6 +8,7 @@ pub mod matching;
 pub mod model;
 pub mod params;
 
+use crate::engine::facts::decision::StatusReason;
 use std::sync::Arc;
 
 use crate::engine::cel::compile::CompiledExpr;
@@ -52,8 +53,8 @@ pub struct CompiledAdmission {
     pub match_conditions: Vec<(String, CompiledExpr)>,
     /// `spec.auditAnnotations`: (key, valueExpression).
     pub audit_annotations: Vec<(String, CompiledExpr)>,
-    /// Per rule (same index as the pack's rules): the HTTP code of the validation's `reason`.
-    pub status_codes: Vec<Option<u16>>,
+    /// Per rule (same index as the pack's rules): the validation's `reason`.
+    pub reasons: Vec<Option<StatusReason>>,
     /// Per rule of a mutating policy: true when the mutation is an `ApplyConfiguration` (its
     /// expression returns a partial object to merge), false for `JSONPatch`.
     pub apply_configurations: Vec<bool>,

@@ -303,29 +303,7 @@ pub struct Validation {
 }
 
 /// `reason` of a validation: the `metav1.StatusReason` the apiserver answers with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-pub enum Reason {
-    /// 401.
-    Unauthorized,
-    /// 403 (the default).
-    Forbidden,
-    /// 422.
-    Invalid,
-    /// 413.
-    RequestEntityTooLarge,
-}
-
-impl Reason {
-    /// The HTTP status code the apiserver uses for this reason.
-    pub fn status_code(self) -> u16 {
-        match self {
-            Reason::Unauthorized => 401,
-            Reason::Forbidden => 403,
-            Reason::Invalid => 422,
-            Reason::RequestEntityTooLarge => 413,
-        }
-    }
-}
+pub use crate::engine::facts::decision::StatusReason as Reason;
 
 /// One `auditAnnotations` entry.
 #[derive(Debug, Clone, Deserialize)]

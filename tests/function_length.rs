@@ -25,9 +25,6 @@ const ALLOWED: &[&str] = &[
     "src/engine/mod.rs::judge",
     "src/engine/vap/binding.rs::compile_binding",
     "src/engine/vap/convert.rs::convert",
-    "src/engine/vap/policy.rs::common",
-    "src/engine/vap/policy_kinds.rs::mutating_policy",
-    "src/engine/vap/policy_kinds.rs::validating_policy",
 ];
 
 /// One function found in a file.

@@ -23,8 +23,6 @@ const ALLOWED: &[&str] = &[
     "src/engine/pack/load.rs::compile_into",
     "src/engine/loader.rs::load_packs",
     "src/engine/mod.rs::judge",
-    "src/engine/vap/binding.rs::compile_binding",
-    "src/engine/vap/convert.rs::convert",
 ];
 
 /// One function found in a file.

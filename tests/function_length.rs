@@ -20,8 +20,6 @@ const ALLOWED: &[&str] = &[
     "src/engine/cel/cost/estimate.rs::walk",
     "src/engine/cel/cost/functions.rs::call_cost",
     "src/engine/eval/rules.rs::run_rules",
-    "src/engine/pack/load.rs::compile_into",
-    "src/engine/loader.rs::load_packs",
     "src/engine/mod.rs::judge",
 ];
 

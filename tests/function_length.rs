@@ -16,7 +16,6 @@ const MAX_LINES: usize = 80;
 /// This list may only shrink: a function listed here that is no longer over the limit fails the
 /// test until it is removed, and nothing may be added.
 const ALLOWED: &[&str] = &[
-    "src/engine/cel/compile.rs::analyse",
     "src/engine/cel/cost/estimate.rs::walk",
     "src/engine/cel/cost/functions.rs::call_cost",
     "src/engine/eval/rules.rs::run_rules",

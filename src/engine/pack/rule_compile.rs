@@ -48,24 +48,24 @@ impl RuleSite<'_> {
     }
 
     /// The CEL expression of `field`, or its error recorded.
-    fn cel(&self, field: &str, pointer: String, source: &str, errors: &mut Vec<PackError>) -> Option<CompiledExpr> {
+    fn cel(&self, field: &str, pointer: &str, source: &str, errors: &mut Vec<PackError>) -> Option<CompiledExpr> {
         match self.compile(source) {
             Ok(expr) => Some(expr),
             Err(e) => {
-                errors.push(self.ctx.cel(&pointer, self.subject.clone(), field, e));
+                errors.push(self.ctx.cel(pointer, self.subject.clone(), field, e));
                 None
             }
         }
     }
 
     /// The `{{ }}` template of `field`, or its error recorded.
-    fn template(&self, field: &str, pointer: String, text: &str, errors: &mut Vec<PackError>) -> Option<Template> {
+    fn template(&self, field: &str, pointer: &str, text: &str, errors: &mut Vec<PackError>) -> Option<Template> {
         let kind = match Template::parse(text, |source| self.compile(source)) {
             Ok(t) => return Some(t),
             Err(TemplateError::Unbalanced { offset }) => PackErrorKind::UnbalancedBrace { offset },
             Err(TemplateError::Cel { expression, source }) => PackErrorKind::TemplateCel { expression, source },
         };
-        errors.push(self.invalid(&pointer, field, kind));
+        errors.push(self.invalid(pointer, field, kind));
         None
     }
 }
@@ -97,17 +97,17 @@ pub(crate) fn compile_rule(
     let condition = rule
         .condition
         .as_ref()
-        .and_then(|c| site.cel("condition", site.at("condition"), c, errors));
-    let validate = site.cel("validate", site.at("validate"), &rule.validate, errors);
+        .and_then(|c| site.cel("condition", &site.at("condition"), c, errors));
+    let validate = site.cel("validate", &site.at("validate"), &rule.validate, errors);
     let message_expression = rule
         .message_expression
         .as_ref()
-        .and_then(|m| site.cel("messageExpression", site.at("messageExpression"), m, errors));
-    let message = site.template("message", site.at("message"), &rule.message, errors);
+        .and_then(|m| site.cel("messageExpression", &site.at("messageExpression"), m, errors));
+    let message = site.template("message", &site.at("message"), &rule.message, errors);
     let pointer = rule
         .pointer
         .as_ref()
-        .and_then(|p| site.template("pointer", site.at("pointer"), p, errors));
+        .and_then(|p| site.template("pointer", &site.at("pointer"), p, errors));
     let patch = compile_patch(&site, &rule, errors);
     let for_each = compile_for_each(&site, &rule, errors);
     let mut used = UsedVariables::default();
@@ -178,11 +178,11 @@ fn compile_patch(site: &RuleSite<'_>, rule: &RuleSpec, errors: &mut Vec<PackErro
         let op_base = format!("{}/patch/{i}", site.base);
         let field = format!("patch[{i}]");
         check_patch_op_fields(site, op, &op_base, &field, errors);
-        let path = site.template(&format!("{field}.path"), format!("{op_base}/path"), &op.path, errors);
+        let path = site.template(&format!("{field}.path"), &format!("{op_base}/path"), &op.path, errors);
         let value_expression = op.value_expression.as_ref().and_then(|v| {
             site.cel(
                 &format!("{field}.valueExpression"),
-                format!("{op_base}/valueExpression"),
+                &format!("{op_base}/valueExpression"),
                 v,
                 errors,
             )
@@ -236,7 +236,7 @@ fn check_patch_op_fields(
     }
 }
 
-/// The rule's `forEach` JSONPaths, parsed.
+/// The rule's `forEach` `JSONPath`s, parsed.
 fn compile_for_each(
     site: &RuleSite<'_>,
     rule: &RuleSpec,

@@ -11,6 +11,7 @@ use crate::engine::pack::compiled::{CompiledPack, PackKind, PackSource};
 use crate::engine::pack::error::{LoadErrors, Location, PackError, PackErrorKind};
 use crate::engine::pack::load::{compile_into, is_pack_document, parse_document, resolve_variable_reads, DocContext};
 use crate::engine::pack::share;
+use crate::engine::pack::PackDocument;
 use crate::engine::vap;
 use crate::source;
 
@@ -56,33 +57,8 @@ pub fn load_packs(env: &Env, sources: &[PackSource]) -> Result<Vec<CompiledPack>
             let Some(parsed) = parse_document(&ctx, doc.value, &mut errors) else {
                 continue;
             };
-            let index = if let Some(i) = packs.iter().position(|p| p.metadata.name == parsed.metadata.name) {
-                if packs[i].metadata.version != parsed.metadata.version {
-                    errors.push(ctx.invalid(
-                        "/metadata/version",
-                        format!("pack '{}'", parsed.metadata.name),
-                        "metadata.version",
-                        PackErrorKind::VersionDiffers {
-                            found: parsed.metadata.version.clone(),
-                            version: packs[i].metadata.version.clone(),
-                            origins: packs[i].origins.join(", "),
-                        },
-                    ));
-                    continue;
-                }
-                i
-            } else {
-                packs.push(CompiledPack {
-                    metadata: parsed.metadata.clone(),
-                    origins: Vec::new(),
-                    params: serde_json::Value::Object(serde_json::Map::new()),
-                    variables: Vec::new(),
-                    rules: Vec::new(),
-                    kind: PackKind::Rules,
-                    params_to_configure: crate::engine::pack::placeholders::ParamsToConfigure::default(),
-                    retired_rules: std::collections::BTreeMap::new(),
-                });
-                packs.len() - 1
+            let Some(index) = pack_index(&ctx, &parsed, &mut packs, &mut errors) else {
+                continue;
             };
             compile_into(env, &ctx, parsed, &mut packs[index], &mut rule_origins, &mut errors);
         }
@@ -92,7 +68,58 @@ pub fn load_packs(env: &Env, sources: &[PackSource]) -> Result<Vec<CompiledPack>
         let ctx = DocContext::new(&pending.origin, &pending.doc.positions);
         parse_document(&ctx, pending.doc.value, &mut errors);
     }
-    for pack in &packs {
+    check_retired_rules(&packs, &mut errors);
+    if errors.is_empty() {
+        packs.iter_mut().for_each(resolve_variable_reads);
+        share::assign_share_ids(&mut packs);
+        share::assign_result_share_ids(&mut packs);
+        crate::engine::pack::placeholders::assign_readers(&mut packs);
+        Ok(packs)
+    } else {
+        Err(LoadErrors(errors))
+    }
+}
+
+/// Where in `packs` the document `parsed` goes: the pack of its name (which must have its
+/// version), or a new one.
+fn pack_index(
+    ctx: &DocContext<'_>,
+    parsed: &PackDocument,
+    packs: &mut Vec<CompiledPack>,
+    errors: &mut Vec<PackError>,
+) -> Option<usize> {
+    let Some(i) = packs.iter().position(|p| p.metadata.name == parsed.metadata.name) else {
+        packs.push(CompiledPack {
+            metadata: parsed.metadata.clone(),
+            origins: Vec::new(),
+            params: serde_json::Value::Object(serde_json::Map::new()),
+            variables: Vec::new(),
+            rules: Vec::new(),
+            kind: PackKind::Rules,
+            params_to_configure: crate::engine::pack::placeholders::ParamsToConfigure::default(),
+            retired_rules: std::collections::BTreeMap::new(),
+        });
+        return Some(packs.len() - 1);
+    };
+    if packs[i].metadata.version != parsed.metadata.version {
+        errors.push(ctx.invalid(
+            "/metadata/version",
+            format!("pack '{}'", parsed.metadata.name),
+            "metadata.version",
+            PackErrorKind::VersionDiffers {
+                found: parsed.metadata.version.clone(),
+                version: packs[i].metadata.version.clone(),
+                origins: packs[i].origins.join(", "),
+            },
+        ));
+        return None;
+    }
+    Some(i)
+}
+
+/// A rule listed as retired that a pack still has is an error.
+fn check_retired_rules(packs: &[CompiledPack], errors: &mut Vec<PackError>) {
+    for pack in packs {
         for retired in pack.retired_rules.keys() {
             if pack.rules.iter().any(|r| &r.spec.id == retired) {
                 // A pack may come from several files: no one line to point at.
@@ -106,15 +133,6 @@ pub fn load_packs(env: &Env, sources: &[PackSource]) -> Result<Vec<CompiledPack>
                 ));
             }
         }
-    }
-    if errors.is_empty() {
-        packs.iter_mut().for_each(resolve_variable_reads);
-        share::assign_share_ids(&mut packs);
-        share::assign_result_share_ids(&mut packs);
-        crate::engine::pack::placeholders::assign_readers(&mut packs);
-        Ok(packs)
-    } else {
-        Err(LoadErrors(errors))
     }
 }
 

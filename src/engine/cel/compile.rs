@@ -4,13 +4,13 @@
 use std::collections::BTreeSet;
 use std::sync::{Arc, OnceLock};
 
-use cel::common::ast::{operators, Expr, IdedExpr};
+use cel::common::ast::{Expr, IdedExpr};
 use cel::common::types::{CelBool, CelString, DYN_TYPE, STRING_TYPE};
 use cel::common::value::CowVal;
 use cel::{Env, ExecutionError};
 
 use super::cost::{self, Poly, Sizes};
-use super::{ast, equality, functions, k8s, macros2, opt_chain};
+use super::{ast, equality, functions, k8s, macros2, opt_chain, scan};
 
 /// Longest expression source accepted, in bytes.
 pub const MAX_EXPRESSION_LEN: usize = 5_000;
@@ -244,8 +244,7 @@ fn compile_checked(env: &Env, source: &str, extra: &[&str], homogeneous: bool) -
         return Err(CompileError::TooLong { len: source.len() });
     }
     let program = env.compile(source).map_err(|errors| syntax_error(&errors))?;
-    let mut facts = Facts::default();
-    analyse(program.expression(), &mut facts);
+    let facts = scan::scan(program.expression());
     if facts.max_depth > MAX_EXPRESSION_DEPTH {
         return Err(CompileError::TooDeep { depth: facts.max_depth });
     }
@@ -348,144 +347,6 @@ fn syntax_error(errors: &cel::ParseErrors) -> CompileError {
         line: usize::try_from(first.pos.0).unwrap_or(0).max(1),
         column: usize::try_from(first.pos.1).unwrap_or(0) + 1,
         message: first.msg.clone(),
-    }
-}
-
-#[derive(Default)]
-struct Facts {
-    free: BTreeSet<String>,
-    pack_variables: BTreeSet<String>,
-    param_keys: BTreeSet<String>,
-    whole_roots: BTreeSet<String>,
-    /// Addresses of the `params`/`variables` identifiers that are the operand of a read by name.
-    selected_roots: BTreeSet<usize>,
-    max_depth: usize,
-    comprehension_depth: usize,
-    max_literal_collection: usize,
-    unbounded_range: bool,
-}
-
-/// Walks the tree with an explicit stack: (node, depth, comprehension depth, bound names).
-fn analyse(root: &IdedExpr, facts: &mut Facts) {
-    let mut stack: Vec<(&IdedExpr, usize, usize, Arc<Vec<String>>)> = vec![(root, 1, 0, Arc::new(Vec::new()))];
-    while let Some((node, depth, comp, bound)) = stack.pop() {
-        facts.max_depth = facts.max_depth.max(depth);
-        facts.comprehension_depth = facts.comprehension_depth.max(comp);
-        match &node.expr {
-            Expr::Ident(name) => {
-                if !bound.iter().any(|b| b == name) {
-                    facts.free.insert(name.clone());
-                    let map_root = name == "params" || name == "variables";
-                    if map_root && !facts.selected_roots.contains(&std::ptr::from_ref(node).addr()) {
-                        facts.whole_roots.insert(name.clone());
-                    }
-                }
-            }
-            Expr::Select(select) => {
-                record_named_read(facts, &bound, &select.operand, &select.field);
-                stack.push((&select.operand, depth + 1, comp, bound));
-            }
-            Expr::Call(call) => {
-                let namespace = match call.target.as_deref().map(|t| &t.expr) {
-                    Some(Expr::Ident(ns))
-                        if (FUNCTION_NAMESPACES.contains(&ns.as_str()) || k8s::NAMESPACES.contains(&ns.as_str()))
-                            && !bound.contains(ns) =>
-                    {
-                        Some(ns.as_str())
-                    }
-                    _ => None,
-                };
-                if namespace == Some("lists") && call.func_name == "range" {
-                    match call.args.first().map(|a| &a.expr) {
-                        Some(Expr::Literal(cel::common::ast::LiteralValue::Int(n)))
-                            if (0..=MAX_RANGE).contains(n.inner()) =>
-                        {
-                            let n = usize::try_from(*n.inner()).unwrap_or(0);
-                            facts.max_literal_collection = facts.max_literal_collection.max(n);
-                        }
-                        _ => facts.unbounded_range = true,
-                    }
-                }
-                // `variables.?x`, `variables['x']` and `variables[?'x']` read `x` by name too.
-                let by_name =
-                    [operators::OPT_SELECT, operators::INDEX, operators::OPT_INDEX].contains(&call.func_name.as_str());
-                if let (true, None, [operand, key]) = (by_name, &call.target, call.args.as_slice()) {
-                    if let Expr::Literal(cel::common::ast::LiteralValue::String(field)) = &key.expr {
-                        record_named_read(facts, &bound, operand, field.inner());
-                    }
-                }
-                if let (Some(target), None) = (&call.target, namespace) {
-                    stack.push((target, depth + 1, comp, bound.clone()));
-                }
-                for arg in &call.args {
-                    stack.push((arg, depth + 1, comp, bound.clone()));
-                }
-            }
-            Expr::Comprehension(c) => {
-                stack.push((&c.iter_range, depth + 1, comp, bound.clone()));
-                stack.push((&c.accu_init, depth + 1, comp, bound.clone()));
-                let mut inner: Vec<String> = bound.as_ref().clone();
-                inner.push(c.iter_var.clone());
-                if let Some(v2) = &c.iter_var2 {
-                    inner.push(v2.clone());
-                }
-                inner.push(c.accu_var.clone());
-                let inner = Arc::new(inner);
-                stack.push((&c.loop_cond, depth + 1, comp + 1, inner.clone()));
-                stack.push((&c.loop_step, depth + 1, comp + 1, inner.clone()));
-                stack.push((&c.result, depth + 1, comp, inner));
-            }
-            Expr::List(list) => {
-                facts.max_literal_collection = facts.max_literal_collection.max(list.elements.len());
-                for e in &list.elements {
-                    stack.push((e, depth + 1, comp, bound.clone()));
-                }
-            }
-            Expr::Map(map) => {
-                for entry in &map.entries {
-                    push_entry(&mut stack, entry, depth, comp, &bound);
-                }
-            }
-            Expr::Struct(s) => {
-                for entry in &s.entries {
-                    push_entry(&mut stack, entry, depth, comp, &bound);
-                }
-            }
-            Expr::Literal(_) | Expr::Unspecified => {}
-        }
-    }
-}
-
-/// Records `field` as read by name when `operand` is the unbound `params` or `variables`.
-fn record_named_read(facts: &mut Facts, bound: &[String], operand: &IdedExpr, field: &str) {
-    let Expr::Ident(root) = &operand.expr else {
-        return;
-    };
-    let fields = match root.as_str() {
-        "variables" => &mut facts.pack_variables,
-        "params" => &mut facts.param_keys,
-        _ => return,
-    };
-    if !bound.iter().any(|b| b == root) {
-        fields.insert(field.to_owned());
-        facts.selected_roots.insert(std::ptr::from_ref(operand).addr());
-    }
-}
-
-fn push_entry<'a>(
-    stack: &mut Vec<(&'a IdedExpr, usize, usize, Arc<Vec<String>>)>,
-    entry: &'a cel::common::ast::IdedEntryExpr,
-    depth: usize,
-    comp: usize,
-    bound: &Arc<Vec<String>>,
-) {
-    use cel::common::ast::EntryExpr;
-    match &entry.expr {
-        EntryExpr::StructField(f) => stack.push((&f.value, depth + 1, comp, bound.clone())),
-        EntryExpr::MapEntry(m) => {
-            stack.push((&m.key, depth + 1, comp, bound.clone()));
-            stack.push((&m.value, depth + 1, comp, bound.clone()));
-        }
     }
 }
 

@@ -15,5 +15,6 @@ pub mod json_val;
 pub mod k8s;
 pub mod macros2;
 pub mod opt_chain;
+mod scan;
 pub mod typecheck;
 pub mod value;

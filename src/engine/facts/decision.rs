@@ -136,7 +136,8 @@ impl StatusReason {
     }
 }
 
-#[allow(clippy::ref_option)] // serde's `serialize_with` passes the field by reference
+// serde's `serialize_with` passes the field by reference.
+#[allow(clippy::ref_option, clippy::trivially_copy_pass_by_ref)]
 fn serialize_reason_code<S: serde::Serializer>(
     reason: &Option<StatusReason>,
     serializer: S,

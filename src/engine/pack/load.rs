@@ -8,10 +8,10 @@ use cel::Env;
 
 use super::rule_compile::compile_rule;
 use crate::engine::cel::compile::{compile, CompileError, CompiledExpr};
-use crate::engine::cel::cost::{check_load, validate_limits, BoundsSite};
+use crate::engine::cel::cost::{check_load, validate_limits, BoundsSite, InputLimits};
 use crate::engine::pack::compiled::{CompiledPack, CompiledVariable};
 use crate::engine::pack::error::{Location, PackError, PackErrorKind};
-use crate::engine::pack::{PackDocument, PackMetadata, RuleSpec, PACK_API_VERSION, PACK_KIND};
+use crate::engine::pack::{PackDocument, PackMetadata, RuleSpec, VariableSpec, PACK_API_VERSION, PACK_KIND};
 use crate::source::PositionMap;
 
 /// Resolves what reading each variable of `pack` reads of the documents
@@ -232,7 +232,21 @@ pub(crate) fn compile_into(
             PackErrorKind::InputLimits(e),
         ));
     }
-    for (i, var) in doc.spec.variables.into_iter().enumerate() {
+    compile_variables(env, ctx, doc.spec.variables, limits, pack, errors);
+    compile_rules(env, ctx, doc.spec.rules, limits, pack, rule_origins, errors);
+}
+
+/// A document's variables compiled into `pack`, after the ones of its earlier documents (each
+/// may read the ones before it).
+fn compile_variables(
+    env: &Env,
+    ctx: &DocContext<'_>,
+    variables: Vec<VariableSpec>,
+    limits: Option<InputLimits>,
+    pack: &mut CompiledPack,
+    errors: &mut Vec<PackError>,
+) {
+    for (i, var) in variables.into_iter().enumerate() {
         let pointer = format!("/spec/variables/{i}/expression");
         let subject = format!("variable '{}'", var.name);
         if !is_cel_identifier(&var.name) {
@@ -263,7 +277,20 @@ pub(crate) fn compile_into(
             Err(e) => errors.push(ctx.cel(&pointer, subject, "expression", e)),
         }
     }
-    for (i, rule) in doc.spec.rules.into_iter().enumerate() {
+}
+
+/// A document's rules compiled into `pack`; a rule id already defined (in `rule_origins`, which
+/// records each one's place) is an error.
+fn compile_rules(
+    env: &Env,
+    ctx: &DocContext<'_>,
+    rules: Vec<RuleSpec>,
+    limits: Option<InputLimits>,
+    pack: &mut CompiledPack,
+    rule_origins: &mut HashMap<String, String>,
+    errors: &mut Vec<PackError>,
+) {
+    for (i, rule) in rules.into_iter().enumerate() {
         let base = format!("/spec/rules/{i}");
         if let Some(first) = rule_origins.get(&rule.id) {
             let pointer = format!("{base}/id");

@@ -4,7 +4,9 @@
 use std::collections::BTreeSet;
 
 use crate::engine::pack::admission::matching::CompiledMatch;
-use crate::engine::pack::admission::model::{AdmissionKind, BindingDocument, ParamNotFoundAction, ValidationAction};
+use crate::engine::pack::admission::model::{
+    AdmissionKind, BindingDocument, BindingSpec, ParamNotFoundAction, ValidationAction,
+};
 use crate::engine::pack::admission::{CompiledAdmission, CompiledBinding};
 use crate::engine::pack::error::{PackError, PackErrorKind};
 use crate::engine::pack::load::DocContext;
@@ -19,62 +21,14 @@ pub(super) fn compile_binding(
 ) -> Option<CompiledBinding> {
     let before = errors.len();
     let spec = doc.spec;
-    let mut err = |pointer: &str, field: &str, kind: PackErrorKind| {
-        errors.push(ctx.invalid(pointer, subject.to_owned(), field, kind));
-    };
-    let actions = if kind == AdmissionKind::ValidatingBinding {
-        let actions = spec.validation_actions.clone();
-        if actions.is_empty() {
-            err("/spec", "spec.validationActions", PackErrorKind::NoValidationActions);
-        }
-        let unique: BTreeSet<String> = actions.iter().map(|a| format!("{a:?}")).collect();
-        if unique.len() != actions.len() {
-            err(
-                "/spec/validationActions",
-                "spec.validationActions",
-                PackErrorKind::ActionTwice,
-            );
-        }
-        if actions.contains(&ValidationAction::Deny) && actions.contains(&ValidationAction::Warn) {
-            err(
-                "/spec/validationActions",
-                "spec.validationActions",
-                PackErrorKind::DenyAndWarn,
-            );
-        }
+    let actions = {
+        let mut err = |pointer: &str, field: &str, kind: PackErrorKind| {
+            errors.push(ctx.invalid(pointer, subject.to_owned(), field, kind));
+        };
+        let actions = validation_actions(kind, &spec, &mut err);
+        check_param_ref(admission, &spec, &mut err);
         actions
-    } else {
-        if !spec.validation_actions.is_empty() {
-            err(
-                "/spec/validationActions",
-                "spec.validationActions",
-                PackErrorKind::ActionsOnMutatingBinding,
-            );
-        }
-        vec![ValidationAction::Deny]
     };
-    match (&admission.param_kind, &spec.param_ref) {
-        (None, Some(_)) => err(
-            "/spec/paramRef",
-            "spec.paramRef",
-            PackErrorKind::ParamRefWithoutParamKind {
-                policy: admission.policy.clone(),
-            },
-        ),
-        (Some(k), None) => err(
-            "/spec",
-            "spec.paramRef",
-            PackErrorKind::ParamRefMissing {
-                policy: admission.policy.clone(),
-                api_version: k.api_version.clone(),
-                kind: k.kind.clone(),
-            },
-        ),
-        (Some(_), Some(r)) if r.name.is_some() == r.selector.is_some() => {
-            err("/spec/paramRef", "spec.paramRef", PackErrorKind::ParamRefNameOrSelector);
-        }
-        _ => {}
-    }
     let resources = spec.match_resources.map(|m| {
         CompiledMatch::new(m, false).map_err(|e| {
             errors.push(ctx.invalid(
@@ -104,4 +58,70 @@ pub(super) fn compile_binding(
         param_ref: spec.param_ref,
         actions,
     })
+}
+
+/// The binding's `validationActions`: one or more, distinct, not both Deny and Warn, and none
+/// on a mutating binding (whose one action is Deny).
+fn validation_actions(
+    kind: AdmissionKind,
+    spec: &BindingSpec,
+    err: &mut impl FnMut(&str, &str, PackErrorKind),
+) -> Vec<ValidationAction> {
+    if kind != AdmissionKind::ValidatingBinding {
+        if !spec.validation_actions.is_empty() {
+            err(
+                "/spec/validationActions",
+                "spec.validationActions",
+                PackErrorKind::ActionsOnMutatingBinding,
+            );
+        }
+        return vec![ValidationAction::Deny];
+    }
+    let actions = spec.validation_actions.clone();
+    if actions.is_empty() {
+        err("/spec", "spec.validationActions", PackErrorKind::NoValidationActions);
+    }
+    let unique: BTreeSet<String> = actions.iter().map(|a| format!("{a:?}")).collect();
+    if unique.len() != actions.len() {
+        err(
+            "/spec/validationActions",
+            "spec.validationActions",
+            PackErrorKind::ActionTwice,
+        );
+    }
+    if actions.contains(&ValidationAction::Deny) && actions.contains(&ValidationAction::Warn) {
+        err(
+            "/spec/validationActions",
+            "spec.validationActions",
+            PackErrorKind::DenyAndWarn,
+        );
+    }
+    actions
+}
+
+/// A `paramRef` exactly when the policy has a `paramKind`, naming its params by name or by
+/// selector.
+fn check_param_ref(admission: &CompiledAdmission, spec: &BindingSpec, err: &mut impl FnMut(&str, &str, PackErrorKind)) {
+    match (&admission.param_kind, &spec.param_ref) {
+        (None, Some(_)) => err(
+            "/spec/paramRef",
+            "spec.paramRef",
+            PackErrorKind::ParamRefWithoutParamKind {
+                policy: admission.policy.clone(),
+            },
+        ),
+        (Some(k), None) => err(
+            "/spec",
+            "spec.paramRef",
+            PackErrorKind::ParamRefMissing {
+                policy: admission.policy.clone(),
+                api_version: k.api_version.clone(),
+                kind: k.kind.clone(),
+            },
+        ),
+        (Some(_), Some(r)) if r.name.is_some() == r.selector.is_some() => {
+            err("/spec/paramRef", "spec.paramRef", PackErrorKind::ParamRefNameOrSelector);
+        }
+        _ => {}
+    }
 }

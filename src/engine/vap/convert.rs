@@ -52,8 +52,31 @@ pub fn convert(
     packs: &mut Vec<CompiledPack>,
     errors: &mut Vec<PackError>,
 ) -> Vec<PendingDoc> {
+    let (mut policies, bindings) = compile_policies(env, admission, packs, errors);
+    attach_bindings(bindings, &mut policies, errors);
+    let (bundled, rest) = param_objects(others, &policies, errors);
+    let bundled = Arc::new(bundled);
+    for (mut pack, mut admission) in policies {
+        admission.params = Arc::clone(&bundled);
+        pack.kind = PackKind::AdmissionPolicies(Box::new(admission));
+        packs.push(pack);
+    }
+    rest
+}
+
+/// A binding document waiting for its policy to be compiled.
+type PendingBinding = (PendingDoc, AdmissionKind, BindingDocument);
+
+/// The policies of `admission` compiled, and its bindings read (to be attached once every
+/// policy is known).
+fn compile_policies(
+    env: &Env,
+    admission: Vec<PendingDoc>,
+    packs: &[CompiledPack],
+    errors: &mut Vec<PackError>,
+) -> (Vec<(CompiledPack, CompiledAdmission)>, Vec<PendingBinding>) {
     let mut policies: Vec<(CompiledPack, CompiledAdmission)> = Vec::new();
-    let mut bindings: Vec<(PendingDoc, AdmissionKind, BindingDocument)> = Vec::new();
+    let mut bindings: Vec<PendingBinding> = Vec::new();
     for pending in admission {
         let ctx = DocContext::new(&pending.origin, &pending.doc.positions);
         let Some(kind) = check_header(&ctx, &pending.doc.value, errors) else {
@@ -82,6 +105,16 @@ pub fn convert(
             }
         }
     }
+    (policies, bindings)
+}
+
+/// Each binding compiled into the policy it names; a binding defined twice or naming no loaded
+/// policy is an error.
+fn attach_bindings(
+    bindings: Vec<PendingBinding>,
+    policies: &mut [(CompiledPack, CompiledAdmission)],
+    errors: &mut Vec<PackError>,
+) {
     let mut names: HashMap<String, String> = HashMap::new();
     for (pending, kind, doc) in bindings {
         let ctx = DocContext::new(&pending.origin, &pending.doc.positions);
@@ -107,31 +140,51 @@ pub fn convert(
             .iter_mut()
             .find(|(_, a)| a.kind == wanted && a.policy == doc.spec.policy_name)
         else {
-            let known: Vec<&str> = policies
-                .iter()
-                .filter(|(_, a)| a.kind == wanted)
-                .map(|(_, a)| a.policy.as_str())
-                .collect();
-            errors.push(ctx.invalid(
-                "/spec/policyName",
-                subject,
-                "spec.policyName",
-                PackErrorKind::NoSuchPolicy {
-                    kind: wanted.as_str(),
-                    name: doc.spec.policy_name.clone(),
-                    loaded: if known.is_empty() {
-                        "none".to_owned()
-                    } else {
-                        known.join(", ")
-                    },
-                },
-            ));
+            errors.push(no_such_policy(&ctx, subject, wanted, &doc.spec.policy_name, policies));
             continue;
         };
         if let Some(binding) = super::binding::compile_binding(&ctx, &subject, kind, doc, admission, errors) {
             admission.bindings.push(binding);
         }
     }
+}
+
+/// A binding's `policyName` names no loaded policy of its kind.
+fn no_such_policy(
+    ctx: &DocContext<'_>,
+    subject: String,
+    wanted: PolicyKind,
+    name: &str,
+    policies: &[(CompiledPack, CompiledAdmission)],
+) -> PackError {
+    let known: Vec<&str> = policies
+        .iter()
+        .filter(|(_, a)| a.kind == wanted)
+        .map(|(_, a)| a.policy.as_str())
+        .collect();
+    ctx.invalid(
+        "/spec/policyName",
+        subject,
+        "spec.policyName",
+        PackErrorKind::NoSuchPolicy {
+            kind: wanted.as_str(),
+            name: name.to_owned(),
+            loaded: if known.is_empty() {
+                "none".to_owned()
+            } else {
+                known.join(", ")
+            },
+        },
+    )
+}
+
+/// The documents of `others` whose apiVersion and kind are some policy's `paramKind`, gathered
+/// as param objects; and the rest.
+fn param_objects(
+    others: Vec<PendingDoc>,
+    policies: &[(CompiledPack, CompiledAdmission)],
+    errors: &mut Vec<PackError>,
+) -> (ParamStore, Vec<PendingDoc>) {
     let mut bundled = ParamStore::default();
     let mut rest = Vec::new();
     for pending in others {
@@ -167,13 +220,7 @@ pub fn convert(
             ));
         }
     }
-    let bundled = Arc::new(bundled);
-    for (mut pack, mut admission) in policies {
-        admission.params = Arc::clone(&bundled);
-        pack.kind = PackKind::AdmissionPolicies(Box::new(admission));
-        packs.push(pack);
-    }
-    rest
+    (bundled, rest)
 }
 
 fn check_header(ctx: &DocContext<'_>, value: &serde_json::Value, errors: &mut Vec<PackError>) -> Option<AdmissionKind> {

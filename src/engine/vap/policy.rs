@@ -10,7 +10,9 @@ use super::convert::compile_cel;
 use crate::engine::cel::compile::CompiledExpr;
 use crate::engine::facts::decision::{Action, Severity};
 use crate::engine::pack::admission::matching::CompiledMatch;
-use crate::engine::pack::admission::model::{FailurePolicy, Metadata, Variable};
+use crate::engine::pack::admission::model::{
+    FailurePolicy, MatchCondition, MatchResources, Metadata, ParamKind, Variable,
+};
 use crate::engine::pack::admission::params::ParamStore;
 use crate::engine::pack::admission::{CompiledAdmission, PolicyKind};
 use crate::engine::pack::compiled::{CompiledPack, CompiledRule, CompiledVariable, PackKind};
@@ -30,94 +32,37 @@ pub(super) struct Common {
     pub(super) rationale: Option<String>,
 }
 
-#[allow(clippy::too_many_arguments)]
-pub(super) fn common(
-    env: &Env,
-    ctx: &DocContext<'_>,
-    kind: PolicyKind,
-    metadata: &Metadata,
-    match_constraints: Option<crate::engine::pack::admission::model::MatchResources>,
-    variables: &[Variable],
-    match_conditions: &[crate::engine::pack::admission::model::MatchCondition],
-    param_kind: Option<crate::engine::pack::admission::model::ParamKind>,
-    failure_policy: Option<FailurePolicy>,
-    packs: &[CompiledPack],
-    policies: &[(CompiledPack, CompiledAdmission)],
-    errors: &mut Vec<PackError>,
-) -> Option<Common> {
+/// What a policy is compiled among: the CEL environment, its document, and the packs and
+/// policies loaded before it (whose names it may not take).
+pub(super) struct PolicySite<'a> {
+    pub(super) env: &'a Env,
+    pub(super) ctx: &'a DocContext<'a>,
+    pub(super) packs: &'a [CompiledPack],
+    pub(super) policies: &'a [(CompiledPack, CompiledAdmission)],
+}
+
+/// The fields of a policy document every kind has, as [`common`] compiles them.
+pub(super) struct PolicyHeader<'a> {
+    pub(super) kind: PolicyKind,
+    pub(super) metadata: &'a Metadata,
+    pub(super) match_constraints: Option<MatchResources>,
+    pub(super) variables: &'a [Variable],
+    pub(super) match_conditions: &'a [MatchCondition],
+    pub(super) param_kind: Option<ParamKind>,
+    pub(super) failure_policy: Option<FailurePolicy>,
+}
+
+/// The shared part of a policy: its name checked, constraints, annotations, variables and match
+/// conditions compiled; `None` when any of it has an error (recorded in `errors`).
+pub(super) fn common(site: &PolicySite<'_>, header: PolicyHeader<'_>, errors: &mut Vec<PackError>) -> Option<Common> {
     let before = errors.len();
+    let ctx = site.ctx;
+    let metadata = header.metadata;
     let name = metadata.name.clone();
-    let subject = format!("{} '{name}'", kind.as_str());
-    if name.trim().is_empty() {
-        errors.push(ctx.invalid("/metadata", subject.clone(), "metadata.name", PackErrorKind::Empty));
-    }
-    if let Some(other) = packs.iter().find(|p| p.metadata.name == name) {
-        errors.push(ctx.invalid(
-            "/metadata/name",
-            subject.clone(),
-            "metadata.name",
-            PackErrorKind::NameOfRulePack {
-                origins: other.origins.join(", "),
-            },
-        ));
-    }
-    if let Some((other, _)) = policies.iter().find(|(p, _)| p.metadata.name == name) {
-        errors.push(ctx.invalid(
-            "/metadata/name",
-            subject.clone(),
-            "metadata.name",
-            PackErrorKind::PolicyDefinedTwice {
-                origins: other.origins.join(", "),
-            },
-        ));
-    }
-    let constraints = match match_constraints {
-        None => {
-            errors.push(ctx.invalid(
-                "/spec",
-                subject.clone(),
-                "spec.matchConstraints",
-                PackErrorKind::NoMatchConstraints,
-            ));
-            None
-        }
-        Some(m) if m.resource_rules.is_empty() => {
-            errors.push(ctx.invalid(
-                "/spec/matchConstraints",
-                subject.clone(),
-                "spec.matchConstraints.resourceRules",
-                PackErrorKind::NoResourceRules,
-            ));
-            None
-        }
-        Some(m) => CompiledMatch::new(m, true)
-            .map_err(|e| {
-                errors.push(ctx.invalid(
-                    "/spec/matchConstraints",
-                    subject.clone(),
-                    "spec.matchConstraints",
-                    PackErrorKind::MatchResources(e),
-                ));
-            })
-            .ok(),
-    };
-    let severity = match metadata.annotations.get(super::SEVERITY_ANNOTATION).map(String::as_str) {
-        Some("low") => Severity::Low,
-        Some("medium") => Severity::Medium,
-        None | Some("high") => Severity::High,
-        Some("critical") => Severity::Critical,
-        Some(other) => {
-            errors.push(ctx.invalid(
-                "/metadata/annotations",
-                subject.clone(),
-                super::SEVERITY_ANNOTATION,
-                PackErrorKind::BadSeverity {
-                    value: other.to_owned(),
-                },
-            ));
-            Severity::High
-        }
-    };
+    let subject = format!("{} '{name}'", header.kind.as_str());
+    check_name(site, &name, &subject, errors);
+    let constraints = constraints(ctx, &subject, header.match_constraints, errors);
+    let severity = severity(ctx, &subject, metadata, errors);
     let controls = metadata
         .annotations
         .get(super::CONTROLS_ANNOTATION)
@@ -129,91 +74,9 @@ pub(super) fn common(
                 .collect()
         })
         .unwrap_or_default();
-    let mut pack = CompiledPack {
-        metadata: PackMetadata {
-            name: name.clone(),
-            version: "0.0.0".to_owned(),
-            framework: Some(format!("Kubernetes {}", kind.as_str())),
-            description: None,
-        },
-        origins: vec![ctx.file.to_owned()],
-        params: serde_json::Value::Null,
-        variables: Vec::new(),
-        rules: Vec::new(),
-        kind: PackKind::Rules,
-        params_to_configure: crate::engine::pack::placeholders::ParamsToConfigure::default(),
-        retired_rules: std::collections::BTreeMap::new(),
-    };
-    for (i, var) in variables.iter().enumerate() {
-        let pointer = format!("/spec/variables/{i}");
-        let field = format!("spec.variables[{i}]");
-        if !crate::engine::pack::load::is_cel_identifier(&var.name) {
-            errors.push(ctx.invalid(
-                &pointer,
-                subject.clone(),
-                &field,
-                PackErrorKind::VariableName { name: var.name.clone() },
-            ));
-            continue;
-        }
-        if pack.variables.iter().any(|v| v.name == var.name) {
-            errors.push(ctx.invalid(
-                &pointer,
-                subject.clone(),
-                &field,
-                PackErrorKind::VariableTwice { name: var.name.clone() },
-            ));
-            continue;
-        }
-        let Some(expr) = compile_cel(
-            env,
-            ctx,
-            &pointer,
-            &subject,
-            &format!("{field}.expression"),
-            &var.expression,
-            errors,
-        ) else {
-            continue;
-        };
-        let deps = variable_dependencies(ctx, &pointer, &subject, &field, &expr, &pack, errors);
-        pack.variables.push(CompiledVariable {
-            name: var.name.clone(),
-            expr,
-            deps,
-            input_limits: crate::engine::cel::cost::InputLimits::default(),
-            share_id: None,
-            reads: crate::engine::cel::cost::reads::VariableReads::default(),
-        });
-    }
-    let mut conditions = Vec::new();
-    for (i, condition) in match_conditions.iter().enumerate() {
-        let pointer = format!("/spec/matchConditions/{i}");
-        let field = format!("spec.matchConditions[{i}]");
-        if condition.name.trim().is_empty() || conditions.iter().any(|(n, _)| n == &condition.name) {
-            errors.push(ctx.invalid(
-                &pointer,
-                subject.clone(),
-                &field,
-                PackErrorKind::ConditionName {
-                    name: condition.name.clone(),
-                },
-            ));
-            continue;
-        }
-        if let Some(expr) = compile_cel(
-            env,
-            ctx,
-            &pointer,
-            &subject,
-            &format!("{field}.expression"),
-            &condition.expression,
-            errors,
-        ) {
-            variable_dependencies(ctx, &pointer, &subject, &field, &expr, &pack, errors);
-            conditions.push((condition.name.clone(), expr));
-        }
-    }
+    let mut pack = empty_pack(ctx, &name, header.kind);
+    compile_variables(site, &subject, header.variables, &mut pack, errors);
+    let conditions = match_conditions(site, &subject, header.match_conditions, &pack, errors);
     let constraints = constraints?;
     if errors.len() != before {
         return None;
@@ -222,11 +85,11 @@ pub(super) fn common(
     let rationale = metadata.annotations.get(super::RATIONALE_ANNOTATION).cloned();
     Some(Common {
         admission: CompiledAdmission {
-            kind,
+            kind: header.kind,
             policy: name,
             constraints,
-            param_kind,
-            failure_policy: failure_policy.unwrap_or_default(),
+            param_kind: header.param_kind,
+            failure_policy: header.failure_policy.unwrap_or_default(),
             match_conditions: conditions,
             audit_annotations: Vec::new(),
             reasons: Vec::new(),
@@ -241,6 +104,189 @@ pub(super) fn common(
         remediation,
         rationale,
     })
+}
+
+/// The policy's name: not empty, nor taken by a rule pack or another policy.
+fn check_name(site: &PolicySite<'_>, name: &str, subject: &str, errors: &mut Vec<PackError>) {
+    let ctx = site.ctx;
+    if name.trim().is_empty() {
+        errors.push(ctx.invalid("/metadata", subject.to_owned(), "metadata.name", PackErrorKind::Empty));
+    }
+    if let Some(other) = site.packs.iter().find(|p| p.metadata.name == name) {
+        errors.push(ctx.invalid(
+            "/metadata/name",
+            subject.to_owned(),
+            "metadata.name",
+            PackErrorKind::NameOfRulePack {
+                origins: other.origins.join(", "),
+            },
+        ));
+    }
+    if let Some((other, _)) = site.policies.iter().find(|(p, _)| p.metadata.name == name) {
+        errors.push(ctx.invalid(
+            "/metadata/name",
+            subject.to_owned(),
+            "metadata.name",
+            PackErrorKind::PolicyDefinedTwice {
+                origins: other.origins.join(", "),
+            },
+        ));
+    }
+}
+
+/// `spec.matchConstraints`, which must be there with resource rules.
+fn constraints(
+    ctx: &DocContext<'_>,
+    subject: &str,
+    match_constraints: Option<MatchResources>,
+    errors: &mut Vec<PackError>,
+) -> Option<CompiledMatch> {
+    let (pointer, field, kind) = match match_constraints {
+        None => ("/spec", "spec.matchConstraints", PackErrorKind::NoMatchConstraints),
+        Some(m) if m.resource_rules.is_empty() => (
+            "/spec/matchConstraints",
+            "spec.matchConstraints.resourceRules",
+            PackErrorKind::NoResourceRules,
+        ),
+        Some(m) => match CompiledMatch::new(m, true) {
+            Ok(compiled) => return Some(compiled),
+            Err(e) => (
+                "/spec/matchConstraints",
+                "spec.matchConstraints",
+                PackErrorKind::MatchResources(e),
+            ),
+        },
+    };
+    errors.push(ctx.invalid(pointer, subject.to_owned(), field, kind));
+    None
+}
+
+/// The severity annotation (high when absent).
+fn severity(ctx: &DocContext<'_>, subject: &str, metadata: &Metadata, errors: &mut Vec<PackError>) -> Severity {
+    match metadata.annotations.get(super::SEVERITY_ANNOTATION).map(String::as_str) {
+        Some("low") => Severity::Low,
+        Some("medium") => Severity::Medium,
+        None | Some("high") => Severity::High,
+        Some("critical") => Severity::Critical,
+        Some(other) => {
+            errors.push(ctx.invalid(
+                "/metadata/annotations",
+                subject.to_owned(),
+                super::SEVERITY_ANNOTATION,
+                PackErrorKind::BadSeverity {
+                    value: other.to_owned(),
+                },
+            ));
+            Severity::High
+        }
+    }
+}
+
+/// The pack a policy becomes, before its variables and rules are added.
+fn empty_pack(ctx: &DocContext<'_>, name: &str, kind: PolicyKind) -> CompiledPack {
+    CompiledPack {
+        metadata: PackMetadata {
+            name: name.to_owned(),
+            version: "0.0.0".to_owned(),
+            framework: Some(format!("Kubernetes {}", kind.as_str())),
+            description: None,
+        },
+        origins: vec![ctx.file.to_owned()],
+        params: serde_json::Value::Null,
+        variables: Vec::new(),
+        rules: Vec::new(),
+        kind: PackKind::Rules,
+        params_to_configure: crate::engine::pack::placeholders::ParamsToConfigure::default(),
+        retired_rules: std::collections::BTreeMap::new(),
+    }
+}
+
+/// `spec.variables`, compiled into `pack` in order (each may read the ones before it).
+fn compile_variables(
+    site: &PolicySite<'_>,
+    subject: &str,
+    variables: &[Variable],
+    pack: &mut CompiledPack,
+    errors: &mut Vec<PackError>,
+) {
+    let ctx = site.ctx;
+    for (i, var) in variables.iter().enumerate() {
+        let pointer = format!("/spec/variables/{i}");
+        let field = format!("spec.variables[{i}]");
+        let problem = if !crate::engine::pack::load::is_cel_identifier(&var.name) {
+            Some(PackErrorKind::VariableName { name: var.name.clone() })
+        } else if pack.variables.iter().any(|v| v.name == var.name) {
+            Some(PackErrorKind::VariableTwice { name: var.name.clone() })
+        } else {
+            None
+        };
+        if let Some(kind) = problem {
+            errors.push(ctx.invalid(&pointer, subject.to_owned(), &field, kind));
+            continue;
+        }
+        let expression_field = format!("{field}.expression");
+        let Some(expr) = compile_cel(
+            site.env,
+            ctx,
+            &pointer,
+            subject,
+            &expression_field,
+            &var.expression,
+            errors,
+        ) else {
+            continue;
+        };
+        let deps = variable_dependencies(ctx, &pointer, subject, &field, &expr, pack, errors);
+        pack.variables.push(CompiledVariable {
+            name: var.name.clone(),
+            expr,
+            deps,
+            input_limits: crate::engine::cel::cost::InputLimits::default(),
+            share_id: None,
+            reads: crate::engine::cel::cost::reads::VariableReads::default(),
+        });
+    }
+}
+
+/// `spec.matchConditions`, named uniquely, each with its compiled expression.
+fn match_conditions(
+    site: &PolicySite<'_>,
+    subject: &str,
+    match_conditions: &[MatchCondition],
+    pack: &CompiledPack,
+    errors: &mut Vec<PackError>,
+) -> Vec<(String, CompiledExpr)> {
+    let ctx = site.ctx;
+    let mut conditions: Vec<(String, CompiledExpr)> = Vec::new();
+    for (i, condition) in match_conditions.iter().enumerate() {
+        let pointer = format!("/spec/matchConditions/{i}");
+        let field = format!("spec.matchConditions[{i}]");
+        if condition.name.trim().is_empty() || conditions.iter().any(|(n, _)| n == &condition.name) {
+            errors.push(ctx.invalid(
+                &pointer,
+                subject.to_owned(),
+                &field,
+                PackErrorKind::ConditionName {
+                    name: condition.name.clone(),
+                },
+            ));
+            continue;
+        }
+        let expression_field = format!("{field}.expression");
+        if let Some(expr) = compile_cel(
+            site.env,
+            ctx,
+            &pointer,
+            subject,
+            &expression_field,
+            &condition.expression,
+            errors,
+        ) {
+            variable_dependencies(ctx, &pointer, subject, &field, &expr, pack, errors);
+            conditions.push((condition.name.clone(), expr));
+        }
+    }
+    conditions
 }
 
 /// Every variable `exprs` read, with what those read in turn.

@@ -7,12 +7,14 @@ use std::sync::Arc;
 use cel::Env;
 
 use super::convert::compile_cel;
-use super::policy::{common, rule, transitive, RuleExtra};
+use super::policy::{common, rule, transitive, Common, PolicyHeader, PolicySite, RuleExtra};
 use crate::engine::cel::compile::CompiledExpr;
 use crate::engine::facts::decision::Action;
-use crate::engine::pack::admission::model::{MutatingPolicySpec, PolicyDocument, ValidatingPolicySpec};
+use crate::engine::pack::admission::model::{
+    AuditAnnotation, MutatingPolicySpec, Mutation, PolicyDocument, ValidatingPolicySpec, Validation,
+};
 use crate::engine::pack::admission::{CompiledAdmission, PolicyKind};
-use crate::engine::pack::compiled::CompiledPack;
+use crate::engine::pack::compiled::{CompiledPack, CompiledRule};
 use crate::engine::pack::error::{PackError, PackErrorKind};
 use crate::engine::pack::load::variable_dependencies;
 use crate::engine::pack::load::DocContext;
@@ -26,23 +28,24 @@ pub(super) fn validating_policy(
     errors: &mut Vec<PackError>,
 ) -> Option<(CompiledPack, CompiledAdmission)> {
     let spec = doc.spec;
-    let mut common = common(
+    let site = PolicySite {
         env,
         ctx,
-        PolicyKind::Validating,
-        &doc.metadata,
-        spec.match_constraints,
-        &spec.variables,
-        &spec.match_conditions,
-        spec.param_kind,
-        spec.failure_policy,
         packs,
         policies,
-        errors,
-    )?;
+    };
+    let header = PolicyHeader {
+        kind: PolicyKind::Validating,
+        metadata: &doc.metadata,
+        match_constraints: spec.match_constraints,
+        variables: &spec.variables,
+        match_conditions: &spec.match_conditions,
+        param_kind: spec.param_kind,
+        failure_policy: spec.failure_policy,
+    };
+    let mut common = common(&site, header, errors)?;
     let before = errors.len();
-    let policy = common.admission.policy.clone();
-    let subject = format!("ValidatingAdmissionPolicy '{policy}'");
+    let subject = format!("ValidatingAdmissionPolicy '{}'", common.admission.policy);
     if spec.validations.is_empty() && spec.audit_annotations.is_empty() {
         errors.push(ctx.invalid(
             "/spec",
@@ -51,32 +54,48 @@ pub(super) fn validating_policy(
             PackErrorKind::NoValidations,
         ));
     }
+    let rules = validations(&site, &subject, &spec.validations, &mut common, errors);
+    audit_annotations(&site, &subject, &spec.audit_annotations, &mut common, errors);
+    if errors.len() != before {
+        return None;
+    }
+    let mut policy_exprs: Vec<&CompiledExpr> = common.admission.match_conditions.iter().map(|(_, e)| e).collect();
+    policy_exprs.extend(common.admission.audit_annotations.iter().map(|(_, e)| e));
+    common.admission.variables = transitive(&common.pack, &policy_exprs);
+    common.pack.rules = rules.into_iter().map(Arc::new).collect();
+    Some((common.pack, common.admission))
+}
+
+/// The rules a validating policy's `validations` become, one each, with their status codes
+/// recorded in `common`.
+fn validations(
+    site: &PolicySite<'_>,
+    subject: &str,
+    validations: &[Validation],
+    common: &mut Common,
+    errors: &mut Vec<PackError>,
+) -> Vec<CompiledRule> {
+    let (env, ctx) = (site.env, site.ctx);
+    let policy = common.admission.policy.clone();
     let mut rules = Vec::new();
-    for (i, v) in spec.validations.iter().enumerate() {
+    for (i, v) in validations.iter().enumerate() {
         let pointer = format!("/spec/validations/{i}");
         let field = format!("spec.validations[{i}]");
-        let expr = compile_cel(
-            env,
-            ctx,
-            &pointer,
-            &subject,
-            &format!("{field}.expression"),
-            &v.expression,
-            errors,
-        );
+        let expression_field = format!("{field}.expression");
+        let expr = compile_cel(env, ctx, &pointer, subject, &expression_field, &v.expression, errors);
         let message_expression = v.message_expression.as_ref().and_then(|m| {
             compile_cel(
                 env,
                 ctx,
                 &pointer,
-                &subject,
+                subject,
                 &format!("{field}.messageExpression"),
                 m,
                 errors,
             )
         });
         for e in [&expr, &message_expression].into_iter().flatten() {
-            variable_dependencies(ctx, &pointer, &subject, &field, e, &common.pack, errors);
+            variable_dependencies(ctx, &pointer, subject, &field, e, &common.pack, errors);
         }
         let message = match v.message.as_deref().map(str::trim) {
             Some(m) if !m.is_empty() => m.to_owned(),
@@ -87,14 +106,26 @@ pub(super) fn validating_policy(
                 message_expression,
                 action: Action::Deny,
             };
-            if let Some(r) = rule(&common, ctx.file, format!("{policy}[{i}]"), expr, message, extra) {
+            if let Some(r) = rule(common, ctx.file, format!("{policy}[{i}]"), expr, message, extra) {
                 rules.push(r);
                 common.admission.reasons.push(v.reason);
             }
         }
     }
+    rules
+}
+
+/// A validating policy's `auditAnnotations`, with valid, distinct keys, compiled into `common`.
+fn audit_annotations(
+    site: &PolicySite<'_>,
+    subject: &str,
+    annotations: &[AuditAnnotation],
+    common: &mut Common,
+    errors: &mut Vec<PackError>,
+) {
+    let ctx = site.ctx;
     let mut keys = BTreeSet::new();
-    for (i, a) in spec.audit_annotations.iter().enumerate() {
+    for (i, a) in annotations.iter().enumerate() {
         let pointer = format!("/spec/auditAnnotations/{i}");
         let field = format!("spec.auditAnnotations[{i}]");
         let valid_key = !a.key.is_empty()
@@ -105,33 +136,26 @@ pub(super) fn validating_policy(
         if !valid_key || !keys.insert(a.key.clone()) {
             errors.push(ctx.invalid(
                 &pointer,
-                subject.clone(),
+                subject.to_owned(),
                 &format!("{field}.key"),
                 PackErrorKind::AnnotationKey { key: a.key.clone() },
             ));
             continue;
         }
+        let value_field = format!("{field}.valueExpression");
         if let Some(expr) = compile_cel(
-            env,
+            site.env,
             ctx,
             &pointer,
-            &subject,
-            &format!("{field}.valueExpression"),
+            subject,
+            &value_field,
             &a.value_expression,
             errors,
         ) {
-            variable_dependencies(ctx, &pointer, &subject, &field, &expr, &common.pack, errors);
+            variable_dependencies(ctx, &pointer, subject, &field, &expr, &common.pack, errors);
             common.admission.audit_annotations.push((a.key.clone(), expr));
         }
     }
-    if errors.len() != before {
-        return None;
-    }
-    let mut policy_exprs: Vec<&CompiledExpr> = common.admission.match_conditions.iter().map(|(_, e)| e).collect();
-    policy_exprs.extend(common.admission.audit_annotations.iter().map(|(_, e)| e));
-    common.admission.variables = transitive(&common.pack, &policy_exprs);
-    common.pack.rules = rules.into_iter().map(Arc::new).collect();
-    Some((common.pack, common.admission))
 }
 
 pub(super) fn mutating_policy(
@@ -143,23 +167,24 @@ pub(super) fn mutating_policy(
     errors: &mut Vec<PackError>,
 ) -> Option<(CompiledPack, CompiledAdmission)> {
     let spec = doc.spec;
-    let mut common = common(
+    let site = PolicySite {
         env,
         ctx,
-        PolicyKind::Mutating,
-        &doc.metadata,
-        spec.match_constraints,
-        &spec.variables,
-        &spec.match_conditions,
-        spec.param_kind,
-        spec.failure_policy,
         packs,
         policies,
-        errors,
-    )?;
+    };
+    let header = PolicyHeader {
+        kind: PolicyKind::Mutating,
+        metadata: &doc.metadata,
+        match_constraints: spec.match_constraints,
+        variables: &spec.variables,
+        match_conditions: &spec.match_conditions,
+        param_kind: spec.param_kind,
+        failure_policy: spec.failure_policy,
+    };
+    let mut common = common(&site, header, errors)?;
     let before = errors.len();
-    let policy = common.admission.policy.clone();
-    let subject = format!("MutatingAdmissionPolicy '{policy}'");
+    let subject = format!("MutatingAdmissionPolicy '{}'", common.admission.policy);
     if let Some(r) = spec
         .reinvocation_policy
         .as_deref()
@@ -175,67 +200,7 @@ pub(super) fn mutating_policy(
     if spec.mutations.is_empty() {
         errors.push(ctx.invalid("/spec", subject.clone(), "spec.mutations", PackErrorKind::NoMutations));
     }
-    let mut rules = Vec::new();
-    for (i, m) in spec.mutations.iter().enumerate() {
-        let pointer = format!("/spec/mutations/{i}");
-        let field = format!("spec.mutations[{i}]");
-        let (source, form) = match (m.patch_type.as_str(), &m.json_patch, &m.apply_configuration) {
-            ("JSONPatch", Some(j), None) => (&j.expression, "jsonPatch"),
-            ("ApplyConfiguration", None, Some(a)) => (&a.expression, "applyConfiguration"),
-            ("ApplyConfiguration", _, _) => {
-                errors.push(ctx.invalid(
-                    &pointer,
-                    subject.clone(),
-                    &format!("{field}.applyConfiguration"),
-                    PackErrorKind::ApplyConfigurationMissing,
-                ));
-                continue;
-            }
-            ("JSONPatch", _, _) => {
-                errors.push(ctx.invalid(
-                    &pointer,
-                    subject.clone(),
-                    &format!("{field}.jsonPatch"),
-                    PackErrorKind::JsonPatchMissing,
-                ));
-                continue;
-            }
-            (other, _, _) => {
-                errors.push(ctx.invalid(
-                    &pointer,
-                    subject.clone(),
-                    &format!("{field}.patchType"),
-                    PackErrorKind::PatchType {
-                        value: other.to_string(),
-                    },
-                ));
-                continue;
-            }
-        };
-        let Some(expr) = compile_cel(
-            env,
-            ctx,
-            &pointer,
-            &subject,
-            &format!("{field}.{form}.expression"),
-            source,
-            errors,
-        ) else {
-            continue;
-        };
-        variable_dependencies(ctx, &pointer, &subject, &field, &expr, &common.pack, errors);
-        // The rule's `validate` holds the JSONPatch expression; `eval` runs it as a mutation.
-        let extra = RuleExtra {
-            message_expression: None,
-            action: Action::Patch,
-        };
-        let message = format!("mutation {i} of MutatingAdmissionPolicy '{policy}' changes the object");
-        if let Some(r) = rule(&common, ctx.file, format!("{policy}[{i}]"), expr, message, extra) {
-            rules.push(r);
-            common.admission.reasons.push(None);
-            common.admission.apply_configurations.push(form == "applyConfiguration");
-        }
-    }
+    let rules = mutations(&site, &subject, &spec.mutations, &mut common, errors);
     if errors.len() != before {
         return None;
     }
@@ -243,4 +208,68 @@ pub(super) fn mutating_policy(
     common.admission.variables = transitive(&common.pack, &policy_exprs);
     common.pack.rules = rules.into_iter().map(Arc::new).collect();
     Some((common.pack, common.admission))
+}
+
+/// The rules a mutating policy's `mutations` become, one each, with their form recorded in
+/// `common`.
+fn mutations(
+    site: &PolicySite<'_>,
+    subject: &str,
+    mutations: &[Mutation],
+    common: &mut Common,
+    errors: &mut Vec<PackError>,
+) -> Vec<CompiledRule> {
+    let ctx = site.ctx;
+    let policy = common.admission.policy.clone();
+    let mut rules = Vec::new();
+    for (i, m) in mutations.iter().enumerate() {
+        let pointer = format!("/spec/mutations/{i}");
+        let field = format!("spec.mutations[{i}]");
+        let Some((source, form)) = mutation_source(ctx, subject, &pointer, &field, m, errors) else {
+            continue;
+        };
+        let expression_field = format!("{field}.{form}.expression");
+        let Some(expr) = compile_cel(site.env, ctx, &pointer, subject, &expression_field, source, errors) else {
+            continue;
+        };
+        variable_dependencies(ctx, &pointer, subject, &field, &expr, &common.pack, errors);
+        // The rule's `validate` holds the JSONPatch expression; `eval` runs it as a mutation.
+        let extra = RuleExtra {
+            message_expression: None,
+            action: Action::Patch,
+        };
+        let message = format!("mutation {i} of MutatingAdmissionPolicy '{policy}' changes the object");
+        if let Some(r) = rule(common, ctx.file, format!("{policy}[{i}]"), expr, message, extra) {
+            rules.push(r);
+            common.admission.reasons.push(None);
+            common.admission.apply_configurations.push(form == "applyConfiguration");
+        }
+    }
+    rules
+}
+
+/// A mutation's expression and the form it is in (`jsonPatch` or `applyConfiguration`), which
+/// must be the one its `patchType` names.
+fn mutation_source<'m>(
+    ctx: &DocContext<'_>,
+    subject: &str,
+    pointer: &str,
+    field: &str,
+    m: &'m Mutation,
+    errors: &mut Vec<PackError>,
+) -> Option<(&'m str, &'static str)> {
+    let (which, kind) = match (m.patch_type.as_str(), &m.json_patch, &m.apply_configuration) {
+        ("JSONPatch", Some(j), None) => return Some((&j.expression, "jsonPatch")),
+        ("ApplyConfiguration", None, Some(a)) => return Some((&a.expression, "applyConfiguration")),
+        ("ApplyConfiguration", _, _) => ("applyConfiguration", PackErrorKind::ApplyConfigurationMissing),
+        ("JSONPatch", _, _) => ("jsonPatch", PackErrorKind::JsonPatchMissing),
+        (other, _, _) => (
+            "patchType",
+            PackErrorKind::PatchType {
+                value: other.to_string(),
+            },
+        ),
+    };
+    errors.push(ctx.invalid(pointer, subject.to_owned(), &format!("{field}.{which}"), kind));
+    None
 }

@@ -20,7 +20,7 @@
 
 use std::rc::Rc;
 
-use cel::common::ast::{EntryExpr, Expr, IdedExpr, LiteralValue};
+use cel::common::ast::{CallExpr, ComprehensionExpr, EntryExpr, Expr, IdedExpr, ListExpr, LiteralValue};
 
 use super::functions::call_cost;
 use super::poly::Poly;
@@ -202,85 +202,9 @@ fn walk(expr: &IdedExpr, scope: &mut Scope) -> (Poly, Shape) {
             };
             (cost.add(&one), shape)
         }
-        Expr::Call(call) => {
-            let mut operands = Vec::with_capacity(call.args.len() + 1);
-            let mut costs = Vec::with_capacity(call.args.len() + 1);
-            let namespace = match call.target.as_deref().map(|t| &t.expr) {
-                Some(Expr::Ident(ns)) if is_namespace(ns, scope) => Some(ns.as_str()),
-                _ => None,
-            };
-            if let (Some(target), None) = (&call.target, namespace) {
-                let (c, s) = walk(target, scope);
-                costs.push(c);
-                operands.push(s);
-            }
-            for arg in &call.args {
-                let (c, s) = walk(arg, scope);
-                costs.push(c);
-                operands.push(s);
-            }
-            let literal_text = call.args.iter().map(literal_len).collect::<Vec<_>>();
-            let call = call_cost(
-                &call.func_name,
-                namespace,
-                call.target.is_some() && namespace.is_none(),
-                &operands,
-                &literal_text,
-            );
-            let operands_cost = if call.one_branch {
-                // `c ? a : b`: the condition and the dearer branch.
-                let mut it = costs.into_iter();
-                let cond = it.next().unwrap_or_default();
-                it.fold(Poly::default(), |acc, c| acc.max(&c)).add(&cond)
-            } else {
-                costs.iter().fold(Poly::default(), |acc, c| acc.add(c))
-            };
-            (one.add(&operands_cost).add(&call.cost), call.result)
-        }
-        Expr::Comprehension(c) => {
-            let (range_cost, range) = walk(&c.iter_range, scope);
-            let (init_cost, init) = walk(&c.accu_init, scope);
-            // A list built by `map`/`filter` grows up to one entry per iteration.
-            let accu = if init.len.is_zero() && is_list_literal(&c.accu_init) {
-                Shape::list(range.len.clone(), Shape::input())
-            } else {
-                init
-            };
-            let depth = scope.len();
-            match &c.iter_var2 {
-                // Two variables: index or key, then value.
-                Some(second) => {
-                    scope.push((c.iter_var.clone(), Shape::key()));
-                    scope.push((second.clone(), range.entry()));
-                }
-                None => scope.push((c.iter_var.clone(), range.entry())),
-            }
-            scope.push((c.accu_var.clone(), accu.clone()));
-            let (cond_cost, _) = walk(&c.loop_cond, scope);
-            let (step_cost, _) = walk(&c.loop_step, scope);
-            let (result_cost, result) = walk(&c.result, scope);
-            scope.truncate(depth);
-            let body = cond_cost.add(&step_cost).mul(&range.len);
-            let cost = one.add(&range_cost).add(&init_cost).add(&body).add(&result_cost);
-            // The result of `map`/`filter` is the accumulated list.
-            let shape = if is_accu(&c.result, &c.accu_var) { accu } else { result };
-            (cost, shape)
-        }
-        Expr::List(list) => {
-            let mut cost = one;
-            let mut elem: Option<Shape> = None;
-            for e in &list.elements {
-                let (c, s) = walk(e, scope);
-                cost = cost.add(&c);
-                elem = Some(match elem {
-                    None => s,
-                    Some(prev) => prev.union(&s),
-                });
-            }
-            #[allow(clippy::cast_precision_loss)] // a literal has at most a few thousand elements
-            let len = Poly::constant(list.elements.len() as f64);
-            (cost, Shape::list(len, elem.unwrap_or_else(Shape::scalar)))
-        }
+        Expr::Call(call) => walk_call(call, scope),
+        Expr::Comprehension(c) => walk_comprehension(c, scope),
+        Expr::List(list) => walk_list(list, scope),
         Expr::Map(map) => {
             let cost = map.entries.iter().fold(one, |acc, e| acc.add(&entry_cost(e, scope)));
             #[allow(clippy::cast_precision_loss)]
@@ -293,6 +217,95 @@ fn walk(expr: &IdedExpr, scope: &mut Scope) -> (Poly, Shape) {
         }
         Expr::Unspecified => (one, Shape::scalar()),
     }
+}
+
+/// A call: its operands (not a function namespace), then what [`call_cost`] says of the
+/// function.
+fn walk_call(call: &CallExpr, scope: &mut Scope) -> (Poly, Shape) {
+    let one = Poly::constant(1.0);
+    let mut operands = Vec::with_capacity(call.args.len() + 1);
+    let mut costs = Vec::with_capacity(call.args.len() + 1);
+    let namespace = match call.target.as_deref().map(|t| &t.expr) {
+        Some(Expr::Ident(ns)) if is_namespace(ns, scope) => Some(ns.as_str()),
+        _ => None,
+    };
+    if let (Some(target), None) = (&call.target, namespace) {
+        let (c, s) = walk(target, scope);
+        costs.push(c);
+        operands.push(s);
+    }
+    for arg in &call.args {
+        let (c, s) = walk(arg, scope);
+        costs.push(c);
+        operands.push(s);
+    }
+    let literal_text = call.args.iter().map(literal_len).collect::<Vec<_>>();
+    let call = call_cost(
+        &call.func_name,
+        namespace,
+        call.target.is_some() && namespace.is_none(),
+        &operands,
+        &literal_text,
+    );
+    let operands_cost = if call.one_branch {
+        // `c ? a : b`: the condition and the dearer branch.
+        let mut it = costs.into_iter();
+        let cond = it.next().unwrap_or_default();
+        it.fold(Poly::default(), |acc, c| acc.max(&c)).add(&cond)
+    } else {
+        costs.iter().fold(Poly::default(), |acc, c| acc.add(c))
+    };
+    (one.add(&operands_cost).add(&call.cost), call.result)
+}
+
+/// A macro: its range, start and result once, its loop body once per entry of its range, with
+/// its variables in scope.
+fn walk_comprehension(c: &ComprehensionExpr, scope: &mut Scope) -> (Poly, Shape) {
+    let one = Poly::constant(1.0);
+    let (range_cost, range) = walk(&c.iter_range, scope);
+    let (init_cost, init) = walk(&c.accu_init, scope);
+    // A list built by `map`/`filter` grows up to one entry per iteration.
+    let accu = if init.len.is_zero() && is_list_literal(&c.accu_init) {
+        Shape::list(range.len.clone(), Shape::input())
+    } else {
+        init
+    };
+    let depth = scope.len();
+    match &c.iter_var2 {
+        // Two variables: index or key, then value.
+        Some(second) => {
+            scope.push((c.iter_var.clone(), Shape::key()));
+            scope.push((second.clone(), range.entry()));
+        }
+        None => scope.push((c.iter_var.clone(), range.entry())),
+    }
+    scope.push((c.accu_var.clone(), accu.clone()));
+    let (cond_cost, _) = walk(&c.loop_cond, scope);
+    let (step_cost, _) = walk(&c.loop_step, scope);
+    let (result_cost, result) = walk(&c.result, scope);
+    scope.truncate(depth);
+    let body = cond_cost.add(&step_cost).mul(&range.len);
+    let cost = one.add(&range_cost).add(&init_cost).add(&body).add(&result_cost);
+    // The result of `map`/`filter` is the accumulated list.
+    let shape = if is_accu(&c.result, &c.accu_var) { accu } else { result };
+    (cost, shape)
+}
+
+/// A list literal: its elements, as many entries as it has, each shaped like any of them.
+fn walk_list(list: &ListExpr, scope: &mut Scope) -> (Poly, Shape) {
+    let mut cost = Poly::constant(1.0);
+    let mut elem: Option<Shape> = None;
+    for e in &list.elements {
+        let (c, s) = walk(e, scope);
+        cost = cost.add(&c);
+        elem = Some(match elem {
+            None => s,
+            Some(prev) => prev.union(&s),
+        });
+    }
+    #[allow(clippy::cast_precision_loss)] // a literal has at most a few thousand elements
+    let len = Poly::constant(list.elements.len() as f64);
+    (cost, Shape::list(len, elem.unwrap_or_else(Shape::scalar)))
 }
 
 fn entry_cost(entry: &cel::common::ast::IdedEntryExpr, scope: &mut Scope) -> Poly {

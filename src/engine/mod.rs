@@ -245,6 +245,8 @@ impl Engine {
         (decision, meter.spent())
     }
 
+    /// Judges `input`: one pass of every rule; when findings patch and none denies, the patches
+    /// are applied and the patched document is judged again.
     fn judge(&self, input: &Input, overrides: &dyn Overrides, meter: &cost::CostMeter) -> Decision {
         let subject = eval::Subject::new(input);
         let pass = |object: &serde_json::Value| {
@@ -267,59 +269,31 @@ impl Engine {
             pass
         };
         let first = pass(&input.object);
-        let blocking = |f: &Finding| f.violation.action == Action::Deny;
-        let patching: Vec<&Finding> = first
-            .findings
-            .iter()
-            .filter(|f| f.violation.action == Action::Patch)
-            .collect();
         let mut decision = Decision::allow();
         decision.evaluated_rules.clone_from(&first.evaluated);
         decision.audit_annotations.clone_from(&first.annotations);
-        if first.findings.iter().any(blocking) || patching.is_empty() {
-            let denied = first.findings.iter().any(blocking);
-            return finish(
-                decision,
-                first.findings,
-                if denied { Verdict::Deny } else { Verdict::Allow },
-            );
+        let patches = first.findings.iter().any(|f| f.violation.action == Action::Patch);
+        if first.findings.iter().any(blocks) || !patches {
+            let verdict = if first.findings.iter().any(blocks) {
+                Verdict::Deny
+            } else {
+                Verdict::Allow
+            };
+            return finish(decision, first.findings, verdict);
         }
-        // Apply every patch finding's ops, then judge the patched document again.
-        let mut builder = PatchBuilder::new(input.object.clone());
         let mut findings = first.findings;
-        for finding in &mut findings {
-            if finding.violation.action != Action::Patch {
-                continue;
-            }
-            for op in &finding.ops {
-                if let Err(e) = builder.apply(&finding.violation.rule, op) {
-                    finding.violation.finding = FindingType::EvaluationError;
-                    finding.violation.action = Action::Deny;
-                    finding.violation.message =
-                        format!("{}; the fix could not be applied: {e}", finding.violation.message);
-                    break;
-                }
-            }
-        }
-        if findings.iter().any(blocking) {
+        let builder = apply_patches(&input.object, &mut findings);
+        if findings.iter().any(blocks) {
             return finish(decision, findings, Verdict::Deny);
         }
         let (patched, ops) = builder.finish();
         let second = pass(&patched);
-        let still_failing = second
+        if second
             .findings
             .iter()
-            .any(|f| matches!(f.violation.action, Action::Deny | Action::Patch));
-        if still_failing {
-            // Report what the patch could not fix next to the original findings.
-            for f in second.findings {
-                let known = findings
-                    .iter()
-                    .any(|o| o.violation.rule == f.violation.rule && o.violation.pointer == f.violation.pointer);
-                if !known && f.violation.action == Action::Deny {
-                    findings.push(f);
-                }
-            }
+            .any(|f| matches!(f.violation.action, Action::Deny | Action::Patch))
+        {
+            add_unfixed(&mut findings, second.findings);
             return finish(decision, findings, Verdict::Deny);
         }
         let mut final_findings: Vec<Finding> = findings
@@ -410,6 +384,41 @@ fn apply_overrides(finding: &mut Finding, input: &Input, overrides: &dyn Overrid
     }
     if violation.action != Action::Patch {
         finding.ops.clear();
+    }
+}
+
+/// Whether a finding blocks the input.
+fn blocks(finding: &Finding) -> bool {
+    finding.violation.action == Action::Deny
+}
+
+/// Applies every patch finding's ops to a copy of `object`; a finding whose ops cannot be
+/// applied becomes a denying evaluation error that says why.
+fn apply_patches(object: &serde_json::Value, findings: &mut [Finding]) -> PatchBuilder {
+    let mut builder = PatchBuilder::new(object.clone());
+    for finding in findings.iter_mut().filter(|f| f.violation.action == Action::Patch) {
+        for op in &finding.ops {
+            if let Err(e) = builder.apply(&finding.violation.rule, op) {
+                let violation = &mut finding.violation;
+                violation.finding = FindingType::EvaluationError;
+                violation.action = Action::Deny;
+                violation.message = format!("{}; the fix could not be applied: {e}", violation.message);
+                break;
+            }
+        }
+    }
+    builder
+}
+
+/// Adds the denials of the second pass the patch could not fix, next to the original findings.
+fn add_unfixed(findings: &mut Vec<Finding>, second: Vec<Finding>) {
+    for f in second {
+        let known = findings
+            .iter()
+            .any(|o| o.violation.rule == f.violation.rule && o.violation.pointer == f.violation.pointer);
+        if !known && f.violation.action == Action::Deny {
+            findings.push(f);
+        }
     }
 }
 

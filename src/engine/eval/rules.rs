@@ -31,25 +31,7 @@ pub(crate) fn run_rules(
 ) -> Pass {
     let input = subject.input;
     let mut pass = Pass::default();
-    let switched_off = |pack: &CompiledPack, rule: &CompiledRule| {
-        overrides
-            .mode(&pack.metadata.name, &rule.spec.id)
-            .is_some_and(|m| m.mode == Mode::Off)
-    };
-    let facts = crate::engine::pack::select::MatchFacts::of(input);
-    let matched: Vec<(&CompiledPack, Vec<&Arc<CompiledRule>>)> = packs
-        .iter()
-        .map(|p| {
-            (
-                p.as_ref(),
-                p.rules
-                    .iter()
-                    .filter(|r| r.matcher.matches_facts(&facts) && !switched_off(p, r))
-                    .collect::<Vec<_>>(),
-            )
-        })
-        .filter(|(p, rules)| !rules.is_empty() || matches!(p.kind, PackKind::AdmissionPolicies(_)))
-        .collect();
+    let matched = matched_rules(packs, input, overrides);
     if matched.is_empty() {
         return pass;
     }
@@ -106,6 +88,34 @@ pub(crate) fn run_rules(
         }
     }
     pass
+}
+
+/// Each pack with its rules that apply to `input` and are not switched off by `overrides`
+/// (admission-policy packs always: their bindings decide).
+fn matched_rules<'p>(
+    packs: &'p [Arc<CompiledPack>],
+    input: &Input,
+    overrides: &dyn Overrides,
+) -> Vec<(&'p CompiledPack, Vec<&'p Arc<CompiledRule>>)> {
+    let switched_off = |pack: &CompiledPack, rule: &CompiledRule| {
+        overrides
+            .mode(&pack.metadata.name, &rule.spec.id)
+            .is_some_and(|m| m.mode == Mode::Off)
+    };
+    let facts = crate::engine::pack::select::MatchFacts::of(input);
+    packs
+        .iter()
+        .map(|p| {
+            (
+                p.as_ref(),
+                p.rules
+                    .iter()
+                    .filter(|r| r.matcher.matches_facts(&facts) && !switched_off(p, r))
+                    .collect::<Vec<_>>(),
+            )
+        })
+        .filter(|(p, rules)| !rules.is_empty() || matches!(p.kind, PackKind::AdmissionPolicies(_)))
+        .collect()
 }
 
 /// The pack's params with the input's merged over them (per key); borrowed when the input

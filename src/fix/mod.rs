@@ -2,9 +2,9 @@
 //! patch changes changes.
 //!
 //! [`apply`] edits the original text in place: the text is read again into a tree of node
-//! positions ([`tree`]), the value each patched document had is compared with its patched value,
-//! and only the nodes that differ are rewritten ([`diff`]), in the style around them
-//! ([`render`]): comments, key order, quoting, flow or block style, indentation and line endings
+//! positions (`tree`), the value each patched document had is compared with its patched value,
+//! and only the nodes that differ are rewritten (`diff`), in the style around them
+//! (`render`): comments, key order, quoting, flow or block style, indentation and line endings
 //! of everything else stay as they were. Every result is read back and compared with the
 //! patched values; where an in-place edit does not read back right (a change inside an anchored
 //! node that aliases copy, say), that document is re-rendered whole, and only if that fails too

@@ -150,7 +150,7 @@ pub enum CompileError {
     /// The estimated cost at the expression's input bounds is over the per-expression limit.
     #[error(transparent)]
     TooCostly(Box<cost::TooCostly>),
-    /// What the API server's compiler refuses (see [`super::typecheck`]): an undeclared
+    /// What the API server's compiler refuses (see `typecheck`): an undeclared
     /// function, no overload for literal arguments, a heterogeneous literal, a regex outside RE2,
     /// a format string that does not fit its arguments.
     #[error("line {line}, column {column}: {message}\n | {excerpt}\n | {caret}^")]
@@ -223,7 +223,7 @@ impl CompiledExpr {
 }
 
 /// Compiles an expression of a policy or pack in the shared environment and checks its limits,
-/// names, and what the API server refuses when a policy is created ([`super::typecheck`]),
+/// names, and what the API server refuses when a policy is created (`typecheck`),
 /// heterogeneous list and map literals included.
 pub fn compile(env: &Env, source: &str) -> Result<CompiledExpr, CompileError> {
     compile_checked(env, source, &[], true)

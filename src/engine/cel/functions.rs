@@ -10,13 +10,9 @@ use cel::common::value::{CowVal, Val};
 use cel::{Env, ExecutionError};
 
 /// Function namespaces of the extensions and of celgate's own functions
-/// ([`NAMESPACES`]): `lists.range(3)` is a call, not a read of `lists`.
+/// (`lists.range(3)` is a call, not a read of `lists`).
 pub(crate) const FUNCTION_NAMESPACES: &[&str] =
     &["lists", "strings", "math", "base64", "promql", "celgate", "jsonpatch"];
-
-/// Namespaces of the functions registered here: `promql.valid(x)` is a call, not a read of
-/// `promql`.
-pub const NAMESPACES: &[&str] = &["promql", "celgate"];
 
 /// `promql.valid(string) -> bool`.
 pub const PROMQL_VALID: &str = "promql.valid";

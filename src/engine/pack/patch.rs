@@ -136,11 +136,6 @@ impl PatchBuilder {
         Ok(())
     }
 
-    /// True when no op was applied.
-    pub fn is_empty(&self) -> bool {
-        self.ops.is_empty()
-    }
-
     /// The patched document and the ops that produce it.
     pub fn finish(self) -> (serde_json::Value, Vec<PatchOp>) {
         (self.doc, self.ops)
@@ -231,10 +226,12 @@ mod tests {
             value: None,
         };
         assert!(b.apply("r", &op).is_err());
-        assert!(b.is_empty());
         assert!(matches!(
             b.apply("r", &add("x", 1.into())),
             Err(PatchApplyError::BadPointer(_))
         ));
+        let (doc, ops) = b.finish();
+        assert!(ops.is_empty());
+        assert_eq!(doc, serde_json::json!({"a": 1}));
     }
 }

@@ -5,22 +5,22 @@
 //!
 //! Reading admission policies into packs; imports `cel/`, `facts/` and `pack/`:
 //!
-//! - [`convert`]: documents -> [`CompiledPack`](crate::engine::pack::compiled::CompiledPack)s, one per policy
+//! - `convert`: documents -> [`CompiledPack`](crate::engine::pack::compiled::CompiledPack)s, one per policy
 //!   (pack name = policy name; rule id = `<policy>[<index>]` of the validation or mutation;
 //!   findings about the policy as a whole, such as missing params, use the policy name), with
-//!   its bindings and param objects; [`schema_check`]: the API server's type-checking warnings.
-//! - [`jsonpatch`] and [`apply_config`]: the two forms of a mutation.
+//!   its bindings and param objects; `schema_check`: the API server's type-checking warnings.
+//! - `jsonpatch` and `apply_config`: the two forms of a mutation.
 //! - The compiled form they produce (serde [`model`], [`matching`], [`params`]) is the pack
-//!   model's ([`crate::engine::pack::admission`], re-exported here); running a policy is
+//!   model's (`pack::admission`, re-exported here); running a policy is
 //!   `engine::eval`'s (`eval/policies.rs`).
 
-pub mod apply_config;
+pub(crate) mod apply_config;
 mod binding;
-pub mod convert;
-pub mod jsonpatch;
+pub(crate) mod convert;
+pub(crate) mod jsonpatch;
 mod policy;
 mod policy_kinds;
-pub mod schema_check;
+pub(crate) mod schema_check;
 
 pub use crate::engine::facts::resources;
 pub use crate::engine::pack::admission::matching::CompiledMatch;

@@ -32,7 +32,7 @@ pub struct SizeMemo {
 /// and rotate per word instead of `SipHash`.
 type AddressMap<K, V> = HashMap<K, V, BuildHasherDefault<AddressHasher>>;
 
-/// The hasher of [`AddressMap`].
+/// The hasher of `AddressMap`.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct AddressHasher(u64);
 

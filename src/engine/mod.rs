@@ -4,6 +4,7 @@
 pub mod ast;
 pub mod builtin;
 pub mod compile;
+pub mod compiled;
 pub mod cost;
 pub mod decision;
 pub mod equality;

@@ -1,0 +1,307 @@
+//! Running a compiled expression: one `match` per [`Node`], each counted as a step.
+
+use std::sync::Arc;
+
+use cel::Env;
+
+use super::budget::Meter;
+use super::builtins::{self, Outcome};
+use super::ir::{Node, Root};
+use super::value::{Key, Map, Value};
+use super::{bridge, ops, EvalError, Roots, Variables};
+
+/// What one evaluation runs with.
+pub(crate) struct Cx<'a, 'v> {
+    pub roots: &'a Roots<'v>,
+    pub vars: &'a dyn Variables<'v>,
+    pub locals: Vec<Value<'v>>,
+    pub meter: Meter,
+    pub env: &'a Arc<Env>,
+}
+
+/// The bool in `value`, or the error a non-bool is.
+pub(crate) fn to_bool(value: Result<Value<'_>, EvalError>) -> Result<bool, EvalError> {
+    match value {
+        Ok(Value::Bool(b)) => Ok(b),
+        Ok(other) => Err(EvalError::NotBool(other.type_name().unwrap_or("opaque"))),
+        Err(e) => Err(e),
+    }
+}
+
+fn root_name(root: Root) -> &'static str {
+    match root {
+        Root::Object => "object",
+        Root::OldObject => "oldObject",
+        Root::Request => "request",
+        Root::Params => "params",
+        Root::NamespaceObject => "namespaceObject",
+        Root::Item => "item",
+    }
+}
+
+/// Evaluates `node`.
+pub(crate) fn eval<'v>(node: &Node, cx: &mut Cx<'_, 'v>) -> Result<Value<'v>, EvalError> {
+    cx.meter.charge(1)?;
+    match node {
+        Node::Const(v) => Ok(v.clone()),
+        Node::Fail(e) => Err(e.clone()),
+        Node::Root(root) => cx
+            .roots
+            .get(*root)
+            .map(Value::from_json)
+            .ok_or_else(|| EvalError::NoSuchKey(Arc::from(root_name(*root)))),
+        Node::ItemPointer => cx
+            .roots
+            .item_pointer
+            .map(|p| Value::Str(super::value::Str::Json(p)))
+            .ok_or_else(|| EvalError::NoSuchKey(Arc::from("itemPointer"))),
+        Node::Var(index) => cx.vars.get(*index),
+        Node::Local(slot) => cx
+            .locals
+            .get(*slot)
+            .cloned()
+            .ok_or_else(|| EvalError::Interpreter("unbound comprehension variable".to_owned())),
+        Node::Select(operand, field) => {
+            let v = eval(operand, cx)?;
+            match ops::select(&v, field) {
+                Some(r) => r,
+                None => bridge::select(cx.env, &v, field, false),
+            }
+        }
+        Node::Has(operand, field) => {
+            let v = eval(operand, cx)?;
+            match ops::has(&v, field) {
+                Some(r) => r.map(Value::Bool),
+                None => bridge::select(cx.env, &v, field, true),
+            }
+        }
+        Node::OptSelect(operand, field) => {
+            let v = eval(operand, cx)?;
+            opt_select(cx, v, field)
+        }
+        Node::Index(operand, index, optional) => {
+            let v = eval(operand, cx)?;
+            let i = eval(index, cx)?;
+            match (ops::index(&v, &i), optional) {
+                (Some(r), false) => r,
+                (Some(r), true) => Ok(Value::Optional(r.ok().map(Arc::new))),
+                (None, false) => bridge::op(cx.env, "_[_]", &[v, i]),
+                (None, true) => bridge::op(cx.env, "_[?_]", &[v, i]),
+            }
+        }
+        Node::OptOr {
+            default,
+            operand,
+            fields,
+        } => {
+            let d = eval(default, cx)?;
+            let start = eval(operand, cx)?;
+            opt_or(cx, d, start, fields)
+        }
+        Node::And(a, b) => logical(cx, a, b, false),
+        Node::Or(a, b) => logical(cx, a, b, true),
+        Node::Not(a) => match eval(a, cx)? {
+            Value::Bool(b) => Ok(Value::Bool(!b)),
+            other => Err(EvalError::no_overload("!_", &[&other])),
+        },
+        Node::NotStrictlyFalse(a) => match eval(a, cx) {
+            Err(e) if e.is_fatal() => Err(e),
+            Ok(Value::Bool(false)) => Ok(Value::Bool(false)),
+            _ => Ok(Value::Bool(true)),
+        },
+        Node::Cond(parts) => {
+            let [c, t, f] = &**parts;
+            if to_bool(eval(c, cx))? {
+                eval(t, cx)
+            } else {
+                eval(f, cx)
+            }
+        }
+        Node::Eq(a, b, negate) => {
+            let x = eval(a, cx)?;
+            let y = eval(b, cx)?;
+            Ok(Value::Bool(ops::equals(&x, &y) != *negate))
+        }
+        Node::In(a, b) => {
+            let x = eval(a, cx)?;
+            let y = eval(b, cx)?;
+            let mut extra = 0;
+            let r = ops::contains(&x, &y, &mut extra);
+            cx.meter.charge(extra)?;
+            match r {
+                Some(r) => r.map(Value::Bool),
+                None => bridge::op(cx.env, "@in", &[x, y]),
+            }
+        }
+        Node::Cmp(op, a, b) => {
+            let x = eval(a, cx)?;
+            let y = eval(b, cx)?;
+            match ops::compare(*op, &x, &y) {
+                Some(r) => r.map(Value::Bool),
+                None => bridge::op(cx.env, cmp_name(*op), &[x, y]),
+            }
+        }
+        Node::Arith(op, a, b) => {
+            let x = eval(a, cx)?;
+            let y = eval(b, cx)?;
+            let mut extra = 0;
+            let r = ops::arith(*op, &x, &y, &mut extra);
+            cx.meter.charge(extra)?;
+            match r {
+                Some(r) => r,
+                None => bridge::op(cx.env, arith_name(*op), &[x, y]),
+            }
+        }
+        Node::Neg(a) => match eval(a, cx)? {
+            Value::Int(i) => i.checked_neg().map(Value::Int).ok_or(EvalError::Overflow("negate")),
+            Value::Double(d) => Ok(Value::Double(-d)),
+            other => bridge::op(cx.env, "-_", &[other]),
+        },
+        Node::List(elements, optional) => {
+            let mut items = Vec::with_capacity(elements.len());
+            for (i, e) in elements.iter().enumerate() {
+                let v = eval(e, cx)?;
+                match v {
+                    Value::Optional(inner) if optional.contains(&i) => {
+                        if let Some(inner) = inner {
+                            items.push((*inner).clone());
+                        }
+                    }
+                    v => items.push(v),
+                }
+            }
+            Ok(Value::list(items))
+        }
+        Node::Map(entries) => {
+            let mut out: Vec<(Key<'v>, Value<'v>)> = Vec::with_capacity(entries.len());
+            for (k, v, optional) in entries {
+                let key = eval(k, cx)?;
+                let Some(key) = Key::of(&key) else {
+                    return Err(EvalError::no_overload("map key", &[&key]));
+                };
+                let value = match (eval(v, cx)?, optional) {
+                    (Value::Optional(None), true) => continue,
+                    (Value::Optional(Some(inner)), true) => (*inner).clone(),
+                    (v, _) => v,
+                };
+                match out.iter_mut().find(|(k, _)| k.same(&key)) {
+                    Some(slot) => slot.1 = value,
+                    None => out.push((key, value)),
+                }
+            }
+            Ok(Value::Map(Map::Owned(Arc::new(out))))
+        }
+        Node::Call(builtin, args, fallback) => {
+            let mut values = Vec::with_capacity(args.len());
+            for a in args {
+                values.push(eval(a, cx)?);
+            }
+            let mut extra = 0;
+            let outcome = builtins::call(*builtin, &values, &mut extra);
+            cx.meter.charge(extra)?;
+            match (outcome, fallback) {
+                (Outcome::Done(r), _) => r,
+                (Outcome::Other, Some(bridge)) => bridge.call(cx.env, &values),
+                (Outcome::Other, None) => Err(EvalError::no_overload("function", &values.iter().collect::<Vec<_>>())),
+            }
+        }
+        Node::Matches(text, re) => match eval(text, cx)? {
+            Value::Str(s) => {
+                cx.meter.charge((s.as_str().len() / 64) as u64)?;
+                Ok(Value::Bool(re.is_match(s.as_str())))
+            }
+            other => bridge::op(cx.env, "__celgate_matches", &[other, Value::string(re.as_str())]),
+        },
+        Node::Bridge(bridge, args) => {
+            let mut values = Vec::with_capacity(args.len());
+            for a in args {
+                values.push(eval(a, cx)?);
+            }
+            bridge.call(cx.env, &values)
+        }
+        Node::Loop(l) => super::comprehension::run(l, cx),
+    }
+}
+
+fn cmp_name(op: super::ir::CmpOp) -> &'static str {
+    use super::ir::CmpOp;
+    match op {
+        CmpOp::Lt => "_<_",
+        CmpOp::Le => "_<=_",
+        CmpOp::Gt => "_>_",
+        CmpOp::Ge => "_>=_",
+    }
+}
+
+fn arith_name(op: super::ir::ArithOp) -> &'static str {
+    use super::ir::ArithOp;
+    match op {
+        ArithOp::Add => "_+_",
+        ArithOp::Sub => "_-_",
+        ArithOp::Mul => "_*_",
+        ArithOp::Div => "_/_",
+        ArithOp::Rem => "_%_",
+    }
+}
+
+/// `a && b` (`or` false) or `a || b`, as the interpreter runs them: the right side's error is
+/// the result unless the left side decided it, and an error on the left gives way to a deciding
+/// right side.
+fn logical<'v>(cx: &mut Cx<'_, 'v>, a: &Node, b: &Node, or: bool) -> Result<Value<'v>, EvalError> {
+    let left = to_bool(eval(a, cx));
+    match &left {
+        Err(e) if e.is_fatal() => return Err(e.clone()),
+        Ok(l) if *l == or => return Ok(Value::Bool(or)),
+        _ => {}
+    }
+    let right = eval(b, cx)?;
+    match (left, right) {
+        (Ok(_), Value::Bool(r)) => Ok(Value::Bool(r)),
+        (Err(_), Value::Bool(r)) if r == or => Ok(Value::Bool(or)),
+        (Err(e), _) => Err(e),
+        (Ok(_), other) => Err(EvalError::no_overload(if or { "_||_" } else { "_&&_" }, &[&Value::Bool(!or), &other])),
+    }
+}
+
+/// `operand.?field`.
+fn opt_select<'v>(cx: &mut Cx<'_, 'v>, operand: Value<'v>, field: &Arc<str>) -> Result<Value<'v>, EvalError> {
+    let target = match operand {
+        Value::Optional(None) => return Ok(Value::Optional(None)),
+        Value::Optional(Some(inner)) => (*inner).clone(),
+        other => other,
+    };
+    match &target {
+        Value::Map(map) => Ok(Value::Optional(map.get_str(field).map(Arc::new))),
+        Value::Foreign(_) => bridge::op(cx.env, "_?._", &[target, Value::string(field.clone())]),
+        _ => Ok(Value::Optional(None)),
+    }
+}
+
+/// The fused `operand.?f1...?fn.orValue(default)` (see [`crate::engine::opt_chain`]).
+fn opt_or<'v>(
+    cx: &mut Cx<'_, 'v>,
+    default: Value<'v>,
+    start: Value<'v>,
+    fields: &[Arc<str>],
+) -> Result<Value<'v>, EvalError> {
+    let mut current = match start {
+        Value::Optional(None) => return Ok(default),
+        Value::Optional(Some(inner)) => (*inner).clone(),
+        other => other,
+    };
+    for (i, field) in fields.iter().enumerate() {
+        match &current {
+            Value::Map(map) => match map.get_str(field) {
+                Some(v) => current = v,
+                None => return Ok(default),
+            },
+            Value::Foreign(_) => {
+                let mut values = vec![default, current];
+                values.extend(fields[i..].iter().map(|f| Value::string(f.clone())));
+                return bridge::op(cx.env, crate::engine::opt_chain::OPT_OR, &values);
+            }
+            _ => return Ok(default),
+        }
+    }
+    Ok(current)
+}

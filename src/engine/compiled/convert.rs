@@ -23,18 +23,10 @@ pub fn to_val<'v>(value: &Value<'v>) -> Box<dyn Val + 'v> {
         Value::Double(d) => Box::new(CelDouble::from(*d)),
         Value::Str(Str::Json(s)) => Box::new(CelString::from(*s)),
         Value::Str(Str::Owned(s)) => Box::new(CelString::from(s.to_string())),
-        Value::List(List::Json(items)) => {
-            let list: Vec<Box<dyn Val + 'v>> = items.iter().map(json_view).collect();
-            Box::new(CelList::from(list))
-        }
+        Value::List(List::Json(json)) | Value::Map(Map::Json(json)) => json_view(json),
         Value::List(List::Owned(items)) => {
             let list: Vec<Box<dyn Val + 'v>> = items.iter().map(to_val).collect();
             Box::new(CelList::from(list))
-        }
-        Value::Map(Map::Json(map)) => {
-            let entries: HashMap<CelMapKey<'v>, Box<dyn Val + 'v>> =
-                map.iter().map(|(k, v)| (CelMapKey::from(k.as_str()), json_view(v))).collect();
-            Box::new(CelMap::from(entries))
         }
         Value::Map(Map::Owned(entries)) => {
             let entries: HashMap<CelMapKey<'v>, Box<dyn Val + 'v>> =

@@ -63,17 +63,33 @@ impl Str<'_> {
 /// A list: an array of the document, or computed.
 #[derive(Debug, Clone)]
 pub enum List<'v> {
-    /// Borrowed from the document.
-    Json(&'v [Json]),
+    /// Borrowed from the document (an array node).
+    Json(&'v Json),
     /// Computed.
     Owned(Arc<Vec<Value<'v>>>),
+}
+
+/// The elements of an array node (none for any other node).
+pub(crate) fn json_items(json: &Json) -> &[Json] {
+    match json {
+        Json::Array(items) => items,
+        _ => &[],
+    }
+}
+
+/// The members of an object node (`None` for any other node).
+pub(crate) fn json_members(json: &Json) -> Option<&serde_json::Map<String, Json>> {
+    match json {
+        Json::Object(map) => Some(map),
+        _ => None,
+    }
 }
 
 impl<'v> List<'v> {
     /// Number of elements.
     pub fn len(&self) -> usize {
         match self {
-            List::Json(items) => items.len(),
+            List::Json(items) => json_items(items).len(),
             List::Owned(items) => items.len(),
         }
     }
@@ -86,7 +102,7 @@ impl<'v> List<'v> {
     /// The element at `index`, if any.
     pub fn get(&self, index: usize) -> Option<Value<'v>> {
         match self {
-            List::Json(items) => items.get(index).map(Value::from_json),
+            List::Json(items) => json_items(items).get(index).map(Value::from_json),
             List::Owned(items) => items.get(index).cloned(),
         }
     }
@@ -95,7 +111,7 @@ impl<'v> List<'v> {
     pub fn try_each<E>(&self, mut f: impl FnMut(Value<'v>) -> Result<bool, E>) -> Result<(), E> {
         match self {
             List::Json(items) => {
-                for item in *items {
+                for item in json_items(items) {
                     if !f(Value::from_json(item))? {
                         break;
                     }
@@ -164,8 +180,8 @@ impl<'v> Key<'v> {
 /// A map: an object of the document, or computed (entries in insertion order).
 #[derive(Debug, Clone)]
 pub enum Map<'v> {
-    /// Borrowed from the document.
-    Json(&'v serde_json::Map<String, Json>),
+    /// Borrowed from the document (an object node).
+    Json(&'v Json),
     /// Computed.
     Owned(Arc<Vec<(Key<'v>, Value<'v>)>>),
 }
@@ -174,7 +190,7 @@ impl<'v> Map<'v> {
     /// Number of entries.
     pub fn len(&self) -> usize {
         match self {
-            Map::Json(m) => m.len(),
+            Map::Json(m) => json_members(m).map_or(0, serde_json::Map::len),
             Map::Owned(m) => m.len(),
         }
     }
@@ -187,7 +203,7 @@ impl<'v> Map<'v> {
     /// The value under a string key.
     pub fn get_str(&self, key: &str) -> Option<Value<'v>> {
         match self {
-            Map::Json(m) => m.get(key).map(Value::from_json),
+            Map::Json(m) => json_members(m)?.get(key).map(Value::from_json),
             Map::Owned(m) => m
                 .iter()
                 .find(|(k, _)| matches!(k, Key::Str(s) if s.as_str() == key))
@@ -208,7 +224,7 @@ impl<'v> Map<'v> {
     pub fn try_each_key<E>(&self, mut f: impl FnMut(Value<'v>) -> Result<bool, E>) -> Result<(), E> {
         match self {
             Map::Json(m) => {
-                for key in m.keys() {
+                for key in json_members(m).into_iter().flat_map(serde_json::Map::keys) {
                     if !f(Value::Str(Str::Json(key)))? {
                         break;
                     }
@@ -228,8 +244,9 @@ impl<'v> Map<'v> {
     /// The entries, copied out (keys as values).
     pub fn entries(&self) -> Vec<(Value<'v>, Value<'v>)> {
         match self {
-            Map::Json(m) => m
-                .iter()
+            Map::Json(m) => json_members(m)
+                .into_iter()
+                .flatten()
                 .map(|(k, v)| (Value::Str(Str::Json(k)), Value::from_json(v)))
                 .collect(),
             Map::Owned(m) => m.iter().map(|(k, v)| (k.to_value(), v.clone())).collect(),
@@ -253,8 +270,8 @@ impl<'v> Value<'v> {
                 }
             }
             Json::String(s) => Value::Str(Str::Json(s)),
-            Json::Array(items) => Value::List(List::Json(items)),
-            Json::Object(map) => Value::Map(Map::Json(map)),
+            Json::Array(_) => Value::List(List::Json(json)),
+            Json::Object(_) => Value::Map(Map::Json(json)),
         }
     }
 

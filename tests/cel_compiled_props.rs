@@ -303,6 +303,6 @@ fn generated_expressions_mostly_compile_and_some_evaluate() {
         }
     }
     eprintln!("generator: {compiled} of {total} expressions compile, {valued} evaluate to a value");
-    assert!(compiled * 4 > total, "only {compiled} of {total} compile");
-    assert!(valued * 10 > total, "only {valued} of {total} evaluate to a value");
+    assert!(compiled * 4 > total * 3, "only {compiled} of {total} compile");
+    assert!(valued * 5 > total * 2, "only {valued} of {total} evaluate to a value");
 }

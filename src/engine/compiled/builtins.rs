@@ -4,7 +4,8 @@
 
 use std::sync::Arc;
 
-use super::value::{List, Str, Value};
+use super::value::{List, Value};
+use crate::engine::functions;
 use super::EvalError;
 
 /// A function the evaluator implements.
@@ -56,6 +57,20 @@ pub enum Builtin {
     MatchesDynamic,
     /// The `[index or key, value]` pairs of a list or map (two-variable macros).
     Entries,
+    /// `double(x)`.
+    ToDouble,
+    /// `lists.range(n)`.
+    Range,
+    /// `celgate.durationSeconds(s)`.
+    DurationSeconds,
+    /// `celgate.isDuration(s)`.
+    IsDuration,
+    /// `celgate.isCron(s)`.
+    IsCron,
+    /// `promql.valid(s)`.
+    PromqlValid,
+    /// `promql.error(s)`.
+    PromqlError,
 }
 
 impl Builtin {
@@ -86,6 +101,13 @@ impl Builtin {
             ("flatten", true, 0) => Builtin::Flatten,
             ("__celgate_matches", false, 2) => Builtin::MatchesDynamic,
             ("@celgate_entries", false, 1) => Builtin::Entries,
+            ("double", false, 1) => Builtin::ToDouble,
+            ("lists.range", false, 1) => Builtin::Range,
+            ("celgate.durationSeconds", false, 1) => Builtin::DurationSeconds,
+            ("celgate.isDuration", false, 1) => Builtin::IsDuration,
+            ("celgate.isCron", false, 1) => Builtin::IsCron,
+            ("promql.valid", false, 1) => Builtin::PromqlValid,
+            ("promql.error", false, 1) => Builtin::PromqlError,
             _ => return None,
         })
     }
@@ -191,6 +213,30 @@ pub fn call<'v>(builtin: Builtin, args: &[Value<'v>], steps: &mut u64) -> Outcom
             *steps += out.len() as u64;
             ok(V::list(out))
         }
+        (Builtin::ToDouble, [V::Double(d)]) => ok(V::Double(*d)),
+        #[allow(clippy::cast_precision_loss)]
+        (Builtin::ToDouble, [V::Int(i)]) => ok(V::Double(*i as f64)),
+        #[allow(clippy::cast_precision_loss)]
+        (Builtin::ToDouble, [V::UInt(u)]) => ok(V::Double(*u as f64)),
+        (Builtin::Range, [V::Int(n)]) if *n >= 0 => {
+            *steps += n.unsigned_abs();
+            ok(V::list((0..*n).map(V::Int).collect()))
+        }
+        (Builtin::DurationSeconds, [V::Str(s)]) => Done(
+            functions::parse_duration_seconds(s.as_str())
+                .map(V::Int)
+                .map_err(|e| EvalError::function("celgate.durationSeconds", e)),
+        ),
+        (Builtin::IsDuration, [V::Str(s)]) => ok(V::Bool(functions::parse_duration_seconds(s.as_str()).is_ok())),
+        (Builtin::IsCron, [V::Str(s)]) => ok(V::Bool(functions::is_cron(s.as_str()))),
+        (Builtin::PromqlValid, [V::Str(s)]) => {
+            *steps += (s.as_str().len() / 16) as u64;
+            ok(V::Bool(functions::promql_parse(s.as_str()).is_ok()))
+        }
+        (Builtin::PromqlError, [V::Str(s)]) => {
+            *steps += (s.as_str().len() / 16) as u64;
+            ok(V::string(functions::promql_parse(s.as_str()).err().unwrap_or_default()))
+        }
         _ => Other,
     }
 }
@@ -256,9 +302,4 @@ fn flatten<'v>(list: &List<'v>, steps: &mut u64) -> Outcome<'v> {
     });
     *steps += out.len() as u64;
     ok(Value::list(out))
-}
-
-/// A string value borrowed from the expression or computed, for builtins that return their input.
-pub fn same_str<'v>(s: &Str<'v>) -> Value<'v> {
-    Value::Str(s.clone())
 }

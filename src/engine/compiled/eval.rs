@@ -201,7 +201,7 @@ pub(crate) fn eval<'v>(node: &Node, cx: &mut Cx<'_, 'v>) -> Result<Value<'v>, Ev
             cx.meter.charge(extra)?;
             match (outcome, fallback) {
                 (Outcome::Done(r), _) => r,
-                (Outcome::Other, Some(bridge)) => bridge.call(cx.env, &values),
+                (Outcome::Other, Some(bridge)) => bridged(cx, bridge.call(cx.env, &values)),
                 (Outcome::Other, None) => Err(EvalError::no_overload("function", &values.iter().collect::<Vec<_>>())),
             }
         }
@@ -217,10 +217,22 @@ pub(crate) fn eval<'v>(node: &Node, cx: &mut Cx<'_, 'v>) -> Result<Value<'v>, Ev
             for a in args {
                 values.push(eval(a, cx)?);
             }
-            bridge.call(cx.env, &values)
+            bridged(cx, bridge.call(cx.env, &values))
         }
         Node::Loop(l) => super::comprehension::run(l, cx),
     }
+}
+
+/// Charges what an interpreter call returned by its size (it may have built a large list).
+fn bridged<'v>(cx: &mut Cx<'_, 'v>, result: Result<Value<'v>, EvalError>) -> Result<Value<'v>, EvalError> {
+    let size = match &result {
+        Ok(Value::List(l)) => l.len(),
+        Ok(Value::Map(m)) => m.len(),
+        Ok(Value::Str(s)) => s.as_str().len() / 64,
+        _ => 0,
+    };
+    cx.meter.charge(size as u64)?;
+    result
 }
 
 fn cmp_name(op: super::ir::CmpOp) -> &'static str {

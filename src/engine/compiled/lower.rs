@@ -150,14 +150,15 @@ impl Lowerer<'_> {
                     let qualified = format!("{ns}.{name}");
                     let lowered = self.all(args)?;
                     let receiver = Receiver::Namespace(target.clone());
+                    let bridge = Box::new(Bridge::new(name, receiver, args.len()));
                     return Ok(match Builtin::resolve(&qualified, false, args.len()) {
-                        Some(b) => Node::Call(b, lowered, None),
+                        Some(b) => Node::Call(b, lowered, self.allow_bridge.then_some(bridge)),
                         None => {
                             if !self.allow_bridge {
                                 return Err(Unsupported::new(format!("function '{qualified}'")));
                             }
                             self.bridged.insert(qualified);
-                            Node::Bridge(Box::new(Bridge::new(name, receiver, args.len())), lowered)
+                            Node::Bridge(bridge, lowered)
                         }
                     });
                 }

@@ -192,16 +192,26 @@ pub(crate) fn eval<'v>(node: &Node, cx: &mut Cx<'_, 'v>) -> Result<Value<'v>, Ev
             Ok(Value::Map(Map::Owned(Arc::new(out))))
         }
         Node::Call(builtin, args, fallback) => {
-            let mut values = Vec::with_capacity(args.len());
-            for a in args {
-                values.push(eval(a, cx)?);
-            }
+            // Builtins take at most three arguments: no allocation for them.
+            let mut buf = [Value::Null, Value::Null, Value::Null];
+            let mut spilled = Vec::new();
+            let values: &[Value<'v>] = if args.len() <= buf.len() {
+                for (slot, a) in buf.iter_mut().zip(args) {
+                    *slot = eval(a, cx)?;
+                }
+                &buf[..args.len()]
+            } else {
+                for a in args {
+                    spilled.push(eval(a, cx)?);
+                }
+                &spilled
+            };
             let mut extra = 0;
-            let outcome = builtins::call(*builtin, &values, &mut extra);
+            let outcome = builtins::call(*builtin, values, &mut extra);
             cx.meter.charge(extra)?;
             match (outcome, fallback) {
                 (Outcome::Done(r), _) => r,
-                (Outcome::Other, Some(bridge)) => bridged(cx, bridge.call(cx.env, &values)),
+                (Outcome::Other, Some(bridge)) => bridged(cx, bridge.call(cx.env, values)),
                 (Outcome::Other, None) => Err(EvalError::no_overload("function", &values.iter().collect::<Vec<_>>())),
             }
         }

@@ -38,7 +38,10 @@ fn main() {
         f.five.len(),
         f.shipped.iter().map(|p| p.variables.len()).sum::<usize>(),
         f.shipped.iter().map(|p| p.exprs.len()).sum::<usize>(),
-        f.shipped.iter().map(|p| p.exprs.iter().map(|e| e.items.len()).sum::<usize>()).sum::<usize>(),
+        f.shipped
+            .iter()
+            .map(|p| p.exprs.iter().map(|e| e.items.len()).sum::<usize>())
+            .sum::<usize>(),
     );
     divan::Divan::default()
         .sample_count(200)
@@ -116,7 +119,7 @@ static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
                         Some(queries) => queries
                             .iter()
                             .flat_map(|(_, q)| jsonpath_rust::query::js_path_process(q, &doc).unwrap_or_default())
-                            .map(|m| Some((m.val.clone(), m.path.to_string())))
+                            .map(|m| Some((m.val.clone(), m.path.clone())))
                             .collect(),
                     },
                 })
@@ -261,7 +264,10 @@ fn shipped_compiled() -> usize {
                     },
                     None => base,
                 };
-                if matches!(r.validate.evaluate(&roots, &vars, &limits(), &request), Ok(Value::Bool(true))) {
+                if matches!(
+                    r.validate.evaluate(&roots, &vars, &limits(), &request),
+                    Ok(Value::Bool(true))
+                ) {
                     passed += 1;
                 }
             }
@@ -293,12 +299,19 @@ fn shipped_interpreter() -> usize {
                     .collect();
                 inner.add_variable_as_val("variables", Box::new(CelMap::from(deps)));
             }
-            values.push(cel::Value::resolve_val(&var.expr.expr, &inner).ok().map(|v| v.into_owned()));
+            values.push(
+                cel::Value::resolve_val(&var.expr.expr, &inner)
+                    .ok()
+                    .map(cel::common::value::CowVal::into_owned),
+            );
         }
         let all: HashMap<CelMapKey<'_>, Box<dyn Val + '_>> = values
             .iter()
             .zip(&p.pack.variables)
-            .filter_map(|(v, var)| v.as_ref().map(|v| (CelMapKey::from(var.name.clone()), v.clone_as_boxed())))
+            .filter_map(|(v, var)| {
+                v.as_ref()
+                    .map(|v| (CelMapKey::from(var.name.clone()), v.clone_as_boxed()))
+            })
             .collect();
         scope.add_variable_as_val("variables", Box::new(CelMap::from(all)));
         for r in &p.exprs {

@@ -65,8 +65,12 @@ fn pack_variables_are_read_by_index() {
     let request = RequestBudget::new(u64::MAX);
     let ok = program("variables.answer + 2", &layout).evaluate(&Roots::default(), &Two, &limits(), &request);
     assert!(matches!(ok, Ok(Value::Int(42))), "{ok:?}");
-    let failed = program("variables.broken == 1 || true", &layout).evaluate(&Roots::default(), &Two, &limits(), &request);
-    assert!(matches!(failed, Ok(Value::Bool(true))), "an error absorbed by ||: {failed:?}");
+    let failed =
+        program("variables.broken == 1 || true", &layout).evaluate(&Roots::default(), &Two, &limits(), &request);
+    assert!(
+        matches!(failed, Ok(Value::Bool(true))),
+        "an error absorbed by ||: {failed:?}"
+    );
     let unknown = program("variables.nope", &layout).evaluate(&Roots::default(), &Two, &limits(), &request);
     assert!(matches!(unknown, Err(EvalError::NoSuchKey(_))), "{unknown:?}");
 }
@@ -91,8 +95,16 @@ fn results_borrow_the_document() {
 
 #[test]
 fn constant_subtrees_are_folded() {
-    let p = program("[1, 2, 3].map(x, x * 2).size() + 1 == 4 && 'a'.matches('^a$')", &Layout::default());
-    let (v, steps) = p.evaluate_counted(&Roots::default(), &NoVariables, &limits(), &RequestBudget::new(u64::MAX));
+    let p = program(
+        "[1, 2, 3].map(x, x * 2).size() + 1 == 4 && 'a'.matches('^a$')",
+        &Layout::default(),
+    );
+    let (v, steps) = p.evaluate_counted(
+        &Roots::default(),
+        &NoVariables,
+        &limits(),
+        &RequestBudget::new(u64::MAX),
+    );
     assert!(matches!(v, Ok(Value::Bool(true))), "{v:?}");
     // `map` iterates at run time (its body has a loop variable); everything around it folds.
     assert!(steps < 30, "{steps}");

@@ -62,7 +62,9 @@ fn the_request_budget_is_shared_by_every_evaluation() {
     for _ in 0..10 {
         outcomes.push(p.evaluate(&roots, &NoVariables, &Limits::steps(1_000), &request));
     }
-    assert!(outcomes.iter().any(|o| matches!(o, Err(EvalError::BudgetExceeded { .. }))));
+    assert!(outcomes
+        .iter()
+        .any(|o| matches!(o, Err(EvalError::BudgetExceeded { .. }))));
     assert_eq!(request.remaining(), 0);
 }
 
@@ -82,7 +84,10 @@ fn budget_errors_are_not_absorbed() {
             &Limits::steps(10_000),
             &RequestBudget::new(u64::MAX),
         );
-        assert!(matches!(result, Err(EvalError::BudgetExceeded { .. })), "{source}: {result:?}");
+        assert!(
+            matches!(result, Err(EvalError::BudgetExceeded { .. })),
+            "{source}: {result:?}"
+        );
     }
 }
 
@@ -95,8 +100,12 @@ fn steps_grow_with_the_input() {
             object: Some(&doc),
             ..Roots::default()
         };
-        let (_, steps) =
-            p.evaluate_counted(&roots, &NoVariables, &Limits::steps(1_000_000), &RequestBudget::new(u64::MAX));
+        let (_, steps) = p.evaluate_counted(
+            &roots,
+            &NoVariables,
+            &Limits::steps(1_000_000),
+            &RequestBudget::new(u64::MAX),
+        );
         steps
     };
     let (small, large) = (count(10), count(1000));

@@ -97,8 +97,9 @@ impl Report {
     fn compare(&mut self, what: &str, doc: usize, interp: &Outcome, comp: &Outcome) {
         self.runs += 1;
         if !agree(interp, comp) && self.mismatches.len() < 40 {
-            self.mismatches
-                .push(format!("{what} on document {doc}:\n  interpreter: {interp:?}\n  compiled:    {comp:?}"));
+            self.mismatches.push(format!(
+                "{what} on document {doc}:\n  interpreter: {interp:?}\n  compiled:    {comp:?}"
+            ));
         }
     }
 }
@@ -165,7 +166,11 @@ fn shipped_pack_expressions_agree_with_the_interpreter() {
             }
             for (rule, (c, for_each)) in rules.iter().map(|r| (r.0.what.as_str(), r)) {
                 let Ok(program) = &c.program else { continue };
-                let items = if *for_each { items_of(pack, rule, doc) } else { vec![(None, None)] };
+                let items = if *for_each {
+                    items_of(pack, rule, doc)
+                } else {
+                    vec![(None, None)]
+                };
                 for (item, pointer) in &items {
                     let docs = Docs {
                         item: *item,
@@ -191,14 +196,21 @@ fn shipped_pack_expressions_agree_with_the_interpreter() {
         docs.len()
     );
     eprintln!("unsupported: {:?}", report.unsupported);
-    eprintln!("handed to the interpreter (function: expressions): {:?}", report.bridged);
+    eprintln!(
+        "handed to the interpreter (function: expressions): {:?}",
+        report.bridged
+    );
     assert!(
         report.mismatches.is_empty(),
         "{} mismatches, first ones:\n{}",
         report.mismatches.len(),
         report.mismatches.join("\n")
     );
-    assert_eq!(report.compiled, report.total, "every shipped expression compiles: {:?}", report.unsupported);
+    assert_eq!(
+        report.compiled, report.total,
+        "every shipped expression compiles: {:?}",
+        report.unsupported
+    );
 }
 
 /// The `forEach` items of the rule named by `what` (`<id> validate`) in `doc`, with their paths.
@@ -210,7 +222,7 @@ fn items_of<'d>(pack: &CompiledPack, what: &str, doc: &'d Json) -> Vec<(Option<&
     let mut out = Vec::new();
     for (_, query) in rule.for_each.iter().flatten() {
         if let Ok(found) = jsonpath_rust::query::js_path_process(query, doc) {
-            out.extend(found.into_iter().take(MAX_ITEMS).map(|m| (Some(m.val), Some(m.path.to_string()))));
+            out.extend(found.into_iter().take(MAX_ITEMS).map(|m| (Some(m.val), Some(m.path))));
         }
     }
     out

@@ -24,8 +24,17 @@ fn scalar_json() -> impl Strategy<Value = Json> {
     prop_oneof![
         Just(Json::Null),
         any::<bool>().prop_map(Json::Bool),
-        prop_oneof![Just(0i64), Just(1), Just(-1), Just(2), Just(3), Just(i64::MAX), Just(i64::MIN), -100i64..100]
-            .prop_map(Json::from),
+        prop_oneof![
+            Just(0i64),
+            Just(1),
+            Just(-1),
+            Just(2),
+            Just(3),
+            Just(i64::MAX),
+            Just(i64::MIN),
+            -100i64..100
+        ]
+        .prop_map(Json::from),
         Just(json!(u64::MAX)),
         prop_oneof![Just(0.5f64), Just(-1.0), Just(2.0), Just(1e300)].prop_map(Json::from),
         prop_oneof![
@@ -55,23 +64,49 @@ fn json_value() -> impl Strategy<Value = Json> {
     scalar_json().prop_recursive(3, 24, 4, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..4).prop_map(Json::Array),
-            prop::collection::btree_map(prop::sample::select(KEYS.to_vec()), inner, 0..4).prop_map(|m| {
-                Json::Object(m.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
-            }),
+            prop::collection::btree_map(prop::sample::select(KEYS.to_vec()), inner, 0..4)
+                .prop_map(|m| { Json::Object(m.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()) }),
         ]
     })
 }
 
 fn leaf() -> impl Strategy<Value = String> {
-    prop_oneof![
-        prop::sample::select(vec![
-            "0", "1", "-1", "2", "3u", "0u", "1.5", "-0.5", "2.0", "''", "'a'", "'abc'", "'Ab C'", "true", "false",
-            "null", "[]", "{}", "object", "object.a", "object.b", "object.a.b", "object.x", "object.name",
-            "object['c']", "object.?a.orValue(7)", "object.?a.?b.orValue('d')", "e", "e", "e.a",
-            "9223372036854775807", "-9223372036854775808", "18446744073709551615u",
-        ])
-        .prop_map(str::to_owned),
-    ]
+    prop_oneof![prop::sample::select(vec![
+        "0",
+        "1",
+        "-1",
+        "2",
+        "3u",
+        "0u",
+        "1.5",
+        "-0.5",
+        "2.0",
+        "''",
+        "'a'",
+        "'abc'",
+        "'Ab C'",
+        "true",
+        "false",
+        "null",
+        "[]",
+        "{}",
+        "object",
+        "object.a",
+        "object.b",
+        "object.a.b",
+        "object.x",
+        "object.name",
+        "object['c']",
+        "object.?a.orValue(7)",
+        "object.?a.?b.orValue('d')",
+        "e",
+        "e",
+        "e.a",
+        "9223372036854775807",
+        "-9223372036854775808",
+        "18446744073709551615u",
+    ])
+    .prop_map(str::to_owned),]
 }
 
 /// Expressions; `e` is the variable the macros bind (outside a macro it does not compile and the
@@ -82,7 +117,9 @@ fn expr() -> impl Strategy<Value = String> {
         prop_oneof![
             (
                 inner.clone(),
-                prop::sample::select(vec!["+", "-", "*", "/", "%", "==", "!=", "<", "<=", ">", ">=", "&&", "||", "in"]),
+                prop::sample::select(vec![
+                    "+", "-", "*", "/", "%", "==", "!=", "<", "<=", ">", ">=", "&&", "||", "in"
+                ]),
                 inner.clone()
             )
                 .prop_map(|(a, op, b)| format!("({a} {op} {b})")),
@@ -92,7 +129,16 @@ fn expr() -> impl Strategy<Value = String> {
             (
                 inner.clone(),
                 prop::sample::select(vec![
-                    "size", "string", "int", "uint", "double", "type", "has_a", "lowerAscii", "trim", "join",
+                    "size",
+                    "string",
+                    "int",
+                    "uint",
+                    "double",
+                    "type",
+                    "has_a",
+                    "lowerAscii",
+                    "trim",
+                    "join",
                     "hasValue"
                 ])
             )
@@ -104,7 +150,15 @@ fn expr() -> impl Strategy<Value = String> {
                 }),
             (
                 two.clone(),
-                prop::sample::select(vec!["startsWith", "endsWith", "contains", "split", "charAt", "substring", "join"])
+                prop::sample::select(vec![
+                    "startsWith",
+                    "endsWith",
+                    "contains",
+                    "split",
+                    "charAt",
+                    "substring",
+                    "join"
+                ])
             )
                 .prop_map(|((a, b), f)| format!("({a}).{f}({b})")),
             inner.clone().prop_map(|a| format!("({a}).matches('^a.*')")),
@@ -125,8 +179,16 @@ fn expr() -> impl Strategy<Value = String> {
 /// results, not only errors. `d` is the nesting left.
 fn int_e(d: u32) -> BoxedStrategy<String> {
     let leaf = prop::sample::select(vec![
-        "0", "1", "-1", "2", "7", "9223372036854775807", "-9223372036854775808", "object.?n.orValue(3)",
-        "size(object)", "size(object.?name.orValue(''))",
+        "0",
+        "1",
+        "-1",
+        "2",
+        "7",
+        "9223372036854775807",
+        "-9223372036854775808",
+        "object.?n.orValue(3)",
+        "size(object)",
+        "size(object.?name.orValue(''))",
     ])
     .prop_map(str::to_owned);
     if d == 0 {
@@ -146,8 +208,16 @@ fn int_e(d: u32) -> BoxedStrategy<String> {
 
 fn str_e(d: u32) -> BoxedStrategy<String> {
     let leaf = prop::sample::select(vec![
-        "''", "'a'", "'abc'", "'Ab C'", "'nginx:latest'", "' x '", "'é'", "'a,b'",
-        "object.?name.orValue('n')", "object.?x.?name.orValue('')",
+        "''",
+        "'a'",
+        "'abc'",
+        "'Ab C'",
+        "'nginx:latest'",
+        "' x '",
+        "'é'",
+        "'a,b'",
+        "object.?name.orValue('n')",
+        "object.?x.?name.orValue('')",
     ])
     .prop_map(str::to_owned);
     if d == 0 {
@@ -170,7 +240,11 @@ fn str_e(d: u32) -> BoxedStrategy<String> {
 
 fn list_e(d: u32) -> BoxedStrategy<String> {
     let leaf = prop::sample::select(vec![
-        "[]", "[1, 2, 3]", "['a', 'b']", "object.?l.orValue([1])", "[0, -1, 7]",
+        "[]",
+        "[1, 2, 3]",
+        "['a', 'b']",
+        "object.?l.orValue([1])",
+        "[0, -1, 7]",
     ])
     .prop_map(str::to_owned);
     if d == 0 {
@@ -190,7 +264,12 @@ fn list_e(d: u32) -> BoxedStrategy<String> {
 
 fn bool_e(d: u32) -> BoxedStrategy<String> {
     let leaf = prop::sample::select(vec![
-        "true", "false", "has(object.a)", "has(object.x.name)", "object.?b.hasValue()", "'a' in object",
+        "true",
+        "false",
+        "has(object.a)",
+        "has(object.x.name)",
+        "object.?b.hasValue()",
+        "'a' in object",
         "object.?c.orValue(false) == true",
     ])
     .prop_map(str::to_owned);
@@ -229,8 +308,8 @@ fn check(source: &str, doc: &Json) -> Result<bool, String> {
     let Ok(expr) = compile::compile_with_roots(&env, source, &[]) else {
         return Ok(false);
     };
-    let program = compiled::compile(&expr.expr, &Layout::default())
-        .map_err(|e| format!("`{source}` does not compile: {e}"))?;
+    let program =
+        compiled::compile(&expr.expr, &Layout::default()).map_err(|e| format!("`{source}` does not compile: {e}"))?;
     let docs = Docs {
         object: Some(doc),
         ..Docs::default()
@@ -268,10 +347,11 @@ fn kept_regressions_agree() {
     for line in text.lines().filter(|l| !l.trim().is_empty() && !l.starts_with('#')) {
         let (source, doc) = line.split_once('\t').expect("expression<TAB>document");
         let doc: Json = serde_json::from_str(doc).expect("document is JSON");
-        if let Err(e) = check(source, &doc) {
-            panic!("{e}");
+        match check(source, &doc) {
+            Ok(true) => checked += 1,
+            Ok(false) => panic!("`{source}` is refused at load: not a useful regression case"),
+            Err(e) => panic!("{e}"),
         }
-        checked += 1;
     }
     assert!(checked > 0);
     // The canonical text tells kinds apart, so `1 == 1u` style mismatches are caught.

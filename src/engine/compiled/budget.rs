@@ -93,6 +93,8 @@ impl Meter {
 
     /// Takes the steps counted from the request's budget.
     pub(crate) fn settle(&self, request: &RequestBudget) {
-        request.remaining.set(request.remaining().saturating_sub(self.steps.min(self.limit)));
+        request
+            .remaining
+            .set(request.remaining().saturating_sub(self.steps.min(self.limit)));
     }
 }

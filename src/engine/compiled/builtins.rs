@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use super::value::{List, Value};
-use crate::engine::functions;
 use super::EvalError;
+use crate::engine::functions;
 
 /// A function the evaluator implements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -168,9 +168,9 @@ pub fn call<'v>(builtin: Builtin, args: &[Value<'v>], steps: &mut u64) -> Outcom
         (Builtin::Replace, [V::Str(s), V::Str(a), V::Str(b)]) => {
             ok(V::string(s.as_str().replace(a.as_str(), b.as_str())))
         }
-        (Builtin::Split, [V::Str(s), V::Str(sep)]) if !sep.as_str().is_empty() => ok(V::list(
-            s.as_str().split(sep.as_str()).map(|p| V::string(p)).collect(),
-        )),
+        (Builtin::Split, [V::Str(s), V::Str(sep)]) if !sep.as_str().is_empty() => {
+            ok(V::list(s.as_str().split(sep.as_str()).map(V::string).collect()))
+        }
         (Builtin::Substring, [V::Str(s), V::Int(start)]) => {
             let len = count(s.as_str().chars().count());
             if *start < 0 || *start > len {
@@ -185,7 +185,9 @@ pub fn call<'v>(builtin: Builtin, args: &[Value<'v>], steps: &mut u64) -> Outcom
                 return err("charAt", format!("index out of range: {i}"));
             }
             let at = usize::try_from(*i).unwrap_or(usize::MAX);
-            ok(V::string(s.as_str().chars().nth(at).map(String::from).unwrap_or_default()))
+            ok(V::string(
+                s.as_str().chars().nth(at).map(String::from).unwrap_or_default(),
+            ))
         }
         (Builtin::OrValue, [V::Optional(o), d]) => ok(o.as_deref().cloned().unwrap_or_else(|| d.clone())),
         (Builtin::HasValue, [V::Optional(o)]) => ok(V::Bool(o.is_some())),
@@ -279,11 +281,10 @@ fn substring<'v>(s: &str, start: i64, end: i64) -> Outcome<'v> {
     if end > len {
         return err("substring", format!("index out of range: {end}"));
     }
-    let (start, end) = (
-        usize::try_from(start).unwrap_or(0),
-        usize::try_from(end).unwrap_or(0),
-    );
-    ok(Value::string(s.chars().skip(start).take(end - start).collect::<String>()))
+    let (start, end) = (usize::try_from(start).unwrap_or(0), usize::try_from(end).unwrap_or(0));
+    ok(Value::string(
+        s.chars().skip(start).take(end - start).collect::<String>(),
+    ))
 }
 
 fn flatten<'v>(list: &List<'v>, steps: &mut u64) -> Outcome<'v> {

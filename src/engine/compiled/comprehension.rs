@@ -61,7 +61,7 @@ pub(crate) fn run<'v>(l: &Loop, cx: &mut Cx<'_, 'v>) -> Result<Value<'v>, EvalEr
     let range = eval(&l.range, cx)?;
     if let LoopShape::Append { guard, items } = &l.shape {
         if matches!(&init, Value::List(list) if list.is_empty()) {
-            return append(l, guard.as_ref(), items, Range::of(range)?, cx);
+            return append(l, guard.as_ref(), items, &Range::of(range)?, cx);
         }
     }
     let range = Range::of(range)?;
@@ -101,7 +101,7 @@ fn append<'v>(
     l: &Loop,
     guard: Option<&Node>,
     items: &Node,
-    range: Range<'v>,
+    range: &Range<'v>,
     cx: &mut Cx<'_, 'v>,
 ) -> Result<Value<'v>, EvalError> {
     let mut out: Vec<Value<'v>> = Vec::with_capacity(range.len());

@@ -112,7 +112,7 @@ pub fn from_val<'v>(val: &(dyn Val + 'v)) -> Result<Value<'v>, ExecutionError> {
 }
 
 /// [`from_val`] of a function's result.
-pub fn from_cow<'v>(val: CowVal<'_, 'v>) -> Result<Value<'v>, ExecutionError> {
+pub fn from_cow<'v>(val: &CowVal<'_, 'v>) -> Result<Value<'v>, ExecutionError> {
     from_val(val.as_ref())
 }
 

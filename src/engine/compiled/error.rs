@@ -78,7 +78,10 @@ impl EvalError {
     /// True for the errors that stop an evaluation whatever the expression does (budget,
     /// deadline): `||`, `&&` and comprehensions never absorb them.
     pub fn is_fatal(&self) -> bool {
-        matches!(self, EvalError::BudgetExceeded { .. } | EvalError::DeadlineExceeded { .. })
+        matches!(
+            self,
+            EvalError::BudgetExceeded { .. } | EvalError::DeadlineExceeded { .. }
+        )
     }
 
     pub(crate) fn no_overload(function: &'static str, operands: &[&super::Value<'_>]) -> EvalError {

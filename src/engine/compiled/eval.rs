@@ -122,33 +122,33 @@ pub(crate) fn eval<'v>(node: &Node, cx: &mut Cx<'_, 'v>) -> Result<Value<'v>, Ev
             let y = eval(b, cx)?;
             Ok(Value::Bool(ops::equals(&x, &y) != *negate))
         }
-        Node::In(a, b) => {
-            let x = eval(a, cx)?;
-            let y = eval(b, cx)?;
+        Node::In(needle, haystack) => {
+            let x = eval(needle, cx)?;
+            let y = eval(haystack, cx)?;
             let mut extra = 0;
-            let r = ops::contains(&x, &y, &mut extra);
+            let found = ops::contains(&x, &y, &mut extra);
             cx.meter.charge(extra)?;
-            match r {
-                Some(r) => r.map(Value::Bool),
+            match found {
+                Some(found) => found.map(Value::Bool),
                 None => bridge::op(cx.env, "@in", &[x, y]),
             }
         }
-        Node::Cmp(op, a, b) => {
-            let x = eval(a, cx)?;
-            let y = eval(b, cx)?;
+        Node::Cmp(op, left, right) => {
+            let x = eval(left, cx)?;
+            let y = eval(right, cx)?;
             match ops::compare(*op, &x, &y) {
-                Some(r) => r.map(Value::Bool),
+                Some(ordered) => ordered.map(Value::Bool),
                 None => bridge::op(cx.env, cmp_name(*op), &[x, y]),
             }
         }
-        Node::Arith(op, a, b) => {
-            let x = eval(a, cx)?;
-            let y = eval(b, cx)?;
+        Node::Arith(op, left, right) => {
+            let x = eval(left, cx)?;
+            let y = eval(right, cx)?;
             let mut extra = 0;
-            let r = ops::arith(*op, &x, &y, &mut extra);
+            let computed = ops::arith(*op, &x, &y, &mut extra);
             cx.meter.charge(extra)?;
-            match r {
-                Some(r) => r,
+            match computed {
+                Some(computed) => computed,
                 None => bridge::op(cx.env, arith_name(*op), &[x, y]),
             }
         }
@@ -184,10 +184,11 @@ pub(crate) fn eval<'v>(node: &Node, cx: &mut Cx<'_, 'v>) -> Result<Value<'v>, Ev
                     (Value::Optional(Some(inner)), true) => (*inner).clone(),
                     (v, _) => v,
                 };
-                match out.iter_mut().find(|(k, _)| k.same(&key)) {
-                    Some(slot) => slot.1 = value,
-                    None => out.push((key, value)),
+                // The environment refuses a key written twice (`cel`'s default).
+                if out.iter().any(|(k, _)| k.same(&key)) {
+                    return Err(EvalError::function("map literal", "duplicate key"));
                 }
+                out.push((key, value));
             }
             Ok(Value::Map(Map::Owned(Arc::new(out))))
         }
@@ -281,7 +282,10 @@ fn logical<'v>(cx: &mut Cx<'_, 'v>, a: &Node, b: &Node, or: bool) -> Result<Valu
         (Ok(_), Value::Bool(r)) => Ok(Value::Bool(r)),
         (Err(_), Value::Bool(r)) if r == or => Ok(Value::Bool(or)),
         (Err(e), _) => Err(e),
-        (Ok(_), other) => Err(EvalError::no_overload(if or { "_||_" } else { "_&&_" }, &[&Value::Bool(!or), &other])),
+        (Ok(_), other) => Err(EvalError::no_overload(
+            if or { "_||_" } else { "_&&_" },
+            &[&Value::Bool(!or), &other],
+        )),
     }
 }
 

@@ -151,16 +151,14 @@ impl Lowerer<'_> {
                     let lowered = self.all(args)?;
                     let receiver = Receiver::Namespace(target.clone());
                     let bridge = Box::new(Bridge::new(name, receiver, args.len()));
-                    return Ok(match Builtin::resolve(&qualified, false, args.len()) {
-                        Some(b) => Node::Call(b, lowered, self.allow_bridge.then_some(bridge)),
-                        None => {
-                            if !self.allow_bridge {
-                                return Err(Unsupported::new(format!("function '{qualified}'")));
-                            }
-                            self.bridged.insert(qualified);
-                            Node::Bridge(bridge, lowered)
-                        }
-                    });
+                    if let Some(b) = Builtin::resolve(&qualified, false, args.len()) {
+                        return Ok(Node::Call(b, lowered, self.allow_bridge.then_some(bridge)));
+                    }
+                    if !self.allow_bridge {
+                        return Err(Unsupported::new(format!("function '{qualified}'")));
+                    }
+                    self.bridged.insert(qualified);
+                    return Ok(Node::Bridge(bridge, lowered));
                 }
             }
         }
@@ -185,7 +183,10 @@ impl Lowerer<'_> {
                 };
                 Ok(Node::Call(b, lowered, fallback))
             }
-            None => Ok(Node::Bridge(Box::new(self.bridge(name, receiver, args.len())?), lowered)),
+            None => Ok(Node::Bridge(
+                Box::new(self.bridge(name, receiver, args.len())?),
+                lowered,
+            )),
         }
     }
 
@@ -298,7 +299,8 @@ impl Lowerer<'_> {
             }
         }
         let items_of = |e: &IdedExpr| match &e.expr {
-            Expr::Call(call) if call.func_name == operators::ADD && call.target.is_none() => match call.args.as_slice() {
+            Expr::Call(call) if call.func_name == operators::ADD && call.target.is_none() => match call.args.as_slice()
+            {
                 [lhs, rhs] if is_accu(lhs) && matches!(rhs.expr, Expr::List(_)) => Some(rhs.clone()),
                 _ => None,
             },
@@ -340,7 +342,12 @@ fn constant(result: Result<Value<'static>, super::EvalError>) -> Node {
 fn all_const(node: &Node) -> bool {
     let c = |n: &Node| matches!(n, Node::Const(_));
     match node {
-        Node::Select(a, _) | Node::Has(a, _) | Node::OptSelect(a, _) | Node::Not(a) | Node::Neg(a) => c(a),
+        Node::Select(a, _)
+        | Node::Has(a, _)
+        | Node::OptSelect(a, _)
+        | Node::Not(a)
+        | Node::Neg(a)
+        | Node::Matches(a, _) => c(a),
         Node::Index(a, b, _)
         | Node::Eq(a, b, _)
         | Node::In(a, b)
@@ -352,7 +359,6 @@ fn all_const(node: &Node) -> bool {
         Node::List(items, _) => items.iter().all(c),
         Node::Map(entries) => entries.iter().all(|(k, v, _)| c(k) && c(v)),
         Node::Call(_, args, _) | Node::Bridge(_, args) => args.iter().all(c),
-        Node::Matches(a, _) => c(a),
         _ => false,
     }
 }

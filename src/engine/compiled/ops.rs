@@ -69,8 +69,9 @@ fn numeric_cmp(a: &Value<'_>, b: &Value<'_>) -> Option<Ordering> {
 pub fn compare(op: CmpOp, a: &Value<'_>, b: &Value<'_>) -> Option<Result<bool, EvalError>> {
     use Value as V;
     let ordering = match (a, b) {
-        (V::Int(_) | V::UInt(_) | V::Double(_), V::Int(_) | V::UInt(_) | V::Double(_)) => numeric_cmp(a, b)
-            .ok_or_else(|| EvalError::function("compare", "values are not comparable (NaN)")),
+        (V::Int(_) | V::UInt(_) | V::Double(_), V::Int(_) | V::UInt(_) | V::Double(_)) => {
+            numeric_cmp(a, b).ok_or_else(|| EvalError::function("compare", "values are not comparable (NaN)"))
+        }
         (V::Str(x), V::Str(y)) => Ok(x.as_str().cmp(y.as_str())),
         (V::Bool(x), V::Bool(y)) => Ok(x.cmp(y)),
         (V::Foreign(_), _) | (_, V::Foreign(_)) => return None,
@@ -85,7 +86,12 @@ pub fn compare(op: CmpOp, a: &Value<'_>, b: &Value<'_>) -> Option<Result<bool, E
 }
 
 /// `a + b` and the like on the kinds handled here; `None` for the rest.
-pub fn arith<'v>(op: ArithOp, a: &Value<'v>, b: &Value<'v>, steps: &mut u64) -> Option<Result<Value<'v>, EvalError>> {
+pub fn arith<'v>(
+    op: ArithOp,
+    left: &Value<'v>,
+    right: &Value<'v>,
+    steps: &mut u64,
+) -> Option<Result<Value<'v>, EvalError>> {
     use Value as V;
     let name = match op {
         ArithOp::Add => "add",
@@ -94,7 +100,7 @@ pub fn arith<'v>(op: ArithOp, a: &Value<'v>, b: &Value<'v>, steps: &mut u64) -> 
         ArithOp::Div => "div",
         ArithOp::Rem => "rem",
     };
-    Some(match (op, a, b) {
+    Some(match (op, left, right) {
         (_, V::Int(x), V::Int(y)) => int_op(op, *x, *y, name).map(V::Int),
         (_, V::UInt(x), V::UInt(y)) => uint_op(op, *x, *y, name).map(V::UInt),
         (ArithOp::Add, V::Double(x), V::Double(y)) => Ok(V::Double(x + y)),
@@ -103,10 +109,10 @@ pub fn arith<'v>(op: ArithOp, a: &Value<'v>, b: &Value<'v>, steps: &mut u64) -> 
         (ArithOp::Div, V::Double(x), V::Double(y)) => Ok(V::Double(x / y)),
         (ArithOp::Add, V::Str(x), V::Str(y)) => {
             *steps += ((x.as_str().len() + y.as_str().len()) / 64) as u64;
-            let mut s = String::with_capacity(x.as_str().len() + y.as_str().len());
-            s.push_str(x.as_str());
-            s.push_str(y.as_str());
-            Ok(V::string(s))
+            let mut joined = String::with_capacity(x.as_str().len() + y.as_str().len());
+            joined.push_str(x.as_str());
+            joined.push_str(y.as_str());
+            Ok(V::string(joined))
         }
         (ArithOp::Add, V::List(x), V::List(y)) => {
             *steps += (x.len() + y.len()) as u64;

@@ -71,6 +71,8 @@ pub enum Builtin {
     PromqlValid,
     /// `promql.error(s)`.
     PromqlError,
+    /// `isCIDR(s)`.
+    IsCidr,
 }
 
 impl Builtin {
@@ -90,7 +92,8 @@ impl Builtin {
             ("trim", true, 0) => Builtin::Trim,
             ("join", true, 0 | 1) => Builtin::Join,
             ("replace", true, 2) => Builtin::Replace,
-            ("split", true, 1) => Builtin::Split,
+            ("split", true, 1 | 2) => Builtin::Split,
+            ("isCIDR", false, 1) => Builtin::IsCidr,
             ("substring", true, 1 | 2) => Builtin::Substring,
             ("charAt", true, 1) => Builtin::CharAt,
             ("orValue", true, 1) => Builtin::OrValue,
@@ -171,6 +174,12 @@ pub fn call<'v>(builtin: Builtin, args: &[Value<'v>], steps: &mut u64) -> Outcom
         (Builtin::Split, [V::Str(s), V::Str(sep)]) if !sep.as_str().is_empty() => {
             ok(V::list(s.as_str().split(sep.as_str()).map(V::string).collect()))
         }
+        (Builtin::Split, [V::Str(_), V::Str(_), V::Int(0)]) => ok(V::list(Vec::new())),
+        (Builtin::Split, [V::Str(s), V::Str(sep), V::Int(n)]) if *n > 0 && !sep.as_str().is_empty() => {
+            let n = usize::try_from(*n).unwrap_or(usize::MAX);
+            ok(V::list(s.as_str().splitn(n, sep.as_str()).map(V::string).collect()))
+        }
+        (Builtin::IsCidr, [V::Str(s)]) => ok(V::Bool(crate::engine::k8s::ip::parse_cidr(s.as_str()).is_ok())),
         (Builtin::Substring, [V::Str(s), V::Int(start)]) => {
             let len = count(s.as_str().chars().count());
             if *start < 0 || *start > len {

@@ -7,7 +7,7 @@ use cel::Env;
 use super::budget::Meter;
 use super::builtins::{self, Outcome};
 use super::ir::{Node, Root};
-use super::value::{Key, Map, Value};
+use super::value::{json_members, Key, Map, Value};
 use super::{bridge, ops, EvalError, Roots, Variables};
 
 /// What one evaluation runs with.
@@ -73,6 +73,20 @@ pub(crate) fn eval<'v>(node: &Node, cx: &mut Cx<'_, 'v>) -> Result<Value<'v>, Ev
             match ops::has(&v, field) {
                 Some(r) => r.map(Value::Bool),
                 None => bridge::select(cx.env, &v, field, true),
+            }
+        }
+        Node::Path(base, fields) => {
+            let v = eval(base, cx)?;
+            cx.meter.charge(fields.len() as u64)?;
+            walk(cx, v, fields)
+        }
+        Node::HasPath(base, fields, last) => {
+            let v = eval(base, cx)?;
+            cx.meter.charge(fields.len() as u64)?;
+            let v = walk(cx, v, fields)?;
+            match ops::has(&v, last) {
+                Some(r) => r.map(Value::Bool),
+                None => bridge::select(cx.env, &v, last, true),
             }
         }
         Node::OptSelect(operand, field) => {
@@ -157,65 +171,9 @@ pub(crate) fn eval<'v>(node: &Node, cx: &mut Cx<'_, 'v>) -> Result<Value<'v>, Ev
             Value::Double(d) => Ok(Value::Double(-d)),
             other => bridge::op(cx.env, "-_", &[other]),
         },
-        Node::List(elements, optional) => {
-            let mut items = Vec::with_capacity(elements.len());
-            for (i, e) in elements.iter().enumerate() {
-                let v = eval(e, cx)?;
-                match v {
-                    Value::Optional(inner) if optional.contains(&i) => {
-                        if let Some(inner) = inner {
-                            items.push((*inner).clone());
-                        }
-                    }
-                    v => items.push(v),
-                }
-            }
-            Ok(Value::list(items))
-        }
-        Node::Map(entries) => {
-            let mut out: Vec<(Key<'v>, Value<'v>)> = Vec::with_capacity(entries.len());
-            for (k, v, optional) in entries {
-                let key = eval(k, cx)?;
-                let Some(key) = Key::of(&key) else {
-                    return Err(EvalError::no_overload("map key", &[&key]));
-                };
-                let value = match (eval(v, cx)?, optional) {
-                    (Value::Optional(None), true) => continue,
-                    (Value::Optional(Some(inner)), true) => (*inner).clone(),
-                    (v, _) => v,
-                };
-                // The environment refuses a key written twice (`cel`'s default).
-                if out.iter().any(|(k, _)| k.same(&key)) {
-                    return Err(EvalError::function("map literal", "duplicate key"));
-                }
-                out.push((key, value));
-            }
-            Ok(Value::Map(Map::Owned(Arc::new(out))))
-        }
-        Node::Call(builtin, args, fallback) => {
-            // Builtins take at most three arguments: no allocation for them.
-            let mut buf = [Value::Null, Value::Null, Value::Null];
-            let mut spilled = Vec::new();
-            let values: &[Value<'v>] = if args.len() <= buf.len() {
-                for (slot, a) in buf.iter_mut().zip(args) {
-                    *slot = eval(a, cx)?;
-                }
-                &buf[..args.len()]
-            } else {
-                for a in args {
-                    spilled.push(eval(a, cx)?);
-                }
-                &spilled
-            };
-            let mut extra = 0;
-            let outcome = builtins::call(*builtin, values, &mut extra);
-            cx.meter.charge(extra)?;
-            match (outcome, fallback) {
-                (Outcome::Done(r), _) => r,
-                (Outcome::Other, Some(bridge)) => bridged(cx, bridge.call(cx.env, values)),
-                (Outcome::Other, None) => Err(EvalError::no_overload("function", &values.iter().collect::<Vec<_>>())),
-            }
-        }
+        Node::List(elements, optional) => list(cx, elements, optional),
+        Node::Map(entries) => map(cx, entries),
+        Node::Call(builtin, args, fallback) => call(cx, *builtin, args, fallback.as_deref()),
         Node::Matches(text, re) => match eval(text, cx)? {
             Value::Str(s) => {
                 cx.meter.charge((s.as_str().len() / 64) as u64)?;
@@ -231,6 +189,76 @@ pub(crate) fn eval<'v>(node: &Node, cx: &mut Cx<'_, 'v>) -> Result<Value<'v>, Ev
             bridged(cx, bridge.call(cx.env, &values))
         }
         Node::Loop(l) => super::comprehension::run(l, cx),
+    }
+}
+
+#[inline(never)]
+fn list<'v>(cx: &mut Cx<'_, 'v>, elements: &[Node], optional: &[usize]) -> Result<Value<'v>, EvalError> {
+    let mut items = Vec::with_capacity(elements.len());
+    for (i, e) in elements.iter().enumerate() {
+        let v = eval(e, cx)?;
+        match v {
+            Value::Optional(inner) if optional.contains(&i) => {
+                if let Some(inner) = inner {
+                    items.push((*inner).clone());
+                }
+            }
+            v => items.push(v),
+        }
+    }
+    Ok(Value::list(items))
+}
+
+#[inline(never)]
+fn map<'v>(cx: &mut Cx<'_, 'v>, entries: &[(Node, Node, bool)]) -> Result<Value<'v>, EvalError> {
+    let mut out: Vec<(Key<'v>, Value<'v>)> = Vec::with_capacity(entries.len());
+    for (k, v, optional) in entries {
+        let key = eval(k, cx)?;
+        let Some(key) = Key::of(&key) else {
+            return Err(EvalError::no_overload("map key", &[&key]));
+        };
+        let value = match (eval(v, cx)?, optional) {
+            (Value::Optional(None), true) => continue,
+            (Value::Optional(Some(inner)), true) => (*inner).clone(),
+            (v, _) => v,
+        };
+        // The environment refuses a key written twice (`cel`'s default).
+        if out.iter().any(|(k, _)| k.same(&key)) {
+            return Err(EvalError::function("map literal", "duplicate key"));
+        }
+        out.push((key, value));
+    }
+    Ok(Value::Map(Map::Owned(Arc::new(out))))
+}
+
+#[inline(never)]
+fn call<'v>(
+    cx: &mut Cx<'_, 'v>,
+    builtin: builtins::Builtin,
+    args: &[Node],
+    fallback: Option<&bridge::Bridge>,
+) -> Result<Value<'v>, EvalError> {
+    // Builtins take at most three arguments: no allocation for them.
+    let mut buf = [Value::Null, Value::Null, Value::Null];
+    let mut spilled = Vec::new();
+    let values: &[Value<'v>] = if args.len() <= buf.len() {
+        for (slot, a) in buf.iter_mut().zip(args) {
+            *slot = eval(a, cx)?;
+        }
+        &buf[..args.len()]
+    } else {
+        for a in args {
+            spilled.push(eval(a, cx)?);
+        }
+        &spilled
+    };
+    let mut extra = 0;
+    let outcome = builtins::call(builtin, values, &mut extra);
+    cx.meter.charge(extra)?;
+    match (outcome, fallback) {
+        (Outcome::Done(r), _) => r,
+        (Outcome::Other, Some(bridge)) => bridged(cx, bridge.call(cx.env, values)),
+        (Outcome::Other, None) => Err(EvalError::no_overload("function", &values.iter().collect::<Vec<_>>())),
     }
 }
 
@@ -265,6 +293,29 @@ fn arith_name(op: super::ir::ArithOp) -> &'static str {
         ArithOp::Div => "_/_",
         ArithOp::Rem => "_%_",
     }
+}
+
+/// `value.f1.f2...`: through the document's objects without building values, then (for
+/// computed, optional or foreign values) select by select.
+fn walk<'v>(cx: &Cx<'_, 'v>, value: Value<'v>, fields: &[Arc<str>]) -> Result<Value<'v>, EvalError> {
+    let mut value = value;
+    let mut done = 0;
+    if let Value::Map(Map::Json(mut json)) = value {
+        while let (Some(members), Some(field)) = (json_members(json), fields.get(done)) {
+            json = members
+                .get(&**field)
+                .ok_or_else(|| EvalError::NoSuchKey(field.clone()))?;
+            done += 1;
+        }
+        value = Value::from_json(json);
+    }
+    for field in &fields[done..] {
+        value = match ops::select(&value, field) {
+            Some(r) => r?,
+            None => bridge::select(cx.env, &value, field, false)?,
+        };
+    }
+    Ok(value)
 }
 
 /// `a && b` (`or` false) or `a || b`, as the interpreter runs them: the right side's error is

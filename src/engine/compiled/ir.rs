@@ -86,6 +86,10 @@ pub enum Node {
     Select(Box<Node>, Arc<str>),
     /// `has(operand.field)`.
     Has(Box<Node>, Arc<str>),
+    /// `operand.f1.f2...`: a chain of selects walked in one node.
+    Path(Box<Node>, Box<[Arc<str>]>),
+    /// `has(operand.f1...fn.last)`.
+    HasPath(Box<Node>, Box<[Arc<str>]>, Arc<str>),
     /// `operand.?field`.
     OptSelect(Box<Node>, Arc<str>),
     /// `operand[index]`, or `operand[?index]` when the flag is set.

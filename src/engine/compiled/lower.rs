@@ -92,13 +92,9 @@ impl Lowerer<'_> {
                 if !self.rooted(&select.operand) {
                     return Ok(constant(fold(self.env, e)));
                 }
-                let operand = boxed(self.lower(&select.operand)?);
+                let operand = self.lower(&select.operand)?;
                 let field = Arc::from(select.field.as_str());
-                if select.test {
-                    Node::Has(operand, field)
-                } else {
-                    Node::Select(operand, field)
-                }
+                chain(operand, field, select.test)
             }
             Expr::Call(call) => self.call(e, call)?,
             Expr::Comprehension(c) => self.comprehension(c)?,
@@ -330,6 +326,23 @@ impl Lowerer<'_> {
     }
 }
 
+/// `operand.field` (or `has(...)` when `test`), merged with the selects below it into one
+/// path node.
+fn chain(operand: Node, field: Arc<str>, test: bool) -> Node {
+    let (base, mut fields) = match operand {
+        Node::Select(base, f) => (base, vec![f]),
+        Node::Path(base, fs) => (base, fs.into_vec()),
+        other if test => return Node::Has(boxed(other), field),
+        other => return Node::Select(boxed(other), field),
+    };
+    if test {
+        Node::HasPath(base, fields.into_boxed_slice(), field)
+    } else {
+        fields.push(field);
+        Node::Path(base, fields.into_boxed_slice())
+    }
+}
+
 /// A node for a value (or error) known at compile time.
 fn constant(result: Result<Value<'static>, super::EvalError>) -> Node {
     match result {
@@ -344,6 +357,8 @@ fn all_const(node: &Node) -> bool {
     match node {
         Node::Select(a, _)
         | Node::Has(a, _)
+        | Node::Path(a, _)
+        | Node::HasPath(a, _, _)
         | Node::OptSelect(a, _)
         | Node::Not(a)
         | Node::Neg(a)

@@ -109,7 +109,23 @@ impl Lowerer<'_> {
                 }
                 Node::Map(entries)
             }
-            Expr::Struct(s) => return Err(Unsupported::new(format!("struct literal '{}'", s.type_name))),
+            Expr::Struct(s) => {
+                // A message built from constants is a constant (the interpreter builds it once);
+                // one built from variables is not supported (Kubernetes' CEL has no messages).
+                for entry in &s.entries {
+                    let value = match &entry.expr {
+                        EntryExpr::StructField(f) => &f.value,
+                        EntryExpr::MapEntry(m) => &m.value,
+                    };
+                    if !matches!(self.lower(value)?, Node::Const(_) | Node::Fail(_)) {
+                        return Err(Unsupported::new(format!(
+                            "struct literal '{}' with computed fields",
+                            s.type_name
+                        )));
+                    }
+                }
+                return Ok(constant(fold(self.env, e)));
+            }
             Expr::Unspecified => return Err(Unsupported::new("unspecified expression")),
         };
         Ok(fold_node(self.env, node))

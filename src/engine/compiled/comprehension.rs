@@ -65,6 +65,9 @@ pub(crate) fn run<'v>(l: &Loop, cx: &mut Cx<'_, 'v>) -> Result<Value<'v>, EvalEr
         }
     }
     let range = Range::of(range)?;
+    if let LoopShape::Quantifier { or, pred } = &l.shape {
+        return quantifier(l, *or, pred, &range, cx);
+    }
     let fold_or = match l.shape {
         LoopShape::Fold { or } => Some(or),
         _ => None,
@@ -94,6 +97,36 @@ pub(crate) fn run<'v>(l: &Loop, cx: &mut Cx<'_, 'v>) -> Result<Value<'v>, EvalEr
         return Err(e);
     }
     eval(&l.result, cx)
+}
+
+/// `all` (`or` false) or `exists`: the first element whose predicate is `or` decides; an error
+/// decides only if no element does.
+fn quantifier<'v>(
+    l: &Loop,
+    or: bool,
+    pred: &Node,
+    range: &Range<'v>,
+    cx: &mut Cx<'_, 'v>,
+) -> Result<Value<'v>, EvalError> {
+    let mut pending: Option<EvalError> = None;
+    for i in 0..range.len() {
+        cx.meter.charge(1)?;
+        let Some(item) = range.get(i) else { break };
+        set(cx, l.iter_slot, item);
+        match to_bool(eval(pred, cx)) {
+            Ok(b) if b == or => {
+                set(cx, l.accu_slot, Value::Bool(or));
+                return Ok(Value::Bool(or));
+            }
+            Ok(_) => {}
+            Err(e) if e.is_fatal() => return Err(e),
+            Err(e) => pending = Some(e),
+        }
+    }
+    match pending {
+        Some(e) => Err(e),
+        None => Ok(Value::Bool(!or)),
+    }
 }
 
 /// `map`/`filter`: appends each step's items to one list.

@@ -170,6 +170,16 @@ pub enum LoopShape {
         /// True for `||`.
         or: bool,
     },
+    /// `all` (`or` false) or `exists` exactly as the macros expand them (accumulator starting at
+    /// `!or`, condition `@not_strictly_false(accu)` or `@not_strictly_false(!accu)`, step
+    /// `accu && pred` or `accu || pred`, result `accu`): runs `pred` alone, with the same
+    /// results and errors as the general loop.
+    Quantifier {
+        /// True for `exists`.
+        or: bool,
+        /// The predicate.
+        pred: Node,
+    },
     /// `map`/`filter`: the accumulator starts as `[]` and each step appends `items`
     /// (`guard ? accu + items : accu` when there is a guard); built in place.
     Append {

@@ -298,16 +298,44 @@ impl Lowerer<'_> {
         })))
     }
 
+    /// Whether `c` is `all` (`or` false) or `exists` as the macros expand them (see
+    /// [`LoopShape::Quantifier`]); its step is known to be `accu && pred` or `accu || pred`.
+    fn is_quantifier(&self, c: &cel::common::ast::ComprehensionExpr, or: bool) -> bool {
+        let accu = c.accu_var.as_str();
+        let is_accu = |e: &IdedExpr| matches!(&e.expr, Expr::Ident(n) if n == accu);
+        let init = matches!(&c.accu_init.expr, Expr::Literal(LiteralValue::Boolean(b)) if *b.inner() != or);
+        let cond = match &c.loop_cond.expr {
+            Expr::Call(call) if call.func_name == operators::NOT_STRICTLY_FALSE && call.target.is_none() => {
+                match (call.args.as_slice(), or) {
+                    ([arg], false) => is_accu(arg),
+                    ([arg], true) => matches!(&arg.expr, Expr::Call(not)
+                        if not.func_name == operators::LOGICAL_NOT && not.target.is_none()
+                            && not.args.len() == 1 && is_accu(&not.args[0])),
+                    _ => false,
+                }
+            }
+            _ => false,
+        };
+        init && cond && is_accu(&c.result)
+    }
+
     /// The fast shape of a comprehension, recognised as the interpreter recognises it.
     fn shape(&mut self, c: &cel::common::ast::ComprehensionExpr) -> Result<LoopShape, Unsupported> {
         let accu = c.accu_var.as_str();
         let is_accu = |e: &IdedExpr| matches!(&e.expr, Expr::Ident(n) if n == accu);
         if let Expr::Call(call) = &c.loop_step.expr {
             let folds = call.target.is_none() && call.args.first().is_some_and(is_accu);
-            match call.func_name.as_str() {
-                operators::LOGICAL_AND if folds => return Ok(LoopShape::Fold { or: false }),
-                operators::LOGICAL_OR if folds => return Ok(LoopShape::Fold { or: true }),
-                _ => {}
+            let or = match call.func_name.as_str() {
+                operators::LOGICAL_AND if folds => Some(false),
+                operators::LOGICAL_OR if folds => Some(true),
+                _ => None,
+            };
+            if let (Some(or), [_, pred]) = (or, call.args.as_slice()) {
+                if self.is_quantifier(c, or) {
+                    let pred = self.lower(pred)?;
+                    return Ok(LoopShape::Quantifier { or, pred });
+                }
+                return Ok(LoopShape::Fold { or });
             }
         }
         let items_of = |e: &IdedExpr| match &e.expr {

@@ -300,7 +300,7 @@ impl Lowerer<'_> {
 
     /// Whether `c` is `all` (`or` false) or `exists` as the macros expand them (see
     /// [`LoopShape::Quantifier`]); its step is known to be `accu && pred` or `accu || pred`.
-    fn is_quantifier(&self, c: &cel::common::ast::ComprehensionExpr, or: bool) -> bool {
+    fn is_quantifier(c: &cel::common::ast::ComprehensionExpr, or: bool) -> bool {
         let accu = c.accu_var.as_str();
         let is_accu = |e: &IdedExpr| matches!(&e.expr, Expr::Ident(n) if n == accu);
         let init = matches!(&c.accu_init.expr, Expr::Literal(LiteralValue::Boolean(b)) if *b.inner() != or);
@@ -331,7 +331,7 @@ impl Lowerer<'_> {
                 _ => None,
             };
             if let (Some(or), [_, pred]) = (or, call.args.as_slice()) {
-                if self.is_quantifier(c, or) {
+                if Self::is_quantifier(c, or) {
                     let pred = self.lower(pred)?;
                     return Ok(LoopShape::Quantifier { or, pred });
                 }

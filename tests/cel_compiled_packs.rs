@@ -211,12 +211,10 @@ fn shipped_pack_expressions_agree_with_the_interpreter() {
         "every shipped expression compiles: {:?}",
         report.unsupported
     );
-    // Nearly all run without the interpreter (the rest use the CIDR library's opaque values).
-    assert!(
-        report.native * 100 >= report.total * 99,
-        "only {} of {} run without the interpreter: {:?}",
-        report.native,
-        report.total,
+    // No shipped expression calls the interpreter.
+    assert_eq!(
+        report.native, report.total,
+        "shipped expressions calling the interpreter: {:?}",
         report.bridged
     );
 }

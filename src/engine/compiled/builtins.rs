@@ -7,6 +7,7 @@ use std::sync::Arc;
 use super::value::{List, Value};
 use super::EvalError;
 use crate::engine::functions;
+use crate::engine::k8s::ip;
 
 /// A function the evaluator implements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,6 +74,12 @@ pub enum Builtin {
     PromqlError,
     /// `isCIDR(s)`.
     IsCidr,
+    /// `cidr(s)`.
+    Cidr,
+    /// `c.containsCIDR(other)`.
+    ContainsCidr,
+    /// `c.prefixLength()`.
+    PrefixLength,
 }
 
 impl Builtin {
@@ -94,6 +101,9 @@ impl Builtin {
             ("replace", true, 2) => Builtin::Replace,
             ("split", true, 1 | 2) => Builtin::Split,
             ("isCIDR", false, 1) => Builtin::IsCidr,
+            ("cidr", false, 1) => Builtin::Cidr,
+            ("containsCIDR", true, 1) => Builtin::ContainsCidr,
+            ("prefixLength", true, 0) => Builtin::PrefixLength,
             ("substring", true, 1 | 2) => Builtin::Substring,
             ("charAt", true, 1) => Builtin::CharAt,
             ("orValue", true, 1) => Builtin::OrValue,
@@ -179,7 +189,30 @@ pub fn call<'v>(builtin: Builtin, args: &[Value<'v>], steps: &mut u64) -> Outcom
             let n = usize::try_from(*n).unwrap_or(usize::MAX);
             ok(V::list(s.as_str().splitn(n, sep.as_str()).map(V::string).collect()))
         }
-        (Builtin::IsCidr, [V::Str(s)]) => ok(V::Bool(crate::engine::k8s::ip::parse_cidr(s.as_str()).is_ok())),
+        (Builtin::IsCidr, [V::Str(s)]) => ok(V::Bool(ip::parse_cidr(s.as_str()).is_ok())),
+        (Builtin::Cidr, [V::Str(s)]) => Done(
+            ip::parse_cidr(s.as_str())
+                .map(|c| V::Foreign(Arc::new(c)))
+                .map_err(|e| EvalError::function("cidr", e)),
+        ),
+        (Builtin::ContainsCidr, [V::Foreign(c), V::Str(other)]) => match c.downcast_ref::<ip::Cidr>() {
+            Some(c) => Done(
+                ip::parse_cidr(other.as_str())
+                    .map(|other| V::Bool(c.contains_cidr(other)))
+                    .map_err(|e| EvalError::function("containsCIDR", e)),
+            ),
+            None => Other,
+        },
+        (Builtin::ContainsCidr, [V::Foreign(c), V::Foreign(other)]) => {
+            match (c.downcast_ref::<ip::Cidr>(), other.downcast_ref::<ip::Cidr>()) {
+                (Some(c), Some(other)) => ok(V::Bool(c.contains_cidr(*other))),
+                _ => Other,
+            }
+        }
+        (Builtin::PrefixLength, [V::Foreign(c)]) => match c.downcast_ref::<ip::Cidr>() {
+            Some(c) => ok(V::Int(i64::from(c.bits))),
+            None => Other,
+        },
         (Builtin::Substring, [V::Str(s), V::Int(start)]) => {
             let len = count(s.as_str().chars().count());
             if *start < 0 || *start > len {

@@ -14,7 +14,7 @@ use super::{bridge, ops, EvalError, Roots, Variables};
 pub(crate) struct Cx<'a, 'v> {
     pub roots: &'a Roots<'v>,
     pub vars: &'a dyn Variables<'v>,
-    pub locals: Vec<Value<'v>>,
+    pub locals: &'a mut [Value<'v>],
     pub meter: Meter,
     pub env: &'a Arc<Env>,
 }

@@ -174,10 +174,19 @@ impl Program {
         limits: &Limits,
         request: &RequestBudget,
     ) -> (Result<Value<'v>, EvalError>, u64) {
+        // Comprehension variables live on the stack unless there are many.
+        let mut inline: [Value<'v>; INLINE_SLOTS] = std::array::from_fn(|_| Value::Null);
+        let mut spilled = Vec::new();
+        let locals: &mut [Value<'v>] = if self.slots <= INLINE_SLOTS {
+            &mut inline[..self.slots]
+        } else {
+            spilled.resize(self.slots, Value::Null);
+            &mut spilled
+        };
         let mut cx = eval::Cx {
             roots,
             vars: variables,
-            locals: vec![Value::Null; self.slots],
+            locals,
             meter: Meter::new(limits, request),
             env: &self.env,
         };
@@ -197,6 +206,9 @@ impl Program {
     }
 }
 
+/// Comprehension variable slots kept on the stack (two per comprehension).
+const INLINE_SLOTS: usize = 8;
+
 /// Evaluates a variable-free expression with the interpreter (constant folding, type names).
 fn fold(env: &Arc<Env>, e: &IdedExpr) -> Result<Value<'static>, EvalError> {
     lower::fold_expr(env, e)
@@ -209,7 +221,7 @@ fn run_constant(env: &Arc<Env>, node: &Node) -> Result<Value<'static>, EvalError
     let mut cx = eval::Cx {
         roots: &roots,
         vars: &NoVariables,
-        locals: Vec::new(),
+        locals: &mut [],
         meter: Meter::new(&Limits::steps(1_000_000), &request),
         env,
     };

@@ -6,6 +6,7 @@
 
 pub(crate) mod ast;
 pub mod compile;
+pub mod compiled;
 pub mod cost;
 pub(crate) mod equality;
 mod error_text;

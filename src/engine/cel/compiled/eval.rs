@@ -1,0 +1,385 @@
+//! Running a compiled expression: one `match` per [`Node`], each counted as a step.
+
+use std::sync::Arc;
+
+use cel::Env;
+
+use super::budget::Meter;
+use super::builtins::{self, Outcome};
+use super::ir::{Node, Root};
+use super::value::{json_members, Key, Map, Value};
+use super::{bridge, ops, EvalError, Roots, Variables};
+
+/// What one evaluation runs with.
+pub(crate) struct Cx<'a, 'v> {
+    pub roots: &'a Roots<'v>,
+    pub vars: &'a dyn Variables<'v>,
+    pub locals: &'a mut [Value<'v>],
+    pub meter: Meter,
+    pub env: &'a Arc<Env>,
+}
+
+/// The bool in `value`, or the error a non-bool is.
+pub(crate) fn to_bool(value: Result<Value<'_>, EvalError>) -> Result<bool, EvalError> {
+    match value {
+        Ok(Value::Bool(b)) => Ok(b),
+        Ok(other) => Err(EvalError::NotBool(other.type_name().unwrap_or("opaque"))),
+        Err(e) => Err(e),
+    }
+}
+
+fn root_name(root: Root) -> &'static str {
+    match root {
+        Root::Object => "object",
+        Root::OldObject => "oldObject",
+        Root::Request => "request",
+        Root::Params => "params",
+        Root::NamespaceObject => "namespaceObject",
+        Root::Item => "item",
+    }
+}
+
+/// Evaluates `node`.
+// Long: the evaluator's one dispatch over node kinds; each arm is short and they read as a table.
+pub(crate) fn eval<'v>(node: &Node, cx: &mut Cx<'_, 'v>) -> Result<Value<'v>, EvalError> {
+    cx.meter.charge(1)?;
+    match node {
+        Node::Const(v) => Ok(v.clone()),
+        Node::Fail(e) => Err(e.clone()),
+        Node::Root(root) => cx
+            .roots
+            .get(*root)
+            .map(Value::from_json)
+            .ok_or_else(|| EvalError::NoSuchKey(Arc::from(root_name(*root)))),
+        Node::ItemPointer => cx
+            .roots
+            .item_pointer
+            .map(|p| Value::Str(super::value::Str::Json(p)))
+            .ok_or_else(|| EvalError::NoSuchKey(Arc::from("itemPointer"))),
+        Node::Var(index) => cx.vars.get(*index),
+        Node::Local(slot) => cx
+            .locals
+            .get(*slot)
+            .cloned()
+            .ok_or_else(|| EvalError::Interpreter("unbound comprehension variable".to_owned())),
+        Node::Select(operand, field) => {
+            let v = eval(operand, cx)?;
+            match ops::select(&v, field) {
+                Some(r) => r,
+                None => bridge::select(cx.env, &v, field, false),
+            }
+        }
+        Node::Has(operand, field) => {
+            let v = eval(operand, cx)?;
+            match ops::has(&v, field) {
+                Some(r) => r.map(Value::Bool),
+                None => bridge::select(cx.env, &v, field, true),
+            }
+        }
+        Node::Path(base, fields) => {
+            let v = eval(base, cx)?;
+            cx.meter.charge(fields.len() as u64)?;
+            walk(cx, v, fields)
+        }
+        Node::HasPath(base, fields, last) => {
+            let v = eval(base, cx)?;
+            cx.meter.charge(fields.len() as u64)?;
+            let v = walk(cx, v, fields)?;
+            match ops::has(&v, last) {
+                Some(r) => r.map(Value::Bool),
+                None => bridge::select(cx.env, &v, last, true),
+            }
+        }
+        Node::OptSelect(operand, field) => {
+            let v = eval(operand, cx)?;
+            opt_select(cx, v, field)
+        }
+        Node::Index(operand, index, optional) => {
+            let v = eval(operand, cx)?;
+            let i = eval(index, cx)?;
+            match (ops::index(&v, &i), optional) {
+                (Some(r), false) => r,
+                (Some(r), true) => Ok(Value::Optional(r.ok().map(Arc::new))),
+                (None, false) => bridge::op(cx.env, "_[_]", &[v, i]),
+                (None, true) => bridge::op(cx.env, "_[?_]", &[v, i]),
+            }
+        }
+        Node::OptOr {
+            default,
+            operand,
+            fields,
+        } => {
+            let d = eval(default, cx)?;
+            let start = eval(operand, cx)?;
+            opt_or(cx, d, start, fields)
+        }
+        Node::And(a, b) => logical(cx, a, b, false),
+        Node::Or(a, b) => logical(cx, a, b, true),
+        Node::Not(a) => match eval(a, cx)? {
+            Value::Bool(b) => Ok(Value::Bool(!b)),
+            other => Err(EvalError::no_overload("!_", &[&other])),
+        },
+        Node::NotStrictlyFalse(a) => match eval(a, cx) {
+            Err(e) if e.is_fatal() => Err(e),
+            Ok(Value::Bool(false)) => Ok(Value::Bool(false)),
+            _ => Ok(Value::Bool(true)),
+        },
+        Node::Cond(parts) => {
+            let [c, t, f] = &**parts;
+            if to_bool(eval(c, cx))? {
+                eval(t, cx)
+            } else {
+                eval(f, cx)
+            }
+        }
+        Node::Eq(a, b, negate) => {
+            let x = eval(a, cx)?;
+            let y = eval(b, cx)?;
+            Ok(Value::Bool(ops::equals(&x, &y) != *negate))
+        }
+        Node::In(needle, haystack) => {
+            let x = eval(needle, cx)?;
+            let y = eval(haystack, cx)?;
+            let mut extra = 0;
+            let found = ops::contains(&x, &y, &mut extra);
+            cx.meter.charge(extra)?;
+            match found {
+                Some(found) => found.map(Value::Bool),
+                None => bridge::op(cx.env, "@in", &[x, y]),
+            }
+        }
+        Node::Cmp(op, left, right) => {
+            let x = eval(left, cx)?;
+            let y = eval(right, cx)?;
+            match ops::compare(*op, &x, &y) {
+                Some(ordered) => ordered.map(Value::Bool),
+                None => bridge::op(cx.env, cmp_name(*op), &[x, y]),
+            }
+        }
+        Node::Arith(op, left, right) => {
+            let x = eval(left, cx)?;
+            let y = eval(right, cx)?;
+            let mut extra = 0;
+            let computed = ops::arith(*op, &x, &y, &mut extra);
+            cx.meter.charge(extra)?;
+            match computed {
+                Some(computed) => computed,
+                None => bridge::op(cx.env, arith_name(*op), &[x, y]),
+            }
+        }
+        Node::Neg(a) => match eval(a, cx)? {
+            Value::Int(i) => i.checked_neg().map(Value::Int).ok_or(EvalError::Overflow("negate")),
+            Value::Double(d) => Ok(Value::Double(-d)),
+            other => bridge::op(cx.env, "-_", &[other]),
+        },
+        Node::List(elements, optional) => list(cx, elements, optional),
+        Node::Map(entries) => map(cx, entries),
+        Node::Call(builtin, args, fallback) => call(cx, *builtin, args, fallback.as_deref()),
+        Node::Matches(text, re) => match eval(text, cx)? {
+            Value::Str(s) => {
+                cx.meter.charge((s.as_str().len() / 64) as u64)?;
+                Ok(Value::Bool(re.is_match(s.as_str())))
+            }
+            other => bridge::op(cx.env, "__celgate_matches", &[other, Value::string(re.as_str())]),
+        },
+        Node::Bridge(bridge, args) => {
+            let mut values = Vec::with_capacity(args.len());
+            for a in args {
+                values.push(eval(a, cx)?);
+            }
+            bridged(cx, bridge.call(cx.env, &values))
+        }
+        Node::Loop(l) => super::comprehension::run(l, cx),
+    }
+}
+
+#[inline(never)]
+fn list<'v>(cx: &mut Cx<'_, 'v>, elements: &[Node], optional: &[usize]) -> Result<Value<'v>, EvalError> {
+    let mut items = Vec::with_capacity(elements.len());
+    for (i, e) in elements.iter().enumerate() {
+        let v = eval(e, cx)?;
+        match v {
+            Value::Optional(inner) if optional.contains(&i) => {
+                if let Some(inner) = inner {
+                    items.push((*inner).clone());
+                }
+            }
+            v => items.push(v),
+        }
+    }
+    Ok(Value::list(items))
+}
+
+#[inline(never)]
+fn map<'v>(cx: &mut Cx<'_, 'v>, entries: &[(Node, Node, bool)]) -> Result<Value<'v>, EvalError> {
+    let mut out: Vec<(Key<'v>, Value<'v>)> = Vec::with_capacity(entries.len());
+    for (k, v, optional) in entries {
+        let key = eval(k, cx)?;
+        let Some(key) = Key::of(&key) else {
+            return Err(EvalError::no_overload("map key", &[&key]));
+        };
+        let value = match (eval(v, cx)?, optional) {
+            (Value::Optional(None), true) => continue,
+            (Value::Optional(Some(inner)), true) => (*inner).clone(),
+            (v, _) => v,
+        };
+        // The environment refuses a key written twice (`cel`'s default).
+        if out.iter().any(|(k, _)| k.same(&key)) {
+            return Err(EvalError::function("map literal", "duplicate key"));
+        }
+        out.push((key, value));
+    }
+    Ok(Value::Map(Map::Owned(Arc::new(out))))
+}
+
+#[inline(never)]
+fn call<'v>(
+    cx: &mut Cx<'_, 'v>,
+    builtin: builtins::Builtin,
+    args: &[Node],
+    fallback: Option<&bridge::Bridge>,
+) -> Result<Value<'v>, EvalError> {
+    // Builtins take at most three arguments: no allocation for them.
+    let mut buf = [Value::Null, Value::Null, Value::Null];
+    let mut spilled = Vec::new();
+    let values: &[Value<'v>] = if args.len() <= buf.len() {
+        for (slot, a) in buf.iter_mut().zip(args) {
+            *slot = eval(a, cx)?;
+        }
+        &buf[..args.len()]
+    } else {
+        for a in args {
+            spilled.push(eval(a, cx)?);
+        }
+        &spilled
+    };
+    let mut extra = 0;
+    let outcome = builtins::call(builtin, values, &mut extra);
+    cx.meter.charge(extra)?;
+    match (outcome, fallback) {
+        (Outcome::Done(r), _) => r,
+        (Outcome::Other, Some(bridge)) => bridged(cx, bridge.call(cx.env, values)),
+        (Outcome::Other, None) => Err(EvalError::no_overload("function", &values.iter().collect::<Vec<_>>())),
+    }
+}
+
+/// Charges what an interpreter call returned by its size (it may have built a large list).
+fn bridged<'v>(cx: &mut Cx<'_, 'v>, result: Result<Value<'v>, EvalError>) -> Result<Value<'v>, EvalError> {
+    let size = match &result {
+        Ok(Value::List(l)) => l.len(),
+        Ok(Value::Map(m)) => m.len(),
+        Ok(Value::Str(s)) => s.as_str().len() / 64,
+        _ => 0,
+    };
+    cx.meter.charge(size as u64)?;
+    result
+}
+
+fn cmp_name(op: super::ir::CmpOp) -> &'static str {
+    use super::ir::CmpOp;
+    match op {
+        CmpOp::Lt => "_<_",
+        CmpOp::Le => "_<=_",
+        CmpOp::Gt => "_>_",
+        CmpOp::Ge => "_>=_",
+    }
+}
+
+fn arith_name(op: super::ir::ArithOp) -> &'static str {
+    use super::ir::ArithOp;
+    match op {
+        ArithOp::Add => "_+_",
+        ArithOp::Sub => "_-_",
+        ArithOp::Mul => "_*_",
+        ArithOp::Div => "_/_",
+        ArithOp::Rem => "_%_",
+    }
+}
+
+/// `value.f1.f2...`: through the document's objects without building values, then (for
+/// computed, optional or foreign values) select by select.
+fn walk<'v>(cx: &Cx<'_, 'v>, value: Value<'v>, fields: &[Arc<str>]) -> Result<Value<'v>, EvalError> {
+    let mut value = value;
+    let mut done = 0;
+    if let Value::Map(Map::Json(mut json)) = value {
+        while let (Some(members), Some(field)) = (json_members(json), fields.get(done)) {
+            json = members
+                .get(&**field)
+                .ok_or_else(|| EvalError::NoSuchKey(field.clone()))?;
+            done += 1;
+        }
+        value = Value::from_json(json);
+    }
+    for field in &fields[done..] {
+        value = match ops::select(&value, field) {
+            Some(r) => r?,
+            None => bridge::select(cx.env, &value, field, false)?,
+        };
+    }
+    Ok(value)
+}
+
+/// `a && b` (`or` false) or `a || b`, as the interpreter runs them: the right side's error is
+/// the result unless the left side decided it, and an error on the left gives way to a deciding
+/// right side.
+fn logical<'v>(cx: &mut Cx<'_, 'v>, a: &Node, b: &Node, or: bool) -> Result<Value<'v>, EvalError> {
+    let left = to_bool(eval(a, cx));
+    match &left {
+        Err(e) if e.is_fatal() => return Err(e.clone()),
+        Ok(l) if *l == or => return Ok(Value::Bool(or)),
+        _ => {}
+    }
+    let right = eval(b, cx)?;
+    match (left, right) {
+        (Ok(_), Value::Bool(r)) => Ok(Value::Bool(r)),
+        (Err(_), Value::Bool(r)) if r == or => Ok(Value::Bool(or)),
+        (Err(e), _) => Err(e),
+        (Ok(_), other) => Err(EvalError::no_overload(
+            if or { "_||_" } else { "_&&_" },
+            &[&Value::Bool(!or), &other],
+        )),
+    }
+}
+
+/// `operand.?field`.
+fn opt_select<'v>(cx: &mut Cx<'_, 'v>, operand: Value<'v>, field: &Arc<str>) -> Result<Value<'v>, EvalError> {
+    let target = match operand {
+        Value::Optional(None) => return Ok(Value::Optional(None)),
+        Value::Optional(Some(inner)) => (*inner).clone(),
+        other => other,
+    };
+    match &target {
+        Value::Map(map) => Ok(Value::Optional(map.get_str(field).map(Arc::new))),
+        Value::Foreign(_) => bridge::op(cx.env, "_?._", &[target, Value::string(field.clone())]),
+        _ => Ok(Value::Optional(None)),
+    }
+}
+
+/// The fused `operand.?f1...?fn.orValue(default)` (see [`crate::engine::cel::opt_chain`]).
+fn opt_or<'v>(
+    cx: &mut Cx<'_, 'v>,
+    default: Value<'v>,
+    start: Value<'v>,
+    fields: &[Arc<str>],
+) -> Result<Value<'v>, EvalError> {
+    let mut current = match start {
+        Value::Optional(None) => return Ok(default),
+        Value::Optional(Some(inner)) => (*inner).clone(),
+        other => other,
+    };
+    for (i, field) in fields.iter().enumerate() {
+        match &current {
+            Value::Map(map) => match map.get_str(field) {
+                Some(v) => current = v,
+                None => return Ok(default),
+            },
+            Value::Foreign(_) => {
+                let mut values = vec![default, current];
+                values.extend(fields[i..].iter().map(|f| Value::string(f.clone())));
+                return bridge::op(cx.env, crate::engine::cel::opt_chain::OPT_OR, &values);
+            }
+            _ => return Ok(default),
+        }
+    }
+    Ok(current)
+}

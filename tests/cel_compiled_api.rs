@@ -1,0 +1,141 @@
+//! The compiled evaluator's interface: what compiles (and what is refused as unsupported), pack
+//! variables by index, results that borrow the document, constants folded at compile time.
+
+use std::sync::Arc;
+
+use celgate::engine::cel::compile;
+use celgate::engine::cel::compiled::value::Str;
+use celgate::engine::cel::compiled::{
+    self, EvalError, Layout, Limits, NoVariables, Program, RequestBudget, Roots, Value, Variables,
+};
+use serde_json::json;
+
+fn parsed(source: &str) -> compile::CompiledExpr {
+    compile::compile_with_roots(&compile::environment(), source, &[]).expect("compiles")
+}
+
+fn program(source: &str, layout: &Layout) -> Program {
+    compiled::compile(&parsed(source).expr, layout).expect("compiled")
+}
+
+fn limits() -> Limits {
+    Limits::steps(1_000_000)
+}
+
+#[test]
+fn functions_it_does_not_implement_are_refused_by_compile_native_and_bridged_by_compile() {
+    let source = "url(object.u).getHost() == 'example.com'";
+    let err = compiled::compile_native(&parsed(source).expr, &Layout::default()).expect_err("refused");
+    assert!(err.to_string().starts_with("unsupported: function"), "{err}");
+    let p = program(source, &Layout::default());
+    assert!(!p.is_native());
+    assert_eq!(p.bridged(), ["getHost", "url"]);
+    let doc = json!({"u": "https://example.com/x"});
+    let roots = Roots {
+        object: Some(&doc),
+        ..Roots::default()
+    };
+    let v = p.evaluate(&roots, &NoVariables, &limits(), &RequestBudget::new(u64::MAX));
+    assert!(matches!(v, Ok(Value::Bool(true))), "{v:?}");
+}
+
+#[test]
+fn reading_the_whole_variables_map_is_unsupported() {
+    let expr = compile::compile_with_roots(&compile::environment(), "size(variables) > 0", &[]).expect("compiles");
+    let err = compiled::compile(&expr.expr, &Layout::default()).expect_err("unsupported");
+    assert_eq!(err.what, "the whole `variables` map");
+}
+
+struct Two;
+
+impl<'v> Variables<'v> for Two {
+    fn get(&self, index: usize) -> Result<Value<'v>, EvalError> {
+        match index {
+            0 => Ok(Value::Int(40)),
+            _ => Err(EvalError::Variable(Arc::from("broken"))),
+        }
+    }
+}
+
+#[test]
+fn pack_variables_are_read_by_index() {
+    let layout = Layout {
+        variables: vec!["answer".to_owned(), "broken".to_owned()],
+    };
+    let request = RequestBudget::new(u64::MAX);
+    let ok = program("variables.answer + 2", &layout).evaluate(&Roots::default(), &Two, &limits(), &request);
+    assert!(matches!(ok, Ok(Value::Int(42))), "{ok:?}");
+    let failed =
+        program("variables.broken == 1 || true", &layout).evaluate(&Roots::default(), &Two, &limits(), &request);
+    assert!(
+        matches!(failed, Ok(Value::Bool(true))),
+        "an error absorbed by ||: {failed:?}"
+    );
+    let unknown = program("variables.nope", &layout).evaluate(&Roots::default(), &Two, &limits(), &request);
+    assert!(matches!(unknown, Err(EvalError::NoSuchKey(_))), "{unknown:?}");
+}
+
+#[test]
+fn results_borrow_the_document() {
+    let doc = json!({"spec": {"containers": [{"image": "nginx:1.27"}]}});
+    let roots = Roots {
+        object: Some(&doc),
+        ..Roots::default()
+    };
+    let p = program("object.spec.containers[0].image", &Layout::default());
+    let v = p
+        .evaluate(&roots, &NoVariables, &limits(), &RequestBudget::new(u64::MAX))
+        .expect("evaluates");
+    let Value::Str(Str::Json(text)) = v else {
+        panic!("expected a borrowed string, got {v:?}");
+    };
+    let in_doc = doc["spec"]["containers"][0]["image"].as_str().expect("string");
+    assert!(std::ptr::eq(text, in_doc));
+}
+
+#[test]
+fn constant_subtrees_are_folded() {
+    let p = program(
+        "[1, 2, 3].map(x, x * 2).size() + 1 == 4 && 'a'.matches('^a$')",
+        &Layout::default(),
+    );
+    let (v, steps) = p.evaluate_counted(
+        &Roots::default(),
+        &NoVariables,
+        &limits(),
+        &RequestBudget::new(u64::MAX),
+    );
+    assert!(matches!(v, Ok(Value::Bool(true))), "{v:?}");
+    // `map` iterates at run time (its body has a loop variable); everything around it folds.
+    assert!(steps < 30, "{steps}");
+    let (v, steps) = program("1 + 2 * 3 == 7", &Layout::default()).evaluate_counted(
+        &Roots::default(),
+        &NoVariables,
+        &limits(),
+        &RequestBudget::new(u64::MAX),
+    );
+    assert!(matches!(v, Ok(Value::Bool(true))));
+    assert_eq!(steps, 1);
+}
+
+#[test]
+fn a_bad_literal_regex_fails_when_it_runs() {
+    // celgate's own compile refuses it at load; the compiled evaluator on its own keeps the
+    // interpreter's behaviour for a tree that holds one: an error when the call runs.
+    let mut expr = parsed("object.s.matches('a')");
+    if let cel::common::ast::Expr::Call(call) = &mut expr.expr.expr {
+        if let Some(cel::common::ast::Expr::Literal(cel::common::ast::LiteralValue::String(p))) =
+            call.args.get_mut(1).map(|a| &mut a.expr)
+        {
+            *p = "(".to_owned().into();
+        }
+    }
+    let p = compiled::compile(&expr.expr, &Layout::default()).expect("compiles");
+    let doc = json!({"s": "x"});
+    let roots = Roots {
+        object: Some(&doc),
+        ..Roots::default()
+    };
+    let v = p.evaluate(&roots, &NoVariables, &limits(), &RequestBudget::new(u64::MAX));
+    assert!(matches!(v, Err(EvalError::Regex(_))), "{v:?}");
+}

@@ -1,0 +1,115 @@
+//! The cel-spec conformance expressions (`tests/fixtures/cel-spec`, see `tests/cel_conformance.rs`)
+//! through the compiled evaluator: every case without bindings that celgate's environment
+//! compiles must give what the interpreter gives (the same value, or an error on both sides),
+//! so the compiled path passes at least the cases the interpreter passes.
+
+mod cel_compiled_common;
+
+use std::path::Path;
+
+use cel_compiled_common::{agree, interpret, run, Docs};
+use celgate::engine::cel::compile;
+use celgate::engine::cel::compiled::{self, Layout, NoVariables};
+
+/// Sections of the conformance data (the fixtures' file names).
+const SECTIONS: &[&str] = &[
+    "basic",
+    "comparisons",
+    "logic",
+    "macros",
+    "macros2",
+    "string",
+    "string_ext",
+    "lists",
+    "fields",
+    "optionals",
+    "conversions",
+    "integer_math",
+    "fp_math",
+    "math_ext",
+    "encoders_ext",
+    "parse",
+    "namespace",
+    "plumbing",
+    "timestamps",
+];
+
+#[derive(Default)]
+struct Tally {
+    compared: usize,
+    unsupported: Vec<String>,
+    mismatches: Vec<String>,
+}
+
+fn check_section(name: &str, tally: &mut Tally) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/fixtures/cel-spec/{name}.json"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let file: serde_json::Value = serde_json::from_str(&text).expect("fixture is JSON");
+    let env = compile::environment();
+    for case in file["cases"].as_array().into_iter().flatten() {
+        let unbound = case["bindings"].as_object().is_none_or(serde_json::Map::is_empty)
+            && case["declarations"].as_array().is_none_or(Vec::is_empty);
+        let runnable = case["skip"].is_null() && case["disable_macros"] != true && unbound;
+        let Some(source) = case["expr"].as_str().filter(|_| runnable) else {
+            continue;
+        };
+        let Ok(expr) = compile::compile_with_roots(&env, source, &[]) else {
+            continue;
+        };
+        let label = format!("{name}/{}: {source}", case["name"].as_str().unwrap_or("?"));
+        let program = match compiled::compile(&expr.expr, &Layout::default()) {
+            Ok(p) => p,
+            Err(e) => {
+                tally.unsupported.push(format!("{label}: {e}"));
+                continue;
+            }
+        };
+        let docs = Docs::default();
+        let ctx = docs.context(&[]);
+        let (_, interp) = interpret(&expr, &ctx);
+        let (_, comp) = run(&program, &docs, &NoVariables);
+        tally.compared += 1;
+        // A result built by iterating a map literal follows the interpreter's hash order.
+        let rerun = || (0..32).any(|_| agree(&interpret(&expr, &ctx).1, &comp));
+        if !agree(&interp, &comp) && !rerun() {
+            tally
+                .mismatches
+                .push(format!("{label}\n  interpreter: {interp:?}\n  compiled:    {comp:?}"));
+        }
+    }
+}
+
+#[test]
+fn conformance_expressions_agree_with_the_interpreter() {
+    // Deeply nested parse cases recurse deeply: run on a thread with room.
+    let tally = std::thread::Builder::new()
+        .stack_size(256 << 20)
+        .spawn(|| {
+            let mut tally = Tally::default();
+            for section in SECTIONS {
+                check_section(section, &mut tally);
+            }
+            tally
+        })
+        .expect("spawn")
+        .join()
+        .expect("runner");
+    eprintln!(
+        "conformance through the compiled evaluator: {} compared, {} unsupported, {} disagree",
+        tally.compared,
+        tally.unsupported.len(),
+        tally.mismatches.len()
+    );
+    assert!(tally.compared > 1000, "only {} cases compared", tally.compared);
+    assert!(
+        tally.unsupported.is_empty(),
+        "unsupported:\n{}",
+        tally.unsupported.join("\n")
+    );
+    assert!(
+        tally.mismatches.is_empty(),
+        "{} disagree:\n{}",
+        tally.mismatches.len(),
+        tally.mismatches.iter().take(30).cloned().collect::<Vec<_>>().join("\n")
+    );
+}

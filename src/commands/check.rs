@@ -8,7 +8,7 @@ use crate::cli::{CheckArgs, ColorChoice, Format};
 use crate::documents::{self, Document};
 use crate::engine::{Engine, Input, NoOverrides, UnconfiguredParam, Verdict};
 use crate::fix::{write_fixes, FixDestination, FixError, FixOutcome, FixSource, Patched};
-use crate::report::{self, CheckReport, DocumentResult, PackInfo};
+use crate::report::{self, CheckReport, DocumentResult, Origin, PackInfo};
 use crate::service::{Caller, CallerError, Outputs, Service, TenantChoice};
 use crate::tenant::Tenancy;
 
@@ -273,12 +273,6 @@ fn judge(
         input.namespace_labels = namespaces.get(namespace).cloned();
     }
     let judgment = service.judge(Door::Ci, input, caller)?;
-    let locations = judgment
-        .decision
-        .violations
-        .iter()
-        .map(|v| doc.locate(&v.pointer))
-        .collect();
     let record = judgment.record.map(|record| {
         let source = match doc.item {
             Some(item) => format!("{}#{}.{item}", doc.source, doc.index),
@@ -286,19 +280,13 @@ fn judge(
         };
         record.with_source(source)
     });
-    let input = judgment.input;
-    let result = DocumentResult {
-        source: doc.source.clone(),
+    let origin = Origin {
+        source: &doc.source,
         document: doc.index,
         item: doc.item,
-        api_version: input.api_version().to_owned(),
-        kind: input.kind().to_owned(),
-        name: input.name().to_owned(),
-        namespace: namespace.to_owned(),
         line: doc.line,
-        decision: judgment.decision,
-        locations,
     };
+    let result = DocumentResult::judged(origin, &judgment.input, judgment.decision, |p| doc.locate(p));
     Ok((result, record, judgment.unconfigured))
 }
 

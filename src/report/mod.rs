@@ -38,6 +38,46 @@ pub struct DocumentResult {
     pub locations: Vec<Option<Location>>,
 }
 
+/// Where a judged document came from: its file (`-` for stdin, `request` for the check API),
+/// its place in the file and the line it starts on.
+#[derive(Debug, Clone, Copy)]
+pub struct Origin<'a> {
+    /// File path as given (or `-`, or `request`).
+    pub source: &'a str,
+    /// 0-based index of the document in its file.
+    pub document: usize,
+    /// Index inside a `kind: List`.
+    pub item: Option<usize>,
+    /// 1-based line where the document starts.
+    pub line: usize,
+}
+
+impl DocumentResult {
+    /// The result of `decision` on `input` (as judged), from `origin`; `locate` finds a
+    /// violation's line and column from its JSON pointer. Every door that reports documents
+    /// (`celgate check`, the check API) builds its results here.
+    pub fn judged(
+        origin: Origin<'_>,
+        input: &crate::engine::Input,
+        decision: Decision,
+        locate: impl Fn(&str) -> Option<Location>,
+    ) -> DocumentResult {
+        let locations = decision.violations.iter().map(|v| locate(&v.pointer)).collect();
+        DocumentResult {
+            source: origin.source.to_owned(),
+            document: origin.document,
+            item: origin.item,
+            api_version: input.api_version().to_owned(),
+            kind: input.kind().to_owned(),
+            name: input.name().to_owned(),
+            namespace: input.effective_namespace().unwrap_or("").to_owned(),
+            line: origin.line,
+            decision,
+            locations,
+        }
+    }
+}
+
 /// A line and column in a source file (1-based).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Location {

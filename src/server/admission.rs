@@ -15,7 +15,7 @@ use super::body::{self, Body};
 use super::judging::{evaluate, Judgeable};
 use super::routes::{bytes_response, early, ClientCertificate, HttpResponse};
 use super::ServerState;
-use crate::engine::{Decision, Door};
+use crate::engine::{Decision, Door, Input};
 use crate::review::{self, Refusal, ReviewAnswer};
 use crate::service::{Caller, CallerError, Omitted};
 use crate::tenant::Tenancy;
@@ -99,7 +99,7 @@ pub(super) async fn admission(state: &Arc<ServerState>, req: Request<Incoming>, 
             context: review,
         })
     };
-    let answer = move |decision: &Decision, omitted: &Omitted, review: review::Review| {
+    let answer = move |decision: &Decision, _: &Input, omitted: &Omitted, review: review::Review| {
         render(decision, omitted, &review, mutating)
     };
     let outcome = evaluate(state, deadline, Door::Admission, bytes.len(), read, answer).await;

@@ -14,8 +14,8 @@ use super::body::{self, Body};
 use super::judging::{evaluate, Judgeable};
 use super::routes::{bytes_response, early, HttpResponse};
 use super::{check_body, ServerState};
-use crate::engine::{Decision, Door};
-use crate::report::{DocumentResult, Location};
+use crate::engine::{Decision, Door, Input};
+use crate::report::{DocumentResult, Location, Origin};
 use crate::service::Omitted;
 use crate::source::ParseLimits;
 use crate::tenant::Tenancy;
@@ -59,10 +59,6 @@ pub(super) async fn check(state: &Arc<ServerState>, req: Request<Incoming>) -> H
             request_id: id,
             positions: body.positions,
             prefix: body.prefix,
-            api_version: body.input.api_version().to_owned(),
-            kind: body.input.kind().to_owned(),
-            name: body.input.name().to_owned(),
-            namespace: body.input.effective_namespace().unwrap_or("").to_owned(),
         };
         Ok::<_, ApiError>(Judgeable {
             input: body.input,
@@ -70,7 +66,9 @@ pub(super) async fn check(state: &Arc<ServerState>, req: Request<Incoming>) -> H
             context,
         })
     };
-    let answer = |decision: &Decision, omitted: &Omitted, context: CheckContext| context.answer(decision, omitted);
+    let answer = |decision: &Decision, input: &Input, omitted: &Omitted, context: CheckContext| {
+        context.answer(decision, input, omitted)
+    };
     let judgment = match evaluate(state, deadline, Door::CheckApi, body_bytes, read, answer).await {
         Ok(Ok(judgment)) => judgment,
         Ok(Err(refusal)) => return refusal.into_response(),
@@ -137,15 +135,11 @@ fn random_id() -> String {
     )
 }
 
-/// What the check API's answer needs besides the decision.
+/// What the check API's answer needs besides the decision and the input.
 struct CheckContext {
     request_id: String,
     positions: Option<crate::source::PositionMap>,
     prefix: &'static str,
-    api_version: String,
-    kind: String,
-    name: String,
-    namespace: String,
 }
 
 /// The check API's answer: the JSON record of the decision (as `celgate check -o json` writes
@@ -162,31 +156,22 @@ struct CheckAnswer<'a> {
 
 impl CheckContext {
     /// The answer's JSON bytes, written once on the evaluation pool.
-    fn answer(self, decision: &Decision, omitted: &Omitted) -> Result<Vec<u8>, ApiError> {
-        let locations = decision
-            .violations
-            .iter()
-            .map(|v| {
-                self.positions.as_ref().and_then(|p| {
-                    p.locate(&format!("{}{}", self.prefix, v.pointer)).map(|pos| Location {
-                        line: pos.line,
-                        column: pos.column,
-                    })
-                })
-            })
-            .collect();
-        let result = DocumentResult {
-            source: "request".to_owned(),
+    fn answer(self, decision: &Decision, input: &Input, omitted: &Omitted) -> Result<Vec<u8>, ApiError> {
+        let origin = Origin {
+            source: "request",
             document: 0,
             item: None,
-            api_version: self.api_version,
-            kind: self.kind,
-            name: self.name,
-            namespace: self.namespace,
             line: 1,
-            decision: decision.clone(),
-            locations,
         };
+        let locate = |pointer: &str| {
+            let positions = self.positions.as_ref()?;
+            let at = positions.locate(&format!("{}{pointer}", self.prefix))?;
+            Some(Location {
+                line: at.line,
+                column: at.column,
+            })
+        };
+        let result = DocumentResult::judged(origin, input, decision.clone(), locate);
         let answer = CheckAnswer {
             record: crate::report::json::document_record(&result),
             findings_omitted: omitted,

@@ -60,7 +60,7 @@ pub(super) async fn evaluate<T, A, E>(
     door: Door,
     body_bytes: usize,
     read: impl FnOnce(&Tenancy) -> Result<Judgeable<T>, E> + Send + 'static,
-    answer: impl FnOnce(&Decision, &Omitted, T) -> A + Send + 'static,
+    answer: impl FnOnce(&Decision, &Input, &Omitted, T) -> A + Send + 'static,
 ) -> Result<Result<Judgment<A>, E>, EvalFailure>
 where
     T: Send + 'static,
@@ -102,8 +102,8 @@ where
         let took = begun.elapsed();
         let (decision, cost) = (judged.decision, judged.cost);
         let prepared = Prepared::new(judged.record, judged.event);
+        let answer = answer(&decision, &judged.input, &judged.omitted, judgeable.context);
         drop(judged.input);
-        let answer = answer(&decision, &judged.omitted, judgeable.context);
         Ok((
             Judgment {
                 decision,

@@ -41,16 +41,11 @@ pub struct ResolvedOp {
 impl ResolvedOp {
     /// The typed RFC 6902 operation; `Err` with the reason when a pointer does not parse or a
     /// value or source the operation needs is missing.
-    fn to_operation(&self) -> Result<PatchOperation, String> {
-        let pointer = |text: &str| PointerBuf::parse(text).map_err(|e| e.to_string());
+    fn to_operation(&self) -> Result<PatchOperation, OpError> {
+        let pointer = |text: &str| PointerBuf::parse(text).map_err(OpError::Pointer);
         let path = pointer(&self.path)?;
-        let value = || self.value.clone().ok_or_else(|| "missing field `value`".to_owned());
-        let from = || {
-            self.from
-                .as_deref()
-                .ok_or_else(|| "missing field `from`".to_owned())
-                .and_then(pointer)
-        };
+        let value = || self.value.clone().ok_or(OpError::Missing("value"));
+        let from = || self.from.as_deref().ok_or(OpError::Missing("from")).and_then(pointer);
         Ok(match self.op {
             PatchOpKind::Add => PatchOperation::Add(AddOperation { path, value: value()? }),
             PatchOpKind::Remove => PatchOperation::Remove(RemoveOperation { path }),
@@ -62,9 +57,20 @@ impl ResolvedOp {
     }
 }
 
+/// Why a resolved op is not an RFC 6902 operation.
+#[derive(Debug, thiserror::Error)]
+enum OpError {
+    /// A pointer that RFC 6901 does not allow.
+    #[error("{0}")]
+    Pointer(#[source] json_patch::jsonptr::Report<json_patch::jsonptr::ParseError>),
+    /// A field the operation needs.
+    #[error("missing field `{0}`")]
+    Missing(&'static str),
+}
+
 /// An `add` of an empty object at `path` (a missing parent of a rule's `add`).
-fn add_empty_object(path: &str) -> Result<PatchOperation, String> {
-    let path = PointerBuf::parse(path).map_err(|e| e.to_string())?;
+fn add_empty_object(path: &str) -> Result<PatchOperation, OpError> {
+    let path = PointerBuf::parse(path).map_err(OpError::Pointer)?;
     Ok(PatchOperation::Add(AddOperation {
         path,
         value: serde_json::Value::Object(serde_json::Map::new()),
@@ -124,10 +130,10 @@ impl PatchBuilder {
         let mut batch: Vec<PatchOperation> = Vec::new();
         if op.op == PatchOpKind::Add {
             for parent in missing_object_parents(&self.doc, &op.path) {
-                batch.push(add_empty_object(&parent).map_err(refused)?);
+                batch.push(add_empty_object(&parent).map_err(|e| refused(e.to_string()))?);
             }
         }
-        batch.push(op.to_operation().map_err(refused)?);
+        batch.push(op.to_operation().map_err(|e| refused(e.to_string()))?);
         json_patch::patch(&mut self.doc, &batch).map_err(|e| refused(e.to_string()))?;
         self.ops.extend(batch.into_iter().map(|op| PatchOp {
             op,

@@ -51,6 +51,9 @@ pub struct DecisionEvent {
     pub namespace: Option<String>,
     /// Object name.
     pub name: String,
+    /// The subresource requested (`exec`, `scale`), `""` for the resource itself; from the
+    /// request facts the rules were judged with.
+    pub sub_resource: String,
     /// The `AdmissionReview` uid (or a check API request id).
     pub request_uid: Option<String>,
     /// Requesting user name.
@@ -94,6 +97,7 @@ impl DecisionEvent {
             kind: input.kind().to_owned(),
             namespace: input.effective_namespace().map(str::to_owned),
             name: input.name().to_owned(),
+            sub_resource: input.request_facts().sub_resource.clone(),
             request_uid: None,
             user: input.user.username.clone(),
             dry_run: input.dry_run,
@@ -108,13 +112,18 @@ impl DecisionEvent {
         self
     }
 
-    /// `Kind namespace/name` (or `Kind name`).
+    /// `Kind namespace/name` (or `Kind name`), with ` (subresource)` for a subresource request.
     pub fn object(&self) -> String {
         let kind = if self.kind.is_empty() { "object" } else { &self.kind };
         let name = if self.name.is_empty() { "(unnamed)" } else { &self.name };
-        match &self.namespace {
+        let object = match &self.namespace {
             Some(ns) if !ns.is_empty() => format!("{kind} {ns}/{name}"),
             _ => format!("{kind} {name}"),
+        };
+        if self.sub_resource.is_empty() {
+            object
+        } else {
+            format!("{object} ({})", self.sub_resource)
         }
     }
 

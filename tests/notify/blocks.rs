@@ -126,3 +126,28 @@ fn oversized_input_is_truncated_to_slack_limits() {
     assert!(texts.iter().any(|t| t.contains("…and 36 more findings")), "{texts:?}");
     assert!(message["text"].as_str().unwrap().chars().count() <= 3000);
 }
+
+#[test]
+fn a_subresource_request_names_its_subresource() {
+    let mut input = celgate::engine::Input::new(serde_json::json!({
+        "apiVersion": "v1", "kind": "PodExecOptions", "metadata": {"name": "web-0", "namespace": "shop"}
+    }));
+    input.operation = celgate::engine::Operation::Connect;
+    let mut facts = celgate::engine::RequestFacts::derived("v1", "PodExecOptions", "web-0");
+    facts.resource.resource = "pods".to_owned();
+    "exec".clone_into(&mut facts.sub_resource);
+    input.request = Some(facts);
+    let decision = celgate::engine::Decision {
+        decision: celgate::engine::Verdict::Deny,
+        violations: vec![violation("soc2-no-exec", Severity::High, FindingType::Violation)],
+        ..celgate::engine::Decision::allow()
+    };
+    let event = celgate::notify::DecisionEvent::new(celgate::engine::Door::Admission, None, None, &input, &decision);
+    assert_eq!(event.sub_resource, "exec");
+    assert_eq!(event.object(), "PodExecOptions shop/web-0 (exec)");
+    // An object itself is named as before.
+    assert_eq!(
+        denial("acme", "shop", "web", Vec::new()).object(),
+        "Deployment shop/web"
+    );
+}

@@ -114,7 +114,7 @@ fn route_matches(route: &CompiledRoute, event: &Event) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::{Action, Decision, FindingType, Input, Verdict, Violation};
+    use crate::engine::{Action, Decision, Input, Verdict, Violation};
     use crate::notify::event::{DecisionEvent, Door, SystemEvent};
 
     fn router(yaml: serde_json::Value) -> Router {
@@ -125,21 +125,9 @@ mod tests {
 
     fn decision(tenant: &str, verdict: Verdict, severity: Severity, action: Action) -> Event {
         let violation = Violation {
-            pack: "soc2".into(),
-            rule: "soc2-x".into(),
-            title: String::new(),
-            controls: Vec::new(),
             severity,
             action,
-            finding: FindingType::Violation,
-            message: String::new(),
-            pointer: String::new(),
-            rationale: String::new(),
-            remediation: String::new(),
-            patched: false,
-            mode: None,
-            exception: None,
-            reason: None,
+            ..Violation::sample("soc2", "soc2-x")
         };
         let decision = Decision {
             decision: verdict,

@@ -404,21 +404,8 @@ mod tests {
             (Some(StatusReason::Invalid), (422, "Invalid")),
         ] {
             decision.violations = vec![Violation {
-                pack: "k8s".to_owned(),
-                rule: "policy".to_owned(),
-                title: "a policy".to_owned(),
-                controls: Vec::new(),
-                severity: crate::engine::Severity::High,
-                action: Action::Deny,
-                finding: crate::engine::FindingType::Violation,
-                message: "no".to_owned(),
-                pointer: String::new(),
-                rationale: String::new(),
-                remediation: String::new(),
-                patched: false,
-                mode: None,
-                exception: None,
                 reason,
+                ..Violation::sample("k8s", "policy")
             }];
             let answer: Value = serde_json::from_slice(&review.respond(&decision, false).to_bytes()).expect("JSON");
             let status = &answer["response"]["status"];

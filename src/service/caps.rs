@@ -114,23 +114,10 @@ mod tests {
     use crate::engine::Violation;
 
     fn finding(rule: &str, n: usize) -> Violation {
-        use crate::engine::{Action, FindingType, Severity};
         Violation {
-            pack: "p".to_owned(),
-            rule: rule.to_owned(),
             title: "t".to_owned(),
-            controls: Vec::new(),
-            severity: Severity::High,
-            action: Action::Deny,
-            finding: FindingType::Violation,
             message: format!("finding {n} {}", "é".repeat(2000)),
-            pointer: String::new(),
-            rationale: String::new(),
-            remediation: String::new(),
-            patched: false,
-            mode: None,
-            exception: None,
-            reason: None,
+            ..Violation::sample("p", rule)
         }
     }
 

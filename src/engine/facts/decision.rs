@@ -100,6 +100,30 @@ pub struct Violation {
     pub reason: Option<StatusReason>,
 }
 
+#[cfg(test)]
+impl Violation {
+    /// A denying finding of rule `rule` of pack `pack`, everything else empty (unit tests).
+    pub(crate) fn sample(pack: &str, rule: &str) -> Violation {
+        Violation {
+            pack: pack.to_owned(),
+            rule: rule.to_owned(),
+            title: String::new(),
+            controls: Vec::new(),
+            severity: Severity::High,
+            action: Action::Deny,
+            finding: FindingType::Violation,
+            message: String::new(),
+            pointer: String::new(),
+            rationale: String::new(),
+            remediation: String::new(),
+            patched: false,
+            mode: None,
+            exception: None,
+            reason: None,
+        }
+    }
+}
+
 /// Why a denial refuses a request, as `metav1.StatusReason` names it (a Kubernetes
 /// validation's `reason`); each implies the HTTP code the API server answers with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

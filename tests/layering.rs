@@ -17,6 +17,10 @@ use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+mod source_scan;
+
+use source_scan::code_only;
+
 /// The engine's layers, lowest first; anything else in `engine` is its root (highest).
 const LAYERS: [&str; 5] = ["cel", "facts", "pack", "vap", "eval"];
 
@@ -37,113 +41,6 @@ struct Reference {
     to: Vec<String>,
     /// The path as written.
     text: String,
-}
-
-/// Source with comments and the contents of string and char literals blanked (newlines kept).
-fn code_only(src: &str) -> String {
-    let b: Vec<char> = src.chars().collect();
-    let mut out = String::with_capacity(src.len());
-    let mut i = 0;
-    let blank = |c: char| if c == '\n' { '\n' } else { ' ' };
-    while i < b.len() {
-        let c = b[i];
-        let next = b.get(i + 1).copied();
-        if c == '/' && next == Some('/') {
-            while i < b.len() && b[i] != '\n' {
-                out.push(' ');
-                i += 1;
-            }
-        } else if c == '/' && next == Some('*') {
-            let mut depth = 0;
-            while i < b.len() {
-                if b[i] == '/' && b.get(i + 1) == Some(&'*') {
-                    depth += 1;
-                    out.push_str("  ");
-                    i += 2;
-                } else if b[i] == '*' && b.get(i + 1) == Some(&'/') {
-                    depth -= 1;
-                    out.push_str("  ");
-                    i += 2;
-                    if depth == 0 {
-                        break;
-                    }
-                } else {
-                    out.push(blank(b[i]));
-                    i += 1;
-                }
-            }
-        } else if (c == 'r' || (c == 'b' && next == Some('r')))
-            && (i == 0 || !(b[i - 1].is_alphanumeric() || b[i - 1] == '_'))
-            && {
-                let start = if c == 'b' { i + 2 } else { i + 1 };
-                let mut j = start;
-                while b.get(j) == Some(&'#') {
-                    j += 1;
-                }
-                b.get(j) == Some(&'"')
-            }
-        {
-            // Raw string: r#"..."#.
-            let start = if c == 'b' { i + 2 } else { i + 1 };
-            let mut j = start;
-            while b[j] == '#' {
-                j += 1;
-            }
-            let hashes = j - start;
-            for _ in i..=j {
-                out.push(' ');
-            }
-            i = j + 1;
-            while i < b.len() {
-                if b[i] == '"' && (0..hashes).all(|k| b.get(i + 1 + k) == Some(&'#')) {
-                    for _ in 0..=hashes {
-                        out.push(' ');
-                    }
-                    i += 1 + hashes;
-                    break;
-                }
-                out.push(blank(b[i]));
-                i += 1;
-            }
-        } else if c == '"' {
-            out.push(' ');
-            i += 1;
-            while i < b.len() && b[i] != '"' {
-                if b[i] == '\\' {
-                    out.push(' ');
-                    i += 1;
-                }
-                if i < b.len() {
-                    out.push(blank(b[i]));
-                    i += 1;
-                }
-            }
-            out.push(' ');
-            i += 1;
-        } else if c == '\'' {
-            // A char literal ('x', '\n', '\u{1F600}'), or a lifetime ('a).
-            let end = if next == Some('\\') {
-                (i + 2..b.len().min(i + 12)).find(|&j| b[j] == '\'')
-            } else if b.get(i + 2) == Some(&'\'') {
-                Some(i + 2)
-            } else {
-                None
-            };
-            if let Some(end) = end {
-                for _ in i..=end {
-                    out.push(' ');
-                }
-                i = end + 1;
-            } else {
-                out.push(c);
-                i += 1;
-            }
-        } else {
-            out.push(c);
-            i += 1;
-        }
-    }
-    out
 }
 
 /// Removes `#[cfg(test)]` items: inline modules (to their closing brace) and single `use`s.

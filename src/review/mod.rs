@@ -1,6 +1,6 @@
 //! The only module that knows the `admission.k8s.io/v1` wire format: an [`Input`] from an
-//! AdmissionReview request, and the AdmissionReview response for a [`Decision`] (kube-core's
-//! admission types).
+//! AdmissionReview request (read with kube-core's admission types), and the answer for a
+//! [`Decision`] (the typed [`ReviewAnswer`], in `answer.rs`).
 
 use std::collections::BTreeMap;
 

@@ -1,8 +1,19 @@
 //! Transport only (design §2): the TLS listener for the webhooks and the check API, the plain
 //! admin listener, certificate and pack reloads, and graceful shutdown. Decisions come from the
-//! engine; the AdmissionReview format from [`crate::review`].
+//! [`crate::service`]; the AdmissionReview format from [`crate::review`].
 //!
 //! The server takes already-bound listeners and a shutdown future, so tests bind `127.0.0.1:0`.
+//!
+//! Its modules:
+//! - `routes`: dispatch and the count of every request; `api_error`: every refusal, typed, and
+//!   the one place it becomes a status and a body; `guard`: in-flight counting, panics caught;
+//! - the doors: `admission` (`/validate`, `/mutate`), `check_api` with `check_body`
+//!   (`POST /v1/check`), `packs_api` (`GET /v1/packs`);
+//! - `body`: reading bodies within their limit, deadline and memory budget; `judging`: reading,
+//!   judging (through the service) and answering on the evaluation [`pool`]; `outputs`: the audit
+//!   record and Slack event sent once the answer is certain; `deadline`: the evaluation clock;
+//! - [`tls`], `reload`, `reload_guard`: certificates, pack and config reloads and what a reload
+//!   may not weaken; `admin`: the health, readiness and metrics listener.
 
 mod admin;
 mod admission;

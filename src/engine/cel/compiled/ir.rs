@@ -1,5 +1,5 @@
 //! The compiled form of an expression: a tree of resolved operations. Names are slots, literal
-//! regexes are compiled, operators are chosen; [`super::eval`] runs it with one `match` per node.
+//! regexes are compiled, operators are chosen; `eval` runs it with one `match` per node.
 
 use std::sync::Arc;
 

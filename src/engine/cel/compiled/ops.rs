@@ -1,6 +1,6 @@
 //! Operators on [`Value`]s: equality, ordering, arithmetic, membership, field and index access,
 //! with the interpreter's semantics (as celgate runs it: `==`, `!=` and `in` structural across
-//! document and computed containers, see [`crate::engine::cel::equality`]). Operand kinds not handled
+//! document and computed containers, see `equality`). Operand kinds not handled
 //! here answer `None`, and the evaluator asks the interpreter ([`super::bridge`]).
 
 use std::cmp::Ordering;

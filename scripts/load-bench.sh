@@ -104,13 +104,14 @@ if [[ -n "${CELGATE_BIN:-}" ]]; then
 else
     say "== building celgate (release)"
     cargo build --release --quiet
-    CELGATE="$ROOT/target/release/celgate"
+    CELGATE="${CARGO_TARGET_DIR:-$ROOT/target}/release/celgate"
 fi
 if [[ -z "${AUDIT_ONLY:-}" ]]; then
     say "== building benches/echo-server (release)"
     cargo build --release --quiet --manifest-path benches/echo-server/Cargo.toml
 fi
-ECHO="$ROOT/benches/echo-server/target/release/echo-server"
+# Its own workspace: built in benches/echo-server/target, or in CARGO_TARGET_DIR when set.
+ECHO="${CARGO_TARGET_DIR:-$ROOT/benches/echo-server/target}/release/echo-server"
 
 # --- tools --------------------------------------------------------------------------------------
 as_root() {

@@ -10,8 +10,10 @@
 #   2. maximum rate with wrk -t2 -c64 --latency (a Lua script sends the POST): req/s, percentiles
 # Then, as a third server, celgate with a one-rule pack at maximum rate: the server's own cost
 # (TLS, HTTP, parsing the review, the answer, metrics, the log line) without the shipped packs.
-# Then celgate's RSS and a summary against the goals: p99 at 1000 req/s <= 2 ms, and celgate's
-# maximum rate >= 70 % of the echo server's.
+# Then the audit phases below (shipped packs, the audit trail off, on and required), and celgate's
+# RSS and a summary against the goals: p99 at 1000 req/s <= 2 ms, and celgate's maximum rate
+# >= 70 % of the echo server's. The summary gives every celgate maximum rate (shipped packs,
+# one-rule pack, audit on and required) as a % of the echo server's in the same run.
 #
 #   scripts/load-bench.sh
 #   DURATION=5 scripts/load-bench.sh        # seconds per phase (whole number)
@@ -28,7 +30,8 @@
 # Audit phases (issue 15): the same two phases against celgate with the audit trail off, on
 # (`audit: {dir}`, fsync interval, answers never wait) and on with `required: true` (an answer
 # leaves only once its record is written and synced; group commit), the audit folder in the work
-# folder (on $TMPDIR's disk). The summary prints what `required` costs against the other two.
+# folder (on $TMPDIR's disk). The summary prints what `required` costs against the other two, and
+# (in a full run) each audit phase's maximum rate as a % of the echo server's.
 #
 # Needs: cargo, curl, awk. Installs wrk and hey with apt-get when missing (apt-get update once;
 # root, or sudo). If hey is not packaged, phase 1 falls back to wrk paced by a Lua delay() (an
@@ -101,13 +104,14 @@ if [[ -n "${CELGATE_BIN:-}" ]]; then
 else
     say "== building celgate (release)"
     cargo build --release --quiet
-    CELGATE="$ROOT/target/release/celgate"
+    CELGATE="${CARGO_TARGET_DIR:-$ROOT/target}/release/celgate"
 fi
 if [[ -z "${AUDIT_ONLY:-}" ]]; then
     say "== building benches/echo-server (release)"
     cargo build --release --quiet --manifest-path benches/echo-server/Cargo.toml
 fi
-ECHO="$ROOT/benches/echo-server/target/release/echo-server"
+# Its own workspace: built in benches/echo-server/target, or in CARGO_TARGET_DIR when set.
+ECHO="${CARGO_TARGET_DIR:-$ROOT/benches/echo-server/target}/release/echo-server"
 
 # --- tools --------------------------------------------------------------------------------------
 as_root() {
@@ -485,6 +489,10 @@ max_rate floor "https://$FLOOR_LISTEN/validate" "$FLOOR_PID"
 F_RPS=$MX_RPS F_CPU_US=$MX_CPU_US F_MX_ERR=$((MX_STATUS + MX_SOCKET))
 kill -TERM "$FLOOR_PID" 2>/dev/null || true
 
+# The audit trail on, as real deployments run: the same load against celgate with `audit: {dir}`
+# (and off and required, for comparison), reported below next to the echo ceiling.
+audit_phases
+
 # --- summary ------------------------------------------------------------------------------------
 reviews="$(grep -c '"admission review"' "$WORK/celgate.log" || true)"
 RSS_NOW="$(rss_kib "$CELGATE_PID")"
@@ -510,11 +518,13 @@ printf 'max rate (wrk -t%s -c%s): celgate %.1f req/s (p99 %.2f ms, errors %d), e
 FLOOR_RATIO="$(awk -v c="$F_RPS" -v e="$E_RPS" 'BEGIN { if (e > 0) printf "%.1f", 100 * c / e; else print "nan" }')"
 printf 'celgate with a one-rule pack: %.1f req/s (%s us/request, errors %d) = %s %% of the echo ceiling: the server alone, before any pack\n' \
     "$F_RPS" "$F_CPU_US" "$F_MX_ERR" "$FLOOR_RATIO"
+pct_of_echo() { awk -v c="$1" -v e="$E_RPS" 'BEGIN { if (e > 0) printf "%.1f", 100 * c / e; else print "nan" }'; }
+printf 'celgate with the audit trail on (audit: {dir}, %s): %.1f req/s (%s us/request, errors %d) = %s %% of the echo ceiling; audit off %.1f req/s = %s %%; required %.1f req/s = %s %%\n' \
+    "$([[ -n "${AUDIT_FLOOR:-}" ]] && echo one-rule pack || echo shipped packs)" "$A_RPS_on" "$A_CPU_US_on" "$A_MERR_on" "$(pct_of_echo "$A_RPS_on")" \
+    "$A_RPS_off" "$(pct_of_echo "$A_RPS_off")" "$A_RPS_required" "$(pct_of_echo "$A_RPS_required")"
 if [[ "$LATENCY_TOOL" == hey ]]; then
     say "note: hey prints latencies in seconds to 4 decimals (0.1 ms resolution); its $HEY_WORKERS workers fire in lockstep (bursts of $HEY_WORKERS) and are closed-loop (a response slower than a tick skips that worker's next tick)"
 fi
-if ((C_NON2XX + C_ERR + C_MX_ERR + E_NON2XX + E_ERR + E_MX_ERR + F_MX_ERR > 0)); then
+if ((C_NON2XX + C_ERR + C_MX_ERR + E_NON2XX + E_ERR + E_MX_ERR + F_MX_ERR + A_MERR_on + A_FERR_on > 0)); then
     say "warning: some requests failed (see the counts above)"
 fi
-
-audit_phases

@@ -7,7 +7,7 @@ mod cel_compiled_common;
 
 use std::path::Path;
 
-use cel_compiled_common::{agree, interpret, run, Docs};
+use cel_compiled_common::{agree, context, interpret, run, Docs};
 use celgate::engine::cel::compile;
 use celgate::engine::cel::compiled::{self, Layout, NoVariables};
 
@@ -65,7 +65,7 @@ fn check_section(name: &str, tally: &mut Tally) {
             }
         };
         let docs = Docs::default();
-        let ctx = docs.context(&[]);
+        let ctx = context(&docs, &[]);
         let (_, interp) = interpret(&expr, &ctx);
         let (_, comp) = run(&program, &docs, &NoVariables);
         tally.compared += 1;

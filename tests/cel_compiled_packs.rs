@@ -10,7 +10,7 @@ mod cel_compiled_common;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use cel_compiled_common::{agree, interpret, run, Computed, Docs, Outcome};
+use cel_compiled_common::{agree, context, interpret, run, Computed, Docs, Outcome};
 use celgate::engine::cel::compile::CompiledExpr;
 use celgate::engine::cel::compiled::{self, Layout, Program, Unsupported};
 use celgate::engine::{CompiledPack, Engine, Input};
@@ -147,7 +147,7 @@ fn shipped_pack_expressions_agree_with_the_interpreter() {
             let mut interp_vars = Vec::new();
             let mut computed = Computed(Vec::new());
             for (var, c) in pack.variables.iter().zip(vars) {
-                let ctx = base.context(&interp_vars);
+                let ctx = context(&base, &interp_vars);
                 let (value, interp) = interpret(c.expr, &ctx);
                 let compiled_value = match &c.program {
                     Ok(p) => {
@@ -177,7 +177,7 @@ fn shipped_pack_expressions_agree_with_the_interpreter() {
                         item_pointer: pointer.as_deref(),
                         ..base
                     };
-                    let ctx = docs.context(&interp_vars);
+                    let ctx = context(&docs, &interp_vars);
                     let (_, interp) = interpret(c.expr, &ctx);
                     let (_, comp) = run(program, &docs, &computed);
                     report.compare(&format!("{} {}", pack.metadata.name, c.what), index, &interp, &comp);

@@ -13,7 +13,6 @@ use cel::Context;
 use celgate::engine::cel::compile::{self, CompiledExpr};
 use celgate::engine::cel::compiled::{self, convert, EvalError, Limits, RequestBudget, Roots, Value, Variables};
 use celgate::engine::cel::json_val::{json_view, to_value};
-use serde_json::Value as Json;
 
 /// The canonical text of a `cel::Value`: kinds spelled out, maps sorted by key.
 pub fn canon(v: &cel::Value) -> String {
@@ -49,64 +48,33 @@ pub fn canon(v: &cel::Value) -> String {
 /// A result as text, or `Err` with why there is none.
 pub type Outcome = Result<String, String>;
 
-/// The documents one evaluation binds.
-#[derive(Default, Clone, Copy)]
-pub struct Docs<'v> {
-    /// `object`.
-    pub object: Option<&'v Json>,
-    /// `oldObject`.
-    pub old_object: Option<&'v Json>,
-    /// `request`.
-    pub request: Option<&'v Json>,
-    /// `params`.
-    pub params: Option<&'v Json>,
-    /// `namespaceObject`.
-    pub namespace_object: Option<&'v Json>,
-    /// `item`.
-    pub item: Option<&'v Json>,
-    /// `itemPointer`.
-    pub item_pointer: Option<&'v str>,
-}
+/// The documents one evaluation binds: the compiled evaluator's own roots.
+pub type Docs<'v> = Roots<'v>;
 
-impl<'v> Docs<'v> {
-    /// The interpreter's scope for these documents, with `variables` the values computed so far.
-    pub fn context(&self, variables: &[(String, Option<Box<dyn Val + 'v>>)]) -> Context<'v, 'v> {
-        let mut ctx = Context::with_env(compile::environment());
-        for (name, doc) in [
-            ("object", self.object),
-            ("oldObject", self.old_object),
-            ("request", self.request),
-            ("params", self.params),
-            ("namespaceObject", self.namespace_object),
-            ("item", self.item),
-        ] {
-            if let Some(doc) = doc {
-                ctx.add_variable_as_val(name, json_view(doc));
-            }
-        }
-        if let Some(p) = self.item_pointer {
-            ctx.add_variable_as_val("itemPointer", Box::new(CelString::from(p)));
-        }
-        let vars: HashMap<CelMapKey<'v>, Box<dyn Val + 'v>> = variables
-            .iter()
-            .filter_map(|(n, v)| v.as_ref().map(|v| (CelMapKey::from(n.clone()), v.clone_as_boxed())))
-            .collect();
-        ctx.add_variable_as_val("variables", Box::new(CelMap::from(vars)));
-        ctx
-    }
-
-    /// The compiled evaluator's roots for these documents.
-    pub fn roots(&self) -> Roots<'v> {
-        Roots {
-            object: self.object,
-            old_object: self.old_object,
-            request: self.request,
-            params: self.params,
-            namespace_object: self.namespace_object,
-            item: self.item,
-            item_pointer: self.item_pointer,
+/// The interpreter's scope for `docs`, with `variables` the values computed so far.
+pub fn context<'v>(docs: &Docs<'v>, variables: &[(String, Option<Box<dyn Val + 'v>>)]) -> Context<'v, 'v> {
+    let mut ctx = Context::with_env(compile::environment());
+    for (name, doc) in [
+        ("object", docs.object),
+        ("oldObject", docs.old_object),
+        ("request", docs.request),
+        ("params", docs.params),
+        ("namespaceObject", docs.namespace_object),
+        ("item", docs.item),
+    ] {
+        if let Some(doc) = doc {
+            ctx.add_variable_as_val(name, json_view(doc));
         }
     }
+    if let Some(p) = docs.item_pointer {
+        ctx.add_variable_as_val("itemPointer", Box::new(CelString::from(p)));
+    }
+    let vars: HashMap<CelMapKey<'v>, Box<dyn Val + 'v>> = variables
+        .iter()
+        .filter_map(|(n, v)| v.as_ref().map(|v| (CelMapKey::from(n.clone()), v.clone_as_boxed())))
+        .collect();
+    ctx.add_variable_as_val("variables", Box::new(CelMap::from(vars)));
+    ctx
 }
 
 /// Runs `expr` with the interpreter in `ctx`: the value (kept, for variables) and its text.
@@ -145,7 +113,7 @@ pub fn run<'v>(
     variables: &dyn Variables<'v>,
 ) -> (Result<Value<'v>, EvalError>, Outcome) {
     let request = RequestBudget::new(u64::MAX);
-    let result = program.evaluate(&docs.roots(), variables, &limits(), &request);
+    let result = program.evaluate(docs, variables, &limits(), &request);
     let text = match &result {
         Ok(v) => convert::to_cel_value(v).map(|x| canon(&x)).map_err(|e| e.to_string()),
         Err(e) => Err(e.to_string()),

@@ -63,19 +63,14 @@ pub struct AnswerStatus {
     pub reason: Option<&'static str>,
 }
 
-/// Why a request is refused, as `metav1.StatusReason` names it, with the HTTP code it implies.
+/// Why a request is refused: a policy's denial (with the reason its finding chose), or a
+/// request celgate could not read or judge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {
+    /// A denial, with its `metav1.StatusReason` (`Forbidden`, 403, for rule packs).
+    Denied(StatusReason),
     /// A bad request body (400).
     BadRequest,
-    /// 401.
-    Unauthorized,
-    /// 403: rule packs' denials.
-    Forbidden,
-    /// 413.
-    RequestEntityTooLarge,
-    /// 422.
-    Invalid,
     /// celgate could not judge or answer (500).
     InternalError,
 }
@@ -84,11 +79,8 @@ impl Refusal {
     /// The HTTP status code.
     pub fn code(self) -> u16 {
         match self {
+            Refusal::Denied(reason) => reason.code(),
             Refusal::BadRequest => 400,
-            Refusal::Unauthorized => 401,
-            Refusal::Forbidden => 403,
-            Refusal::RequestEntityTooLarge => 413,
-            Refusal::Invalid => 422,
             Refusal::InternalError => 500,
         }
     }
@@ -96,22 +88,9 @@ impl Refusal {
     /// The `metav1.StatusReason`.
     pub fn reason(self) -> &'static str {
         match self {
+            Refusal::Denied(reason) => reason.as_str(),
             Refusal::BadRequest => "BadRequest",
-            Refusal::Unauthorized => "Unauthorized",
-            Refusal::Forbidden => "Forbidden",
-            Refusal::RequestEntityTooLarge => "RequestEntityTooLarge",
-            Refusal::Invalid => "Invalid",
             Refusal::InternalError => "InternalError",
-        }
-    }
-
-    /// The refusal a Kubernetes validation's `reason` chooses; rule packs answer 403.
-    pub fn of_reason(reason: Option<StatusReason>) -> Refusal {
-        match reason {
-            Some(StatusReason::Unauthorized) => Refusal::Unauthorized,
-            Some(StatusReason::RequestEntityTooLarge) => Refusal::RequestEntityTooLarge,
-            Some(StatusReason::Invalid) => Refusal::Invalid,
-            Some(StatusReason::Forbidden) | None => Refusal::Forbidden,
         }
     }
 }

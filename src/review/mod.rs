@@ -15,8 +15,8 @@ use serde_json::Value;
 use crate::text::truncate;
 
 use crate::engine::{
-    Action, Decision, GroupVersionKind, GroupVersionResource, Input, ModeSource, Operation, RequestFacts, UserInfo,
-    Verdict, Violation,
+    Action, Decision, GroupVersionKind, GroupVersionResource, Input, ModeSource, Operation, RequestFacts, StatusReason,
+    UserInfo, Verdict, Violation,
 };
 
 /// The only AdmissionReview version served.
@@ -196,7 +196,11 @@ impl Review {
                     .iter()
                     .filter(|v| v.action == Action::Deny)
                     .find_map(|v| v.reason);
-                ReviewAnswer::refuse(uid, Refusal::of_reason(reason), denial_message(decision))
+                ReviewAnswer::refuse(
+                    uid,
+                    Refusal::Denied(reason.unwrap_or(StatusReason::Forbidden)),
+                    denial_message(decision),
+                )
             }
             Verdict::Patch if mutating && !decision.patch.is_empty() => {
                 match ReviewAnswer::allow(uid).with_patch(decision) {
@@ -344,7 +348,7 @@ pub fn denial_message(decision: &Decision) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::{PatchOp, StatusReason};
+    use crate::engine::PatchOp;
     use base64::Engine as _;
     use serde_json::json;
 

@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 
 use crate::engine::pack::{Action, Severity};
 pub use crate::engine::Door;
-use crate::engine::{Decision, Engine, Input, Verdict};
+use crate::engine::{Decision, Input, Verdict};
 
 /// One rule finding, without its message or pointer (both may quote the document).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -220,7 +220,7 @@ impl AuditRecord {
         self
     }
 
-    /// Sets the packs in force (`name@version`; see [`pack_versions`]).
+    /// Sets the packs in force (`name@version`; see [`crate::engine::Engine::pack_versions`]).
     #[must_use]
     pub fn with_packs(mut self, packs: Vec<String>) -> Self {
         self.packs = packs;
@@ -233,15 +233,6 @@ impl AuditRecord {
         self.dry_run = dry_run;
         self
     }
-}
-
-/// The packs of `engine` as `name@version`, for [`AuditRecord::with_packs`].
-pub fn pack_versions(engine: &Engine) -> Vec<String> {
-    engine
-        .packs()
-        .iter()
-        .map(|p| format!("{}@{}", p.metadata.name, p.metadata.version))
-        .collect()
 }
 
 /// RFC 3339 in UTC with milliseconds, as records write time.

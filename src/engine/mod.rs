@@ -54,6 +54,8 @@ pub struct Engine {
     cost_limits: CostLimits,
     /// `celgate check --bind-all`: admission policies without a binding run as if bound.
     bind_all: bool,
+    /// `name@version` of each pack, in load order (what every audit record names).
+    pack_versions: Arc<[String]>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -93,9 +95,11 @@ impl Engine {
     pub fn load(sources: &[PackSource]) -> Result<Engine, LoadErrors> {
         let env = compile::environment();
         let packs = loader::load_packs(&env, sources)?;
+        let packs: Vec<Arc<CompiledPack>> = packs.into_iter().map(Arc::new).collect();
         Ok(Engine {
             env,
-            packs: packs.into_iter().map(Arc::new).collect(),
+            pack_versions: versions_of(&packs),
+            packs,
             param_objects: Arc::new(vap::ParamStore::default()),
             cost_limits: CostLimits::default(),
             bind_all: false,
@@ -156,6 +160,11 @@ impl Engine {
         pack::placeholders::unconfigured(self.packs.iter().map(AsRef::as_ref), params, overrides)
     }
 
+    /// The loaded packs as `name@version`, in load order (computed once, at load).
+    pub fn pack_versions(&self) -> &[String] {
+        &self.pack_versions
+    }
+
     /// Number of rules across all packs.
     pub fn rule_count(&self) -> usize {
         self.packs.iter().map(|p| p.rules.len()).sum()
@@ -179,17 +188,16 @@ impl Engine {
                 });
             }
         }
+        let packs: Vec<Arc<CompiledPack>> = self
+            .packs
+            .iter()
+            .filter(|p| names.contains(&p.metadata.name))
+            .cloned()
+            .collect();
         Ok(Engine {
-            env: Arc::clone(&self.env),
-            packs: self
-                .packs
-                .iter()
-                .filter(|p| names.contains(&p.metadata.name))
-                .cloned()
-                .collect(),
-            param_objects: Arc::clone(&self.param_objects),
-            cost_limits: self.cost_limits,
-            bind_all: self.bind_all,
+            pack_versions: versions_of(&packs),
+            packs,
+            ..self.clone()
         })
     }
 
@@ -208,11 +216,8 @@ impl Engine {
         }
         store.merge(&self.param_objects)?;
         Ok(Engine {
-            env: Arc::clone(&self.env),
-            packs: self.packs.clone(),
             param_objects: Arc::new(store),
-            cost_limits: self.cost_limits,
-            bind_all: self.bind_all,
+            ..self.clone()
         })
     }
 
@@ -420,6 +425,14 @@ fn add_unfixed(findings: &mut Vec<Finding>, second: Vec<Finding>) {
             findings.push(f);
         }
     }
+}
+
+/// `name@version` of each of `packs`.
+fn versions_of(packs: &[Arc<CompiledPack>]) -> Arc<[String]> {
+    packs
+        .iter()
+        .map(|p| format!("{}@{}", p.metadata.name, p.metadata.version))
+        .collect()
 }
 
 fn finish(mut decision: Decision, findings: Vec<Finding>, verdict: Verdict) -> Decision {

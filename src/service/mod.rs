@@ -14,7 +14,6 @@ use chrono::{DateTime, Utc};
 pub use caller::{Caller, TenantChoice};
 pub use caps::Omitted;
 
-use crate::audit::record::pack_versions;
 use crate::audit::AuditRecord;
 use crate::engine::{Decision, Door, Engine, Input, NoOverrides, UnconfiguredParam};
 use crate::notify::DecisionEvent;
@@ -170,7 +169,7 @@ impl<'a> Service<'a> {
     /// The audit record of `decision` (never the document: its SHA-256), naming the packs of
     /// the engine that judged (a reload may swap the server's engine meanwhile).
     fn record(&self, door: Door, input: &Input, decision: &Decision, caller: &Caller) -> AuditRecord {
-        let record = AuditRecord::new(door, input, decision).with_packs(pack_versions(self.engine));
+        let record = AuditRecord::new(door, input, decision).with_packs(self.engine.pack_versions().to_vec());
         match &caller.request_id {
             Some(id) => record.with_uid(id.clone()),
             None => record,

@@ -59,11 +59,7 @@ pub(super) fn validating_policy(
     if errors.len() != before {
         return None;
     }
-    let mut policy_exprs: Vec<&CompiledExpr> = common.admission.match_conditions.iter().map(|(_, e)| e).collect();
-    policy_exprs.extend(common.admission.audit_annotations.iter().map(|(_, e)| e));
-    common.admission.variables = transitive(&common.pack, &policy_exprs);
-    common.pack.rules = rules.into_iter().map(Arc::new).collect();
-    Some((common.pack, common.admission))
+    Some(seal(common, rules))
 }
 
 /// The rules a validating policy's `validations` become, one each, with their status codes
@@ -204,10 +200,22 @@ pub(super) fn mutating_policy(
     if errors.len() != before {
         return None;
     }
-    let policy_exprs: Vec<&CompiledExpr> = common.admission.match_conditions.iter().map(|(_, e)| e).collect();
+    Some(seal(common, rules))
+}
+
+/// The policy's pack with its `rules`, and its admission part with the variables its own
+/// expressions (match conditions, audit annotations) need.
+fn seal(mut common: Common, rules: Vec<CompiledRule>) -> (CompiledPack, CompiledAdmission) {
+    let admission = &common.admission;
+    let policy_exprs: Vec<&CompiledExpr> = admission
+        .match_conditions
+        .iter()
+        .chain(&admission.audit_annotations)
+        .map(|(_, e)| e)
+        .collect();
     common.admission.variables = transitive(&common.pack, &policy_exprs);
     common.pack.rules = rules.into_iter().map(Arc::new).collect();
-    Some((common.pack, common.admission))
+    (common.pack, common.admission)
 }
 
 /// The rules a mutating policy's `mutations` become, one each, with their form recorded in

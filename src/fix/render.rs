@@ -208,32 +208,7 @@ pub(super) fn flow(value: &Value, style: Style) -> String {
 }
 
 fn flow_into(out: &mut String, value: &Value) {
-    match value {
-        Value::Object(map) => {
-            out.push('{');
-            for (i, (key, value)) in ordered(map).enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                out.push_str(&flow_string(key, true));
-                out.push_str(": ");
-                flow_into(out, value);
-            }
-            out.push('}');
-        }
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                flow_into(out, item);
-            }
-            out.push(']');
-        }
-        Value::String(s) if !s.contains(['\n', '\r']) => out.push_str(&flow_string(s, true)),
-        other => out.push_str(&serde_json::to_string(other).unwrap_or_default()),
-    }
+    one_line(out, value, &|s| flow_string(s, true));
 }
 
 /// `value` as JSON: on one line, or (with `indent`, the column of the line it starts on) pretty,
@@ -271,6 +246,12 @@ fn pretty_json(out: &mut String, value: &Value, indent: usize, step: usize) {
 
 /// JSON on one line with a space after `:` and `,`, as people write it by hand.
 fn compact_json(out: &mut String, value: &Value) {
+    one_line(out, value, &|s| serde_json::to_string(s).unwrap_or_default());
+}
+
+/// `value` on one line, `{k: v, ...}` and `[a, ...]` with a space after `:` and `,`; keys and
+/// one-line strings written by `string` (YAML flow or JSON quoting), other scalars as JSON.
+fn one_line(out: &mut String, value: &Value, string: &dyn Fn(&str) -> String) {
     match value {
         Value::Object(map) => {
             out.push('{');
@@ -278,9 +259,9 @@ fn compact_json(out: &mut String, value: &Value) {
                 if i > 0 {
                     out.push_str(", ");
                 }
-                out.push_str(&serde_json::to_string(key).unwrap_or_default());
+                out.push_str(&string(key));
                 out.push_str(": ");
-                compact_json(out, item);
+                one_line(out, item, string);
             }
             out.push('}');
         }
@@ -290,10 +271,11 @@ fn compact_json(out: &mut String, value: &Value) {
                 if i > 0 {
                     out.push_str(", ");
                 }
-                compact_json(out, item);
+                one_line(out, item, string);
             }
             out.push(']');
         }
+        Value::String(s) if !s.contains(['\n', '\r']) => out.push_str(&string(s)),
         other => out.push_str(&serde_json::to_string(other).unwrap_or_default()),
     }
 }

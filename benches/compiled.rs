@@ -259,10 +259,10 @@ fn shipped_compiled() -> usize {
                 let roots = match item {
                     Some((json, pointer)) => Roots {
                         item: Some(json),
-                        item_pointer: Some(pointer),
-                        ..base
+                        item_pointer: Some(std::sync::Arc::from(pointer.as_str())),
+                        ..base.clone()
                     },
-                    None => base,
+                    None => base.clone(),
                 };
                 if matches!(
                     r.validate.evaluate(&roots, &vars, &limits(), &request),

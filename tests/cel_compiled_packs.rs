@@ -174,8 +174,8 @@ fn shipped_pack_expressions_agree_with_the_interpreter() {
                 for (item, pointer) in &items {
                     let docs = Docs {
                         item: *item,
-                        item_pointer: pointer.as_deref(),
-                        ..base
+                        item_pointer: pointer.as_deref().map(std::sync::Arc::from),
+                        ..base.clone()
                     };
                     let ctx = context(&docs, &interp_vars);
                     let (_, interp) = interpret(c.expr, &ctx);

@@ -246,7 +246,7 @@ fn runaway_rule_is_stopped_by_the_cost_bound() {
     assert!(
         decision.violations[0]
             .message
-            .contains("exceeds the per-expression limit"),
+            .contains("ran past the per-expression limit of 10000000 steps"),
         "{}",
         decision.violations[0].message
     );

@@ -136,6 +136,7 @@ fn log_loaded(engine: &crate::engine::Engine, tenancy: &crate::tenant::Tenancy) 
     for policy in engine.unbound_policies() {
         tracing::warn!(policy = %policy.name, "{policy}");
     }
+    crate::server::log_evaluator_coverage(engine);
     for unconfigured in engine.unconfigured_params(&serde_json::Map::new(), &crate::engine::NoOverrides) {
         tracing::warn!(
             pack = %unconfigured.pack,

@@ -74,6 +74,7 @@ pub fn load_packs(env: &Env, sources: &[PackSource]) -> Result<Vec<CompiledPack>
         share::assign_share_ids(&mut packs);
         share::assign_result_share_ids(&mut packs);
         crate::engine::pack::placeholders::assign_readers(&mut packs);
+        crate::engine::pack::programs::attach_programs(&mut packs);
         Ok(packs)
     } else {
         Err(LoadErrors(errors))
@@ -98,6 +99,7 @@ fn pack_index(
             kind: PackKind::Rules,
             params_to_configure: crate::engine::pack::placeholders::ParamsToConfigure::default(),
             retired_rules: std::collections::BTreeMap::new(),
+            coverage: crate::engine::pack::programs::Coverage::default(),
         });
         return Some(packs.len() - 1);
     };

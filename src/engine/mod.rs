@@ -36,6 +36,7 @@ pub use facts::request::{GroupVersionKind, GroupVersionResource, RequestFacts};
 pub use pack::compiled::{CompiledPack, CompiledRule, PackKind, PackSource};
 pub use pack::error::{LoadErrors, PackError, PackErrorKind};
 pub use pack::placeholders::UnconfiguredParam;
+pub use pack::programs::{Coverage, Interpreted};
 pub use pack::OnError;
 
 use self::cel::{compile, cost, json_val, value};
@@ -231,16 +232,29 @@ impl Engine {
         self.evaluate_with_cost(input, overrides).0
     }
 
-    /// Like [`Engine::evaluate_with`], also returning the estimated CEL cost spent on the input
-    /// (the sum the per-request budget is checked against; for metrics).
+    /// Like [`Engine::evaluate_with`], also returning the CEL cost spent on the input: the steps
+    /// compiled programs counted plus the estimates of what ran on the interpreter (the sum the
+    /// per-request budget is checked against; for metrics).
     ///
     /// A document of a built-in kind is judged as the API server would send it to a webhook
     /// ([`builtin::normalized_input`]: `null` fields absent, empty optional lists and maps omitted).
     pub fn evaluate_with_cost(&self, input: &Input, overrides: &dyn Overrides) -> (Decision, u128) {
+        self.evaluate_until(input, overrides, None)
+    }
+
+    /// Like [`Engine::evaluate_with_cost`], stopping at `deadline`: an expression still running
+    /// then stops (the compiled evaluator looks at the clock as it counts its steps), and the
+    /// rules not yet evaluated become evaluation errors, each as its `onError` says.
+    pub fn evaluate_until(
+        &self,
+        input: &Input,
+        overrides: &dyn Overrides,
+        deadline: Option<std::time::Instant>,
+    ) -> (Decision, u128) {
         let normalized = builtin::normalized_input(input);
         let input = normalized.as_ref().unwrap_or(input);
         // One budget for everything run for this input, the second pass after a patch included.
-        let meter = cost::CostMeter::new(self.cost_limits);
+        let meter = cost::CostMeter::new(self.cost_limits).with_deadline(deadline);
         let mut decision = self.judge(input, overrides, &meter);
         decision.tenant = overrides.tenant().or(input.tenant.as_deref()).map(str::to_owned);
         decision.environment = overrides

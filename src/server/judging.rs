@@ -81,6 +81,8 @@ where
         None
     };
     let deadline = deadline.saturating_sub(started.elapsed());
+    // The evaluation stops itself at the deadline, so a runaway rule frees its thread.
+    let until = Instant::now() + deadline;
     let engine = state.engine.load_full();
     let tenancy = state.tenancy.load_full();
     let shared = Arc::clone(state);
@@ -97,7 +99,7 @@ where
             caps: true,
             unconfigured: false,
         };
-        let service = Service::new(&engine, Some(&tenancy), chrono::Utc::now(), outputs);
+        let service = Service::new(&engine, Some(&tenancy), chrono::Utc::now(), outputs).with_deadline(until);
         let judged = service.judge(door, judgeable.input, &judgeable.caller)?;
         let took = begun.elapsed();
         let (decision, cost) = (judged.decision, judged.cost);

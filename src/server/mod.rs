@@ -50,6 +50,7 @@ use crate::metrics::Metrics;
 
 pub use body::BodyBudget;
 pub use guard::install_panic_hook;
+pub(crate) use reload::log_evaluator_coverage;
 pub use reload::{run as run_reloads, LoadError, PackSourceSpec, Reloader};
 pub use reload_guard::Weakening;
 

@@ -30,6 +30,54 @@ struct PackEntry<'a> {
     version: &'a str,
     framework: Option<&'a str>,
     rules: Vec<RuleEntry<'a>>,
+    /// What runs its expressions (design §1, "CEL, compiled").
+    evaluator: EvaluatorEntry<'a>,
+}
+
+/// How much of a pack the compiled evaluator runs; what falls back to the interpreter is named.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct EvaluatorEntry<'a> {
+    /// `compiled` (every expression), `mixed` (some on the interpreter) or `interpreter`.
+    mode: &'static str,
+    compiled_expressions: usize,
+    /// Functions compiled programs hand to the interpreter call by call.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    bridged_functions: Vec<&'a str>,
+    /// Expressions that run on the interpreter, and why.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    interpreted: Vec<InterpretedEntry<'a>>,
+}
+
+#[derive(Serialize)]
+struct InterpretedEntry<'a> {
+    subject: &'a str,
+    expression: &'a str,
+    reason: &'a str,
+}
+
+fn evaluator_entry(coverage: &crate::engine::Coverage) -> EvaluatorEntry<'_> {
+    let mode = if coverage.is_complete() {
+        "compiled"
+    } else if coverage.compiled > 0 {
+        "mixed"
+    } else {
+        "interpreter"
+    };
+    EvaluatorEntry {
+        mode,
+        compiled_expressions: coverage.compiled,
+        bridged_functions: coverage.bridged.iter().map(String::as_str).collect(),
+        interpreted: coverage
+            .interpreted
+            .iter()
+            .map(|i| InterpretedEntry {
+                subject: &i.subject,
+                expression: &i.source,
+                reason: &i.reason,
+            })
+            .collect(),
+    }
 }
 
 #[derive(Serialize)]
@@ -94,6 +142,7 @@ fn pack_entry<'a>(pack: &'a CompiledPack, tenant: Option<&Tenant>) -> PackEntry<
         version: &pack.metadata.version,
         framework: pack.metadata.framework.as_deref(),
         rules: pack.rules.iter().map(rule).collect(),
+        evaluator: evaluator_entry(&pack.coverage),
     }
 }
 

@@ -273,6 +273,7 @@ impl Reloader {
                     rules = engine.rule_count(),
                     "rule packs reloaded"
                 );
+                log_evaluator_coverage(&engine);
                 state.engine.store(Arc::new(engine));
                 state.tenancy.store(Arc::new(tenancy));
                 state.metrics.record_reload("packs", true);
@@ -384,6 +385,35 @@ pub async fn run(mut reloader: Reloader, state: Arc<ServerState>, interval: Dura
                 tracing::error!(error = %e, "reload task failed; reloads stop");
                 return;
             }
+        }
+    }
+}
+
+/// Logs, per pack, the expressions that run on the interpreter rather than as compiled programs
+/// (slower; their cost is estimated before they run rather than counted as they run), and the
+/// functions compiled programs hand to the interpreter call by call.
+pub(crate) fn log_evaluator_coverage(engine: &Engine) {
+    for pack in engine.packs() {
+        let coverage = &pack.coverage;
+        if coverage.admission_policies {
+            tracing::info!(pack = %pack.metadata.name, "admission policies run on the CEL interpreter");
+            continue;
+        }
+        for fallback in &coverage.interpreted {
+            tracing::warn!(
+                pack = %pack.metadata.name,
+                subject = %fallback.subject,
+                expression = %fallback.source,
+                reason = %fallback.reason,
+                "expression runs on the CEL interpreter, not compiled (slower; its cost is estimated before it runs, not counted)"
+            );
+        }
+        if !coverage.bridged.is_empty() {
+            tracing::info!(
+                pack = %pack.metadata.name,
+                functions = ?coverage.bridged,
+                "compiled expressions call these functions through the CEL interpreter"
+            );
         }
     }
 }

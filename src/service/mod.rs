@@ -39,6 +39,7 @@ pub struct Service<'a> {
     tenancy: Option<&'a Tenancy>,
     now: DateTime<Utc>,
     outputs: Outputs,
+    deadline: Option<std::time::Instant>,
 }
 
 /// One judged input: the decision and everything the door hands on.
@@ -85,6 +86,17 @@ impl<'a> Service<'a> {
             tenancy,
             now,
             outputs,
+            deadline: None,
+        }
+    }
+
+    /// The same service, stopping every evaluation at `deadline`: a rule still running then
+    /// ends as an evaluation error (its `onError` decides), and frees its thread.
+    #[must_use]
+    pub fn with_deadline(self, deadline: std::time::Instant) -> Self {
+        Service {
+            deadline: Some(deadline),
+            ..self
         }
     }
 
@@ -130,10 +142,10 @@ impl<'a> Service<'a> {
             } else {
                 Vec::new()
             };
-            let (decision, cost) = self.engine.evaluate_with_cost(&input, &scope);
+            let (decision, cost) = self.engine.evaluate_until(&input, &scope, self.deadline);
             (decision, cost, unconfigured)
         } else {
-            let (decision, cost) = self.engine.evaluate_with_cost(&input, &NoOverrides);
+            let (decision, cost) = self.engine.evaluate_until(&input, &NoOverrides, self.deadline);
             (decision, cost, Vec::new())
         };
         let omitted = if self.outputs.caps {

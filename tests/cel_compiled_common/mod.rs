@@ -66,8 +66,8 @@ pub fn context<'v>(docs: &Docs<'v>, variables: &[(String, Option<Box<dyn Val + '
             ctx.add_variable_as_val(name, json_view(doc));
         }
     }
-    if let Some(p) = docs.item_pointer {
-        ctx.add_variable_as_val("itemPointer", Box::new(CelString::from(p)));
+    if let Some(p) = &docs.item_pointer {
+        ctx.add_variable_as_val("itemPointer", Box::new(CelString::from(p.to_string())));
     }
     let vars: HashMap<CelMapKey<'v>, Box<dyn Val + 'v>> = variables
         .iter()

@@ -623,7 +623,8 @@ impl TestServer {
         let ca_pem = std::fs::read(cert_dir.join(tls::CA_CERT_FILE)).expect("ca.crt next to the pair");
         let loaded = tls::load(&settings).expect("TLS configuration loads");
         let watcher = CertWatcher::new(settings, loaded.fingerprint);
-        let mut reloader = Reloader::new(options.packs, Vec::new(), Some(watcher));
+        let mut reloader =
+            Reloader::new(options.packs, Vec::new(), Some(watcher)).with_cost_limits(options.limits.cel_cost);
         if let Some(path) = options.config_file {
             reloader = reloader.with_config(path);
         }

@@ -1,16 +1,15 @@
-//! The CEL environment shared by every pack, and compiling one expression with its limits and
-//! static facts (free variables, pack variables used, comprehension nesting, size).
+//! Compiling one expression with its limits and static facts (free variables, pack variables
+//! used, comprehension nesting, size), in the environment every pack shares.
 
 use std::collections::BTreeSet;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use cel::common::ast::{Expr, IdedExpr};
-use cel::common::types::{CelBool, CelString, DYN_TYPE, STRING_TYPE};
-use cel::common::value::CowVal;
-use cel::{Env, ExecutionError};
+use cel::Env;
 
 use super::cost::{self, Poly, Sizes};
-use super::{ast, equality, functions, k8s, macros2, opt_chain, scan};
+pub use super::environment::environment;
+use super::{ast, equality, k8s, opt_chain, scan};
 
 /// Longest expression source accepted, in bytes.
 pub const MAX_EXPRESSION_LEN: usize = 5_000;
@@ -35,72 +34,6 @@ pub const ROOT_VARIABLES: &[&str] = &[
     "item",
     "itemPointer",
 ];
-
-/// The one CEL environment (standard library, extensions), built once per process.
-pub fn environment() -> Arc<Env> {
-    static ENV: OnceLock<Arc<Env>> = OnceLock::new();
-    ENV.get_or_init(|| {
-        let mut env = Env::stdlib();
-        // The extensions only fail on a name clash, which a fixed set of them cannot have;
-        // should a future `cel` clash, the environment simply lacks that extension.
-        let _ = env.add_extension(cel::extensions::strings);
-        let _ = env.add_extension(cel::extensions::lists);
-        let _ = env.add_extension(cel::extensions::math);
-        let _ = env.add_extension(cel::extensions::encoders);
-        functions::register(&mut env);
-        macros2::register(&mut env);
-        let _ = env.add_extension(k8s::register);
-        let _ = env.add_overload(
-            CACHED_MATCHES,
-            "celgate_matches_string_string",
-            vec![STRING_TYPE, STRING_TYPE],
-            cached_matches,
-        );
-        for (name, id, f) in [
-            (
-                equality::EQUALS,
-                "celgate_equals_dyn_dyn",
-                equality::equals_fn as cel::common::functions::Function,
-            ),
-            (
-                equality::NOT_EQUALS,
-                "celgate_not_equals_dyn_dyn",
-                equality::not_equals_fn,
-            ),
-            (equality::IN, "celgate_in_dyn_dyn", equality::in_fn),
-        ] {
-            let _ = env.add_overload(name, id, vec![DYN_TYPE, DYN_TYPE], f);
-        }
-        for fields in 1..=opt_chain::MAX_FIELDS {
-            let id = format!("celgate_opt_or_{fields}");
-            let _ = env.add_overload(
-                opt_chain::OPT_OR,
-                &id,
-                (0..fields + 2).map(|_| DYN_TYPE).collect(),
-                opt_chain::opt_or,
-            );
-        }
-        Arc::new(env)
-    })
-    .clone()
-}
-
-/// Name `matches` calls are rewritten to: the same semantics, with compiled regexes cached.
-const CACHED_MATCHES: &str = "__celgate_matches";
-
-/// `string.matches(pattern)` (RE2 syntax, unanchored) with the compiled regex cached, so a rule
-/// does not recompile its pattern for every value it checks.
-#[allow(clippy::needless_pass_by_value)] // the signature is `cel::common::functions::Function`
-fn cached_matches<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError> {
-    let (Some(text), Some(pattern)) = (
-        args.first().and_then(|a| a.downcast_ref::<CelString>()),
-        args.get(1).and_then(|a| a.downcast_ref::<CelString>()),
-    ) else {
-        return Err(ExecutionError::function_error("matches", "expects (string, string)"));
-    };
-    let matched = k8s::regex::with_regex("matches", pattern.inner(), |re| re.is_match(text.inner()))?;
-    Ok(CowVal::owned(CelBool::from(matched)))
-}
 
 /// Why an expression was refused at load time.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -207,6 +140,9 @@ pub struct CompiledExpr {
     /// What it reads of its inputs: at run time `L` and `S` are the sizes of those values
     /// ([`cost::reads`]).
     pub reads: cost::reads::ExprReads,
+    /// The compiled evaluator's program for it ([`super::compiled`]), set once its pack's
+    /// variables are known (`pack::programs`); `None` runs it with the interpreter.
+    pub program: Option<std::sync::Arc<super::compiled::Program>>,
 }
 
 impl CompiledExpr {
@@ -289,6 +225,7 @@ fn compile_checked(env: &Env, source: &str, extra: &[&str], homogeneous: bool) -
         max_literal_collection: facts.max_literal_collection,
         cost: cost::estimate(program.expression()),
         reads: cost::reads::analyse(program.expression()),
+        program: None,
         expr,
     })
 }
@@ -330,7 +267,7 @@ fn rewrite_matches(expr: &mut IdedExpr) -> Result<(), CompileError> {
             })?;
         }
         call.args = args;
-        CACHED_MATCHES.clone_into(&mut call.func_name);
+        super::environment::CACHED_MATCHES.clone_into(&mut call.func_name);
     }
     Ok(())
 }

@@ -74,7 +74,12 @@ pub(crate) enum ExprFailure {
     Execution(ExecutionError),
     NotBool(String),
     Cost(CostFailure),
-    Variable { name: String, message: String },
+    /// A compiled evaluation stopped part way (step limit, request budget, deadline).
+    Stopped(CostFailure),
+    Variable {
+        name: String,
+        message: String,
+    },
 }
 
 impl ExprFailure {
@@ -85,6 +90,7 @@ impl ExprFailure {
             }
             ExprFailure::NotBool(t) => format!("{field} `{source}` must return a bool, got {t}"),
             ExprFailure::Cost(c) => format!("{field} `{source}` was not run: {c}"),
+            ExprFailure::Stopped(c) => format!("{field} `{source}` was stopped: {c}"),
             ExprFailure::Variable { name, message } => {
                 format!("{field} `{source}` reads variables.{name}, which failed: {message}")
             }
@@ -93,7 +99,7 @@ impl ExprFailure {
 
     /// True when the expression was refused for its cost (the message then names the rule).
     pub(crate) fn is_cost(&self) -> bool {
-        matches!(self, ExprFailure::Cost(_))
+        matches!(self, ExprFailure::Cost(_) | ExprFailure::Stopped(_))
     }
 }
 

@@ -8,6 +8,7 @@ pub(crate) mod ast;
 pub mod compile;
 pub mod compiled;
 pub mod cost;
+pub mod environment;
 pub(crate) mod equality;
 mod error_text;
 pub(crate) mod expr_eval;

@@ -1,14 +1,18 @@
 //! The one evaluation kernel of rule packs and admission policies: one pass over the rules that
 //! apply to an input ([`rules`]), with the documents bound once ([`roots`]) and what packs share
-//! computed once ([`shared`]); one rule at a time ([`rule`], [`pointers`]); an admission policy
+//! computed once ([`shared`]); expressions on compiled programs ([`programs`]), the
+//! interpreter's scope built only when one needs it ([`scope`]); one rule at a time ([`rule`],
+//! [`pointers`]); an admission policy
 //! per binding and param object ([`policies`]); example params softening findings ([`soften`]).
 //! Imports every layer below it: `cel/`, `facts/`, `pack/`, `vap/`.
 
 mod pointers;
 pub(crate) mod policies;
+mod programs;
 mod roots;
 mod rule;
 mod rules;
+mod scope;
 mod shared;
 pub(crate) mod soften;
 
@@ -19,6 +23,7 @@ pub(crate) use crate::engine::cel::expr_eval::{eval_bool, eval_value, Costing, E
 pub(crate) use roots::{bind_roots, DerivedDocuments, Subject};
 pub(crate) use rule::RuleContext;
 pub(crate) use rules::run_rules;
+pub(crate) use scope::{Interpreter, PackScope};
 pub(crate) use shared::{compute_variables, ForEachCache, SharedResults, SharedVariables};
 
 /// A finding plus the patch ops its rule asks for.

@@ -12,8 +12,8 @@ use cel::{Context, Value};
 use crate::engine::cel::json_val::json_view;
 use crate::engine::cel::value::value_to_json;
 use crate::engine::eval::{
-    compute_variables, eval_bool, eval_value, Costing, ExprFailure, Finding, ForEachCache, Pass, RuleContext,
-    SharedResults, SharedVariables,
+    compute_variables, eval_bool, eval_value, Costing, ExprFailure, Finding, ForEachCache, Interpreter, PackScope,
+    Pass, RuleContext, SharedResults, SharedVariables,
 };
 use crate::engine::facts::decision::Action;
 use crate::engine::facts::decision::FindingType;
@@ -127,6 +127,7 @@ impl Policy<'_> {
             .collect();
         let (variables, failed) = compute_variables(self.pack, &needed, &scope, costing, &SharedVariables::default());
         scope.add_variable_as_val("variables", Box::new(variables));
+        let scope = PackScope::interpreted(Interpreter { scope, failed });
         let for_each = ForEachCache::default();
         // An admission policy's expressions are never shared (no share ids): nothing is stored.
         let results = SharedResults::default();
@@ -139,7 +140,6 @@ impl Policy<'_> {
                 pack: self.pack,
                 scope: &scope,
                 costing,
-                failed_variables: &failed,
                 object,
             },
         };
@@ -204,14 +204,14 @@ impl Run<'_, '_, '_> {
         if let Some(f) = self.ctx.variable_failure(expr) {
             return Err(f);
         }
-        eval_bool(expr, self.ctx.scope, self.ctx.costing)
+        eval_bool(expr, &self.ctx.scope.interpreter().scope, self.ctx.costing)
     }
 
     fn value(&self, expr: &crate::engine::cel::compile::CompiledExpr) -> Result<Value, ExprFailure> {
         if let Some(f) = self.ctx.variable_failure(expr) {
             return Err(f);
         }
-        eval_value(expr, self.ctx.scope, self.ctx.costing)
+        eval_value(expr, &self.ctx.scope.interpreter().scope, self.ctx.costing)
     }
 
     /// `matchConditions`: any false skips the policy; otherwise any error is a failure.

@@ -68,3 +68,16 @@ pub(crate) fn bind_roots<'v>(
         extra: &[],
     }
 }
+
+/// The compiled evaluator's roots for the documents `docs` binds (`params` as bound there).
+pub(crate) fn program_roots<'v>(docs: &RootDocs<'v>) -> crate::engine::cel::compiled::Roots<'v> {
+    crate::engine::cel::compiled::Roots {
+        object: docs.object,
+        old_object: docs.old_object,
+        request: docs.request,
+        params: docs.params,
+        namespace_object: docs.namespace_object,
+        item: None,
+        item_pointer: None,
+    }
+}

@@ -1,5 +1,7 @@
 //! One rule against one document: its variables, `forEach` items, condition, check, message and patch.
 
+use std::sync::Arc;
+
 use cel::common::types::CelString;
 use cel::{Context, Value};
 
@@ -16,6 +18,8 @@ use crate::engine::pack::patch::ResolvedOp;
 use crate::engine::pack::OnError;
 
 use super::pointers::{join_pointer, resolve_patch_path};
+use super::programs::Ran;
+use super::scope::PackScope;
 use super::shared::{ForEachCache, ResultMemo, SharedResults};
 use super::{Finding, MAX_FINDINGS_PER_RULE};
 
@@ -64,24 +68,22 @@ impl Kept {
     }
 }
 
-/// Where a rule's expressions run: its scope, and the address of the `forEach` item bound in it
-/// (0 without one), which tells shared results apart.
+/// Where a rule's expressions run: the document, or one `forEach` item with its pointer.
 #[derive(Clone, Copy)]
-pub(crate) struct Target<'s, 'p, 'v> {
-    pub(crate) scope: &'s Context<'p, 'v>,
-    pub(crate) item: usize,
-    /// The `forEach` item bound in `scope`, if any.
-    pub(crate) item_json: Option<&'v serde_json::Value>,
+pub(crate) struct Target<'t, 'v> {
+    /// The `forEach` item and its pointer, if any.
+    pub(crate) item: Option<(&'v serde_json::Value, &'t Arc<str>)>,
 }
 
-impl<'s, 'p, 'v> Target<'s, 'p, 'v> {
+impl Target<'_, '_> {
     /// The rule's own scope, with no `forEach` item.
-    fn document(scope: &'s Context<'p, 'v>) -> Self {
-        Target {
-            scope,
-            item: 0,
-            item_json: None,
-        }
+    fn document() -> Self {
+        Target { item: None }
+    }
+
+    /// Tells shared results apart: the item's address (0 without one).
+    fn key(&self) -> usize {
+        self.item.map_or(0, |(json, _)| std::ptr::from_ref(json).addr())
     }
 }
 
@@ -89,15 +91,17 @@ pub(crate) struct RuleContext<'a, 'p, 'v> {
     pub(crate) for_each: &'a ForEachCache<'v>,
     pub(crate) results: &'a SharedResults,
     pub(crate) pack: &'a CompiledPack,
-    pub(crate) scope: &'a Context<'p, 'v>,
+    pub(crate) scope: &'a PackScope<'a, 'p, 'v>,
     pub(crate) costing: Costing<'a>,
-    pub(crate) failed_variables: &'a [(String, String)],
     pub(crate) object: &'v serde_json::Value,
 }
 
 impl<'a, 'v> RuleContext<'a, '_, 'v> {
+    /// The failure of a pack variable `expr` reads, as the interpreter computed them.
     pub(crate) fn variable_failure(&self, expr: &CompiledExpr) -> Option<ExprFailure> {
-        self.failed_variables
+        self.scope
+            .interpreter()
+            .failed
             .iter()
             .find(|(name, _)| expr.pack_variables.contains(name))
             .map(|(name, message)| ExprFailure::Variable {
@@ -106,63 +110,111 @@ impl<'a, 'v> RuleContext<'a, '_, 'v> {
             })
     }
 
+    /// Runs `f` in the interpreter's scope at `target` (its item bound).
+    fn with_interpreter<R>(&self, target: Target<'_, 'v>, f: impl FnOnce(&Context<'_, 'v>) -> R) -> R {
+        let interpreter = &self.scope.interpreter().scope;
+        match target.item {
+            None => f(interpreter),
+            Some((item, pointer)) => {
+                let mut scope = interpreter.new_inner_scope();
+                scope.add_variable_as_val("item", json_view(item));
+                scope.add_variable_as_val("itemPointer", Box::new(CelString::from(pointer.to_string())));
+                f(&scope)
+            }
+        }
+    }
+
     /// The costing of expressions run at `target` (with its `forEach` item, if any).
-    fn costing_at(&self, target: Target<'_, '_, 'v>) -> Costing<'a>
+    fn costing_at(&self, target: Target<'_, 'v>) -> Costing<'a>
     where
         'v: 'a,
     {
-        match target.item_json {
-            Some(item) => self.costing.with_item(item),
+        match target.item {
+            Some((item, _)) => self.costing.with_item(item),
             None => self.costing,
         }
     }
 
     /// The refusal when what `rule`'s condition and validation read at `target` is larger
     /// than the input bounds the rule declares (`inputLimits`), or `None`.
-    fn declared_bound_exceeded(&self, rule: &CompiledRule, target: Target<'_, '_, 'v>) -> Option<String> {
+    fn declared_bound_exceeded(&self, rule: &CompiledRule, target: Target<'_, 'v>) -> Option<String> {
         if rule.input_limits == crate::engine::cel::cost::InputLimits::default() {
             return None;
         }
         let costing = self.costing_at(target);
-        let stats = rule
-            .condition
-            .iter()
-            .chain(std::iter::once(&rule.validate))
-            .map(|e| costing.stats_of(e, target.scope).doc)
-            .fold(
-                crate::engine::cel::value::ValueStats::default(),
-                crate::engine::cel::value::ValueStats::merge,
-            );
+        let stats = self.with_interpreter(target, |scope| {
+            rule.condition
+                .iter()
+                .chain(std::iter::once(&rule.validate))
+                .map(|e| costing.stats_of(e, scope).doc)
+                .fold(
+                    crate::engine::cel::value::ValueStats::default(),
+                    crate::engine::cel::value::ValueStats::merge,
+                )
+        });
         declared_bound_exceeded(&rule.spec.id, rule.input_limits, stats)
     }
 
     /// Runs a rule's bool expression at `target` (see [`RuleContext::run_expr`]).
-    fn check_bool(&self, expr: &CompiledExpr, target: Target<'_, '_, 'v>) -> Result<bool, ExprFailure> {
-        self.run_expr(expr, target, &self.results.bools, run_bool)
+    fn check_bool(&self, expr: &CompiledExpr, target: Target<'_, 'v>) -> Result<bool, ExprFailure> {
+        self.run_expr(expr, target, &self.results.bools, run_bool, |v| match v {
+            crate::engine::cel::compiled::Value::Bool(b) => Some(b),
+            _ => None,
+        })
     }
 
     /// Runs a rule's value expression at `target` (template pieces, patch values).
-    fn check_value(&self, expr: &CompiledExpr, target: Target<'_, '_, 'v>) -> Result<Value, ExprFailure> {
-        self.run_expr(expr, target, &self.results.values, run_value)
+    fn check_value(&self, expr: &CompiledExpr, target: Target<'_, 'v>) -> Result<Value, ExprFailure> {
+        self.run_expr(expr, target, &self.results.values, run_value, |v| {
+            crate::engine::cel::json_val::to_value(&*crate::engine::cel::compiled::convert::to_val(&v)).ok()
+        })
     }
 
-    /// A failed pack variable `expr` reads is its failure; otherwise it is charged, and its
-    /// shared result in `memo` is reused when an earlier rule computed it for the same item.
+    /// Runs `expr` at `target`, reusing its shared result in `memo` when an earlier rule
+    /// computed it for the same item: its compiled program when it has one (`convert` turns the
+    /// value into what the caller wants), else (or to word a failure) the interpreter (`run`).
     fn run_expr<T: Clone>(
         &self,
         expr: &CompiledExpr,
-        target: Target<'_, '_, 'v>,
+        target: Target<'_, 'v>,
         memo: &ResultMemo<T>,
+        run: fn(&CompiledExpr, &Context<'_, 'v>) -> Result<T, ExprFailure>,
+        convert: fn(crate::engine::cel::compiled::Value<'v>) -> Option<T>,
+    ) -> Result<T, ExprFailure> {
+        let compute = || {
+            match self.scope.programs.as_ref().and_then(|p| p.run(expr, target.item)) {
+                Some(Ran::Value(value)) => {
+                    if let Some(converted) = convert(value) {
+                        return Ok(converted);
+                    }
+                }
+                Some(Ran::Stopped(stop)) => return Err(ExprFailure::Stopped(stop)),
+                Some(Ran::Failed) | None => {}
+            }
+            self.interpret(expr, target, run)
+        };
+        match expr.share_id {
+            Some(id) => SharedResults::get_or_run(memo, (id, target.key()), compute),
+            None => compute(),
+        }
+    }
+
+    /// Runs `expr` on the interpreter at `target`: a failed pack variable it reads is its
+    /// failure; otherwise it is charged its estimate, then run.
+    fn interpret<T>(
+        &self,
+        expr: &CompiledExpr,
+        target: Target<'_, 'v>,
         run: fn(&CompiledExpr, &Context<'_, 'v>) -> Result<T, ExprFailure>,
     ) -> Result<T, ExprFailure> {
         if let Some(f) = self.variable_failure(expr) {
             return Err(f);
         }
-        self.costing_at(target).charge(expr, target.scope)?;
-        match expr.share_id {
-            Some(id) => SharedResults::get_or_run(memo, (id, target.item), || run(expr, target.scope)),
-            None => run(expr, target.scope),
-        }
+        let costing = self.costing_at(target);
+        self.with_interpreter(target, |scope| {
+            costing.charge(expr, scope)?;
+            run(expr, scope)
+        })
     }
 
     pub(crate) fn evaluate_rule(&self, rule: &CompiledRule, findings: &mut Vec<Finding>) {
@@ -171,12 +223,12 @@ impl<'a, 'v> RuleContext<'a, '_, 'v> {
             findings.push(self.error_finding(rule, "", &message));
             return;
         }
-        if let Some(message) = self.declared_bound_exceeded(rule, Target::document(self.scope)) {
+        if let Some(message) = self.declared_bound_exceeded(rule, Target::document()) {
             findings.push(self.error_finding(rule, "", &message));
             return;
         }
         if let Some(condition) = &rule.condition {
-            match self.check_bool(condition, Target::document(self.scope)) {
+            match self.check_bool(condition, Target::document()) {
                 Ok(true) => {}
                 Ok(false) => return,
                 Err(e) => {
@@ -187,7 +239,7 @@ impl<'a, 'v> RuleContext<'a, '_, 'v> {
             }
         }
         let Some(queries) = &rule.for_each else {
-            self.check_target(rule, Target::document(self.scope), "", findings);
+            self.check_target(rule, Target::document(), "", findings);
             return;
         };
         let mut found = Vec::with_capacity(queries.len());
@@ -204,14 +256,8 @@ impl<'a, 'v> RuleContext<'a, '_, 'v> {
         // containers must not become 100 000 rendered findings.
         let mut kept = Kept::new(rule);
         for (value, pointer) in found.iter().filter_map(|m| m.as_ref().as_ref().ok()).flatten() {
-            let mut scope = self.scope.new_inner_scope();
-            scope.add_variable_as_val("item", json_view(value));
-            scope.add_variable_as_val("itemPointer", Box::new(CelString::from(pointer.clone())));
-            let item = std::ptr::from_ref(*value).addr();
             let target = Target {
-                scope: &scope,
-                item,
-                item_json: Some(*value),
+                item: Some((*value, pointer)),
             };
             if let Some(message) = self.declared_bound_exceeded(rule, target) {
                 if kept.room(FindingType::EvaluationError, findings) {
@@ -245,7 +291,7 @@ impl<'a, 'v> RuleContext<'a, '_, 'v> {
     }
 
     /// Checks `validate` in `scope`; `base` is the pointer of the `forEach` item (`""` without).
-    fn check_target(&self, rule: &CompiledRule, target: Target<'_, '_, 'v>, base: &str, findings: &mut Vec<Finding>) {
+    fn check_target(&self, rule: &CompiledRule, target: Target<'_, 'v>, base: &str, findings: &mut Vec<Finding>) {
         match self.check_bool(&rule.validate, target) {
             Ok(true) => {}
             Ok(false) => findings.push(self.violation_finding(rule, target, base)),
@@ -256,14 +302,14 @@ impl<'a, 'v> RuleContext<'a, '_, 'v> {
         }
     }
 
-    fn render(&self, template: &crate::engine::pack::template::Template, target: Target<'_, '_, 'v>) -> String {
+    fn render(&self, template: &crate::engine::pack::template::Template, target: Target<'_, 'v>) -> String {
         template.render(|expr| match self.check_value(expr, target) {
             Ok(v) => display_value(&v),
             Err(e) => format!("<error: {}>", e.describe("expression", &expr.source)),
         })
     }
 
-    fn violation_finding(&self, rule: &CompiledRule, target: Target<'_, '_, 'v>, base: &str) -> Finding {
+    fn violation_finding(&self, rule: &CompiledRule, target: Target<'_, 'v>, base: &str) -> Finding {
         let mut message = self.render(&rule.message, target);
         if let Some(expr) = &rule.message_expression {
             if let Ok(Value::String(s)) = self.check_value(expr, target) {
@@ -293,12 +339,7 @@ impl<'a, 'v> RuleContext<'a, '_, 'v> {
         finding
     }
 
-    fn resolve_ops(
-        &self,
-        rule: &CompiledRule,
-        target: Target<'_, '_, 'v>,
-        base: &str,
-    ) -> Result<Vec<ResolvedOp>, String> {
+    fn resolve_ops(&self, rule: &CompiledRule, target: Target<'_, 'v>, base: &str) -> Result<Vec<ResolvedOp>, String> {
         let mut ops = Vec::with_capacity(rule.patch.len());
         for op in &rule.patch {
             let raw = self.render(&op.path, target);

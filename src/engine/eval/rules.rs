@@ -14,8 +14,10 @@ use crate::engine::facts::input::Input;
 use crate::engine::facts::overrides::{Mode, Overrides};
 use crate::engine::pack::compiled::{CompiledPack, CompiledRule, PackKind};
 
-use super::roots::{bind_roots, Subject};
+use super::programs::{Programs, SharedValues};
+use super::roots::{bind_roots, program_roots, Subject};
 use super::rule::RuleContext;
+use super::scope::{Interpreter, PackScope};
 use super::shared::{compute_variables, ForEachCache, SharedResults, SharedVariables};
 use super::Pass;
 
@@ -44,6 +46,7 @@ pub(crate) fn run_rules(
 
     let for_each = ForEachCache::default();
     let shared = SharedVariables::default();
+    let shared_values = SharedValues::default();
     let results = SharedResults::default();
     for ((pack, rules), params) in matched.iter().zip(&params) {
         if let PackKind::AdmissionPolicies(admission) = &pack.kind {
@@ -62,8 +65,6 @@ pub(crate) fn run_rules(
             policy.run(&root, costing, input, object, admission_options.params, &mut pass);
             continue;
         }
-        let mut scope = root.new_inner_scope();
-        scope.add_variable_as_val("params", json_view(params));
         let needed: BTreeSet<usize> = rules.iter().flat_map(|r| r.variables.iter().copied()).collect();
         let costing = Costing {
             meter,
@@ -71,15 +72,21 @@ pub(crate) fn run_rules(
             roots: roots.with_params(params),
             variables: *pack,
         };
-        let (variables, failed) = compute_variables(pack, &needed, &scope, costing, &shared);
-        scope.add_variable_as_val("variables", Box::new(variables));
+        let programs = Programs::new(pack, program_roots(&costing.roots), meter, &shared_values);
+        let (root, shared) = (&root, &shared);
+        let scope = PackScope::lazy(Some(programs), move || {
+            let mut scope = root.new_inner_scope();
+            scope.add_variable_as_val("params", json_view(params));
+            let (variables, failed) = compute_variables(pack, &needed, &scope, costing, shared);
+            scope.add_variable_as_val("variables", Box::new(variables));
+            Interpreter { scope, failed }
+        });
         let ctx = RuleContext {
             for_each: &for_each,
             results: &results,
             pack,
             scope: &scope,
             costing,
-            failed_variables: &failed,
             object,
         };
         for rule in rules {

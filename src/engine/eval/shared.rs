@@ -123,12 +123,14 @@ pub(crate) fn compute_variables<'v>(
     (CelMap::from(map), failed)
 }
 
+/// The items a `forEach` JSONPath matched, each with its pointer, or why the query failed.
+pub(crate) type ForEachMatches<'v> = Rc<Result<Vec<(&'v serde_json::Value, std::sync::Arc<str>)>, String>>;
+
 /// The matches of each `forEach` JSONPath on the document, computed once per pass: rules of
 /// several packs often walk the same path.
 #[derive(Default)]
 pub(crate) struct ForEachCache<'v> {
-    #[allow(clippy::type_complexity)]
-    entries: std::cell::RefCell<HashMap<String, Rc<Result<Vec<(&'v serde_json::Value, String)>, String>>>>,
+    entries: std::cell::RefCell<HashMap<String, ForEachMatches<'v>>>,
 }
 
 impl<'v> ForEachCache<'v> {
@@ -137,7 +139,7 @@ impl<'v> ForEachCache<'v> {
         source: &str,
         query: &jsonpath_rust::parser::model::JpQuery,
         object: &'v serde_json::Value,
-    ) -> Rc<Result<Vec<(&'v serde_json::Value, String)>, String>> {
+    ) -> ForEachMatches<'v> {
         if let Some(hit) = self.entries.borrow().get(source) {
             return Rc::clone(hit);
         }
@@ -145,7 +147,7 @@ impl<'v> ForEachCache<'v> {
             jsonpath_rust::query::js_path_process(query, object)
                 .map(|refs| {
                     refs.into_iter()
-                        .map(|m| (m.val, normalized_path_to_pointer(&m.path)))
+                        .map(|m| (m.val, std::sync::Arc::from(normalized_path_to_pointer(&m.path))))
                         .collect()
                 })
                 .map_err(|e| e.to_string()),

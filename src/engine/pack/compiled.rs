@@ -49,6 +49,8 @@ pub struct CompiledPack {
     pub params_to_configure: super::placeholders::ParamsToConfigure,
     /// Rule ids earlier versions had, with what replaced each (`spec.retiredRules`).
     pub retired_rules: std::collections::BTreeMap<String, String>,
+    /// What of it the compiled evaluator runs (set at load, [`super::programs`]).
+    pub coverage: super::programs::Coverage,
 }
 
 impl CompiledPack {

@@ -117,7 +117,7 @@ fn share_key<'a>(
 }
 
 /// Every expression a rule evaluates in its own scope.
-fn rule_expressions_mut(rule: &mut CompiledRule) -> Vec<&mut CompiledExpr> {
+pub(crate) fn rule_expressions_mut(rule: &mut CompiledRule) -> Vec<&mut CompiledExpr> {
     fn template_exprs(template: &mut Template) -> impl Iterator<Item = &mut CompiledExpr> {
         template.segments.iter_mut().filter_map(|segment| match segment {
             super::template::Segment::Expr(expr) => Some(expr.as_mut()),

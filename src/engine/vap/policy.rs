@@ -198,6 +198,7 @@ fn empty_pack(ctx: &DocContext<'_>, name: &str, kind: PolicyKind) -> CompiledPac
         kind: PackKind::Rules,
         params_to_configure: crate::engine::pack::placeholders::ParamsToConfigure::default(),
         retired_rules: std::collections::BTreeMap::new(),
+        coverage: crate::engine::pack::programs::Coverage::default(),
     }
 }
 

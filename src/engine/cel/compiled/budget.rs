@@ -29,6 +29,11 @@ impl RequestBudget {
     pub fn remaining(&self) -> u64 {
         self.remaining.get()
     }
+
+    /// Takes `steps` from what is left (down to zero).
+    pub fn take(&self, steps: u64) {
+        self.remaining.set(self.remaining().saturating_sub(steps));
+    }
 }
 
 /// The limits of one evaluation.
@@ -93,8 +98,6 @@ impl Meter {
 
     /// Takes the steps counted from the request's budget.
     pub(crate) fn settle(&self, request: &RequestBudget) {
-        request
-            .remaining
-            .set(request.remaining().saturating_sub(self.steps.min(self.limit)));
+        request.take(self.steps.min(self.limit));
     }
 }

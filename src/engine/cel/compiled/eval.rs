@@ -54,7 +54,8 @@ pub(crate) fn eval<'v>(node: &Node, cx: &mut Cx<'_, 'v>) -> Result<Value<'v>, Ev
         Node::ItemPointer => cx
             .roots
             .item_pointer
-            .map(|p| Value::Str(super::value::Str::Json(p)))
+            .as_ref()
+            .map(|p| Value::Str(super::value::Str::Owned(Arc::clone(p))))
             .ok_or_else(|| EvalError::NoSuchKey(Arc::from("itemPointer"))),
         Node::Var(index) => cx.vars.get(*index),
         Node::Local(slot) => cx

@@ -56,7 +56,7 @@ pub struct Layout {
 
 /// The documents an evaluation reads, bound to the root names (`None`: not bound; reading it is
 /// an error).
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Roots<'v> {
     /// `object`.
     pub object: Option<&'v Json>,
@@ -70,8 +70,8 @@ pub struct Roots<'v> {
     pub namespace_object: Option<&'v Json>,
     /// `item` (a `forEach` item).
     pub item: Option<&'v Json>,
-    /// `itemPointer`.
-    pub item_pointer: Option<&'v str>,
+    /// `itemPointer` (computed per item, so shared rather than borrowed).
+    pub item_pointer: Option<Arc<str>>,
 }
 
 impl<'v> Roots<'v> {
@@ -123,7 +123,7 @@ pub fn compile_native(expr: &IdedExpr, layout: &Layout) -> Result<Program, Unsup
 }
 
 fn compile_with(expr: &IdedExpr, layout: &Layout, allow_bridge: bool) -> Result<Program, Unsupported> {
-    let env = crate::engine::cel::compile::environment();
+    let env = crate::engine::cel::environment::environment();
     let mut lowerer = lower::Lowerer {
         env: &env,
         layout,

@@ -1,17 +1,21 @@
-//! The runtime side: one [`CostMeter`] per input, charged with the estimate of every expression
-//! before it runs.
+//! The runtime side: one [`CostMeter`] per input. Expressions the compiled evaluator runs count
+//! their real steps against it (the per-expression limit, the request's budget and its
+//! deadline, [`CostMeter::step_limits`]); expressions the interpreter runs are charged their
+//! estimate before they run, from the same budget.
 
 use std::cell::Cell;
 use std::fmt;
+use std::time::Instant;
 
 use super::{CostLimits, Poly, Sizes};
+use crate::engine::cel::compiled::{EvalError, Limits, RequestBudget};
 use crate::engine::cel::cost::InputLimits;
 use crate::engine::cel::value::ValueStats;
 
-/// Why an expression was not run.
+/// Why an expression was not run, or was stopped.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CostFailure {
-    /// Its estimate at the input's sizes exceeds the per-expression limit.
+    /// Its estimate at the input's sizes exceeds the per-expression limit (interpreter only).
     Expression {
         /// The estimate.
         estimate: u128,
@@ -26,8 +30,18 @@ pub enum CostFailure {
         budget: u128,
         /// What the expressions run before it used.
         spent: u128,
-        /// Its own estimate (0 once the budget has run out).
+        /// Its own estimate (0 once the budget has run out, or when it was counting steps).
         estimate: u128,
+    },
+    /// It ran past the per-expression limit of steps and was stopped.
+    Steps {
+        /// The limit.
+        limit: u64,
+    },
+    /// The request's deadline passed (while it ran, or before it started).
+    Deadline {
+        /// Steps the request had taken when it was stopped.
+        steps: u128,
     },
 }
 
@@ -43,29 +57,52 @@ impl fmt::Display for CostFailure {
                 f,
                 "the CEL cost budget of this request ({budget} steps) is exhausted ({spent} spent by the expressions run before it)"
             ),
+            CostFailure::Steps { limit } => write!(
+                f,
+                "it ran past the per-expression limit of {limit} steps (it loops over more of the input than a rule should)"
+            ),
+            CostFailure::Deadline { steps } => write!(
+                f,
+                "the evaluation deadline of this request passed ({steps} steps taken)"
+            ),
         }
     }
 }
 
 impl std::error::Error for CostFailure {}
 
-/// Counts the estimated cost of the expressions run for one input. Not shared across threads:
-/// one per evaluation.
+/// Counts the cost of the expressions run for one input. Not shared across threads: one per
+/// evaluation.
 #[derive(Debug)]
 pub struct CostMeter {
     limits: CostLimits,
-    spent: Cell<u128>,
+    /// What is left of the request's budget, in steps (estimates are taken from it too).
+    steps: RequestBudget,
+    /// The budget it started with.
+    initial: u64,
     exhausted: Cell<bool>,
+    deadline: Option<Instant>,
+    deadline_passed: Cell<bool>,
 }
 
 impl CostMeter {
-    /// A meter with nothing spent.
+    /// A meter with nothing spent and no deadline.
     pub fn new(limits: CostLimits) -> CostMeter {
+        let initial = u64::try_from(limits.per_request).unwrap_or(u64::MAX);
         CostMeter {
             limits,
-            spent: Cell::new(0),
+            steps: RequestBudget::new(initial),
+            initial,
             exhausted: Cell::new(false),
+            deadline: None,
+            deadline_passed: Cell::new(false),
         }
+    }
+
+    /// The same meter, stopping what runs at `deadline`.
+    #[must_use]
+    pub fn with_deadline(self, deadline: Option<Instant>) -> CostMeter {
+        CostMeter { deadline, ..self }
     }
 
     /// Charges the estimate of `cost` at `sizes`, or says why the expression must not run. Once
@@ -81,25 +118,29 @@ impl CostMeter {
             });
         }
         self.check_budget()?;
-        let spent = self.spent.get().saturating_add(estimate);
-        if spent > self.limits.per_request {
+        if estimate > u128::from(self.steps.remaining()) {
             self.exhausted.set(true);
             return Err(CostFailure::Request {
                 budget: self.limits.per_request,
-                spent: self.spent.get(),
+                spent: self.spent(),
                 estimate,
             });
         }
-        self.spent.set(spent);
+        self.steps.take(u64::try_from(estimate).unwrap_or(u64::MAX));
         Ok(())
     }
 
-    /// `Err` once the budget has run out.
+    /// `Err` once the budget has run out or the deadline has passed.
     pub fn check_budget(&self) -> Result<(), CostFailure> {
-        if self.exhausted.get() {
+        if !self.deadline_passed.get() && self.deadline.is_some_and(|d| Instant::now() >= d) {
+            self.deadline_passed.set(true);
+        }
+        if self.deadline_passed.get() {
+            Err(CostFailure::Deadline { steps: self.spent() })
+        } else if self.exhausted.get() {
             Err(CostFailure::Request {
                 budget: self.limits.per_request,
-                spent: self.spent.get(),
+                spent: self.spent(),
                 estimate: 0,
             })
         } else {
@@ -107,9 +148,46 @@ impl CostMeter {
         }
     }
 
-    /// The estimated cost of what ran so far.
+    /// The limits of one compiled evaluation: the per-expression limit and the deadline.
+    pub fn step_limits(&self) -> Limits {
+        Limits {
+            per_expression: u64::try_from(self.limits.per_expression).unwrap_or(u64::MAX),
+            deadline: self.deadline,
+        }
+    }
+
+    /// What is left of the request's budget, for compiled evaluations to count against.
+    pub fn step_budget(&self) -> &RequestBudget {
+        &self.steps
+    }
+
+    /// Why a compiled evaluation stopped, when `error` is a stop (budget or deadline); the
+    /// request's budget or deadline, once spent, refuses every later expression too.
+    pub fn stopped(&self, error: &EvalError) -> Option<CostFailure> {
+        match error {
+            EvalError::BudgetExceeded { limit } => {
+                if u128::from(*limit) < self.limits.per_expression {
+                    self.exhausted.set(true);
+                    Some(CostFailure::Request {
+                        budget: self.limits.per_request,
+                        spent: self.spent(),
+                        estimate: 0,
+                    })
+                } else {
+                    Some(CostFailure::Steps { limit: *limit })
+                }
+            }
+            EvalError::DeadlineExceeded { .. } => {
+                self.deadline_passed.set(true);
+                Some(CostFailure::Deadline { steps: self.spent() })
+            }
+            _ => None,
+        }
+    }
+
+    /// The cost of what ran so far: steps counted plus estimates charged.
     pub fn spent(&self) -> u128 {
-        self.spent.get()
+        u128::from(self.initial - self.steps.remaining())
     }
 }
 

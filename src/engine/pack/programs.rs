@@ -1,0 +1,89 @@
+//! Giving every expression of a rule pack its compiled program (design §1, "CEL, compiled"),
+//! once the pack's variables are known, and recording what the compiler did not cover: an
+//! expression it refuses runs on the interpreter, a function it does not implement runs on the
+//! interpreter one call at a time. Both still work; both are named at load ([`Coverage`]).
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use crate::engine::cel::compile::CompiledExpr;
+use crate::engine::cel::compiled::{self, Layout};
+use crate::engine::pack::compiled::{CompiledPack, PackKind};
+
+/// How much of a pack the compiled evaluator runs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Coverage {
+    /// Expressions compiled.
+    pub compiled: usize,
+    /// Functions the compiled programs hand to the interpreter, call by call.
+    pub bridged: BTreeSet<String>,
+    /// Expressions that run on the interpreter, and why.
+    pub interpreted: Vec<Interpreted>,
+    /// True for an admission-policy pack, whose expressions run on the interpreter.
+    pub admission_policies: bool,
+}
+
+impl Coverage {
+    /// True when every expression runs on compiled programs.
+    pub fn is_complete(&self) -> bool {
+        self.interpreted.is_empty() && !self.admission_policies
+    }
+}
+
+/// An expression the compiler refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Interpreted {
+    /// `variable 'x'` or `rule 'y'`.
+    pub subject: String,
+    /// The expression.
+    pub source: String,
+    /// What the compiler does not cover.
+    pub reason: String,
+}
+
+/// Compiles every expression of the rule packs in `packs` and records each pack's coverage.
+pub(crate) fn attach_programs(packs: &mut [CompiledPack]) {
+    for pack in packs {
+        if matches!(pack.kind, PackKind::AdmissionPolicies(_)) {
+            pack.coverage = Coverage {
+                admission_policies: true,
+                ..Coverage::default()
+            };
+            continue;
+        }
+        let layout = Layout {
+            variables: pack.variables.iter().map(|v| v.name.clone()).collect(),
+        };
+        let mut coverage = Coverage::default();
+        for var in &mut pack.variables {
+            let subject = format!("variable '{}'", var.name);
+            attach(&mut var.expr, &layout, &subject, &mut coverage);
+        }
+        for rule in &mut pack.rules {
+            // Nothing else holds a rule at load.
+            let Some(rule) = Arc::get_mut(rule) else {
+                continue;
+            };
+            let subject = format!("rule '{}'", rule.spec.id);
+            for expr in super::share::rule_expressions_mut(rule) {
+                attach(expr, &layout, &subject, &mut coverage);
+            }
+        }
+        pack.coverage = coverage;
+    }
+}
+
+fn attach(expr: &mut CompiledExpr, layout: &Layout, subject: &str, coverage: &mut Coverage) {
+    match compiled::compile(&expr.expr, layout) {
+        Ok(program) => {
+            coverage.compiled += 1;
+            coverage.bridged.extend(program.bridged().iter().cloned());
+            expr.program = Some(Arc::new(program));
+        }
+        Err(unsupported) => coverage.interpreted.push(Interpreted {
+            subject: subject.to_owned(),
+            source: expr.source.clone(),
+            reason: unsupported.what,
+        }),
+    }
+}

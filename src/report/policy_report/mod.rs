@@ -11,7 +11,10 @@
 //! (`ClusterPolicyReport`/`ClusterReport` named `celgate-cluster`): cluster-scoped objects, and
 //! manifests that name no namespace, since celgate cannot know where they will be applied.
 //! Every report carries the label `app.kubernetes.io/managed-by: celgate`. Reports are ordered
-//! by namespace, the cluster report last; results by object (in input order) then rule.
+//! by namespace, the cluster report last; results by object (in input order) then rule. A
+//! report whose results pass [`DEFAULT_MAX_REPORT_BYTES`] (1.25 MiB of JSON; etcd stores at most
+//! 1.5 MiB per object) continues in `celgate-<namespace>-2`, `-3`, ..., an object's results
+//! never split.
 //!
 //! **Results.** One per object and evaluated rule: `source: celgate`, `policy` = pack name
 //! (an admission policy's name), `rule` = rule id, `category` = the pack's framework,
@@ -41,11 +44,13 @@
 
 pub mod catalog;
 pub mod results;
+mod set;
+#[cfg(test)]
+mod tests;
 pub mod types;
 
-use std::collections::BTreeMap;
-
 pub use catalog::{RuleCatalog, RuleInfo};
+pub use set::{ReportSet, DEFAULT_MAX_REPORT_BYTES};
 pub use types::{
     ObjectReference, Report, ReportMetadata, ReportResult, ReportSeverity, ResultStatus, Summary, Timestamp,
     MANAGED_BY_LABEL, SOURCE,
@@ -105,7 +110,7 @@ impl ReportFlavor {
 }
 
 /// The name of celgate's report for `namespace` (`celgate-<namespace>`), or of its cluster
-/// report (`celgate-cluster`) for `None`.
+/// report (`celgate-cluster`) for `None`: the name of its first part.
 pub fn report_name(namespace: Option<&str>) -> String {
     match namespace {
         Some(ns) => format!("celgate-{ns}"),
@@ -113,92 +118,14 @@ pub fn report_name(namespace: Option<&str>) -> String {
     }
 }
 
-/// Collects results, one report per namespace plus the cluster report, as documents are judged.
-#[derive(Debug, Clone)]
-pub struct ReportSet {
-    flavor: ReportFlavor,
-    timestamp: Timestamp,
-    /// Results by namespace; `None` is the cluster report.
-    reports: BTreeMap<Option<String>, Vec<ReportResult>>,
-}
-
-impl ReportSet {
-    /// An empty set of `flavor` reports whose results are stamped `now`.
-    pub fn new(flavor: ReportFlavor, now: chrono::DateTime<chrono::Utc>) -> ReportSet {
-        ReportSet {
-            flavor,
-            timestamp: Timestamp::from(now),
-            reports: BTreeMap::new(),
-        }
-    }
-
-    /// Adds one result per rule `result` evaluated to the report of its namespace (the cluster
-    /// report when it has none).
-    pub fn add(&mut self, result: &DocumentResult, catalog: &RuleCatalog) {
-        let results = results::document_results(result, catalog, self.timestamp);
-        self.push(Self::scope_of(result), results);
-    }
-
-    /// Adds a `skip` result of rule `rule` for the object of `result`, with `reason` as its
-    /// message (e.g. a rule a scan did not evaluate because it matches other operations only).
-    pub fn add_skipped(&mut self, result: &DocumentResult, catalog: &RuleCatalog, rule: &str, reason: &str) {
-        let info = catalog.rule(rule);
-        let mut properties = BTreeMap::new();
-        if let Some(info) = info {
-            properties.insert("title".to_owned(), info.title.clone());
-            if !info.controls.is_empty() {
-                properties.insert("controls".to_owned(), info.controls.join("; "));
-            }
-        }
-        let skipped = ReportResult {
-            source: SOURCE,
-            policy: info.map(|i| i.pack.clone()).unwrap_or_default(),
-            rule: rule.to_owned(),
-            category: info.and_then(|i| i.framework.clone()),
-            severity: info.map(|i| ReportSeverity::from(i.severity)),
-            timestamp: self.timestamp,
-            result: ResultStatus::Skip,
-            scored: true,
-            message: reason.to_owned(),
-            resources: vec![results::object_reference(result)],
-            properties,
-        };
-        self.push(Self::scope_of(result), vec![skipped]);
-    }
-
-    /// Makes sure a report for `namespace` (`None`: the cluster report) is written even when
-    /// no result lands in it, so applying the set empties a previous report there.
-    pub fn include(&mut self, namespace: Option<&str>) {
-        self.reports.entry(namespace.map(str::to_owned)).or_default();
-    }
-
-    /// The reports: by namespace name, the cluster report last; only those with results or
-    /// asked for with [`ReportSet::include`].
-    pub fn finish(self) -> Vec<Report> {
-        let flavor = self.flavor;
-        let mut reports: Vec<Report> = Vec::with_capacity(self.reports.len());
-        let mut cluster = None;
-        for (namespace, results) in self.reports {
-            let report = make_report(flavor, namespace, results);
-            if report.metadata.namespace.is_none() {
-                cluster = Some(report);
-            } else {
-                reports.push(report);
-            }
-        }
-        reports.extend(cluster);
-        reports
-    }
-
-    fn scope_of(result: &DocumentResult) -> Option<String> {
-        (!result.namespace.is_empty()).then(|| result.namespace.clone())
-    }
-
-    fn push(&mut self, scope: Option<String>, results: Vec<ReportResult>) {
-        if results.is_empty() {
-            return;
-        }
-        self.reports.entry(scope).or_default().extend(results);
+/// The name of part `index` (0-based) of celgate's report for `namespace`: the first part is
+/// [`report_name`], the next ones add `-2`, `-3`, ...
+pub fn report_part_name(namespace: Option<&str>, index: usize) -> String {
+    let name = report_name(namespace);
+    if index == 0 {
+        name
+    } else {
+        format!("{name}-{}", index + 1)
     }
 }
 
@@ -214,34 +141,6 @@ pub fn build_reports(
         set.add(result, catalog);
     }
     set.finish()
-}
-
-fn make_report(flavor: ReportFlavor, namespace: Option<String>, results: Vec<ReportResult>) -> Report {
-    let labels = BTreeMap::from([(MANAGED_BY_LABEL.to_owned(), SOURCE.to_owned())]);
-    let scope = namespace.as_ref().map(|ns| ObjectReference {
-        api_version: "v1".to_owned(),
-        kind: "Namespace".to_owned(),
-        name: ns.clone(),
-        namespace: String::new(),
-        uid: String::new(),
-    });
-    Report {
-        api_version: flavor.api_version(),
-        kind: if namespace.is_some() {
-            flavor.namespaced_kind()
-        } else {
-            flavor.cluster_kind()
-        },
-        metadata: ReportMetadata {
-            name: report_name(namespace.as_deref()),
-            namespace,
-            labels,
-        },
-        scope,
-        source: (flavor == ReportFlavor::OpenReports).then_some(SOURCE),
-        summary: Summary::of(&results),
-        results,
-    }
 }
 
 /// The reports as one multi-document YAML stream (each document starting with `---`), which

@@ -130,7 +130,8 @@ fn message(info: &RuleInfo, findings: &[&Violation]) -> String {
 
 /// The string details of a result:
 ///
-/// - `title`: the rule's title; `controls`: its control clauses joined by `; ` (when it has any);
+/// - `controls`: the rule's control clauses joined by `; ` (when it has any);
+/// - `title`: the rule's title, when the result has findings (a pass's message is the title);
 /// - with findings: `action` (what the first finding did: deny, warn, audit, patch), `type`
 ///   (`violation` or `evaluation-error`), `pointer` (the first finding's JSON pointer; with
 ///   several findings, `pointers`: all of them as a JSON array), `findings` (their number,
@@ -144,13 +145,13 @@ fn properties(info: &RuleInfo, findings: &[&Violation]) -> BTreeMap<String, Stri
     let mut put = |key: &str, value: String| {
         props.insert(key.to_owned(), value);
     };
-    put("title", info.title.clone());
     if !info.controls.is_empty() {
         put("controls", info.controls.join("; "));
     }
     let Some(first) = findings.first() else {
         return props;
     };
+    put("title", info.title.clone());
     put("action", first.action.as_str().to_owned());
     put(
         "type",

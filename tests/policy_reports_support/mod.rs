@@ -21,6 +21,11 @@ pub struct Run {
 
 /// Runs `celgate check ARGS` from the repository root.
 pub fn check(args: &[&str]) -> Run {
+    check_with_stdin(args, "")
+}
+
+/// Runs `celgate check ARGS` from the repository root with `stdin` as standard input.
+pub fn check_with_stdin(args: &[&str], stdin: &str) -> Run {
     let out = Command::cargo_bin("celgate")
         .expect("binary built")
         .current_dir(env!("CARGO_MANIFEST_DIR"))
@@ -28,6 +33,7 @@ pub fn check(args: &[&str]) -> Run {
         .env_remove("CELGATE_LOG")
         .arg("check")
         .args(args)
+        .write_stdin(stdin)
         .output()
         .expect("celgate runs");
     Run {

@@ -131,23 +131,30 @@ fn the_validator_rejects_what_the_api_server_rejects() {
     let out = run(&CASES[4], "policyreport");
     let valid = documents(&out.stdout).remove(0);
     assert!(problems(&kinds, &valid).is_empty());
-    let broken: [(&str, fn(&mut Value)); 6] = [
-        ("an unknown status", |r| r["results"][0]["result"] = json!("broken")),
-        ("an unknown severity", |r| r["results"][0]["severity"] = json!("urgent")),
-        ("a result without policy", |r| {
-            r["results"][0].as_object_mut().map(|m| m.remove("policy"));
-        }),
-        ("a timestamp without nanos", |r| {
-            r["results"][0]["timestamp"].as_object_mut().map(|m| m.remove("nanos"));
-        }),
-        ("a field PolicyReport does not have", |r| r["source"] = json!("celgate")),
-        ("a property that is not a string", |r| {
-            r["results"][0]["properties"]["findings"] = json!(2)
-        }),
+    // (what, the field's JSON pointer, its new value; `None` removes it)
+    let broken = [
+        ("an unknown status", "/results/0/result", Some(json!("broken"))),
+        ("an unknown severity", "/results/0/severity", Some(json!("urgent"))),
+        ("a result without policy", "/results/0/policy", None),
+        ("a timestamp without nanos", "/results/0/timestamp/nanos", None),
+        ("a field PolicyReport does not have", "/source", Some(json!("celgate"))),
+        (
+            "a property that is not a string",
+            "/results/0/properties/findings",
+            Some(json!(2)),
+        ),
     ];
-    for (what, change) in broken {
+    for (what, pointer, value) in broken {
         let mut report = valid.clone();
-        change(&mut report);
+        let (parent, field) = pointer.rsplit_once('/').expect("a pointer");
+        let map = report
+            .pointer_mut(parent)
+            .and_then(Value::as_object_mut)
+            .expect("the field's parent");
+        match value {
+            Some(v) => map.insert(field.to_owned(), v),
+            None => map.remove(field),
+        };
         assert!(!problems(&kinds, &report).is_empty(), "{what} passed validation");
     }
     let mut cluster_kind = valid.clone();

@@ -58,8 +58,10 @@ pub use types::{
 
 use super::DocumentResult;
 
-/// Which report API to write.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// Which report API to write; named `policyreport` and `openreports` (as `--format` takes
+/// them) in text and configuration files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum ReportFlavor {
     /// wgpolicyk8s.io/v1alpha2 `PolicyReport` and `ClusterPolicyReport`.
     PolicyReport,
@@ -68,6 +70,14 @@ pub enum ReportFlavor {
 }
 
 impl ReportFlavor {
+    /// The flavor's name: `policyreport` or `openreports`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReportFlavor::PolicyReport => "policyreport",
+            ReportFlavor::OpenReports => "openreports",
+        }
+    }
+
     /// The `apiVersion` of its reports.
     pub fn api_version(self) -> &'static str {
         match self {
@@ -105,6 +115,23 @@ impl ReportFlavor {
         match self {
             ReportFlavor::PolicyReport => "clusterpolicyreports",
             ReportFlavor::OpenReports => "clusterreports",
+        }
+    }
+}
+
+/// A name other than `policyreport` or `openreports`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown report format '{0}' (expected policyreport or openreports)")]
+pub struct UnknownFlavor(pub String);
+
+impl std::str::FromStr for ReportFlavor {
+    type Err = UnknownFlavor;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        match name {
+            "policyreport" => Ok(ReportFlavor::PolicyReport),
+            "openreports" => Ok(ReportFlavor::OpenReports),
+            other => Err(UnknownFlavor(other.to_owned())),
         }
     }
 }

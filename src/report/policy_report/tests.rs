@@ -222,3 +222,17 @@ fn yaml_stream_reads_back() {
     assert_eq!(read[0].value["results"][0]["timestamp"]["seconds"], 1_796_637_600);
     assert_eq!(render_yaml(&[]), "");
 }
+
+#[test]
+fn flavors_by_name() {
+    for flavor in [ReportFlavor::PolicyReport, ReportFlavor::OpenReports] {
+        assert_eq!(flavor.as_str().parse::<ReportFlavor>(), Ok(flavor));
+        let quoted = serde_json::to_string(&flavor).expect("serializes");
+        assert_eq!(quoted, format!("\"{}\"", flavor.as_str()));
+        assert_eq!(
+            serde_json::from_str::<ReportFlavor>(&quoted).expect("reads back"),
+            flavor
+        );
+    }
+    assert!("sarif".parse::<ReportFlavor>().is_err());
+}

@@ -9,7 +9,8 @@
 //! **Reports.** One per namespace (`PolicyReport`/`Report` named `celgate-<namespace>` in that
 //! namespace, `scope` = the `Namespace`) and one for objects without a namespace
 //! (`ClusterPolicyReport`/`ClusterReport` named `celgate-cluster`): cluster-scoped objects, and
-//! manifests that name no namespace, since celgate cannot know where they will be applied.
+//! manifests that name no namespace, since celgate cannot know where they will be applied, or
+//! one no namespace can be named, such as a template placeholder.
 //! Every report carries the label `app.kubernetes.io/managed-by: celgate`. Reports are ordered
 //! by namespace, the cluster report last; results by object (in input order) then rule. A
 //! report whose results pass [`DEFAULT_MAX_REPORT_BYTES`] (1.25 MiB of JSON; etcd stores at most

@@ -132,8 +132,23 @@ impl ReportSet {
     }
 }
 
+/// The namespace whose report holds `result`: its own, unless it has none or one no namespace
+/// can be named (a template placeholder, say), which go to the cluster report.
 fn scope_of(result: &DocumentResult) -> Option<String> {
-    (!result.namespace.is_empty()).then(|| result.namespace.clone())
+    is_namespace_name(&result.namespace).then(|| result.namespace.clone())
+}
+
+/// An RFC 1123 label, as namespace names are: 1 to 63 lowercase letters, digits and `-`,
+/// starting and ending with a letter or digit.
+fn is_namespace_name(name: &str) -> bool {
+    let alnum = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+    let bytes = name.as_bytes();
+    match (bytes.first(), bytes.last()) {
+        (Some(&first), Some(&last)) => {
+            bytes.len() <= 63 && alnum(first) && alnum(last) && bytes.iter().all(|&b| alnum(b) || b == b'-')
+        }
+        _ => false,
+    }
 }
 
 /// The groups' results in parts of at most `max_bytes` (a larger group alone in its part);

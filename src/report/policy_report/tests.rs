@@ -137,6 +137,7 @@ fn reports_per_namespace_cluster_last_with_names_and_labels() {
         document("", "ns", &["pack-a"], vec![violation("pack-a", Action::Warn)]),
         document("bank", "api", &["pack-a"], Vec::new()),
         document("quiet", "none", &[], Vec::new()),
+        document("{{ .Release.Namespace }}", "templated", &["pack-a"], Vec::new()),
     ];
     for flavor in [ReportFlavor::PolicyReport, ReportFlavor::OpenReports] {
         let reports = build_reports(flavor, &docs, &RuleCatalog::default(), now());
@@ -162,10 +163,13 @@ fn reports_per_namespace_cluster_last_with_names_and_labels() {
             reports[2].summary,
             Summary {
                 warn: 1,
+                pass: 1,
                 ..Summary::default()
             }
         );
         assert!(!reports[2].results[0].scored);
+        // A namespace no namespace can be named is kept on the object, in the cluster report.
+        assert_eq!(reports[2].results[1].resources[0].namespace, "{{ .Release.Namespace }}");
     }
 }
 

@@ -113,6 +113,31 @@ fn the_stream_is_what_kubectl_apply_takes() {
 }
 
 #[test]
+fn date_times_are_quoted_for_yaml_1_1_readers() {
+    // PyYAML and other YAML 1.1 readers turn a plain 2027-02-15T12:00:00Z into a date-time,
+    // which the CRDs' `type: string` properties then refuse.
+    let out = check(&[
+        "--format",
+        "policyreport",
+        "--config",
+        "examples/celgate.yaml",
+        "--now",
+        "2026-11-25T12:00:00Z",
+        "tests/fixtures/policy-reports/tenants.yaml",
+    ]);
+    assert!(
+        out.stdout.contains("exceptionExpires: \"2027-02-15T12:00:00Z\"\n"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("exceptionExpires: \"2027-01-31\"\n"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
 fn now_is_hidden_and_checked() {
     let help = check(&["--help"]);
     assert!(help.stdout.contains("policyreport"), "{}", help.stdout);

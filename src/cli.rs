@@ -108,6 +108,12 @@ pub enum Format {
     Sarif,
     /// `JUnit` XML, one testcase per document and rule.
     Junit,
+    /// wgpolicyk8s.io/v1alpha2 `PolicyReport` per namespace and `ClusterPolicyReport`, as a
+    /// multi-document YAML stream for `kubectl apply -f -`.
+    Policyreport,
+    /// openreports.io/v1alpha1 `Report` per namespace and `ClusterReport`, as a multi-document
+    /// YAML stream for `kubectl apply -f -`.
+    Openreports,
 }
 
 /// When to colour text output.
@@ -181,6 +187,17 @@ pub struct CheckArgs {
     /// `validationActions: [Deny]` (a `MutatingAdmissionPolicy`'s mutations are applied), to try a policy alone.
     #[arg(long)]
     pub bind_all: bool,
+    /// The time the check runs at (RFC 3339) instead of the clock: exception expiry and report
+    /// timestamps use it. For reproducible output in tests; hidden from help.
+    #[arg(long, value_name = "RFC3339", hide = true, value_parser = parse_time)]
+    pub now: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// An RFC 3339 date-time, as `--now` takes it.
+fn parse_time(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .map_err(|e| format!("not an RFC 3339 date-time ({e})"))
 }
 
 /// `celgate eval`.

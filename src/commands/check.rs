@@ -8,6 +8,7 @@ use crate::cli::{CheckArgs, ColorChoice, Format};
 use crate::documents::{self, Document};
 use crate::engine::{Engine, Input, NoOverrides, UnconfiguredParam, Verdict};
 use crate::fix::{write_fixes, FixDestination, FixError, FixOutcome, FixSource, Patched};
+use crate::report::policy_report::{self, ReportFlavor, RuleCatalog};
 use crate::report::{self, CheckReport, DocumentResult, Origin, PackInfo};
 use crate::service::{Caller, CallerError, Outputs, Service, TenantChoice};
 use crate::tenant::Tenancy;
@@ -30,7 +31,8 @@ pub fn run(args: &CheckArgs, streams: &mut Streams<'_>) -> Result<u8, CommandErr
         return Ok(EXIT_ERROR);
     }
     let engine = load_check_engine(args, streams)?;
-    let tenancy = load_check_tenancy(args, &engine, streams)?;
+    let now = args.now.unwrap_or_else(chrono::Utc::now);
+    let tenancy = load_check_tenancy(args, &engine, now, streams)?;
     let mut audit = match args
         .audit
         .as_deref()
@@ -56,7 +58,7 @@ pub fn run(args: &CheckArgs, streams: &mut Streams<'_>) -> Result<u8, CommandErr
     let service = Service::new(
         &engine,
         tenancy.as_ref().map(|t| &t.tenancy),
-        tenancy.as_ref().map_or_else(chrono::Utc::now, |t| t.now),
+        tenancy.as_ref().map_or(now, |t| t.now),
         outputs,
     );
     service.authorize(Door::Ci, &caller)?;
@@ -73,7 +75,7 @@ pub fn run(args: &CheckArgs, streams: &mut Streams<'_>) -> Result<u8, CommandErr
         packs: pack_infos(&engine),
         unconfigured,
     };
-    render(args, &report, streams)?;
+    render(args, &report, &Reporting { engine: &engine, now }, streams)?;
     if args.fix {
         let sources = fix_sources(&collected.texts, &collected.documents, &report);
         if let Err(e) = write_check_fixes(args, sources, streams) {
@@ -104,12 +106,12 @@ fn load_check_engine(args: &CheckArgs, streams: &mut Streams<'_>) -> Result<Engi
 fn load_check_tenancy(
     args: &CheckArgs,
     engine: &Engine,
+    now: chrono::DateTime<chrono::Utc>,
     streams: &mut Streams<'_>,
 ) -> Result<Option<CheckTenancy>, CommandError> {
     let Some(path) = &args.config else {
         return Ok(None);
     };
-    let now = chrono::Utc::now();
     let tenancy = load_tenancy(path, engine, now)?;
     if let Some(name) = &args.tenant {
         tenancy.tenant(name)?;
@@ -185,14 +187,39 @@ fn pack_infos(engine: &Engine) -> Vec<PackInfo> {
         .collect()
 }
 
+/// What the policy-report formats need besides the report: the engine's rules (for the rules
+/// that passed) and the time the run judged at.
+struct Reporting<'a> {
+    engine: &'a Engine,
+    now: chrono::DateTime<chrono::Utc>,
+}
+
+impl Reporting<'_> {
+    /// The reports of `report` in `flavor`, as a YAML stream.
+    fn policy_reports(&self, report: &CheckReport, flavor: ReportFlavor) -> String {
+        let catalog = RuleCatalog::from_engine(self.engine);
+        policy_report::render_yaml(&policy_report::build_reports(
+            flavor,
+            &report.results,
+            &catalog,
+            self.now,
+        ))
+    }
+}
+
 /// Writes the problems and notices to stderr and the report in the chosen format to stdout
 /// (to stderr when fixed documents go to stdout).
-fn render(args: &CheckArgs, report: &CheckReport, streams: &mut Streams<'_>) -> Result<(), CommandError> {
+fn render(
+    args: &CheckArgs,
+    report: &CheckReport,
+    reporting: &Reporting<'_>,
+    streams: &mut Streams<'_>,
+) -> Result<(), CommandError> {
     for problem in &report.problems {
         writeln!(streams.stderr, "error: {problem}")?;
     }
-    // The text report and SARIF carry the notice themselves; JSON and JUnit have no place for it.
-    if matches!(args.format, Format::Json | Format::Junit) {
+    // The text report and SARIF carry the notice themselves; the other formats have no place for it.
+    if !matches!(args.format, Format::Text | Format::Sarif) {
         for line in report::unconfigured_notice(&report.unconfigured).unwrap_or_default() {
             writeln!(streams.stderr, "warning: {line}")?;
         }
@@ -215,6 +242,8 @@ fn render(args: &CheckArgs, report: &CheckReport, streams: &mut Streams<'_>) -> 
         Format::Json => report::json::render(report),
         Format::Sarif => report::sarif::render(report),
         Format::Junit => report::junit::render(report),
+        Format::Policyreport => reporting.policy_reports(report, ReportFlavor::PolicyReport),
+        Format::Openreports => reporting.policy_reports(report, ReportFlavor::OpenReports),
     };
     if fix_to_stdout {
         streams.stderr.write_all(rendered.as_bytes())?;

@@ -1,10 +1,12 @@
-//! Rendering decisions for people and CI systems: text, JSON, SARIF 2.1.0 and `JUnit` XML.
+//! Rendering decisions for people and CI systems: text, JSON, SARIF 2.1.0, `JUnit` XML, and
+//! Kubernetes policy reports (wgpolicyk8s.io `PolicyReport`, openreports.io `Report`).
 //!
 //! Every renderer takes the same [`CheckReport`]: one [`DocumentResult`] per checked document,
 //! plus the input errors that stopped some documents from being checked.
 
 pub mod json;
 pub mod junit;
+pub mod policy_report;
 pub mod sarif;
 pub mod text;
 
@@ -30,6 +32,8 @@ pub struct DocumentResult {
     pub name: String,
     /// `metadata.namespace` (`""` when absent).
     pub namespace: String,
+    /// `metadata.uid` (`""` when absent, as in most manifests).
+    pub uid: String,
     /// 1-based line where the document starts.
     pub line: usize,
     /// The engine's decision.
@@ -71,6 +75,12 @@ impl DocumentResult {
             kind: input.kind().to_owned(),
             name: input.name().to_owned(),
             namespace: input.effective_namespace().unwrap_or("").to_owned(),
+            uid: input
+                .subject()
+                .pointer("/metadata/uid")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or("")
+                .to_owned(),
             line: origin.line,
             decision,
             locations,

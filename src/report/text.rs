@@ -482,6 +482,7 @@ pub(crate) mod fixture {
             kind: kind.to_owned(),
             name: name.to_owned(),
             namespace: "shop".to_owned(),
+            uid: String::new(),
             line,
             decision,
             locations: Vec::new(),

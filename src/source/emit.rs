@@ -15,7 +15,8 @@ const MAX_IMPLICIT_KEY: usize = 1000;
 ///
 /// Mappings and sequences are written in block style (`key: value`, `- item`), empty ones as
 /// `{}` and `[]`. Strings are written plain when that reads back as the same string (under YAML
-/// 1.2 and, conservatively, YAML 1.1: `"yes"`, `"0755"` and `"2024-01-01"` are quoted too),
+/// 1.2 and, conservatively, YAML 1.1: `"yes"`, `"0755"`, `"2024-01-01"` and
+/// `"2024-01-01T10:00:00Z"` are quoted too),
 /// multi-line strings as literal blocks (`|`) where that is exact, and everything else
 /// double-quoted. Reading the output back with [`parse_documents`](super::parse_documents)
 /// gives `value` again.
@@ -150,7 +151,7 @@ fn looks_like_yaml11_scalar(s: &str) -> bool {
         "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "on", "On", "ON", "off", "Off", "OFF", ".inf",
         ".Inf", ".INF", "+.inf", "+.Inf", "+.INF", "-.inf", "-.Inf", "-.INF", ".nan", ".NaN", ".NAN", "<<", "=",
     ];
-    if WORDS.contains(&s) {
+    if WORDS.contains(&s) || looks_like_yaml11_timestamp(s) {
         return true;
     }
     let mut chars = s.chars();
@@ -160,6 +161,19 @@ fn looks_like_yaml11_scalar(s: &str) -> bool {
         _ => false,
     };
     starts_numeric && s.chars().all(|c| c.is_ascii_hexdigit() || "xXoObB_.:+-eE".contains(c))
+}
+
+/// A YAML 1.1 `!!timestamp` (`2027-02-15T12:00:00Z`, `2001-12-14 21:59:43.10 -5`), which YAML 1.1
+/// readers such as `PyYAML` turn into a date-time: four digits and `-`, then only digits and
+/// the separators a timestamp has (a few strings that are no timestamp are quoted too).
+fn looks_like_yaml11_timestamp(s: &str) -> bool {
+    let bytes = s.as_bytes();
+    bytes.len() > 5
+        && bytes[..4].iter().all(u8::is_ascii_digit)
+        && bytes[4] == b'-'
+        && bytes[5..]
+            .iter()
+            .all(|b| b.is_ascii_digit() || b"-:.+TtZz \t".contains(b))
 }
 
 /// Writes `s` as a double-quoted scalar.
@@ -394,6 +408,16 @@ spec:
         assert_eq!(to_yaml_string(&json!([])), "[]\n");
         assert_eq!(to_yaml_string(&json!("x")), "x\n");
         assert_eq!(to_yaml_string(&json!("true")), "\"true\"\n");
+        // YAML 1.1 timestamps, which PyYAML reads as date-times; a version string stays plain.
+        assert_eq!(
+            to_yaml_string(&json!("2027-02-15T12:00:00Z")),
+            "\"2027-02-15T12:00:00Z\"\n"
+        );
+        assert_eq!(
+            to_yaml_string(&json!("2001-12-14 21:59:43.10 -5")),
+            "\"2001-12-14 21:59:43.10 -5\"\n"
+        );
+        assert_eq!(to_yaml_string(&json!("v2027-02-15")), "v2027-02-15\n");
         round_trip(&json!({}));
         round_trip(&json!([]));
         round_trip(&json!([{}, [], {"a": {}}]));

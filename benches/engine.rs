@@ -235,6 +235,15 @@ fn evaluate(bencher: divan::Bencher, name: &str) {
     bencher.bench(|| engine.evaluate(black_box(&input)));
 }
 
+/// The same on the interpreter only (`Engine::with_interpreter_only`, the reference the compiled
+/// programs are tested against): what the compiled evaluator gains, in the same run.
+#[divan::bench(args = DOCS)]
+fn evaluate_interpreter(bencher: divan::Bencher, name: &str) {
+    let input = admission_input(doc(name).object.clone());
+    let engine = FIXTURE.engine.with_interpreter_only();
+    bencher.bench(|| engine.evaluate(black_box(&input)));
+}
+
 /// The full engine path from text: parse the `AdmissionReview`, take `request.object`, build the
 /// `Input`, evaluate.
 #[divan::bench(args = DOCS)]

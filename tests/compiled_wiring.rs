@@ -110,6 +110,42 @@ fn every_shipped_rule_pack_runs_entirely_compiled() {
     assert!(rule_packs >= 3, "soc2, gdpr, hipaa at least");
 }
 
+/// Everything a decision says, as JSON: verdict, findings with their messages and pointers,
+/// warnings, patch, the patched document and the rules evaluated.
+fn decision_text(decision: &celgate::engine::Decision) -> String {
+    format!(
+        "{}\n{:?}\n{:?}",
+        serde_json::to_string_pretty(decision).expect("serialises"),
+        decision.patched_object,
+        decision.evaluated_rules
+    )
+}
+
+#[test]
+fn compiled_programs_decide_exactly_as_the_interpreter_on_real_manifests() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let roots = [
+        root.join("tests/fixtures/real"),
+        root.join("examples"),
+        root.join("benches/fixtures/deployment.json"),
+    ];
+    let collected = celgate::documents::collect(&roots, &mut std::io::empty());
+    let namespaces = collected.namespace_labels();
+    let compiled = Engine::load(&celgate::packs::embedded().packs).expect("shipped packs load");
+    let reference = compiled.with_interpreter_only();
+    let mut judged = 0;
+    for doc in &collected.documents {
+        let mut input = Input::new(doc.value.clone());
+        input.namespace = Some(doc.metadata_str("namespace").to_owned()).filter(|n| !n.is_empty());
+        input.namespace_labels = input.namespace.as_ref().and_then(|n| namespaces.get(n).cloned());
+        let fast = decision_text(&compiled.evaluate(&input));
+        let slow = decision_text(&reference.evaluate(&input));
+        assert_eq!(fast, slow, "{}#{}", doc.source, doc.index);
+        judged += 1;
+    }
+    assert!(judged >= 300, "{judged} documents");
+}
+
 #[test]
 fn an_expression_the_compiler_does_not_cover_runs_on_the_interpreter_and_is_named() {
     let engine = engine_from(FALLBACK_PACK);

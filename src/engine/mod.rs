@@ -57,6 +57,8 @@ pub struct Engine {
     bind_all: bool,
     /// `name@version` of each pack, in load order (what every audit record names).
     pack_versions: Arc<[String]>,
+    /// Run every expression on the interpreter, the reference ([`Engine::with_interpreter_only`]).
+    interpreter_only: bool,
 }
 
 impl std::fmt::Debug for Engine {
@@ -104,6 +106,7 @@ impl Engine {
             param_objects: Arc::new(vap::ParamStore::default()),
             cost_limits: CostLimits::default(),
             bind_all: false,
+            interpreter_only: false,
         })
     }
 
@@ -129,6 +132,18 @@ impl Engine {
     pub fn with_bind_all(&self) -> Engine {
         Engine {
             bind_all: true,
+            ..self.clone()
+        }
+    }
+
+    /// The same engine running every expression on the `cel` crate's interpreter instead of
+    /// compiled programs: the reference the compiled evaluator is tested against (decisions are
+    /// the same, only slower, with costs estimated before each expression runs rather than
+    /// counted as it runs), for differential tests and benchmarks.
+    #[must_use]
+    pub fn with_interpreter_only(&self) -> Engine {
+        Engine {
+            interpreter_only: true,
             ..self.clone()
         }
     }
@@ -268,19 +283,17 @@ impl Engine {
     /// are applied and the patched document is judged again.
     fn judge(&self, input: &Input, overrides: &dyn Overrides, meter: &cost::CostMeter) -> Decision {
         let subject = eval::Subject::new(input);
+        let book = eval::Rulebook {
+            env: &self.env,
+            packs: &self.packs,
+            admission: vap::AdmissionOptions {
+                params: &self.param_objects,
+                bind_all: self.bind_all,
+            },
+            compiled: !self.interpreter_only,
+        };
         let pass = |object: &serde_json::Value| {
-            let mut pass = run_rules(
-                &self.env,
-                &self.packs,
-                &subject,
-                object,
-                vap::AdmissionOptions {
-                    params: &self.param_objects,
-                    bind_all: self.bind_all,
-                },
-                overrides,
-                meter,
-            );
+            let mut pass = run_rules(&book, &subject, object, overrides, meter);
             for finding in &mut pass.findings {
                 apply_overrides(finding, input, overrides);
                 eval::soften::soften(finding, &self.packs, input);

@@ -21,16 +21,34 @@ use super::scope::{Interpreter, PackScope};
 use super::shared::{compute_variables, ForEachCache, SharedResults, SharedVariables};
 use super::Pass;
 
-/// Evaluates every rule of `packs` that applies to `input`, with `object` as the document.
+/// What a pass runs: the loaded packs and how.
+pub(crate) struct Rulebook<'a> {
+    /// The CEL environment.
+    pub env: &'a Arc<Env>,
+    /// The packs, in load order.
+    pub packs: &'a [Arc<CompiledPack>],
+    /// Param objects and `--bind-all`, for admission policies.
+    pub admission: crate::engine::vap::AdmissionOptions<'a>,
+    /// Run rule packs' expressions on their compiled programs (else on the interpreter).
+    pub compiled: bool,
+}
+
+/// Evaluates every rule of the packs of `book` that applies to `input`, with `object` as the
+/// document; on compiled programs where the book says so and the expression has one, else on
+/// the interpreter.
 pub(crate) fn run_rules(
-    env: &Arc<Env>,
-    packs: &[Arc<CompiledPack>],
+    book: &Rulebook<'_>,
     subject: &Subject<'_>,
     object: &serde_json::Value,
-    admission_options: crate::engine::vap::AdmissionOptions<'_>,
     overrides: &dyn Overrides,
     meter: &CostMeter,
 ) -> Pass {
+    let Rulebook {
+        env,
+        packs,
+        admission: admission_options,
+        compiled,
+    } = *book;
     let input = subject.input;
     let mut pass = Pass::default();
     let matched = matched_rules(packs, input, overrides);
@@ -72,9 +90,9 @@ pub(crate) fn run_rules(
             roots: roots.with_params(params),
             variables: *pack,
         };
-        let programs = Programs::new(pack, program_roots(&costing.roots), meter, &shared_values);
+        let programs = compiled.then(|| Programs::new(pack, program_roots(&costing.roots), meter, &shared_values));
         let (root, shared) = (&root, &shared);
-        let scope = PackScope::lazy(Some(programs), move || {
+        let scope = PackScope::lazy(programs, move || {
             let mut scope = root.new_inner_scope();
             scope.add_variable_as_val("params", json_view(params));
             let (variables, failed) = compute_variables(pack, &needed, &scope, costing, shared);

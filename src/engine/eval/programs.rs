@@ -3,13 +3,13 @@
 //! and shared with later packs, every step counted against the input's [`CostMeter`].
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::engine::cel::compile::CompiledExpr;
 use crate::engine::cel::compiled::{EvalError, Program, Roots, Value, Variables};
 use crate::engine::cel::cost::{CostFailure, CostMeter};
 use crate::engine::pack::compiled::CompiledPack;
+use foldhash::HashMap;
 
 /// The values compiled programs computed for shared pack variables in one pass, by share id
 /// (see [`crate::engine::pack::compiled::CompiledVariable::share_id`]): a later pack reuses them.

@@ -1,6 +1,8 @@
 //! What one pass computes once and every pack reuses: variables, `forEach` matches, shared results.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
+
+use foldhash::HashMap;
 use std::rc::Rc;
 
 use cel::common::types::{CelMap, CelMapKey};

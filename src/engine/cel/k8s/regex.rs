@@ -8,17 +8,17 @@
 #![allow(clippy::trivially_copy_pass_by_ref)] // the overload macros pass arguments by reference
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 
 use cel::common::types::{CelInt, CelList, CelString};
 use cel::common::value::Val;
 use cel::{DeclarationError, Env, ExecutionError};
+use foldhash::HashMap;
 
 /// Regexes kept per thread; the cache is cleared when it grows past this.
 const REGEX_CACHE_SIZE: usize = 512;
 
 thread_local! {
-    static REGEX_CACHE: RefCell<HashMap<String, regex::Regex>> = RefCell::new(HashMap::new());
+    static REGEX_CACHE: RefCell<HashMap<String, regex::Regex>> = RefCell::new(HashMap::default());
 }
 
 /// Runs `f` on the compiled `pattern`, compiling and caching it first if needed; a bad pattern

@@ -1,0 +1,235 @@
+//! `celgate scan`: the background door from the command line. Lists what runs in a cluster,
+//! judges it in audit mode (as a CREATE by the scanner, tenant modes and exceptions applying as
+//! at admission), and prints the reports or applies them (`crate::scan`).
+
+use std::io::IsTerminal;
+
+use crate::cli::{ColorChoice, ScanArgs, ScanFormat};
+use crate::engine::{Engine, Verdict};
+use crate::report::policy_report::{self, ReportFlavor, ReportSet, RuleCatalog};
+use crate::report::{self, CheckReport, DocumentResult, PackInfo};
+use crate::scan::{self, Notice, Scan, ScanSettings, ScannedObject};
+use crate::service::{Caller, TenantChoice};
+use crate::tenant::Tenancy;
+
+use super::{load_engine, load_tenancy, CommandError, Streams, EXIT_DENIED, EXIT_ERROR, EXIT_OK};
+
+/// What the scan keeps of every object, by output.
+enum Collected {
+    /// Text and JSON: every object's result.
+    Results(Vec<DocumentResult>),
+    /// Reports: their results only.
+    Reports(ReportSet, RuleCatalog),
+}
+
+/// Runs `scan`; returns the exit code of design §6 (1 when any object would be denied).
+pub fn run(args: &ScanArgs, streams: &mut Streams<'_>) -> Result<u8, CommandError> {
+    if args.apply && args.format == ScanFormat::Json {
+        writeln!(
+            streams.stderr,
+            "error: --apply writes policy reports: use --format policyreport (the default with --apply) or openreports"
+        )?;
+        return Ok(EXIT_ERROR);
+    }
+    let engine = load_scan_engine(args, streams)?;
+    let now = chrono::Utc::now();
+    let tenancy = load_scan_tenancy(args, &engine, now, streams)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(CommandError::Output)?;
+    runtime.block_on(scan_and_report(args, &engine, tenancy.as_ref(), streams))
+}
+
+/// Connects, scans, and writes or applies the reports.
+async fn scan_and_report(
+    args: &ScanArgs,
+    engine: &Engine,
+    tenancy: Option<&Tenancy>,
+    streams: &mut Streams<'_>,
+) -> Result<u8, CommandError> {
+    let client = scan::cluster::connect(args.kubeconfig.as_deref(), args.context.as_deref()).await?;
+    let flavor = match args.format {
+        ScanFormat::Openreports => Some(ReportFlavor::OpenReports),
+        ScanFormat::Policyreport => Some(ReportFlavor::PolicyReport),
+        ScanFormat::Text | ScanFormat::Json if args.apply => Some(ReportFlavor::PolicyReport),
+        ScanFormat::Text | ScanFormat::Json => None,
+    };
+    let now = chrono::Utc::now();
+    let mut collected = match flavor {
+        Some(flavor) => Collected::Reports(ReportSet::new(flavor, now), RuleCatalog::from_engine(engine)),
+        None => Collected::Results(Vec::new()),
+    };
+    let mut denied = false;
+    let progress = std::io::stderr().is_terminal();
+    let settings = ScanSettings {
+        page_size: args.page_size,
+        kinds: args.kinds.clone(),
+        caller: Caller {
+            tenant: args
+                .tenant
+                .clone()
+                .map_or(TenantChoice::OwnerOfNamespace, TenantChoice::Named),
+            environment: args.environment.clone(),
+            request_id: None,
+        },
+    };
+    let scanner = Scan {
+        client: client.clone(),
+        engine,
+        tenancy,
+        settings,
+    };
+    let stderr = &mut *streams.stderr;
+    let mut notice = |n: Notice| show_notice(stderr, &n, progress);
+    let mut sink = |scanned: ScannedObject| {
+        denied |= scanned.result.decision.decision == Verdict::Deny;
+        collected.add(scanned);
+    };
+    let result = scanner.run(&mut notice, &mut sink).await;
+    if progress {
+        write!(streams.stderr, "\r\x1b[K")?;
+    }
+    let stats = result?;
+    writeln!(
+        streams.stderr,
+        "scanned {} objects of {} resources in {:.1}s",
+        stats.objects,
+        stats.by_resource.len(),
+        stats.duration.as_secs_f64()
+    )?;
+    match collected {
+        Collected::Results(results) => write_results(args, engine, results, streams)?,
+        Collected::Reports(set, _) => {
+            let reports = set.finish();
+            if args.apply {
+                let flavor = flavor.unwrap_or(ReportFlavor::PolicyReport);
+                let outcome = scan::apply::apply_reports(&client, flavor, &reports).await?;
+                for name in &outcome.applied {
+                    writeln!(streams.stdout, "applied {} {name}", kind_of(flavor, name))?;
+                }
+                for name in &outcome.deleted {
+                    writeln!(streams.stdout, "deleted {} {name}", kind_of(flavor, name))?;
+                }
+            } else {
+                streams.stdout.write_all(policy_report::render_yaml(&reports).as_bytes())?;
+            }
+        }
+    }
+    Ok(if denied { EXIT_DENIED } else { EXIT_OK })
+}
+
+/// The report kind of `name` (`namespace/name`, or a cluster report's bare name).
+fn kind_of(flavor: ReportFlavor, name: &str) -> &'static str {
+    if name.contains('/') {
+        flavor.namespaced_kind()
+    } else {
+        flavor.cluster_kind()
+    }
+}
+
+impl Collected {
+    fn add(&mut self, scanned: ScannedObject) {
+        match self {
+            Collected::Results(results) => results.push(scanned.result),
+            Collected::Reports(set, catalog) => {
+                set.add(&scanned.result, catalog);
+                for skipped in &scanned.skipped {
+                    set.add_skipped(&scanned.result, catalog, &skipped.rule, &skipped.reason);
+                }
+            }
+        }
+    }
+}
+
+/// A note on its own line; progress (on a terminal only) rewriting one line.
+fn show_notice(stderr: &mut dyn std::io::Write, notice: &Notice, progress: bool) {
+    // A failed write to stderr has nowhere else to go.
+    let _ = match notice {
+        Notice::Note(text) if progress => writeln!(stderr, "\r\x1b[Knote: {text}"),
+        Notice::Note(text) => writeln!(stderr, "note: {text}"),
+        Notice::Listing(resource) if progress => write!(stderr, "\r\x1b[Klisting {resource}…"),
+        Notice::Progress(n) if progress => write!(stderr, "\r\x1b[K{n} objects judged"),
+        Notice::Listing(_) | Notice::Progress(_) => Ok(()),
+    };
+}
+
+/// Text or JSON, as `check` writes them.
+fn write_results(
+    args: &ScanArgs,
+    engine: &Engine,
+    results: Vec<DocumentResult>,
+    streams: &mut Streams<'_>,
+) -> Result<(), CommandError> {
+    let report = CheckReport {
+        results,
+        problems: Vec::new(),
+        packs: engine
+            .packs()
+            .iter()
+            .map(|p| PackInfo {
+                name: p.metadata.name.clone(),
+                version: p.metadata.version.clone(),
+                framework: p.metadata.framework.clone(),
+            })
+            .collect(),
+        unconfigured: Vec::new(),
+    };
+    let rendered = if args.format == ScanFormat::Json {
+        report::json::render(&report)
+    } else {
+        let color = match args.color {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => {
+                streams.stdout_is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+            }
+        };
+        report::text::render(&report, color)
+    };
+    streams.stdout.write_all(rendered.as_bytes())?;
+    Ok(())
+}
+
+/// The packs `scan` judges with (selected, with param files and `--bind-all`), as `check`
+/// loads them; type warnings and unbound policies go to stderr.
+fn load_scan_engine(args: &ScanArgs, streams: &mut Streams<'_>) -> Result<Engine, CommandError> {
+    let (engine, _) = load_engine(&args.selection.packs)?;
+    let engine = engine.filtered(&args.selection.frameworks)?;
+    let engine = super::params::with_param_files(&engine, &args.params)?;
+    let engine = if args.bind_all { engine.with_bind_all() } else { engine };
+    let mut notices = engine.type_warnings();
+    notices.extend(engine.unbound_policies().iter().map(ToString::to_string));
+    for line in notices {
+        writeln!(streams.stderr, "warning: {line}")?;
+    }
+    Ok(engine)
+}
+
+/// With `--config`, its tenancy, after checking `--tenant` and `--environment` name what it
+/// declares; warns about expired exceptions.
+fn load_scan_tenancy(
+    args: &ScanArgs,
+    engine: &Engine,
+    now: chrono::DateTime<chrono::Utc>,
+    streams: &mut Streams<'_>,
+) -> Result<Option<Tenancy>, CommandError> {
+    let Some(path) = &args.config else {
+        return Ok(None);
+    };
+    let tenancy = load_tenancy(path, engine, now)?;
+    if let Some(name) = &args.tenant {
+        tenancy.tenant(name)?;
+    }
+    if let Some(name) = &args.environment {
+        tenancy.environment(name)?;
+    }
+    for id in tenancy.expired_exceptions() {
+        writeln!(
+            streams.stderr,
+            "warning: exception {id} in {} has expired and no longer applies",
+            path.display()
+        )?;
+    }
+    Ok(Some(tenancy))
+}

@@ -68,7 +68,8 @@ pub async fn apply_reports(client: &Client, flavor: ReportFlavor, reports: &[Rep
     let written: BTreeSet<String> = outcome.applied.iter().cloned().collect();
     for cluster in [false, true] {
         let resource = report_resource(flavor, cluster);
-        for (namespace, name) in managed_reports(client, &resource).await? {
+        for report in managed_reports(client, &resource).await? {
+            let (namespace, name) = (report.metadata.namespace, report.metadata.name.unwrap_or_default());
             let id = key(namespace.as_deref(), &name);
             if written.contains(&id) {
                 continue;
@@ -86,8 +87,20 @@ pub async fn apply_reports(client: &Client, flavor: ReportFlavor, reports: &[Rep
     Ok(outcome)
 }
 
-/// Every report of `resource` carrying celgate's label, as (namespace, name).
-async fn managed_reports(client: &Client, resource: &ApiResource) -> Result<Vec<(Option<String>, String)>, ScanError> {
+/// The reports of `flavor` celgate wrote (by the previous scan, of this or another replica), as
+/// JSON, namespaced first.
+pub async fn stored_reports(client: &Client, flavor: ReportFlavor) -> Result<Vec<serde_json::Value>, ScanError> {
+    let mut reports = Vec::new();
+    for cluster in [false, true] {
+        for report in managed_reports(client, &report_resource(flavor, cluster)).await? {
+            reports.push(serde_json::to_value(&report).map_err(ScanError::Decode)?);
+        }
+    }
+    Ok(reports)
+}
+
+/// Every report of `resource` carrying celgate's label.
+async fn managed_reports(client: &Client, resource: &ApiResource) -> Result<Vec<DynamicObject>, ScanError> {
     let api: Api<DynamicObject> = Api::all_with(client.clone(), resource);
     let selector = format!("{MANAGED_BY_LABEL}={SOURCE}");
     let mut found = Vec::new();
@@ -101,11 +114,7 @@ async fn managed_reports(client: &Client, resource: &ApiResource) -> Result<Vec<
             .list(&params)
             .await
             .map_err(|e| report_error(resource, format!("list {}", resource.plural), e))?;
-        for item in page.items {
-            if let Some(name) = item.metadata.name {
-                found.push((item.metadata.namespace, name));
-            }
-        }
+        found.extend(page.items);
         token = page.metadata.continue_.filter(|t| !t.is_empty());
         if token.is_none() {
             return Ok(found);

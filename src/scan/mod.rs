@@ -12,8 +12,11 @@
 
 pub mod apply;
 pub mod cluster;
+pub mod config;
 pub mod judge;
 pub mod lease;
+pub mod metrics;
+pub mod periodic;
 pub mod targets;
 
 use std::collections::BTreeMap;

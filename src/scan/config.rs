@@ -3,7 +3,7 @@
 //!
 //! ```yaml
 //! scan:
-//!   intervalSeconds: 3600        # required: time between the starts of two scans (>= 10)
+//!   intervalSeconds: 3600        # required: seconds between the starts of two scans (>= 1)
 //!   kinds: [Deployment, Pod]     # optional: only these kinds (default: every kind the packs match)
 //!   format: policyreport         # policyreport (default) or openreports: the reports written
 //!   pageSize: 500                # optional: objects per list request
@@ -18,7 +18,7 @@ use serde::Deserialize;
 use super::targets::KindWant;
 
 /// Shortest interval accepted (a scan lists the whole cluster).
-pub const MIN_INTERVAL_SECONDS: u64 = 10;
+pub const MIN_INTERVAL_SECONDS: u64 = 1;
 
 /// Which reports the periodic scan writes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -149,8 +149,8 @@ mod tests {
     #[test]
     fn errors_name_the_field() {
         assert_eq!(
-            parse(r#"{"intervalSeconds": 5}"#).unwrap_err(),
-            "scan.intervalSeconds: 5 is below the minimum of 10 seconds"
+            parse(r#"{"intervalSeconds": 0}"#).unwrap_err(),
+            "scan.intervalSeconds: 0 is below the minimum of 1 seconds"
         );
         assert_eq!(
             parse(r#"{"intervalSeconds": 60, "kinds": ["Pod", "a//b"]}"#).unwrap_err(),

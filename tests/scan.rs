@@ -339,3 +339,17 @@ fn an_unreachable_cluster_is_an_error() {
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("discovery"));
 }
+
+#[test]
+fn a_forbidden_resource_is_noted_and_the_rest_scanned() {
+    let (api, _dir, kubeconfig) = start(&[]);
+    api.forbid("", "pods");
+    let output = scan(&kubeconfig, &["--format", "json"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("note: pods: listing is forbidden"), "{stderr}");
+    let records = stdout_json(&output);
+    let kinds: std::collections::BTreeSet<&str> =
+        records.as_array().expect("records").iter().filter_map(|r| r["kind"].as_str()).collect();
+    assert_eq!(kinds, ["ConfigMap", "Deployment"].into_iter().collect());
+}

@@ -177,7 +177,7 @@ impl Scan<'_> {
             let label = resource_label(target);
             notice(Notice::Listing(label.clone()));
             let mut seen = stats.objects;
-            let count = cluster::list_pages(client, target, self.settings.page_size, |page| {
+            let listed = cluster::list_pages(client, target, self.settings.page_size, |page| {
                 let judged = tokio::task::block_in_place(|| judge_page(&judge, target, page));
                 seen += judged.len();
                 for scanned in judged {
@@ -186,7 +186,18 @@ impl Scan<'_> {
                 notice(Notice::Progress(seen));
                 Ok(())
             })
-            .await?;
+            .await;
+            let count = match listed {
+                Ok(count) => count,
+                Err(ScanError::Api(_, kube::Error::Api(status))) if status.code == 403 => {
+                    notice(Notice::Note(format!(
+                        "{label}: listing is forbidden ({}); skipped (grant list in the scan's ClusterRole)",
+                        status.message
+                    )));
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             stats.objects += count;
             *stats.by_resource.entry(label).or_default() += count;
         }

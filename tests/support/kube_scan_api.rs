@@ -43,6 +43,8 @@ struct State {
     log: Vec<Recorded>,
     user: Value,
     resource_version: u64,
+    /// (group, plural) whose lists answer 403, as without RBAC.
+    forbidden: Vec<(String, String)>,
 }
 
 /// A running stand-in; its threads live as long as the test process.
@@ -111,6 +113,7 @@ impl ScanApi {
             log: Vec::new(),
             user: json!({"username": "system:serviceaccount:celgate-system:celgate-scan", "uid": "u-1", "groups": ["system:serviceaccounts", "system:authenticated"]}),
             resource_version: 1,
+            forbidden: Vec::new(),
         }));
         {
             let mut s = state.lock().expect("state");
@@ -170,6 +173,15 @@ impl ScanApi {
     /// Adds or replaces an object.
     pub fn put(&self, object: Value) {
         self.state.lock().expect("state").insert(object);
+    }
+
+    /// Answers lists of `group`/`plural` with 403 Forbidden from now on.
+    pub fn forbid(&self, group: &str, plural: &str) {
+        self.state
+            .lock()
+            .expect("state")
+            .forbidden
+            .push((group.to_owned(), plural.to_owned()));
     }
 
     /// Removes an object of `group`/`plural`.
@@ -316,6 +328,7 @@ fn answer(state: &Mutex<State>, request: &Recorded) -> (u16, Value) {
         format!("{}/{}", target.group, target.version)
     };
     match (request.method.as_str(), &target.name) {
+        ("GET", None) if s.forbidden.contains(&key) => (403, status(403, "Forbidden", &request.path)),
         ("GET", None) => {
             let selector = request.query.get("labelSelector").cloned().unwrap_or_default();
             let all: Vec<Value> = s

@@ -46,7 +46,7 @@ pub enum ScanError {
     Decode(#[source] serde_json::Error),
     /// The report CRD is not installed.
     #[error(
-        "the cluster does not serve {resource}: install the report CRDs (Policy Reporter or Kyverno install them; or `kubectl apply -f deploy/crds/`)"
+        "the cluster does not serve {resource}: install the report CRDs (Policy Reporter or Kyverno install them; the upstream manifests are vendored in tests/fixtures/crds/ of the celgate repository)"
     )]
     MissingCrd {
         /// `plural.group`.

@@ -353,3 +353,20 @@ fn a_forbidden_resource_is_noted_and_the_rest_scanned() {
         records.as_array().expect("records").iter().filter_map(|r| r["kind"].as_str()).collect();
     assert_eq!(kinds, ["ConfigMap", "Deployment"].into_iter().collect());
 }
+
+#[test]
+fn apply_without_the_report_crds_says_how_to_install_them() {
+    let resources: Vec<_> = default_resources()
+        .into_iter()
+        .filter(|r| r.group != "wgpolicyk8s.io" && r.group != "openreports.io")
+        .collect();
+    let api = ScanApi::start(resources, &cluster_objects()).expect("stand-in starts");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let output = scan(&api.kubeconfig(dir.path()), &["--apply"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("the cluster does not serve policyreports.wgpolicyk8s.io: install the report CRDs"),
+        "{stderr}"
+    );
+}

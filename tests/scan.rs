@@ -370,3 +370,117 @@ fn apply_without_the_report_crds_says_how_to_install_them() {
         "{stderr}"
     );
 }
+
+/// Not a check: measures a scan of many objects with the shipped packs (run with
+/// `cargo test --test scan measure -- --ignored --nocapture`; `SCAN_MEASURE_OBJECTS`, default
+/// 5000 Deployments, `SCAN_MEASURE_FORMAT`, default policyreport). Prints wall time and the
+/// process's peak memory (`/usr/bin/time -v` when present).
+#[test]
+#[ignore = "a measurement, not a check"]
+fn measure_a_large_scan() {
+    let count: usize = std::env::var("SCAN_MEASURE_OBJECTS").ok().and_then(|n| n.parse().ok()).unwrap_or(5000);
+    let format = std::env::var("SCAN_MEASURE_FORMAT").unwrap_or_else(|_| "policyreport".to_owned());
+    let template = cluster_objects()
+        .into_iter()
+        .find(|o| o["metadata"]["name"] == "invoices")
+        .expect("a deployment");
+    let objects: Vec<Value> = (0..count)
+        .map(|i| {
+            let mut o = template.clone();
+            o["metadata"]["name"] = json!(format!("invoices-{i}"));
+            o["metadata"]["namespace"] = json!(format!("team-{}", i % 50));
+            o
+        })
+        .collect();
+    let api = ScanApi::start(default_resources(), &objects).expect("stand-in starts");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let kubeconfig = api.kubeconfig(dir.path());
+    let time = Path::new("/usr/bin/time");
+    let mut command = if time.exists() {
+        let mut c = std::process::Command::new(time);
+        c.arg("-v").arg(env!("CARGO_BIN_EXE_celgate"));
+        c
+    } else {
+        std::process::Command::new(env!("CARGO_BIN_EXE_celgate"))
+    };
+    let started = std::time::Instant::now();
+    let output = command
+        .args(["scan", "--kubeconfig"])
+        .arg(&kubeconfig)
+        .args(["--format", &format])
+        .env_remove("KUBECONFIG")
+        .output()
+        .expect("celgate runs");
+    let elapsed = started.elapsed();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let peak = stderr
+        .lines()
+        .find(|l| l.contains("Maximum resident set size"))
+        .unwrap_or("(no /usr/bin/time)");
+    println!(
+        "{count} Deployments, --format {format}: exit {:?}, {:.2}s wall, {} bytes of output, {peak}",
+        output.status.code(),
+        elapsed.as_secs_f64(),
+        output.stdout.len()
+    );
+    println!("{}", stderr.lines().find(|l| l.starts_with("scanned")).unwrap_or(""));
+}
+
+#[test]
+fn a_namespace_too_large_for_one_report_gets_several_and_leftover_parts_are_deleted() {
+    let template = cluster_objects()
+        .into_iter()
+        .find(|o| o["metadata"]["name"] == "invoices")
+        .expect("a deployment");
+    let many: Vec<Value> = (0..100)
+        .map(|i| {
+            let mut o = template.clone();
+            o["metadata"]["name"] = json!(format!("batch-{i:03}"));
+            o["metadata"]["namespace"] = json!("batch");
+            o
+        })
+        .collect();
+    let api = ScanApi::start(default_resources(), &many).expect("stand-in starts");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let kubeconfig = api.kubeconfig(dir.path());
+    // The shipped packs: some 40 results of ~600 bytes per Deployment, 2.4 MB for the namespace.
+    let apply = || {
+        celgate(&[
+            "scan",
+            "--kubeconfig",
+            kubeconfig.to_str().expect("utf-8"),
+            "--kind",
+            "Deployment",
+            "--apply",
+        ])
+    };
+    let output = apply();
+    assert_eq!(output.status.code(), Some(1), "{}", String::from_utf8_lossy(&output.stderr));
+    let stored = api.objects("wgpolicyk8s.io", "policyreports");
+    assert!(stored.len() >= 3, "{:?}", stored.keys());
+    let mut seen = BTreeMap::new();
+    for ((_, name), report) in &stored {
+        assert!(report.to_string().len() <= 1_000_000, "{name} is too large");
+        for result in report["results"].as_array().expect("results") {
+            let object = result["resources"][0]["name"].as_str().expect("name").to_owned();
+            let previous = seen.insert(object.clone(), name.clone());
+            assert!(previous.as_ref().is_none_or(|p| p == name), "{object} split over {previous:?} and {name}");
+        }
+    }
+    assert_eq!(seen.len(), 100);
+
+    for i in 10..100 {
+        api.remove("apps", "deployments", "batch", &format!("batch-{i:03}"));
+    }
+    api.clear_requests();
+    let output = apply();
+    assert_eq!(output.status.code(), Some(1), "{}", String::from_utf8_lossy(&output.stderr));
+    let names: Vec<String> = api
+        .objects("wgpolicyk8s.io", "policyreports")
+        .into_keys()
+        .map(|(_, name)| name)
+        .collect();
+    assert_eq!(names, ["celgate-batch"]);
+    let deleted = api.requests().into_iter().filter(|r| r.method == "DELETE").count();
+    assert_eq!(deleted, stored.len() - 1);
+}

@@ -101,7 +101,7 @@ async fn scan_and_report(
     match collected {
         Collected::Results(results) => write_results(args, engine, results, streams)?,
         Collected::Reports(set, _) => {
-            let reports = set.finish();
+            let reports = scan::split::split_reports(set.finish(), scan::split::MAX_REPORT_BYTES);
             if args.apply {
                 let flavor = flavor.unwrap_or(ReportFlavor::PolicyReport);
                 let outcome = scan::apply::apply_reports(&client, flavor, &reports).await?;

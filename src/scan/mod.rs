@@ -17,6 +17,7 @@ pub mod judge;
 pub mod lease;
 pub mod metrics;
 pub mod periodic;
+pub mod split;
 pub mod targets;
 
 use std::collections::BTreeMap;

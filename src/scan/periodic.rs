@@ -163,7 +163,7 @@ impl PeriodicScan {
             }
         };
         let stats = scan.run(&mut notice, &mut sink).await?;
-        let reports = set.finish();
+        let reports = super::split::split_reports(set.finish(), super::split::MAX_REPORT_BYTES);
         let previous = match apply::stored_reports(client, flavor).await {
             Ok(stored) => stored_failures(&stored),
             Err(e) => {

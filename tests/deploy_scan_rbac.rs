@@ -52,8 +52,15 @@ const REPORTS: &[(&str, &str)] = &[
 fn matched_resources() -> BTreeSet<(String, String)> {
     let engine = Engine::load(&celgate::packs::embedded().packs).expect("shipped packs load");
     let wanted = Wanted::of_engine(&engine);
-    assert!(wanted.every_kind.is_empty(), "rules matching every kind: {:?}", wanted.every_kind);
-    assert!(wanted.resources.is_empty(), "the shipped packs have no admission policies");
+    assert!(
+        wanted.every_kind.is_empty(),
+        "rules matching every kind: {:?}",
+        wanted.every_kind
+    );
+    assert!(
+        wanted.resources.is_empty(),
+        "the shipped packs have no admission policies"
+    );
     wanted
         .kinds
         .iter()
@@ -72,7 +79,7 @@ fn matched_resources() -> BTreeSet<(String, String)> {
         .collect()
 }
 
-/// (group, resource) -> verbs granted by the ClusterRole.
+/// (group, resource) -> verbs granted by the `ClusterRole`.
 fn granted() -> BTreeMap<(String, String), BTreeSet<String>> {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/scan/20-clusterrole.yaml");
     let collected = celgate::documents::collect(&[path], &mut std::io::empty());
@@ -130,7 +137,10 @@ fn the_scan_role_grants_reading_every_matched_kind_and_writing_only_reports() {
         }
     }
     for (group, resource) in REPORTS {
-        assert!(granted.contains_key(&((*group).to_owned(), (*resource).to_owned())), "{group}/{resource}");
+        assert!(
+            granted.contains_key(&((*group).to_owned(), (*resource).to_owned())),
+            "{group}/{resource}"
+        );
     }
 }
 

@@ -20,7 +20,9 @@ use kube_scan_api::{default_resources, ScanApi};
 use serde_json::{json, Value};
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/scan").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/scan")
+        .join(name)
 }
 
 /// The fixture cluster's objects.
@@ -117,7 +119,11 @@ fn report_results(reports: &[Value]) -> BTreeMap<(String, String, String), Strin
         let namespace = report["metadata"]["namespace"].as_str().unwrap_or("").to_owned();
         for result in report["results"].as_array().into_iter().flatten() {
             let resource = &result["resources"][0];
-            let object = format!("{}/{}", resource["kind"].as_str().unwrap_or(""), resource["name"].as_str().unwrap_or(""));
+            let object = format!(
+                "{}/{}",
+                resource["kind"].as_str().unwrap_or(""),
+                resource["name"].as_str().unwrap_or("")
+            );
             let rule = result["rule"].as_str().unwrap_or("").to_owned();
             let previous = out.insert(
                 (namespace.clone(), object, rule),
@@ -136,7 +142,12 @@ fn objects_are_listed_page_by_page() {
         .collect();
     let (api, _dir, kubeconfig) = start(&bulk);
     let output = scan(&kubeconfig, &["--format", "json", "--page-size", "5"]);
-    assert_eq!(output.status.code(), Some(1), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let records = stdout_json(&output);
     let configmaps = records
         .as_array()
@@ -151,7 +162,9 @@ fn objects_are_listed_page_by_page() {
         .filter(|r| r.method == "GET" && r.path == "/api/v1/configmaps")
         .collect();
     assert_eq!(lists.len(), 5, "25 objects, 5 a page: {lists:?}");
-    assert!(lists.iter().all(|r| r.query.get("limit").map(String::as_str) == Some("5")));
+    assert!(lists
+        .iter()
+        .all(|r| r.query.get("limit").map(String::as_str) == Some("5")));
     let continued: Vec<&str> = lists
         .iter()
         .filter_map(|r| r.query.get("continue").map(String::as_str))
@@ -165,7 +178,12 @@ fn objects_are_listed_page_by_page() {
 fn scan_and_check_agree_on_the_same_objects() {
     let (_api, _dir, kubeconfig) = start(&[]);
     let scanned = scan(&kubeconfig, &["--format", "json"]);
-    assert_eq!(scanned.status.code(), Some(1), "{}", String::from_utf8_lossy(&scanned.stderr));
+    assert_eq!(
+        scanned.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&scanned.stderr)
+    );
     let pack = fixture("pack");
     let config = fixture("celgate.yaml");
     let cluster = fixture("cluster.yaml");
@@ -193,7 +211,12 @@ fn scan_and_check_agree_on_the_same_objects() {
 fn reports_agree_with_check_and_skip_operation_only_rules_and_exceptions() {
     let (_api, _dir, kubeconfig) = start(&[]);
     let scanned = scan(&kubeconfig, &["--format", "policyreport"]);
-    assert_eq!(scanned.status.code(), Some(1), "{}", String::from_utf8_lossy(&scanned.stderr));
+    assert_eq!(
+        scanned.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&scanned.stderr)
+    );
     let reports = yaml_documents(&scanned);
     let kinds: Vec<&str> = reports.iter().map(|r| r["kind"].as_str().unwrap_or("")).collect();
     assert_eq!(kinds, ["PolicyReport", "PolicyReport"]);
@@ -215,9 +238,18 @@ fn reports_agree_with_check_and_skip_operation_only_rules_and_exceptions() {
     assert!(message.as_str().unwrap_or("").contains("UPDATE"), "{message}");
     // The exception of the shop tenant makes its privileged deployment a skip.
     let key = |ns: &str, object: &str, rule: &str| (ns.to_owned(), object.to_owned(), rule.to_owned());
-    assert_eq!(scan_results[&key("shop", "Deployment/legacy", "scan-no-privileged")], "skip");
-    assert_eq!(scan_results[&key("billing", "Deployment/invoices", "scan-no-privileged")], "fail");
-    assert_eq!(scan_results[&key("billing", "ConfigMap/orphan", "scan-owner-label")], "warn");
+    assert_eq!(
+        scan_results[&key("shop", "Deployment/legacy", "scan-no-privileged")],
+        "skip"
+    );
+    assert_eq!(
+        scan_results[&key("billing", "Deployment/invoices", "scan-no-privileged")],
+        "fail"
+    );
+    assert_eq!(
+        scan_results[&key("billing", "ConfigMap/orphan", "scan-owner-label")],
+        "warn"
+    );
     assert_eq!(scan_results[&key("shop", "Deployment/web", "scan-no-latest")], "pass");
 
     // Everything else is what `check --format policyreport` says of the same objects.
@@ -251,7 +283,12 @@ fn apply_writes_one_report_per_namespace_and_deletes_stale_ones() {
     let (api, _dir, kubeconfig) = start(&[stale, foreign]);
     let output = scan(&kubeconfig, &["--apply"]);
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(output.status.code(), Some(1), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert!(stdout.contains("applied PolicyReport shop/celgate-shop"), "{stdout}");
     assert!(stdout.contains("deleted PolicyReport gone/celgate-gone"), "{stdout}");
 
@@ -269,17 +306,26 @@ fn apply_writes_one_report_per_namespace_and_deletes_stale_ones() {
         assert_eq!(patch.content_type, "application/apply-patch+yaml");
         assert_eq!(patch.query.get("fieldManager").map(String::as_str), Some("celgate"));
         assert_eq!(patch.query.get("force").map(String::as_str), Some("true"));
-        assert_eq!(patch.body["metadata"]["labels"]["app.kubernetes.io/managed-by"], "celgate");
+        assert_eq!(
+            patch.body["metadata"]["labels"]["app.kubernetes.io/managed-by"],
+            "celgate"
+        );
     }
     let deletes: Vec<&str> = requests
         .iter()
         .filter(|r| r.method == "DELETE")
         .map(|r| r.path.as_str())
         .collect();
-    assert_eq!(deletes, ["/apis/wgpolicyk8s.io/v1alpha2/namespaces/gone/policyreports/celgate-gone"]);
+    assert_eq!(
+        deletes,
+        ["/apis/wgpolicyk8s.io/v1alpha2/namespaces/gone/policyreports/celgate-gone"]
+    );
     let stored = api.objects("wgpolicyk8s.io", "policyreports");
     let names: Vec<String> = stored.keys().map(|(ns, name)| format!("{ns}/{name}")).collect();
-    assert_eq!(names, ["billing/celgate-billing", "shop/celgate-shop", "shop/kyverno-shop"]);
+    assert_eq!(
+        names,
+        ["billing/celgate-billing", "shop/celgate-shop", "shop/kyverno-shop"]
+    );
     let billing = &stored[&("billing".to_owned(), "celgate-billing".to_owned())];
     assert_eq!(billing["summary"]["fail"], 2, "{billing}");
 
@@ -290,21 +336,34 @@ fn apply_writes_one_report_per_namespace_and_deletes_stale_ones() {
     }
     api.clear_requests();
     let output = scan(&kubeconfig, &["--apply"]);
-    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let deletes: Vec<String> = api
         .requests()
         .into_iter()
         .filter(|r| r.method == "DELETE")
         .map(|r| r.path)
         .collect();
-    assert_eq!(deletes, ["/apis/wgpolicyk8s.io/v1alpha2/namespaces/billing/policyreports/celgate-billing"]);
+    assert_eq!(
+        deletes,
+        ["/apis/wgpolicyk8s.io/v1alpha2/namespaces/billing/policyreports/celgate-billing"]
+    );
 }
 
 #[test]
 fn apply_writes_openreports_when_asked() {
     let (api, _dir, kubeconfig) = start(&[]);
     let output = scan(&kubeconfig, &["--apply", "--format", "openreports"]);
-    assert_eq!(output.status.code(), Some(1), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let reports = api.objects("openreports.io", "reports");
     assert_eq!(reports.len(), 2);
     let shop = &reports[&("shop".to_owned(), "celgate-shop".to_owned())];
@@ -317,13 +376,27 @@ fn kinds_the_cluster_does_not_serve_are_noted_and_skipped() {
     let (_api, _dir, kubeconfig) = start(&[]);
     let output = scan(
         &kubeconfig,
-        &["--format", "json", "--kind", "example.io/v1/Widget", "--kind", "ConfigMap"],
+        &[
+            "--format",
+            "json",
+            "--kind",
+            "example.io/v1/Widget",
+            "--kind",
+            "ConfigMap",
+        ],
     );
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "{stderr}");
-    assert!(stderr.contains("note: kind example.io/v1/Widget: not served by the cluster, skipped"), "{stderr}");
+    assert!(
+        stderr.contains("note: kind example.io/v1/Widget: not served by the cluster, skipped"),
+        "{stderr}"
+    );
     let records = stdout_json(&output);
-    assert!(records.as_array().expect("records").iter().all(|r| r["kind"] == "ConfigMap"));
+    assert!(records
+        .as_array()
+        .expect("records")
+        .iter()
+        .all(|r| r["kind"] == "ConfigMap"));
 }
 
 #[test]
@@ -349,8 +422,12 @@ fn a_forbidden_resource_is_noted_and_the_rest_scanned() {
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("note: pods: listing is forbidden"), "{stderr}");
     let records = stdout_json(&output);
-    let kinds: std::collections::BTreeSet<&str> =
-        records.as_array().expect("records").iter().filter_map(|r| r["kind"].as_str()).collect();
+    let kinds: std::collections::BTreeSet<&str> = records
+        .as_array()
+        .expect("records")
+        .iter()
+        .filter_map(|r| r["kind"].as_str())
+        .collect();
     assert_eq!(kinds, ["ConfigMap", "Deployment"].into_iter().collect());
 }
 
@@ -378,7 +455,10 @@ fn apply_without_the_report_crds_says_how_to_install_them() {
 #[test]
 #[ignore = "a measurement, not a check"]
 fn measure_a_large_scan() {
-    let count: usize = std::env::var("SCAN_MEASURE_OBJECTS").ok().and_then(|n| n.parse().ok()).unwrap_or(5000);
+    let count: usize = std::env::var("SCAN_MEASURE_OBJECTS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(5000);
     let format = std::env::var("SCAN_MEASURE_FORMAT").unwrap_or_else(|_| "policyreport".to_owned());
     let template = cluster_objects()
         .into_iter()
@@ -455,7 +535,12 @@ fn a_namespace_too_large_for_one_report_gets_several_and_leftover_parts_are_dele
         ])
     };
     let output = apply();
-    assert_eq!(output.status.code(), Some(1), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let stored = api.objects("wgpolicyk8s.io", "policyreports");
     assert!(stored.len() >= 3, "{:?}", stored.keys());
     let mut seen = BTreeMap::new();
@@ -464,7 +549,10 @@ fn a_namespace_too_large_for_one_report_gets_several_and_leftover_parts_are_dele
         for result in report["results"].as_array().expect("results") {
             let object = result["resources"][0]["name"].as_str().expect("name").to_owned();
             let previous = seen.insert(object.clone(), name.clone());
-            assert!(previous.as_ref().is_none_or(|p| p == name), "{object} split over {previous:?} and {name}");
+            assert!(
+                previous.as_ref().is_none_or(|p| p == name),
+                "{object} split over {previous:?} and {name}"
+            );
         }
     }
     assert_eq!(seen.len(), 100);
@@ -474,7 +562,12 @@ fn a_namespace_too_large_for_one_report_gets_several_and_leftover_parts_are_dele
     }
     api.clear_requests();
     let output = apply();
-    assert_eq!(output.status.code(), Some(1), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let names: Vec<String> = api
         .objects("wgpolicyk8s.io", "policyreports")
         .into_keys()

@@ -22,7 +22,9 @@ use kube_scan_api::{default_resources, ScanApi};
 use serde_json::{json, Value};
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/scan").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/scan")
+        .join(name)
 }
 
 struct ChildGuard(std::process::Child);
@@ -142,12 +144,17 @@ fn serve_scans_on_one_replica_reports_metrics_and_alerts_on_new_failures() {
     wait_for("a not-leader attempt", Duration::from_secs(20), || {
         metric(&get_metrics(&admin), "celgate_scan_runs_total{outcome=\"not-leader\"}").filter(|n| *n >= 2.0)
     });
-    assert!(api.requests().iter().all(|r| r.method != "PATCH"), "no reports while another replica scans");
+    assert!(
+        api.requests().iter().all(|r| r.method != "PATCH"),
+        "no reports while another replica scans"
+    );
 
     // Its lease expires: this replica takes it and scans.
     api.put(foreign_lease(120, 30));
     let lease = wait_for("the lease taken over", Duration::from_secs(20), || {
-        let lease = api.objects("coordination.k8s.io", "leases")[&("celgate-system".to_owned(), "celgate-scan".to_owned())].clone();
+        let lease = api.objects("coordination.k8s.io", "leases")
+            [&("celgate-system".to_owned(), "celgate-scan".to_owned())]
+            .clone();
         (lease["spec"]["holderIdentity"] == "celgate-0").then_some(lease)
     });
     assert_eq!(lease["spec"]["leaseTransitions"], 1, "{lease}");
@@ -162,25 +169,40 @@ fn serve_scans_on_one_replica_reports_metrics_and_alerts_on_new_failures() {
         metric(&text, "celgate_scan_runs_total{outcome=\"ok\"}").filter(|n| *n >= 2.0)?;
         Some(text)
     });
-    assert!(metric(&exposition, "celgate_scan_objects_total").is_some_and(|n| n >= 12.0), "{exposition}");
+    assert!(
+        metric(&exposition, "celgate_scan_objects_total").is_some_and(|n| n >= 12.0),
+        "{exposition}"
+    );
     assert_eq!(
-        metric(&exposition, "celgate_scan_findings{pack=\"scan\",rule=\"scan-no-privileged\",result=\"fail\"}"),
+        metric(
+            &exposition,
+            "celgate_scan_findings{pack=\"scan\",rule=\"scan-no-privileged\",result=\"fail\"}"
+        ),
         Some(1.0),
         "{exposition}"
     );
     assert_eq!(
-        metric(&exposition, "celgate_scan_findings{pack=\"scan\",rule=\"scan-no-privileged\",result=\"skip\"}"),
+        metric(
+            &exposition,
+            "celgate_scan_findings{pack=\"scan\",rule=\"scan-no-privileged\",result=\"skip\"}"
+        ),
         Some(1.0),
         "{exposition}"
     );
-    assert!(exposition.contains("celgate_scan_duration_seconds_count"), "{exposition}");
+    assert!(
+        exposition.contains("celgate_scan_duration_seconds_count"),
+        "{exposition}"
+    );
 
     // The first scan found two high/critical failures (invoices: privileged, :latest): one event.
     runtime.block_on(slack.wait_for_total(1, Duration::from_secs(10)));
     let first = slack.requests("/hook");
     let text = first[0].body.to_string();
     assert!(text.contains("Cluster scan: 2 new high or critical findings"), "{text}");
-    assert!(text.contains("scan-no-latest") && text.contains("Deployment billing/invoices"), "{text}");
+    assert!(
+        text.contains("scan-no-latest") && text.contains("Deployment billing/invoices"),
+        "{text}"
+    );
     // Later scans find nothing new: no more events.
     std::thread::sleep(Duration::from_secs(3));
     assert_eq!(slack.requests("/hook").len(), 1);
@@ -191,6 +213,12 @@ fn serve_scans_on_one_replica_reports_metrics_and_alerts_on_new_failures() {
         "spec": {"template": {"spec": {"containers": [{"name": "m", "image": "x/m:1", "securityContext": {"privileged": true}}]}}}}));
     runtime.block_on(slack.wait_for_total(2, Duration::from_secs(20)));
     let second = slack.requests("/hook")[1].body.to_string();
-    assert!(second.contains("Cluster scan: 1 new high or critical finding"), "{second}");
-    assert!(second.contains("Deployment shop/miner") && !second.contains("invoices"), "{second}");
+    assert!(
+        second.contains("Cluster scan: 1 new high or critical finding"),
+        "{second}"
+    );
+    assert!(
+        second.contains("Deployment shop/miner") && !second.contains("invoices"),
+        "{second}"
+    );
 }

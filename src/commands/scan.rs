@@ -112,7 +112,9 @@ async fn scan_and_report(
                     writeln!(streams.stdout, "deleted {} {name}", kind_of(flavor, name))?;
                 }
             } else {
-                streams.stdout.write_all(policy_report::render_yaml(&reports).as_bytes())?;
+                streams
+                    .stdout
+                    .write_all(policy_report::render_yaml(&reports).as_bytes())?;
             }
         }
     }

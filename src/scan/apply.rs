@@ -50,7 +50,11 @@ fn key(namespace: Option<&str>, name: &str) -> String {
 }
 
 /// Applies `reports` (all of `flavor`) and deletes celgate's other reports of that flavor.
-pub async fn apply_reports(client: &Client, flavor: ReportFlavor, reports: &[Report]) -> Result<ApplyOutcome, ScanError> {
+pub async fn apply_reports(
+    client: &Client,
+    flavor: ReportFlavor,
+    reports: &[Report],
+) -> Result<ApplyOutcome, ScanError> {
     let params = PatchParams::apply(FIELD_MANAGER).force();
     let mut outcome = ApplyOutcome::default();
     for report in reports {
@@ -62,7 +66,13 @@ pub async fn apply_reports(client: &Client, flavor: ReportFlavor, reports: &[Rep
         let name = &report.metadata.name;
         api.patch(name, &params, &Patch::Apply(report.to_value()))
             .await
-            .map_err(|e| report_error(&resource, format!("apply {} {}", resource.kind, key(report.namespace(), name)), e))?;
+            .map_err(|e| {
+                report_error(
+                    &resource,
+                    format!("apply {} {}", resource.kind, key(report.namespace(), name)),
+                    e,
+                )
+            })?;
         outcome.applied.push(key(report.namespace(), name));
     }
     let written: BTreeSet<String> = outcome.applied.iter().cloned().collect();

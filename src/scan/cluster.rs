@@ -24,7 +24,8 @@ pub async fn connect(kubeconfig: Option<&Path>, context: Option<&str>) -> Result
     };
     let config = match kubeconfig {
         Some(path) => {
-            let file = Kubeconfig::read_from(path).map_err(|e| ScanError::Config(format!("{}: {e}", path.display())))?;
+            let file =
+                Kubeconfig::read_from(path).map_err(|e| ScanError::Config(format!("{}: {e}", path.display())))?;
             kube::Config::from_custom_kubeconfig(file, &options)
                 .await
                 .map_err(|e| ScanError::Config(format!("{}: {e}", path.display())))?
@@ -32,7 +33,9 @@ pub async fn connect(kubeconfig: Option<&Path>, context: Option<&str>) -> Result
         None if context.is_some() => kube::Config::from_kubeconfig(&options)
             .await
             .map_err(|e| ScanError::Config(e.to_string()))?,
-        None => kube::Config::infer().await.map_err(|e| ScanError::Config(e.to_string()))?,
+        None => kube::Config::infer()
+            .await
+            .map_err(|e| ScanError::Config(e.to_string()))?,
     };
     Client::try_from(config).map_err(|e| ScanError::Config(e.to_string()))
 }

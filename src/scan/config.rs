@@ -95,7 +95,12 @@ impl ScanConfig {
         if self.page_size == Some(0) {
             return Err(ScanConfigError::PageSize);
         }
-        if let Some((index, kind)) = self.kinds.iter().enumerate().find(|(_, k)| KindWant::parse(k).is_none()) {
+        if let Some((index, kind)) = self
+            .kinds
+            .iter()
+            .enumerate()
+            .find(|(_, k)| KindWant::parse(k).is_none())
+        {
             return Err(ScanConfigError::Kind {
                 index,
                 kind: kind.clone(),
@@ -156,8 +161,12 @@ mod tests {
             parse(r#"{"intervalSeconds": 60, "kinds": ["Pod", "a//b"]}"#).unwrap_err(),
             "scan.kinds[1]: 'a//b' is not Kind, version/Kind or group/version/Kind"
         );
-        assert!(parse(r#"{"intervalSeconds": 60, "format": "yaml"}"#).unwrap_err().contains("unknown variant"));
-        assert!(parse(r#"{"intervalSeconds": 60, "every": 1}"#).unwrap_err().contains("unknown field"));
+        assert!(parse(r#"{"intervalSeconds": 60, "format": "yaml"}"#)
+            .unwrap_err()
+            .contains("unknown variant"));
+        assert!(parse(r#"{"intervalSeconds": 60, "every": 1}"#)
+            .unwrap_err()
+            .contains("unknown field"));
         assert_eq!(
             parse(r#"{"intervalSeconds": 60, "lease": {"durationSeconds": 0}}"#).unwrap_err(),
             "scan.lease.durationSeconds: must not be empty or zero"

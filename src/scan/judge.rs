@@ -188,6 +188,10 @@ spec:
         let skipped = operation_only(&engine, &input);
         assert_eq!(skipped.len(), 1);
         assert_eq!(skipped[0].rule, "ops-on-update");
-        assert!(skipped[0].reason.ends_with("applies only to UPDATE, DELETE"), "{}", skipped[0].reason);
+        assert!(
+            skipped[0].reason.ends_with("applies only to UPDATE, DELETE"),
+            "{}",
+            skipped[0].reason
+        );
     }
 }

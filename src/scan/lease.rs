@@ -49,7 +49,11 @@ pub fn decide(spec: Option<&LeaseSpec>, me: &str, now: Timestamp) -> LeaseAction
     if holder == me {
         return LeaseAction::Renew;
     }
-    let renewed = spec.renew_time.as_ref().or(spec.acquire_time.as_ref()).map(|t| t.0.as_second());
+    let renewed = spec
+        .renew_time
+        .as_ref()
+        .or(spec.acquire_time.as_ref())
+        .map(|t| t.0.as_second());
     let duration = i64::from(spec.lease_duration_seconds.unwrap_or(0));
     match renewed {
         Some(at) if !holder.is_empty() && at + duration > now.as_second() => LeaseAction::Held { holder },
@@ -62,7 +66,10 @@ pub fn decide(spec: Option<&LeaseSpec>, me: &str, now: Timestamp) -> LeaseAction
 pub async fn acquire(client: &Client, settings: &LeaseSettings) -> Result<Option<String>, ScanError> {
     let api: Api<Lease> = Api::namespaced(client.clone(), &settings.namespace);
     let what = |verb: &str| format!("{verb} lease {}/{}", settings.namespace, settings.name);
-    let existing = api.get_opt(&settings.name).await.map_err(|e| ScanError::Api(what("get"), e))?;
+    let existing = api
+        .get_opt(&settings.name)
+        .await
+        .map_err(|e| ScanError::Api(what("get"), e))?;
     let now = Timestamp::now();
     let action = decide(existing.as_ref().and_then(|l| l.spec.as_ref()), &settings.holder, now);
     let mut spec = existing.as_ref().and_then(|l| l.spec.clone()).unwrap_or_default();
@@ -90,7 +97,9 @@ pub async fn acquire(client: &Client, settings: &LeaseSettings) -> Result<Option
                 spec.lease_transitions = Some(spec.lease_transitions.unwrap_or(0) + 1);
             }
             lease.spec = Some(spec);
-            api.replace(&settings.name, &PostParams::default(), &lease).await.map(|_| ())
+            api.replace(&settings.name, &PostParams::default(), &lease)
+                .await
+                .map(|_| ())
         }
     };
     match result {

@@ -55,7 +55,11 @@ impl ScanMetrics {
         };
         let r = registry.sub_registry_with_prefix("celgate_scan");
         r.register("objects", "Objects judged by periodic scans", metrics.objects.clone());
-        r.register("duration_seconds", "Wall time of each periodic scan", metrics.duration.clone());
+        r.register(
+            "duration_seconds",
+            "Wall time of each periodic scan",
+            metrics.duration.clone(),
+        );
         r.register(
             "findings",
             "Results of the last periodic scan by pack, rule and result",

@@ -148,7 +148,9 @@ impl Scan<'_> {
         let user = match cluster::whoami(client).await {
             Ok(user) => user,
             Err(e) => {
-                notice(Notice::Note(format!("cannot tell who the scanner is ({e}); objects are presented as CREATE by 'celgate-scan'")));
+                notice(Notice::Note(format!(
+                    "cannot tell who the scanner is ({e}); objects are presented as CREATE by 'celgate-scan'"
+                )));
                 UserInfo {
                     username: "celgate-scan".to_owned(),
                     ..UserInfo::default()
@@ -158,7 +160,9 @@ impl Scan<'_> {
         let namespaces = match cluster::namespace_labels(client, self.settings.page_size).await {
             Ok(labels) => Some(labels),
             Err(e) => {
-                notice(Notice::Note(format!("{e}; namespace selectors see only the namespace's name")));
+                notice(Notice::Note(format!(
+                    "{e}; namespace selectors see only the namespace's name"
+                )));
                 None
             }
         };

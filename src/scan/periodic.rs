@@ -15,7 +15,7 @@ use super::metrics::ScanMetrics;
 use super::{apply, cluster, lease, Notice, Scan, ScanError, ScanSettings, ScannedObject};
 use crate::engine::{Engine, Severity};
 use crate::notify::{Notifier, ScanFinding, SystemEvent, SCAN_FINDINGS_SHOWN};
-use crate::report::policy_report::{Report, ReportFlavor, ReportSeverity, ReportSet, ResultStatus, RuleCatalog};
+use crate::report::policy_report::{Report, ReportFlavor, ReportSet, ReportSeverity, ResultStatus, RuleCatalog};
 use crate::tenant::Tenancy;
 
 /// The packs and tenancy in force (the server's, which reloads swap).
@@ -74,21 +74,23 @@ impl PeriodicScan {
 
     /// Runs the loop on a thread of its own, with its own runtime, until the process exits.
     pub fn spawn(self) -> std::io::Result<std::thread::JoinHandle<()>> {
-        std::thread::Builder::new().name("celgate-scan".to_owned()).spawn(move || {
-            let runtime = match tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(1)
-                .thread_name("celgate-scan-io")
-                .enable_all()
-                .build()
-            {
-                Ok(runtime) => runtime,
-                Err(e) => {
-                    tracing::error!(error = %e, "periodic scan: cannot start its runtime; no scans");
-                    return;
-                }
-            };
-            runtime.block_on(self.run());
-        })
+        std::thread::Builder::new()
+            .name("celgate-scan".to_owned())
+            .spawn(move || {
+                let runtime = match tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(1)
+                    .thread_name("celgate-scan-io")
+                    .enable_all()
+                    .build()
+                {
+                    Ok(runtime) => runtime,
+                    Err(e) => {
+                        tracing::error!(error = %e, "periodic scan: cannot start its runtime; no scans");
+                        return;
+                    }
+                };
+                runtime.block_on(self.run());
+            })
     }
 
     async fn run(self) {
@@ -172,7 +174,9 @@ impl PeriodicScan {
             }
         };
         let outcome = apply::apply_reports(client, flavor, &reports).await?;
-        self.metrics.objects.inc_by(u64::try_from(stats.objects).unwrap_or(u64::MAX));
+        self.metrics
+            .objects
+            .inc_by(u64::try_from(stats.objects).unwrap_or(u64::MAX));
         self.metrics.duration.observe(stats.duration.as_secs_f64());
         self.metrics.set_findings(&reports);
         self.metrics.last_success.set(chrono::Utc::now().timestamp());

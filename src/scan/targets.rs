@@ -116,7 +116,12 @@ impl Wanted {
                 if kinds.is_empty() || kinds.iter().any(|k| k == "*") {
                     wanted.every_kind.push(rule.spec.id.clone());
                 }
-                wanted.kinds.extend(kinds.iter().filter_map(|k| KindWant::parse(k)).filter(|k| k.kind != "*"));
+                wanted.kinds.extend(
+                    kinds
+                        .iter()
+                        .filter_map(|k| KindWant::parse(k))
+                        .filter(|k| k.kind != "*"),
+                );
             }
         }
         wanted
@@ -283,13 +288,19 @@ mod tests {
             .iter()
             .map(|t| format!("{}/{}", t.api_version(), t.plural))
             .collect();
-        assert_eq!(names, ["example.io/v1beta1/gadgets", "v1/pods", "example.io/v1/widgets"]);
+        assert_eq!(
+            names,
+            ["example.io/v1beta1/gadgets", "v1/pods", "example.io/v1/widgets"]
+        );
         assert!(resolved.missing.is_empty());
     }
 
     #[test]
     fn versioned_kinds_and_missing_kinds() {
-        let resolved = resolve(&kinds(&["example.io/v1beta1/Widget", "v1/Pod", "apps/v1/StatefulSet"]), &cluster());
+        let resolved = resolve(
+            &kinds(&["example.io/v1beta1/Widget", "v1/Pod", "apps/v1/StatefulSet"]),
+            &cluster(),
+        );
         let names: Vec<String> = resolved.targets.iter().map(ServedResource::api_version).collect();
         assert_eq!(names, ["v1", "example.io/v1beta1"]);
         assert_eq!(resolved.missing, ["kind apps/v1/StatefulSet"]);
@@ -316,6 +327,9 @@ mod tests {
         let mut wanted = kinds(&["Pod"]);
         let bad = wanted.restrict_to(&["Deployment".into(), "a//b".into()]);
         assert_eq!(bad, ["a//b"]);
-        assert_eq!(wanted.kinds.iter().map(ToString::to_string).collect::<Vec<_>>(), ["Deployment"]);
+        assert_eq!(
+            wanted.kinds.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            ["Deployment"]
+        );
     }
 }

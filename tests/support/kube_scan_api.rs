@@ -318,7 +318,10 @@ fn answer(state: &Mutex<State>, request: &Recorded) -> (u16, Value) {
         review["status"] = json!({"userInfo": s.user.clone()});
         return (201, review);
     }
-    let Some(resource) = s.resource_by_plural(&target.group, &target.version, &target.plural).cloned() else {
+    let Some(resource) = s
+        .resource_by_plural(&target.group, &target.version, &target.plural)
+        .cloned()
+    else {
         return not_found(&request.path);
     };
     let key = (target.group.clone(), target.plural.clone());
@@ -341,7 +344,11 @@ fn answer(state: &Mutex<State>, request: &Recorded) -> (u16, Value) {
                 .filter(|o| labels_match(o, &selector))
                 .collect();
             let start: usize = request.query.get("continue").and_then(|c| c.parse().ok()).unwrap_or(0);
-            let limit: usize = request.query.get("limit").and_then(|l| l.parse().ok()).unwrap_or(usize::MAX);
+            let limit: usize = request
+                .query
+                .get("limit")
+                .and_then(|l| l.parse().ok())
+                .unwrap_or(usize::MAX);
             let end = start.saturating_add(limit).min(all.len());
             let items: Vec<Value> = all[start.min(end)..end]
                 .iter()
@@ -371,7 +378,7 @@ fn answer(state: &Mutex<State>, request: &Recorded) -> (u16, Value) {
                 None => not_found(&request.path),
             }
         }
-        ("POST", None) | ("PUT", Some(_)) | ("PATCH", Some(_)) => {
+        ("POST", None) | ("PUT" | "PATCH", Some(_)) => {
             let mut object = request.body.clone();
             if let Some(ns) = &target.namespace {
                 object["metadata"]["namespace"] = json!(ns);
@@ -389,7 +396,9 @@ fn answer(state: &Mutex<State>, request: &Recorded) -> (u16, Value) {
             }
             if request.method == "PUT" {
                 let sent = object["metadata"]["resourceVersion"].as_str();
-                let stored = existing.as_ref().and_then(|e| e["metadata"]["resourceVersion"].as_str());
+                let stored = existing
+                    .as_ref()
+                    .and_then(|e| e["metadata"]["resourceVersion"].as_str());
                 if existing.is_none() || (sent.is_some() && sent != stored) {
                     return (409, status(409, "Conflict", &request.path));
                 }
@@ -397,7 +406,12 @@ fn answer(state: &Mutex<State>, request: &Recorded) -> (u16, Value) {
             object["apiVersion"] = json!(api_version);
             object["kind"] = json!(resource.kind);
             s.insert(object);
-            let stored = s.objects.get(&key).and_then(|m| m.get(&id)).cloned().unwrap_or(Value::Null);
+            let stored = s
+                .objects
+                .get(&key)
+                .and_then(|m| m.get(&id))
+                .cloned()
+                .unwrap_or(Value::Null);
             (if request.method == "POST" { 201 } else { 200 }, stored)
         }
         ("DELETE", Some(name)) => {

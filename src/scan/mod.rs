@@ -127,36 +127,9 @@ impl Scan<'_> {
     ) -> Result<ScanStats, ScanError> {
         let started = Instant::now();
         let now = chrono::Utc::now();
-        let mut wanted = Wanted::of_engine(self.engine);
-        if !self.settings.kinds.is_empty() {
-            if let Some(bad) = wanted.restrict_to(&self.settings.kinds).into_iter().next() {
-                return Err(ScanError::Kind(bad));
-            }
-        }
-        if !wanted.every_kind.is_empty() {
-            notice(Notice::Note(format!(
-                "rules {} match every kind; the scan lists only the kinds other rules name (add kinds with --kind)",
-                wanted.every_kind.join(", ")
-            )));
-        }
         let client = &self.client;
-        let served = cluster::served_resources(client).await?;
-        let resolved = targets::resolve(&wanted, &served);
-        for missing in &resolved.missing {
-            notice(Notice::Note(format!("{missing}: not served by the cluster, skipped")));
-        }
-        let user = match cluster::whoami(client).await {
-            Ok(user) => user,
-            Err(e) => {
-                notice(Notice::Note(format!(
-                    "cannot tell who the scanner is ({e}); objects are presented as CREATE by 'celgate-scan'"
-                )));
-                UserInfo {
-                    username: "celgate-scan".to_owned(),
-                    ..UserInfo::default()
-                }
-            }
-        };
+        let targets = self.targets(notice).await?;
+        let user = self.identity(notice).await;
         let namespaces = match cluster::namespace_labels(client, self.settings.page_size).await {
             Ok(labels) => Some(labels),
             Err(e) => {
@@ -178,7 +151,7 @@ impl Scan<'_> {
             namespaces: namespaces.as_ref(),
         };
         let mut stats = ScanStats::default();
-        for target in &resolved.targets {
+        for target in &targets {
             let label = resource_label(target);
             notice(Notice::Listing(label.clone()));
             let mut seen = stats.objects;
@@ -208,6 +181,44 @@ impl Scan<'_> {
         }
         stats.duration = started.elapsed();
         Ok(stats)
+    }
+
+    /// The resources to list: what the packs match (or `settings.kinds`), as the cluster serves it.
+    async fn targets(&self, notice: &mut dyn FnMut(Notice)) -> Result<Vec<ServedResource>, ScanError> {
+        let mut wanted = Wanted::of_engine(self.engine);
+        if !self.settings.kinds.is_empty() {
+            if let Some(bad) = wanted.restrict_to(&self.settings.kinds).into_iter().next() {
+                return Err(ScanError::Kind(bad));
+            }
+        }
+        if !wanted.every_kind.is_empty() {
+            notice(Notice::Note(format!(
+                "rules {} match every kind; the scan lists only the kinds other rules name (add kinds with --kind)",
+                wanted.every_kind.join(", ")
+            )));
+        }
+        let served = cluster::served_resources(&self.client).await?;
+        let resolved = targets::resolve(&wanted, &served);
+        for missing in &resolved.missing {
+            notice(Notice::Note(format!("{missing}: not served by the cluster, skipped")));
+        }
+        Ok(resolved.targets)
+    }
+
+    /// Who the scanner is, as the API server tells it (`celgate-scan` when it cannot).
+    async fn identity(&self, notice: &mut dyn FnMut(Notice)) -> UserInfo {
+        match cluster::whoami(&self.client).await {
+            Ok(user) => user,
+            Err(e) => {
+                notice(Notice::Note(format!(
+                    "cannot tell who the scanner is ({e}); objects are presented as CREATE by 'celgate-scan'"
+                )));
+                UserInfo {
+                    username: "celgate-scan".to_owned(),
+                    ..UserInfo::default()
+                }
+            }
+        }
     }
 }
 

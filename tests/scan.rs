@@ -577,3 +577,25 @@ fn a_namespace_too_large_for_one_report_gets_several_and_leftover_parts_are_dele
     let deleted = api.requests().into_iter().filter(|r| r.method == "DELETE").count();
     assert_eq!(deleted, stored.len() - 1);
 }
+
+#[test]
+fn a_group_version_that_does_not_answer_discovery_is_noted_and_the_rest_scanned() {
+    let (api, _dir, kubeconfig) = start(&[]);
+    api.make_unavailable("/apis/networking.k8s.io/v1");
+    let output = scan(&kubeconfig, &["--format", "json"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("note: discovery of networking.k8s.io/v1: ")
+            && stderr.contains("its resources are not scanned"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("scanned 6 objects of 3 resources"), "{stderr}");
+    // Asked four times (three retries of a 503), not the `kube` default of fifteen.
+    let asked = api
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/apis/networking.k8s.io/v1")
+        .count();
+    assert_eq!(asked, 4);
+}

@@ -64,7 +64,8 @@ pub async fn apply_reports(
             None => Api::all_with(client.clone(), &resource),
         };
         let name = &report.metadata.name;
-        api.patch(name, &params, &Patch::Apply(report.to_value()))
+        let patch = Patch::Apply(report.to_value());
+        super::cluster::retrying(|| api.patch(name, &params, &patch))
             .await
             .map_err(|e| {
                 report_error(

@@ -3,12 +3,12 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::time::Duration;
 
 use k8s_openapi::api::authentication::v1::SelfSubjectReview;
 use k8s_openapi::api::core::v1::Namespace;
-use kube::api::{Api, DynamicObject, ListParams, PostParams};
+use kube::api::{Api, ListParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::discovery::{verbs, ApiResource, Discovery, Scope};
 use kube::Client;
 
 use super::targets::ServedResource;
@@ -37,60 +37,134 @@ pub async fn connect(kubeconfig: Option<&Path>, context: Option<&str>) -> Result
             .await
             .map_err(|e| ScanError::Config(e.to_string()))?,
     };
+    client_with_bounded_retries(config)
+}
+
+/// A client without `kube`'s default retries (15 over some 5 minutes, which would stall a scan
+/// on an aggregated API whose backend is down); the scan's requests go through [`retrying`].
+fn client_with_bounded_retries(mut config: kube::Config) -> Result<Client, ScanError> {
+    config.default_retry = false;
     Client::try_from(config).map_err(|e| ScanError::Config(e.to_string()))
 }
 
-/// Every resource the cluster serves, at every version, from discovery.
-pub async fn served_resources(client: &Client) -> Result<Vec<ServedResource>, ScanError> {
-    let discovery = Discovery::new(client.clone())
-        .run()
-        .await
-        .map_err(|e| ScanError::Api("discovery".to_owned(), e))?;
-    let mut served = Vec::new();
-    for group in discovery.groups() {
-        let preferred = group.preferred_version_or_latest().to_owned();
-        for version in group.versions() {
-            for (resource, caps) in group.versioned_resources(version) {
-                if resource.plural.contains('/') {
-                    continue;
-                }
-                served.push(ServedResource {
-                    group: resource.group,
-                    version: resource.version,
-                    kind: resource.kind,
-                    plural: resource.plural,
-                    namespaced: caps.scope == Scope::Namespaced,
-                    listable: caps.supports_operation(verbs::LIST),
-                    preferred: version == preferred,
-                });
+/// Runs `call`, again after 0.2, 0.4 and 0.8 s while it answers 429, 503 or 504.
+pub async fn retrying<T, F, Fut>(mut call: F) -> kube::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = kube::Result<T>>,
+{
+    let mut delay = Duration::from_millis(200);
+    let mut attempt = 0;
+    loop {
+        match call().await {
+            Err(kube::Error::Api(status)) if matches!(status.code, 429 | 503 | 504) && attempt < 3 => {
+                tokio::time::sleep(delay).await;
+                delay *= 2;
+                attempt += 1;
             }
+            other => return other,
         }
     }
-    Ok(served)
 }
 
-/// The `kube` description of a served resource.
-pub fn api_resource(served: &ServedResource) -> ApiResource {
-    ApiResource {
-        group: served.group.clone(),
-        version: served.version.clone(),
-        api_version: served.api_version(),
-        kind: served.kind.clone(),
-        plural: served.plural.clone(),
+/// Every resource the cluster serves, at every version, from discovery (`/api`, `/apis`, then
+/// each group version). A group version that does not answer (an aggregated API whose backend is
+/// down answers 503) is left out and said in the second list, instead of failing the scan.
+pub async fn served_resources(client: &Client) -> Result<(Vec<ServedResource>, Vec<String>), ScanError> {
+    let api = |what: &str| {
+        let what = what.to_owned();
+        move |e| ScanError::Api(format!("discovery: {what}"), e)
+    };
+    let core = retrying(|| client.list_core_api_versions())
+        .await
+        .map_err(api("/api"))?;
+    let groups = retrying(|| client.list_api_groups()).await.map_err(api("/apis"))?;
+    let mut versions: Vec<(String, String, bool)> = core
+        .versions
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (String::new(), v.clone(), i == 0))
+        .collect();
+    for group in groups.groups {
+        let preferred = group
+            .preferred_version
+            .as_ref()
+            .map(|p| p.version.clone())
+            .or_else(|| group.versions.first().map(|v| v.version.clone()))
+            .unwrap_or_default();
+        for version in &group.versions {
+            versions.push((
+                group.name.clone(),
+                version.version.clone(),
+                version.version == preferred,
+            ));
+        }
+    }
+    let mut served = Vec::new();
+    let mut unavailable = Vec::new();
+    for (group, version, preferred) in versions {
+        let gv = if group.is_empty() {
+            version.clone()
+        } else {
+            format!("{group}/{version}")
+        };
+        let listed = if group.is_empty() {
+            retrying(|| client.list_core_api_resources(&gv)).await
+        } else {
+            retrying(|| client.list_api_group_resources(&gv)).await
+        };
+        let list = match listed {
+            Ok(list) => list,
+            Err(e) => {
+                let gv = if group.is_empty() {
+                    version.clone()
+                } else {
+                    format!("{group}/{version}")
+                };
+                unavailable.push(format!("{gv}: {e}"));
+                continue;
+            }
+        };
+        for resource in list.resources {
+            if resource.name.contains('/') {
+                continue;
+            }
+            served.push(ServedResource {
+                group: group.clone(),
+                version: version.clone(),
+                kind: resource.kind,
+                plural: resource.name,
+                namespaced: resource.namespaced,
+                listable: resource.verbs.iter().any(|v| v == "list"),
+                preferred,
+            });
+        }
+    }
+    Ok((served, unavailable))
+}
+
+/// The URL path of `resource`'s collection in all namespaces.
+fn collection_path(resource: &ServedResource) -> String {
+    if resource.group.is_empty() {
+        format!("/api/{}/{}", resource.version, resource.plural)
+    } else {
+        format!("/apis/{}/{}/{}", resource.group, resource.version, resource.plural)
     }
 }
 
 /// Lists every object of `resource` in all namespaces, `page_size` at a time (`limit` and
 /// `continue`), handing each page to `on_page` before asking for the next; returns how many
-/// objects there were. Each object carries its `apiVersion` and `kind` (list items may omit them).
+/// objects there were. Objects are the API server's JSON as sent, with `apiVersion` and `kind`
+/// added (list items omit them).
 pub async fn list_pages(
     client: &Client,
     resource: &ServedResource,
     page_size: u32,
     mut on_page: impl FnMut(Vec<serde_json::Value>) -> Result<(), ScanError>,
 ) -> Result<usize, ScanError> {
-    let api: Api<DynamicObject> = Api::all_with(client.clone(), &api_resource(resource));
+    let request = kube::core::Request::new(collection_path(resource));
     let api_version = resource.api_version();
+    let what = || format!("list {}", resource.plural);
     let mut token: Option<String> = None;
     let mut total = 0;
     loop {
@@ -98,22 +172,31 @@ pub async fn list_pages(
         if let Some(t) = &token {
             params = params.continue_token(t);
         }
-        let page = api
+        let http = request
             .list(&params)
+            .map_err(|e| ScanError::Api(what(), kube::Error::BuildRequest(e)))?;
+        let mut page: serde_json::Value = retrying(|| client.request(http.clone()))
             .await
-            .map_err(|e| ScanError::Api(format!("list {}", resource.plural), e))?;
-        let mut objects = Vec::with_capacity(page.items.len());
-        for item in page.items {
-            let mut value = serde_json::to_value(&item).map_err(ScanError::Decode)?;
-            if let Some(map) = value.as_object_mut() {
+            .map_err(|e| ScanError::Api(what(), e))?;
+        let items = match page.get_mut("items").map(serde_json::Value::take) {
+            Some(serde_json::Value::Array(items)) => items,
+            _ => Vec::new(),
+        };
+        let mut objects = Vec::with_capacity(items.len());
+        for mut item in items {
+            if let Some(map) = item.as_object_mut() {
                 map.entry("apiVersion").or_insert_with(|| api_version.clone().into());
                 map.entry("kind").or_insert_with(|| resource.kind.clone().into());
+                objects.push(item);
             }
-            objects.push(value);
         }
         total += objects.len();
         on_page(objects)?;
-        token = page.metadata.continue_.filter(|t| !t.is_empty());
+        token = page
+            .pointer("/metadata/continue")
+            .and_then(serde_json::Value::as_str)
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned);
         if token.is_none() {
             return Ok(total);
         }

@@ -77,6 +77,10 @@ const OTHER_OPERATIONS: [Operation; 3] = [Operation::Update, Operation::Delete, 
 /// for another operation: a rule pack's rule by its `match`, every rule of an admission policy
 /// by its `matchConstraints`.
 pub fn operation_only(engine: &Engine, input: &Input) -> Vec<SkippedRule> {
+    // Most packs have no rule limited to other operations: then nothing is copied.
+    if !engine.packs().iter().any(|p| may_skip(p)) {
+        return Vec::new();
+    }
     let others: Vec<(Operation, Input)> = OTHER_OPERATIONS
         .iter()
         .map(|op| {
@@ -89,10 +93,29 @@ pub fn operation_only(engine: &Engine, input: &Input) -> Vec<SkippedRule> {
         })
         .collect();
     let mut skipped = Vec::new();
-    for pack in engine.packs() {
+    for pack in engine.packs().iter().filter(|p| may_skip(p)) {
         skipped.extend(skipped_in_pack(pack, input, &others));
     }
     skipped
+}
+
+/// Whether `operations` (as a match spec writes them) leave CREATE out; empty means CREATE and
+/// UPDATE for a rule's `match`.
+fn without_create(operations: &[String]) -> bool {
+    !operations.is_empty() && !operations.iter().any(|o| o == "*" || o == "CREATE")
+}
+
+/// Whether a rule or policy of `pack` may apply to other operations only.
+fn may_skip(pack: &CompiledPack) -> bool {
+    match pack.admission() {
+        Some(admission) => admission
+            .constraints
+            .spec()
+            .resource_rules
+            .iter()
+            .any(|r| without_create(&r.operations)),
+        None => pack.rules.iter().any(|r| without_create(&r.spec.match_.operations)),
+    }
 }
 
 fn skipped_in_pack(pack: &CompiledPack, input: &Input, others: &[(Operation, Input)]) -> Vec<SkippedRule> {

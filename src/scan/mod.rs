@@ -197,7 +197,12 @@ impl Scan<'_> {
                 wanted.every_kind.join(", ")
             )));
         }
-        let served = cluster::served_resources(&self.client).await?;
+        let (served, unavailable) = cluster::served_resources(&self.client).await?;
+        for gv in &unavailable {
+            notice(Notice::Note(format!(
+                "discovery of {gv}; its resources are not scanned"
+            )));
+        }
         let resolved = targets::resolve(&wanted, &served);
         for missing in &resolved.missing {
             notice(Notice::Note(format!("{missing}: not served by the cluster, skipped")));

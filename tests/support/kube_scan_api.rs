@@ -45,6 +45,8 @@ struct State {
     resource_version: u64,
     /// (group, plural) whose lists answer 403, as without RBAC.
     forbidden: Vec<(String, String)>,
+    /// Paths answered 503, as an aggregated API whose backend is down.
+    unavailable: Vec<String>,
 }
 
 /// A running stand-in; its threads live as long as the test process.
@@ -114,6 +116,7 @@ impl ScanApi {
             user: json!({"username": "system:serviceaccount:celgate-system:celgate-scan", "uid": "u-1", "groups": ["system:serviceaccounts", "system:authenticated"]}),
             resource_version: 1,
             forbidden: Vec::new(),
+            unavailable: Vec::new(),
         }));
         {
             let mut s = state.lock().expect("state");
@@ -182,6 +185,11 @@ impl ScanApi {
             .expect("state")
             .forbidden
             .push((group.to_owned(), plural.to_owned()));
+    }
+
+    /// Answers `path` (e.g. a group version's discovery document) with 503 from now on.
+    pub fn make_unavailable(&self, path: &str) {
+        self.state.lock().expect("state").unavailable.push(path.to_owned());
     }
 
     /// Removes an object of `group`/`plural`.
@@ -305,6 +313,9 @@ fn labels_match(object: &Value, selector: &str) -> bool {
 /// (status, body) for one request.
 fn answer(state: &Mutex<State>, request: &Recorded) -> (u16, Value) {
     let mut s = state.lock().expect("state");
+    if s.unavailable.contains(&request.path) {
+        return (503, status(503, "ServiceUnavailable", &request.path));
+    }
     if request.method == "GET" {
         if let Some(doc) = s.discovery.get(&request.path) {
             return (200, doc.clone());

@@ -159,9 +159,9 @@ fn objects_are_listed_page_by_page() {
     let lists: Vec<_> = api
         .requests()
         .into_iter()
-        .filter(|r| r.method == "GET" && r.path == "/api/v1/configmaps")
+        .filter(|r| r.method == "GET" && r.path == "/api/v1/namespaces/shop/configmaps")
         .collect();
-    assert_eq!(lists.len(), 5, "25 objects, 5 a page: {lists:?}");
+    assert_eq!(lists.len(), 5, "24 objects in shop, 5 a page: {lists:?}");
     assert!(lists
         .iter()
         .all(|r| r.query.get("limit").map(String::as_str) == Some("5")));

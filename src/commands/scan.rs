@@ -8,19 +8,12 @@ use crate::cli::{ColorChoice, ScanArgs, ScanFormat};
 use crate::engine::{Engine, Verdict};
 use crate::report::policy_report::{self, ReportFlavor, ReportSet, RuleCatalog};
 use crate::report::{self, CheckReport, DocumentResult, PackInfo};
-use crate::scan::{self, Notice, Scan, ScanSettings, ScannedObject};
+use crate::scan::apply::Applier;
+use crate::scan::{self, Notice, Scan, ScanSettings, ScanStats, ScannedObject};
 use crate::service::{Caller, TenantChoice};
 use crate::tenant::Tenancy;
 
 use super::{load_engine, load_tenancy, CommandError, Streams, EXIT_DENIED, EXIT_ERROR, EXIT_OK};
-
-/// What the scan keeps of every object, by output.
-enum Collected {
-    /// Text and JSON: every object's result.
-    Results(Vec<DocumentResult>),
-    /// Reports: their results only.
-    Reports(ReportSet, RuleCatalog),
-}
 
 /// Runs `scan`; returns the exit code of design §6 (1 when any object would be denied).
 pub fn run(args: &ScanArgs, streams: &mut Streams<'_>) -> Result<u8, CommandError> {
@@ -55,13 +48,6 @@ async fn scan_and_report(
         ScanFormat::Text | ScanFormat::Json if args.apply => Some(ReportFlavor::PolicyReport),
         ScanFormat::Text | ScanFormat::Json => None,
     };
-    let now = chrono::Utc::now();
-    let mut collected = match flavor {
-        Some(flavor) => Collected::Reports(ReportSet::new(flavor, now), RuleCatalog::from_engine(engine)),
-        None => Collected::Results(Vec::new()),
-    };
-    let mut denied = false;
-    let progress = std::io::stderr().is_terminal();
     let settings = ScanSettings {
         page_size: args.page_size,
         kinds: args.kinds.clone(),
@@ -75,22 +61,21 @@ async fn scan_and_report(
         },
     };
     let scanner = Scan {
-        client: client.clone(),
+        client,
         engine,
         tenancy,
         settings,
     };
-    let stderr = &mut *streams.stderr;
-    let mut notice = |n: Notice| show_notice(stderr, &n, progress);
-    let mut sink = |scanned: ScannedObject| {
-        denied |= scanned.result.decision.decision == Verdict::Deny;
-        collected.add(scanned);
+    let progress = std::io::stderr().is_terminal();
+    let mut denied = false;
+    let scanned = match flavor {
+        Some(flavor) => scan_to_reports(&scanner, flavor, args.apply, progress, &mut denied, streams).await,
+        None => scan_to_results(args, &scanner, progress, &mut denied, streams).await,
     };
-    let result = scanner.run(&mut notice, &mut sink).await;
     if progress {
         write!(streams.stderr, "\r\x1b[K")?;
     }
-    let stats = result?;
+    let stats = scanned?;
     writeln!(
         streams.stderr,
         "scanned {} objects of {} resources in {:.1}s",
@@ -98,27 +83,75 @@ async fn scan_and_report(
         stats.by_resource.len(),
         stats.duration.as_secs_f64()
     )?;
-    match collected {
-        Collected::Results(results) => write_results(args, engine, results, streams)?,
-        Collected::Reports(set, _) => {
-            let reports = scan::split::split_reports(set.finish(), scan::split::MAX_REPORT_BYTES);
-            if args.apply {
-                let flavor = flavor.unwrap_or(ReportFlavor::PolicyReport);
-                let outcome = scan::apply::apply_reports(&client, flavor, &reports).await?;
-                for name in &outcome.applied {
-                    writeln!(streams.stdout, "applied {} {name}", kind_of(flavor, name))?;
-                }
-                for name in &outcome.deleted {
-                    writeln!(streams.stdout, "deleted {} {name}", kind_of(flavor, name))?;
-                }
-            } else {
-                streams
-                    .stdout
-                    .write_all(policy_report::render_yaml(&reports).as_bytes())?;
+    Ok(if denied { EXIT_DENIED } else { EXIT_OK })
+}
+
+/// Text or JSON: the whole scan, then every object's result as `check` writes them.
+async fn scan_to_results(
+    args: &ScanArgs,
+    scanner: &Scan<'_>,
+    progress: bool,
+    denied: &mut bool,
+    streams: &mut Streams<'_>,
+) -> Result<ScanStats, CommandError> {
+    let mut results = Vec::new();
+    let stats = {
+        let stderr = &mut *streams.stderr;
+        let mut notice = |n: Notice| show_notice(stderr, &n, progress);
+        let mut sink = |scanned: ScannedObject| {
+            *denied |= scanned.result.decision.decision == Verdict::Deny;
+            results.push(scanned.result);
+        };
+        scanner.run(&mut notice, &mut sink).await?
+    };
+    write_results(args, scanner.engine, results, streams)?;
+    Ok(stats)
+}
+
+/// Reports: namespace by namespace, each namespace's reports printed or applied (and dropped)
+/// before the next is listed; with `apply`, celgate's reports of namespaces with nothing left
+/// are deleted at the end.
+async fn scan_to_reports(
+    scanner: &Scan<'_>,
+    flavor: ReportFlavor,
+    apply: bool,
+    progress: bool,
+    denied: &mut bool,
+    streams: &mut Streams<'_>,
+) -> Result<ScanStats, CommandError> {
+    let Streams { stdout, stderr, .. } = streams;
+    let mut notice = |n: Notice| show_notice(&mut **stderr, &n, progress);
+    let catalog = RuleCatalog::from_engine(scanner.engine);
+    let now = chrono::Utc::now();
+    let mut applier = apply.then(|| Applier::new(scanner.client.clone(), flavor));
+    let mut prepared = scanner.prepare(&mut notice).await?;
+    let mut stats = ScanStats::default();
+    for part in scanner.parts(&mut prepared, &mut notice).await {
+        let mut set = ReportSet::new(flavor, now);
+        let mut sink = |scanned: ScannedObject| {
+            *denied |= scanned.result.decision.decision == Verdict::Deny;
+            scanned.add_to_reports(&mut set, &catalog);
+        };
+        scanner
+            .scan_part(&mut prepared, &part, &mut stats, &mut notice, &mut sink)
+            .await?;
+        for report in scan::split::split_reports(set.finish(), scan::split::MAX_REPORT_BYTES) {
+            match applier.as_mut() {
+                Some(applier) => applier.apply(&report).await?,
+                None => stdout.write_all(policy_report::render_yaml(std::slice::from_ref(&report)).as_bytes())?,
             }
         }
     }
-    Ok(if denied { EXIT_DENIED } else { EXIT_OK })
+    if let Some(applier) = applier {
+        let outcome = applier.finish().await?;
+        for name in &outcome.applied {
+            writeln!(stdout, "applied {} {name}", kind_of(flavor, name))?;
+        }
+        for name in &outcome.deleted {
+            writeln!(stdout, "deleted {} {name}", kind_of(flavor, name))?;
+        }
+    }
+    Ok(stats)
 }
 
 /// The report kind of `name` (`namespace/name`, or a cluster report's bare name).
@@ -127,20 +160,6 @@ fn kind_of(flavor: ReportFlavor, name: &str) -> &'static str {
         flavor.namespaced_kind()
     } else {
         flavor.cluster_kind()
-    }
-}
-
-impl Collected {
-    fn add(&mut self, scanned: ScannedObject) {
-        match self {
-            Collected::Results(results) => results.push(scanned.result),
-            Collected::Reports(set, catalog) => {
-                set.add(&scanned.result, catalog);
-                for skipped in &scanned.skipped {
-                    set.add_skipped(&scanned.result, catalog, &skipped.rule, &skipped.reason);
-                }
-            }
-        }
     }
 }
 

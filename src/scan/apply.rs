@@ -49,86 +49,136 @@ fn key(namespace: Option<&str>, name: &str) -> String {
     }
 }
 
-/// Applies `reports` (all of `flavor`) and deletes celgate's other reports of that flavor.
-pub async fn apply_reports(
-    client: &Client,
+/// Writes reports one at a time as a scan finishes them, then deletes celgate's reports of the
+/// flavor it did not write ([`Applier::finish`]).
+pub struct Applier {
+    client: Client,
     flavor: ReportFlavor,
-    reports: &[Report],
-) -> Result<ApplyOutcome, ScanError> {
-    let params = PatchParams::apply(FIELD_MANAGER).force();
-    let mut outcome = ApplyOutcome::default();
-    for report in reports {
-        let resource = report_resource(flavor, report.namespace().is_none());
+    outcome: ApplyOutcome,
+}
+
+impl Applier {
+    /// An applier of `flavor` reports.
+    pub fn new(client: Client, flavor: ReportFlavor) -> Applier {
+        Applier {
+            client,
+            flavor,
+            outcome: ApplyOutcome::default(),
+        }
+    }
+
+    /// Server-side applies `report`, replacing its previous results.
+    pub async fn apply(&mut self, report: &Report) -> Result<(), ScanError> {
+        let params = PatchParams::apply(FIELD_MANAGER).force();
+        let resource = report_resource(self.flavor, report.namespace().is_none());
         let api: Api<DynamicObject> = match report.namespace() {
-            Some(ns) => Api::namespaced_with(client.clone(), ns, &resource),
-            None => Api::all_with(client.clone(), &resource),
+            Some(ns) => Api::namespaced_with(self.client.clone(), ns, &resource),
+            None => Api::all_with(self.client.clone(), &resource),
         };
         let name = &report.metadata.name;
+        let id = key(report.namespace(), name);
         let patch = Patch::Apply(report.to_value());
         super::cluster::retrying(|| api.patch(name, &params, &patch))
             .await
-            .map_err(|e| {
-                report_error(
-                    &resource,
-                    format!("apply {} {}", resource.kind, key(report.namespace(), name)),
-                    e,
-                )
-            })?;
-        outcome.applied.push(key(report.namespace(), name));
+            .map_err(|e| report_error(&resource, format!("apply {} {id}", resource.kind), e))?;
+        self.outcome.applied.push(id);
+        Ok(())
     }
-    let written: BTreeSet<String> = outcome.applied.iter().cloned().collect();
+
+    /// Deletes celgate's reports of the flavor that were not applied, and says what was done.
+    pub async fn finish(mut self) -> Result<ApplyOutcome, ScanError> {
+        let written: BTreeSet<String> = self.outcome.applied.iter().cloned().collect();
+        for cluster in [false, true] {
+            let resource = report_resource(self.flavor, cluster);
+            let mut stale = Vec::new();
+            for_each_managed(&self.client, &resource, 500, true, |report| {
+                let name = report.metadata.name.clone().unwrap_or_default();
+                let namespace = report.metadata.namespace.clone();
+                if !written.contains(&key(namespace.as_deref(), &name)) {
+                    stale.push((namespace, name));
+                }
+            })
+            .await?;
+            for (namespace, name) in stale {
+                let id = key(namespace.as_deref(), &name);
+                let api: Api<DynamicObject> = match &namespace {
+                    Some(ns) => Api::namespaced_with(self.client.clone(), ns, &resource),
+                    None => Api::all_with(self.client.clone(), &resource),
+                };
+                api.delete(&name, &DeleteParams::default())
+                    .await
+                    .map_err(|e| report_error(&resource, format!("delete {} {id}", resource.kind), e))?;
+                self.outcome.deleted.push(id);
+            }
+        }
+        Ok(self.outcome)
+    }
+}
+
+/// Hands every report of `flavor` celgate wrote (the previous scan's, of this or another
+/// replica) to `each`, a few at a time (reports are up to 1 MB each).
+pub async fn for_each_stored_report(
+    client: &Client,
+    flavor: ReportFlavor,
+    mut each: impl FnMut(&serde_json::Value),
+) -> Result<(), ScanError> {
     for cluster in [false, true] {
         let resource = report_resource(flavor, cluster);
-        for report in managed_reports(client, &resource).await? {
-            let (namespace, name) = (report.metadata.namespace, report.metadata.name.unwrap_or_default());
-            let id = key(namespace.as_deref(), &name);
-            if written.contains(&id) {
-                continue;
+        let mut failed = None;
+        for_each_managed(client, &resource, 10, false, |report| {
+            match serde_json::to_value(report) {
+                Ok(value) => each(&value),
+                Err(e) => failed = Some(e),
             }
-            let api: Api<DynamicObject> = match &namespace {
-                Some(ns) => Api::namespaced_with(client.clone(), ns, &resource),
-                None => Api::all_with(client.clone(), &resource),
-            };
-            api.delete(&name, &DeleteParams::default())
-                .await
-                .map_err(|e| report_error(&resource, format!("delete {} {id}", resource.kind), e))?;
-            outcome.deleted.push(id);
+        })
+        .await?;
+        if let Some(e) = failed {
+            return Err(ScanError::Decode(e));
         }
     }
-    Ok(outcome)
+    Ok(())
 }
 
-/// The reports of `flavor` celgate wrote (by the previous scan, of this or another replica), as
-/// JSON, namespaced first.
-pub async fn stored_reports(client: &Client, flavor: ReportFlavor) -> Result<Vec<serde_json::Value>, ScanError> {
-    let mut reports = Vec::new();
-    for cluster in [false, true] {
-        for report in managed_reports(client, &report_resource(flavor, cluster)).await? {
-            reports.push(serde_json::to_value(&report).map_err(ScanError::Decode)?);
-        }
-    }
-    Ok(reports)
-}
-
-/// Every report of `resource` carrying celgate's label.
-async fn managed_reports(client: &Client, resource: &ApiResource) -> Result<Vec<DynamicObject>, ScanError> {
+/// Every report of `resource` carrying celgate's label, `page` at a time; with `metadata_only`
+/// without their results.
+async fn for_each_managed(
+    client: &Client,
+    resource: &ApiResource,
+    page: u32,
+    metadata_only: bool,
+    mut each: impl FnMut(&DynamicObject),
+) -> Result<(), ScanError> {
     let api: Api<DynamicObject> = Api::all_with(client.clone(), resource);
     let selector = format!("{MANAGED_BY_LABEL}={SOURCE}");
-    let mut found = Vec::new();
+    let what = || format!("list {}", resource.plural);
     let mut token: Option<String> = None;
     loop {
-        let mut params = ListParams::default().labels(&selector).limit(500);
+        let mut params = ListParams::default().labels(&selector).limit(page);
         if let Some(t) = &token {
             params = params.continue_token(t);
         }
-        let page = api
-            .list(&params)
-            .await
-            .map_err(|e| report_error(resource, format!("list {}", resource.plural), e))?;
-        found.extend(page.items);
-        token = page.metadata.continue_.filter(|t| !t.is_empty());
+        let continue_token = if metadata_only {
+            let list = super::cluster::retrying(|| api.list_metadata(&params))
+                .await
+                .map_err(|e| report_error(resource, what(), e))?;
+            for item in list.items {
+                each(&DynamicObject {
+                    types: None,
+                    metadata: item.metadata,
+                    data: serde_json::Value::Null,
+                });
+            }
+            list.metadata.continue_
+        } else {
+            let list = super::cluster::retrying(|| api.list(&params))
+                .await
+                .map_err(|e| report_error(resource, what(), e))?;
+            list.items.iter().for_each(&mut each);
+            list.metadata.continue_
+        };
+        token = continue_token.filter(|t| !t.is_empty());
         if token.is_none() {
-            return Ok(found);
+            return Ok(());
         }
     }
 }

@@ -143,26 +143,62 @@ pub async fn served_resources(client: &Client) -> Result<(Vec<ServedResource>, V
     Ok((served, unavailable))
 }
 
-/// The URL path of `resource`'s collection in all namespaces.
-fn collection_path(resource: &ServedResource) -> String {
-    if resource.group.is_empty() {
-        format!("/api/{}/{}", resource.version, resource.plural)
+/// The URL path of `resource`'s collection in `namespace`, or in all namespaces.
+fn collection_path(resource: &ServedResource, namespace: Option<&str>) -> String {
+    let base = if resource.group.is_empty() {
+        format!("/api/{}", resource.version)
     } else {
-        format!("/apis/{}/{}/{}", resource.group, resource.version, resource.plural)
+        format!("/apis/{}/{}", resource.group, resource.version)
+    };
+    match namespace {
+        Some(ns) => format!("{base}/namespaces/{ns}/{}", resource.plural),
+        None => format!("{base}/{}", resource.plural),
     }
 }
 
-/// Lists every object of `resource` in all namespaces, `page_size` at a time (`limit` and
+/// Lists every object of `resource` in `namespace` (all namespaces for `None`), `page_size` at a time (`limit` and
 /// `continue`), handing each page to `on_page` before asking for the next; returns how many
 /// objects there were. Objects are the API server's JSON as sent, with `apiVersion` and `kind`
 /// added (list items omit them).
 pub async fn list_pages(
     client: &Client,
     resource: &ServedResource,
+    namespace: Option<&str>,
     page_size: u32,
+    on_page: impl FnMut(Vec<serde_json::Value>) -> Result<(), ScanError>,
+) -> Result<usize, ScanError> {
+    pages(client, resource, namespace, page_size, false, on_page).await
+}
+
+/// The namespaces that hold objects of `resource`, from a metadata-only list (the API server
+/// sends `PartialObjectMetadata`, no specs), page by page.
+pub async fn namespaces_in_use(
+    client: &Client,
+    resource: &ServedResource,
+    page_size: u32,
+    into: &mut std::collections::BTreeSet<String>,
+) -> Result<(), ScanError> {
+    pages(client, resource, None, page_size, true, |page| {
+        into.extend(
+            page.iter()
+                .filter_map(|o| o.pointer("/metadata/namespace").and_then(serde_json::Value::as_str))
+                .map(str::to_owned),
+        );
+        Ok(())
+    })
+    .await
+    .map(|_| ())
+}
+
+async fn pages(
+    client: &Client,
+    resource: &ServedResource,
+    namespace: Option<&str>,
+    page_size: u32,
+    metadata_only: bool,
     mut on_page: impl FnMut(Vec<serde_json::Value>) -> Result<(), ScanError>,
 ) -> Result<usize, ScanError> {
-    let request = kube::core::Request::new(collection_path(resource));
+    let request = kube::core::Request::new(collection_path(resource, namespace));
     let api_version = resource.api_version();
     let what = || format!("list {}", resource.plural);
     let mut token: Option<String> = None;
@@ -172,9 +208,12 @@ pub async fn list_pages(
         if let Some(t) = &token {
             params = params.continue_token(t);
         }
-        let http = request
-            .list(&params)
-            .map_err(|e| ScanError::Api(what(), kube::Error::BuildRequest(e)))?;
+        let http = if metadata_only {
+            request.list_metadata(&params)
+        } else {
+            request.list(&params)
+        }
+        .map_err(|e| ScanError::Api(what(), kube::Error::BuildRequest(e)))?;
         let mut page: serde_json::Value = retrying(|| client.request(http.clone()))
             .await
             .map_err(|e| ScanError::Api(what(), e))?;

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use crate::engine::pack::admission::matching::RequestView;
 use crate::engine::pack::compiled::CompiledPack;
 use crate::engine::{Door, Engine, Input, Operation, UserInfo};
+use crate::report::policy_report::{ReportSet, RuleCatalog};
 use crate::report::{DocumentResult, Origin};
 use crate::service::{Caller, CallerError, Service};
 
@@ -30,6 +31,16 @@ pub struct ScannedObject {
     pub result: DocumentResult,
     /// Rules that match the object only for other operations than CREATE.
     pub skipped: Vec<SkippedRule>,
+}
+
+impl ScannedObject {
+    /// Adds the object's results, and a `skip` for each rule it was not judged by, to `set`.
+    pub fn add_to_reports(&self, set: &mut ReportSet, catalog: &RuleCatalog) {
+        set.add(&self.result, catalog);
+        for skipped in &self.skipped {
+            set.add_skipped(&self.result, catalog, &skipped.rule, &skipped.reason);
+        }
+    }
 }
 
 /// Judges listed objects with one engine, tenancy, identity and set of namespace labels.

@@ -83,17 +83,33 @@ impl ScanMetrics {
             .inc();
     }
 
-    /// Replaces the findings gauges with the results of `reports`.
-    pub fn set_findings(&self, reports: &[Report]) {
+    /// Replaces the findings gauges with `counts` (see [`count_results`]).
+    pub fn set_findings(&self, counts: &FindingCounts) {
         self.findings.clear();
-        for result in reports.iter().flat_map(|r| &r.results) {
+        for ((pack, rule, result), n) in counts {
             self.findings
                 .get_or_create(&ScanFindingLabels {
-                    pack: result.policy.clone(),
-                    rule: result.rule.clone(),
-                    result: result.result.as_str().to_owned(),
+                    pack: pack.clone(),
+                    rule: rule.clone(),
+                    result: result.clone(),
                 })
-                .inc();
+                .set(*n);
         }
+    }
+}
+
+/// Results by (pack, rule, result).
+pub type FindingCounts = std::collections::BTreeMap<(String, String, String), i64>;
+
+/// Adds the results of `reports` to `counts`.
+pub fn count_results(counts: &mut FindingCounts, reports: &[Report]) {
+    for result in reports.iter().flat_map(|r| &r.results) {
+        *counts
+            .entry((
+                result.policy.clone(),
+                result.rule.clone(),
+                result.result.as_str().to_owned(),
+            ))
+            .or_default() += 1;
     }
 }

@@ -117,20 +117,53 @@ pub struct Scan<'a> {
     pub settings: ScanSettings,
 }
 
+/// What a scan found out before listing: the resources to list, who it is, the namespaces.
+#[derive(Debug)]
+pub struct Prepared {
+    targets: Vec<ServedResource>,
+    user: UserInfo,
+    namespaces: Option<BTreeMap<String, BTreeMap<String, String>>>,
+    /// Resources found forbidden (said once, then skipped).
+    forbidden: std::collections::BTreeSet<String>,
+    started: Instant,
+    now: chrono::DateTime<chrono::Utc>,
+}
+
+/// A part of the cluster listed together, so its reports can be written and dropped before the
+/// next part is listed (memory stays bounded by the largest namespace, not the cluster).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Part {
+    /// The namespaced resources of one namespace.
+    Namespace(String),
+    /// The cluster-scoped resources.
+    Cluster,
+    /// Every resource in every namespace at once (when namespaces cannot be listed).
+    Everything,
+}
+
 impl Scan<'_> {
-    /// Runs the scan; `notice` hears about progress and skipped kinds, `sink` gets every judged
-    /// object, page by page.
+    /// Runs the whole scan; `notice` hears about progress and skipped kinds, `sink` gets every
+    /// judged object, page by page.
     pub async fn run(
         &self,
         notice: &mut dyn FnMut(Notice),
         sink: &mut dyn FnMut(ScannedObject),
     ) -> Result<ScanStats, ScanError> {
+        let mut prepared = self.prepare(notice).await?;
+        let mut stats = ScanStats::default();
+        for part in self.parts(&mut prepared, notice).await {
+            self.scan_part(&mut prepared, &part, &mut stats, notice, sink).await?;
+        }
+        stats.duration = prepared.started.elapsed();
+        Ok(stats)
+    }
+
+    /// Discovery, identity and namespace labels: everything before the first list.
+    pub async fn prepare(&self, notice: &mut dyn FnMut(Notice)) -> Result<Prepared, ScanError> {
         let started = Instant::now();
-        let now = chrono::Utc::now();
-        let client = &self.client;
         let targets = self.targets(notice).await?;
         let user = self.identity(notice).await;
-        let namespaces = match cluster::namespace_labels(client, self.settings.page_size).await {
+        let namespaces = match cluster::namespace_labels(&self.client, self.settings.page_size).await {
             Ok(labels) => Some(labels),
             Err(e) => {
                 notice(Notice::Note(format!(
@@ -139,23 +172,81 @@ impl Scan<'_> {
                 None
             }
         };
+        Ok(Prepared {
+            targets,
+            user,
+            namespaces,
+            forbidden: std::collections::BTreeSet::new(),
+            started,
+            now: chrono::Utc::now(),
+        })
+    }
+
+    /// The parts to list in order: each namespace, then the cluster-scoped resources. The
+    /// namespaces are those listed and those the namespaced resources' objects are in (a
+    /// metadata-only list, so none is missed); everything at once when those lists fail.
+    pub async fn parts(&self, prepared: &mut Prepared, notice: &mut dyn FnMut(Notice)) -> Vec<Part> {
+        let mut namespaces: std::collections::BTreeSet<String> =
+            prepared.namespaces.iter().flat_map(|n| n.keys().cloned()).collect();
+        for target in prepared.targets.iter().filter(|t| t.namespaced) {
+            let label = resource_label(target);
+            match cluster::namespaces_in_use(&self.client, target, self.settings.page_size, &mut namespaces).await {
+                Ok(()) => {}
+                Err(ScanError::Api(_, kube::Error::Api(status))) if status.code == 403 => {
+                    notice(Notice::Note(format!(
+                        "{label}: listing is forbidden ({}); skipped (grant list in the scan's ClusterRole)",
+                        status.message
+                    )));
+                    prepared.forbidden.insert(label);
+                }
+                Err(e) => {
+                    notice(Notice::Note(format!(
+                        "{e}; listing every namespace at once instead of one at a time"
+                    )));
+                    return vec![Part::Everything];
+                }
+            }
+        }
+        namespaces
+            .into_iter()
+            .map(Part::Namespace)
+            .chain([Part::Cluster])
+            .collect()
+    }
+
+    /// Lists and judges one part, adding to `stats`.
+    pub async fn scan_part(
+        &self,
+        prepared: &mut Prepared,
+        part: &Part,
+        stats: &mut ScanStats,
+        notice: &mut dyn FnMut(Notice),
+        sink: &mut dyn FnMut(ScannedObject),
+    ) -> Result<(), ScanError> {
         let outputs = Outputs {
             unconfigured: false,
             ..Outputs::default()
         };
         let judge = ObjectJudge {
-            service: Service::new(self.engine, self.tenancy, now, outputs),
+            service: Service::new(self.engine, self.tenancy, prepared.now, outputs),
             engine: self.engine,
             caller: self.settings.caller.clone(),
-            user,
-            namespaces: namespaces.as_ref(),
+            user: prepared.user.clone(),
+            namespaces: prepared.namespaces.as_ref(),
         };
-        let mut stats = ScanStats::default();
-        for target in &targets {
+        let (namespace, targets): (Option<&str>, Vec<&ServedResource>) = match part {
+            Part::Namespace(ns) => (Some(ns), prepared.targets.iter().filter(|t| t.namespaced).collect()),
+            Part::Cluster => (None, prepared.targets.iter().filter(|t| !t.namespaced).collect()),
+            Part::Everything => (None, prepared.targets.iter().collect()),
+        };
+        for target in targets {
             let label = resource_label(target);
+            if prepared.forbidden.contains(&label) {
+                continue;
+            }
             notice(Notice::Listing(label.clone()));
             let mut seen = stats.objects;
-            let listed = cluster::list_pages(client, target, self.settings.page_size, |page| {
+            let listed = cluster::list_pages(&self.client, target, namespace, self.settings.page_size, |page| {
                 let judged = tokio::task::block_in_place(|| judge_page(&judge, target, page));
                 seen += judged.len();
                 for scanned in judged {
@@ -172,6 +263,7 @@ impl Scan<'_> {
                         "{label}: listing is forbidden ({}); skipped (grant list in the scan's ClusterRole)",
                         status.message
                     )));
+                    prepared.forbidden.insert(label);
                     continue;
                 }
                 Err(e) => return Err(e),
@@ -179,8 +271,8 @@ impl Scan<'_> {
             stats.objects += count;
             *stats.by_resource.entry(label).or_default() += count;
         }
-        stats.duration = started.elapsed();
-        Ok(stats)
+        stats.duration = prepared.started.elapsed();
+        Ok(())
     }
 
     /// The resources to list: what the packs match (or `settings.kinds`), as the cluster serves it.

@@ -9,10 +9,11 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::apply::Applier;
 use super::config::{ScanConfig, ScanReportFormat};
 use super::lease::LeaseSettings;
-use super::metrics::ScanMetrics;
-use super::{apply, cluster, lease, Notice, Scan, ScanError, ScanSettings, ScannedObject};
+use super::metrics::{count_results, FindingCounts, ScanMetrics};
+use super::{apply, cluster, lease, Notice, Scan, ScanError, ScanSettings, ScanStats, ScannedObject};
 use crate::engine::{Engine, Severity};
 use crate::notify::{Notifier, ScanFinding, SystemEvent, SCAN_FINDINGS_SHOWN};
 use crate::report::policy_report::{Report, ReportFlavor, ReportSet, ReportSeverity, ResultStatus, RuleCatalog};
@@ -134,7 +135,8 @@ impl PeriodicScan {
         }
     }
 
-    /// One scan: judge, apply the reports, update metrics, alert on new high/critical failures.
+    /// One scan: judge namespace by namespace, apply each namespace's reports, delete stale
+    /// ones, update metrics, alert on new high/critical failures.
     async fn scan_once(&self, client: &kube::Client) -> Result<(), ScanError> {
         let (engine, tenancy) = (self.current)();
         let flavor = match self.config.format {
@@ -142,7 +144,6 @@ impl PeriodicScan {
             ScanReportFormat::Openreports => ReportFlavor::OpenReports,
         };
         let catalog = RuleCatalog::from_engine(&engine);
-        let mut set = ReportSet::new(flavor, chrono::Utc::now());
         let scan = Scan {
             client: client.clone(),
             engine: &engine,
@@ -153,32 +154,42 @@ impl PeriodicScan {
                 ..ScanSettings::default()
             },
         };
-        let mut notice = |n: Notice| {
-            if let Notice::Note(text) = n {
-                tracing::info!("periodic scan: {text}");
-            }
-        };
-        let mut sink = |scanned: ScannedObject| {
-            set.add(&scanned.result, &catalog);
-            for skipped in &scanned.skipped {
-                set.add_skipped(&scanned.result, &catalog, &skipped.rule, &skipped.reason);
-            }
-        };
-        let stats = scan.run(&mut notice, &mut sink).await?;
-        let reports = super::split::split_reports(set.finish(), super::split::MAX_REPORT_BYTES);
-        let previous = match apply::stored_reports(client, flavor).await {
-            Ok(stored) => stored_failures(&stored),
+        let previous = match previous_failures(client, flavor).await {
+            Ok(previous) => previous,
             Err(e) => {
                 tracing::warn!(error = %e, "periodic scan: cannot read the previous reports; every failure counts as new");
                 BTreeSet::new()
             }
         };
-        let outcome = apply::apply_reports(client, flavor, &reports).await?;
+        let mut notice = |n: Notice| {
+            if let Notice::Note(text) = n {
+                tracing::info!("periodic scan: {text}");
+            }
+        };
+        let mut prepared = scan.prepare(&mut notice).await?;
+        let mut stats = ScanStats::default();
+        let mut applier = Applier::new(client.clone(), flavor);
+        let mut counts = FindingCounts::new();
+        let mut new = Vec::new();
+        let now = chrono::Utc::now();
+        for part in scan.parts(&mut prepared, &mut notice).await {
+            let mut set = ReportSet::new(flavor, now);
+            let mut sink = |scanned: ScannedObject| scanned.add_to_reports(&mut set, &catalog);
+            scan.scan_part(&mut prepared, &part, &mut stats, &mut notice, &mut sink)
+                .await?;
+            let reports = super::split::split_reports(set.finish(), super::split::MAX_REPORT_BYTES);
+            count_results(&mut counts, &reports);
+            new.extend(new_failures(&reports, &previous));
+            for report in &reports {
+                applier.apply(report).await?;
+            }
+        }
+        let outcome = applier.finish().await?;
         self.metrics
             .objects
             .inc_by(u64::try_from(stats.objects).unwrap_or(u64::MAX));
         self.metrics.duration.observe(stats.duration.as_secs_f64());
-        self.metrics.set_findings(&reports);
+        self.metrics.set_findings(&counts);
         self.metrics.last_success.set(chrono::Utc::now().timestamp());
         tracing::info!(
             objects = stats.objects,
@@ -187,7 +198,7 @@ impl PeriodicScan {
             deleted = outcome.deleted.len(),
             "periodic scan done"
         );
-        let new = new_failures(&reports, &previous);
+        new.sort_by(|a, b| b.severity.cmp(&a.severity).then_with(|| a.cmp(b)));
         if let (Some(notifier), false) = (&self.notifier, new.is_empty()) {
             let total = new.len();
             notifier.notify(SystemEvent::ScanFindings {
@@ -197,6 +208,16 @@ impl PeriodicScan {
         }
         Ok(())
     }
+}
+
+/// The failures of high or critical rules in the reports celgate wrote last time.
+async fn previous_failures(client: &kube::Client, flavor: ReportFlavor) -> Result<BTreeSet<FailKey>, ScanError> {
+    let mut failures = BTreeSet::new();
+    apply::for_each_stored_report(client, flavor, |report| {
+        failures.extend(stored_failures(std::slice::from_ref(report)));
+    })
+    .await?;
+    Ok(failures)
 }
 
 /// The failures of high or critical rules in stored report objects (JSON).
@@ -218,10 +239,9 @@ fn stored_failures(reports: &[serde_json::Value]) -> BTreeSet<FailKey> {
         .collect()
 }
 
-/// The failures of high or critical rules in `reports` that `previous` does not have, most
-/// severe first.
+/// The failures of high or critical rules in `reports` that `previous` does not have.
 fn new_failures(reports: &[Report], previous: &BTreeSet<FailKey>) -> Vec<ScanFinding> {
-    let mut new: Vec<ScanFinding> = reports
+    reports
         .iter()
         .flat_map(|r| &r.results)
         .filter(|r| r.result == ResultStatus::Fail)
@@ -250,7 +270,5 @@ fn new_failures(reports: &[Report], previous: &BTreeSet<FailKey>) -> Vec<ScanFin
                 message: r.message.clone(),
             })
         })
-        .collect();
-    new.sort_by(|a, b| b.severity.cmp(&a.severity).then_with(|| a.cmp(b)));
-    new
+        .collect()
 }

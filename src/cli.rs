@@ -20,6 +20,9 @@ pub struct Cli {
 pub enum Command {
     /// Check files, folders or stdin against the rule packs; exit 0 allowed, 1 denied, 2 error.
     Check(CheckArgs),
+    /// Judge what already runs in a cluster (audit mode: nothing is blocked) and print the
+    /// policy reports, or write them to the cluster with `--apply`; exit 0 allowed, 1 a deny, 2 error.
+    Scan(ScanArgs),
     /// Compile and evaluate one CEL expression in the packs' environment; print the result as JSON.
     Eval(EvalArgs),
     /// Run the test cases of rule packs (default: the shipped packs).
@@ -198,6 +201,67 @@ fn parse_time(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
     chrono::DateTime::parse_from_rfc3339(text)
         .map(|t| t.with_timezone(&chrono::Utc))
         .map_err(|e| format!("not an RFC 3339 date-time ({e})"))
+}
+
+/// Output formats of `scan`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ScanFormat {
+    /// For people, as `check` writes it (each object named `resource/namespace/name`).
+    Text,
+    /// One JSON record per object, as `check --format json` writes it.
+    Json,
+    /// wgpolicyk8s.io/v1alpha2 `PolicyReport` per namespace and `ClusterPolicyReport`.
+    Policyreport,
+    /// openreports.io/v1alpha1 `Report` per namespace and `ClusterReport`.
+    Openreports,
+}
+
+/// `celgate scan`.
+#[derive(Debug, clap::Args)]
+pub struct ScanArgs {
+    /// Kubeconfig file [default: $KUBECONFIG, else ~/.kube/config, else the pod's service account].
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Kubeconfig context to use instead of its current one.
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
+    /// Which packs to use.
+    #[command(flatten)]
+    pub selection: PackSelection,
+    /// Config file (`celgate.yaml`) whose tenants, environments, modes and exceptions apply, as
+    /// at admission.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Judge every object for this tenant (default: the owner of each object's namespace).
+    #[arg(long, value_name = "NAME")]
+    pub tenant: Option<String>,
+    /// Judge every object for this environment (default: the one its namespace maps to).
+    #[arg(long, value_name = "NAME")]
+    pub environment: Option<String>,
+    /// Output format (with `--apply`, `openreports` writes `Report`s, anything else `PolicyReport`s).
+    #[arg(long, value_enum, default_value_t = ScanFormat::Text)]
+    pub format: ScanFormat,
+    /// Write the reports to the cluster (server-side apply, field manager `celgate`), one per
+    /// namespace plus the cluster report, and delete celgate's reports of namespaces with no
+    /// object left; prints what was written.
+    #[arg(long)]
+    pub apply: bool,
+    /// Only scan this kind (`Kind`, `version/Kind` or `group/version/Kind`; repeatable)
+    /// [default: every kind the packs and admission policies match].
+    #[arg(long = "kind", value_name = "KIND")]
+    pub kinds: Vec<String>,
+    /// Objects per list request (`limit`; the rest follows with `continue`).
+    #[arg(long, value_name = "N", default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..))]
+    pub page_size: u32,
+    /// Param objects for admission policies' `paramRef` (YAML/JSON, any kinds; repeatable).
+    #[arg(long = "params", value_name = "FILE")]
+    pub params: Vec<PathBuf>,
+    /// Apply admission policies that have no binding as if bound to every namespace.
+    #[arg(long)]
+    pub bind_all: bool,
+    /// Colour text output.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
 }
 
 /// `celgate eval`.

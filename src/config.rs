@@ -79,6 +79,8 @@ pub struct ServeConfig {
     pub slack: Option<crate::notify::SlackConfig>,
     /// Files with param objects for admission policies' `paramRef` (`params:`).
     pub params: Vec<PathBuf>,
+    /// The periodic scan of the cluster (`scan:`); none when the section is absent.
+    pub scan: Option<crate::scan::config::ScanConfig>,
 }
 
 impl Default for ServeConfig {
@@ -109,6 +111,7 @@ impl Default for ServeConfig {
             audit: None,
             slack: None,
             params: Vec::new(),
+            scan: None,
         }
     }
 }
@@ -192,6 +195,9 @@ pub enum ConfigError {
     /// The `slack:` section cannot be used.
     #[error("{0}")]
     Slack(#[from] crate::notify::SlackConfigError),
+    /// The `scan:` section cannot be used.
+    #[error("{0}")]
+    Scan(#[from] crate::scan::config::ScanConfigError),
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -212,6 +218,7 @@ struct FileConfig {
     shutdown: FileShutdown,
     audit: Option<crate::audit::AuditConfig>,
     slack: Option<crate::notify::SlackConfig>,
+    scan: Option<crate::scan::config::ScanConfig>,
     #[serde(default)]
     params: Vec<PathBuf>,
     // Tenancy (read by `serve` and by `check --config`; see `crate::tenant`).
@@ -450,6 +457,10 @@ fn apply_file(config: &mut ServeConfig, path: &Path) -> Result<(), ConfigError> 
     if let Some(slack) = file.slack {
         slack.validate()?;
         config.slack = Some(slack);
+    }
+    if let Some(scan) = file.scan {
+        scan.validate()?;
+        config.scan = Some(scan);
     }
     config.params = file.params;
     Ok(())

@@ -18,6 +18,8 @@
 //! - [`report`]: rendering decisions as text, JSON, SARIF and `JUnit`;
 //! - [`testing`]: running packs' own test cases;
 //! - `text` (internal): cutting texts to a byte budget;
+//! - [`scan`]: judging what already runs in a cluster (`celgate scan`, `serve`'s periodic scan):
+//!   listing through the Kubernetes API, policy reports printed or applied, one replica via a `Lease`;
 //! - [`review`]: the only module that knows the `AdmissionReview` v1 wire format;
 //! - [`server`]: TLS, routes, reloads, graceful shutdown; [`config`] and [`metrics`] for it;
 //! - [`audit`]: the hash-chained, optionally encrypted decision log, its verification and reading;
@@ -132,6 +134,7 @@ pub mod notify;
 pub mod packs;
 pub mod report;
 pub mod review;
+pub mod scan;
 pub mod server;
 pub mod service;
 pub mod source;

@@ -1,5 +1,5 @@
 //! `kubectl apply --dry-run=client --validate=strict` over the shipped manifests (`deploy/`,
-//! `deploy/cert-manager/`, `deploy/grafana/`), offline: kubectl talks to a loopback stand-in for
+//! `deploy/cert-manager/`, `deploy/grafana/`, `deploy/scan/`), offline: kubectl talks to a loopback stand-in for
 //! the API server (`support/kube_api.rs`) that serves discovery and the official 1.32 API schemas.
 //! kubectl then checks every object the way it does against a real cluster before sending it:
 //! known kind and version, namespaced or not, every field known (strict), types and required
@@ -188,7 +188,7 @@ fn describe(output: &Output, stand_in: &StandIn) -> String {
 #[test]
 fn deploy_manifests_pass_kubectl_client_dry_run_with_strict_validation() {
     let Some(stand_in) = stand_in() else { return };
-    for dir in ["deploy", "deploy/cert-manager", "deploy/grafana"] {
+    for dir in ["deploy", "deploy/cert-manager", "deploy/grafana", "deploy/scan"] {
         let expected = expected_lines(&manifest_dir().join(dir));
         assert!(!expected.is_empty(), "{dir}: no objects");
         let output = kubectl_dry_run(stand_in, Path::new(dir));

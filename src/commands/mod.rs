@@ -7,6 +7,7 @@ pub mod check;
 pub mod docs;
 pub mod eval;
 pub mod params;
+pub mod scan;
 pub mod serve;
 pub mod test;
 pub mod token;
@@ -72,6 +73,9 @@ pub enum CommandError {
     /// `--params` files hold bad param objects.
     #[error("{0}")]
     Params(String),
+    /// A scan could not run.
+    #[error(transparent)]
+    Scan(#[from] crate::scan::ScanError),
     /// Writing output failed.
     #[error("cannot write output: {0}")]
     Output(#[from] std::io::Error),
@@ -93,6 +97,7 @@ pub struct Streams<'a> {
 pub fn run(cli: &Cli, streams: &mut Streams<'_>) -> Result<u8, CommandError> {
     match &cli.command {
         Command::Check(args) => check::run(args, streams),
+        Command::Scan(args) => scan::run(args, streams),
         Command::Eval(args) => eval::run(args, streams),
         Command::Test(args) => test::run(args, streams),
         Command::Serve(args) => serve::run(args, streams),

@@ -65,10 +65,17 @@ async fn serve(config: ServeConfig, config_file: Option<std::path::PathBuf>) -> 
         .ok_or_else(|| CommandError::Usage("no rule packs loaded".to_owned()))?;
     let tenancy = reloader.load_tenancy(&engine)?.unwrap_or_default();
     log_loaded(&engine, &tenancy);
+    let mut scan_metrics = None;
     let state = ServerState::with_outputs(engine, loaded.config, config.limits.clone(), |registry| {
+        if config.scan.is_some() {
+            scan_metrics = Some(Arc::new(crate::scan::metrics::ScanMetrics::new(registry)));
+        }
         start_outputs(&config, registry)
     })?;
     state.tenancy.store(Arc::new(tenancy));
+    if let (Some(scan), Some(metrics)) = (&config.scan, scan_metrics) {
+        start_periodic_scan(scan, metrics, &state)?;
+    }
     if config.client_ca_file.is_some() {
         tracing::info!("/validate and /mutate require a client certificate signed by the client CA; the check API keeps bearer tokens");
     }
@@ -188,6 +195,33 @@ fn start_outputs(
         None => None,
     };
     Ok(Outputs { audit, notifier })
+}
+
+/// Starts the periodic scan (`scan:`) on its own thread, with the packs and tenancy in force at
+/// each scan.
+fn start_periodic_scan(
+    config: &crate::scan::config::ScanConfig,
+    metrics: Arc<crate::scan::metrics::ScanMetrics>,
+    state: &Arc<ServerState>,
+) -> Result<(), CommandError> {
+    use crate::scan::periodic::PeriodicScan;
+    let lease = PeriodicScan::lease_settings(config, &|k| std::env::var(k).ok());
+    tracing::info!(
+        interval_seconds = config.interval_seconds,
+        lease = %format!("{}/{}", lease.namespace, lease.name),
+        holder = %lease.holder,
+        "periodic scan enabled"
+    );
+    let shared = Arc::clone(state);
+    let periodic = PeriodicScan {
+        config: config.clone(),
+        lease,
+        metrics,
+        notifier: state.outputs.notifier.clone(),
+        current: Arc::new(move || (shared.engine.load_full(), shared.tenancy.load_full())),
+    };
+    periodic.spawn().map_err(CommandError::Output)?;
+    Ok(())
 }
 
 /// Completes on SIGTERM or SIGINT.

@@ -207,6 +207,7 @@ fn system_blocks(s: &SystemEvent) -> (String, String, Vec<Value>) {
                 context_block(&version),
             ],
         ),
+        SystemEvent::ScanFindings { findings, total } => scan_blocks(findings, *total, &version),
         SystemEvent::AuditWriteFailing { error } => (
             ":rotating_light: Audit log writes are failing".to_owned(),
             format!("Audit log writes are failing: {}", first_line(error)),
@@ -220,6 +221,36 @@ fn system_blocks(s: &SystemEvent) -> (String, String, Vec<Value>) {
             ],
         ),
     }
+}
+
+fn scan_blocks(findings: &[super::event::ScanFinding], total: usize, version: &str) -> (String, String, Vec<Value>) {
+    let noun = if total == 1 { "finding" } else { "findings" };
+    let mut lines = String::new();
+    for f in findings {
+        let _ = writeln!(
+            lines,
+            "• *{}* `{}` on {}: {}",
+            f.severity.as_str(),
+            escape(&f.rule),
+            escape(&f.object),
+            escape(first_line(&f.message))
+        );
+    }
+    if total > findings.len() {
+        let _ = writeln!(lines, "…and {} more", total - findings.len());
+    }
+    (
+        format!(":mag: Cluster scan: {total} new high or critical {noun}"),
+        format!("Cluster scan: {total} new high or critical {noun}"),
+        vec![
+            section(
+                "Objects already running fail rules that admission would enforce; the previous scan \
+                 did not report these. See the policy reports (`kubectl get polr -A`).",
+            ),
+            section(lines.trim_end()),
+            context_block(version),
+        ],
+    )
 }
 
 fn section(text: &str) -> Value {

@@ -191,6 +191,32 @@ pub enum SystemEvent {
         /// The writer's error text.
         error: String,
     },
+    /// A periodic scan found `fail` results of `high` or `critical` rules that the previous
+    /// scan did not have.
+    ScanFindings {
+        /// The new findings (at most [`SCAN_FINDINGS_SHOWN`] of them).
+        findings: Vec<ScanFinding>,
+        /// How many new findings there were in all.
+        total: usize,
+    },
+}
+
+/// Most new scan findings one event lists.
+pub const SCAN_FINDINGS_SHOWN: usize = 20;
+
+/// A new `fail` result of a periodic scan.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ScanFinding {
+    /// `high` or `critical`.
+    pub severity: Severity,
+    /// The object: `kind namespace/name`.
+    pub object: String,
+    /// Pack name.
+    pub pack: String,
+    /// Rule id.
+    pub rule: String,
+    /// The finding's message.
+    pub message: String,
 }
 
 impl SystemEvent {
@@ -221,6 +247,7 @@ impl SystemEvent {
             SystemEvent::CertificateExpiring { .. } => SystemClass::CertificateExpiring,
             SystemEvent::AuditWriteFailing { .. } => SystemClass::AuditWriteFailing,
             SystemEvent::ConfigReloadRefused { .. } => SystemClass::ConfigReloadRefused,
+            SystemEvent::ScanFindings { .. } => SystemClass::ScanFindings,
         }
     }
 
@@ -230,6 +257,12 @@ impl SystemEvent {
             SystemEvent::CertificateExpiring { days_left, .. } if *days_left <= 2 => Severity::Critical,
             SystemEvent::PackReloadFailed { .. } | SystemEvent::CertificateExpiring { .. } => Severity::High,
             SystemEvent::AuditWriteFailing { .. } | SystemEvent::ConfigReloadRefused { .. } => Severity::Critical,
+            SystemEvent::ScanFindings { findings, .. } => findings
+                .iter()
+                .map(|f| f.severity)
+                .max()
+                .unwrap_or(Severity::High)
+                .max(Severity::High),
         }
     }
 }
@@ -296,6 +329,12 @@ impl Event {
             }
             Event::System(SystemEvent::AuditWriteFailing { error }) => {
                 let _ = write!(key, "audit\u{1f}{error}");
+            }
+            Event::System(SystemEvent::ScanFindings { findings, total }) => {
+                let _ = write!(key, "scan\u{1f}{total}");
+                for f in findings {
+                    let _ = write!(key, "\u{1f}{}\u{1f}{}", f.object, f.rule);
+                }
             }
         }
         key

@@ -46,7 +46,7 @@ use tokio::time::Instant;
 
 pub use config::{SlackConfig, WebhookConfig};
 pub use error::SlackConfigError;
-pub use event::{DecisionEvent, Door, Event, SystemEvent, ViolationSummary};
+pub use event::{DecisionEvent, Door, Event, ScanFinding, SystemEvent, ViolationSummary, SCAN_FINDINGS_SHOWN};
 pub use metrics::NotifyMetrics;
 pub use resolve::{ResolvedSlackConfig, ResolvedWebhook};
 pub use url::{UrlError, WebhookUrl};

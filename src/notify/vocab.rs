@@ -37,6 +37,8 @@ pub enum SystemClass {
     /// A config reload that would weaken security was refused (also posted to routes carrying
     /// `pack-reload-failed`).
     ConfigReloadRefused,
+    /// A periodic scan found new `fail` results of `high` or `critical` rules.
+    ScanFindings,
 }
 
 impl SystemClass {
@@ -54,6 +56,7 @@ impl SystemClass {
             SystemClass::CertificateExpiring => "certificate expiring",
             SystemClass::AuditWriteFailing => "audit writes failing",
             SystemClass::ConfigReloadRefused => "config reload refused",
+            SystemClass::ScanFindings => "new scan findings",
         }
     }
 }

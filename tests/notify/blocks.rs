@@ -75,6 +75,25 @@ async fn a_denial_as_slack_receives_it() {
 #[case::audit("audit_write_failing", SystemEvent::AuditWriteFailing {
     error: "write /var/log/celgate/audit.jsonl: No space left on device (os error 28)".to_owned(),
 })]
+#[case::scan("scan_findings", SystemEvent::ScanFindings {
+    findings: vec![
+        celgate::notify::ScanFinding {
+            severity: Severity::Critical,
+            object: "Deployment billing/invoices".to_owned(),
+            pack: "soc2".to_owned(),
+            rule: "soc2-image-digest".to_owned(),
+            message: "invoices uses registry.example/invoices:latest".to_owned(),
+        },
+        celgate::notify::ScanFinding {
+            severity: Severity::High,
+            object: "Pod shop/debug".to_owned(),
+            pack: "soc2".to_owned(),
+            rule: "soc2-pss-privileged".to_owned(),
+            message: "container shell runs privileged".to_owned(),
+        },
+    ],
+    total: 3,
+})]
 fn system_events(#[case] name: &str, #[case] event: SystemEvent) {
     let links = links();
     let options = RenderOptions {

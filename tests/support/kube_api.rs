@@ -377,7 +377,7 @@ fn version_priority(version: &str) -> (u8, u32, u32) {
 }
 
 /// Path -> JSON body of every discovery document.
-fn discovery_documents(resources: &[ApiResource]) -> BTreeMap<String, Value> {
+pub fn discovery_documents(resources: &[ApiResource]) -> BTreeMap<String, Value> {
     let mut by_group_version: BTreeMap<String, Vec<&ApiResource>> = BTreeMap::new();
     let mut versions_of_group: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for resource in resources {

@@ -523,7 +523,7 @@ fn a_namespace_too_large_for_one_report_gets_several_and_leftover_parts_are_dele
     let api = ScanApi::start(default_resources(), &many).expect("stand-in starts");
     let dir = tempfile::tempdir().expect("temp dir");
     let kubeconfig = api.kubeconfig(dir.path());
-    // The shipped packs: some 40 results of ~600 bytes per Deployment, 2.4 MB for the namespace.
+    // The shipped packs: some 40 results per Deployment, about 2 MB of results for the namespace.
     let apply = || {
         celgate(&[
             "scan",
@@ -542,10 +542,12 @@ fn a_namespace_too_large_for_one_report_gets_several_and_leftover_parts_are_dele
         String::from_utf8_lossy(&output.stderr)
     );
     let stored = api.objects("wgpolicyk8s.io", "policyreports");
-    assert!(stored.len() >= 3, "{:?}", stored.keys());
+    assert!(stored.len() >= 2, "{:?}", stored.keys());
     let mut seen = BTreeMap::new();
     for ((_, name), report) in &stored {
-        assert!(report.to_string().len() <= 1_000_000, "{name} is too large");
+        // Results up to the limit, plus the report's metadata and summary: far under etcd's 1.5 MiB.
+        let limit = celgate::report::policy_report::DEFAULT_MAX_REPORT_BYTES + 16 * 1024;
+        assert!(report.to_string().len() <= limit, "{name} is too large");
         for result in report["results"].as_array().expect("results") {
             let object = result["resources"][0]["name"].as_str().expect("name").to_owned();
             let previous = seen.insert(object.clone(), name.clone());

@@ -135,7 +135,7 @@ async fn scan_to_reports(
         scanner
             .scan_part(&mut prepared, &part, &mut stats, &mut notice, &mut sink)
             .await?;
-        for report in scan::split::split_reports(set.finish(), scan::split::MAX_REPORT_BYTES) {
+        for report in set.finish() {
             match applier.as_mut() {
                 Some(applier) => applier.apply(&report).await?,
                 None => stdout.write_all(policy_report::render_yaml(std::slice::from_ref(&report)).as_bytes())?,

@@ -20,17 +20,6 @@ use super::targets::KindWant;
 /// Shortest interval accepted (a scan lists the whole cluster).
 pub const MIN_INTERVAL_SECONDS: u64 = 1;
 
-/// Which reports the periodic scan writes.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ScanReportFormat {
-    /// wgpolicyk8s.io/v1alpha2 `PolicyReport` / `ClusterPolicyReport`.
-    #[default]
-    Policyreport,
-    /// openreports.io/v1alpha1 `Report` / `ClusterReport`.
-    Openreports,
-}
-
 /// `scan.lease`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -55,7 +44,7 @@ pub struct ScanConfig {
     pub kinds: Vec<String>,
     /// The reports written.
     #[serde(default)]
-    pub format: ScanReportFormat,
+    pub format: crate::report::policy_report::ReportFlavor,
     /// Objects per list request.
     #[serde(default)]
     pub page_size: Option<u32>,
@@ -144,10 +133,10 @@ mod tests {
                 "pageSize": 100, "lease": {"name": "l", "namespace": "n", "durationSeconds": 90}}"#,
         )
         .expect("valid");
-        assert_eq!(config.format, ScanReportFormat::Openreports);
+        assert_eq!(config.format, crate::report::policy_report::ReportFlavor::OpenReports);
         assert_eq!(config.lease_duration_seconds(), 90);
         let minimal = parse(r#"{"intervalSeconds": 600}"#).expect("valid");
-        assert_eq!(minimal.format, ScanReportFormat::Policyreport);
+        assert_eq!(minimal.format, crate::report::policy_report::ReportFlavor::PolicyReport);
         assert_eq!(minimal.lease_duration_seconds(), 1200);
     }
 

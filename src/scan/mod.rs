@@ -17,7 +17,6 @@ pub mod judge;
 pub mod lease;
 pub mod metrics;
 pub mod periodic;
-pub mod split;
 pub mod targets;
 
 use std::collections::BTreeMap;

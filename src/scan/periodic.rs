@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::apply::Applier;
-use super::config::{ScanConfig, ScanReportFormat};
+use super::config::ScanConfig;
 use super::lease::LeaseSettings;
 use super::metrics::{count_results, FindingCounts, ScanMetrics};
 use super::{apply, cluster, lease, Notice, Scan, ScanError, ScanSettings, ScanStats, ScannedObject};
@@ -139,10 +139,7 @@ impl PeriodicScan {
     /// ones, update metrics, alert on new high/critical failures.
     async fn scan_once(&self, client: &kube::Client) -> Result<(), ScanError> {
         let (engine, tenancy) = (self.current)();
-        let flavor = match self.config.format {
-            ScanReportFormat::Policyreport => ReportFlavor::PolicyReport,
-            ScanReportFormat::Openreports => ReportFlavor::OpenReports,
-        };
+        let flavor = self.config.format;
         let catalog = RuleCatalog::from_engine(&engine);
         let scan = Scan {
             client: client.clone(),
@@ -177,7 +174,7 @@ impl PeriodicScan {
             let mut sink = |scanned: ScannedObject| scanned.add_to_reports(&mut set, &catalog);
             scan.scan_part(&mut prepared, &part, &mut stats, &mut notice, &mut sink)
                 .await?;
-            let reports = super::split::split_reports(set.finish(), super::split::MAX_REPORT_BYTES);
+            let reports = set.finish();
             count_results(&mut counts, &reports);
             new.extend(new_failures(&reports, &previous));
             for report in &reports {

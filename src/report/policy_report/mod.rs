@@ -13,7 +13,7 @@
 //! one no namespace can be named, such as a template placeholder.
 //! Every report carries the label `app.kubernetes.io/managed-by: celgate`. Reports are ordered
 //! by namespace, the cluster report last; results by object (in input order) then rule. A
-//! report whose results pass [`DEFAULT_MAX_REPORT_BYTES`] (1.25 MiB of JSON; etcd stores at most
+//! report whose results pass [`DEFAULT_MAX_REPORT_BYTES`] (1 MB of JSON; etcd stores at most
 //! 1.5 MiB per object) continues in `celgate-<namespace>-2`, `-3`, ..., an object's results
 //! never split.
 //!
@@ -60,11 +60,12 @@ pub use types::{
 use super::DocumentResult;
 
 /// Which report API to write; named `policyreport` and `openreports` (as `--format` takes
-/// them) in text and configuration files.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Deserialize, serde::Serialize)]
+/// them) in text and configuration files. The default is what Kyverno writes by default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ReportFlavor {
     /// wgpolicyk8s.io/v1alpha2 `PolicyReport` and `ClusterPolicyReport`.
+    #[default]
     PolicyReport,
     /// openreports.io/v1alpha1 `Report` and `ClusterReport`.
     OpenReports,

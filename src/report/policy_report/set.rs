@@ -10,10 +10,10 @@ use super::types::{
 use super::{report_part_name, results, ReportFlavor, RuleCatalog};
 use crate::report::DocumentResult;
 
-/// The most bytes of results (as compact JSON) one report holds by default: 1.25 MiB, under
+/// The most bytes of results (as compact JSON) one report holds by default: 1 MB, well under
 /// etcd's default 1.5 MiB request limit with room for the rest of the object. A namespace
 /// with more is written as several reports (`celgate-<ns>`, `celgate-<ns>-2`, ...).
-pub const DEFAULT_MAX_REPORT_BYTES: usize = 1_310_720;
+pub const DEFAULT_MAX_REPORT_BYTES: usize = 1_000_000;
 
 /// Collects results, one report per namespace plus the cluster report, as documents are judged.
 ///

@@ -10,6 +10,8 @@ mod kube_api;
 #[allow(dead_code)]
 #[path = "support/kube_scan_api.rs"]
 mod kube_scan_api;
+#[path = "policy_reports_support/mod.rs"]
+mod policy_reports_support;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -600,4 +602,24 @@ fn a_group_version_that_does_not_answer_discovery_is_noted_and_the_rest_scanned(
         .filter(|r| r.path == "/apis/networking.k8s.io/v1")
         .count();
     assert_eq!(asked, 4);
+}
+
+#[test]
+fn every_report_the_scan_writes_is_valid_against_the_upstream_crds() {
+    let kinds = policy_reports_support::report_kinds();
+    let (_api, _dir, kubeconfig) = start(&[]);
+    for format in ["policyreport", "openreports"] {
+        let output = scan(&kubeconfig, &["--format", format]);
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let reports = policy_reports_support::documents(&stdout);
+        assert!(reports.len() >= 2, "{format}: {stdout}");
+        let mut skipped = 0;
+        for report in &reports {
+            let problems = policy_reports_support::problems(&kinds, report);
+            assert!(problems.is_empty(), "{format}: {problems:#?}\n{report}");
+            skipped += report["summary"]["skip"].as_u64().unwrap_or(0);
+        }
+        // Skip results (operation-only rules, exceptions) are part of what is validated.
+        assert!(skipped > 0, "{format}: no skip result in {stdout}");
+    }
 }

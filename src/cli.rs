@@ -141,6 +141,51 @@ pub struct PackSelection {
     pub frameworks: Vec<String>,
 }
 
+/// `--config`, `--tenant` and `--environment`: whose configuration judges, shared by the
+/// commands that judge documents.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct TenancyArgs {
+    /// Config file (`celgate.yaml`) whose tenants, environments, modes and exceptions apply, as
+    /// at admission.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Tenant every document belongs to (visible to rules as `request.tenant`); with `--config`,
+    /// its modes, params and exceptions apply (without it, each document's namespace decides).
+    #[arg(long, value_name = "NAME")]
+    pub tenant: Option<String>,
+    /// Environment every document is for (visible to rules as `request.environment`); with
+    /// `--config`, its mode overrides apply (without it, the one its namespace maps to).
+    #[arg(long, value_name = "NAME")]
+    pub environment: Option<String>,
+}
+
+impl TenancyArgs {
+    /// The caller these flags describe: the named tenant, or each document's namespace owner.
+    pub fn caller(&self) -> crate::service::Caller {
+        crate::service::Caller {
+            tenant: self.tenant.clone().map_or(
+                crate::service::TenantChoice::OwnerOfNamespace,
+                crate::service::TenantChoice::Named,
+            ),
+            environment: self.environment.clone(),
+            request_id: None,
+        }
+    }
+}
+
+/// `--params` and `--bind-all`: admission policies' param objects and bindings, shared by the
+/// commands that judge documents.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct AdmissionPolicyArgs {
+    /// Param objects for admission policies' `paramRef` (YAML/JSON, any kinds; repeatable).
+    #[arg(long = "params", value_name = "FILE")]
+    pub params: Vec<PathBuf>,
+    /// Apply admission policies that have no binding as if bound to every namespace with
+    /// `validationActions: [Deny]` (a `MutatingAdmissionPolicy`'s mutations are applied), to try a policy alone.
+    #[arg(long)]
+    pub bind_all: bool,
+}
+
 /// `celgate check`.
 #[derive(Debug, clap::Args)]
 pub struct CheckArgs {
@@ -150,17 +195,12 @@ pub struct CheckArgs {
     /// Which packs to use.
     #[command(flatten)]
     pub selection: PackSelection,
-    /// Config file (`celgate.yaml`) whose tenants, environments, modes and exceptions apply.
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
-    /// Tenant the documents belong to (visible to rules as `request.tenant`); with `--config`,
-    /// its modes, params and exceptions apply (without it, each document's namespace decides).
-    #[arg(long, value_name = "NAME")]
-    pub tenant: Option<String>,
-    /// Environment the documents are for (visible to rules as `request.environment`); with
-    /// `--config`, its mode overrides apply.
-    #[arg(long, value_name = "NAME")]
-    pub environment: Option<String>,
+    /// Whose configuration judges.
+    #[command(flatten)]
+    pub tenancy: TenancyArgs,
+    /// Admission policies' params and bindings.
+    #[command(flatten)]
+    pub policies: AdmissionPolicyArgs,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
@@ -183,13 +223,6 @@ pub struct CheckArgs {
     /// Append one audit record per checked document to this file (hash-chained JSON Lines).
     #[arg(long, value_name = "FILE")]
     pub audit: Option<PathBuf>,
-    /// Param objects for admission policies' `paramRef` (YAML/JSON, any kinds; repeatable).
-    #[arg(long = "params", value_name = "FILE")]
-    pub params: Vec<PathBuf>,
-    /// Apply admission policies that have no binding as if bound to every namespace with
-    /// `validationActions: [Deny]` (a `MutatingAdmissionPolicy`'s mutations are applied), to try a policy alone.
-    #[arg(long)]
-    pub bind_all: bool,
     /// The time the check runs at (RFC 3339) instead of the clock: exception expiry and report
     /// timestamps use it. For reproducible output in tests; hidden from help.
     #[arg(long, value_name = "RFC3339", hide = true, value_parser = parse_time)]
@@ -228,16 +261,12 @@ pub struct ScanArgs {
     /// Which packs to use.
     #[command(flatten)]
     pub selection: PackSelection,
-    /// Config file (`celgate.yaml`) whose tenants, environments, modes and exceptions apply, as
-    /// at admission.
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
-    /// Judge every object for this tenant (default: the owner of each object's namespace).
-    #[arg(long, value_name = "NAME")]
-    pub tenant: Option<String>,
-    /// Judge every object for this environment (default: the one its namespace maps to).
-    #[arg(long, value_name = "NAME")]
-    pub environment: Option<String>,
+    /// Whose configuration judges.
+    #[command(flatten)]
+    pub tenancy: TenancyArgs,
+    /// Admission policies' params and bindings.
+    #[command(flatten)]
+    pub policies: AdmissionPolicyArgs,
     /// Output format (with `--apply`, `openreports` writes `Report`s, anything else `PolicyReport`s).
     #[arg(long, value_enum, default_value_t = ScanFormat::Text)]
     pub format: ScanFormat,
@@ -253,12 +282,6 @@ pub struct ScanArgs {
     /// Objects per list request (`limit`; the rest follows with `continue`).
     #[arg(long, value_name = "N", default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..))]
     pub page_size: u32,
-    /// Param objects for admission policies' `paramRef` (YAML/JSON, any kinds; repeatable).
-    #[arg(long = "params", value_name = "FILE")]
-    pub params: Vec<PathBuf>,
-    /// Apply admission policies that have no binding as if bound to every namespace.
-    #[arg(long)]
-    pub bind_all: bool,
     /// Colour text output.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,

@@ -10,10 +10,10 @@ use crate::engine::{Engine, Input, NoOverrides, UnconfiguredParam, Verdict};
 use crate::fix::{write_fixes, FixDestination, FixError, FixOutcome, FixSource, Patched};
 use crate::report::policy_report::{self, ReportFlavor, RuleCatalog};
 use crate::report::{self, CheckReport, DocumentResult, Origin, PackInfo};
-use crate::service::{Caller, CallerError, Outputs, Service, TenantChoice};
+use crate::service::{Caller, CallerError, Outputs, Service};
 use crate::tenant::Tenancy;
 
-use super::{load_engine, load_tenancy, CommandError, Streams, EXIT_ERROR};
+use super::{load_judging_engine, load_judging_tenancy, CommandError, Streams, EXIT_ERROR};
 
 /// The tenancy a check runs under: the config's, with the tenant and environment the flags name.
 struct CheckTenancy {
@@ -30,9 +30,10 @@ pub fn run(args: &CheckArgs, streams: &mut Streams<'_>) -> Result<u8, CommandErr
         )?;
         return Ok(EXIT_ERROR);
     }
-    let engine = load_check_engine(args, streams)?;
+    let engine = load_judging_engine(&args.selection, &args.policies, streams)?;
     let now = args.now.unwrap_or_else(chrono::Utc::now);
-    let tenancy = load_check_tenancy(args, &engine, now, streams)?;
+    let tenancy =
+        load_judging_tenancy(&args.tenancy, &engine, now, streams)?.map(|tenancy| CheckTenancy { tenancy, now });
     let mut audit = match args
         .audit
         .as_deref()
@@ -42,14 +43,7 @@ pub fn run(args: &CheckArgs, streams: &mut Streams<'_>) -> Result<u8, CommandErr
         Ok(audit) => audit,
         Err(e) => return audit_failed(streams, &e),
     };
-    let caller = Caller {
-        tenant: args
-            .tenant
-            .clone()
-            .map_or(TenantChoice::OwnerOfNamespace, TenantChoice::Named),
-        environment: args.environment.clone(),
-        request_id: None,
-    };
+    let caller = args.tenancy.caller();
     let outputs = Outputs {
         audit: args.audit.is_some(),
         unconfigured: tenancy.is_some(),
@@ -84,49 +78,6 @@ pub fn run(args: &CheckArgs, streams: &mut Streams<'_>) -> Result<u8, CommandErr
         }
     }
     Ok(report.exit_code())
-}
-
-/// Loads the packs `check` judges with (selected, with param files and `--bind-all`) and warns
-/// on stderr about type warnings and unbound policies.
-fn load_check_engine(args: &CheckArgs, streams: &mut Streams<'_>) -> Result<Engine, CommandError> {
-    let (engine, _) = load_engine(&args.selection.packs)?;
-    let engine = engine.filtered(&args.selection.frameworks)?;
-    let engine = super::params::with_param_files(&engine, &args.params)?;
-    let engine = if args.bind_all { engine.with_bind_all() } else { engine };
-    let mut notices = engine.type_warnings();
-    notices.extend(engine.unbound_policies().iter().map(ToString::to_string));
-    for line in notices {
-        writeln!(streams.stderr, "warning: {line}")?;
-    }
-    Ok(engine)
-}
-
-/// With `--config`, the tenancy it declares, after checking that the named tenant and
-/// environment exist; warns about expired exceptions.
-fn load_check_tenancy(
-    args: &CheckArgs,
-    engine: &Engine,
-    now: chrono::DateTime<chrono::Utc>,
-    streams: &mut Streams<'_>,
-) -> Result<Option<CheckTenancy>, CommandError> {
-    let Some(path) = &args.config else {
-        return Ok(None);
-    };
-    let tenancy = load_tenancy(path, engine, now)?;
-    if let Some(name) = &args.tenant {
-        tenancy.tenant(name)?;
-    }
-    if let Some(name) = &args.environment {
-        tenancy.environment(name)?;
-    }
-    for id in tenancy.expired_exceptions() {
-        writeln!(
-            streams.stderr,
-            "warning: exception {id} in {} has expired and no longer applies",
-            path.display()
-        )?;
-    }
-    Ok(Some(CheckTenancy { tenancy, now }))
 }
 
 /// Reports an audit failure on stderr; `check` then exits with the error code.

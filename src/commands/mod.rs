@@ -147,3 +147,54 @@ pub fn load_tenancy(
         errors,
     })
 }
+
+/// The packs a judging command (`check`, `scan`) uses: `selection`, with the param files and
+/// `--bind-all` of `policies`; type warnings and unbound policies go to stderr.
+pub fn load_judging_engine(
+    selection: &crate::cli::PackSelection,
+    policies: &crate::cli::AdmissionPolicyArgs,
+    streams: &mut Streams<'_>,
+) -> Result<Engine, CommandError> {
+    let (engine, _) = load_engine(&selection.packs)?;
+    let engine = engine.filtered(&selection.frameworks)?;
+    let engine = params::with_param_files(&engine, &policies.params)?;
+    let engine = if policies.bind_all {
+        engine.with_bind_all()
+    } else {
+        engine
+    };
+    let mut notices = engine.type_warnings();
+    notices.extend(engine.unbound_policies().iter().map(ToString::to_string));
+    for line in notices {
+        writeln!(streams.stderr, "warning: {line}")?;
+    }
+    Ok(engine)
+}
+
+/// With `--config`, the tenancy it declares as of `now`, after checking that `--tenant` and
+/// `--environment` name what it declares; expired exceptions are warned about on stderr.
+pub fn load_judging_tenancy(
+    args: &crate::cli::TenancyArgs,
+    engine: &Engine,
+    now: chrono::DateTime<chrono::Utc>,
+    streams: &mut Streams<'_>,
+) -> Result<Option<crate::tenant::Tenancy>, CommandError> {
+    let Some(path) = &args.config else {
+        return Ok(None);
+    };
+    let tenancy = load_tenancy(path, engine, now)?;
+    if let Some(name) = &args.tenant {
+        tenancy.tenant(name)?;
+    }
+    if let Some(name) = &args.environment {
+        tenancy.environment(name)?;
+    }
+    for id in tenancy.expired_exceptions() {
+        writeln!(
+            streams.stderr,
+            "warning: exception {id} in {} has expired and no longer applies",
+            path.display()
+        )?;
+    }
+    Ok(Some(tenancy))
+}

@@ -10,10 +10,9 @@ use crate::report::policy_report::{self, ReportFlavor, ReportSet, RuleCatalog};
 use crate::report::{self, CheckReport, DocumentResult, PackInfo};
 use crate::scan::apply::Applier;
 use crate::scan::{self, Notice, Scan, ScanSettings, ScanStats, ScannedObject};
-use crate::service::{Caller, TenantChoice};
 use crate::tenant::Tenancy;
 
-use super::{load_engine, load_tenancy, CommandError, Streams, EXIT_DENIED, EXIT_ERROR, EXIT_OK};
+use super::{load_judging_engine, load_judging_tenancy, CommandError, Streams, EXIT_DENIED, EXIT_ERROR, EXIT_OK};
 
 /// Runs `scan`; returns the exit code of design §6 (1 when any object would be denied).
 pub fn run(args: &ScanArgs, streams: &mut Streams<'_>) -> Result<u8, CommandError> {
@@ -24,9 +23,9 @@ pub fn run(args: &ScanArgs, streams: &mut Streams<'_>) -> Result<u8, CommandErro
         )?;
         return Ok(EXIT_ERROR);
     }
-    let engine = load_scan_engine(args, streams)?;
+    let engine = load_judging_engine(&args.selection, &args.policies, streams)?;
     let now = chrono::Utc::now();
-    let tenancy = load_scan_tenancy(args, &engine, now, streams)?;
+    let tenancy = load_judging_tenancy(&args.tenancy, &engine, now, streams)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -51,14 +50,7 @@ async fn scan_and_report(
     let settings = ScanSettings {
         page_size: args.page_size,
         kinds: args.kinds.clone(),
-        caller: Caller {
-            tenant: args
-                .tenant
-                .clone()
-                .map_or(TenantChoice::OwnerOfNamespace, TenantChoice::Named),
-            environment: args.environment.clone(),
-            request_id: None,
-        },
+        caller: args.tenancy.caller(),
     };
     let scanner = Scan {
         client,
@@ -210,47 +202,4 @@ fn write_results(
     };
     streams.stdout.write_all(rendered.as_bytes())?;
     Ok(())
-}
-
-/// The packs `scan` judges with (selected, with param files and `--bind-all`), as `check`
-/// loads them; type warnings and unbound policies go to stderr.
-fn load_scan_engine(args: &ScanArgs, streams: &mut Streams<'_>) -> Result<Engine, CommandError> {
-    let (engine, _) = load_engine(&args.selection.packs)?;
-    let engine = engine.filtered(&args.selection.frameworks)?;
-    let engine = super::params::with_param_files(&engine, &args.params)?;
-    let engine = if args.bind_all { engine.with_bind_all() } else { engine };
-    let mut notices = engine.type_warnings();
-    notices.extend(engine.unbound_policies().iter().map(ToString::to_string));
-    for line in notices {
-        writeln!(streams.stderr, "warning: {line}")?;
-    }
-    Ok(engine)
-}
-
-/// With `--config`, its tenancy, after checking `--tenant` and `--environment` name what it
-/// declares; warns about expired exceptions.
-fn load_scan_tenancy(
-    args: &ScanArgs,
-    engine: &Engine,
-    now: chrono::DateTime<chrono::Utc>,
-    streams: &mut Streams<'_>,
-) -> Result<Option<Tenancy>, CommandError> {
-    let Some(path) = &args.config else {
-        return Ok(None);
-    };
-    let tenancy = load_tenancy(path, engine, now)?;
-    if let Some(name) = &args.tenant {
-        tenancy.tenant(name)?;
-    }
-    if let Some(name) = &args.environment {
-        tenancy.environment(name)?;
-    }
-    for id in tenancy.expired_exceptions() {
-        writeln!(
-            streams.stderr,
-            "warning: exception {id} in {} has expired and no longer applies",
-            path.display()
-        )?;
-    }
-    Ok(Some(tenancy))
 }

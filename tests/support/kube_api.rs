@@ -501,36 +501,58 @@ impl ApiServer {
     }
 }
 
+/// One request read off a keep-alive connection: method, target (path and query), the headers
+/// (names lowercased) and the body.
+pub struct RequestHead {
+    /// `GET`, `PATCH`, ...
+    pub method: String,
+    /// The request target as sent (path and query).
+    pub target: String,
+    /// Header values by lowercased name.
+    pub headers: HashMap<String, String>,
+    /// The body (`Content-Length` bytes); kubectl's stand-in reads none.
+    #[allow(dead_code)]
+    pub body: Vec<u8>,
+}
+
+/// Reads the next request from `reader`; `None` once the client closed the connection.
+pub fn read_request(reader: &mut impl BufRead) -> io::Result<Option<RequestHead>> {
+    let mut request_line = String::new();
+    if reader.read_line(&mut request_line)? == 0 {
+        return Ok(None);
+    }
+    let mut headers = HashMap::new();
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line)?;
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':') {
+            headers.insert(name.trim().to_ascii_lowercase(), value.trim().to_owned());
+        }
+    }
+    let length: u64 = headers.get("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let mut body = Vec::new();
+    reader.take(length).read_to_end(&mut body)?;
+    let mut parts = request_line.split_whitespace();
+    Ok(Some(RequestHead {
+        method: parts.next().unwrap_or("").to_owned(),
+        target: parts.next().unwrap_or("").to_owned(),
+        headers,
+        body,
+    }))
+}
+
 /// Answers requests on one keep-alive connection until the client closes it.
 fn serve_connection(stream: TcpStream, routes: &Routes, log: &Mutex<Vec<String>>) -> io::Result<()> {
     stream.set_read_timeout(Some(Duration::from_secs(60)))?;
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut writer = stream;
-    loop {
-        let mut request_line = String::new();
-        if reader.read_line(&mut request_line)? == 0 {
-            return Ok(());
-        }
-        let (mut accept, mut body_length) = (String::new(), 0u64);
-        loop {
-            let mut line = String::new();
-            reader.read_line(&mut line)?;
-            let line = line.trim_end();
-            if line.is_empty() {
-                break;
-            }
-            if let Some((name, value)) = line.split_once(':') {
-                match name.trim().to_ascii_lowercase().as_str() {
-                    "accept" => value.trim().clone_into(&mut accept),
-                    "content-length" => body_length = value.trim().parse().unwrap_or(0),
-                    _ => {}
-                }
-            }
-        }
-        io::copy(&mut (&mut reader).take(body_length), &mut io::sink())?;
-
-        let mut parts = request_line.split_whitespace();
-        let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    while let Some(request) = read_request(&mut reader)? {
+        let (method, target) = (request.method.as_str(), request.target.as_str());
+        let accept = request.headers.get("accept").map_or("", String::as_str);
         log.lock().expect("request log").push(format!("{method} {target}"));
         let path = target.split('?').next().unwrap_or("");
         let (status, content_type, body) = match routes.fixed.get(path) {
@@ -554,6 +576,7 @@ fn serve_connection(stream: TcpStream, routes: &Routes, log: &Mutex<Vec<String>>
         writer.write_all(&body)?;
         writer.flush()?;
     }
+    Ok(())
 }
 
 /// A `metav1.Status` failure, the body every API error has.

@@ -8,7 +8,7 @@
 //! Plain HTTP/1.1 on 127.0.0.1 (the `kube` client accepts an `http://` server).
 
 use std::collections::BTreeMap;
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use super::kube_api::{discovery_documents, plural, ApiResource};
+use super::kube_api::{discovery_documents, plural, read_request, ApiResource};
 
 /// One request as the stand-in received it.
 #[derive(Debug, Clone)]
@@ -449,31 +449,10 @@ fn serve_connection(stream: TcpStream, state: &Mutex<State>) -> io::Result<()> {
     stream.set_nodelay(true)?;
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut writer = stream;
-    loop {
-        let mut request_line = String::new();
-        if reader.read_line(&mut request_line)? == 0 {
-            return Ok(());
-        }
-        let (mut content_type, mut body_length) = (String::new(), 0u64);
-        loop {
-            let mut line = String::new();
-            reader.read_line(&mut line)?;
-            let line = line.trim_end();
-            if line.is_empty() {
-                break;
-            }
-            if let Some((name, value)) = line.split_once(':') {
-                match name.trim().to_ascii_lowercase().as_str() {
-                    "content-type" => value.trim().clone_into(&mut content_type),
-                    "content-length" => body_length = value.trim().parse().unwrap_or(0),
-                    _ => {}
-                }
-            }
-        }
-        let mut body = Vec::new();
-        (&mut reader).take(body_length).read_to_end(&mut body)?;
-        let mut parts = request_line.split_whitespace();
-        let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    while let Some(request) = read_request(&mut reader)? {
+        let (method, target) = (request.method.as_str(), request.target.as_str());
+        let content_type = request.headers.get("content-type").cloned().unwrap_or_default();
+        let body = request.body;
         let (path, query) = target.split_once('?').unwrap_or((target, ""));
         let recorded = Recorded {
             method: method.to_owned(),
@@ -493,4 +472,5 @@ fn serve_connection(stream: TcpStream, state: &Mutex<State>) -> io::Result<()> {
         writer.write_all(response.as_bytes())?;
         writer.flush()?;
     }
+    Ok(())
 }

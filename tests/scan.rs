@@ -70,6 +70,33 @@ fn scan(kubeconfig: &Path, extra: &[&str]) -> Output {
     celgate(&args)
 }
 
+/// `celgate check` of the stand-in's objects, with the scan's pack and config.
+fn check_cluster(format: &str) -> Output {
+    let pack = fixture("pack");
+    let config = fixture("celgate.yaml");
+    let cluster = fixture("cluster.yaml");
+    celgate(&[
+        "check",
+        "--format",
+        format,
+        "--packs",
+        pack.to_str().expect("utf-8 path"),
+        "--config",
+        config.to_str().expect("utf-8 path"),
+        cluster.to_str().expect("utf-8 path"),
+    ])
+}
+
+/// Asserts the scan ended with `code`, showing its stderr when not.
+fn assert_exit(output: &Output, code: i32) {
+    assert_eq!(
+        output.status.code(),
+        Some(code),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 fn stdout_json(output: &Output) -> Value {
     serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
         panic!(
@@ -144,12 +171,7 @@ fn objects_are_listed_page_by_page() {
         .collect();
     let (api, _dir, kubeconfig) = start(&bulk);
     let output = scan(&kubeconfig, &["--format", "json", "--page-size", "5"]);
-    assert_eq!(
-        output.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_exit(&output, 1);
     let records = stdout_json(&output);
     let configmaps = records
         .as_array()
@@ -180,25 +202,8 @@ fn objects_are_listed_page_by_page() {
 fn scan_and_check_agree_on_the_same_objects() {
     let (_api, _dir, kubeconfig) = start(&[]);
     let scanned = scan(&kubeconfig, &["--format", "json"]);
-    assert_eq!(
-        scanned.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&scanned.stderr)
-    );
-    let pack = fixture("pack");
-    let config = fixture("celgate.yaml");
-    let cluster = fixture("cluster.yaml");
-    let checked = celgate(&[
-        "check",
-        "--format",
-        "json",
-        "--packs",
-        pack.to_str().expect("utf-8"),
-        "--config",
-        config.to_str().expect("utf-8"),
-        cluster.to_str().expect("utf-8"),
-    ]);
+    assert_exit(&scanned, 1);
+    let checked = check_cluster("json");
     assert_eq!(checked.status.code(), Some(1));
     let scanned = by_object(&stdout_json(&scanned));
     let mut checked = by_object(&stdout_json(&checked));
@@ -213,12 +218,7 @@ fn scan_and_check_agree_on_the_same_objects() {
 fn reports_agree_with_check_and_skip_operation_only_rules_and_exceptions() {
     let (_api, _dir, kubeconfig) = start(&[]);
     let scanned = scan(&kubeconfig, &["--format", "policyreport"]);
-    assert_eq!(
-        scanned.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&scanned.stderr)
-    );
+    assert_exit(&scanned, 1);
     let reports = yaml_documents(&scanned);
     let kinds: Vec<&str> = reports.iter().map(|r| r["kind"].as_str().unwrap_or("")).collect();
     assert_eq!(kinds, ["PolicyReport", "PolicyReport"]);
@@ -256,19 +256,7 @@ fn reports_agree_with_check_and_skip_operation_only_rules_and_exceptions() {
 
     // Everything else is what `check --format policyreport` says of the same objects.
     scan_results.retain(|(_, _, rule), _| rule != "scan-no-replica-drop");
-    let pack = fixture("pack");
-    let config = fixture("celgate.yaml");
-    let cluster = fixture("cluster.yaml");
-    let checked = celgate(&[
-        "check",
-        "--format",
-        "policyreport",
-        "--packs",
-        pack.to_str().expect("utf-8"),
-        "--config",
-        config.to_str().expect("utf-8"),
-        cluster.to_str().expect("utf-8"),
-    ]);
+    let checked = check_cluster("policyreport");
     let mut check_results = report_results(&yaml_documents(&checked));
     check_results.retain(|(_, object, _), _| !object.starts_with("Namespace/"));
     assert_eq!(scan_results, check_results);
@@ -338,12 +326,7 @@ fn apply_writes_one_report_per_namespace_and_deletes_stale_ones() {
     }
     api.clear_requests();
     let output = scan(&kubeconfig, &["--apply"]);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_exit(&output, 0);
     let deletes: Vec<String> = api
         .requests()
         .into_iter()
@@ -360,12 +343,7 @@ fn apply_writes_one_report_per_namespace_and_deletes_stale_ones() {
 fn apply_writes_openreports_when_asked() {
     let (api, _dir, kubeconfig) = start(&[]);
     let output = scan(&kubeconfig, &["--apply", "--format", "openreports"]);
-    assert_eq!(
-        output.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_exit(&output, 1);
     let reports = api.objects("openreports.io", "reports");
     assert_eq!(reports.len(), 2);
     let shop = &reports[&("shop".to_owned(), "celgate-shop".to_owned())];
@@ -537,12 +515,7 @@ fn a_namespace_too_large_for_one_report_gets_several_and_leftover_parts_are_dele
         ])
     };
     let output = apply();
-    assert_eq!(
-        output.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_exit(&output, 1);
     let stored = api.objects("wgpolicyk8s.io", "policyreports");
     assert!(stored.len() >= 2, "{:?}", stored.keys());
     let mut seen = BTreeMap::new();
@@ -566,12 +539,7 @@ fn a_namespace_too_large_for_one_report_gets_several_and_leftover_parts_are_dele
     }
     api.clear_requests();
     let output = apply();
-    assert_eq!(
-        output.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_exit(&output, 1);
     let names: Vec<String> = api
         .objects("wgpolicyk8s.io", "policyreports")
         .into_keys()

@@ -2,25 +2,16 @@
 //! server's client certificate on `/validate` and `/mutate` only; the check API keeps working
 //! without one (bearer tokens when tenants are configured).
 
+#[allow(dead_code)]
+#[path = "support/serve_process.rs"]
+mod serve_process;
 mod support;
 
-use std::io::BufRead as _;
-use std::time::{Duration, Instant};
-
-use serde_json::Value;
+use std::time::Duration;
 
 use celgate::server::tls;
+use serve_process::{serve_command, ServeProcess};
 use support::{basic_pack_dir, client_config, fixture, Ca, Client};
-
-/// Kills the child when the test ends.
-struct ChildGuard(std::process::Child);
-
-impl Drop for ChildGuard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_with_client_ca_guards_only_the_admission_routes() {
@@ -29,41 +20,10 @@ async fn serve_with_client_ca_guards_only_the_admission_routes() {
     let client_ca = Ca::new("apiserver client CA");
     let ca_file = dir.path().join("client-ca.crt");
     std::fs::write(&ca_file, client_ca.pem()).expect("write client CA");
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_celgate"));
-    command
-        .arg("serve")
-        .args(["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
-        .arg("--cert-dir")
-        .arg(&cert_dir)
-        .arg("--packs")
-        .arg(basic_pack_dir())
-        .arg("--client-ca")
-        .arg(&ca_file)
-        .env("CELGATE_LOG", "info")
-        .env_remove("CELGATE_CLIENT_CA")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped());
-    let mut child = ChildGuard(command.spawn().expect("celgate serve starts"));
-    let stderr = child.0.stderr.take().expect("stderr");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let serving = loop {
-        let line = rx
-            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-            .expect("a 'celgate serving' log line");
-        let event: Value = serde_json::from_str(&line).unwrap_or_default();
-        if event["fields"]["message"] == "celgate serving" {
-            break event["fields"].clone();
-        }
-    };
+    let mut command = serve_command(&cert_dir, &basic_pack_dir());
+    command.arg("--client-ca").arg(&ca_file).env_remove("CELGATE_CLIENT_CA");
+    let serve = ServeProcess::spawn(command);
+    let serving = serve.wait_for_event("celgate serving", Duration::from_secs(20));
     let addr: std::net::SocketAddr = serving["listen"].as_str().expect("listen").parse().expect("address");
     let server_ca = std::fs::read(cert_dir.join(tls::CA_CERT_FILE)).expect("development CA");
     let anonymous = Client::new(addr, client_config(&[&server_ca], rustls::ALL_VERSIONS, None));

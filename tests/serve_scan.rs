@@ -11,29 +11,23 @@ mod kube_api;
 #[path = "support/kube_scan_api.rs"]
 mod kube_scan_api;
 #[allow(dead_code)]
+#[path = "support/serve_process.rs"]
+mod serve_process;
+#[allow(dead_code)]
 #[path = "notify/stub.rs"]
 mod stub;
 
-use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use kube_scan_api::{default_resources, ScanApi};
 use serde_json::{json, Value};
+use serve_process::{serve_command, ServeProcess};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/scan")
         .join(name)
-}
-
-struct ChildGuard(std::process::Child);
-
-impl Drop for ChildGuard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 fn cluster_objects() -> Vec<Value> {
@@ -107,37 +101,14 @@ fn serve_scans_on_one_replica_reports_metrics_and_alerts_on_new_failures() {
     )
     .expect("config");
 
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_celgate"));
+    let mut command = serve_command(&dir.path().join("certs"), &fixture("pack"));
     command
-        .arg("serve")
-        .args(["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
-        .arg("--cert-dir")
-        .arg(dir.path().join("certs"))
-        .arg("--packs")
-        .arg(fixture("pack"))
         .arg("--config")
         .arg(&config)
         .env("KUBECONFIG", &kubeconfig)
-        .env("POD_NAME", "celgate-0")
-        .env("CELGATE_LOG", "info")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped());
-    let mut child = ChildGuard(command.spawn().expect("celgate serve starts"));
-    let stderr = child.0.stderr.take().expect("stderr");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let serving = wait_for("'celgate serving'", Duration::from_secs(30), || {
-        let line = rx.recv_timeout(Duration::from_millis(100)).ok()?;
-        let event: Value = serde_json::from_str(&line).unwrap_or_default();
-        (event["fields"]["message"] == "celgate serving").then(|| event["fields"].clone())
-    });
+        .env("POD_NAME", "celgate-0");
+    let serve = ServeProcess::spawn(command);
+    let serving = serve.wait_for_event("celgate serving", Duration::from_secs(30));
     let admin = serving["admin"].as_str().expect("admin address").to_owned();
 
     // Another replica holds the lease: no scan, counted as such.

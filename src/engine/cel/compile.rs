@@ -143,6 +143,9 @@ pub struct CompiledExpr {
     /// The compiled evaluator's program for it ([`super::compiled`]), set once its pack's
     /// variables are known (`pack::programs`); `None` runs it with the interpreter.
     pub program: Option<std::sync::Arc<super::compiled::Program>>,
+    /// The indices of [`CompiledExpr::pack_variables`] in its pack's variables, set with
+    /// [`CompiledExpr::program`]: what a run computes first.
+    pub pack_variable_indices: Vec<usize>,
 }
 
 impl CompiledExpr {
@@ -226,6 +229,7 @@ fn compile_checked(env: &Env, source: &str, extra: &[&str], homogeneous: bool) -
         cost: cost::estimate(program.expression()),
         reads: cost::reads::analyse(program.expression()),
         program: None,
+        pack_variable_indices: Vec::new(),
         expr,
     })
 }
@@ -261,7 +265,7 @@ fn rewrite_matches(expr: &mut IdedExpr) -> Result<(), CompileError> {
         }
         args.append(&mut call.args);
         if let Some(Expr::Literal(cel::common::ast::LiteralValue::String(p))) = args.get(1).map(|a| &a.expr) {
-            regex::Regex::new(p.inner()).map_err(|e| CompileError::BadRegex {
+            super::k8s::regex::re2(p.inner()).map_err(|e| CompileError::BadRegex {
                 pattern: p.inner().to_owned(),
                 message: e.to_string(),
             })?;

@@ -250,7 +250,7 @@ impl Lowerer<'_> {
             ("__celgate_matches", 2) => match literal_str(&args[1]) {
                 Some(pattern) => {
                     let text = boxed(self.lower(&args[0])?);
-                    match regex::Regex::new(&pattern) {
+                    match crate::engine::cel::k8s::regex::re2(&pattern) {
                         Ok(re) => Node::Matches(text, Arc::new(re)),
                         Err(err) => {
                             let _ = e;

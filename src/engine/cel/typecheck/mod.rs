@@ -231,7 +231,7 @@ impl Checker<'_> {
                     let problem = re2_check(&p)
                         .map_err(|e| format!("error parsing regexp: {e}"))
                         .and_then(|()| {
-                            regex::Regex::new(&p)
+                            crate::engine::cel::k8s::regex::re2(&p)
                                 .map(|_| ())
                                 .map_err(|e| format!("'{p}' is not a valid regex: {e}"))
                         });

@@ -304,6 +304,10 @@ pub struct EvalArgs {
     /// Extra variable, `NAME=JSON` (e.g. `--var params='{"max": 3}'`, `--var item='{"name": "a"}'`).
     #[arg(long = "var", value_name = "NAME=JSON")]
     pub vars: Vec<String>,
+    /// Evaluate on the `cel` crate's interpreter (the reference) instead of the compiled
+    /// evaluator the packs run on.
+    #[arg(long)]
+    pub interpreter: bool,
 }
 
 /// `celgate docs`.

@@ -113,3 +113,57 @@ fn conformance_expressions_agree_with_the_interpreter() {
         tally.mismatches.iter().take(30).cloned().collect::<Vec<_>>().join("\n")
     );
 }
+
+/// `celgate eval`'s two evaluators (`Engine::eval_expression_on`) print the same JSON for every
+/// conformance expression without bindings, or both fail; the compiled one is the default.
+#[test]
+fn celgate_eval_prints_the_same_on_both_evaluators() {
+    use celgate::engine::{Engine, Evaluator, Input};
+    let outcome = std::thread::Builder::new()
+        .stack_size(256 << 20)
+        .spawn(|| {
+            let input = Input::default();
+            let (mut compared, mut disagree) = (0usize, Vec::new());
+            for section in SECTIONS {
+                let path =
+                    Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/fixtures/cel-spec/{section}.json"));
+                let text = std::fs::read_to_string(&path).expect("fixture");
+                let file: serde_json::Value = serde_json::from_str(&text).expect("fixture is JSON");
+                for case in file["cases"].as_array().into_iter().flatten() {
+                    let unbound = case["bindings"].as_object().is_none_or(serde_json::Map::is_empty)
+                        && case["declarations"].as_array().is_none_or(Vec::is_empty);
+                    let runnable = case["skip"].is_null() && case["disable_macros"] != true && unbound;
+                    let Some(source) = case["expr"].as_str().filter(|_| runnable) else {
+                        continue;
+                    };
+                    let compiled = Engine::eval_expression_on(Evaluator::Compiled, source, &input, &[]);
+                    let interpreted = || Engine::eval_expression_on(Evaluator::Interpreter, source, &input, &[]);
+                    compared += 1;
+                    let same = |i: &Result<serde_json::Value, celgate::engine::EvalError>| match (&compiled, i) {
+                        (Ok(a), Ok(b)) => a == b,
+                        (Err(a), Err(b)) => a.to_string() == b.to_string(),
+                        _ => false,
+                    };
+                    // A result built by iterating a map literal follows the interpreter's hash order.
+                    if !(0..32).any(|_| same(&interpreted())) {
+                        disagree.push(format!(
+                            "{section}: {source}\n  compiled:    {compiled:?}\n  interpreter: {:?}",
+                            interpreted()
+                        ));
+                    }
+                }
+            }
+            (compared, disagree)
+        })
+        .expect("spawn")
+        .join()
+        .expect("runner");
+    let (compared, disagree) = outcome;
+    assert!(compared > 1000, "only {compared} cases compared");
+    assert!(
+        disagree.is_empty(),
+        "{} of {compared} disagree:\n{}",
+        disagree.len(),
+        disagree.iter().take(30).cloned().collect::<Vec<_>>().join("\n")
+    );
+}

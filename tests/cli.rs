@@ -261,6 +261,61 @@ fn eval_errors_have_codes() {
         .stderr(predicate::str::contains("evaluation failed"));
 }
 
+/// `celgate eval` runs on the compiled evaluator, which counts the steps it takes: what it
+/// never reaches costs nothing, and a runaway stops at the per-expression limit. `--interpreter`
+/// runs the reference, which can only refuse by estimate. Both word errors alike.
+#[test]
+fn eval_runs_compiled_and_the_interpreter_on_request() {
+    let nested = "lists.range(10000).all(i, lists.range(10000).all(j, lists.range(10000).all(k, true)))";
+    let unreached = format!("false && {nested}");
+    celgate()
+        .args(["eval", unreached.as_str()])
+        .assert()
+        .success()
+        .stdout("false\n");
+    celgate()
+        .args(["eval", nested])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "ran past the per-expression limit of 10000000 steps",
+        ));
+    celgate()
+        .args(["eval", "--interpreter", unreached.as_str()])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("its estimated cost"));
+    let failure = |flags: &[&str]| {
+        let out = celgate()
+            .arg("eval")
+            .args(flags)
+            .args([
+                "object.spec.missing",
+                "--object",
+                "tests/fixtures/manifests/deployment.yaml",
+            ])
+            .output()
+            .expect("runs");
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (code, stderr) = failure(&[]);
+    assert_eq!(code, Some(1));
+    assert!(
+        stderr.contains("evaluation failed") && stderr.contains("missing"),
+        "{stderr}"
+    );
+    assert_eq!(failure(&["--interpreter"]), (code, stderr));
+    for flags in [&[][..], &["--interpreter"][..]] {
+        celgate()
+            .arg("eval")
+            .args(flags)
+            .arg(r#"["caf\u00e9", "cafe"].map(s, s.matches('^\\w+$'))"#)
+            .assert()
+            .success()
+            .stdout("[\n  false,\n  true\n]\n");
+    }
+}
+
 #[test]
 fn test_command_runs_pack_cases() {
     celgate()

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use crate::cli::EvalArgs;
-use crate::engine::{Engine, EvalError, Input, Operation};
+use crate::engine::{Engine, EvalError, Evaluator, Input, Operation};
 use crate::source;
 
 use super::{CommandError, Streams, EXIT_DENIED, EXIT_ERROR, EXIT_OK};
@@ -38,7 +38,12 @@ pub fn run(args: &EvalArgs, streams: &mut Streams<'_>) -> Result<u8, CommandErro
         }
         vars.push((name.to_owned(), value));
     }
-    match Engine::eval_expression(&args.expression, &input, &vars) {
+    let evaluator = if args.interpreter {
+        Evaluator::Interpreter
+    } else {
+        Evaluator::Compiled
+    };
+    match Engine::eval_expression_on(evaluator, &args.expression, &input, &vars) {
         Ok(value) => {
             let text = serde_json::to_string_pretty(&value).unwrap_or_else(|_| "null".to_owned());
             writeln!(streams.stdout, "{text}")?;

@@ -343,8 +343,24 @@ impl Engine {
     }
 
     /// Compiles and evaluates one expression with the same environment and variables the packs
-    /// see (`celgate eval`). `variables` are extra root variables (`--var NAME=JSON`).
+    /// see (`celgate eval`), on the compiled evaluator. `variables` are extra root variables
+    /// (`--var NAME=JSON`).
     pub fn eval_expression(
+        source: &str,
+        input: &Input,
+        variables: &[(String, serde_json::Value)],
+    ) -> Result<serde_json::Value, EvalError> {
+        Self::eval_expression_on(Evaluator::Compiled, source, input, variables)
+    }
+
+    /// [`Engine::eval_expression`] on the chosen evaluator. On [`Evaluator::Compiled`] the
+    /// expression runs as the packs' expressions do: compiled, its steps counted against the
+    /// per-expression limit, and on the interpreter where the compiler does not cover it (extra
+    /// root variables included) or to word an error the compiled run met. On
+    /// [`Evaluator::Interpreter`] it runs on the `cel` crate's interpreter, the reference, after
+    /// its estimated cost is checked.
+    pub fn eval_expression_on(
+        evaluator: Evaluator,
         source: &str,
         input: &Input,
         variables: &[(String, serde_json::Value)],
@@ -361,19 +377,55 @@ impl Engine {
         for (name, json) in variables {
             ctx.add_variable_as_val(name.clone(), json_val::json_view(json));
         }
-        let sizes = cost::sizes::SizeMemo::default();
-        let stats = cost::sizes::read_stats(
-            std::ptr::from_ref(&expr).addr(),
-            &expr.reads.paths,
-            roots,
-            &NoVariables,
-            &ctx,
-            &sizes,
-        );
-        cost::CostMeter::new(CostLimits::default()).charge(&expr.cost, cost::Sizes::of_reads(stats))?;
+        let program = (evaluator == Evaluator::Compiled && variables.is_empty())
+            .then(|| self::cel::compiled::compile(&expr.expr, &self::cel::compiled::Layout::default()).ok())
+            .flatten();
+        if let Some(program) = program {
+            let meter = cost::CostMeter::new(CostLimits::default());
+            let ran = program.evaluate(
+                &eval::program_roots(&roots),
+                &self::cel::compiled::NoVariables,
+                &meter.step_limits(),
+                meter.step_budget(),
+            );
+            match ran {
+                Ok(value) => {
+                    let val = self::cel::compiled::convert::to_val(&value);
+                    return Ok(value::value_to_json(&json_val::to_value(&*val)?));
+                }
+                Err(e) => {
+                    if let Some(stop) = meter.stopped(&e) {
+                        return Err(EvalError::Cost(stop));
+                    }
+                }
+            }
+            // A failure: the interpreter words it (it fails as fast, so it is not estimated).
+        } else {
+            let sizes = cost::sizes::SizeMemo::default();
+            let stats = cost::sizes::read_stats(
+                std::ptr::from_ref(&expr).addr(),
+                &expr.reads.paths,
+                roots,
+                &NoVariables,
+                &ctx,
+                &sizes,
+            );
+            cost::CostMeter::new(CostLimits::default()).charge(&expr.cost, cost::Sizes::of_reads(stats))?;
+        }
         let result = ::cel::Value::resolve_val(&expr.expr, &ctx)?;
         Ok(value::value_to_json(&json_val::to_value(&*result)?))
     }
+}
+
+/// Which evaluator runs an expression for `celgate eval`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Evaluator {
+    /// celgate's compiled evaluator, as the packs run (the interpreter where it does not cover
+    /// the expression).
+    #[default]
+    Compiled,
+    /// The `cel` crate's interpreter: the reference.
+    Interpreter,
 }
 
 /// `celgate eval` has no pack variables.

@@ -120,10 +120,7 @@ impl<'a, 'v> Programs<'a, 'v> {
     /// as the interpreter fails any expression that names a failed variable.
     pub(crate) fn run(&self, expr: &CompiledExpr, item: Option<(&'v serde_json::Value, &Arc<str>)>) -> Option<Ran<'v>> {
         let program = expr.program.as_deref()?;
-        for name in &expr.pack_variables {
-            let Some(index) = self.variables.pack.variables.iter().position(|v| &v.name == name) else {
-                continue;
-            };
+        for &index in &expr.pack_variable_indices {
             if let Err(e) = self.variables.get(index) {
                 return Some(self.failed(&e));
             }

@@ -79,6 +79,11 @@ fn attach(expr: &mut CompiledExpr, layout: &Layout, subject: &str, coverage: &mu
             coverage.compiled += 1;
             coverage.bridged.extend(program.bridged().iter().cloned());
             expr.program = Some(Arc::new(program));
+            expr.pack_variable_indices = expr
+                .pack_variables
+                .iter()
+                .filter_map(|name| layout.variables.iter().position(|v| v == name))
+                .collect();
         }
         Err(unsupported) => coverage.interpreted.push(Interpreted {
             subject: subject.to_owned(),

@@ -218,6 +218,9 @@ fn str_e(d: u32) -> BoxedStrategy<String> {
         "'a,b'",
         "object.?name.orValue('n')",
         "object.?x.?name.orValue('')",
+        "object.?x[?'name'].orValue('')",
+        "string(object.?l[?0].orValue('none'))",
+        "object[?'name'].orValue('m')",
     ])
     .prop_map(str::to_owned);
     if d == 0 {

@@ -98,6 +98,14 @@ pub(crate) fn eval<'v>(node: &Node, cx: &mut Cx<'_, 'v>) -> Result<Value<'v>, Ev
         Node::Index(operand, index, optional) => {
             let v = eval(operand, cx)?;
             let i = eval(index, cx)?;
+            // An optional chain (`a.?b[?k]`): none stays none, a value is indexed in place.
+            let v = match (v, optional) {
+                (Value::Optional(None), true) => return Ok(Value::Optional(None)),
+                (Value::Optional(Some(inner)), true) if matches!(*inner, Value::List(_) | Value::Map(_)) => {
+                    (*inner).clone()
+                }
+                (v, _) => v,
+            };
             match (ops::index(&v, &i), optional) {
                 (Some(r), false) => r,
                 (Some(r), true) => Ok(Value::Optional(r.ok().map(Arc::new))),

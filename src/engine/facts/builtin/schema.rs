@@ -55,8 +55,8 @@ pub struct Field {
 pub struct Struct {
     /// The definition's (shortened) name, `core.v1.PodSpec`.
     pub name: String,
-    /// The fields, by JSON name.
-    pub fields: BTreeMap<String, Field>,
+    /// The fields, by JSON name (hashed: normalising a document looks up each of its fields).
+    pub fields: foldhash::HashMap<String, Field>,
 }
 
 /// Why the embedded schema could not be read (a build defect; a unit test parses it).
@@ -91,7 +91,7 @@ pub struct Schema {
     /// Every struct; [`FieldType::Struct`] indexes into it.
     pub structs: Vec<Struct>,
     /// `apiVersion/kind` (`apps/v1/Deployment`, `v1/Pod`) -> index of its struct.
-    kinds: HashMap<String, usize>,
+    kinds: foldhash::HashMap<String, usize>,
 }
 
 #[derive(Deserialize)]
@@ -125,7 +125,7 @@ impl Schema {
             .collect();
         let mut structs = Vec::with_capacity(raw.definitions.len());
         for (name, definition) in &raw.definitions {
-            let mut fields = BTreeMap::new();
+            let mut fields = foldhash::HashMap::default();
             for (field, ty) in &definition.properties {
                 let parsed = parse_type(ty, &index).ok_or_else(|| SchemaError::Type {
                     definition: name.clone(),
@@ -140,7 +140,7 @@ impl Schema {
                 fields,
             });
         }
-        let mut kinds = HashMap::with_capacity(raw.kinds.len());
+        let mut kinds = foldhash::HashMap::with_capacity_and_hasher(raw.kinds.len(), Default::default());
         for (kind, definition) in raw.kinds {
             let Some(&i) = index.get(definition.as_str()) else {
                 return Err(SchemaError::Kind { kind, definition });

@@ -399,7 +399,8 @@ impl Engine {
                     }
                 }
             }
-            // A failure: the interpreter words it (it fails as fast, so it is not estimated).
+            // A failure: the interpreter words it. It takes the steps the compiled run took
+            // (bounded by the limit), so it is not estimated again.
         } else {
             let sizes = cost::sizes::SizeMemo::default();
             let stats = cost::sizes::read_stats(

@@ -140,7 +140,8 @@ impl Schema {
                 fields,
             });
         }
-        let mut kinds = foldhash::HashMap::with_capacity_and_hasher(raw.kinds.len(), Default::default());
+        let mut kinds =
+            foldhash::HashMap::with_capacity_and_hasher(raw.kinds.len(), foldhash::fast::RandomState::default());
         for (kind, definition) in raw.kinds {
             let Some(&i) = index.get(definition.as_str()) else {
                 return Err(SchemaError::Kind { kind, definition });

@@ -253,16 +253,17 @@ fn canonical(value: &serde_json::Value, out: &mut Sha256) {
     use serde_json::Value;
     match value {
         Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
+            // Sorted here, whatever order the map keeps (keys are unique).
+            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+            entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
             out.update(b"{");
-            for (i, key) in keys.into_iter().enumerate() {
+            for (i, (key, item)) in entries.into_iter().enumerate() {
                 if i > 0 {
                     out.update(b",");
                 }
-                out.update(serde_json::Value::String(key.clone()).to_string().as_bytes());
+                write_json(key, out);
                 out.update(b":");
-                canonical(&map[key], out);
+                canonical(item, out);
             }
             out.update(b"}");
         }
@@ -276,8 +277,25 @@ fn canonical(value: &serde_json::Value, out: &mut Sha256) {
             }
             out.update(b"]");
         }
-        scalar => out.update(scalar.to_string().as_bytes()),
+        scalar => write_json(scalar, out),
     }
+}
+
+/// Hashes `value` as `serde_json` writes it, without building the text.
+fn write_json<T: serde::Serialize + ?Sized>(value: &T, out: &mut Sha256) {
+    /// What `serde_json` writes goes into the digest.
+    struct Digesting<'a>(&'a mut Sha256);
+    impl std::io::Write for Digesting<'_> {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.update(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    // Writing a string or a JSON scalar into a digest cannot fail.
+    let _ = serde_json::to_writer(Digesting(out), value);
 }
 
 /// Lowercase hex of `bytes`.
@@ -301,6 +319,10 @@ mod tests {
         assert_eq!(document_sha256(&a), document_sha256(&b));
         assert_ne!(document_sha256(&a), document_sha256(&c));
         assert_eq!(document_sha256(&a).len(), 64);
+        // The canonical text: keys sorted at every level, no whitespace, serde_json's escapes.
+        let doc = serde_json::json!({"z": [1, 2.5, null, true], "a": {"é\"q": "x\ny", "b": -3}});
+        let text = r#"{"a":{"b":-3,"é\"q":"x\ny"},"z":[1,2.5,null,true]}"#;
+        assert_eq!(document_sha256(&doc), hex(&Sha256::digest(text.as_bytes())));
     }
 
     #[test]

@@ -41,22 +41,31 @@ struct Tally {
     mismatches: Vec<String>,
 }
 
-fn check_section(name: &str, tally: &mut Tally) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/fixtures/cel-spec/{name}.json"));
+/// The section's cases that run without bindings, macros on and not skipped: (name, expression).
+fn unbound_cases(section: &str) -> Vec<(String, String)> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/fixtures/cel-spec/{section}.json"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let file: serde_json::Value = serde_json::from_str(&text).expect("fixture is JSON");
-    let env = compile::environment();
+    let mut cases = Vec::new();
     for case in file["cases"].as_array().into_iter().flatten() {
         let unbound = case["bindings"].as_object().is_none_or(serde_json::Map::is_empty)
             && case["declarations"].as_array().is_none_or(Vec::is_empty);
         let runnable = case["skip"].is_null() && case["disable_macros"] != true && unbound;
-        let Some(source) = case["expr"].as_str().filter(|_| runnable) else {
-            continue;
-        };
+        if let Some(source) = case["expr"].as_str().filter(|_| runnable) {
+            cases.push((case["name"].as_str().unwrap_or("?").to_owned(), source.to_owned()));
+        }
+    }
+    cases
+}
+
+fn check_section(name: &str, tally: &mut Tally) {
+    let env = compile::environment();
+    for (case, source) in unbound_cases(name) {
+        let source = source.as_str();
         let Ok(expr) = compile::compile_with_roots(&env, source, &[]) else {
             continue;
         };
-        let label = format!("{name}/{}: {source}", case["name"].as_str().unwrap_or("?"));
+        let label = format!("{name}/{case}: {source}");
         let program = match compiled::compile(&expr.expr, &Layout::default()) {
             Ok(p) => p,
             Err(e) => {
@@ -125,17 +134,8 @@ fn celgate_eval_prints_the_same_on_both_evaluators() {
             let input = Input::default();
             let (mut compared, mut disagree) = (0usize, Vec::new());
             for section in SECTIONS {
-                let path =
-                    Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/fixtures/cel-spec/{section}.json"));
-                let text = std::fs::read_to_string(&path).expect("fixture");
-                let file: serde_json::Value = serde_json::from_str(&text).expect("fixture is JSON");
-                for case in file["cases"].as_array().into_iter().flatten() {
-                    let unbound = case["bindings"].as_object().is_none_or(serde_json::Map::is_empty)
-                        && case["declarations"].as_array().is_none_or(Vec::is_empty);
-                    let runnable = case["skip"].is_null() && case["disable_macros"] != true && unbound;
-                    let Some(source) = case["expr"].as_str().filter(|_| runnable) else {
-                        continue;
-                    };
+                for (_, source) in unbound_cases(section) {
+                    let source = source.as_str();
                     let compiled = Engine::eval_expression_on(Evaluator::Compiled, source, &input, &[]);
                     let interpreted = || Engine::eval_expression_on(Evaluator::Interpreter, source, &input, &[]);
                     compared += 1;

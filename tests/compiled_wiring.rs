@@ -146,6 +146,76 @@ fn compiled_programs_decide_exactly_as_the_interpreter_on_real_manifests() {
     assert!(judged >= 300, "{judged} documents");
 }
 
+/// Kubernetes admission policies run on compiled programs too: every policy fixture that loads
+/// has its expressions compiled (`authorizer` and object construction excepted, named in its
+/// coverage), and judges every input fixture, as a CREATE and as an UPDATE, exactly as the
+/// interpreter does.
+#[test]
+fn admission_policies_run_compiled_and_decide_exactly_as_the_interpreter() {
+    use celgate::engine::Operation;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/vap");
+    let inputs = celgate::documents::collect(&[dir.join("inputs")], &mut std::io::empty());
+    let namespaces = inputs.namespace_labels();
+    let mut folders: Vec<_> = std::fs::read_dir(&dir)
+        .expect("fixtures")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.is_dir() && !p.ends_with("inputs") && !p.ends_with("bad"))
+        .collect();
+    folders.sort();
+    let (mut policies, mut compiled_exprs, mut judged) = (0, 0, 0);
+    for folder in folders {
+        let Ok(found) = celgate::packs::from_paths(std::slice::from_ref(&folder)) else {
+            continue;
+        };
+        let Ok(engine) = Engine::load(&found.packs) else {
+            continue;
+        };
+        for pack in engine.packs() {
+            if matches!(pack.kind, PackKind::AdmissionPolicies(_)) {
+                policies += 1;
+                compiled_exprs += pack.coverage.compiled;
+                for fallback in &pack.coverage.interpreted {
+                    assert!(
+                        fallback.source.contains("authorizer")
+                            || fallback.source.contains("Object{")
+                            || fallback.source.contains("Object."),
+                        "{}: {fallback:?}",
+                        folder.display()
+                    );
+                }
+            }
+        }
+        let reference = engine.with_interpreter_only();
+        for doc in &inputs.documents {
+            for operation in [Operation::Create, Operation::Update] {
+                let mut input = Input::new(doc.value.clone());
+                input.operation = operation;
+                if operation == Operation::Update {
+                    input.old_object = Some(doc.value.clone());
+                }
+                input.namespace = Some(doc.metadata_str("namespace").to_owned()).filter(|n| !n.is_empty());
+                input.namespace_labels = input.namespace.as_ref().and_then(|n| namespaces.get(n).cloned());
+                let fast = decision_text(&engine.evaluate(&input));
+                let slow = decision_text(&reference.evaluate(&input));
+                assert_eq!(
+                    fast,
+                    slow,
+                    "{} on {}#{} ({operation:?})",
+                    folder.display(),
+                    doc.source,
+                    doc.index
+                );
+                judged += 1;
+            }
+        }
+    }
+    eprintln!("{policies} policy packs, {compiled_exprs} compiled expressions, {judged} judgements");
+    assert!(policies >= 10, "{policies} policy packs");
+    assert!(compiled_exprs >= 20, "{compiled_exprs} compiled expressions");
+    assert!(judged >= 100, "{judged} judgements");
+}
+
 #[test]
 fn an_expression_the_compiler_does_not_cover_runs_on_the_interpreter_and_is_named() {
     let engine = engine_from(FALLBACK_PACK);

@@ -395,10 +395,6 @@ pub async fn run(mut reloader: Reloader, state: Arc<ServerState>, interval: Dura
 pub(crate) fn log_evaluator_coverage(engine: &Engine) {
     for pack in engine.packs() {
         let coverage = &pack.coverage;
-        if coverage.admission_policies {
-            tracing::info!(pack = %pack.metadata.name, "admission policies run on the CEL interpreter");
-            continue;
-        }
         for fallback in &coverage.interpreted {
             tracing::warn!(
                 pack = %pack.metadata.name,

@@ -119,31 +119,13 @@ pub(crate) fn run_val<'v>(expr: &CompiledExpr, scope: &Context<'_, 'v>) -> Resul
         .map_err(ExprFailure::Execution)
 }
 
-pub(crate) fn eval_value(
-    expr: &CompiledExpr,
-    scope: &Context<'_, '_>,
-    costing: Costing<'_>,
-) -> Result<Value, ExprFailure> {
-    costing.charge(expr, scope)?;
-    run_value(expr, scope)
-}
-
-/// [`eval_value`] without charging `expr` (the caller did).
+/// Runs `expr` in `scope` as a value, without charging it (the caller did).
 pub(crate) fn run_value(expr: &CompiledExpr, scope: &Context<'_, '_>) -> Result<Value, ExprFailure> {
     let val = Value::resolve_val(&expr.expr, scope).map_err(ExprFailure::Execution)?;
     to_value(&*val).map_err(ExprFailure::Execution)
 }
 
-pub(crate) fn eval_bool(
-    expr: &CompiledExpr,
-    scope: &Context<'_, '_>,
-    costing: Costing<'_>,
-) -> Result<bool, ExprFailure> {
-    costing.charge(expr, scope)?;
-    run_bool(expr, scope)
-}
-
-/// [`eval_bool`] without charging `expr` (the caller did).
+/// Runs `expr` in `scope` as a bool, without charging it (the caller did).
 pub(crate) fn run_bool(expr: &CompiledExpr, scope: &Context<'_, '_>) -> Result<bool, ExprFailure> {
     let val = Value::resolve_val(&expr.expr, scope).map_err(ExprFailure::Execution)?;
     match val.downcast_ref::<CelBool>() {

@@ -19,7 +19,7 @@ pub(crate) mod soften;
 use crate::engine::facts::decision::Violation;
 use crate::engine::pack::patch::ResolvedOp;
 
-pub(crate) use crate::engine::cel::expr_eval::{eval_bool, eval_value, Costing, ExprFailure};
+pub(crate) use crate::engine::cel::expr_eval::{Costing, ExprFailure};
 pub(crate) use roots::{bind_roots, program_roots, DerivedDocuments, Subject};
 pub(crate) use rule::RuleContext;
 pub(crate) use rules::{run_rules, Rulebook};

@@ -11,9 +11,10 @@ use cel::{Context, Value};
 
 use crate::engine::cel::json_val::json_view;
 use crate::engine::cel::value::value_to_json;
+use crate::engine::eval::programs::{Programs, SharedValues};
 use crate::engine::eval::{
-    compute_variables, eval_bool, eval_value, Costing, ExprFailure, Finding, ForEachCache, Interpreter, PackScope,
-    Pass, RuleContext, SharedResults, SharedVariables,
+    compute_variables, program_roots, Costing, ExprFailure, Finding, ForEachCache, Interpreter, PackScope, Pass,
+    RuleContext, SharedResults, SharedVariables,
 };
 use crate::engine::facts::decision::Action;
 use crate::engine::facts::decision::FindingType;
@@ -35,6 +36,8 @@ pub(crate) struct Policy<'a> {
     pub rules: &'a [&'a Arc<CompiledRule>],
     /// `--bind-all`: run a policy that has no binding as if bound by [`crate::engine::vap::implied_binding`].
     pub bind_all: bool,
+    /// Run expressions on their compiled programs (false: the interpreter only, the reference).
+    pub compiled: bool,
 }
 
 /// One (binding, param) evaluation in progress.
@@ -116,8 +119,6 @@ impl Policy<'_> {
         Self: 'v,
     {
         let costing = costing.with_params(param);
-        let mut scope = root.new_inner_scope();
-        scope.add_variable_as_val("params", json_view(param));
         let needed: BTreeSet<usize> = self
             .admission
             .variables
@@ -125,9 +126,19 @@ impl Policy<'_> {
             .chain(self.rules.iter().flat_map(|r| r.variables.iter()))
             .copied()
             .collect();
-        let (variables, failed) = compute_variables(self.pack, &needed, &scope, costing, &SharedVariables::default());
-        scope.add_variable_as_val("variables", Box::new(variables));
-        let scope = PackScope::interpreted(Interpreter { scope, failed });
+        // Each param runs with its own variables: nothing is shared between runs.
+        let shared_values = SharedValues::default();
+        let programs = self
+            .compiled
+            .then(|| Programs::new(self.pack, program_roots(&costing.roots), costing.meter, &shared_values));
+        let pack = self.pack;
+        let scope = PackScope::lazy(programs, move || {
+            let mut scope = root.new_inner_scope();
+            scope.add_variable_as_val("params", json_view(param));
+            let (variables, failed) = compute_variables(pack, &needed, &scope, costing, &SharedVariables::default());
+            scope.add_variable_as_val("variables", Box::new(variables));
+            Interpreter { scope, failed }
+        });
         let for_each = ForEachCache::default();
         // An admission policy's expressions are never shared (no share ids): nothing is stored.
         let results = SharedResults::default();
@@ -201,17 +212,11 @@ impl Policy<'_> {
 
 impl Run<'_, '_, '_> {
     fn check(&self, expr: &crate::engine::cel::compile::CompiledExpr) -> Result<bool, ExprFailure> {
-        if let Some(f) = self.ctx.variable_failure(expr) {
-            return Err(f);
-        }
-        eval_bool(expr, &self.ctx.scope.interpreter().scope, self.ctx.costing)
+        self.ctx.document_bool(expr)
     }
 
     fn value(&self, expr: &crate::engine::cel::compile::CompiledExpr) -> Result<Value, ExprFailure> {
-        if let Some(f) = self.ctx.variable_failure(expr) {
-            return Err(f);
-        }
-        eval_value(expr, &self.ctx.scope.interpreter().scope, self.ctx.costing)
+        self.ctx.document_value(expr)
     }
 
     /// `matchConditions`: any false skips the policy; otherwise any error is a failure.

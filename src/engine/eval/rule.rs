@@ -155,6 +155,18 @@ impl<'a, 'v> RuleContext<'a, '_, 'v> {
         declared_bound_exceeded(&rule.spec.id, rule.input_limits, stats)
     }
 
+    /// Runs a bool expression of the pack on the document (an admission policy's
+    /// `matchConditions`), as rule expressions run (see [`RuleContext::run_expr`]).
+    pub(crate) fn document_bool(&self, expr: &CompiledExpr) -> Result<bool, ExprFailure> {
+        self.check_bool(expr, Target::document())
+    }
+
+    /// Runs a value expression of the pack on the document (an admission policy's mutations
+    /// and audit annotations), as rule expressions run.
+    pub(crate) fn document_value(&self, expr: &CompiledExpr) -> Result<Value, ExprFailure> {
+        self.check_value(expr, Target::document())
+    }
+
     /// Runs a rule's bool expression at `target` (see [`RuleContext::run_expr`]).
     fn check_bool(&self, expr: &CompiledExpr, target: Target<'_, 'v>) -> Result<bool, ExprFailure> {
         self.run_expr(expr, target, &self.results.bools, run_bool, |v| match v {

@@ -73,6 +73,7 @@ pub(crate) fn run_rules(
                 admission,
                 rules,
                 bind_all: admission_options.bind_all,
+                compiled,
             };
             let costing = Costing {
                 meter,

@@ -35,26 +35,8 @@ impl<'a, 'p, 'v> PackScope<'a, 'p, 'v> {
         }
     }
 
-    /// A scope that runs everything on `interpreter`.
-    pub(crate) fn interpreted(interpreter: Interpreter<'p, 'v>) -> Self {
-        PackScope {
-            programs: None,
-            interpreter: OnceCell::from(interpreter),
-            build: Box::new(unreachable_build),
-        }
-    }
-
     /// The interpreter's side, built now if it was not.
     pub(crate) fn interpreter(&self) -> &Interpreter<'p, 'v> {
         self.interpreter.get_or_init(|| (self.build)())
-    }
-}
-
-/// The builder of a scope made [`PackScope::interpreted`]: its cell is always set, so this
-/// never runs; it returns an empty scope rather than panicking.
-fn unreachable_build<'p, 'v>() -> Interpreter<'p, 'v> {
-    Interpreter {
-        scope: Context::default(),
-        failed: Vec::new(),
     }
 }

@@ -19,14 +19,12 @@ pub struct Coverage {
     pub bridged: BTreeSet<String>,
     /// Expressions that run on the interpreter, and why.
     pub interpreted: Vec<Interpreted>,
-    /// True for an admission-policy pack, whose expressions run on the interpreter.
-    pub admission_policies: bool,
 }
 
 impl Coverage {
     /// True when every expression runs on compiled programs.
     pub fn is_complete(&self) -> bool {
-        self.interpreted.is_empty() && !self.admission_policies
+        self.interpreted.is_empty()
     }
 }
 
@@ -41,16 +39,10 @@ pub struct Interpreted {
     pub reason: String,
 }
 
-/// Compiles every expression of the rule packs in `packs` and records each pack's coverage.
+/// Compiles every expression of the packs in `packs` (rule packs and admission policies alike)
+/// and records each pack's coverage.
 pub(crate) fn attach_programs(packs: &mut [CompiledPack]) {
     for pack in packs {
-        if matches!(pack.kind, PackKind::AdmissionPolicies(_)) {
-            pack.coverage = Coverage {
-                admission_policies: true,
-                ..Coverage::default()
-            };
-            continue;
-        }
         let layout = Layout {
             variables: pack.variables.iter().map(|v| v.name.clone()).collect(),
         };
@@ -67,6 +59,14 @@ pub(crate) fn attach_programs(packs: &mut [CompiledPack]) {
             let subject = format!("rule '{}'", rule.spec.id);
             for expr in super::share::rule_expressions_mut(rule) {
                 attach(expr, &layout, &subject, &mut coverage);
+            }
+        }
+        if let PackKind::AdmissionPolicies(admission) = &mut pack.kind {
+            for (name, expr) in &mut admission.match_conditions {
+                attach(expr, &layout, &format!("matchCondition '{name}'"), &mut coverage);
+            }
+            for (key, expr) in &mut admission.audit_annotations {
+                attach(expr, &layout, &format!("auditAnnotation '{key}'"), &mut coverage);
             }
         }
         pack.coverage = coverage;

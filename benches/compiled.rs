@@ -103,6 +103,7 @@ static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
         .map(|pack| {
             let layout = Layout {
                 variables: pack.variables.iter().map(|v| v.name.clone()).collect(),
+                ..Layout::default()
             };
             let variables = pack.variables.iter().map(|v| program(&v.expr, &layout)).collect();
             let exprs = pack

@@ -61,6 +61,7 @@ impl<'v> Variables<'v> for Two {
 fn pack_variables_are_read_by_index() {
     let layout = Layout {
         variables: vec!["answer".to_owned(), "broken".to_owned()],
+        ..Layout::default()
     };
     let request = RequestBudget::new(u64::MAX);
     let ok = program("variables.answer + 2", &layout).evaluate(&Roots::default(), &Two, &limits(), &request);

@@ -116,6 +116,7 @@ fn shipped_pack_expressions_agree_with_the_interpreter() {
         .map(|pack| {
             let layout = Layout {
                 variables: pack.variables.iter().map(|v| v.name.clone()).collect(),
+                ..Layout::default()
             };
             let vars: Vec<Compiled<'_>> = pack
                 .variables

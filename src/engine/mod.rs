@@ -354,9 +354,9 @@ impl Engine {
     }
 
     /// [`Engine::eval_expression`] on the chosen evaluator. On [`Evaluator::Compiled`] the
-    /// expression runs as the packs' expressions do: compiled, its steps counted against the
-    /// per-expression limit, and on the interpreter where the compiler does not cover it (extra
-    /// root variables included) or to word an error the compiled run met. On
+    /// expression runs as the packs' expressions do: compiled (the extra root variables bound as
+    /// roots), its steps counted against the per-expression limit, and on the interpreter where
+    /// the compiler does not cover it or to word an error the compiled run met. On
     /// [`Evaluator::Interpreter`] it runs on the `cel` crate's interpreter, the reference, after
     /// its estimated cost is checked.
     pub fn eval_expression_on(
@@ -377,8 +377,12 @@ impl Engine {
         for (name, json) in variables {
             ctx.add_variable_as_val(name.clone(), json_val::json_view(json));
         }
-        let program = (evaluator == Evaluator::Compiled && variables.is_empty())
-            .then(|| self::cel::compiled::compile(&expr.expr, &self::cel::compiled::Layout::default()).ok())
+        let layout = self::cel::compiled::Layout {
+            extra_roots: variables.iter().map(|(name, _)| name.clone()).collect(),
+            ..self::cel::compiled::Layout::default()
+        };
+        let program = (evaluator == Evaluator::Compiled)
+            .then(|| self::cel::compiled::compile(&expr.expr, &layout).ok())
             .flatten();
         if let Some(program) = program {
             let meter = cost::CostMeter::new(CostLimits::default());

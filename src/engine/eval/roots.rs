@@ -79,5 +79,6 @@ pub(crate) fn program_roots<'v>(docs: &RootDocs<'v>) -> crate::engine::cel::comp
         namespace_object: docs.namespace_object,
         item: None,
         item_pointer: None,
+        extra: docs.extra,
     }
 }

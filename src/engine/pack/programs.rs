@@ -45,6 +45,7 @@ pub(crate) fn attach_programs(packs: &mut [CompiledPack]) {
     for pack in packs {
         let layout = Layout {
             variables: pack.variables.iter().map(|v| v.name.clone()).collect(),
+            extra_roots: Vec::new(),
         };
         let mut coverage = Coverage::default();
         for var in &mut pack.variables {

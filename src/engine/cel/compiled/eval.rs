@@ -58,6 +58,12 @@ pub(crate) fn eval<'v>(node: &Node, cx: &mut Cx<'_, 'v>) -> Result<Value<'v>, Ev
             .map(|p| Value::Str(super::value::Str::Owned(Arc::clone(p))))
             .ok_or_else(|| EvalError::NoSuchKey(Arc::from("itemPointer"))),
         Node::Var(index) => cx.vars.get(*index),
+        Node::Extra(index) => cx
+            .roots
+            .extra
+            .get(*index)
+            .map(|(_, json)| Value::from_json(json))
+            .ok_or_else(|| EvalError::Interpreter("unbound extra root".to_owned())),
         Node::Local(slot) => cx
             .locals
             .get(*slot)

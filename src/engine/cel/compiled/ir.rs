@@ -78,6 +78,8 @@ pub enum Node {
     Root(Root),
     /// `itemPointer`.
     ItemPointer,
+    /// An extra root variable (`celgate eval --var NAME=JSON`), by its index in the layout.
+    Extra(usize),
     /// A pack variable, by its index in the layout.
     Var(usize),
     /// A comprehension variable, by slot.

@@ -45,7 +45,16 @@ impl Lowerer<'_> {
 
     /// A name that is a variable (not a namespace or type name).
     fn is_variable(&self, name: &str) -> bool {
-        self.local(name).is_some() || Root::of(name).is_some() || name == "itemPointer" || name == "variables"
+        self.local(name).is_some()
+            || Root::of(name).is_some()
+            || name == "itemPointer"
+            || name == "variables"
+            || self.extra_root(name).is_some()
+    }
+
+    /// The index of an extra root variable named `name`.
+    fn extra_root(&self, name: &str) -> Option<usize> {
+        self.layout.extra_roots.iter().position(|r| r == name)
     }
 
     fn bridge(&mut self, function: &str, receiver: Receiver, arity: usize) -> Result<Bridge, Unsupported> {
@@ -67,6 +76,9 @@ impl Lowerer<'_> {
             Expr::Ident(name) => {
                 if let Some(slot) = self.local(name) {
                     Node::Local(slot)
+                } else if let Some(index) = self.extra_root(name) {
+                    // An extra root shadows a root of the same name, as a binding does.
+                    Node::Extra(index)
                 } else if let Some(root) = Root::of(name) {
                     Node::Root(root)
                 } else if name == "itemPointer" {
@@ -79,7 +91,7 @@ impl Lowerer<'_> {
             }
             Expr::Select(select) => {
                 if let Expr::Ident(base) = &select.operand.expr {
-                    if base == "variables" && self.local(base).is_none() {
+                    if base == "variables" && self.local(base).is_none() && self.extra_root(base).is_none() {
                         if select.test {
                             return Err(Unsupported::new("has(variables.x)"));
                         }

@@ -52,6 +52,8 @@ use ir::{Node, Root};
 pub struct Layout {
     /// The pack's variables, in the order [`Variables::get`] is asked for them by index.
     pub variables: Vec<String>,
+    /// Extra root variables (`celgate eval --var NAME=JSON`), in the order of [`Roots::extra`].
+    pub extra_roots: Vec<String>,
 }
 
 /// The documents an evaluation reads, bound to the root names (`None`: not bound; reading it is
@@ -72,6 +74,8 @@ pub struct Roots<'v> {
     pub item: Option<&'v Json>,
     /// `itemPointer` (computed per item, so shared rather than borrowed).
     pub item_pointer: Option<Arc<str>>,
+    /// The extra root variables, in the order of [`Layout::extra_roots`].
+    pub extra: &'v [(String, Json)],
 }
 
 impl<'v> Roots<'v> {

@@ -79,6 +79,46 @@ fn declared_bounds_make_rules_acceptable() {
     assert!(decision.violations.is_empty(), "{decision:#?}");
 }
 
+/// A declared bound also holds for what a rule reads through a computed pack variable, whose
+/// value is measured (the one case that needs the variables computed before the rule runs).
+#[test]
+fn a_declared_bound_holds_for_a_computed_variable() {
+    let engine = Engine::load(&[PackSource {
+        origin: "variable-bound.yaml".into(),
+        text: r#"apiVersion: celgate.io/v1
+kind: RulePack
+metadata: {name: varbound, version: 1.0.0}
+spec:
+  variables:
+    - name: names
+      expression: "object.items.map(i, i.name)"
+  rules:
+    - id: varbound-unique
+      title: Names are unique
+      controls: ["test"]
+      severity: medium
+      inputLimits: {maxListLength: 10}
+      validate: "variables.names.all(a, variables.names.exists_one(b, b == a))"
+      message: "names repeat"
+      remediation: "Rename."
+"#
+        .into(),
+    }])
+    .expect("loads");
+    assert_eq!(engine.evaluate(&Input::new(items(5))).decision, Verdict::Allow);
+    let decision = engine.evaluate(&Input::new(items(12)));
+    let found = by_rule(&decision.violations, "varbound-unique");
+    assert_eq!(found.len(), 1, "{decision:#?}");
+    assert_eq!(found[0].finding, FindingType::EvaluationError);
+    assert!(
+        found[0]
+            .message
+            .contains("rule varbound-unique is declared for at most 10"),
+        "{}",
+        found[0].message
+    );
+}
+
 #[test]
 fn an_input_over_a_declared_bound_is_an_evaluation_error() {
     let engine = load("declared.yaml").expect("loads");

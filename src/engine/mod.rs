@@ -412,7 +412,7 @@ impl Engine {
                 &expr.reads.paths,
                 roots,
                 &NoVariables,
-                &ctx,
+                Some(&ctx),
                 &sizes,
             );
             cost::CostMeter::new(CostLimits::default()).charge(&expr.cost, cost::Sizes::of_reads(stats))?;

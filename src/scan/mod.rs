@@ -128,6 +128,20 @@ pub struct Prepared {
     now: chrono::DateTime<chrono::Utc>,
 }
 
+/// Says that listing `label` is forbidden and adds it to `forbidden`, so the rest of the scan
+/// skips it.
+fn forbid(
+    forbidden: &mut std::collections::BTreeSet<String>,
+    label: String,
+    why: &str,
+    notice: &mut dyn FnMut(Notice),
+) {
+    notice(Notice::Note(format!(
+        "{label}: listing is forbidden ({why}); skipped (grant list in the scan's ClusterRole)"
+    )));
+    forbidden.insert(label);
+}
+
 /// A part of the cluster listed together, so its reports can be written and dropped before the
 /// next part is listed (memory stays bounded by the largest namespace, not the cluster).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -192,11 +206,7 @@ impl Scan<'_> {
             match cluster::namespaces_in_use(&self.client, target, self.settings.page_size, &mut namespaces).await {
                 Ok(()) => {}
                 Err(ScanError::Api(_, kube::Error::Api(status))) if status.code == 403 => {
-                    notice(Notice::Note(format!(
-                        "{label}: listing is forbidden ({}); skipped (grant list in the scan's ClusterRole)",
-                        status.message
-                    )));
-                    prepared.forbidden.insert(label);
+                    forbid(&mut prepared.forbidden, label, &status.message, notice);
                 }
                 Err(e) => {
                     notice(Notice::Note(format!(
@@ -258,11 +268,7 @@ impl Scan<'_> {
             let count = match listed {
                 Ok(count) => count,
                 Err(ScanError::Api(_, kube::Error::Api(status))) if status.code == 403 => {
-                    notice(Notice::Note(format!(
-                        "{label}: listing is forbidden ({}); skipped (grant list in the scan's ClusterRole)",
-                        status.message
-                    )));
-                    prepared.forbidden.insert(label);
+                    forbid(&mut prepared.forbidden, label, &status.message, notice);
                     continue;
                 }
                 Err(e) => return Err(e),

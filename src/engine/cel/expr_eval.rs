@@ -26,8 +26,8 @@ pub(crate) struct Costing<'m> {
 }
 
 impl<'m> Costing<'m> {
-    /// The sizes of what `expr` reads in `scope`.
-    pub(crate) fn stats_of(&self, expr: &CompiledExpr, scope: &Context<'_, '_>) -> ReadSizes {
+    /// The sizes of what `expr` reads in `scope` (`None`: it reads no pack variable).
+    pub(crate) fn stats_of(&self, expr: &CompiledExpr, scope: Option<&Context<'_, '_>>) -> ReadSizes {
         read_stats(
             std::ptr::from_ref(expr).addr(),
             &expr.reads.paths,
@@ -44,7 +44,7 @@ impl<'m> Costing<'m> {
         let sizes = if expr.cost.is_constant() {
             Sizes::new(0, 0)
         } else {
-            Sizes::of_reads(self.stats_of(expr, scope))
+            Sizes::of_reads(self.stats_of(expr, Some(scope)))
         };
         self.meter.charge(&expr.cost, sizes).map_err(ExprFailure::Cost)
     }

@@ -76,11 +76,10 @@ impl<'v> PackVariables<'_, 'v> {
     }
 }
 
-/// What one pack's compiled programs run against in one pass.
+/// What one pack's compiled programs run against in one pass: its variables, which hold the
+/// roots and the meter every program of the pack runs with.
 pub(crate) struct Programs<'a, 'v> {
-    roots: Roots<'v>,
     variables: PackVariables<'a, 'v>,
-    meter: &'a CostMeter,
 }
 
 /// What running a compiled program gave: a value, a stop (budget or deadline), or an error whose
@@ -105,13 +104,11 @@ impl<'a, 'v> Programs<'a, 'v> {
         Programs {
             variables: PackVariables {
                 pack,
-                roots: roots.clone(),
+                roots,
                 meter,
                 shared,
                 values: RefCell::new(vec![None; pack.variables.len()]),
             },
-            roots,
-            meter,
         }
     }
 
@@ -125,15 +122,16 @@ impl<'a, 'v> Programs<'a, 'v> {
                 return Some(self.failed(&e));
             }
         }
+        let (vars, meter) = (&self.variables, self.variables.meter);
         let result = match item {
-            None => run(program, &self.roots, &self.variables, self.meter),
+            None => run(program, &vars.roots, vars, meter),
             Some((json, pointer)) => {
                 let roots = Roots {
                     item: Some(json),
                     item_pointer: Some(Arc::clone(pointer)),
-                    ..self.roots.clone()
+                    ..vars.roots.clone()
                 };
-                run(program, &roots, &self.variables, self.meter)
+                run(program, &roots, vars, meter)
             }
         };
         Some(match result {
@@ -143,7 +141,7 @@ impl<'a, 'v> Programs<'a, 'v> {
     }
 
     fn failed(&self, error: &EvalError) -> Ran<'v> {
-        match self.meter.stopped(error) {
+        match self.variables.meter.stopped(error) {
             Some(stop) => Ran::Stopped(stop),
             None => Ran::Failed,
         }

@@ -142,16 +142,20 @@ impl<'a, 'v> RuleContext<'a, '_, 'v> {
             return None;
         }
         let costing = self.costing_at(target);
-        let stats = self.with_interpreter(target, |scope| {
-            rule.condition
-                .iter()
-                .chain(std::iter::once(&rule.validate))
-                .map(|e| costing.stats_of(e, scope).doc)
-                .fold(
-                    crate::engine::cel::value::ValueStats::default(),
-                    crate::engine::cel::value::ValueStats::merge,
-                )
-        });
+        let exprs = || rule.condition.iter().chain(std::iter::once(&rule.validate));
+        let measure = |scope: Option<&Context<'_, 'v>>| {
+            exprs().map(|e| costing.stats_of(e, scope).doc).fold(
+                crate::engine::cel::value::ValueStats::default(),
+                crate::engine::cel::value::ValueStats::merge,
+            )
+        };
+        // The interpreter's scope (every variable computed there) only when a pack variable is read.
+        let reads_variables = exprs().any(|e| e.reads.paths.iter().any(|p| p.root == "variables"));
+        let stats = if reads_variables {
+            self.with_interpreter(target, |scope| measure(Some(scope)))
+        } else {
+            measure(None)
+        };
         declared_bound_exceeded(&rule.spec.id, rule.input_limits, stats)
     }
 

@@ -29,7 +29,8 @@ pub(crate) struct Rulebook<'a> {
     pub packs: &'a [Arc<CompiledPack>],
     /// Param objects and `--bind-all`, for admission policies.
     pub admission: crate::engine::vap::AdmissionOptions<'a>,
-    /// Run rule packs' expressions on their compiled programs (else on the interpreter).
+    /// Run expressions (rule packs' and admission policies') on their compiled programs, else
+    /// on the interpreter.
     pub compiled: bool,
 }
 

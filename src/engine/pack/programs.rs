@@ -1,7 +1,7 @@
-//! Giving every expression of a rule pack its compiled program (design §1, "CEL, compiled"),
-//! once the pack's variables are known, and recording what the compiler did not cover: an
-//! expression it refuses runs on the interpreter, a function it does not implement runs on the
-//! interpreter one call at a time. Both still work; both are named at load ([`Coverage`]).
+//! Giving every expression of a pack (rule pack or admission policy) its compiled program
+//! (design §1, "CEL, compiled") once the pack's variables are known, and recording what the
+//! compiler did not cover: an expression it refuses runs on the interpreter, a function it does
+//! not implement runs on the interpreter one call at a time. Both still work; both are named at load ([`Coverage`]).
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -31,7 +31,7 @@ impl Coverage {
 /// An expression the compiler refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Interpreted {
-    /// `variable 'x'` or `rule 'y'`.
+    /// `variable 'x'`, `rule 'y'`, `matchCondition 'z'` or `auditAnnotation 'k'`.
     pub subject: String,
     /// The expression.
     pub source: String,
@@ -45,7 +45,7 @@ pub(crate) fn attach_programs(packs: &mut [CompiledPack]) {
     for pack in packs {
         let layout = Layout {
             variables: pack.variables.iter().map(|v| v.name.clone()).collect(),
-            extra_roots: Vec::new(),
+            ..Layout::default()
         };
         let mut coverage = Coverage::default();
         for var in &mut pack.variables {

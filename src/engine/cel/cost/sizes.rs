@@ -161,13 +161,15 @@ impl ReadSizes {
 
 /// The sizes of what the expression at address `expr` reads in `scope` (its maximal chains,
 /// `paths`): each chain's subtree in the root documents, and the measured value of each computed
-/// pack variable. Measured once per pass for each item, params and pack it is charged with.
+/// pack variable (read from `scope`'s `variables`; `None` for an expression that reads no pack
+/// variable, which then needs no interpreter scope). Measured once per pass for each item,
+/// params and pack it is charged with.
 pub fn read_stats(
     expr: usize,
     paths: &[ReadPath],
     roots: RootDocs<'_>,
     variables: &dyn VariableTable,
-    scope: &Context<'_, '_>,
+    scope: Option<&Context<'_, '_>>,
     memo: &SizeMemo,
 ) -> ReadSizes {
     let key = [
@@ -188,7 +190,7 @@ fn measure_reads(
     paths: &[ReadPath],
     roots: RootDocs<'_>,
     variables: &dyn VariableTable,
-    scope: &Context<'_, '_>,
+    scope: Option<&Context<'_, '_>>,
     memo: &SizeMemo,
 ) -> ReadSizes {
     let mut sizes = ReadSizes::default();
@@ -249,7 +251,7 @@ fn path_stats<'s>(
 /// The measured size of the variable `var` (every variable when `None`) bound in `scope`, of
 /// the pack and params `owner` gives the addresses of.
 fn measure_variable(
-    scope: &Context<'_, '_>,
+    scope: Option<&Context<'_, '_>>,
     owner: (usize, usize),
     var: Option<(&str, &VariableReads)>,
     memo: &SizeMemo,
@@ -259,7 +261,7 @@ fn measure_variable(
     if let Some(known) = memo.variables.borrow().get(&key) {
         return *known;
     }
-    let Some(variables) = scope.get_variable("variables") else {
+    let Some(variables) = scope.and_then(|s| s.get_variable("variables")) else {
         return ValueStats::default();
     };
     let mut stats = ValueStats::default();

@@ -3,11 +3,11 @@
 
 use std::sync::Arc;
 
-use celgate::engine::cel::compile;
 use celgate::engine::cel::compiled::value::Str;
 use celgate::engine::cel::compiled::{
     self, EvalError, Layout, Limits, NoVariables, Program, RequestBudget, Roots, Value, Variables,
 };
+use celgate::engine::cel::{compile, json_val, value};
 use serde_json::json;
 
 fn parsed(source: &str) -> compile::CompiledExpr {
@@ -139,4 +139,38 @@ fn a_bad_literal_regex_fails_when_it_runs() {
     };
     let v = p.evaluate(&roots, &NoVariables, &limits(), &RequestBudget::new(u64::MAX));
     assert!(matches!(v, Err(EvalError::Regex(_))), "{v:?}");
+}
+
+/// Optional chains (`x[?k].?f`, ending in `.orValue(d)` or not) run as one node, and count the
+/// steps the nodes they stand for counted: a step limit stops them where it stopped those.
+#[test]
+fn optional_chains_give_the_same_values_and_steps_as_their_steps_one_by_one() {
+    let doc = json!({"a": {"b": {"c": 5}, "l": [1, 2]}, "k": "b"});
+    let roots = Roots {
+        object: Some(&doc),
+        ..Roots::default()
+    };
+    let cases: &[(&str, serde_json::Value, u64)] = &[
+        ("object[?'a'][?object.k].?c.orValue(0)", json!(5), 8),
+        ("object[?'x'][?object.k].?c.orValue(0)", json!(0), 8),
+        ("object[?'a'].?b.hasValue()", json!(true), 5),
+        ("object[?'a'].?nothing.hasValue()", json!(false), 5),
+        ("object.?a[?'b'].orValue({}).c", json!(5), 7),
+        ("object.?a.?l[?1].orValue(0)", json!(2), 7),
+        ("object.?a.?l[?7].orValue(0)", json!(0), 7),
+        ("object.?k[?0].orValue('none')", json!("none"), 6),
+    ];
+    for (source, expected, expected_steps) in cases {
+        let (v, steps) = program(source, &Layout::default()).evaluate_counted(
+            &roots,
+            &NoVariables,
+            &limits(),
+            &RequestBudget::new(u64::MAX),
+        );
+        let v = v.unwrap_or_else(|e| panic!("{source}: {e}"));
+        let val = compiled::convert::to_val(&v);
+        let json = json_val::to_value(&*val).map(|v| value::value_to_json(&v));
+        assert_eq!(json.ok().as_ref(), Some(expected), "{source}");
+        assert_eq!(steps, *expected_steps, "{source}");
+    }
 }

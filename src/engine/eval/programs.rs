@@ -64,10 +64,9 @@ impl<'v> PackVariables<'_, 'v> {
         }
         let result = match &var.expr.program {
             Some(program) => run(program, &self.roots, self, self.meter),
-            None => Err(EvalError::Interpreter(format!(
-                "variable '{}' has no program",
-                var.name
-            ))),
+            None => Err(EvalError::Interpreter(
+                format!("variable '{}' has no program", var.name).into(),
+            )),
         };
         if let (Some(id), false) = (var.share_id, result.as_ref().is_err_and(EvalError::is_fatal)) {
             self.shared.values.borrow_mut().insert(id, result.clone());

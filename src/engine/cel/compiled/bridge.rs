@@ -82,8 +82,9 @@ impl Bridge {
         for (name, value) in self.names.iter().zip(values) {
             ctx.add_variable_as_val(name.clone(), to_val(value));
         }
-        let result = cel::Value::resolve_val(&self.expr, &ctx).map_err(|e| EvalError::Interpreter(e.to_string()))?;
-        from_cow(&result).map_err(|e| EvalError::Interpreter(e.to_string()))
+        let result =
+            cel::Value::resolve_val(&self.expr, &ctx).map_err(|e| EvalError::Interpreter(e.to_string().into()))?;
+        from_cow(&result).map_err(|e| EvalError::Interpreter(e.to_string().into()))
     }
 }
 
@@ -91,8 +92,8 @@ impl Bridge {
 /// names): its value, or the error it would raise whenever it runs.
 pub fn fold(env: &Arc<Env>, expr: &IdedExpr) -> Result<Value<'static>, EvalError> {
     let ctx: Context<'_, 'static> = Context::with_env(env.clone());
-    let result = cel::Value::resolve_val(expr, &ctx).map_err(|e| EvalError::Interpreter(e.to_string()))?;
-    from_cow(&result).map_err(|e| EvalError::Interpreter(e.to_string()))
+    let result = cel::Value::resolve_val(expr, &ctx).map_err(|e| EvalError::Interpreter(e.to_string().into()))?;
+    from_cow(&result).map_err(|e| EvalError::Interpreter(e.to_string().into()))
 }
 
 /// Runs operator or function `function` (no receiver) on `values`, building the call on the
@@ -113,6 +114,6 @@ pub fn select<'v>(env: &Arc<Env>, operand: &Value<'v>, field: &str, test: bool) 
     };
     let mut ctx: Context<'_, 'v> = Context::with_env(env.clone());
     ctx.add_variable_as_val("@t", to_val(operand));
-    let result = cel::Value::resolve_val(&expr, &ctx).map_err(|e| EvalError::Interpreter(e.to_string()))?;
-    from_cow(&result).map_err(|e| EvalError::Interpreter(e.to_string()))
+    let result = cel::Value::resolve_val(&expr, &ctx).map_err(|e| EvalError::Interpreter(e.to_string().into()))?;
+    from_cow(&result).map_err(|e| EvalError::Interpreter(e.to_string().into()))
 }

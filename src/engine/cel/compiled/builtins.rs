@@ -240,7 +240,7 @@ pub fn call<'v>(builtin: Builtin, args: &[Value<'v>], steps: &mut u64) -> Outcom
         (Builtin::Flatten, [V::List(l)]) => flatten(l, steps),
         (Builtin::MatchesDynamic, [V::Str(s), V::Str(p)]) => {
             let found = crate::engine::cel::k8s::regex::with_regex("matches", p.as_str(), |re| re.is_match(s.as_str()));
-            Done(found.map(V::Bool).map_err(|e| EvalError::Regex(e.to_string())))
+            Done(found.map(V::Bool).map_err(|e| EvalError::Regex(e.to_string().into())))
         }
         (Builtin::Entries, [V::List(l)]) => {
             let mut out = Vec::with_capacity(l.len());

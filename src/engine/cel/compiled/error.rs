@@ -27,13 +27,8 @@ pub enum EvalError {
     #[error("index {0} out of range")]
     IndexOutOfRange(i64),
     /// No overload of the operator or function for the operand kinds.
-    #[error("no such overload: {function} applied to ({operands})")]
-    NoOverload {
-        /// The operator or function.
-        function: &'static str,
-        /// The operand kinds.
-        operands: String,
-    },
+    #[error("no such overload: {} applied to ({})", .0.function, .0.operands)]
+    NoOverload(Box<NoOverload>),
     /// Integer arithmetic overflowed.
     #[error("{0} overflows")]
     Overflow(&'static str),
@@ -44,19 +39,14 @@ pub enum EvalError {
     #[error("expected bool, got {0}")]
     NotBool(&'static str),
     /// A conversion or a function refused its argument.
-    #[error("{function}: {message}")]
-    Function {
-        /// The function.
-        function: &'static str,
-        /// Why.
-        message: String,
-    },
+    #[error("{}: {}", .0.function, .0.message)]
+    Function(Box<FunctionError>),
     /// A regex that does not compile (a pattern computed at run time).
     #[error("invalid regex: {0}")]
-    Regex(String),
+    Regex(Box<str>),
     /// The interpreter, running a function the compiler hands to it, failed.
     #[error("{0}")]
-    Interpreter(String),
+    Interpreter(Box<str>),
     /// A pack variable failed (the caller says why).
     #[error("variable '{0}' failed")]
     Variable(Arc<str>),
@@ -74,6 +64,25 @@ pub enum EvalError {
     },
 }
 
+/// The operator or function an [`EvalError::NoOverload`] names, and the operand kinds (boxed:
+/// every evaluation step returns a `Result` with an `EvalError` in it, so it is kept small).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NoOverload {
+    /// The operator or function.
+    pub function: &'static str,
+    /// The operand kinds.
+    pub operands: String,
+}
+
+/// The function an [`EvalError::Function`] names, and why it refused its argument.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FunctionError {
+    /// The function.
+    pub function: &'static str,
+    /// Why.
+    pub message: String,
+}
+
 impl EvalError {
     /// True for the errors that stop an evaluation whatever the expression does (budget,
     /// deadline): `||`, `&&` and comprehensions never absorb them.
@@ -86,16 +95,16 @@ impl EvalError {
 
     pub(crate) fn no_overload(function: &'static str, operands: &[&super::Value<'_>]) -> EvalError {
         let names: Vec<&str> = operands.iter().map(|v| v.type_name().unwrap_or("opaque")).collect();
-        EvalError::NoOverload {
+        EvalError::NoOverload(Box::new(NoOverload {
             function,
             operands: names.join(", "),
-        }
+        }))
     }
 
     pub(crate) fn function(function: &'static str, message: impl Into<String>) -> EvalError {
-        EvalError::Function {
+        EvalError::Function(Box::new(FunctionError {
             function,
             message: message.into(),
-        }
+        }))
     }
 }

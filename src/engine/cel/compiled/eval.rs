@@ -6,7 +6,7 @@ use cel::Env;
 
 use super::budget::Meter;
 use super::builtins::{self, Outcome};
-use super::ir::{Node, Root};
+use super::ir::{Node, OptChain, OptStep, Root};
 use super::value::{json_members, Key, Map, Value};
 use super::{bridge, ops, EvalError, Roots, Variables};
 
@@ -63,12 +63,12 @@ pub(crate) fn eval<'v>(node: &Node, cx: &mut Cx<'_, 'v>) -> Result<Value<'v>, Ev
             .extra
             .get(*index)
             .map(|(_, json)| Value::from_json(json))
-            .ok_or_else(|| EvalError::Interpreter("unbound extra root".to_owned())),
+            .ok_or_else(|| EvalError::Interpreter("unbound extra root".into())),
         Node::Local(slot) => cx
             .locals
             .get(*slot)
             .cloned()
-            .ok_or_else(|| EvalError::Interpreter("unbound comprehension variable".to_owned())),
+            .ok_or_else(|| EvalError::Interpreter("unbound comprehension variable".into())),
         Node::Select(operand, field) => {
             let v = eval(operand, cx)?;
             match ops::select(&v, field) {
@@ -97,28 +97,15 @@ pub(crate) fn eval<'v>(node: &Node, cx: &mut Cx<'_, 'v>) -> Result<Value<'v>, Ev
                 None => bridge::select(cx.env, &v, last, true),
             }
         }
-        Node::OptSelect(operand, field) => {
-            let v = eval(operand, cx)?;
-            opt_select(cx, v, field)
-        }
-        Node::Index(operand, index, optional) => {
+        Node::Index(operand, index) => {
             let v = eval(operand, cx)?;
             let i = eval(index, cx)?;
-            // An optional chain (`a.?b[?k]`): none stays none, a value is indexed in place.
-            let v = match (v, optional) {
-                (Value::Optional(None), true) => return Ok(Value::Optional(None)),
-                (Value::Optional(Some(inner)), true) if matches!(*inner, Value::List(_) | Value::Map(_)) => {
-                    (*inner).clone()
-                }
-                (v, _) => v,
-            };
-            match (ops::index(&v, &i), optional) {
-                (Some(r), false) => r,
-                (Some(r), true) => Ok(Value::Optional(r.ok().map(Arc::new))),
-                (None, false) => bridge::op(cx.env, "_[_]", &[v, i]),
-                (None, true) => bridge::op(cx.env, "_[?_]", &[v, i]),
+            match ops::index(&v, &i) {
+                Some(r) => r,
+                None => bridge::op(cx.env, "_[_]", &[v, i]),
             }
         }
+        Node::OptChain(chain) => opt_chain(cx, chain),
         Node::OptOr {
             default,
             operand,
@@ -356,18 +343,90 @@ fn logical<'v>(cx: &mut Cx<'_, 'v>, a: &Node, b: &Node, or: bool) -> Result<Valu
     }
 }
 
-/// `operand.?field`.
-fn opt_select<'v>(cx: &mut Cx<'_, 'v>, operand: Value<'v>, field: &Arc<str>) -> Result<Value<'v>, EvalError> {
-    let target = match operand {
-        Value::Optional(None) => return Ok(Value::Optional(None)),
-        Value::Optional(Some(inner)) => (*inner).clone(),
-        other => other,
-    };
-    match &target {
-        Value::Map(map) => Ok(Value::Optional(map.get_str(field).map(Arc::new))),
-        Value::Foreign(_) => bridge::op(cx.env, "_?._", &[target, Value::string(field.clone())]),
-        _ => Ok(Value::Optional(None)),
+/// Where an optional chain stands: nothing found (`optional.none()`), or a value found. A
+/// value the chain started from (not found by a step) is `wrapped` only if it was an
+/// `optional` itself.
+enum Found<'v> {
+    None,
+    Some { value: Value<'v>, wrapped: bool },
+}
+
+impl<'v> Found<'v> {
+    /// What a value a step (or the chain's operand) gave stands for.
+    fn of(value: Value<'v>) -> Found<'v> {
+        match value {
+            Value::Optional(None) => Found::None,
+            Value::Optional(Some(inner)) => Found::Some {
+                value: Arc::unwrap_or_clone(inner),
+                wrapped: true,
+            },
+            value => Found::Some { value, wrapped: false },
+        }
     }
+
+    fn of_step(value: Option<Value<'v>>) -> Found<'v> {
+        match value {
+            Some(value) => Found::Some { value, wrapped: true },
+            None => Found::None,
+        }
+    }
+}
+
+/// An [`OptChain`]: each step as `_?._` / `_[?_]` runs it on what the step before found,
+/// without building the `optional`s in between.
+fn opt_chain<'v>(cx: &mut Cx<'_, 'v>, chain: &OptChain) -> Result<Value<'v>, EvalError> {
+    cx.meter.charge(chain.counted)?;
+    let early_default = match &chain.end {
+        Some(end) if end.default_first => Some(eval(&end.default, cx)?),
+        _ => None,
+    };
+    let mut at = Found::of(eval(&chain.operand, cx)?);
+    for step in &chain.steps {
+        at = match step {
+            OptStep::Field(field) => match at {
+                Found::None => Found::None,
+                Found::Some { value, .. } => match &value {
+                    Value::Map(map) => Found::of_step(map.get_str(field)),
+                    Value::Foreign(_) => Found::of(bridge::op(cx.env, "_?._", &[value, Value::string(field.clone())])?),
+                    _ => Found::None,
+                },
+            },
+            OptStep::Index(index) => {
+                let i = eval(index, cx)?;
+                match at {
+                    Found::None => Found::None,
+                    Found::Some { value, wrapped } => {
+                        // An `optional` of a list or map is indexed in place; of anything else it
+                        // goes to the interpreter as the `optional` it is.
+                        let value = if wrapped && !matches!(value, Value::List(_) | Value::Map(_)) {
+                            Value::Optional(Some(Arc::new(value)))
+                        } else {
+                            value
+                        };
+                        match ops::index(&value, &i) {
+                            Some(r) => Found::of_step(r.ok()),
+                            None => Found::of(bridge::op(cx.env, "_[?_]", &[value, i])?),
+                        }
+                    }
+                }
+            }
+        };
+    }
+    let Some(end) = &chain.end else {
+        return Ok(match at {
+            Found::None => Value::Optional(None),
+            Found::Some { value, wrapped: true } => Value::Optional(Some(Arc::new(value))),
+            Found::Some { value, wrapped: false } => value,
+        });
+    };
+    let default = match early_default {
+        Some(d) => d,
+        None => eval(&end.default, cx)?,
+    };
+    Ok(match at {
+        Found::None => default,
+        Found::Some { value, .. } => value,
+    })
 }
 
 /// The fused `operand.?f1...?fn.orValue(default)` (see [`crate::engine::cel::opt_chain`]).

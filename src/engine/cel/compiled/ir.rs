@@ -92,10 +92,8 @@ pub enum Node {
     Path(Box<Node>, Box<[Arc<str>]>),
     /// `has(operand.f1...fn.last)`.
     HasPath(Box<Node>, Box<[Arc<str>]>, Arc<str>),
-    /// `operand.?field`.
-    OptSelect(Box<Node>, Arc<str>),
-    /// `operand[index]`, or `operand[?index]` when the flag is set.
-    Index(Box<Node>, Box<Node>, bool),
+    /// `operand[index]`.
+    Index(Box<Node>, Box<Node>),
     /// `operand.?f1.?f2....orValue(default)`, fused.
     OptOr {
         /// The default.
@@ -105,6 +103,9 @@ pub enum Node {
         /// The fields, in order.
         fields: Vec<Arc<str>>,
     },
+    /// An optional chain (`x[?k].?f`, `x.?a[?i].orValue(d)`) walked in one node: the
+    /// optionals between its steps are never built.
+    OptChain(Box<OptChain>),
     /// `a && b`.
     And(Box<Node>, Box<Node>),
     /// `a || b`.
@@ -138,6 +139,40 @@ pub enum Node {
     Bridge(Box<Bridge>, Vec<Node>),
     /// A comprehension.
     Loop(Box<Loop>),
+}
+
+/// An optional chain: `operand` then each step, as the nodes it replaces would run them (the
+/// same order, results, errors and steps).
+#[derive(Debug)]
+pub struct OptChain {
+    /// What the chain starts from (an `optional` is unwrapped once).
+    pub operand: Node,
+    /// The steps, in order.
+    pub steps: Vec<OptStep>,
+    /// What ends it, if anything: without an end the result is an `optional`.
+    pub end: Option<OptEnd>,
+    /// The steps the nodes it replaces count besides the one `eval` counts for it (all of
+    /// them on entry, as those nodes are entered before their operands run).
+    pub counted: u64,
+}
+
+/// One step of an [`OptChain`].
+#[derive(Debug)]
+pub enum OptStep {
+    /// `.?field`.
+    Field(Arc<str>),
+    /// `[?index]`.
+    Index(Node),
+}
+
+/// How an [`OptChain`] ends: the value found, else `default`.
+#[derive(Debug)]
+pub struct OptEnd {
+    /// The default.
+    pub default: Node,
+    /// Whether the default is evaluated before the chain (a fused `__celgate_opt_or`) rather
+    /// than after it (`.orValue(d)`).
+    pub default_first: bool,
 }
 
 /// A comprehension (`all`, `exists`, `map`, `filter`, ... after macro expansion).

@@ -10,7 +10,7 @@ use cel::Env;
 
 use super::bridge::{self, Bridge, Receiver};
 use super::builtins::Builtin;
-use super::ir::{ArithOp, CmpOp, Loop, LoopShape, Node, Root};
+use super::ir::{ArithOp, CmpOp, Loop, LoopShape, Node, OptChain, OptEnd, OptStep, Root};
 use super::{fold, Layout, Unsupported, Value};
 
 /// Compiler state for one expression.
@@ -199,6 +199,21 @@ impl Lowerer<'_> {
         lowered.extend(self.all(args)?);
         let receiver = if member { Receiver::Value } else { Receiver::None };
         match Builtin::resolve(name, member, args.len()) {
+            // `chain.orValue(d)`: the chain's end.
+            Some(Builtin::OrValue) if matches!(lowered.first(), Some(Node::OptChain(c)) if c.end.is_none()) => {
+                let default = lowered.pop();
+                match (lowered.pop(), default) {
+                    (Some(Node::OptChain(mut chain)), Some(default)) => {
+                        chain.end = Some(OptEnd {
+                            default,
+                            default_first: false,
+                        });
+                        chain.counted += 1;
+                        Ok(Node::OptChain(chain))
+                    }
+                    _ => Err(Unsupported::new("orValue without its receiver")),
+                }
+            }
             Some(b) => {
                 let fallback = if self.allow_bridge {
                     Some(Box::new(Bridge::new(name, receiver, args.len())))
@@ -242,10 +257,14 @@ impl Lowerer<'_> {
             (operators::MULTIPLY, 2) => two(self).map(|(a, b)| Node::Arith(ArithOp::Mul, a, b))?,
             (operators::DIVIDE, 2) => two(self).map(|(a, b)| Node::Arith(ArithOp::Div, a, b))?,
             (operators::MODULO, 2) => two(self).map(|(a, b)| Node::Arith(ArithOp::Rem, a, b))?,
-            (operators::INDEX, 2) => two(self).map(|(a, b)| Node::Index(a, b, false))?,
-            (operators::OPT_INDEX, 2) => two(self).map(|(a, b)| Node::Index(a, b, true))?,
+            (operators::INDEX, 2) => two(self).map(|(a, b)| Node::Index(a, b))?,
+            (operators::OPT_INDEX, 2) => {
+                let operand = self.lower(&args[0])?;
+                let index = self.lower(&args[1])?;
+                opt_step(operand, OptStep::Index(index))
+            }
             (operators::OPT_SELECT, 2) => match literal_str(&args[1]) {
-                Some(field) => Node::OptSelect(boxed(self.lower(&args[0])?), field),
+                Some(field) => opt_step(self.lower(&args[0])?, OptStep::Field(field)),
                 None => return Ok(None),
             },
             (crate::engine::cel::opt_chain::OPT_OR, n) if n >= 3 => {
@@ -253,10 +272,23 @@ impl Lowerer<'_> {
                 let Some(fields) = fields else {
                     return Ok(None);
                 };
-                Node::OptOr {
-                    default: boxed(self.lower(&args[0])?),
-                    operand: boxed(self.lower(&args[1])?),
-                    fields,
+                let default = self.lower(&args[0])?;
+                match self.lower(&args[1])? {
+                    // After `[?i]` steps: one chain, counted as the fused call was (once).
+                    Node::OptChain(mut chain) if chain.end.is_none() => {
+                        chain.steps.extend(fields.into_iter().map(OptStep::Field));
+                        chain.end = Some(OptEnd {
+                            default,
+                            default_first: true,
+                        });
+                        chain.counted += 1;
+                        Node::OptChain(chain)
+                    }
+                    operand => Node::OptOr {
+                        default: boxed(default),
+                        operand: boxed(operand),
+                        fields,
+                    },
                 }
             }
             ("__celgate_matches", 2) => match literal_str(&args[1]) {
@@ -266,7 +298,7 @@ impl Lowerer<'_> {
                         Ok(re) => Node::Matches(text, Arc::new(re)),
                         Err(err) => {
                             let _ = e;
-                            Node::Fail(super::EvalError::Regex(err.to_string()))
+                            Node::Fail(super::EvalError::Regex(err.to_string().into()))
                         }
                     }
                 }
@@ -399,6 +431,24 @@ fn chain(operand: Node, field: Arc<str>, test: bool) -> Node {
     }
 }
 
+/// `operand` followed by the optional `step`: a step of the chain `operand` is (one without an
+/// end), or a new chain.
+fn opt_step(operand: Node, step: OptStep) -> Node {
+    match operand {
+        Node::OptChain(mut chain) if chain.end.is_none() => {
+            chain.steps.push(step);
+            chain.counted += 1;
+            Node::OptChain(chain)
+        }
+        operand => Node::OptChain(Box::new(OptChain {
+            operand,
+            steps: vec![step],
+            end: None,
+            counted: 0,
+        })),
+    }
+}
+
 /// A node for a value (or error) known at compile time.
 fn constant(result: Result<Value<'static>, super::EvalError>) -> Node {
     match result {
@@ -415,11 +465,10 @@ fn all_const(node: &Node) -> bool {
         | Node::Has(a, _)
         | Node::Path(a, _)
         | Node::HasPath(a, _, _)
-        | Node::OptSelect(a, _)
         | Node::Not(a)
         | Node::Neg(a)
         | Node::Matches(a, _) => c(a),
-        Node::Index(a, b, _)
+        Node::Index(a, b)
         | Node::Eq(a, b, _)
         | Node::In(a, b)
         | Node::Cmp(_, a, b)
@@ -430,6 +479,14 @@ fn all_const(node: &Node) -> bool {
         Node::List(items, _) => items.iter().all(c),
         Node::Map(entries) => entries.iter().all(|(k, v, _)| c(k) && c(v)),
         Node::Call(_, args, _) | Node::Bridge(_, args) => args.iter().all(c),
+        Node::OptChain(chain) => {
+            c(&chain.operand)
+                && chain.steps.iter().all(|s| match s {
+                    OptStep::Field(_) => true,
+                    OptStep::Index(i) => c(i),
+                })
+                && chain.end.as_ref().is_none_or(|end| c(&end.default))
+        }
         _ => false,
     }
 }

@@ -41,7 +41,7 @@ use cel::Env;
 use serde_json::Value as Json;
 
 pub use budget::{Limits, RequestBudget};
-pub use error::{EvalError, Unsupported};
+pub use error::{EvalError, FunctionError, NoOverload, Unsupported};
 pub use value::Value;
 
 use budget::Meter;

@@ -3,8 +3,6 @@
 //! at the first deciding element), `map`/`filter` appending in place, and an error of an
 //! `all`/`exists` step kept until an element decides the result regardless of it.
 
-use std::sync::Arc;
-
 use super::eval::{eval, to_bool, Cx};
 use super::ir::{Loop, LoopShape, Node};
 use super::value::{List, Map, Value};
@@ -137,7 +135,8 @@ fn append<'v>(
     range: &Range<'v>,
     cx: &mut Cx<'_, 'v>,
 ) -> Result<Value<'v>, EvalError> {
-    let mut out: Vec<Value<'v>> = Vec::with_capacity(range.len());
+    // Allocated when the first item is appended (most filters over a document keep nothing).
+    let mut out: Vec<Value<'v>> = Vec::new();
     for i in 0..range.len() {
         cx.meter.charge(1)?;
         if !to_bool(eval(&l.cond, cx))? {
@@ -152,6 +151,7 @@ fn append<'v>(
         }
         match items {
             Node::List(elements, optional) if optional.is_empty() => {
+                out.reserve(range.len().max(elements.len()));
                 for e in elements {
                     out.push(eval(e, cx)?);
                 }
@@ -167,5 +167,5 @@ fn append<'v>(
             },
         }
     }
-    Ok(Value::List(List::Owned(Arc::new(out))))
+    Ok(Value::list(out))
 }

@@ -109,6 +109,13 @@ pub fn arith<'v>(
         (ArithOp::Div, V::Double(x), V::Double(y)) => Ok(V::Double(x / y)),
         (ArithOp::Add, V::Str(x), V::Str(y)) => {
             *steps += ((x.as_str().len() + y.as_str().len()) / 64) as u64;
+            // Joining with '' is the other string itself (values are immutable).
+            if x.as_str().is_empty() {
+                return Some(Ok(V::Str(y.clone())));
+            }
+            if y.as_str().is_empty() {
+                return Some(Ok(V::Str(x.clone())));
+            }
             let mut joined = String::with_capacity(x.as_str().len() + y.as_str().len());
             joined.push_str(x.as_str());
             joined.push_str(y.as_str());
@@ -116,6 +123,13 @@ pub fn arith<'v>(
         }
         (ArithOp::Add, V::List(x), V::List(y)) => {
             *steps += (x.len() + y.len()) as u64;
+            // Adding [] gives the other list itself (values are immutable).
+            if x.is_empty() {
+                return Some(Ok(V::List(y.clone())));
+            }
+            if y.is_empty() {
+                return Some(Ok(V::List(x.clone())));
+            }
             let mut items = Vec::with_capacity(x.len() + y.len());
             for l in [x, y] {
                 let _ = l.try_each::<()>(|v| {

@@ -280,9 +280,21 @@ impl<'v> Value<'v> {
         Value::Str(Str::Owned(text.into()))
     }
 
-    /// A computed list.
+    /// A computed list (the empty one allocates nothing: see [`Value::empty_list`]).
     pub fn list(items: Vec<Value<'v>>) -> Value<'v> {
+        if items.is_empty() {
+            return Value::empty_list();
+        }
         Value::List(List::Owned(Arc::new(items)))
+    }
+
+    /// `[]`, shared: most `filter`s and `map`s over a document find nothing, and each would
+    /// otherwise allocate its own empty list.
+    pub fn empty_list() -> Value<'v> {
+        thread_local! {
+            static EMPTY: Arc<Vec<Value<'static>>> = Arc::new(Vec::new());
+        }
+        Value::List(List::Owned(EMPTY.with(Arc::clone)))
     }
 
     /// The text of a string value.

@@ -54,6 +54,7 @@ fn set<'v>(cx: &mut Cx<'_, 'v>, slot: usize, value: Value<'v>) {
 }
 
 /// Runs one comprehension.
+#[inline(never)]
 pub(crate) fn run<'v>(l: &Loop, cx: &mut Cx<'_, 'v>) -> Result<Value<'v>, EvalError> {
     let init = eval(&l.init, cx)?;
     let range = eval(&l.range, cx)?;

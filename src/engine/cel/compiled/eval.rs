@@ -6,7 +6,7 @@ use cel::Env;
 
 use super::budget::Meter;
 use super::builtins::{self, Outcome};
-use super::ir::{Node, OptChain, OptStep, Root};
+use super::ir::{ArithOp, CmpOp, Node, OptChain, OptStep, Root};
 use super::value::{json_members, Key, Map, Value};
 use super::{bridge, ops, EvalError, Roots, Variables};
 
@@ -39,160 +39,218 @@ fn root_name(root: Root) -> &'static str {
     }
 }
 
-/// Evaluates `node`.
-// Long: the evaluator's one dispatch over node kinds; each arm is short and they read as a table.
+/// Evaluates `node`. A thin dispatch: the leaves are read here, every other kind of node runs
+/// in its own function, so the frame this (the most called) function sets up stays small.
 pub(crate) fn eval<'v>(node: &Node, cx: &mut Cx<'_, 'v>) -> Result<Value<'v>, EvalError> {
     cx.meter.charge(1)?;
     match node {
         Node::Const(v) => Ok(v.clone()),
-        Node::Fail(e) => Err(e.clone()),
+        Node::Local(slot) => cx
+            .locals
+            .get(*slot)
+            .cloned()
+            .ok_or_else(|| EvalError::Interpreter("unbound comprehension variable".into())),
+        Node::Var(index) => cx.vars.get(*index),
         Node::Root(root) => cx
             .roots
             .get(*root)
             .map(Value::from_json)
             .ok_or_else(|| EvalError::NoSuchKey(Arc::from(root_name(*root)))),
-        Node::ItemPointer => cx
-            .roots
-            .item_pointer
-            .as_ref()
-            .map(|p| Value::Str(super::value::Str::Owned(Arc::clone(p))))
-            .ok_or_else(|| EvalError::NoSuchKey(Arc::from("itemPointer"))),
-        Node::Var(index) => cx.vars.get(*index),
+        Node::Fail(e) => Err(e.clone()),
+        Node::ItemPointer => item_pointer(cx),
         Node::Extra(index) => cx
             .roots
             .extra
             .get(*index)
             .map(|(_, json)| Value::from_json(json))
             .ok_or_else(|| EvalError::Interpreter("unbound extra root".into())),
-        Node::Local(slot) => cx
-            .locals
-            .get(*slot)
-            .cloned()
-            .ok_or_else(|| EvalError::Interpreter("unbound comprehension variable".into())),
-        Node::Select(operand, field) => {
-            let v = eval(operand, cx)?;
-            match ops::select(&v, field) {
-                Some(r) => r,
-                None => bridge::select(cx.env, &v, field, false),
-            }
-        }
-        Node::Has(operand, field) => {
-            let v = eval(operand, cx)?;
-            match ops::has(&v, field) {
-                Some(r) => r.map(Value::Bool),
-                None => bridge::select(cx.env, &v, field, true),
-            }
-        }
-        Node::Path(base, fields) => {
-            let v = eval(base, cx)?;
-            cx.meter.charge(fields.len() as u64)?;
-            walk(cx, v, fields)
-        }
-        Node::HasPath(base, fields, last) => {
-            let v = eval(base, cx)?;
-            cx.meter.charge(fields.len() as u64)?;
-            let v = walk(cx, v, fields)?;
-            match ops::has(&v, last) {
-                Some(r) => r.map(Value::Bool),
-                None => bridge::select(cx.env, &v, last, true),
-            }
-        }
-        Node::Index(operand, index) => {
-            let v = eval(operand, cx)?;
-            let i = eval(index, cx)?;
-            match ops::index(&v, &i) {
-                Some(r) => r,
-                None => bridge::op(cx.env, "_[_]", &[v, i]),
-            }
-        }
+        Node::Select(operand, field) => select(cx, operand, field),
+        Node::Has(operand, field) => has(cx, operand, field),
+        Node::Path(base, fields) => path(cx, base, fields),
+        Node::HasPath(base, fields, last) => has_path(cx, base, fields, last),
+        Node::Index(operand, index) => index_of(cx, operand, index),
         Node::OptChain(chain) => opt_chain(cx, chain),
         Node::OptOr {
             default,
             operand,
             fields,
-        } => {
-            let d = eval(default, cx)?;
-            let start = eval(operand, cx)?;
-            opt_or(cx, d, start, fields)
-        }
+        } => opt_or(cx, default, operand, fields),
         Node::And(a, b) => logical(cx, a, b, false),
         Node::Or(a, b) => logical(cx, a, b, true),
-        Node::Not(a) => match eval(a, cx)? {
-            Value::Bool(b) => Ok(Value::Bool(!b)),
-            other => Err(EvalError::no_overload("!_", &[&other])),
-        },
-        Node::NotStrictlyFalse(a) => match eval(a, cx) {
-            Err(e) if e.is_fatal() => Err(e),
-            Ok(Value::Bool(false)) => Ok(Value::Bool(false)),
-            _ => Ok(Value::Bool(true)),
-        },
-        Node::Cond(parts) => {
-            let [c, t, f] = &**parts;
-            if to_bool(eval(c, cx))? {
-                eval(t, cx)
-            } else {
-                eval(f, cx)
-            }
-        }
-        Node::Eq(a, b, negate) => {
-            let x = eval(a, cx)?;
-            let y = eval(b, cx)?;
-            Ok(Value::Bool(ops::equals(&x, &y) != *negate))
-        }
-        Node::In(needle, haystack) => {
-            let x = eval(needle, cx)?;
-            let y = eval(haystack, cx)?;
-            let mut extra = 0;
-            let found = ops::contains(&x, &y, &mut extra);
-            cx.meter.charge(extra)?;
-            match found {
-                Some(found) => found.map(Value::Bool),
-                None => bridge::op(cx.env, "@in", &[x, y]),
-            }
-        }
-        Node::Cmp(op, left, right) => {
-            let x = eval(left, cx)?;
-            let y = eval(right, cx)?;
-            match ops::compare(*op, &x, &y) {
-                Some(ordered) => ordered.map(Value::Bool),
-                None => bridge::op(cx.env, cmp_name(*op), &[x, y]),
-            }
-        }
-        Node::Arith(op, left, right) => {
-            let x = eval(left, cx)?;
-            let y = eval(right, cx)?;
-            let mut extra = 0;
-            let computed = ops::arith(*op, &x, &y, &mut extra);
-            cx.meter.charge(extra)?;
-            match computed {
-                Some(computed) => computed,
-                None => bridge::op(cx.env, arith_name(*op), &[x, y]),
-            }
-        }
-        Node::Neg(a) => match eval(a, cx)? {
-            Value::Int(i) => i.checked_neg().map(Value::Int).ok_or(EvalError::Overflow("negate")),
-            Value::Double(d) => Ok(Value::Double(-d)),
-            other => bridge::op(cx.env, "-_", &[other]),
-        },
+        Node::Not(a) => not(cx, a),
+        Node::NotStrictlyFalse(a) => not_strictly_false(cx, a),
+        Node::Cond(parts) => cond(cx, parts),
+        Node::Eq(a, b, negate) => equals(cx, a, b, *negate),
+        Node::In(needle, haystack) => contains(cx, needle, haystack),
+        Node::Cmp(op, left, right) => compare(cx, *op, left, right),
+        Node::Arith(op, left, right) => arith(cx, *op, left, right),
+        Node::Neg(a) => negate(cx, a),
         Node::List(elements, optional) => list(cx, elements, optional),
         Node::Map(entries) => map(cx, entries),
         Node::Call(builtin, args, fallback) => call(cx, *builtin, args, fallback.as_deref()),
-        Node::Matches(text, re) => match eval(text, cx)? {
-            Value::Str(s) => {
-                cx.meter.charge((s.as_str().len() / 64) as u64)?;
-                Ok(Value::Bool(re.is_match(s.as_str())))
-            }
-            other => bridge::op(cx.env, "__celgate_matches", &[other, Value::string(re.as_str())]),
-        },
-        Node::Bridge(bridge, args) => {
-            let mut values = Vec::with_capacity(args.len());
-            for a in args {
-                values.push(eval(a, cx)?);
-            }
-            bridged(cx, bridge.call(cx.env, &values))
-        }
+        Node::Matches(text, re) => matches_regex(cx, text, re),
+        Node::Bridge(bridge, args) => bridge_call(cx, bridge, args),
         Node::Loop(l) => super::comprehension::run(l, cx),
     }
+}
+
+#[inline(never)]
+fn item_pointer<'v>(cx: &Cx<'_, 'v>) -> Result<Value<'v>, EvalError> {
+    cx.roots
+        .item_pointer
+        .as_ref()
+        .map(|p| Value::Str(super::value::Str::Owned(Arc::clone(p))))
+        .ok_or_else(|| EvalError::NoSuchKey(Arc::from("itemPointer")))
+}
+
+#[inline(never)]
+fn select<'v>(cx: &mut Cx<'_, 'v>, operand: &Node, field: &Arc<str>) -> Result<Value<'v>, EvalError> {
+    let v = eval(operand, cx)?;
+    match ops::select(&v, field) {
+        Some(r) => r,
+        None => bridge::select(cx.env, &v, field, false),
+    }
+}
+
+#[inline(never)]
+fn has<'v>(cx: &mut Cx<'_, 'v>, operand: &Node, field: &Arc<str>) -> Result<Value<'v>, EvalError> {
+    let v = eval(operand, cx)?;
+    match ops::has(&v, field) {
+        Some(r) => r.map(Value::Bool),
+        None => bridge::select(cx.env, &v, field, true),
+    }
+}
+
+#[inline(never)]
+fn path<'v>(cx: &mut Cx<'_, 'v>, base: &Node, fields: &[Arc<str>]) -> Result<Value<'v>, EvalError> {
+    let v = eval(base, cx)?;
+    cx.meter.charge(fields.len() as u64)?;
+    walk(cx, v, fields)
+}
+
+#[inline(never)]
+fn has_path<'v>(
+    cx: &mut Cx<'_, 'v>,
+    base: &Node,
+    fields: &[Arc<str>],
+    last: &Arc<str>,
+) -> Result<Value<'v>, EvalError> {
+    let v = eval(base, cx)?;
+    cx.meter.charge(fields.len() as u64)?;
+    let v = walk(cx, v, fields)?;
+    match ops::has(&v, last) {
+        Some(r) => r.map(Value::Bool),
+        None => bridge::select(cx.env, &v, last, true),
+    }
+}
+
+#[inline(never)]
+fn index_of<'v>(cx: &mut Cx<'_, 'v>, operand: &Node, index: &Node) -> Result<Value<'v>, EvalError> {
+    let v = eval(operand, cx)?;
+    let i = eval(index, cx)?;
+    match ops::index(&v, &i) {
+        Some(r) => r,
+        None => bridge::op(cx.env, "_[_]", &[v, i]),
+    }
+}
+
+#[inline(never)]
+fn not<'v>(cx: &mut Cx<'_, 'v>, a: &Node) -> Result<Value<'v>, EvalError> {
+    match eval(a, cx)? {
+        Value::Bool(b) => Ok(Value::Bool(!b)),
+        other => Err(EvalError::no_overload("!_", &[&other])),
+    }
+}
+
+#[inline(never)]
+fn not_strictly_false<'v>(cx: &mut Cx<'_, 'v>, a: &Node) -> Result<Value<'v>, EvalError> {
+    match eval(a, cx) {
+        Err(e) if e.is_fatal() => Err(e),
+        Ok(Value::Bool(false)) => Ok(Value::Bool(false)),
+        _ => Ok(Value::Bool(true)),
+    }
+}
+
+#[inline(never)]
+fn cond<'v>(cx: &mut Cx<'_, 'v>, parts: &[Node; 3]) -> Result<Value<'v>, EvalError> {
+    let [c, t, f] = parts;
+    if to_bool(eval(c, cx))? {
+        eval(t, cx)
+    } else {
+        eval(f, cx)
+    }
+}
+
+#[inline(never)]
+fn equals<'v>(cx: &mut Cx<'_, 'v>, a: &Node, b: &Node, negate: bool) -> Result<Value<'v>, EvalError> {
+    let x = eval(a, cx)?;
+    let y = eval(b, cx)?;
+    Ok(Value::Bool(ops::equals(&x, &y) != negate))
+}
+
+#[inline(never)]
+fn contains<'v>(cx: &mut Cx<'_, 'v>, needle: &Node, haystack: &Node) -> Result<Value<'v>, EvalError> {
+    let x = eval(needle, cx)?;
+    let y = eval(haystack, cx)?;
+    let mut extra = 0;
+    let found = ops::contains(&x, &y, &mut extra);
+    cx.meter.charge(extra)?;
+    match found {
+        Some(found) => found.map(Value::Bool),
+        None => bridge::op(cx.env, "@in", &[x, y]),
+    }
+}
+
+#[inline(never)]
+fn compare<'v>(cx: &mut Cx<'_, 'v>, op: CmpOp, left: &Node, right: &Node) -> Result<Value<'v>, EvalError> {
+    let x = eval(left, cx)?;
+    let y = eval(right, cx)?;
+    match ops::compare(op, &x, &y) {
+        Some(ordered) => ordered.map(Value::Bool),
+        None => bridge::op(cx.env, cmp_name(op), &[x, y]),
+    }
+}
+
+#[inline(never)]
+fn arith<'v>(cx: &mut Cx<'_, 'v>, op: ArithOp, left: &Node, right: &Node) -> Result<Value<'v>, EvalError> {
+    let x = eval(left, cx)?;
+    let y = eval(right, cx)?;
+    let mut extra = 0;
+    let computed = ops::arith(op, &x, &y, &mut extra);
+    cx.meter.charge(extra)?;
+    match computed {
+        Some(computed) => computed,
+        None => bridge::op(cx.env, arith_name(op), &[x, y]),
+    }
+}
+
+#[inline(never)]
+fn negate<'v>(cx: &mut Cx<'_, 'v>, a: &Node) -> Result<Value<'v>, EvalError> {
+    match eval(a, cx)? {
+        Value::Int(i) => i.checked_neg().map(Value::Int).ok_or(EvalError::Overflow("negate")),
+        Value::Double(d) => Ok(Value::Double(-d)),
+        other => bridge::op(cx.env, "-_", &[other]),
+    }
+}
+
+#[inline(never)]
+fn matches_regex<'v>(cx: &mut Cx<'_, 'v>, text: &Node, re: &regex::Regex) -> Result<Value<'v>, EvalError> {
+    match eval(text, cx)? {
+        Value::Str(s) => {
+            cx.meter.charge((s.as_str().len() / 64) as u64)?;
+            Ok(Value::Bool(re.is_match(s.as_str())))
+        }
+        other => bridge::op(cx.env, "__celgate_matches", &[other, Value::string(re.as_str())]),
+    }
+}
+
+#[inline(never)]
+fn bridge_call<'v>(cx: &mut Cx<'_, 'v>, bridge: &bridge::Bridge, args: &[Node]) -> Result<Value<'v>, EvalError> {
+    let mut values = Vec::with_capacity(args.len());
+    for a in args {
+        values.push(eval(a, cx)?);
+    }
+    bridged(cx, bridge.call(cx.env, &values))
 }
 
 #[inline(never)]
@@ -277,8 +335,7 @@ fn bridged<'v>(cx: &mut Cx<'_, 'v>, result: Result<Value<'v>, EvalError>) -> Res
     result
 }
 
-fn cmp_name(op: super::ir::CmpOp) -> &'static str {
-    use super::ir::CmpOp;
+fn cmp_name(op: CmpOp) -> &'static str {
     match op {
         CmpOp::Lt => "_<_",
         CmpOp::Le => "_<=_",
@@ -287,8 +344,7 @@ fn cmp_name(op: super::ir::CmpOp) -> &'static str {
     }
 }
 
-fn arith_name(op: super::ir::ArithOp) -> &'static str {
-    use super::ir::ArithOp;
+fn arith_name(op: ArithOp) -> &'static str {
     match op {
         ArithOp::Add => "_+_",
         ArithOp::Sub => "_-_",
@@ -324,6 +380,7 @@ fn walk<'v>(cx: &Cx<'_, 'v>, value: Value<'v>, fields: &[Arc<str>]) -> Result<Va
 /// `a && b` (`or` false) or `a || b`, as the interpreter runs them: the right side's error is
 /// the result unless the left side decided it, and an error on the left gives way to a deciding
 /// right side.
+#[inline(never)]
 fn logical<'v>(cx: &mut Cx<'_, 'v>, a: &Node, b: &Node, or: bool) -> Result<Value<'v>, EvalError> {
     let left = to_bool(eval(a, cx));
     match &left {
@@ -374,6 +431,7 @@ impl<'v> Found<'v> {
 
 /// An [`OptChain`]: each step as `_?._` / `_[?_]` runs it on what the step before found,
 /// without building the `optional`s in between.
+#[inline(never)]
 fn opt_chain<'v>(cx: &mut Cx<'_, 'v>, chain: &OptChain) -> Result<Value<'v>, EvalError> {
     cx.meter.charge(chain.counted)?;
     let early_default = match &chain.end {
@@ -430,12 +488,15 @@ fn opt_chain<'v>(cx: &mut Cx<'_, 'v>, chain: &OptChain) -> Result<Value<'v>, Eva
 }
 
 /// The fused `operand.?f1...?fn.orValue(default)` (see [`crate::engine::cel::opt_chain`]).
+#[inline(never)]
 fn opt_or<'v>(
     cx: &mut Cx<'_, 'v>,
-    default: Value<'v>,
-    start: Value<'v>,
+    default: &Node,
+    operand: &Node,
     fields: &[Arc<str>],
 ) -> Result<Value<'v>, EvalError> {
+    let default = eval(default, cx)?;
+    let start = eval(operand, cx)?;
     let mut current = match start {
         Value::Optional(None) => return Ok(default),
         Value::Optional(Some(inner)) => (*inner).clone(),

@@ -100,6 +100,7 @@ fn pack_index(
             params_to_configure: crate::engine::pack::placeholders::ParamsToConfigure::default(),
             retired_rules: std::collections::BTreeMap::new(),
             coverage: crate::engine::pack::programs::Coverage::default(),
+            reads: crate::engine::pack::compiled::RootReads::default(),
         });
         return Some(packs.len() - 1);
     };

@@ -33,7 +33,7 @@ pub use facts::decision::{
 pub use facts::input::{Door, Input, Operation, UserInfo};
 pub use facts::overrides::{AppliedMode, ExceptionUse, Layer, Mode, ModeSource, NoOverrides, Overrides};
 pub use facts::request::{GroupVersionKind, GroupVersionResource, RequestFacts};
-pub use pack::compiled::{CompiledPack, CompiledRule, PackKind, PackSource};
+pub use pack::compiled::{CompiledPack, CompiledRule, PackKind, PackSource, RootReads};
 pub use pack::error::{LoadErrors, PackError, PackErrorKind};
 pub use pack::placeholders::UnconfiguredParam;
 pub use pack::programs::{Coverage, Interpreted};
@@ -371,7 +371,13 @@ impl Engine {
         let derived = eval::DerivedDocuments::of(input);
         let params = serde_json::Value::Object(input.params.clone());
         let mut ctx = Context::with_env(env);
-        let mut roots = eval::bind_roots(&mut ctx, input, &input.object, &derived).with_params(&params);
+        let mut roots = eval::bind_roots(
+            &mut ctx,
+            input,
+            &input.object,
+            (&derived.request, &derived.namespace_object),
+        )
+        .with_params(&params);
         roots.extra = variables;
         ctx.add_variable_as_val("params", json_val::json_view(&params));
         for (name, json) in variables {

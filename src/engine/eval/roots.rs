@@ -6,32 +6,48 @@ use crate::engine::cel::cost::sizes::RootDocs;
 use crate::engine::cel::json_val::json_view;
 use crate::engine::facts::input::Input;
 
-/// The input being judged, with the documents derived from it on first use and kept for both
-/// passes of a patch.
+/// The input being judged, with the documents derived from it built on first use (only when a
+/// pack that runs reads them) and kept for both passes of a patch.
 pub(crate) struct Subject<'a> {
     /// The input.
     pub input: &'a Input,
-    derived: std::cell::OnceCell<DerivedDocuments>,
+    request: std::cell::OnceCell<serde_json::Value>,
+    namespace_object: std::cell::OnceCell<serde_json::Value>,
 }
 
 impl<'a> Subject<'a> {
     pub(crate) fn new(input: &'a Input) -> Self {
         Subject {
             input,
-            derived: std::cell::OnceCell::new(),
+            request: std::cell::OnceCell::new(),
+            namespace_object: std::cell::OnceCell::new(),
         }
     }
 
-    pub(super) fn derived(&self) -> &DerivedDocuments {
-        self.derived.get_or_init(|| DerivedDocuments::of(self.input))
+    /// The documents `request` and `namespaceObject` stand for, each built if `reads` says a
+    /// pack reads it (`null` otherwise: nothing that runs can see it).
+    pub(super) fn derived(&self, reads: RootReads) -> (&serde_json::Value, &serde_json::Value) {
+        let request = if reads.request {
+            self.request.get_or_init(|| self.input.request_json())
+        } else {
+            &NULL
+        };
+        let namespace_object = if reads.namespace_object {
+            self.namespace_object.get_or_init(|| self.input.namespace_object_json())
+        } else {
+            &NULL
+        };
+        (request, namespace_object)
     }
 }
+
+pub(crate) use crate::engine::pack::compiled::RootReads;
 
 /// The JSON documents CEL's `request` and `namespaceObject` are views of, derived from an
 /// input once per evaluation (both passes of a patch share them).
 pub(crate) struct DerivedDocuments {
-    request: serde_json::Value,
-    namespace_object: serde_json::Value,
+    pub(crate) request: serde_json::Value,
+    pub(crate) namespace_object: serde_json::Value,
 }
 
 impl DerivedDocuments {
@@ -51,18 +67,18 @@ pub(crate) fn bind_roots<'v>(
     ctx: &mut Context<'_, 'v>,
     input: &'v Input,
     object: &'v serde_json::Value,
-    derived: &'v DerivedDocuments,
+    (request, namespace_object): (&'v serde_json::Value, &'v serde_json::Value),
 ) -> RootDocs<'v> {
     let old_object = input.old_object.as_ref().unwrap_or(&NULL);
     ctx.add_variable_as_val("object", json_view(object));
     ctx.add_variable_as_val("oldObject", json_view(old_object));
-    ctx.add_variable_as_val("request", json_view(&derived.request));
-    ctx.add_variable_as_val("namespaceObject", json_view(&derived.namespace_object));
+    ctx.add_variable_as_val("request", json_view(request));
+    ctx.add_variable_as_val("namespaceObject", json_view(namespace_object));
     RootDocs {
         object: Some(object),
         old_object: Some(old_object),
-        request: Some(&derived.request),
-        namespace_object: Some(&derived.namespace_object),
+        request: Some(request),
+        namespace_object: Some(namespace_object),
         params: None,
         item: None,
         extra: &[],

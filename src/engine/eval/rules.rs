@@ -15,7 +15,7 @@ use crate::engine::facts::overrides::{Mode, Overrides};
 use crate::engine::pack::compiled::{CompiledPack, CompiledRule, PackKind};
 
 use super::programs::{Programs, SharedValues};
-use super::roots::{bind_roots, program_roots, Subject};
+use super::roots::{bind_roots, program_roots, RootReads, Subject};
 use super::rule::RuleContext;
 use super::scope::{Interpreter, PackScope};
 use super::shared::{compute_variables, ForEachCache, SharedResults, SharedVariables};
@@ -56,7 +56,7 @@ pub(crate) fn run_rules(
     if matched.is_empty() {
         return pass;
     }
-    let derived = subject.derived();
+    let derived = subject.derived(RootReads::of_packs(matched.iter().map(|(pack, _)| *pack)));
     let params: Vec<Cow<'_, serde_json::Value>> = matched.iter().map(|(p, _)| merged_params(p, input)).collect();
 
     let mut root = Context::with_env(Arc::clone(env));

@@ -51,6 +51,60 @@ pub struct CompiledPack {
     pub retired_rules: std::collections::BTreeMap<String, String>,
     /// What of it the compiled evaluator runs (set at load, [`super::programs`]).
     pub coverage: super::programs::Coverage,
+    /// Which derived documents its expressions read (set at load, [`super::programs`]): a pass
+    /// builds `request` and `namespaceObject` only for the packs that read them.
+    pub reads: RootReads,
+}
+
+/// Which of the documents derived from an input (`request`, `namespaceObject`) a pack's
+/// expressions read. The default is both: what is not known to be unread is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RootReads {
+    /// `request`.
+    pub request: bool,
+    /// `namespaceObject`.
+    pub namespace_object: bool,
+}
+
+impl RootReads {
+    /// Neither.
+    pub const NONE: RootReads = RootReads {
+        request: false,
+        namespace_object: false,
+    };
+
+    /// What either reads.
+    #[must_use]
+    pub fn and(self, other: RootReads) -> RootReads {
+        RootReads {
+            request: self.request || other.request,
+            namespace_object: self.namespace_object || other.namespace_object,
+        }
+    }
+
+    /// What any of `packs` reads.
+    pub fn of_packs<'a>(packs: impl IntoIterator<Item = &'a CompiledPack>) -> RootReads {
+        packs
+            .into_iter()
+            .fold(RootReads::NONE, |reads, pack| reads.and(pack.reads))
+    }
+
+    /// What `expr` reads.
+    pub fn of(expr: &crate::engine::cel::compile::CompiledExpr) -> RootReads {
+        RootReads {
+            request: expr.free_variables.contains("request"),
+            namespace_object: expr.free_variables.contains("namespaceObject"),
+        }
+    }
+}
+
+impl Default for RootReads {
+    fn default() -> Self {
+        RootReads {
+            request: true,
+            namespace_object: true,
+        }
+    }
 }
 
 impl CompiledPack {

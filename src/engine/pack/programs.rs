@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use crate::engine::cel::compile::CompiledExpr;
 use crate::engine::cel::compiled::{self, Layout};
-use crate::engine::pack::compiled::{CompiledPack, PackKind};
+use crate::engine::pack::compiled::{CompiledPack, PackKind, RootReads};
 
 /// How much of a pack the compiled evaluator runs.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -48,8 +48,10 @@ pub(crate) fn attach_programs(packs: &mut [CompiledPack]) {
             ..Layout::default()
         };
         let mut coverage = Coverage::default();
+        let mut reads = RootReads::NONE;
         for var in &mut pack.variables {
             let subject = format!("variable '{}'", var.name);
+            reads = reads.and(RootReads::of(&var.expr));
             attach(&mut var.expr, &layout, &subject, &mut coverage);
         }
         for rule in &mut pack.rules {
@@ -59,9 +61,16 @@ pub(crate) fn attach_programs(packs: &mut [CompiledPack]) {
             };
             let subject = format!("rule '{}'", rule.spec.id);
             for expr in super::share::rule_expressions_mut(rule) {
+                reads = reads.and(RootReads::of(expr));
                 attach(expr, &layout, &subject, &mut coverage);
             }
         }
+        // A rule pack's expressions are all above; an admission policy runs more (its
+        // authorizer, its object construction) on the interpreter, so it is taken to read both.
+        pack.reads = match pack.kind {
+            PackKind::Rules => reads,
+            PackKind::AdmissionPolicies(_) => RootReads::default(),
+        };
         if let PackKind::AdmissionPolicies(admission) = &mut pack.kind {
             for (name, expr) in &mut admission.match_conditions {
                 attach(expr, &layout, &format!("matchCondition '{name}'"), &mut coverage);

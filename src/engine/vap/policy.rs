@@ -199,6 +199,7 @@ fn empty_pack(ctx: &DocContext<'_>, name: &str, kind: PolicyKind) -> CompiledPac
         params_to_configure: crate::engine::pack::placeholders::ParamsToConfigure::default(),
         retired_rules: std::collections::BTreeMap::new(),
         coverage: crate::engine::pack::programs::Coverage::default(),
+        reads: crate::engine::pack::compiled::RootReads::default(),
     }
 }
 

@@ -55,10 +55,14 @@ fn struct_fields(schema: &Schema, ty: &Struct, map: &mut Map<String, Value>) -> 
 }
 
 fn struct_is_normal(schema: &Schema, ty: &Struct, map: &Map<String, Value>) -> bool {
-    map.iter().all(|(name, value)| match ty.fields.get(name) {
-        _ if value.is_null() => false,
-        Some(field) => !omitted(field, value) && is_normal(schema, &field.ty, value),
-        None => true,
+    map.iter().all(|(name, value)| match value {
+        Value::Null => false,
+        // A scalar is never omitted nor changed: no need to look its field up (most are).
+        Value::Bool(_) | Value::Number(_) | Value::String(_) => true,
+        Value::Array(_) | Value::Object(_) => ty
+            .fields
+            .get(name)
+            .is_none_or(|field| !omitted(field, value) && is_normal(schema, &field.ty, value)),
     })
 }
 

@@ -174,3 +174,32 @@ fn optional_chains_give_the_same_values_and_steps_as_their_steps_one_by_one() {
         assert_eq!(steps, *expected_steps, "{source}");
     }
 }
+
+/// `x == 'c'` and `'c' != x` compare with the constant in place, counting the steps the
+/// comparison and its constant operand counted.
+#[test]
+fn comparisons_with_a_constant_give_the_same_values_and_steps() {
+    let doc = json!({"k": "b", "n": 2});
+    let roots = Roots {
+        object: Some(&doc),
+        ..Roots::default()
+    };
+    let cases: &[(&str, bool, u64)] = &[
+        ("object.k == 'b'", true, 4),
+        ("'b' != object.k", false, 4),
+        ("object.n == 2.0", true, 4),
+        ("object.n != 2u", false, 4),
+        ("[object.k] == ['b']", true, 5),
+        ("object.k == object.k", true, 5),
+    ];
+    for (source, expected, expected_steps) in cases {
+        let (v, steps) = program(source, &Layout::default()).evaluate_counted(
+            &roots,
+            &NoVariables,
+            &limits(),
+            &RequestBudget::new(u64::MAX),
+        );
+        assert!(matches!(v, Ok(Value::Bool(b)) if b == *expected), "{source}: {v:?}");
+        assert_eq!(steps, *expected_steps, "{source}");
+    }
+}

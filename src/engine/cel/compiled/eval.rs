@@ -6,7 +6,7 @@ use cel::Env;
 
 use super::budget::Meter;
 use super::builtins::{self, Outcome};
-use super::ir::{ArithOp, CmpOp, Node, OptChain, OptStep, Root};
+use super::ir::{ArithOp, CmpOp, EqConst, Node, OptChain, OptStep, Root};
 use super::value::{json_members, Key, Map, Value};
 use super::{bridge, ops, EvalError, Roots, Variables};
 
@@ -81,6 +81,7 @@ pub(crate) fn eval<'v>(node: &Node, cx: &mut Cx<'_, 'v>) -> Result<Value<'v>, Ev
         Node::NotStrictlyFalse(a) => not_strictly_false(cx, a),
         Node::Cond(parts) => cond(cx, parts),
         Node::Eq(a, b, negate) => equals(cx, a, b, *negate),
+        Node::EqConst(eq) => equals_constant(cx, eq),
         Node::In(needle, haystack) => contains(cx, needle, haystack),
         Node::Cmp(op, left, right) => compare(cx, *op, left, right),
         Node::Arith(op, left, right) => arith(cx, *op, left, right),
@@ -186,6 +187,22 @@ fn equals<'v>(cx: &mut Cx<'_, 'v>, a: &Node, b: &Node, negate: bool) -> Result<V
     let x = eval(a, cx)?;
     let y = eval(b, cx)?;
     Ok(Value::Bool(ops::equals(&x, &y) != negate))
+}
+
+/// The steps are those of `Eq` over a `Const`: the constant's counted when it would have run.
+#[inline(never)]
+fn equals_constant<'v>(cx: &mut Cx<'_, 'v>, eq: &EqConst) -> Result<Value<'v>, EvalError> {
+    if eq.constant_left {
+        cx.meter.charge(1)?;
+    }
+    let x = eval(&eq.operand, cx)?;
+    let equal = if eq.constant_left {
+        ops::equals(&eq.constant, &x)
+    } else {
+        cx.meter.charge(1)?;
+        ops::equals(&x, &eq.constant)
+    };
+    Ok(Value::Bool(equal != eq.negate))
 }
 
 #[inline(never)]

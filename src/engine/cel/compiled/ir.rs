@@ -118,6 +118,8 @@ pub enum Node {
     Cond(Box<[Node; 3]>),
     /// `a == b` (negated when the flag is set).
     Eq(Box<Node>, Box<Node>, bool),
+    /// `a == b` (or `!=`) where one side is a constant: the constant is compared in place.
+    EqConst(Box<EqConst>),
     /// `a in b`.
     In(Box<Node>, Box<Node>),
     /// `a < b` and the like.
@@ -139,6 +141,20 @@ pub enum Node {
     Bridge(Box<Bridge>, Vec<Node>),
     /// A comprehension.
     Loop(Box<Loop>),
+}
+
+/// `operand == constant` or `constant == operand` (`!=` when `negate`), counting the steps the
+/// `Eq` node and its constant operand counted.
+#[derive(Debug)]
+pub struct EqConst {
+    /// The side that is computed.
+    pub operand: Node,
+    /// The side that is a constant.
+    pub constant: Value<'static>,
+    /// Whether the constant is the left side.
+    pub constant_left: bool,
+    /// `!=`.
+    pub negate: bool,
 }
 
 /// An optional chain: `operand` then each step, as the nodes it replaces would run them (the

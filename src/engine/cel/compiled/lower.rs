@@ -10,7 +10,7 @@ use cel::Env;
 
 use super::bridge::{self, Bridge, Receiver};
 use super::builtins::Builtin;
-use super::ir::{ArithOp, CmpOp, Loop, LoopShape, Node, OptChain, OptEnd, OptStep, Root};
+use super::ir::{ArithOp, CmpOp, EqConst, Loop, LoopShape, Node, OptChain, OptEnd, OptStep, Root};
 use super::{fold, Layout, Unsupported, Value};
 
 /// Compiler state for one expression.
@@ -245,8 +245,8 @@ impl Lowerer<'_> {
                 let [c, t, f] = [&args[0], &args[1], &args[2]].map(|a| self.lower(a));
                 Node::Cond(Box::new([c?, t?, f?]))
             }
-            (operators::EQUALS | equality::EQUALS, 2) => two(self).map(|(a, b)| Node::Eq(a, b, false))?,
-            (operators::NOT_EQUALS | equality::NOT_EQUALS, 2) => two(self).map(|(a, b)| Node::Eq(a, b, true))?,
+            (operators::EQUALS | equality::EQUALS, 2) => two(self).map(|(a, b)| equality_node(*a, *b, false))?,
+            (operators::NOT_EQUALS | equality::NOT_EQUALS, 2) => two(self).map(|(a, b)| equality_node(*a, *b, true))?,
             (operators::IN | equality::IN, 2) => two(self).map(|(a, b)| Node::In(a, b))?,
             (operators::LESS, 2) => two(self).map(|(a, b)| Node::Cmp(CmpOp::Lt, a, b))?,
             (operators::LESS_EQUALS, 2) => two(self).map(|(a, b)| Node::Cmp(CmpOp::Le, a, b))?,
@@ -431,6 +431,26 @@ fn chain(operand: Node, field: Arc<str>, test: bool) -> Node {
     }
 }
 
+/// `a == b` (`!=` when `negate`): with the constant compared in place when one side is one (and
+/// the other is not: then it folds).
+fn equality_node(a: Node, b: Node, negate: bool) -> Node {
+    match (a, b) {
+        (Node::Const(constant), operand) if !matches!(operand, Node::Const(_)) => Node::EqConst(Box::new(EqConst {
+            operand,
+            constant,
+            constant_left: true,
+            negate,
+        })),
+        (operand, Node::Const(constant)) if !matches!(operand, Node::Const(_)) => Node::EqConst(Box::new(EqConst {
+            operand,
+            constant,
+            constant_left: false,
+            negate,
+        })),
+        (a, b) => Node::Eq(Box::new(a), Box::new(b), negate),
+    }
+}
+
 /// `operand` followed by the optional `step`: a step of the chain `operand` is (one without an
 /// end), or a new chain.
 fn opt_step(operand: Node, step: OptStep) -> Node {
@@ -479,6 +499,7 @@ fn all_const(node: &Node) -> bool {
         Node::List(items, _) => items.iter().all(c),
         Node::Map(entries) => entries.iter().all(|(k, v, _)| c(k) && c(v)),
         Node::Call(_, args, _) | Node::Bridge(_, args) => args.iter().all(c),
+        Node::EqConst(eq) => c(&eq.operand),
         Node::OptChain(chain) => {
             c(&chain.operand)
                 && chain.steps.iter().all(|s| match s {

@@ -17,7 +17,7 @@
 //! - `files` (internal): finding files in folders and working on them on every core, in order;
 //! - [`report`]: rendering decisions as text, JSON, SARIF and `JUnit`;
 //! - [`testing`]: running packs' own test cases;
-//! - `text` (internal): cutting texts to a byte budget;
+//! - `text` (internal): reading JSON bodies, cutting texts to a byte budget;
 //! - [`scan`]: judging what already runs in a cluster (`celgate scan`, `serve`'s periodic scan):
 //!   listing through the Kubernetes API, policy reports printed or applied, one replica via a `Lease`;
 //! - [`review`]: the only module that knows the `AdmissionReview` v1 wire format;

@@ -78,7 +78,7 @@ pub struct Review {
 /// Parses an AdmissionReview body. `object` and `oldObject` are kept as raw JSON (the exact
 /// document the apiserver sent); the rest goes through kube-core's types.
 pub fn parse(body: &[u8]) -> Result<Review, ReviewError> {
-    let mut value: Value = serde_json::from_slice(body).map_err(ReviewError::NotJson)?;
+    let mut value: Value = crate::text::json_from_bytes(body).map_err(ReviewError::NotJson)?;
     let uid = value.pointer("/request/uid").and_then(Value::as_str).map(str::to_owned);
     let api_version = value.get("apiVersion").and_then(Value::as_str).unwrap_or("");
     let kind = value.get("kind").and_then(Value::as_str).unwrap_or("");

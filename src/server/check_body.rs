@@ -148,7 +148,7 @@ pub(super) enum BodyError {
 /// `limits` (the body limit).
 fn parse(body: &[u8], format: &BodyFormat, limits: ParseLimits) -> Result<(Value, Option<PositionMap>), BodyError> {
     match format {
-        BodyFormat::Json => serde_json::from_slice(body)
+        BodyFormat::Json => crate::text::json_from_bytes(body)
             .map(|v| (v, None))
             .map_err(BodyError::NotJson),
         BodyFormat::Yaml => {

@@ -116,9 +116,14 @@ fn select<'v>(cx: &mut Cx<'_, 'v>, operand: &Node, field: &Arc<str>) -> Result<V
 #[inline(never)]
 fn has<'v>(cx: &mut Cx<'_, 'v>, operand: &Node, field: &Arc<str>) -> Result<Value<'v>, EvalError> {
     let v = eval(operand, cx)?;
-    match ops::has(&v, field) {
+    has_field(cx, &v, field)
+}
+
+/// `has(v.field)` once `v` is known.
+fn has_field<'v>(cx: &Cx<'_, 'v>, v: &Value<'v>, field: &Arc<str>) -> Result<Value<'v>, EvalError> {
+    match ops::has(v, field) {
         Some(r) => r.map(Value::Bool),
-        None => bridge::select(cx.env, &v, field, true),
+        None => bridge::select(cx.env, v, field, true),
     }
 }
 
@@ -139,10 +144,7 @@ fn has_path<'v>(
     let v = eval(base, cx)?;
     cx.meter.charge(fields.len() as u64)?;
     let v = walk(cx, v, fields)?;
-    match ops::has(&v, last) {
-        Some(r) => r.map(Value::Bool),
-        None => bridge::select(cx.env, &v, last, true),
-    }
+    has_field(cx, &v, last)
 }
 
 #[inline(never)]

@@ -1,6 +1,9 @@
 //! The input being judged and the root documents (`object`, `request`, ...) bound for every rule.
 
-use cel::Context;
+use std::cell::OnceCell;
+use std::sync::Arc;
+
+use cel::{Context, Env};
 
 use crate::engine::cel::cost::sizes::RootDocs;
 use crate::engine::cel::json_val::json_view;
@@ -67,21 +70,66 @@ pub(crate) fn bind_roots<'v>(
     ctx: &mut Context<'_, 'v>,
     input: &'v Input,
     object: &'v serde_json::Value,
+    derived: (&'v serde_json::Value, &'v serde_json::Value),
+) -> RootDocs<'v> {
+    let docs = root_docs(input, object, derived);
+    bind_root_docs(ctx, &docs);
+    docs
+}
+
+/// The documents `object`, `oldObject`, `request` and `namespaceObject` stand for.
+pub(crate) fn root_docs<'v>(
+    input: &'v Input,
+    object: &'v serde_json::Value,
     (request, namespace_object): (&'v serde_json::Value, &'v serde_json::Value),
 ) -> RootDocs<'v> {
-    let old_object = input.old_object.as_ref().unwrap_or(&NULL);
-    ctx.add_variable_as_val("object", json_view(object));
-    ctx.add_variable_as_val("oldObject", json_view(old_object));
-    ctx.add_variable_as_val("request", json_view(request));
-    ctx.add_variable_as_val("namespaceObject", json_view(namespace_object));
     RootDocs {
         object: Some(object),
-        old_object: Some(old_object),
+        old_object: Some(input.old_object.as_ref().unwrap_or(&NULL)),
         request: Some(request),
         namespace_object: Some(namespace_object),
         params: None,
         item: None,
         extra: &[],
+    }
+}
+
+/// The interpreter's root scope over the root documents, built on first use: a pass whose
+/// expressions all run compiled never builds it.
+pub(crate) struct RootScope<'e, 'v> {
+    env: &'e Arc<Env>,
+    docs: RootDocs<'v>,
+    scope: OnceCell<Context<'v, 'v>>,
+}
+
+impl<'e, 'v> RootScope<'e, 'v> {
+    pub(crate) fn new(env: &'e Arc<Env>, docs: RootDocs<'v>) -> Self {
+        RootScope {
+            env,
+            docs,
+            scope: OnceCell::new(),
+        }
+    }
+
+    /// The scope, built now if it was not.
+    pub(crate) fn get(&self) -> &Context<'v, 'v> {
+        self.scope.get_or_init(|| {
+            let mut root = Context::with_env(Arc::clone(self.env));
+            bind_root_docs(&mut root, &self.docs);
+            root
+        })
+    }
+}
+
+/// Binds the documents of `docs` (as [`root_docs`] gives them) in `ctx`, for the interpreter.
+pub(crate) fn bind_root_docs<'v>(ctx: &mut Context<'_, 'v>, docs: &RootDocs<'v>) {
+    for (name, doc) in [
+        ("object", docs.object),
+        ("oldObject", docs.old_object),
+        ("request", docs.request),
+        ("namespaceObject", docs.namespace_object),
+    ] {
+        ctx.add_variable_as_val(name, json_view(doc.unwrap_or(&NULL)));
     }
 }
 

@@ -4,7 +4,7 @@ use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use cel::{Context, Env};
+use cel::Env;
 
 use crate::engine::cel::cost::sizes::SizeMemo;
 use crate::engine::cel::cost::CostMeter;
@@ -15,7 +15,7 @@ use crate::engine::facts::overrides::{Mode, Overrides};
 use crate::engine::pack::compiled::{CompiledPack, CompiledRule, PackKind};
 
 use super::programs::{Programs, SharedValues};
-use super::roots::{bind_roots, program_roots, RootReads, Subject};
+use super::roots::{program_roots, root_docs, RootReads, RootScope, Subject};
 use super::rule::RuleContext;
 use super::scope::{Interpreter, PackScope};
 use super::shared::{compute_variables, ForEachCache, SharedResults, SharedVariables};
@@ -59,8 +59,9 @@ pub(crate) fn run_rules(
     let derived = subject.derived(RootReads::of_packs(matched.iter().map(|(pack, _)| *pack)));
     let params: Vec<Cow<'_, serde_json::Value>> = matched.iter().map(|(p, _)| merged_params(p, input)).collect();
 
-    let mut root = Context::with_env(Arc::clone(env));
-    let roots = bind_roots(&mut root, input, object, derived);
+    let roots = root_docs(input, object, derived);
+    let root_scope = RootScope::new(env, roots);
+    let root = || root_scope.get();
     let sizes = SizeMemo::default();
 
     let for_each = ForEachCache::default();
@@ -82,7 +83,7 @@ pub(crate) fn run_rules(
                 roots,
                 variables: *pack,
             };
-            policy.run(&root, costing, input, object, admission_options.params, &mut pass);
+            policy.run(root(), costing, input, object, admission_options.params, &mut pass);
             continue;
         }
         let needed: BTreeSet<usize> = rules.iter().flat_map(|r| r.variables.iter().copied()).collect();
@@ -95,7 +96,7 @@ pub(crate) fn run_rules(
         let programs = compiled.then(|| Programs::new(pack, program_roots(&costing.roots), meter, &shared_values));
         let (root, shared) = (&root, &shared);
         let scope = PackScope::lazy(programs, move || {
-            let mut scope = root.new_inner_scope();
+            let mut scope = root().new_inner_scope();
             scope.add_variable_as_val("params", json_view(params));
             let (variables, failed) = compute_variables(pack, &needed, &scope, costing, shared);
             scope.add_variable_as_val("variables", Box::new(variables));

@@ -86,7 +86,6 @@ pub(crate) fn run_rules(
             policy.run(root(), costing, input, object, admission_options.params, &mut pass);
             continue;
         }
-        let needed: BTreeSet<usize> = rules.iter().flat_map(|r| r.variables.iter().copied()).collect();
         let costing = Costing {
             meter,
             sizes: &sizes,
@@ -98,6 +97,7 @@ pub(crate) fn run_rules(
         let scope = PackScope::lazy(programs, move || {
             let mut scope = root().new_inner_scope();
             scope.add_variable_as_val("params", json_view(params));
+            let needed: BTreeSet<usize> = rules.iter().flat_map(|r| r.variables.iter().copied()).collect();
             let (variables, failed) = compute_variables(pack, &needed, &scope, costing, shared);
             scope.add_variable_as_val("variables", Box::new(variables));
             Interpreter { scope, failed }

@@ -44,11 +44,22 @@ impl<'v> Variables<'v> for PackVariables<'_, 'v> {
 }
 
 impl<'v> PackVariables<'_, 'v> {
+    /// Computes variable `index` if it was not, and says whether it failed (without copying
+    /// its value out, as [`Variables::get`] does).
+    fn ensure(&self, index: usize) -> Result<(), EvalError> {
+        match self.values.borrow().get(index) {
+            Some(Some(Ok(_))) => return Ok(()),
+            Some(Some(Err(e))) => return Err(e.clone()),
+            _ => {}
+        }
+        self.get(index).map(drop)
+    }
+
     /// A variable's value: an earlier pack's when shared, else its program's. A variable whose
     /// dependency failed fails too, as on the interpreter.
     fn compute(&self, var: &crate::engine::pack::compiled::CompiledVariable) -> Result<Value<'v>, EvalError> {
         for &dep in &var.deps {
-            if let Err(e) = self.get(dep) {
+            if let Err(e) = self.ensure(dep) {
                 return Err(if e.is_fatal() {
                     e
                 } else {
@@ -117,7 +128,7 @@ impl<'a, 'v> Programs<'a, 'v> {
     pub(crate) fn run(&self, expr: &CompiledExpr, item: Option<(&'v serde_json::Value, &Arc<str>)>) -> Option<Ran<'v>> {
         let program = expr.program.as_deref()?;
         for &index in &expr.pack_variable_indices {
-            if let Err(e) = self.variables.get(index) {
+            if let Err(e) = self.variables.ensure(index) {
                 return Some(self.failed(&e));
             }
         }

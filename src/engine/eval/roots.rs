@@ -8,22 +8,23 @@ use cel::{Context, Env};
 use crate::engine::cel::cost::sizes::RootDocs;
 use crate::engine::cel::json_val::json_view;
 use crate::engine::facts::input::Input;
+pub(crate) use crate::engine::pack::compiled::RootReads;
 
 /// The input being judged, with the documents derived from it built on first use (only when a
 /// pack that runs reads them) and kept for both passes of a patch.
 pub(crate) struct Subject<'a> {
     /// The input.
     pub input: &'a Input,
-    request: std::cell::OnceCell<serde_json::Value>,
-    namespace_object: std::cell::OnceCell<serde_json::Value>,
+    request: OnceCell<serde_json::Value>,
+    namespace_object: OnceCell<serde_json::Value>,
 }
 
 impl<'a> Subject<'a> {
     pub(crate) fn new(input: &'a Input) -> Self {
         Subject {
             input,
-            request: std::cell::OnceCell::new(),
-            namespace_object: std::cell::OnceCell::new(),
+            request: OnceCell::new(),
+            namespace_object: OnceCell::new(),
         }
     }
 
@@ -44,10 +45,8 @@ impl<'a> Subject<'a> {
     }
 }
 
-pub(crate) use crate::engine::pack::compiled::RootReads;
-
-/// The JSON documents CEL's `request` and `namespaceObject` are views of, derived from an
-/// input once per evaluation (both passes of a patch share them).
+/// The JSON documents CEL's `request` and `namespaceObject` are views of, both derived from an
+/// input at once (`celgate eval`; a pass derives only those its packs read, see [`Subject`]).
 pub(crate) struct DerivedDocuments {
     pub(crate) request: serde_json::Value,
     pub(crate) namespace_object: serde_json::Value,

@@ -179,6 +179,8 @@ fn optional_chains_give_the_same_values_and_steps_as_their_steps_one_by_one() {
             ("object.?a.?l[?1].orValue(0)", json!(2), 7),
             ("object.?a.?l[?7].orValue(0)", json!(0), 7),
             ("object.?k[?0].orValue('none')", json!("none"), 6),
+            ("object.?a.?b.?c.orValue(0)", json!(5), 3),
+            ("object.?a.?x.?c.orValue(0)", json!(0), 3),
         ],
     );
 }

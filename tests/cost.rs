@@ -22,6 +22,14 @@ fn items(n: usize) -> Value {
     json!({"kind": "Thing", "name": "t", "items": items})
 }
 
+/// `rule` has exactly one finding in `decision`, an evaluation error whose message holds `text`.
+fn assert_one_evaluation_error(decision: &celgate::engine::Decision, rule: &str, text: &str) {
+    let found = by_rule(&decision.violations, rule);
+    assert_eq!(found.len(), 1, "{decision:#?}");
+    assert_eq!(found[0].finding, FindingType::EvaluationError);
+    assert!(found[0].message.contains(text), "{}", found[0].message);
+}
+
 fn by_rule<'d>(violations: &'d [Violation], rule: &str) -> Vec<&'d Violation> {
     violations.iter().filter(|v| v.rule == rule).collect()
 }
@@ -107,15 +115,10 @@ spec:
     .expect("loads");
     assert_eq!(engine.evaluate(&Input::new(items(5))).decision, Verdict::Allow);
     let decision = engine.evaluate(&Input::new(items(12)));
-    let found = by_rule(&decision.violations, "varbound-unique");
-    assert_eq!(found.len(), 1, "{decision:#?}");
-    assert_eq!(found[0].finding, FindingType::EvaluationError);
-    assert!(
-        found[0]
-            .message
-            .contains("rule varbound-unique is declared for at most 10"),
-        "{}",
-        found[0].message
+    assert_one_evaluation_error(
+        &decision,
+        "varbound-unique",
+        "rule varbound-unique is declared for at most 10",
     );
 }
 
@@ -124,15 +127,10 @@ fn an_input_over_a_declared_bound_is_an_evaluation_error() {
     let engine = load("declared.yaml").expect("loads");
     let decision = engine.evaluate(&Input::new(items(30)));
     assert_eq!(decision.decision, Verdict::Deny, "{decision:#?}");
-    let triple = by_rule(&decision.violations, "bounded-triple");
-    assert_eq!(triple.len(), 1, "{decision:#?}");
-    assert_eq!(triple[0].finding, FindingType::EvaluationError);
-    assert!(
-        triple[0]
-            .message
-            .contains("the input has a list or map of 30 entries; rule bounded-triple is declared for at most 20"),
-        "{}",
-        triple[0].message
+    assert_one_evaluation_error(
+        &decision,
+        "bounded-triple",
+        "the input has a list or map of 30 entries; rule bounded-triple is declared for at most 20",
     );
     // The same input is within the pack's bound of 50 for the rule that does not override it.
     assert!(

@@ -368,14 +368,14 @@ impl Engine {
         let env = compile::environment();
         let extra: Vec<&str> = variables.iter().map(|(name, _)| name.as_str()).collect();
         let expr = compile::compile_with_roots(&env, source, &extra)?;
-        let derived = eval::DerivedDocuments::of(input);
+        let subject = eval::Subject::new(input);
         let params = serde_json::Value::Object(input.params.clone());
         let mut ctx = Context::with_env(env);
         let mut roots = eval::bind_roots(
             &mut ctx,
             input,
             &input.object,
-            (&derived.request, &derived.namespace_object),
+            subject.derived(eval::RootReads::default()),
         )
         .with_params(&params);
         roots.extra = variables;

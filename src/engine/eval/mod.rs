@@ -20,7 +20,7 @@ use crate::engine::facts::decision::Violation;
 use crate::engine::pack::patch::ResolvedOp;
 
 pub(crate) use crate::engine::cel::expr_eval::{Costing, ExprFailure};
-pub(crate) use roots::{bind_roots, program_roots, DerivedDocuments, Subject};
+pub(crate) use roots::{bind_roots, program_roots, RootReads, Subject};
 pub(crate) use rule::RuleContext;
 pub(crate) use rules::{run_rules, Rulebook};
 pub(crate) use scope::{Interpreter, PackScope};

@@ -30,7 +30,7 @@ impl<'a> Subject<'a> {
 
     /// The documents `request` and `namespaceObject` stand for, each built if `reads` says a
     /// pack reads it (`null` otherwise: nothing that runs can see it).
-    pub(super) fn derived(&self, reads: RootReads) -> (&serde_json::Value, &serde_json::Value) {
+    pub(crate) fn derived(&self, reads: RootReads) -> (&serde_json::Value, &serde_json::Value) {
         let request = if reads.request {
             self.request.get_or_init(|| self.input.request_json())
         } else {
@@ -42,22 +42,6 @@ impl<'a> Subject<'a> {
             &NULL
         };
         (request, namespace_object)
-    }
-}
-
-/// The JSON documents CEL's `request` and `namespaceObject` are views of, both derived from an
-/// input at once (`celgate eval`; a pass derives only those its packs read, see [`Subject`]).
-pub(crate) struct DerivedDocuments {
-    pub(crate) request: serde_json::Value,
-    pub(crate) namespace_object: serde_json::Value,
-}
-
-impl DerivedDocuments {
-    pub(crate) fn of(input: &Input) -> Self {
-        DerivedDocuments {
-            request: input.request_json(),
-            namespace_object: input.namespace_object_json(),
-        }
     }
 }
 

@@ -70,11 +70,6 @@ pub(crate) fn eval<'v>(node: &Node, cx: &mut Cx<'_, 'v>) -> Result<Value<'v>, Ev
         Node::HasPath(base, fields, last) => has_path(cx, base, fields, last),
         Node::Index(operand, index) => index_of(cx, operand, index),
         Node::OptChain(chain) => opt_chain(cx, chain),
-        Node::OptOr {
-            default,
-            operand,
-            fields,
-        } => opt_or(cx, default, operand, fields),
         Node::And(a, b) => logical(cx, a, b, false),
         Node::Or(a, b) => logical(cx, a, b, true),
         Node::Not(a) => not(cx, a),
@@ -504,36 +499,4 @@ fn opt_chain<'v>(cx: &mut Cx<'_, 'v>, chain: &OptChain) -> Result<Value<'v>, Eva
         Found::None => default,
         Found::Some { value, .. } => value,
     })
-}
-
-/// The fused `operand.?f1...?fn.orValue(default)` (see [`crate::engine::cel::opt_chain`]).
-#[inline(never)]
-fn opt_or<'v>(
-    cx: &mut Cx<'_, 'v>,
-    default: &Node,
-    operand: &Node,
-    fields: &[Arc<str>],
-) -> Result<Value<'v>, EvalError> {
-    let default = eval(default, cx)?;
-    let start = eval(operand, cx)?;
-    let mut current = match start {
-        Value::Optional(None) => return Ok(default),
-        Value::Optional(Some(inner)) => (*inner).clone(),
-        other => other,
-    };
-    for (i, field) in fields.iter().enumerate() {
-        match &current {
-            Value::Map(map) => match map.get_str(field) {
-                Some(v) => current = v,
-                None => return Ok(default),
-            },
-            Value::Foreign(_) => {
-                let mut values = vec![default, current];
-                values.extend(fields[i..].iter().map(|f| Value::string(f.clone())));
-                return bridge::op(cx.env, crate::engine::cel::opt_chain::OPT_OR, &values);
-            }
-            _ => return Ok(default),
-        }
-    }
-    Ok(current)
 }

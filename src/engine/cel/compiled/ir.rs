@@ -94,17 +94,8 @@ pub enum Node {
     HasPath(Box<Node>, Box<[Arc<str>]>, Arc<str>),
     /// `operand[index]`.
     Index(Box<Node>, Box<Node>),
-    /// `operand.?f1.?f2....orValue(default)`, fused.
-    OptOr {
-        /// The default.
-        default: Box<Node>,
-        /// What the chain starts from.
-        operand: Box<Node>,
-        /// The fields, in order.
-        fields: Vec<Arc<str>>,
-    },
-    /// An optional chain (`x[?k].?f`, `x.?a[?i].orValue(d)`) walked in one node: the
-    /// optionals between its steps are never built.
+    /// An optional chain (`x[?k].?f`, `x.?a[?i].orValue(d)`, a fused `__celgate_opt_or`)
+    /// walked in one node: the optionals between its steps are never built.
     OptChain(Box<OptChain>),
     /// `a && b`.
     And(Box<Node>, Box<Node>),

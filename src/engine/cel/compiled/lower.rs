@@ -267,30 +267,10 @@ impl Lowerer<'_> {
                 Some(field) => opt_step(self.lower(&args[0])?, OptStep::Field(field)),
                 None => return Ok(None),
             },
-            (crate::engine::cel::opt_chain::OPT_OR, n) if n >= 3 => {
-                let fields: Option<Vec<Arc<str>>> = args[2..].iter().map(literal_str).collect();
-                let Some(fields) = fields else {
-                    return Ok(None);
-                };
-                let default = self.lower(&args[0])?;
-                match self.lower(&args[1])? {
-                    // After `[?i]` steps: one chain, counted as the fused call was (once).
-                    Node::OptChain(mut chain) if chain.end.is_none() => {
-                        chain.steps.extend(fields.into_iter().map(OptStep::Field));
-                        chain.end = Some(OptEnd {
-                            default,
-                            default_first: true,
-                        });
-                        chain.counted += 1;
-                        Node::OptChain(chain)
-                    }
-                    operand => Node::OptOr {
-                        default: boxed(default),
-                        operand: boxed(operand),
-                        fields,
-                    },
-                }
-            }
+            (crate::engine::cel::opt_chain::OPT_OR, n) if n >= 3 => match self.opt_or(args)? {
+                Some(node) => node,
+                None => return Ok(None),
+            },
             ("__celgate_matches", 2) => match literal_str(&args[1]) {
                 Some(pattern) => {
                     let text = boxed(self.lower(&args[0])?);
@@ -307,6 +287,37 @@ impl Lowerer<'_> {
             _ => return Ok(None),
         };
         Ok(Some(fold_node(self.env, node)))
+    }
+
+    /// A fused `__celgate_opt_or(d, x, 'f1', ...)` (fields as literals; `None` otherwise): a
+    /// chain ending in the default, which is evaluated first.
+    fn opt_or(&mut self, args: &[IdedExpr]) -> Result<Option<Node>, Unsupported> {
+        let fields: Option<Vec<Arc<str>>> = args[2..].iter().map(literal_str).collect();
+        let Some(fields) = fields else {
+            return Ok(None);
+        };
+        let default = self.lower(&args[0])?;
+        // The fused call counts once for all its fields: it extends a chain its operand
+        // ends (`x[?i]`) by one step, or is a chain of its own that counts nothing more.
+        let (mut chain, counted) = match self.lower(&args[1])? {
+            Node::OptChain(chain) if chain.end.is_none() => (chain, 1),
+            operand => (
+                Box::new(OptChain {
+                    operand,
+                    steps: Vec::new(),
+                    end: None,
+                    counted: 0,
+                }),
+                0,
+            ),
+        };
+        chain.steps.extend(fields.into_iter().map(OptStep::Field));
+        chain.end = Some(OptEnd {
+            default,
+            default_first: true,
+        });
+        chain.counted += counted;
+        Ok(Some(Node::OptChain(chain)))
     }
 
     fn comprehension(&mut self, c: &cel::common::ast::ComprehensionExpr) -> Result<Node, Unsupported> {

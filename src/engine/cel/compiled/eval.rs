@@ -7,7 +7,7 @@ use cel::Env;
 use super::budget::Meter;
 use super::builtins::{self, Outcome};
 use super::ir::{ArithOp, CmpOp, EqConst, Node, OptChain, OptStep, Root};
-use super::value::{json_members, Key, Map, Value};
+use super::value::{json_member, json_members, Key, Map, Value};
 use super::{bridge, ops, EvalError, Roots, Variables};
 
 /// What one evaluation runs with.
@@ -375,9 +375,7 @@ fn walk<'v>(cx: &Cx<'_, 'v>, value: Value<'v>, fields: &[Arc<str>]) -> Result<Va
     let mut done = 0;
     if let Value::Map(Map::Json(mut json)) = value {
         while let (Some(members), Some(field)) = (json_members(json), fields.get(done)) {
-            json = members
-                .get(&**field)
-                .ok_or_else(|| EvalError::NoSuchKey(field.clone()))?;
+            json = json_member(members, field).ok_or_else(|| EvalError::NoSuchKey(field.clone()))?;
             done += 1;
         }
         value = Value::from_json(json);

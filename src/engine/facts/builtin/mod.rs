@@ -4,6 +4,7 @@
 //! `celgate check`, `/v1/check` and `/validate` judge the same document. Kinds the schema does not
 //! know (custom resources) are left as they are: their packs decide what a `null` means.
 
+pub mod normal_form;
 pub mod normalize;
 pub mod schema;
 
@@ -15,11 +16,11 @@ pub use schema::{Field, FieldType, Schema, Struct};
 pub fn normalized_input(input: &Input) -> Option<Input> {
     let schema = Schema::builtin().ok()?;
     let ty = schema.kind(input.api_version(), input.kind())?;
-    let object_normal = normalize::is_normal_struct(schema, ty, &input.object);
+    let object_normal = normal_form::is_normal_struct(schema, ty, &input.object);
     let old_normal = input
         .old_object
         .as_ref()
-        .is_none_or(|old| normalize::is_normal_struct(schema, ty, old));
+        .is_none_or(|old| normal_form::is_normal_struct(schema, ty, old));
     if object_normal && old_normal {
         return None;
     }

@@ -24,15 +24,6 @@ pub fn normalize_struct(schema: &Schema, ty: &Struct, document: &mut Value) -> b
     }
 }
 
-/// Whether [`normalize_struct`] would leave `document` as it is (a read-only walk, so that the
-/// common case costs no copy).
-pub fn is_normal_struct(schema: &Schema, ty: &Struct, document: &Value) -> bool {
-    match document {
-        Value::Object(map) => struct_is_normal(schema, ty, map),
-        _ => true,
-    }
-}
-
 fn struct_fields(schema: &Schema, ty: &Struct, map: &mut Map<String, Value>) -> bool {
     let before = map.len();
     map.retain(|name, value| {
@@ -54,20 +45,8 @@ fn struct_fields(schema: &Schema, ty: &Struct, map: &mut Map<String, Value>) -> 
     changed
 }
 
-fn struct_is_normal(schema: &Schema, ty: &Struct, map: &Map<String, Value>) -> bool {
-    map.iter().all(|(name, value)| match value {
-        Value::Null => false,
-        // A scalar is never omitted nor changed: no need to look its field up (most are).
-        Value::Bool(_) | Value::Number(_) | Value::String(_) => true,
-        Value::Array(_) | Value::Object(_) => ty
-            .fields
-            .get(name)
-            .is_none_or(|field| !omitted(field, value) && is_normal(schema, &field.ty, value)),
-    })
-}
-
 /// Whether Go's `omitempty` drops `value` at `field`: an empty list or map at an optional field.
-fn omitted(field: &Field, value: &Value) -> bool {
+pub(crate) fn omitted(field: &Field, value: &Value) -> bool {
     !field.required && is_empty_collection(&field.ty, value)
 }
 
@@ -93,15 +72,6 @@ fn normalize(schema: &Schema, ty: &FieldType, value: &mut Value) -> bool {
     }
 }
 
-fn is_normal(schema: &Schema, ty: &FieldType, value: &Value) -> bool {
-    match (ty, value) {
-        (FieldType::Struct(i), Value::Object(map)) => struct_is_normal(schema, schema.get(*i), map),
-        (FieldType::List(inner), Value::Array(items)) => items.iter().all(|v| element_is_normal(schema, inner, v)),
-        (FieldType::Map(inner), Value::Object(map)) => map.values().all(|v| element_is_normal(schema, inner, v)),
-        _ => true,
-    }
-}
-
 /// A list item or map value: `null` becomes the zero value of its type.
 fn element(schema: &Schema, ty: &FieldType, value: &mut Value) -> bool {
     if value.is_null() {
@@ -114,14 +84,6 @@ fn element(schema: &Schema, ty: &FieldType, value: &mut Value) -> bool {
         }
     } else {
         normalize(schema, ty, value)
-    }
-}
-
-fn element_is_normal(schema: &Schema, ty: &FieldType, value: &Value) -> bool {
-    if value.is_null() {
-        zero_value(ty).is_none()
-    } else {
-        is_normal(schema, ty, value)
     }
 }
 

@@ -3,7 +3,8 @@
 
 use serde_json::{json, Value};
 
-use super::normalize::{is_normal_struct, normalize_struct};
+use super::normal_form::is_normal_struct;
+use super::normalize::normalize_struct;
 use super::{normalize_document, normalized_input, Schema};
 use crate::engine::Input;
 
@@ -176,4 +177,129 @@ fn inputs_are_copied_only_when_something_changes() {
         out.old_object,
         Some(json!({"apiVersion": "v1", "kind": "Service", "spec": {}}))
     );
+}
+
+/// Any JSON whose object keys are the small schema's field names (and one it does not know), with
+/// `null`s and empty lists and maps anywhere: the check agrees with whether normalising changes
+/// the document, and normalising makes it normal.
+mod agreement {
+    use proptest::prelude::*;
+    use serde_json::Value;
+
+    use super::normalized;
+
+    const KEYS: &[&str] = &[
+        "name",
+        "spec",
+        "needed",
+        "neededMap",
+        "structs",
+        "strings",
+        "bytes",
+        "ints",
+        "numbers",
+        "bools",
+        "ports",
+        "quantities",
+        "times",
+        "objects",
+        "lists",
+        "labels",
+        "limits",
+        "items",
+        "item",
+        "raw",
+        "anything",
+        "count",
+        "tags",
+        "sub",
+        "unknown",
+    ];
+
+    fn json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            Just(Value::Array(Vec::new())),
+            Just(Value::Object(serde_json::Map::new())),
+            any::<bool>().prop_map(Value::Bool),
+            (0i64..3).prop_map(Value::from),
+            "[a-c]{0,2}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(5, 48, 5, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::btree_map(prop::sample::select(KEYS), inner, 0..5)
+                    .prop_map(|m| Value::Object(m.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        #[test]
+        fn the_check_agrees_with_normalising(spec in json(), name in json(), needed in json()) {
+            let doc = serde_json::json!({"spec": spec, "name": name, "needed": needed});
+            normalized(&doc);
+        }
+    }
+}
+
+/// Every manifest of the real-world fixtures, as written and with one node replaced by `null`,
+/// `[]` or `{}`: the check agrees with whether normalising changes it.
+#[test]
+fn the_check_agrees_with_normalising_on_real_manifests() {
+    let schema = Schema::builtin().expect("the embedded schema parses");
+    let mut checked = 0;
+    for doc in real_manifests() {
+        let Some(ty) = schema.kind(
+            doc["apiVersion"].as_str().unwrap_or(""),
+            doc["kind"].as_str().unwrap_or(""),
+        ) else {
+            continue;
+        };
+        let mut variants = vec![doc.clone()];
+        for (i, pointer) in pointers(&doc).into_iter().enumerate() {
+            let mut variant = doc.clone();
+            if let Some(node) = variant.pointer_mut(&pointer) {
+                *node = [Value::Null, json!([]), json!({})][i % 3].clone();
+            }
+            variants.push(variant);
+        }
+        for variant in variants {
+            let mut out = variant.clone();
+            let changed = normalize_struct(schema, ty, &mut out);
+            assert_eq!(is_normal_struct(schema, ty, &variant), !changed, "{variant}");
+            checked += 1;
+        }
+    }
+    assert!(checked > 1000, "only {checked} documents checked");
+}
+
+/// The documents of `tests/fixtures/real` and `tests/fixtures/manifests`.
+fn real_manifests() -> Vec<Value> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let collected = crate::documents::collect(&[root.join("real"), root.join("manifests")], &mut std::io::empty());
+    collected.documents.into_iter().map(|d| d.value).collect()
+}
+
+/// A JSON pointer to every node of `doc` but the root.
+fn pointers(doc: &Value) -> Vec<String> {
+    fn walk(value: &Value, at: &str, out: &mut Vec<String>) {
+        let children: Vec<(String, &Value)> = match value {
+            Value::Object(m) => m
+                .iter()
+                .map(|(k, v)| (k.replace('~', "~0").replace('/', "~1"), v))
+                .collect(),
+            Value::Array(items) => items.iter().enumerate().map(|(i, v)| (i.to_string(), v)).collect(),
+            _ => Vec::new(),
+        };
+        for (key, child) in children {
+            let pointer = format!("{at}/{key}");
+            walk(child, &pointer, out);
+            out.push(pointer);
+        }
+    }
+    let mut out = Vec::new();
+    walk(doc, "", &mut out);
+    out
 }

@@ -303,3 +303,31 @@ fn pointers(doc: &Value) -> Vec<String> {
     walk(doc, "", &mut out);
     out
 }
+
+/// The check walks below fields the schema does not know (where the old one stopped): at the
+/// deepest nesting a document can have (128, the parsers' limit), on a small stack, it still
+/// answers, for a `null` under an unknown field (normal) and under known ones (not).
+#[test]
+fn the_check_handles_the_deepest_documents_on_a_small_stack() {
+    std::thread::Builder::new()
+        .stack_size(256 * 1024)
+        .spawn(|| {
+            let schema = Schema::builtin().expect("the embedded schema parses");
+            let ty = schema
+                .kind("apps/v1", "Deployment")
+                .expect("Deployment is a built-in kind");
+            let mut deep = Value::Null;
+            for i in 0..120 {
+                deep = if i % 2 == 0 { json!([deep]) } else { json!({"x": deep}) };
+            }
+            let under_unknown = json!({"kind": "Deployment", "spec": {"unknown": deep.clone()}});
+            assert!(is_normal_struct(schema, ty, &under_unknown));
+            let under_known = json!({"kind": "Deployment", "spec": {"template": {"spec": {"containers": [
+                {"name": "c", "args": [null]}, {"name": "d", "unknown": deep}
+            ]}}}});
+            assert!(!is_normal_struct(schema, ty, &under_known));
+        })
+        .expect("spawn")
+        .join()
+        .expect("no panic or overflow");
+}

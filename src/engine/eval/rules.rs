@@ -61,7 +61,7 @@ pub(crate) fn run_rules(
 
     let roots = root_docs(input, object, derived);
     let root_scope = RootScope::new(env, roots);
-    let root = || root_scope.get();
+    let root = &root_scope;
     let sizes = SizeMemo::default();
 
     let for_each = ForEachCache::default();
@@ -83,7 +83,7 @@ pub(crate) fn run_rules(
                 roots,
                 variables: *pack,
             };
-            policy.run(root(), costing, input, object, admission_options.params, &mut pass);
+            policy.run(root.get(), costing, input, object, admission_options.params, &mut pass);
             continue;
         }
         let costing = Costing {
@@ -93,9 +93,9 @@ pub(crate) fn run_rules(
             variables: *pack,
         };
         let programs = compiled.then(|| Programs::new(pack, program_roots(&costing.roots), meter, &shared_values));
-        let (root, shared) = (&root, &shared);
+        let shared = &shared;
         let scope = PackScope::lazy(programs, move || {
-            let mut scope = root().new_inner_scope();
+            let mut scope = root.get().new_inner_scope();
             scope.add_variable_as_val("params", json_view(params));
             let needed: BTreeSet<usize> = rules.iter().flat_map(|r| r.variables.iter().copied()).collect();
             let (variables, failed) = compute_variables(pack, &needed, &scope, costing, shared);

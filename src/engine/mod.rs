@@ -300,10 +300,10 @@ impl Engine {
             }
             pass
         };
-        let first = pass(&input.object);
+        let mut first = pass(&input.object);
         let mut decision = Decision::allow();
-        decision.evaluated_rules.clone_from(&first.evaluated);
-        decision.audit_annotations.clone_from(&first.annotations);
+        decision.evaluated_rules = std::mem::take(&mut first.evaluated);
+        decision.audit_annotations = std::mem::take(&mut first.annotations);
         let patches = first.findings.iter().any(|f| f.violation.action == Action::Patch);
         if first.findings.iter().any(blocks) || !patches {
             let verdict = if first.findings.iter().any(blocks) {

@@ -182,7 +182,7 @@ impl<'a, 'v> RuleContext<'a, '_, 'v> {
     /// Runs a rule's value expression at `target` (template pieces, patch values).
     fn check_value(&self, expr: &CompiledExpr, target: Target<'_, 'v>) -> Result<Value, ExprFailure> {
         self.run_expr(expr, target, &self.results.values, run_value, |v| {
-            crate::engine::cel::json_val::to_value(&*crate::engine::cel::compiled::convert::to_val(&v)).ok()
+            crate::engine::cel::compiled::convert::to_cel_value(&v).ok()
         })
     }
 
@@ -319,9 +319,14 @@ impl<'a, 'v> RuleContext<'a, '_, 'v> {
     }
 
     fn render(&self, template: &crate::engine::pack::template::Template, target: Target<'_, 'v>) -> String {
-        template.render(|expr| match self.check_value(expr, target) {
-            Ok(v) => display_value(&v),
-            Err(e) => format!("<error: {}>", e.describe("expression", &expr.source)),
+        template.render(|expr, out| match self.check_value(expr, target) {
+            Ok(Value::String(s)) => out.push_str(&s),
+            Ok(v) => out.push_str(&display_value(&v)),
+            Err(e) => {
+                out.push_str("<error: ");
+                out.push_str(&e.describe("expression", &expr.source));
+                out.push('>');
+            }
         })
     }
 

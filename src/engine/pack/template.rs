@@ -115,13 +115,13 @@ impl Template {
             .any(|s| matches!(s, Segment::Expr(e) if e.reads_all_variables()))
     }
 
-    /// Renders the template, asking `eval` for each expression's text.
-    pub fn render(&self, mut eval: impl FnMut(&CompiledExpr) -> String) -> String {
+    /// Renders the template: `eval` appends each expression's text to the text so far.
+    pub fn render(&self, mut eval: impl FnMut(&CompiledExpr, &mut String)) -> String {
         let mut out = String::new();
         for s in &self.segments {
             match s {
                 Segment::Literal(l) => out.push_str(l),
-                Segment::Expr(e) => out.push_str(&eval(e)),
+                Segment::Expr(e) => eval(e, &mut out),
             }
         }
         out

@@ -117,7 +117,93 @@ pub fn from_cow<'v>(val: &CowVal<'_, 'v>) -> Result<Value<'v>, ExecutionError> {
 }
 
 /// The `cel::Value` of a result (lists and maps deep-copied), for callers that render results
-/// the way the interpreter's are rendered.
+/// the way the interpreter's are rendered. Scalars, strings and computed lists and maps are
+/// converted directly; anything else (a document's node, a type, an optional, a foreign value)
+/// goes through the `cel` crate's value, which gives the same result for those kinds too.
 pub fn to_cel_value(value: &Value<'_>) -> Result<cel::Value, ExecutionError> {
-    crate::engine::cel::json_val::to_value(&*to_val(value))
+    Ok(match value {
+        Value::Null => cel::Value::Null,
+        Value::Bool(b) => cel::Value::Bool(*b),
+        Value::Int(i) => cel::Value::Int(*i),
+        Value::UInt(u) => cel::Value::UInt(*u),
+        Value::Double(d) => cel::Value::Float(*d),
+        Value::Str(s) => cel::Value::String(Arc::new(s.as_str().to_owned())),
+        Value::List(List::Owned(items)) => {
+            cel::Value::List(Arc::new(items.iter().map(to_cel_value).collect::<Result<_, _>>()?))
+        }
+        Value::Map(Map::Owned(entries)) => {
+            let map = entries
+                .iter()
+                .map(|(k, v)| Ok((cel_key(k), to_cel_value(v)?)))
+                .collect::<Result<HashMap<_, _>, ExecutionError>>()?;
+            cel::Value::Map(cel::objects::Map { map: Arc::new(map) })
+        }
+        other => crate::engine::cel::json_val::to_value(&*to_val(other))?,
+    })
+}
+
+/// The `cel::Value` key of a computed map's key.
+fn cel_key(key: &Key<'_>) -> cel::objects::Key {
+    match key {
+        Key::Int(i) => cel::objects::Key::Int(*i),
+        Key::UInt(u) => cel::objects::Key::Uint(*u),
+        Key::Bool(b) => cel::objects::Key::Bool(*b),
+        Key::Str(s) => cel::objects::Key::String(Arc::new(s.as_str().to_owned())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What [`to_cel_value`] gave before it converted the common kinds itself.
+    fn through_cel_val(value: &Value<'_>) -> cel::Value {
+        crate::engine::cel::json_val::to_value(&*to_val(value)).expect("convertible")
+    }
+
+    #[test]
+    fn the_direct_conversion_gives_what_the_cel_crates_values_give() {
+        let doc = serde_json::json!({"a": [1, -2, 3.5, "x", null, true, {"b": [u64::MAX]}], "c": {}});
+        let list_node = &doc["a"];
+        let owned_map = Value::Map(Map::Owned(Arc::new(vec![
+            (Key::Str(Str::Owned(Arc::from("k"))), Value::Int(1)),
+            (
+                Key::Str(Str::Json("j")),
+                Value::list(vec![Value::Null, Value::Double(-0.5)]),
+            ),
+            (Key::Int(-4), Value::UInt(9)),
+            (Key::UInt(5), Value::Bool(false)),
+            (Key::Bool(true), Value::Map(Map::Json(&doc))),
+        ])));
+        let values = [
+            Value::Null,
+            Value::Bool(true),
+            Value::Int(i64::MIN),
+            Value::UInt(u64::MAX),
+            Value::Double(f64::NAN),
+            Value::Double(2.0),
+            Value::Str(Str::Json("borrowed")),
+            Value::string("owned é"),
+            Value::List(List::Json(list_node)),
+            Value::Map(Map::Json(&doc)),
+            Value::list(Vec::new()),
+            Value::list(vec![
+                Value::Int(1),
+                Value::string("a"),
+                Value::list(vec![Value::Bool(true)]),
+            ]),
+            Value::list(vec![Value::Type(Arc::from("int")), Value::Map(Map::Json(&doc["c"]))]),
+            owned_map,
+        ];
+        for value in &values {
+            let direct = to_cel_value(value).expect("convertible");
+            let before = through_cel_val(value);
+            if matches!(value, Value::Double(d) if d.is_nan()) {
+                // NaN is not equal to itself: compare its rendering instead.
+                assert_eq!(format!("{direct:?}"), format!("{before:?}"));
+            } else {
+                assert_eq!(direct, before, "{value:?}");
+            }
+        }
+    }
 }

@@ -178,11 +178,16 @@ impl Program {
         limits: &Limits,
         request: &RequestBudget,
     ) -> (Result<Value<'v>, EvalError>, u64) {
-        // Comprehension variables live on the stack unless there are many.
-        let mut inline: [Value<'v>; INLINE_SLOTS] = std::array::from_fn(|_| Value::Null);
+        // Comprehension variables live on the stack unless there are many. Only the slots the
+        // program uses can hold anything but `null`, so only those are dropped (most programs
+        // use none).
+        let mut inline = InlineSlots {
+            slots: std::mem::ManuallyDrop::new(std::array::from_fn(|_| Value::Null)),
+            used: self.slots.min(INLINE_SLOTS),
+        };
         let mut spilled = Vec::new();
         let locals: &mut [Value<'v>] = if self.slots <= INLINE_SLOTS {
-            &mut inline[..self.slots]
+            &mut inline.slots[..self.slots]
         } else {
             spilled.resize(self.slots, Value::Null);
             &mut spilled
@@ -212,6 +217,21 @@ impl Program {
 
 /// Comprehension variable slots kept on the stack (two per comprehension).
 const INLINE_SLOTS: usize = 8;
+
+/// A program's comprehension variables on the stack: only the first `used` can hold anything but
+/// `null`, so only those are dropped.
+struct InlineSlots<'v> {
+    slots: std::mem::ManuallyDrop<[Value<'v>; INLINE_SLOTS]>,
+    used: usize,
+}
+
+impl Drop for InlineSlots<'_> {
+    fn drop(&mut self) {
+        for slot in &mut self.slots[..self.used] {
+            *slot = Value::Null;
+        }
+    }
+}
 
 /// Evaluates a variable-free expression with the interpreter (constant folding, type names).
 fn fold(env: &Arc<Env>, e: &IdedExpr) -> Result<Value<'static>, EvalError> {

@@ -41,6 +41,8 @@ fn main() -> ExitCode {
             // The current span (`span`) carries the review's fields; the list of every open span
             // would repeat them.
             .with_span_list(false)
+            // The same lines, without parsing each span's recorded fields again for every event.
+            .event_format(celgate::server::log_line::JsonLines)
             .with_env_filter(filter())
             .with_writer(writer)
             .init();

@@ -13,7 +13,8 @@
 //!   judging (through the service) and answering on the evaluation [`pool`]; `outputs`: the audit
 //!   record and Slack event sent once the answer is certain; `deadline`: the evaluation clock;
 //! - [`tls`], `reload`, `reload_guard`: certificates, pack and config reloads and what a reload
-//!   may not weaken; `admin`: the health, readiness and metrics listener.
+//!   may not weaken; `admin`: the health, readiness and metrics listener; [`log_line`]: the JSON
+//!   line every log event is written as.
 
 mod admin;
 mod admission;
@@ -24,6 +25,7 @@ mod check_body;
 mod deadline;
 mod guard;
 mod judging;
+pub mod log_line;
 mod outputs;
 mod packs_api;
 pub mod pool;

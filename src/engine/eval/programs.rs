@@ -9,13 +9,29 @@ use crate::engine::cel::compile::CompiledExpr;
 use crate::engine::cel::compiled::{EvalError, Program, Roots, Value, Variables};
 use crate::engine::cel::cost::{CostFailure, CostMeter};
 use crate::engine::pack::compiled::CompiledPack;
-use foldhash::HashMap;
 
 /// The values compiled programs computed for shared pack variables in one pass, by share id
 /// (see [`crate::engine::pack::compiled::CompiledVariable::share_id`]): a later pack reuses them.
+/// Share ids are numbered from 0 at load, so they index a list.
 #[derive(Default)]
 pub(crate) struct SharedValues<'v> {
-    values: RefCell<HashMap<usize, Result<Value<'v>, EvalError>>>,
+    values: RefCell<Vec<Option<Result<Value<'v>, EvalError>>>>,
+}
+
+impl<'v> SharedValues<'v> {
+    /// The value computed for share id `id`, if one was.
+    fn get(&self, id: usize) -> Option<Result<Value<'v>, EvalError>> {
+        self.values.borrow().get(id).and_then(Option::clone)
+    }
+
+    /// Keeps `result` as share id `id`'s value.
+    fn insert(&self, id: usize, result: Result<Value<'v>, EvalError>) {
+        let mut values = self.values.borrow_mut();
+        if values.len() <= id {
+            values.resize(id + 1, None);
+        }
+        values[id] = Some(result);
+    }
 }
 
 /// One pack's variables in one pass, each computed when first read.
@@ -67,10 +83,7 @@ impl<'v> PackVariables<'_, 'v> {
                 });
             }
         }
-        if let Some(known) = var
-            .share_id
-            .and_then(|id| self.shared.values.borrow().get(&id).cloned())
-        {
+        if let Some(known) = var.share_id.and_then(|id| self.shared.get(id)) {
             return known;
         }
         let result = match &var.expr.program {
@@ -80,7 +93,7 @@ impl<'v> PackVariables<'_, 'v> {
             )),
         };
         if let (Some(id), false) = (var.share_id, result.as_ref().is_err_and(EvalError::is_fatal)) {
-            self.shared.values.borrow_mut().insert(id, result.clone());
+            self.shared.insert(id, result.clone());
         }
         result
     }

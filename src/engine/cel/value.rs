@@ -135,11 +135,12 @@ fn format_duration(d: chrono::Duration) -> String {
     }
 }
 
-/// Renders a CEL value the way a message shows it: strings bare, everything else as JSON.
-pub fn display_value(value: &Value) -> String {
+/// Appends a CEL value to `out` the way a message shows it: strings bare, everything else as
+/// JSON.
+pub fn push_display(value: &Value, out: &mut String) {
     match value {
-        Value::String(s) => s.as_str().to_owned(),
-        other => value_to_json(other).to_string(),
+        Value::String(s) => out.push_str(s),
+        other => out.push_str(&value_to_json(other).to_string()),
     }
 }
 

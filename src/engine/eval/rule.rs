@@ -10,7 +10,7 @@ use crate::engine::cel::cost::declared_bound_exceeded;
 use crate::engine::cel::expr_eval::{run_bool, run_value};
 use crate::engine::cel::expr_eval::{Costing, ExprFailure};
 use crate::engine::cel::json_val::json_view;
-use crate::engine::cel::value::{display_value, value_to_json};
+use crate::engine::cel::value::{push_display, value_to_json};
 use crate::engine::facts::decision::Action;
 use crate::engine::facts::decision::{FindingType, Violation};
 use crate::engine::pack::compiled::{CompiledPack, CompiledRule};
@@ -320,8 +320,7 @@ impl<'a, 'v> RuleContext<'a, '_, 'v> {
 
     fn render(&self, template: &crate::engine::pack::template::Template, target: Target<'_, 'v>) -> String {
         template.render(|expr, out| match self.check_value(expr, target) {
-            Ok(Value::String(s)) => out.push_str(&s),
-            Ok(v) => out.push_str(&display_value(&v)),
+            Ok(v) => push_display(&v, out),
             Err(e) => {
                 out.push_str("<error: ");
                 out.push_str(&e.describe("expression", &expr.source));

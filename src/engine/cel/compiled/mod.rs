@@ -181,13 +181,14 @@ impl Program {
         // Comprehension variables live on the stack unless there are many. Only the slots the
         // program uses can hold anything but `null`, so only those are dropped (most programs
         // use none).
+        let inline_slots = if self.slots <= INLINE_SLOTS { self.slots } else { 0 };
         let mut inline = InlineSlots {
             slots: std::mem::ManuallyDrop::new(std::array::from_fn(|_| Value::Null)),
-            used: self.slots.min(INLINE_SLOTS),
+            used: inline_slots,
         };
         let mut spilled = Vec::new();
         let locals: &mut [Value<'v>] = if self.slots <= INLINE_SLOTS {
-            &mut inline.slots[..self.slots]
+            &mut inline.slots[..inline_slots]
         } else {
             spilled.resize(self.slots, Value::Null);
             &mut spilled

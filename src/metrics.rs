@@ -185,8 +185,8 @@ impl Metrics {
         for v in &decision.violations {
             self.decisions
                 .get_or_create(&FindingLabels {
-                    pack: v.pack.clone(),
-                    rule: v.rule.clone(),
+                    pack: v.pack.to_string(),
+                    rule: v.rule.to_string(),
                     action: v.action.as_str().to_owned(),
                     decision: verdict.clone(),
                     tenant: tenant.clone(),

@@ -180,7 +180,7 @@ fn run_case(engine: &Engine, test: &TestSource, case: TestCase) -> CaseOutcome {
     };
     let decision = engine.evaluate(&input);
     outcome.evaluated = decision.evaluated_rules.iter().cloned().collect();
-    outcome.fired = decision.violations.iter().map(|v| v.rule.clone()).collect();
+    outcome.fired = decision.violations.iter().map(|v| v.rule.to_string()).collect();
     let problems = differences(&decision, &expect);
     if !problems.is_empty() {
         let findings: Vec<String> = decision
@@ -235,7 +235,7 @@ fn case_input(test: &TestSource, case: TestCase) -> Result<(Input, Expectation),
 
 /// How `decision` differs from what the case expects: its verdict and the rules that fired.
 fn differences(decision: &Decision, expect: &Expectation) -> Vec<String> {
-    let fired: BTreeSet<&str> = decision.violations.iter().map(|v| v.rule.as_str()).collect();
+    let fired: BTreeSet<&str> = decision.violations.iter().map(|v| &*v.rule).collect();
     let mut problems = Vec::new();
     if decision.decision != expect.decision {
         problems.push(format!(

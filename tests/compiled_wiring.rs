@@ -230,12 +230,12 @@ fn an_expression_the_compiler_does_not_cover_runs_on_the_interpreter_and_is_name
     let denied = engine.evaluate(&Input::new(deployment("web", 1)));
     assert_eq!(denied.decision, Verdict::Deny, "{denied:#?}");
     assert_eq!(denied.violations.len(), 1);
-    assert_eq!(denied.violations[0].rule, "fb-replicas");
+    assert_eq!(denied.violations[0].rule.as_ref(), "fb-replicas");
     assert_eq!(denied.violations[0].message, "1 replicas");
     let allowed = engine.evaluate(&Input::new(deployment("web", 3)));
     assert_eq!(allowed.decision, Verdict::Allow, "{allowed:#?}");
     let misnamed = engine.evaluate(&Input::new(deployment("api", 3)));
-    assert_eq!(misnamed.violations[0].rule, "fb-name", "{misnamed:#?}");
+    assert_eq!(misnamed.violations[0].rule.as_ref(), "fb-name", "{misnamed:#?}");
 }
 
 #[test]
@@ -273,7 +273,7 @@ fn a_runaway_rule_stops_at_the_deadline_as_an_evaluation_error() {
     let took = started.elapsed();
     assert!(took < Duration::from_secs(20), "stopped after {took:?}");
     let v = &decision.violations[0];
-    assert_eq!((v.rule.as_str(), v.finding), ("rw-pairs", FindingType::EvaluationError));
+    assert_eq!((&*v.rule, v.finding), ("rw-pairs", FindingType::EvaluationError));
     assert!(
         v.message
             .contains("was stopped: the evaluation deadline of this request passed"),

@@ -31,7 +31,7 @@ fn assert_one_evaluation_error(decision: &celgate::engine::Decision, rule: &str,
 }
 
 fn by_rule<'d>(violations: &'d [Violation], rule: &str) -> Vec<&'d Violation> {
-    violations.iter().filter(|v| v.rule == rule).collect()
+    violations.iter().filter(|v| v.rule.as_ref() == rule).collect()
 }
 
 #[rstest]
@@ -161,7 +161,7 @@ fn a_pathological_expression_is_stopped_at_the_per_expression_limit() {
     assert_eq!(decision.decision, Verdict::Deny);
     let v = &decision.violations[0];
     assert_eq!(
-        (v.rule.as_str(), v.finding),
+        (v.rule.as_ref(), v.finding),
         ("patho-pairs", FindingType::EvaluationError)
     );
     assert!(v.message.starts_with("rule patho-pairs: validate `"), "{}", v.message);
@@ -441,7 +441,7 @@ fn outcome(decision: &celgate::engine::Decision) -> Vec<(String, String, String,
         .filter(|v| !v.pointer.contains("last-applied-configuration"))
         .map(|v| {
             (
-                v.rule.clone(),
+                v.rule.to_string(),
                 v.pointer.clone(),
                 format!("{:?}", v.finding),
                 format!("{:?}", v.action),

@@ -89,7 +89,7 @@ fn a_pack_that_reads_them_sees_them_next_to_packs_that_do_not() {
     let messages: BTreeMap<&str, &str> = decision
         .violations
         .iter()
-        .map(|v| (v.rule.as_str(), v.message.as_str()))
+        .map(|v| (v.rule.as_ref(), v.message.as_str()))
         .collect();
     assert_eq!(
         messages,

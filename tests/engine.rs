@@ -43,7 +43,7 @@ fn safe(name: &str) -> Value {
 fn decisions(#[case] containers: Value, #[case] replicas: i64, #[case] verdict: Verdict, #[case] rules: &[&str]) {
     let decision = fixture_engine().evaluate(&Input::new(deployment(&containers, replicas)));
     assert_eq!(decision.decision, verdict, "{decision:#?}");
-    let fired: Vec<&str> = decision.violations.iter().map(|v| v.rule.as_str()).collect();
+    let fired: Vec<&str> = decision.violations.iter().map(|v| v.rule.as_ref()).collect();
     assert_eq!(fired, rules, "{decision:#?}");
 }
 
@@ -54,7 +54,7 @@ fn for_each_reports_item_pointer_and_message_values() {
     let v = &decision.violations[0];
     assert_eq!(v.pointer, "/spec/template/spec/containers/1/securityContext/privileged");
     assert_eq!(v.message, "container b runs privileged");
-    assert_eq!(v.controls, ["TSC CC6.1"]);
+    assert_eq!(*v.controls, ["TSC CC6.1"]);
 }
 
 #[test]
@@ -100,7 +100,7 @@ fn missing_field_is_an_evaluation_error_that_acts_as_its_rule() {
     let err = decision
         .violations
         .iter()
-        .find(|v| v.rule == "basic-replicas")
+        .find(|v| v.rule.as_ref() == "basic-replicas")
         .expect("error reported");
     assert_eq!(err.finding, FindingType::EvaluationError);
     assert_eq!(err.action, Action::Audit);
@@ -142,7 +142,7 @@ fn variables_error_only_affects_rules_that_read_them() {
     let rules: Vec<(&str, FindingType)> = decision
         .violations
         .iter()
-        .map(|v| (v.rule.as_str(), v.finding))
+        .map(|v| (v.rule.as_ref(), v.finding))
         .collect();
     assert!(
         rules.contains(&("basic-no-latest", FindingType::EvaluationError)),
@@ -381,7 +381,7 @@ fn rules_written_alike_in_two_packs_judge_each_pack_with_its_own_params_and_item
     let mut found: Vec<(&str, &str, &str)> = decision
         .violations
         .iter()
-        .map(|v| (v.rule.as_str(), v.pointer.as_str(), v.message.as_str()))
+        .map(|v| (v.rule.as_ref(), v.pointer.as_str(), v.message.as_str()))
         .collect();
     found.sort_unstable();
     assert_eq!(

@@ -199,7 +199,7 @@ fn pack_rules_use_two_variable_forms() {
     .unwrap_or_else(|e| panic!("{e}"));
     let decision = engine.evaluate(&Input::new(object()));
     assert_eq!(decision.decision, Verdict::Allow, "{decision:#?}");
-    let fired: Vec<&str> = decision.violations.iter().map(|v| v.rule.as_str()).collect();
+    let fired: Vec<&str> = decision.violations.iter().map(|v| v.rule.as_ref()).collect();
     assert_eq!(fired, ["macros2-no-latest"], "{decision:#?}");
     assert!(
         decision
@@ -215,7 +215,7 @@ fn pack_rules_use_two_variable_forms() {
     upper["spec"]["template"]["spec"]["containers"][0]["image"] = json!("r.example/web:latest");
     let decision = engine.evaluate(&Input::new(upper));
     assert_eq!(decision.decision, Verdict::Deny, "{decision:#?}");
-    let mut fired: Vec<&str> = decision.violations.iter().map(|v| v.rule.as_str()).collect();
+    let mut fired: Vec<&str> = decision.violations.iter().map(|v| v.rule.as_ref()).collect();
     fired.sort_unstable();
     assert_eq!(
         fired,

@@ -539,7 +539,7 @@ fn no_shipped_rule_returns_an_evaluation_error_on_a_valid_object() {
                     .iter()
                     .filter(|v| v.finding == FindingType::EvaluationError)
                 {
-                    found.entry(v.rule.clone()).or_insert_with(|| example.clone());
+                    found.entry(v.rule.to_string()).or_insert_with(|| example.clone());
                 }
             }
         }

@@ -188,7 +188,8 @@ fn is_pss_rule(rule: &str) -> bool {
 fn denies_control(decision: &Decision, rule: &str, control: &str) -> bool {
     decision.violations.iter().any(|v| {
         v.action == Action::Deny
-            && (v.rule == rule || (COMBINED.contains(&v.rule.as_str()) && v.message.contains(&format!("{control}: "))))
+            && (v.rule.as_ref() == rule
+                || (COMBINED.contains(&v.rule.as_ref()) && v.message.contains(&format!("{control}: "))))
     })
 }
 
@@ -326,7 +327,7 @@ fn exemptions_are_reported_at_audit_and_cover_only_node_access() {
             let exempted: Vec<_> = decision
                 .violations
                 .iter()
-                .filter(|v| v.rule == format!("{pack}-pss-exempted"))
+                .filter(|v| v.rule.as_ref() == format!("{pack}-pss-exempted"))
                 .collect();
             assert_eq!(exempted.len(), 1, "{pack} {namespace}: {:?}", decision.violations);
             let v = exempted[0];
@@ -344,7 +345,7 @@ fn exemptions_are_reported_at_audit_and_cover_only_node_access() {
                 .violations
                 .iter()
                 .filter(|v| v.action == Action::Deny && is_pss_rule(&v.rule) && v.message.contains("privileged: true"))
-                .map(|v| v.rule.as_str())
+                .map(|v| v.rule.as_ref())
                 .collect();
             assert!(denied.is_empty(), "{pack} {namespace}: denied by {denied:?}");
         }

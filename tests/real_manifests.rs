@@ -279,7 +279,7 @@ fn no_privacy_findings_outside_pii_and_phi() {
             j.decision
                 .violations
                 .iter()
-                .filter(|v| matches!(v.pack.as_str(), "gdpr" | "hipaa"))
+                .filter(|v| matches!(v.pack.as_ref(), "gdpr" | "hipaa"))
                 .map(move |v| {
                     format!(
                         "{} (classification {}): {} @ {}",
@@ -380,7 +380,7 @@ fn packs_judged_together_find_what_they_do_alone_and_cost_no_more() {
         // What one pack computed and another reuses is counted once.
         let alone_cost = each.iter().map(|(_, c)| c).sum::<u128>();
         assert!(cost <= alone_cost, "{at}: together {cost} > alone {alone_cost}");
-        let packs: std::collections::BTreeSet<&str> = together.violations.iter().map(|v| v.pack.as_str()).collect();
+        let packs: std::collections::BTreeSet<&str> = together.violations.iter().map(|v| v.pack.as_ref()).collect();
         if packs.contains("soc2") && packs.contains("hipaa") {
             with_both += 1;
         }

@@ -458,7 +458,7 @@ fn a_rule_failing_on_thousands_of_items_keeps_a_hundred_findings_and_the_verdict
     let privileged: Vec<_> = decision
         .violations
         .iter()
-        .filter(|v| v.rule == "basic-no-privileged")
+        .filter(|v| v.rule.as_ref() == "basic-no-privileged")
         .collect();
     assert_eq!(privileged.len(), 100);
     let noted: Vec<usize> = privileged

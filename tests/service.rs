@@ -247,6 +247,6 @@ fn latest_action(decision: &celgate::engine::Decision) -> Option<Action> {
     decision
         .violations
         .iter()
-        .find(|v| v.rule == "basic-no-latest")
+        .find(|v| v.rule.as_ref() == "basic-no-latest")
         .map(|v| v.action)
 }

@@ -116,7 +116,7 @@ fn judge(t: &Tenancy, object: Value, at: DateTime<Utc>) -> celgate::engine::Deci
 fn finding<'a>(d: &'a celgate::engine::Decision, rule: &str) -> &'a celgate::engine::Violation {
     d.violations
         .iter()
-        .find(|v| v.rule == rule)
+        .find(|v| v.rule.as_ref() == rule)
         .unwrap_or_else(|| panic!("no {rule} finding in {:?}", d.violations))
 }
 
@@ -470,7 +470,7 @@ fn tenant_params_reach_the_rules() {
     let t = tenancy(&config(), now()).expect("config loads");
     let acme = judge(&t, deployment("web", "acme-prod", 20), now());
     assert!(
-        acme.violations.iter().all(|v| v.rule != "basic-replicas"),
+        acme.violations.iter().all(|v| v.rule.as_ref() != "basic-replicas"),
         "acme allows 50 replicas"
     );
     let beta = judge(&t, deployment("web", "beta-shop", 3), now());
@@ -502,7 +502,7 @@ fn exceptions_apply_until_they_expire() {
         d.violations
             .iter()
             .filter(|v| v.action == Action::Deny)
-            .all(|v| v.rule == "basic-no-latest"),
+            .all(|v| v.rule.as_ref() == "basic-no-latest"),
         "only acme's enforced rule still blocks: {:?}",
         d.violations
     );

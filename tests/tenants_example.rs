@@ -153,7 +153,7 @@ fn deployment(name: &str, namespace: &str, labels: &Value, container: &Value) ->
 fn finding<'a>(d: &'a Decision, rule: &str) -> &'a celgate::engine::Violation {
     d.violations
         .iter()
-        .find(|v| v.rule == rule)
+        .find(|v| *v.rule == *rule)
         .unwrap_or_else(|| panic!("no {rule} finding in {:?}", d.violations))
 }
 

@@ -157,9 +157,9 @@ impl AuditRecord {
                 .violations
                 .iter()
                 .map(|v| RuleHit {
-                    rule: v.rule.clone(),
-                    pack: v.pack.clone(),
-                    controls: v.controls.clone(),
+                    rule: v.rule.to_string(),
+                    pack: v.pack.to_string(),
+                    controls: v.controls.to_vec(),
                     action: v.action,
                     severity: v.severity,
                     error: v.finding == crate::engine::FindingType::EvaluationError,

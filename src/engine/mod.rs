@@ -533,11 +533,24 @@ fn finish(mut decision: Decision, findings: Vec<Finding>, verdict: Verdict) -> D
         .violations
         .iter()
         .filter(|v| v.action == Action::Warn)
-        .map(|v| format!("[{}] {}: {}", v.rule, v.title, v.message))
+        .map(warning_line)
         .collect();
     if verdict != Verdict::Patch {
         decision.patch.clear();
         decision.patched_object = None;
     }
     decision
+}
+
+/// The warning a finding with the `warn` action gives: `[rule] title: message` (one
+/// allocation: warnings are written for every warned finding of every review).
+fn warning_line(v: &Violation) -> String {
+    let mut line = String::with_capacity(v.rule.len() + v.title.len() + v.message.len() + 5);
+    line.push('[');
+    line.push_str(&v.rule);
+    line.push_str("] ");
+    line.push_str(&v.title);
+    line.push_str(": ");
+    line.push_str(&v.message);
+    line
 }

@@ -78,14 +78,14 @@ impl DecisionEvent {
             .iter()
             .filter(|v| v.action != Action::Audit)
             .map(|v| ViolationSummary {
-                rule: v.rule.clone(),
-                title: v.title.clone(),
+                rule: v.rule.to_string(),
+                title: v.title.to_string(),
                 severity: v.severity,
-                controls: v.controls.clone(),
+                controls: v.controls.to_vec(),
                 action: v.action,
                 finding: v.finding,
                 message: v.message.clone(),
-                remediation: v.remediation.clone(),
+                remediation: v.remediation.to_string(),
             })
             .collect();
         DecisionEvent {

@@ -201,8 +201,8 @@ fn document_cases(result: &DocumentResult) -> Vec<Case> {
         .decision
         .evaluated_rules
         .iter()
-        .chain(result.decision.violations.iter().map(|v| &v.rule))
         .map(String::as_str)
+        .chain(result.decision.violations.iter().map(|v| &*v.rule))
         .filter(|id| seen.insert(id))
         .collect();
     if rules.is_empty() {
@@ -217,7 +217,7 @@ fn document_cases(result: &DocumentResult) -> Vec<Case> {
         .into_iter()
         .map(|rule| {
             let mine: Vec<(&Violation, Option<Location>)> =
-                findings.iter().filter(|(v, _)| v.rule == rule).copied().collect();
+                findings.iter().filter(|(v, _)| *v.rule == *rule).copied().collect();
             rule_case(result, classname.clone(), rule, &mine)
         })
         .collect()

@@ -40,7 +40,7 @@ pub fn sarif_log(report: &CheckReport) -> Value {
     // `ruleIndex`) does not depend on the order of the inputs.
     let mut representatives: BTreeMap<&str, &Violation> = BTreeMap::new();
     for violation in report.results.iter().flat_map(|r| &r.decision.violations) {
-        let slot = representatives.entry(violation.rule.as_str()).or_insert(violation);
+        let slot = representatives.entry(&*violation.rule).or_insert(violation);
         // Prefer a real violation over an evaluation error: its action is the rule's own.
         if slot.finding == FindingType::EvaluationError && violation.finding == FindingType::Violation {
             *slot = violation;
@@ -53,7 +53,7 @@ pub fn sarif_log(report: &CheckReport) -> Value {
     for document in &report.results {
         let locations = document.locations.iter().copied().chain(std::iter::repeat(None));
         for (violation, location) in document.decision.violations.iter().zip(locations) {
-            let index = rule_index.get(violation.rule.as_str()).copied().unwrap_or_default();
+            let index = rule_index.get(&*violation.rule).copied().unwrap_or_default();
             results.push(result(document, violation, location, index));
         }
     }
@@ -103,11 +103,7 @@ pub fn sarif_log(report: &CheckReport) -> Value {
 
 /// The `reportingDescriptor` of a rule, described by one of its findings.
 fn rule_descriptor(v: &Violation) -> Value {
-    let title = if v.title.trim().is_empty() {
-        v.rule.as_str()
-    } else {
-        v.title.as_str()
-    };
+    let title = if v.title.trim().is_empty() { &*v.rule } else { &*v.title };
     let mut full = sentence(title);
     if !v.rationale.trim().is_empty() {
         full.push(' ');
@@ -125,7 +121,7 @@ fn rule_descriptor(v: &Violation) -> Value {
         .controls
         .iter()
         .map(String::as_str)
-        .chain([v.pack.as_str(), "security", "compliance"])
+        .chain([&*v.pack, "security", "compliance"])
     {
         if !tag.is_empty() && !tags.contains(&tag) {
             tags.push(tag);

@@ -447,17 +447,17 @@ pub(crate) mod fixture {
 
     fn finding(rule: &str, severity: Severity, action: Action, finding: FindingType) -> Violation {
         Violation {
-            pack: "soc2".to_owned(),
-            rule: rule.to_owned(),
-            title: format!("title of {rule}"),
-            controls: vec!["TSC CC6.1".to_owned(), "TSC CC6.8".to_owned()],
+            pack: "soc2".into(),
+            rule: rule.into(),
+            title: format!("title of {rule}").into(),
+            controls: ["TSC CC6.1".to_owned(), "TSC CC6.8".to_owned()].into(),
             severity,
             action,
             finding,
             message: format!("message of {rule} <&>"),
             pointer: "/spec/template/spec/hostNetwork".to_owned(),
-            rationale: format!("why {rule}"),
-            remediation: format!("fix {rule}"),
+            rationale: format!("why {rule}").into(),
+            remediation: format!("fix {rule}").into(),
             patched: false,
             mode: None,
             exception: None,
@@ -520,7 +520,7 @@ pub(crate) mod fixture {
                 ),
                 // A rule without a rationale.
                 Violation {
-                    rationale: String::new(),
+                    rationale: "".into(),
                     ..finding("soc2-labels", Severity::Low, Action::Warn, FindingType::Violation)
                 },
             ],

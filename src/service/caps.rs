@@ -9,6 +9,7 @@
 //! the JSON answer.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -61,11 +62,11 @@ impl Omitted {
 /// Applies the caps to `decision` in place; returns what was left out.
 pub fn apply(decision: &mut Decision) -> Omitted {
     let mut omitted = Omitted::default();
-    let mut per_rule: BTreeMap<(String, String), usize> = BTreeMap::new();
+    let mut per_rule: BTreeMap<(Arc<str>, Arc<str>), usize> = BTreeMap::new();
     let mut kept = Vec::with_capacity(decision.violations.len().min(PER_REQUEST));
     // Index in `kept` of the last finding kept for each rule, to say how many more it had.
-    let mut last_kept: BTreeMap<(String, String), usize> = BTreeMap::new();
-    let mut dropped: BTreeMap<(String, String), usize> = BTreeMap::new();
+    let mut last_kept: BTreeMap<(Arc<str>, Arc<str>), usize> = BTreeMap::new();
+    let mut dropped: BTreeMap<(Arc<str>, Arc<str>), usize> = BTreeMap::new();
     for mut violation in std::mem::take(&mut decision.violations) {
         let key = (violation.pack.clone(), violation.rule.clone());
         // The engine's own count of findings it left out (it keeps 100 a rule).
@@ -89,7 +90,7 @@ pub fn apply(decision: &mut Decision) -> Omitted {
     }
     for (key, n) in dropped {
         omitted.total += n;
-        *omitted.by_rule.entry(key.1.clone()).or_insert(0) += n;
+        *omitted.by_rule.entry(key.1.to_string()).or_insert(0) += n;
         if let Some(v) = last_kept.get(&key).and_then(|i| kept.get_mut(*i)) {
             v.message.push_str(&omitted_note(n));
         }
@@ -115,7 +116,7 @@ mod tests {
 
     fn finding(rule: &str, n: usize) -> Violation {
         Violation {
-            title: "t".to_owned(),
+            title: "t".into(),
             message: format!("finding {n} {}", "é".repeat(2000)),
             ..Violation::sample("p", rule)
         }

@@ -24,7 +24,7 @@ pub fn record(i: u64, tenant: &str) -> AuditRecord {
             pack: "hipaa".into(),
             rule: "hipaa-no-privileged".into(),
             title: "t".into(),
-            controls: vec!["45 CFR 164.312(a)(1)".into()],
+            controls: ["45 CFR 164.312(a)(1)".to_owned()].into(),
             severity: Severity::High,
             action: Action::Deny,
             finding: FindingType::Violation,

@@ -39,17 +39,17 @@ pub fn resolve(config: &SlackConfig, vars: &[(&str, String)]) -> ResolvedSlackCo
 /// One violation of `rule`.
 pub fn violation(rule: &str, severity: Severity, finding: FindingType) -> Violation {
     Violation {
-        pack: rule.split('-').next().unwrap_or("").to_owned(),
-        rule: rule.to_owned(),
-        title: format!("Title of {rule}"),
-        controls: vec![format!("{rule} control 1"), "CC6.1".to_owned()],
+        pack: rule.split('-').next().unwrap_or("").into(),
+        rule: rule.into(),
+        title: format!("Title of {rule}").into(),
+        controls: [format!("{rule} control 1"), "CC6.1".to_owned()].into(),
         severity,
         action: Action::Deny,
         finding,
         message: format!("{rule}: container <app> runs as root & privileged"),
         pointer: "/spec/template/spec/containers/0".to_owned(),
-        rationale: "A root process that escapes the container owns the node.".to_owned(),
-        remediation: "Set securityContext.runAsNonRoot: true.".to_owned(),
+        rationale: "A root process that escapes the container owns the node.".into(),
+        remediation: "Set securityContext.runAsNonRoot: true.".into(),
         patched: false,
         mode: None,
         exception: None,

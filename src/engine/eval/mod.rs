@@ -16,8 +16,12 @@ mod scope;
 mod shared;
 pub(crate) mod soften;
 
-use crate::engine::facts::decision::Violation;
+use std::sync::Arc;
+
+use crate::engine::facts::decision::{Action, FindingType, Violation};
+use crate::engine::pack::compiled::CompiledRule;
 use crate::engine::pack::patch::ResolvedOp;
+use crate::engine::pack::OnError;
 
 pub(crate) use crate::engine::cel::expr_eval::{Costing, ExprFailure};
 pub(crate) use roots::{bind_roots, program_roots, RootReads, Subject};
@@ -31,6 +35,54 @@ pub(crate) use shared::{compute_variables, ForEachCache, SharedResults, SharedVa
 pub(crate) struct Finding {
     pub violation: Violation,
     pub ops: Vec<ResolvedOp>,
+}
+
+impl Finding {
+    /// An evaluation error of `rule` at `pointer`, with the outcome its `onError` asks for.
+    pub(crate) fn error(rule: &CompiledRule, pointer: &str, message: &str) -> Finding {
+        let action = match rule.spec.error_action() {
+            OnError::Deny => Action::Deny,
+            OnError::Warn => Action::Warn,
+            OnError::Allow => Action::Audit,
+        };
+        Finding::new(
+            rule,
+            FindingType::EvaluationError,
+            action,
+            message.to_owned(),
+            pointer.to_owned(),
+        )
+    }
+
+    /// A finding of `rule`: its labels (shared, not copied), with this action, message and pointer.
+    pub(crate) fn new(
+        rule: &CompiledRule,
+        finding: FindingType,
+        action: Action,
+        message: String,
+        pointer: String,
+    ) -> Finding {
+        Finding {
+            violation: Violation {
+                pack: Arc::clone(&rule.labels.pack),
+                rule: Arc::clone(&rule.labels.rule),
+                title: Arc::clone(&rule.labels.title),
+                controls: Arc::clone(&rule.labels.controls),
+                severity: rule.spec.severity,
+                action,
+                finding,
+                message,
+                pointer,
+                rationale: Arc::clone(&rule.labels.rationale),
+                remediation: Arc::clone(&rule.labels.remediation),
+                patched: false,
+                reason: None,
+                mode: None,
+                exception: None,
+            },
+            ops: Vec::new(),
+        }
+    }
 }
 
 /// Most findings of one kind (violation, evaluation error) one `forEach` rule keeps per pass;

@@ -148,7 +148,6 @@ impl Policy<'_> {
             ctx: RuleContext {
                 for_each: &for_each,
                 results: &results,
-                pack: self.pack,
                 scope: &scope,
                 costing,
                 object,
@@ -181,17 +180,17 @@ impl Policy<'_> {
             return;
         };
         let violation = crate::engine::facts::decision::Violation {
-            pack: self.pack.metadata.name.clone(),
-            rule: self.admission.policy.clone(),
-            title: template.spec.title.clone(),
-            controls: template.spec.controls.clone(),
+            pack: self.pack.metadata.name.as_str().into(),
+            rule: self.admission.policy.as_str().into(),
+            title: Arc::clone(&template.labels.title),
+            controls: Arc::clone(&template.labels.controls),
             severity: template.spec.severity,
             action: Action::Deny,
             finding: FindingType::EvaluationError,
             message: message.to_owned(),
             pointer: String::new(),
-            rationale: template.spec.rationale.clone().unwrap_or_default(),
-            remediation: template.spec.remediation.clone(),
+            rationale: Arc::clone(&template.labels.rationale),
+            remediation: Arc::clone(&template.labels.remediation),
             patched: false,
             reason: None,
             mode: None,
@@ -241,10 +240,11 @@ impl Run<'_, '_, '_> {
     /// over the mutated object converges).
     fn mutate(&self, rule: &CompiledRule, apply_configuration: bool) -> Option<Finding> {
         let failed = |message: String| {
-            Some(
-                self.ctx
-                    .error_finding(rule, "", &format!("{} (mutation {})", message, rule.spec.id)),
-            )
+            Some(Finding::error(
+                rule,
+                "",
+                &format!("{} (mutation {})", message, rule.spec.id),
+            ))
         };
         let field = if apply_configuration {
             "applyConfiguration.expression"
@@ -276,7 +276,7 @@ impl Run<'_, '_, '_> {
         if builder.document() == self.ctx.object {
             return None;
         }
-        let mut finding = self.ctx.finding(
+        let mut finding = Finding::new(
             rule,
             FindingType::Violation,
             Action::Patch,
@@ -331,7 +331,7 @@ fn enforce(
     pass: &mut Pass,
 ) {
     let kind = admission.kind.as_str();
-    finding.violation.title = format!("{kind} '{}' with binding '{}'", admission.policy, binding.name);
+    finding.violation.title = format!("{kind} '{}' with binding '{}'", admission.policy, binding.name).into();
     if finding.violation.action == Action::Patch {
         pass.findings.push(finding);
         return;

@@ -12,10 +12,9 @@ use crate::engine::cel::expr_eval::{Costing, ExprFailure};
 use crate::engine::cel::json_val::json_view;
 use crate::engine::cel::value::{push_display, value_to_json};
 use crate::engine::facts::decision::Action;
-use crate::engine::facts::decision::{FindingType, Violation};
-use crate::engine::pack::compiled::{CompiledPack, CompiledRule};
+use crate::engine::facts::decision::FindingType;
+use crate::engine::pack::compiled::CompiledRule;
 use crate::engine::pack::patch::ResolvedOp;
-use crate::engine::pack::OnError;
 
 use super::pointers::{join_pointer, resolve_patch_path};
 use super::programs::Ran;
@@ -90,7 +89,6 @@ impl Target<'_, '_> {
 pub(crate) struct RuleContext<'a, 'p, 'v> {
     pub(crate) for_each: &'a ForEachCache<'v>,
     pub(crate) results: &'a SharedResults,
-    pub(crate) pack: &'a CompiledPack,
     pub(crate) scope: &'a PackScope<'a, 'p, 'v>,
     pub(crate) costing: Costing<'a>,
     pub(crate) object: &'v serde_json::Value,
@@ -236,11 +234,11 @@ impl<'a, 'v> RuleContext<'a, '_, 'v> {
     pub(crate) fn evaluate_rule(&self, rule: &CompiledRule, findings: &mut Vec<Finding>) {
         if let Err(e) = self.costing.meter.check_budget() {
             let message = format!("rule {} not evaluated: {e}", rule.spec.id);
-            findings.push(self.error_finding(rule, "", &message));
+            findings.push(Finding::error(rule, "", &message));
             return;
         }
         if let Some(message) = self.declared_bound_exceeded(rule, Target::document()) {
-            findings.push(self.error_finding(rule, "", &message));
+            findings.push(Finding::error(rule, "", &message));
             return;
         }
         if let Some(condition) = &rule.condition {
@@ -249,7 +247,7 @@ impl<'a, 'v> RuleContext<'a, '_, 'v> {
                 Ok(false) => return,
                 Err(e) => {
                     let message = explain(rule, &e, "condition", &condition.source);
-                    findings.push(self.error_finding(rule, "", &message));
+                    findings.push(Finding::error(rule, "", &message));
                     return;
                 }
             }
@@ -262,7 +260,7 @@ impl<'a, 'v> RuleContext<'a, '_, 'v> {
         for (source, query) in queries {
             let matches = self.for_each.matches(source, query, self.object);
             if let Err(e) = matches.as_ref() {
-                findings.push(self.error_finding(rule, "", &format!("forEach {source} failed: {e}")));
+                findings.push(Finding::error(rule, "", &format!("forEach {source} failed: {e}")));
                 return;
             }
             found.push(matches);
@@ -277,7 +275,7 @@ impl<'a, 'v> RuleContext<'a, '_, 'v> {
             };
             if let Some(message) = self.declared_bound_exceeded(rule, target) {
                 if kept.room(FindingType::EvaluationError, findings) {
-                    findings.push(self.error_finding(rule, pointer, &message));
+                    findings.push(Finding::error(rule, pointer, &message));
                 }
                 continue;
             }
@@ -298,7 +296,7 @@ impl<'a, 'v> RuleContext<'a, '_, 'v> {
                 Err(e) => {
                     if kept.room(FindingType::EvaluationError, findings) {
                         let message = explain(rule, &e, "validate", &rule.validate.source);
-                        findings.push(self.error_finding(rule, pointer, &message));
+                        findings.push(Finding::error(rule, pointer, &message));
                     }
                 }
             }
@@ -313,7 +311,7 @@ impl<'a, 'v> RuleContext<'a, '_, 'v> {
             Ok(false) => findings.push(self.violation_finding(rule, target, base)),
             Err(e) => {
                 let message = explain(rule, &e, "validate", &rule.validate.source);
-                findings.push(self.error_finding(rule, base, &message));
+                findings.push(Finding::error(rule, base, &message));
             }
         }
     }
@@ -342,7 +340,7 @@ impl<'a, 'v> RuleContext<'a, '_, 'v> {
             Some(t) => join_pointer(base, &self.render(t, target)),
             None => base.to_owned(),
         };
-        let mut finding = self.finding(rule, FindingType::Violation, rule.spec.action, message, pointer);
+        let mut finding = Finding::new(rule, FindingType::Violation, rule.spec.action, message, pointer);
         if rule.spec.action == Action::Patch {
             match self.resolve_ops(rule, target, base) {
                 Ok(ops) => finding.ops = ops,
@@ -383,51 +381,6 @@ impl<'a, 'v> RuleContext<'a, '_, 'v> {
             });
         }
         Ok(ops)
-    }
-
-    pub(crate) fn error_finding(&self, rule: &CompiledRule, pointer: &str, message: &str) -> Finding {
-        let action = match rule.spec.error_action() {
-            OnError::Deny => Action::Deny,
-            OnError::Warn => Action::Warn,
-            OnError::Allow => Action::Audit,
-        };
-        self.finding(
-            rule,
-            FindingType::EvaluationError,
-            action,
-            message.to_owned(),
-            pointer.to_owned(),
-        )
-    }
-
-    pub(crate) fn finding(
-        &self,
-        rule: &CompiledRule,
-        finding: FindingType,
-        action: Action,
-        message: String,
-        pointer: String,
-    ) -> Finding {
-        Finding {
-            violation: Violation {
-                pack: self.pack.metadata.name.clone(),
-                rule: rule.spec.id.clone(),
-                title: rule.spec.title.clone(),
-                controls: rule.spec.controls.clone(),
-                severity: rule.spec.severity,
-                action,
-                finding,
-                message,
-                pointer,
-                rationale: rule.spec.rationale.clone().unwrap_or_default(),
-                remediation: rule.spec.remediation.clone(),
-                patched: false,
-                reason: None,
-                mode: None,
-                exception: None,
-            },
-            ops: Vec::new(),
-        }
     }
 }
 

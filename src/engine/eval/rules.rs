@@ -105,7 +105,6 @@ pub(crate) fn run_rules(
         let ctx = RuleContext {
             for_each: &for_each,
             results: &results,
-            pack,
             scope: &scope,
             costing,
             object,

@@ -18,7 +18,7 @@ pub(crate) fn soften(finding: &mut Finding, packs: &[Arc<CompiledPack>], input: 
     if violation.finding != FindingType::Violation || !matches!(violation.action, Action::Deny | Action::Patch) {
         return;
     }
-    let Some(pack) = packs.iter().find(|p| p.metadata.name == violation.pack) else {
+    let Some(pack) = packs.iter().find(|p| *p.metadata.name == *violation.pack) else {
         return;
     };
     let marked = &pack.params_to_configure;

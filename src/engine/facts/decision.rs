@@ -1,5 +1,7 @@
 //! The engine's answer: a [`Decision`] with the [`Violation`]s that caused it (design §4).
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use super::overrides::{AppliedMode, ExceptionUse};
@@ -58,13 +60,13 @@ pub fn split_omitted_note(message: &str) -> (&str, usize) {
 #[derive(Debug, Clone, Serialize)]
 pub struct Violation {
     /// Pack name (`hipaa`).
-    pub pack: String,
+    pub pack: Arc<str>,
     /// Rule id.
-    pub rule: String,
+    pub rule: Arc<str>,
     /// Rule title.
-    pub title: String,
+    pub title: Arc<str>,
     /// Control clauses the rule supports.
-    pub controls: Vec<String>,
+    pub controls: Arc<[String]>,
     /// Rule severity.
     pub severity: Severity,
     /// What the finding did: the rule's action, or the `onError` outcome for errors
@@ -78,9 +80,9 @@ pub struct Violation {
     /// JSON pointer of the offending field (RFC 6901), `""` for the whole document.
     pub pointer: String,
     /// Why the rule matters (the rule's `rationale`; `""` when it gives none).
-    pub rationale: String,
+    pub rationale: Arc<str>,
     /// How to fix it.
-    pub remediation: String,
+    pub remediation: Arc<str>,
     /// True when the rule's patch was applied and fixed this finding.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub patched: bool,
@@ -105,17 +107,17 @@ impl Violation {
     /// A denying finding of rule `rule` of pack `pack`, everything else empty (unit tests).
     pub(crate) fn sample(pack: &str, rule: &str) -> Violation {
         Violation {
-            pack: pack.to_owned(),
-            rule: rule.to_owned(),
-            title: String::new(),
-            controls: Vec::new(),
+            pack: pack.into(),
+            rule: rule.into(),
+            title: "".into(),
+            controls: Arc::new([]),
             severity: Severity::High,
             action: Action::Deny,
             finding: FindingType::Violation,
             message: String::new(),
             pointer: String::new(),
-            rationale: String::new(),
-            remediation: String::new(),
+            rationale: "".into(),
+            remediation: "".into(),
             patched: false,
             mode: None,
             exception: None,

@@ -144,6 +144,8 @@ pub struct CompiledVariable {
 pub struct CompiledRule {
     /// The rule as written (id, title, controls, severity, action, ...).
     pub spec: RuleSpec,
+    /// The texts each of its findings carries, shared by them.
+    pub labels: RuleLabels,
     /// Pack file it came from.
     pub origin: String,
     /// Kinds, operations, namespaces, selectors.
@@ -167,6 +169,39 @@ pub struct CompiledRule {
     /// The input bounds its expressions are written for (its own over its pack's); a declared
     /// bound the input exceeds makes the rule an evaluation error.
     pub input_limits: crate::engine::cel::cost::InputLimits,
+}
+
+/// What every finding of a rule says about the rule: its pack, id, title, controls, rationale
+/// and remediation, made once at load and shared by the findings (a finding clones pointers,
+/// not texts).
+#[derive(Debug, Clone)]
+pub struct RuleLabels {
+    /// The pack's name.
+    pub pack: Arc<str>,
+    /// The rule's id.
+    pub rule: Arc<str>,
+    /// The rule's title.
+    pub title: Arc<str>,
+    /// The control clauses it supports.
+    pub controls: Arc<[String]>,
+    /// Why it matters (`""` when the rule gives no rationale).
+    pub rationale: Arc<str>,
+    /// How to fix what it finds.
+    pub remediation: Arc<str>,
+}
+
+impl RuleLabels {
+    /// The labels of rule `spec` of the pack named `pack`.
+    pub fn new(pack: &str, spec: &RuleSpec) -> RuleLabels {
+        RuleLabels {
+            pack: pack.into(),
+            rule: spec.id.as_str().into(),
+            title: spec.title.as_str().into(),
+            controls: spec.controls.as_slice().into(),
+            rationale: spec.rationale.as_deref().unwrap_or_default().into(),
+            remediation: spec.remediation.as_str().into(),
+        }
+    }
 }
 
 impl crate::engine::cel::cost::sizes::VariableTable for CompiledPack {

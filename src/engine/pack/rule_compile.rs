@@ -15,7 +15,7 @@ use crate::engine::cel::compile::{CompileError, CompiledExpr};
 use crate::engine::cel::cost::InputLimits;
 use crate::engine::cel::cost::{validate_limits, BoundsSite};
 use crate::engine::facts::decision::Action;
-use crate::engine::pack::compiled::{CompiledPack, CompiledRule};
+use crate::engine::pack::compiled::{CompiledPack, CompiledRule, RuleLabels};
 use crate::engine::pack::error::{PackError, PackErrorKind};
 use crate::engine::pack::{PatchOpKind, PatchOpSpec, RuleSpec};
 
@@ -128,6 +128,7 @@ pub(crate) fn compile_rule(
         return None;
     }
     Some(CompiledRule {
+        labels: RuleLabels::new(&pack.metadata.name, &rule),
         origin: ctx.file.to_owned(),
         matcher: matcher.ok()?,
         condition,

@@ -15,7 +15,7 @@ use crate::engine::pack::admission::model::{
 };
 use crate::engine::pack::admission::params::ParamStore;
 use crate::engine::pack::admission::{CompiledAdmission, PolicyKind};
-use crate::engine::pack::compiled::{CompiledPack, CompiledRule, CompiledVariable, PackKind};
+use crate::engine::pack::compiled::{CompiledPack, CompiledRule, CompiledVariable, PackKind, RuleLabels};
 use crate::engine::pack::error::{PackError, PackErrorKind};
 use crate::engine::pack::load::{variable_dependencies, DocContext};
 use crate::engine::pack::select::Matcher;
@@ -332,27 +332,29 @@ pub(super) fn rule(
             .flatten()
             .collect::<Vec<_>>(),
     );
+    let spec = RuleSpec {
+        id,
+        title: format!("{} '{}'", common.admission.kind.as_str(), common.admission.policy),
+        controls: common.controls.clone(),
+        severity: common.severity,
+        match_: MatchSpec::default(),
+        condition: None,
+        for_each: None,
+        validate: validate.source.clone(),
+        message: message.clone(),
+        message_expression: extra.message_expression.as_ref().map(|e| e.source.clone()),
+        remediation: common.remediation.clone().unwrap_or_else(|| message.clone()),
+        rationale: common.rationale.clone(),
+        pointer: None,
+        action: extra.action,
+        on_error: Some(OnError::Deny),
+        patch: Vec::new(),
+        input_limits: None,
+        changed_in: None,
+    };
     Some(CompiledRule {
-        spec: RuleSpec {
-            id,
-            title: format!("{} '{}'", common.admission.kind.as_str(), common.admission.policy),
-            controls: common.controls.clone(),
-            severity: common.severity,
-            match_: MatchSpec::default(),
-            condition: None,
-            for_each: None,
-            validate: validate.source.clone(),
-            message: message.clone(),
-            message_expression: extra.message_expression.as_ref().map(|e| e.source.clone()),
-            remediation: common.remediation.clone().unwrap_or_else(|| message.clone()),
-            rationale: common.rationale.clone(),
-            pointer: None,
-            action: extra.action,
-            on_error: Some(OnError::Deny),
-            patch: Vec::new(),
-            input_limits: None,
-            changed_in: None,
-        },
+        labels: RuleLabels::new(&common.pack.metadata.name, &spec),
+        spec,
         origin: origin.to_owned(),
         matcher,
         condition: None,

@@ -24,11 +24,11 @@ impl RuleInfo {
     /// The rule as one of its findings describes it (framework unknown).
     pub fn of_violation(v: &Violation) -> RuleInfo {
         RuleInfo {
-            pack: v.pack.clone(),
+            pack: v.pack.to_string(),
             framework: None,
-            title: v.title.clone(),
+            title: v.title.to_string(),
             severity: v.severity,
-            controls: v.controls.clone(),
+            controls: v.controls.to_vec(),
         }
     }
 }

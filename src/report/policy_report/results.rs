@@ -60,10 +60,10 @@ pub fn document_results(result: &DocumentResult, catalog: &RuleCatalog, timestam
         }
     }
     for v in &result.decision.violations {
-        if !order.contains(&v.rule.as_str()) {
+        if !order.contains(&&*v.rule) {
             order.push(&v.rule);
         }
-        findings.entry(v.rule.as_str()).or_default().push(v);
+        findings.entry(&*v.rule).or_default().push(v);
     }
     let resource = object_reference(result);
     order
@@ -168,7 +168,7 @@ fn properties(info: &RuleInfo, findings: &[&Violation]) -> BTreeMap<String, Stri
         put("pointers", serde_json::Value::from(pointers).to_string());
     }
     if !first.remediation.is_empty() {
-        put("remediation", first.remediation.clone());
+        put("remediation", first.remediation.to_string());
     }
     if findings.iter().any(|v| v.patched) {
         put("patched", "true".to_owned());

@@ -117,7 +117,17 @@ impl Template {
 
     /// Renders the template: `eval` appends each expression's text to the text so far.
     pub fn render(&self, mut eval: impl FnMut(&CompiledExpr, &mut String)) -> String {
-        let mut out = String::new();
+        // Sized for the literal text and a short value per expression, so that most messages
+        // are written without growing.
+        let capacity = self
+            .segments
+            .iter()
+            .map(|s| match s {
+                Segment::Literal(l) => l.len(),
+                Segment::Expr(_) => EXPRESSION_TEXT_GUESS,
+            })
+            .sum();
+        let mut out = String::with_capacity(capacity);
         for s in &self.segments {
             match s {
                 Segment::Literal(l) => out.push_str(l),
@@ -127,6 +137,9 @@ impl Template {
         out
     }
 }
+
+/// Bytes a rendered template reserves for each expression's text.
+const EXPRESSION_TEXT_GUESS: usize = 48;
 
 /// Index of the `}` closing an expression starting at `start`, skipping nested braces and quotes.
 fn expression_end(bytes: &[u8], start: usize) -> Option<usize> {

@@ -179,7 +179,7 @@ fn run_case(engine: &Engine, test: &TestSource, case: TestCase) -> CaseOutcome {
         }
     };
     let decision = engine.evaluate(&input);
-    outcome.evaluated = decision.evaluated_rules.iter().cloned().collect();
+    outcome.evaluated = decision.evaluated_rules.iter().map(ToString::to_string).collect();
     outcome.fired = decision.violations.iter().map(|v| v.rule.to_string()).collect();
     let problems = differences(&decision, &expect);
     if !problems.is_empty() {

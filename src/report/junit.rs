@@ -201,7 +201,7 @@ fn document_cases(result: &DocumentResult) -> Vec<Case> {
         .decision
         .evaluated_rules
         .iter()
-        .map(String::as_str)
+        .map(AsRef::as_ref)
         .chain(result.decision.violations.iter().map(|v| &*v.rule))
         .filter(|id| seen.insert(id))
         .collect();

@@ -469,7 +469,7 @@ pub(crate) mod fixture {
         let mut decision = Decision::allow();
         decision.decision = verdict;
         decision.violations = violations;
-        decision.evaluated_rules = evaluated.iter().map(|s| (*s).to_owned()).collect();
+        decision.evaluated_rules = evaluated.iter().map(|s| std::sync::Arc::from(*s)).collect();
         decision
     }
 

@@ -95,7 +95,7 @@ pub const MAX_FINDINGS_PER_RULE: usize = 100;
 #[derive(Debug, Default)]
 pub(crate) struct Pass {
     pub findings: Vec<Finding>,
-    pub evaluated: Vec<String>,
+    pub evaluated: Vec<Arc<str>>,
     /// Audit annotations computed by admission policies (`<policy>/<key>` -> value).
     pub annotations: std::collections::BTreeMap<String, String>,
 }

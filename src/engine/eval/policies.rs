@@ -157,7 +157,7 @@ impl Policy<'_> {
             return;
         }
         for (index, rule) in self.rules.iter().enumerate() {
-            pass.evaluated.push(rule.spec.id.clone());
+            pass.evaluated.push(Arc::clone(&rule.labels.rule));
             let mut found = Vec::new();
             match self.admission.kind {
                 PolicyKind::Validating => run.ctx.evaluate_rule(rule, &mut found),

@@ -110,7 +110,7 @@ pub(crate) fn run_rules(
             object,
         };
         for rule in rules {
-            pass.evaluated.push(rule.spec.id.clone());
+            pass.evaluated.push(Arc::clone(&rule.labels.rule));
             ctx.evaluate_rule(rule, &mut pass.findings);
         }
     }

@@ -199,7 +199,7 @@ pub struct Decision {
     pub patched_object: Option<serde_json::Value>,
     /// Ids of the rules that applied to the input and were evaluated.
     #[serde(skip)]
-    pub evaluated_rules: Vec<String>,
+    pub evaluated_rules: Vec<Arc<str>>,
     /// The tenant the input was judged for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tenant: Option<String>,

@@ -55,7 +55,7 @@ pub fn document_results(result: &DocumentResult, catalog: &RuleCatalog, timestam
     let mut order: Vec<&str> = Vec::new();
     let mut findings: BTreeMap<&str, Vec<&Violation>> = BTreeMap::new();
     for id in &result.decision.evaluated_rules {
-        if !order.contains(&id.as_str()) {
+        if !order.contains(&&**id) {
             order.push(id);
         }
     }

@@ -38,7 +38,7 @@ fn document(namespace: &str, name: &str, evaluated: &[&str], violations: Vec<Vio
     if violations.iter().any(|v| v.action == Action::Deny) {
         decision.decision = Verdict::Deny;
     }
-    decision.evaluated_rules = evaluated.iter().map(|r| (*r).to_owned()).collect();
+    decision.evaluated_rules = evaluated.iter().map(|r| std::sync::Arc::from(*r)).collect();
     decision.violations = violations;
     DocumentResult {
         source: "in.yaml".to_owned(),

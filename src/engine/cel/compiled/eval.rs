@@ -80,6 +80,7 @@ pub(crate) fn eval<'v>(node: &Node, cx: &mut Cx<'_, 'v>) -> Result<Value<'v>, Ev
         Node::In(needle, haystack) => contains(cx, needle, haystack),
         Node::Cmp(op, left, right) => compare(cx, *op, left, right),
         Node::Arith(op, left, right) => arith(cx, *op, left, right),
+        Node::AddChain(operands) => add_chain(cx, operands),
         Node::Neg(a) => negate(cx, a),
         Node::List(elements, optional) => list(cx, elements, optional),
         Node::Map(entries) => map(cx, entries),
@@ -229,6 +230,11 @@ fn compare<'v>(cx: &mut Cx<'_, 'v>, op: CmpOp, left: &Node, right: &Node) -> Res
 fn arith<'v>(cx: &mut Cx<'_, 'v>, op: ArithOp, left: &Node, right: &Node) -> Result<Value<'v>, EvalError> {
     let x = eval(left, cx)?;
     let y = eval(right, cx)?;
+    apply_arith(cx, op, x, y)
+}
+
+/// `x op y` of two evaluated operands, counting what the operation costs.
+fn apply_arith<'v>(cx: &mut Cx<'_, 'v>, op: ArithOp, x: Value<'v>, y: Value<'v>) -> Result<Value<'v>, EvalError> {
     let mut extra = 0;
     let computed = ops::arith(op, &x, &y, &mut extra);
     cx.meter.charge(extra)?;
@@ -237,6 +243,65 @@ fn arith<'v>(cx: &mut Cx<'_, 'v>, op: ArithOp, left: &Node, right: &Node) -> Res
         None => bridge::op(cx.env, arith_name(op), &[x, y]),
     }
 }
+
+/// A sum being added up by [`add_chain`]: a value, or the text of a string sum so far.
+enum Sum<'v> {
+    Value(Value<'v>),
+    Text(String),
+}
+
+impl<'v> Sum<'v> {
+    fn into_value(self) -> Value<'v> {
+        match self {
+            Sum::Value(v) => v,
+            Sum::Text(text) => Value::string(text),
+        }
+    }
+}
+
+/// `a + b + c ...`: each `+` as [`arith`] runs it, in the same order, with the same results,
+/// errors and steps (the nested nodes it stands for are all entered before the first operand
+/// runs); a run of strings is joined in one buffer and becomes one string at the end.
+#[inline(never)]
+fn add_chain<'v>(cx: &mut Cx<'_, 'v>, operands: &[Node]) -> Result<Value<'v>, EvalError> {
+    let Some((first, rest)) = operands.split_first() else {
+        return Err(EvalError::Interpreter("an empty sum".into()));
+    };
+    for _ in 1..rest.len() {
+        cx.meter.charge(1)?; // one at a time: a budget stops it where it stops the nested nodes
+    }
+    let mut sum = Sum::Value(eval(first, cx)?);
+    for operand in rest {
+        let y = eval(operand, cx)?;
+        sum = match (sum, y) {
+            (Sum::Text(mut text), Value::Str(s)) => {
+                cx.meter.charge(((text.len() + s.as_str().len()) / 64) as u64)?;
+                text.push_str(s.as_str());
+                Sum::Text(text)
+            }
+            (Sum::Value(Value::Str(x)), Value::Str(s)) => {
+                cx.meter.charge(((x.as_str().len() + s.as_str().len()) / 64) as u64)?;
+                // Joining with '' is the other string itself, as `arith` has it.
+                if s.as_str().is_empty() {
+                    Sum::Value(Value::Str(x))
+                } else if x.as_str().is_empty() {
+                    Sum::Value(Value::Str(s))
+                } else {
+                    let (x, s) = (x.as_str(), s.as_str());
+                    let mut text = String::with_capacity(x.len() + s.len() + ADD_CHAIN_TEXT_SLACK);
+                    text.push_str(x);
+                    text.push_str(s);
+                    Sum::Text(text)
+                }
+            }
+            (sum, y) => Sum::Value(apply_arith(cx, ArithOp::Add, sum.into_value(), y)?),
+        };
+    }
+    Ok(sum.into_value())
+}
+
+/// Bytes a joined string reserves beyond its first two parts, for the parts after them.
+const ADD_CHAIN_TEXT_SLACK: usize = 48;
 
 #[inline(never)]
 fn negate<'v>(cx: &mut Cx<'_, 'v>, a: &Node) -> Result<Value<'v>, EvalError> {

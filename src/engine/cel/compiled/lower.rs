@@ -252,7 +252,7 @@ impl Lowerer<'_> {
             (operators::LESS_EQUALS, 2) => two(self).map(|(a, b)| Node::Cmp(CmpOp::Le, a, b))?,
             (operators::GREATER, 2) => two(self).map(|(a, b)| Node::Cmp(CmpOp::Gt, a, b))?,
             (operators::GREATER_EQUALS, 2) => two(self).map(|(a, b)| Node::Cmp(CmpOp::Ge, a, b))?,
-            (operators::ADD, 2) => two(self).map(|(a, b)| Node::Arith(ArithOp::Add, a, b))?,
+            (operators::ADD, 2) => two(self).map(|(a, b)| add_node(*a, *b))?,
             (operators::SUBSTRACT, 2) => two(self).map(|(a, b)| Node::Arith(ArithOp::Sub, a, b))?,
             (operators::MULTIPLY, 2) => two(self).map(|(a, b)| Node::Arith(ArithOp::Mul, a, b))?,
             (operators::DIVIDE, 2) => two(self).map(|(a, b)| Node::Arith(ArithOp::Div, a, b))?,
@@ -488,6 +488,18 @@ fn constant(result: Result<Value<'static>, super::EvalError>) -> Node {
     }
 }
 
+/// `a + b`: a chain when `a` is itself a sum that was not folded (`x + '/' + y` is one node).
+fn add_node(a: Node, b: Node) -> Node {
+    match a {
+        Node::Arith(ArithOp::Add, x, y) => Node::AddChain(vec![*x, *y, b]),
+        Node::AddChain(mut operands) => {
+            operands.push(b);
+            Node::AddChain(operands)
+        }
+        a => Node::Arith(ArithOp::Add, Box::new(a), Box::new(b)),
+    }
+}
+
 /// The direct operands of `node` when they are all constants.
 fn all_const(node: &Node) -> bool {
     let c = |n: &Node| matches!(n, Node::Const(_));
@@ -507,6 +519,7 @@ fn all_const(node: &Node) -> bool {
         | Node::And(a, b)
         | Node::Or(a, b) => c(a) && c(b),
         Node::Cond(parts) => parts.iter().all(c),
+        Node::AddChain(operands) => operands.iter().all(c),
         Node::List(items, _) => items.iter().all(c),
         Node::Map(entries) => entries.iter().all(|(k, v, _)| c(k) && c(v)),
         Node::Call(_, args, _) | Node::Bridge(_, args) => args.iter().all(c),

@@ -252,3 +252,6 @@ fn run_constant(env: &Arc<Env>, node: &Node) -> Result<Value<'static>, EvalError
     };
     eval::eval(node, &mut cx)
 }
+
+#[cfg(test)]
+mod add_chain_tests;

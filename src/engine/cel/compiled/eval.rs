@@ -538,8 +538,8 @@ fn opt_chain<'v>(cx: &mut Cx<'_, 'v>, chain: &OptChain) -> Result<Value<'v>, Eva
                         } else {
                             value
                         };
-                        match ops::index(&value, &i) {
-                            Some(r) => Found::of_step(r.ok()),
+                        match ops::lookup(&value, &i) {
+                            Some(found) => Found::of_step(found),
                             None => Found::of(bridge::op(cx.env, "_[?_]", &[value, i])?),
                         }
                     }

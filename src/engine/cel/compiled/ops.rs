@@ -208,17 +208,20 @@ pub fn has(operand: &Value<'_>, field: &str) -> Option<Result<bool, EvalError>> 
 
 /// `operand[index]` on lists (by `int`) and maps; `None` for the kinds left to the interpreter.
 pub fn index<'v>(operand: &Value<'v>, index: &Value<'v>) -> Option<Result<Value<'v>, EvalError>> {
+    let found = lookup(operand, index)?;
+    Some(found.ok_or_else(|| match index {
+        Value::Int(i) => EvalError::IndexOutOfRange(*i),
+        other => EvalError::NoSuchKey(Arc::from(other.as_str().unwrap_or_default())),
+    }))
+}
+
+/// What [`index`] finds, without the error a missing element would be (`x[?k]` wants none):
+/// `Some(None)` when a list or map has no such element, `None` for operand kinds left to the
+/// interpreter.
+pub fn lookup<'v>(operand: &Value<'v>, index: &Value<'v>) -> Option<Option<Value<'v>>> {
     match (operand, index) {
-        (Value::List(list), Value::Int(i)) => Some(
-            usize::try_from(*i)
-                .ok()
-                .and_then(|at| list.get(at))
-                .ok_or(EvalError::IndexOutOfRange(*i)),
-        ),
-        (Value::Map(map), Value::Str(s)) => Some(
-            map.get_str(s.as_str())
-                .ok_or_else(|| EvalError::NoSuchKey(Arc::from(s.as_str()))),
-        ),
+        (Value::List(list), Value::Int(i)) => Some(usize::try_from(*i).ok().and_then(|at| list.get(at))),
+        (Value::Map(map), Value::Str(s)) => Some(map.get_str(s.as_str())),
         _ => None,
     }
 }

@@ -273,6 +273,9 @@ fn mutation_produces_the_expected_patch_and_converges() {
     assert!(d.violations[0]
         .message
         .contains("matchCondition 'does-not-already-have-sidecar'"));
+    // A failure of the policy as a whole is the policy's finding, in the policy's pack.
+    assert_eq!(&*d.violations[0].rule, "sidecar-policy.example.com");
+    assert_eq!(*d.violations[0].pack, *e.packs()[0].metadata.name);
 }
 
 #[test]

@@ -179,33 +179,16 @@ impl Policy<'_> {
         let Some(template) = self.rules.first() else {
             return;
         };
-        let violation = crate::engine::facts::decision::Violation {
-            pack: self.pack.metadata.name.as_str().into(),
-            rule: self.admission.policy.as_str().into(),
-            title: Arc::clone(&template.labels.title),
-            controls: Arc::clone(&template.labels.controls),
-            severity: template.spec.severity,
-            action: Action::Deny,
-            finding: FindingType::EvaluationError,
-            message: message.to_owned(),
-            pointer: String::new(),
-            rationale: Arc::clone(&template.labels.rationale),
-            remediation: Arc::clone(&template.labels.remediation),
-            patched: false,
-            reason: None,
-            mode: None,
-            exception: None,
-        };
-        enforce(
-            self.admission,
-            binding,
-            Finding {
-                violation,
-                ops: Vec::new(),
-            },
-            None,
-            pass,
+        // The finding is about the policy: its id is the policy's name.
+        let mut finding = Finding::new(
+            template,
+            FindingType::EvaluationError,
+            Action::Deny,
+            message.to_owned(),
+            String::new(),
         );
+        finding.violation.rule = self.admission.policy.as_str().into();
+        enforce(self.admission, binding, finding, None, pass);
     }
 }
 

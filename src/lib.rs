@@ -112,7 +112,7 @@
 //!
 //! assert_eq!(judged.decision.tenant.as_deref(), Some("shop"));
 //! let finding = &judged.decision.violations[0];
-//! assert_eq!((finding.rule.as_str(), finding.action), ("shop-replicas", Action::Warn));
+//! assert_eq!((finding.rule.as_ref(), finding.action), ("shop-replicas", Action::Warn));
 //! assert_eq!(finding.message, "cart runs 1 replica(s)");
 //! let record = judged.record.expect("an audit record was asked for");
 //! assert_eq!(record.uid.as_deref(), Some("ci-42"));

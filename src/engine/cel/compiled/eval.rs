@@ -80,7 +80,7 @@ pub(crate) fn eval<'v>(node: &Node, cx: &mut Cx<'_, 'v>) -> Result<Value<'v>, Ev
         Node::In(needle, haystack) => contains(cx, needle, haystack),
         Node::Cmp(op, left, right) => compare(cx, *op, left, right),
         Node::Arith(op, left, right) => arith(cx, *op, left, right),
-        Node::AddChain(operands) => add_chain(cx, operands),
+        Node::AddChain(first, added) => add_chain(cx, first, added),
         Node::Neg(a) => negate(cx, a),
         Node::List(elements, optional) => list(cx, elements, optional),
         Node::Map(entries) => map(cx, entries),
@@ -263,10 +263,7 @@ impl<'v> Sum<'v> {
 /// errors and steps (the nested nodes it stands for are all entered before the first operand
 /// runs); a run of strings is joined in one buffer and becomes one string at the end.
 #[inline(never)]
-fn add_chain<'v>(cx: &mut Cx<'_, 'v>, operands: &[Node]) -> Result<Value<'v>, EvalError> {
-    let Some((first, rest)) = operands.split_first() else {
-        return Err(EvalError::Interpreter("an empty sum".into()));
-    };
+fn add_chain<'v>(cx: &mut Cx<'_, 'v>, first: &Node, rest: &[Node]) -> Result<Value<'v>, EvalError> {
     for _ in 1..rest.len() {
         cx.meter.charge(1)?; // one at a time: a budget stops it where it stops the nested nodes
     }

@@ -117,10 +117,10 @@ pub enum Node {
     Cmp(CmpOp, Box<Node>, Box<Node>),
     /// `a + b` and the like.
     Arith(ArithOp, Box<Node>, Box<Node>),
-    /// `a + b + c ...` (a left-nested chain of `_+_`, at least three operands): added left to
-    /// right as the nested nodes would, but strings are joined into one text, not one string
-    /// per `+`.
-    AddChain(Vec<Node>),
+    /// `a + b + c ...` (a left-nested chain of `_+_`): the first operand, then the ones added to
+    /// it (at least two), added left to right as the nested nodes would, but strings are joined
+    /// into one text, not one string per `+`.
+    AddChain(Box<Node>, Vec<Node>),
     /// `-a`.
     Neg(Box<Node>),
     /// A list literal; the indices are its optional (`?x`) elements.

@@ -491,10 +491,10 @@ fn constant(result: Result<Value<'static>, super::EvalError>) -> Node {
 /// `a + b`: a chain when `a` is itself a sum that was not folded (`x + '/' + y` is one node).
 fn add_node(a: Node, b: Node) -> Node {
     match a {
-        Node::Arith(ArithOp::Add, x, y) => Node::AddChain(vec![*x, *y, b]),
-        Node::AddChain(mut operands) => {
-            operands.push(b);
-            Node::AddChain(operands)
+        Node::Arith(ArithOp::Add, x, y) => Node::AddChain(x, vec![*y, b]),
+        Node::AddChain(first, mut added) => {
+            added.push(b);
+            Node::AddChain(first, added)
         }
         a => Node::Arith(ArithOp::Add, Box::new(a), Box::new(b)),
     }
@@ -519,7 +519,7 @@ fn all_const(node: &Node) -> bool {
         | Node::And(a, b)
         | Node::Or(a, b) => c(a) && c(b),
         Node::Cond(parts) => parts.iter().all(c),
-        Node::AddChain(operands) => operands.iter().all(c),
+        Node::AddChain(first, added) => c(first) && added.iter().all(c),
         Node::List(items, _) => items.iter().all(c),
         Node::Map(entries) => entries.iter().all(|(k, v, _)| c(k) && c(v)),
         Node::Call(_, args, _) | Node::Bridge(_, args) => args.iter().all(c),
